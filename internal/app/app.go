@@ -1,0 +1,147 @@
+// Package app wires kgate's components from the configuration and owns
+// their lifecycle: it starts everything, and on shutdown stops it in one
+// written-down order.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kgate/kgate/internal/broker"
+	"github.com/kgate/kgate/internal/config"
+	"github.com/kgate/kgate/internal/httpapi"
+	"github.com/kgate/kgate/internal/httpapi/ops"
+	v2 "github.com/kgate/kgate/internal/httpapi/v2"
+	"github.com/kgate/kgate/internal/kafka"
+	"github.com/kgate/kgate/internal/metrics"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Info describes a started gateway; Serve reports it once everything
+// listens (tests use it to learn ports chosen with :0).
+type Info struct {
+	HTTPAddr   string
+	BrokerAddr string // empty with external brokers
+	Brokers    []string
+}
+
+// Serve runs the gateway until ctx is done, then shuts down gracefully.
+// ready, if non-nil, is called once the HTTP listener accepts.
+func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready func(Info)) (err error) {
+	m := metrics.New()
+	info := Info{Brokers: cfg.Brokers}
+
+	// Teardown runs in reverse order of construction through this
+	// stack; the HTTP drain happens before any of it (see below).
+	var closers []func()
+	defer func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}()
+
+	if cfg.Embedded() {
+		opts := []broker.Opt{
+			broker.Listen(cfg.BrokerListen),
+			broker.ClusterID(cfg.Broker.ClusterID),
+			broker.CompactionInterval(cfg.Broker.CompactionInterval.D()),
+			broker.Logger(logger),
+		}
+		if cfg.Broker.SyncWrites {
+			opts = append(opts, broker.SyncWrites())
+		}
+		b, err := broker.Start(cfg.DataDir, opts...)
+		if err != nil {
+			return err
+		}
+		// Last to stop: everything else talks to it.
+		closers = append(closers, func() {
+			b.Close()
+			logger.Info("embedded broker stopped")
+		})
+		info.BrokerAddr = b.Addr()
+		info.Brokers = []string{b.Addr()}
+		logger.Info("embedded broker started", "addr", b.Addr(), "data_dir", cfg.DataDir)
+	}
+
+	kc, err := kafka.New(kafka.Options{
+		Brokers:           info.Brokers,
+		Kafka:             cfg.Kafka,
+		AutoCreate:        cfg.AutoCreate(),
+		DefaultPartitions: int32(cfg.DefaultPartitions),
+		Replication:       int16(cfg.DefaultReplicationFactor),
+		Logger:            logger,
+		Hooks:             []kgo.Hook{m.Kafka},
+	})
+	if err != nil {
+		return err
+	}
+	// Flush the producer before closing it, so that no acknowledged
+	// work is lost; requests have drained by then.
+	closers = append(closers, func() {
+		fctx, cancel := context.WithTimeout(context.Background(), cfg.Kafka.ProduceTimeout.D())
+		defer cancel()
+		if err := kc.Flush(fctx); err != nil {
+			logger.Warn("flushing producer", "err", err)
+		}
+		kc.Close()
+	})
+
+	consumers := v2.NewConsumers(kc, cfg.Consumers, m, logger)
+	// Consumer instances leave their groups after HTTP has drained.
+	closers = append(closers, consumers.Close)
+
+	rr := httpapi.NewRouter()
+	ops.Register(rr, ops.Deps{Ping: kc.Ping, Metrics: m.Handler(), MetricsOpen: cfg.Metrics.Open})
+	v2.Register(rr, v2.Deps{Kafka: kc, Consumers: consumers, Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL})
+
+	handler := rr.Handler(httpapi.Chain{
+		Outer: []func(http.Handler) http.Handler{
+			httpapi.Recover(logger),
+			httpapi.RequestIDs,
+			httpapi.AccessLog(logger),
+		},
+		PerRoute: []httpapi.Middleware{
+			func(rt httpapi.Route, next http.Handler) http.Handler {
+				return m.Instrument(rt.Pattern, rt.Method, next)
+			},
+		},
+		Logger:       logger,
+		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+	})
+	srv, err := httpapi.NewServer(cfg.Listen, handler, cfg.HTTP, logger)
+	if err != nil {
+		return err
+	}
+	info.HTTPAddr = srv.Addr()
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error { return consumers.Run(gctx) })
+	logger.Info("kgate serving", "http", "http://"+srv.Addr(), "brokers", info.Brokers, "auto_create_topics", cfg.AutoCreate())
+	if ready != nil {
+		ready(info)
+	}
+	// Shutdown order: srv.Run stops accepting and drains in-flight
+	// requests when ctx ends; then the deferred closers close consumer
+	// instances (they leave their groups), flush and close the producer,
+	// and stop the embedded broker last.
+	err = g.Wait()
+	logger.Info("shutting down")
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	if err != nil {
+		return fmt.Errorf("serving: %w", err)
+	}
+	return nil
+}
+
+var _ = time.Second

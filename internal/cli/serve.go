@@ -1,0 +1,26 @@
+package cli
+
+import (
+	"context"
+	"flag"
+
+	"github.com/kgate/kgate/internal/app"
+)
+
+func runServe(ctx context.Context, env Env, args []string) int {
+	fs := flag.NewFlagSet("kgate serve", flag.ContinueOnError)
+	cf := addConfigFlags(fs)
+	if code, ok := parseFlags(fs, args, env.Stderr); !ok {
+		return code
+	}
+	cfg, code := cf.loadValid(env, "serve")
+	if code != exitOK {
+		return code
+	}
+	logger := newLogger(env, cfg.Log)
+	if err := app.Serve(ctx, cfg, logger, nil); err != nil {
+		logger.Error("kgate serve failed", "err", err)
+		return exitFail
+	}
+	return exitOK
+}

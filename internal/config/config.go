@@ -1,0 +1,203 @@
+// Package config holds kgate's configuration tree: defaults, the YAML file,
+// the KGATE_* environment overlay, and validation that reports every problem
+// at once with its key path.
+//
+// Precedence is flags > env > file > defaults: Default() builds the tree,
+// Load decodes the file over it (unknown keys are rejected), ApplyEnv
+// overlays the environment, and the command line applies its flags last.
+//
+// A Config is plain data; it is not safe to mutate concurrently.
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole configuration of a kgate process.
+type Config struct {
+	// Listen is the HTTP API's listen address.
+	Listen string `yaml:"listen" env:"KGATE_LISTEN"`
+	// AdvertisedURL, when set, is the scheme://host:port used for absolute
+	// URLs the API returns (v2 base_uri, v3 metadata.self), instead of the
+	// request's own Host.
+	AdvertisedURL string `yaml:"advertised_url" env:"KGATE_ADVERTISED_URL"`
+	// Brokers lists external Kafka brokers. Empty means: start the
+	// embedded broker.
+	Brokers []string `yaml:"brokers" env:"KGATE_BROKERS"`
+	// DataDir holds the embedded broker's log and kgate's own state
+	// (signing keys and the like).
+	DataDir string `yaml:"data_dir" env:"KGATE_DATA_DIR"`
+	// BrokerListen is the embedded broker's Kafka listener.
+	BrokerListen string `yaml:"broker_listen" env:"KGATE_BROKER_LISTEN"`
+	// AutoCreateTopics makes the gateway create a missing topic before it
+	// produces to it. Nil means the mode's default: on with the embedded
+	// broker, off with external brokers.
+	AutoCreateTopics *bool `yaml:"auto_create_topics" env:"KGATE_AUTO_CREATE_TOPICS"`
+	// DefaultPartitions is the partition count of topics the gateway
+	// creates on its own.
+	DefaultPartitions int `yaml:"default_partitions" env:"KGATE_DEFAULT_PARTITIONS"`
+	// DefaultReplicationFactor is the replication factor of topics the
+	// gateway creates; -1 asks the broker for its default.
+	DefaultReplicationFactor int `yaml:"default_replication_factor" env:"KGATE_DEFAULT_REPLICATION_FACTOR"`
+
+	Log       Log       `yaml:"log"`
+	HTTP      HTTP      `yaml:"http"`
+	Kafka     Kafka     `yaml:"kafka"`
+	Broker    Broker    `yaml:"broker"`
+	Consumers Consumers `yaml:"consumers"`
+	Metrics   Metrics   `yaml:"metrics"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level" env:"KGATE_LOG_LEVEL"`
+	// Format is auto (text on a terminal, JSON otherwise), text or json.
+	Format string `yaml:"format" env:"KGATE_LOG_FORMAT"`
+}
+
+// HTTP configures the API listener.
+type HTTP struct {
+	// MaxBodyBytes caps request bodies; larger ones are answered 413.
+	MaxBodyBytes int64 `yaml:"max_body_bytes" env:"KGATE_HTTP_MAX_BODY_BYTES"`
+	// MaxHeaderBytes caps request headers.
+	MaxHeaderBytes int `yaml:"max_header_bytes" env:"KGATE_HTTP_MAX_HEADER_BYTES"`
+	// ReadHeaderTimeout bounds how long a client may take to send headers.
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout" env:"KGATE_HTTP_READ_HEADER_TIMEOUT"`
+	// ReadTimeout bounds reading a whole request; streaming endpoints
+	// extend it per record.
+	ReadTimeout Duration `yaml:"read_timeout" env:"KGATE_HTTP_READ_TIMEOUT"`
+	// WriteTimeout bounds writing a response; streaming endpoints extend it.
+	WriteTimeout Duration `yaml:"write_timeout" env:"KGATE_HTTP_WRITE_TIMEOUT"`
+	// IdleTimeout closes idle keep-alive connections.
+	IdleTimeout Duration `yaml:"idle_timeout" env:"KGATE_HTTP_IDLE_TIMEOUT"`
+	// ShutdownTimeout bounds draining in-flight requests on shutdown.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout" env:"KGATE_HTTP_SHUTDOWN_TIMEOUT"`
+}
+
+// Kafka configures kgate's connection to the Kafka cluster (external or
+// embedded).
+type Kafka struct {
+	// ClientID is the Kafka client id kgate uses.
+	ClientID string `yaml:"client_id" env:"KGATE_KAFKA_CLIENT_ID"`
+	TLS      TLS    `yaml:"tls"`
+	SASL     SASL   `yaml:"sasl"`
+	// ProduceTimeout bounds how long a produce request waits for the
+	// broker's acknowledgement of every record.
+	ProduceTimeout Duration `yaml:"produce_timeout" env:"KGATE_KAFKA_PRODUCE_TIMEOUT"`
+	// Linger is how long the producer waits to fill a batch.
+	Linger Duration `yaml:"linger" env:"KGATE_KAFKA_LINGER"`
+	// Compression is none, gzip, snappy, lz4 or zstd.
+	Compression string `yaml:"compression" env:"KGATE_KAFKA_COMPRESSION"`
+	// MaxBufferedRecords bounds records buffered in the producer.
+	MaxBufferedRecords int `yaml:"max_buffered_records" env:"KGATE_KAFKA_MAX_BUFFERED_RECORDS"`
+	// MetadataMaxAge is how often cached topic metadata is refreshed.
+	MetadataMaxAge Duration `yaml:"metadata_max_age" env:"KGATE_KAFKA_METADATA_MAX_AGE"`
+}
+
+// TLS configures TLS to Kafka.
+type TLS struct {
+	Enabled            bool   `yaml:"enabled" env:"KGATE_KAFKA_TLS_ENABLED"`
+	CAFile             string `yaml:"ca_file" env:"KGATE_KAFKA_TLS_CA_FILE"`
+	CertFile           string `yaml:"cert_file" env:"KGATE_KAFKA_TLS_CERT_FILE"`
+	KeyFile            string `yaml:"key_file" env:"KGATE_KAFKA_TLS_KEY_FILE"`
+	ServerName         string `yaml:"server_name" env:"KGATE_KAFKA_TLS_SERVER_NAME"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify" env:"KGATE_KAFKA_TLS_INSECURE_SKIP_VERIFY"`
+}
+
+// SASL configures SASL authentication to Kafka.
+type SASL struct {
+	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (empty: no SASL).
+	Mechanism string `yaml:"mechanism" env:"KGATE_KAFKA_SASL_MECHANISM"`
+	Username  string `yaml:"username" env:"KGATE_KAFKA_SASL_USERNAME"`
+	Password  Secret `yaml:"password" env:"KGATE_KAFKA_SASL_PASSWORD"`
+	// PasswordFile, when set, holds the password (trailing newline trimmed).
+	PasswordFile string `yaml:"password_file" env:"KGATE_KAFKA_SASL_PASSWORD_FILE"`
+	// File is a KastleX-style SASL file: YAML with username, password and
+	// an optional mechanism (plain, scram_sha_256, scram_sha_512).
+	File string `yaml:"file" env:"KGATE_KAFKA_SASL_FILE"`
+}
+
+// Broker configures the embedded broker.
+type Broker struct {
+	// ClusterID is the cluster id the embedded broker reports.
+	ClusterID string `yaml:"cluster_id" env:"KGATE_BROKER_CLUSTER_ID"`
+	// SyncWrites fsyncs every produced batch (slower, survives power loss).
+	SyncWrites bool `yaml:"sync_writes" env:"KGATE_BROKER_SYNC_WRITES"`
+	// CompactionInterval is how often compacted topics are compacted
+	// (the broker's log.cleaner.backoff.ms).
+	CompactionInterval Duration `yaml:"compaction_interval" env:"KGATE_BROKER_COMPACTION_INTERVAL"`
+}
+
+// Consumers configures v2 consumer instances.
+type Consumers struct {
+	// InstanceTimeout expires instances idle for this long.
+	InstanceTimeout Duration `yaml:"instance_timeout" env:"KGATE_CONSUMERS_INSTANCE_TIMEOUT"`
+	// RequestTimeout is the default long-poll wait of a records read.
+	RequestTimeout Duration `yaml:"request_timeout" env:"KGATE_CONSUMERS_REQUEST_TIMEOUT"`
+	// MaxBytes caps the raw key+value bytes one records read returns.
+	MaxBytes int64 `yaml:"max_bytes" env:"KGATE_CONSUMERS_MAX_BYTES"`
+	// FetchMinBytes is the default fetch.min.bytes (-1 disables it).
+	FetchMinBytes int `yaml:"fetch_min_bytes" env:"KGATE_CONSUMERS_FETCH_MIN_BYTES"`
+	// MaxInstances bounds live instances on this node.
+	MaxInstances int `yaml:"max_instances" env:"KGATE_CONSUMERS_MAX_INSTANCES"`
+}
+
+// Metrics configures the /metrics endpoint.
+type Metrics struct {
+	// Open serves /metrics without authentication.
+	Open bool `yaml:"open" env:"KGATE_METRICS_OPEN"`
+}
+
+// Default returns the configuration kgate runs with when nothing is
+// configured: the HTTP API and the embedded broker on loopback.
+func Default() Config {
+	return Config{
+		Listen:                   "127.0.0.1:8082",
+		DataDir:                  "./kgate-data",
+		BrokerListen:             "127.0.0.1:9092",
+		DefaultPartitions:        1,
+		DefaultReplicationFactor: -1,
+		Log:                      Log{Level: "info", Format: "auto"},
+		HTTP: HTTP{
+			MaxBodyBytes:      16 << 20,
+			MaxHeaderBytes:    32 << 10,
+			ReadHeaderTimeout: Duration(10 * time.Second),
+			ReadTimeout:       Duration(60 * time.Second),
+			WriteTimeout:      Duration(60 * time.Second),
+			IdleTimeout:       Duration(120 * time.Second),
+			ShutdownTimeout:   Duration(15 * time.Second),
+		},
+		Kafka: Kafka{
+			ClientID:           "kgate",
+			ProduceTimeout:     Duration(30 * time.Second),
+			Compression:        "none",
+			MaxBufferedRecords: 100000,
+			MetadataMaxAge:     Duration(30 * time.Second),
+		},
+		Broker: Broker{
+			ClusterID:          "kgate-embedded",
+			CompactionInterval: Duration(30 * time.Second),
+		},
+		Consumers: Consumers{
+			InstanceTimeout: Duration(5 * time.Minute),
+			RequestTimeout:  Duration(time.Second),
+			MaxBytes:        64 << 20,
+			FetchMinBytes:   -1,
+			MaxInstances:    1000,
+		},
+	}
+}
+
+// Embedded reports whether kgate runs its own broker (no external brokers
+// are configured).
+func (c *Config) Embedded() bool { return len(c.Brokers) == 0 }
+
+// AutoCreate reports whether the gateway creates missing topics, applying
+// the mode's default when auto_create_topics is unset.
+func (c *Config) AutoCreate() bool {
+	if c.AutoCreateTopics != nil {
+		return *c.AutoCreateTopics
+	}
+	return c.Embedded()
+}

@@ -1,0 +1,164 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Load reads the YAML file at path over Default(). An empty path returns
+// the defaults. Unknown keys are errors.
+func Load(path string) (Config, error) {
+	cfg := Default()
+	if path == "" {
+		return cfg, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("reading config: %w", err)
+	}
+	if err := Decode(b, &cfg); err != nil {
+		return cfg, fmt.Errorf("config file %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Decode decodes YAML into dst (which should already hold defaults),
+// rejecting unknown keys. An empty document leaves dst unchanged.
+func Decode(b []byte, dst any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(dst); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// Marshal renders cfg as YAML with every secret masked.
+func Marshal(cfg any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(cfg); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// ApplyEnv overlays the environment onto dst, a pointer to a struct whose
+// fields carry `env:"KGATE_..."` tags (nested structs are walked). getenv
+// is os.Getenv in production. Problems are returned together, each naming
+// the variable.
+func ApplyEnv(dst any, getenv func(string) string) error {
+	var errs []error
+	walkEnv(reflect.ValueOf(dst).Elem(), getenv, &errs)
+	return errors.Join(errs...)
+}
+
+func walkEnv(v reflect.Value, getenv func(string) string, errs *[]error) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		fv := v.Field(i)
+		name := f.Tag.Get("env")
+		if name == "" {
+			if fv.Kind() == reflect.Struct {
+				walkEnv(fv, getenv, errs)
+			}
+			continue
+		}
+		s := getenv(name)
+		if s == "" {
+			continue
+		}
+		if err := SetString(fv, s); err != nil {
+			*errs = append(*errs, fmt.Errorf("%s: %w", name, err))
+		}
+	}
+}
+
+var durationType = reflect.TypeOf(Duration(0))
+
+// SetString parses s into the settable value v according to its type; it
+// is how environment variables and flags reach the tree.
+func SetString(v reflect.Value, s string) error {
+	if v.Type() == durationType {
+		d, err := ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		v.SetInt(int64(d))
+		return nil
+	}
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(s)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("invalid boolean %q", s)
+		}
+		v.SetBool(b)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, v.Type().Bits())
+		if err != nil {
+			return fmt.Errorf("invalid integer %q", s)
+		}
+		v.SetInt(n)
+	case reflect.Float32, reflect.Float64:
+		n, err := strconv.ParseFloat(strings.TrimSpace(s), v.Type().Bits())
+		if err != nil {
+			return fmt.Errorf("invalid number %q", s)
+		}
+		v.SetFloat(n)
+	case reflect.Slice:
+		if v.Type().Elem().Kind() != reflect.String {
+			return fmt.Errorf("unsupported list type %s", v.Type())
+		}
+		var parts []string
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				parts = append(parts, p)
+			}
+		}
+		v.Set(reflect.ValueOf(parts).Convert(v.Type()))
+	case reflect.Pointer:
+		nv := reflect.New(v.Type().Elem())
+		if err := SetString(nv.Elem(), s); err != nil {
+			return err
+		}
+		v.Set(nv)
+	default:
+		return fmt.Errorf("unsupported type %s", v.Type())
+	}
+	return nil
+}
+
+// EnvNames lists every environment variable ApplyEnv reads for a value of
+// dst's type, in field order. Documentation tests use it.
+func EnvNames(dst any) []string {
+	var names []string
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if name := f.Tag.Get("env"); name != "" {
+				names = append(names, name)
+			} else if f.Type.Kind() == reflect.Struct {
+				walk(f.Type)
+			}
+		}
+	}
+	walk(reflect.TypeOf(dst).Elem())
+	return names
+}

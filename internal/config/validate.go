@@ -1,0 +1,208 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Problem is one configuration error, located by its key path.
+type Problem struct {
+	Key     string
+	Message string
+}
+
+func (p Problem) String() string { return p.Key + ": " + p.Message }
+
+// Problems is every configuration error found at once. It is an error.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	var b strings.Builder
+	b.WriteString("invalid configuration:")
+	for _, p := range ps {
+		b.WriteString("\n  ")
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// Add records a problem; it is exported so that other commands' sections
+// can report in the same shape.
+func (ps *Problems) Add(key, format string, args ...any) {
+	*ps = append(*ps, Problem{Key: key, Message: fmt.Sprintf(format, args...)})
+}
+
+// Err returns ps as an error, or nil when there are none.
+func (ps Problems) Err() error {
+	if len(ps) == 0 {
+		return nil
+	}
+	return ps
+}
+
+// Validate checks the whole tree and returns every problem (as Problems),
+// or nil.
+func (c *Config) Validate() error {
+	var ps Problems
+	CheckHostPort(&ps, "listen", c.Listen)
+	if c.AdvertisedURL != "" {
+		u, err := url.Parse(c.AdvertisedURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			ps.Add("advertised_url", "must be an absolute http(s) URL such as http://gw1.example.com:8082, got %q", c.AdvertisedURL)
+		}
+	}
+	for i, b := range c.Brokers {
+		CheckHostPort(&ps, fmt.Sprintf("brokers[%d]", i), b)
+	}
+	if c.Embedded() {
+		if c.DataDir == "" {
+			ps.Add("data_dir", "must be set when the embedded broker runs (no brokers configured)")
+		}
+		CheckHostPort(&ps, "broker_listen", c.BrokerListen)
+	}
+	if c.DefaultPartitions < 1 {
+		ps.Add("default_partitions", "must be at least 1, got %d", c.DefaultPartitions)
+	}
+	if c.DefaultReplicationFactor == 0 || c.DefaultReplicationFactor < -1 || c.DefaultReplicationFactor > 32767 {
+		ps.Add("default_replication_factor", "must be -1 (broker default) or between 1 and 32767, got %d", c.DefaultReplicationFactor)
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, strings.ToLower(c.Log.Level)) {
+		ps.Add("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	if !slices.Contains([]string{"auto", "text", "json"}, strings.ToLower(c.Log.Format)) {
+		ps.Add("log.format", "must be auto, text or json, got %q", c.Log.Format)
+	}
+	if c.HTTP.MaxBodyBytes < 1 {
+		ps.Add("http.max_body_bytes", "must be positive, got %d", c.HTTP.MaxBodyBytes)
+	}
+	if c.HTTP.MaxHeaderBytes < 1024 {
+		ps.Add("http.max_header_bytes", "must be at least 1024, got %d", c.HTTP.MaxHeaderBytes)
+	}
+	positive(&ps, "http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
+	positive(&ps, "http.read_timeout", c.HTTP.ReadTimeout)
+	positive(&ps, "http.write_timeout", c.HTTP.WriteTimeout)
+	positive(&ps, "http.idle_timeout", c.HTTP.IdleTimeout)
+	positive(&ps, "http.shutdown_timeout", c.HTTP.ShutdownTimeout)
+	c.Kafka.validate(&ps, "kafka")
+	positive(&ps, "broker.compaction_interval", c.Broker.CompactionInterval)
+	if c.Embedded() && c.Broker.ClusterID == "" {
+		ps.Add("broker.cluster_id", "must not be empty")
+	}
+	positive(&ps, "consumers.instance_timeout", c.Consumers.InstanceTimeout)
+	positive(&ps, "consumers.request_timeout", c.Consumers.RequestTimeout)
+	if c.Consumers.MaxBytes < 1 {
+		ps.Add("consumers.max_bytes", "must be positive, got %d", c.Consumers.MaxBytes)
+	}
+	if c.Consumers.FetchMinBytes < -1 || c.Consumers.FetchMinBytes > 10000000 {
+		ps.Add("consumers.fetch_min_bytes", "must be between -1 and 10000000, got %d", c.Consumers.FetchMinBytes)
+	}
+	if c.Consumers.MaxInstances < 1 {
+		ps.Add("consumers.max_instances", "must be positive, got %d", c.Consumers.MaxInstances)
+	}
+	return ps.Err()
+}
+
+func (k *Kafka) validate(ps *Problems, prefix string) {
+	if k.ClientID == "" {
+		ps.Add(prefix+".client_id", "must not be empty")
+	}
+	positive(ps, prefix+".produce_timeout", k.ProduceTimeout)
+	positive(ps, prefix+".metadata_max_age", k.MetadataMaxAge)
+	if k.Linger < 0 {
+		ps.Add(prefix+".linger", "must not be negative")
+	}
+	if !slices.Contains([]string{"none", "gzip", "snappy", "lz4", "zstd"}, strings.ToLower(k.Compression)) {
+		ps.Add(prefix+".compression", "must be none, gzip, snappy, lz4 or zstd, got %q", k.Compression)
+	}
+	if k.MaxBufferedRecords < 1 {
+		ps.Add(prefix+".max_buffered_records", "must be positive, got %d", k.MaxBufferedRecords)
+	}
+	tlsOn := k.TLS.Enabled || k.TLS.CAFile != "" || k.TLS.CertFile != "" || k.TLS.KeyFile != ""
+	if tlsOn {
+		fileReadable(ps, prefix+".tls.ca_file", k.TLS.CAFile)
+		fileReadable(ps, prefix+".tls.cert_file", k.TLS.CertFile)
+		fileReadable(ps, prefix+".tls.key_file", k.TLS.KeyFile)
+		if (k.TLS.CertFile == "") != (k.TLS.KeyFile == "") {
+			ps.Add(prefix+".tls", "cert_file and key_file must be set together")
+		}
+	}
+	s := k.SASL
+	if s.File != "" {
+		fileReadable(ps, prefix+".sasl.file", s.File)
+		if s.Username != "" || s.Password != "" || s.PasswordFile != "" {
+			ps.Add(prefix+".sasl.file", "set either file or username/password, not both")
+		}
+		return
+	}
+	fileReadable(ps, prefix+".sasl.password_file", s.PasswordFile)
+	if s.Mechanism == "" {
+		if s.Username != "" || s.Password != "" || s.PasswordFile != "" {
+			ps.Add(prefix+".sasl.mechanism", "must be set (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512) when a username or password is")
+		}
+		return
+	}
+	if _, ok := NormalizeSASLMechanism(s.Mechanism); !ok {
+		ps.Add(prefix+".sasl.mechanism", "must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, got %q", s.Mechanism)
+	}
+	if s.Username == "" {
+		ps.Add(prefix+".sasl.username", "must be set with a SASL mechanism")
+	}
+	if s.Password == "" && s.PasswordFile == "" {
+		ps.Add(prefix+".sasl.password", "must be set (or password_file) with a SASL mechanism")
+	}
+}
+
+// NormalizeSASLMechanism maps the spellings kgate accepts (PLAIN,
+// SCRAM-SHA-256, KastleX's scram_sha_256, ...) to Kafka's mechanism names.
+func NormalizeSASLMechanism(m string) (string, bool) {
+	switch strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(m), "_", "-")) {
+	case "PLAIN":
+		return "PLAIN", true
+	case "SCRAM-SHA-256":
+		return "SCRAM-SHA-256", true
+	case "SCRAM-SHA-512":
+		return "SCRAM-SHA-512", true
+	}
+	return "", false
+}
+
+// CheckHostPort records a problem unless s is host:port with a numeric
+// port in range.
+func CheckHostPort(ps *Problems, key, s string) {
+	if s == "" {
+		ps.Add(key, "must be set (host:port)")
+		return
+	}
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		ps.Add(key, "must be host:port, got %q", s)
+		return
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		ps.Add(key, "port must be a number from 0 to 65535, got %q", port)
+	}
+}
+
+func positive(ps *Problems, key string, d Duration) {
+	if d <= 0 {
+		ps.Add(key, "must be a positive duration, got %s", d)
+	}
+}
+
+func fileReadable(ps *Problems, key, path string) {
+	if path == "" {
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		ps.Add(key, "cannot be read: %v", err)
+		return
+	}
+	f.Close()
+}

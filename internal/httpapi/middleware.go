@@ -1,0 +1,166 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+)
+
+type ctxKey int
+
+const requestIDKey ctxKey = iota
+
+// RequestID returns the request id of ctx, or "".
+func RequestID(ctx context.Context) string {
+	s, _ := ctx.Value(requestIDKey).(string)
+	return s
+}
+
+// ResponseWriter records the status and size of a response. It keeps the
+// underlying writer reachable through Unwrap, so http.ResponseController
+// (flush, deadlines, full duplex) still works through it.
+type ResponseWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+// WrapWriter returns w as a *ResponseWriter, wrapping it only once.
+func WrapWriter(w http.ResponseWriter) *ResponseWriter {
+	if rw, ok := w.(*ResponseWriter); ok {
+		return rw
+	}
+	return &ResponseWriter{ResponseWriter: w}
+}
+
+func (w *ResponseWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *ResponseWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Flush implements http.Flusher.
+func (w *ResponseWriter) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	http.NewResponseController(w.ResponseWriter).Flush() //nolint:errcheck // best effort
+}
+
+// Unwrap returns the underlying writer for http.ResponseController.
+func (w *ResponseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Status returns the status written so far (200 if only a body was).
+func (w *ResponseWriter) Status() int { return w.status }
+
+// Bytes returns the body bytes written so far.
+func (w *ResponseWriter) Bytes() int64 { return w.bytes }
+
+// Started reports whether the header has been written.
+func (w *ResponseWriter) Started() bool { return w.status != 0 }
+
+// Recover turns a handler panic into a logged 500. Panics are programmer
+// errors; http.ErrAbortHandler keeps its meaning.
+func Recover(logger *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rw := WrapWriter(w)
+			defer func() {
+				v := recover()
+				if v == nil {
+					return
+				}
+				if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+					panic(v)
+				}
+				logger.Error("handler panic", "request_id", RequestID(r.Context()), "method", r.Method, "route", r.Pattern, "panic", v, "stack", string(debug.Stack()))
+				if !rw.Started() {
+					WriteError(rw, r, nil, ErrorContentType, ErrInternal)
+				}
+			}()
+			next.ServeHTTP(rw, r)
+		})
+	}
+}
+
+// RequestIDs accepts a well-formed X-Request-ID from the client or makes
+// one, puts it in the context and returns it in the response.
+func RequestIDs(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-ID")
+		if !validRequestID(id) {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-ID", id)
+		next.ServeHTTP(w, r.WithContext(withReqInfo(context.WithValue(r.Context(), requestIDKey, id))))
+	})
+}
+
+func validRequestID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// AccessLog logs one line per request after it completes. Probe routes
+// (/healthz, /readyz, /metrics) log at debug.
+func AccessLog(logger *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			rw := WrapWriter(w)
+			next.ServeHTTP(rw, r)
+			level := slog.LevelInfo
+			switch r.URL.Path {
+			case "/healthz", "/readyz", "/metrics":
+				level = slog.LevelDebug
+			}
+			if !logger.Enabled(r.Context(), level) {
+				return
+			}
+			status := rw.Status()
+			if status == 0 {
+				status = http.StatusOK
+			}
+			logger.LogAttrs(r.Context(), level, "http request",
+				slog.String("request_id", RequestID(r.Context())),
+				slog.String("method", r.Method),
+				slog.String("route", r.Pattern),
+				slog.String("path", r.URL.Path),
+				slog.Int("status", status),
+				slog.Int64("bytes", rw.Bytes()),
+				slog.Duration("duration", time.Since(start)),
+				slog.String("remote", r.RemoteAddr),
+				slog.String("principal", Principal(r.Context())),
+			)
+		})
+	}
+}

@@ -1,0 +1,54 @@
+// Package ops serves the operational endpoints: /healthz (alive),
+// /readyz (the broker answers) and /metrics (Prometheus).
+package ops
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/kgate/kgate/internal/httpapi"
+)
+
+// Deps are what the endpoints need.
+type Deps struct {
+	// Ping checks that Kafka answers.
+	Ping func(context.Context) error
+	// Metrics serves the Prometheus registry.
+	Metrics http.Handler
+	// MetricsOpen serves /metrics without authentication.
+	MetricsOpen bool
+}
+
+// Register adds the operational routes.
+func Register(rr *httpapi.Router, d Deps) {
+	rr.Add(httpapi.Route{
+		Method: "GET", Pattern: "/healthz", Name: "ops.healthz", Public: true,
+		Summary: "Liveness: the process serves HTTP.",
+		Handler: func(w http.ResponseWriter, r *http.Request) error {
+			httpapi.WriteJSON(w, http.StatusOK, "application/json", map[string]string{"status": "ok"})
+			return nil
+		},
+	})
+	rr.Add(httpapi.Route{
+		Method: "GET", Pattern: "/readyz", Name: "ops.readyz", Public: true,
+		Summary: "Readiness: a Kafka broker answers.",
+		Handler: func(w http.ResponseWriter, r *http.Request) error {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			if err := d.Ping(ctx); err != nil {
+				return httpapi.ErrBrokerNotAvailable.Msg("Kafka is not reachable.").Wrap(err)
+			}
+			httpapi.WriteJSON(w, http.StatusOK, "application/json", map[string]string{"status": "ready"})
+			return nil
+		},
+	})
+	rr.Add(httpapi.Route{
+		Method: "GET", Pattern: "/metrics", Name: "ops.metrics", Action: "metrics", Public: d.MetricsOpen,
+		Summary: "Prometheus metrics.",
+		Handler: func(w http.ResponseWriter, r *http.Request) error {
+			d.Metrics.ServeHTTP(w, r)
+			return nil
+		},
+	})
+}

@@ -1,0 +1,194 @@
+package httpapi
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path"
+	"sort"
+	"strings"
+)
+
+// Route is one endpoint and everything the chain needs to know about it.
+type Route struct {
+	// Method and Pattern are the ServeMux pattern's parts:
+	// "POST" and "/topics/{topic}".
+	Method  string
+	Pattern string
+	// Name is a stable identifier, "v2.produce", used in docs and tests.
+	Name string
+	// Action is the authorization action the route needs (KastleX's
+	// names, extended: produce, fetch, list_topics, ...). Empty only for
+	// Public routes.
+	Action string
+	// Resource extracts the name the action applies to (a topic, a
+	// group); nil for cluster-wide actions.
+	Resource func(*http.Request) string
+	// Public routes skip authentication and authorization (/healthz).
+	Public bool
+	// Stream routes read an unbounded body; the body cap applies per
+	// record inside the handler instead of to the whole request.
+	Stream bool
+	// ErrorType is the Content-Type of error bodies when the handler set
+	// none (v2 answers application/vnd.kafka.v2+json).
+	ErrorType string
+	// Summary is the one-line description used by the API document.
+	Summary string
+	// Handler serves the route.
+	Handler HandlerFunc
+}
+
+// Key is "METHOD pattern", the route's ServeMux pattern.
+func (rt Route) Key() string { return rt.Method + " " + rt.Pattern }
+
+// PathValue returns a resource extractor for a path wildcard.
+func PathValue(name string) func(*http.Request) string {
+	return func(r *http.Request) string { return r.PathValue(name) }
+}
+
+// Middleware wraps one route's handler; it sees the route, so it can label
+// metrics with the pattern or check the route's action.
+type Middleware func(Route, http.Handler) http.Handler
+
+// Router collects the routes of every API surface, then builds one
+// handler with the middleware chain. Add is not safe for concurrent use;
+// the built handler is.
+type Router struct {
+	routes []Route
+	keys   map[string]bool
+}
+
+// NewRouter returns an empty router.
+func NewRouter() *Router { return &Router{keys: map[string]bool{}} }
+
+// Add registers a route. Registering the same method and pattern twice
+// panics: it is a programming error.
+func (rr *Router) Add(rt Route) {
+	if rt.Handler == nil {
+		panic("httpapi: route " + rt.Key() + " has no handler")
+	}
+	if !rt.Public && rt.Action == "" {
+		panic("httpapi: route " + rt.Key() + " has no action")
+	}
+	if rr.keys[rt.Key()] {
+		panic("httpapi: duplicate route " + rt.Key())
+	}
+	rr.keys[rt.Key()] = true
+	rr.routes = append(rr.routes, rt)
+}
+
+// Routes returns the registered routes sorted by pattern then method.
+func (rr *Router) Routes() []Route {
+	out := append([]Route(nil), rr.routes...)
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Pattern != out[j].Pattern {
+			return out[i].Pattern < out[j].Pattern
+		}
+		return out[i].Method < out[j].Method
+	})
+	return out
+}
+
+// Chain is the middleware the built handler applies: Outer wraps the
+// whole mux (outermost first: recover, request id, access log), PerRoute
+// wraps each route (outermost first: metrics, authentication, rate limit,
+// authorization).
+type Chain struct {
+	Outer    []func(http.Handler) http.Handler
+	PerRoute []Middleware
+	Logger   *slog.Logger
+	// MaxBodyBytes caps request bodies of non-stream routes.
+	MaxBodyBytes int64
+}
+
+// Handler builds the serving handler. Unknown paths answer 404 and known
+// paths with another method 405, both in the catalog's JSON shape; a
+// trailing slash is tolerated as Confluent's proxy does.
+func (rr *Router) Handler(c Chain) http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range rr.routes {
+		var h http.Handler = adapt(rt, c.Logger, c.MaxBodyBytes)
+		for i := len(c.PerRoute) - 1; i >= 0; i-- {
+			h = c.PerRoute[i](rt, h)
+		}
+		mux.Handle(rt.Key(), h)
+	}
+	var h http.Handler = fallback{mux: mux, logger: c.Logger}
+	for i := len(c.Outer) - 1; i >= 0; i-- {
+		h = c.Outer[i](h)
+	}
+	return h
+}
+
+func adapt(rt Route, logger *slog.Logger, maxBody int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !rt.Stream && maxBody > 0 && r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		}
+		if err := rt.Handler(w, r); err != nil {
+			WriteError(w, r, logger, rt.ErrorType, err)
+		}
+	})
+}
+
+// fallback answers what the mux does not route with JSON errors.
+type fallback struct {
+	mux    *http.ServeMux
+	logger *slog.Logger
+}
+
+func (f fallback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	if c := path.Clean(p); c != p && c != strings.TrimSuffix(p, "/") {
+		// The mux would redirect dot segments and double slashes to the
+		// clean path; we refuse instead, so that no path trick reaches a
+		// handler and no client is bounced to another resource.
+		WriteError(w, r, f.logger, ErrorContentType, ErrNotFound.Wrap(fmt.Errorf("unclean path %q", p)))
+		return
+	}
+	if _, pattern := f.mux.Handler(r); pattern != "" {
+		f.mux.ServeHTTP(w, r)
+		return
+	}
+	// Tolerate one trailing slash (Jersey does: clients post to .../offsets/).
+	if len(p) > 1 && strings.HasSuffix(p, "/") {
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = strings.TrimSuffix(p, "/")
+		r2.URL.RawPath = ""
+		if _, pattern := f.mux.Handler(r2); pattern != "" {
+			f.mux.ServeHTTP(w, r2)
+			return
+		}
+	}
+	// Let the mux decide between 404 and 405 (with Allow), then answer
+	// in our shape.
+	rec := &statusRecorder{header: http.Header{}}
+	f.mux.ServeHTTP(rec, r)
+	if rec.status == http.StatusMethodNotAllowed {
+		if allow := rec.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		WriteError(w, r, nil, ErrorContentType, ErrMethodNotAllowed)
+		return
+	}
+	WriteError(w, r, nil, ErrorContentType, ErrNotFound)
+}
+
+// statusRecorder captures the mux's own 404/405 decision.
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (s *statusRecorder) Header() http.Header { return s.header }
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+}
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return len(b), nil
+}

@@ -1,0 +1,305 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/kgate/kgate/internal/config"
+)
+
+// ErrUnknownTopic is returned for a topic that does not exist (and was not
+// created because auto-creation is off).
+var ErrUnknownTopic = errors.New("topic not found")
+
+// ErrUnknownPartition is returned for a partition the topic does not have.
+var ErrUnknownPartition = errors.New("partition not found")
+
+// Client is the gateway's connection to Kafka: one idempotent producer
+// (acks=all) shared by every request, an admin client, and a cache of
+// topic partition counts. It is safe for concurrent use.
+type Client struct {
+	cl       *kgo.Client
+	adm      *kadm.Client
+	connOpts []kgo.Opt
+	logger   *slog.Logger
+
+	autoCreate        bool
+	defaultPartitions int32
+	replication       int16
+	metaMaxAge        time.Duration
+
+	sf singleflight.Group
+
+	mu     sync.RWMutex
+	topics map[string]topicEntry
+
+	rr atomic.Uint32 // spreads keyless requests over partitions
+}
+
+type topicEntry struct {
+	partitions int32
+	fetched    time.Time
+}
+
+// Options configure New.
+type Options struct {
+	Brokers []string
+	Kafka   config.Kafka
+	// AutoCreate creates missing topics (DefaultPartitions, Replication)
+	// before producing to them.
+	AutoCreate        bool
+	DefaultPartitions int32
+	Replication       int16 // -1: broker default
+	Logger            *slog.Logger
+	// Hooks are franz-go hooks (metrics) added to every client kgate
+	// builds from this one.
+	Hooks []kgo.Hook
+}
+
+// New connects the shared producer and admin client. It does not wait for
+// the cluster to answer; use Ping for that.
+func New(o Options) (*Client, error) {
+	conn, err := ConnOpts(o.Brokers, o.Kafka, o.Logger)
+	if err != nil {
+		return nil, err
+	}
+	if len(o.Hooks) > 0 {
+		conn = append(conn, kgo.WithHooks(o.Hooks...))
+	}
+	codec, err := compression(o.Kafka.Compression)
+	if err != nil {
+		return nil, err
+	}
+	popts := append(append([]kgo.Opt(nil), conn...),
+		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotence requires it; stated for the reader
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerLinger(o.Kafka.Linger.D()),
+		kgo.MaxBufferedRecords(o.Kafka.MaxBufferedRecords),
+		kgo.RecordDeliveryTimeout(o.Kafka.ProduceTimeout.D()),
+		kgo.ProducerBatchCompression(codec),
+		kgo.ProducerBatchMaxBytes(16<<20),
+		kgo.MetadataMaxAge(o.Kafka.MetadataMaxAge.D()),
+	)
+	cl, err := kgo.NewClient(popts...)
+	if err != nil {
+		return nil, fmt.Errorf("creating Kafka client: %w", err)
+	}
+	parts := o.DefaultPartitions
+	if parts < 1 {
+		parts = 1
+	}
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Client{
+		cl:                cl,
+		adm:               kadm.NewClient(cl),
+		connOpts:          conn,
+		logger:            logger,
+		autoCreate:        o.AutoCreate,
+		defaultPartitions: parts,
+		replication:       o.Replication,
+		metaMaxAge:        o.Kafka.MetadataMaxAge.D(),
+		topics:            make(map[string]topicEntry),
+	}, nil
+}
+
+func compression(name string) (kgo.CompressionCodec, error) {
+	switch strings.ToLower(name) {
+	case "", "none":
+		return kgo.NoCompression(), nil
+	case "gzip":
+		return kgo.GzipCompression(), nil
+	case "snappy":
+		return kgo.SnappyCompression(), nil
+	case "lz4":
+		return kgo.Lz4Compression(), nil
+	case "zstd":
+		return kgo.ZstdCompression(), nil
+	}
+	return kgo.CompressionCodec{}, fmt.Errorf("unknown compression %q", name)
+}
+
+// Kgo returns the shared producer client.
+func (c *Client) Kgo() *kgo.Client { return c.cl }
+
+// Admin returns the admin client.
+func (c *Client) Admin() *kadm.Client { return c.adm }
+
+// AutoCreate reports whether missing topics are created on produce.
+func (c *Client) AutoCreate() bool { return c.autoCreate }
+
+// NewClient builds a further franz-go client (a consumer, say) with the
+// same connection settings and hooks as the shared producer. The caller
+// owns and closes it.
+func (c *Client) NewClient(extra ...kgo.Opt) (*kgo.Client, error) {
+	return kgo.NewClient(append(append([]kgo.Opt(nil), c.connOpts...), extra...)...)
+}
+
+// Ping checks that a broker answers.
+func (c *Client) Ping(ctx context.Context) error { return c.cl.Ping(ctx) }
+
+// Flush waits for every buffered record to be acknowledged or to fail.
+func (c *Client) Flush(ctx context.Context) error { return c.cl.Flush(ctx) }
+
+// Close flushes nothing and closes the clients; call Flush first.
+func (c *Client) Close() { c.cl.Close() }
+
+// Partitions returns the topic's partition count from the cache, asking
+// the cluster on a miss or when the entry is older than metadata_max_age.
+// It returns ErrUnknownTopic for a missing topic.
+func (c *Client) Partitions(ctx context.Context, topic string) (int32, error) {
+	c.mu.RLock()
+	e, ok := c.topics[topic]
+	c.mu.RUnlock()
+	if ok && time.Since(e.fetched) < c.metaMaxAge {
+		return e.partitions, nil
+	}
+	return c.refresh(ctx, topic)
+}
+
+// Invalidate drops the cached metadata of topic (after an admin change).
+func (c *Client) Invalidate(topic string) {
+	c.mu.Lock()
+	delete(c.topics, topic)
+	c.mu.Unlock()
+}
+
+func (c *Client) refresh(ctx context.Context, topic string) (int32, error) {
+	v, err, _ := c.sf.Do("meta/"+topic, func() (any, error) {
+		tds, err := c.Metadata(ctx, topic)
+		if err != nil {
+			return int32(0), err
+		}
+		td, ok := tds[topic]
+		if !ok || errors.Is(td.Err, kerr.UnknownTopicOrPartition) {
+			c.Invalidate(topic)
+			return int32(0), ErrUnknownTopic
+		}
+		if td.Err != nil {
+			return int32(0), td.Err
+		}
+		n := int32(len(td.Partitions))
+		c.mu.Lock()
+		c.topics[topic] = topicEntry{partitions: n, fetched: time.Now()}
+		c.mu.Unlock()
+		return n, nil
+	})
+	return v.(int32), err
+}
+
+// EnsureTopic returns the topic's partition count, creating the topic
+// first when it is missing and auto-creation is on. Without auto-creation
+// a missing topic is ErrUnknownTopic at once.
+func (c *Client) EnsureTopic(ctx context.Context, topic string) (int32, error) {
+	n, err := c.Partitions(ctx, topic)
+	if !errors.Is(err, ErrUnknownTopic) || !c.autoCreate {
+		return n, err
+	}
+	if err := c.CreateTopic(ctx, topic, c.defaultPartitions, c.replication, nil); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return 0, err
+	}
+	return c.refresh(ctx, topic)
+}
+
+// CreateTopic creates a topic explicitly (never through the broker's
+// auto-create) and logs it.
+func (c *Client) CreateTopic(ctx context.Context, topic string, partitions int32, replication int16, configs map[string]*string) error {
+	v, err, _ := c.sf.Do("create/"+topic, func() (any, error) {
+		resp, err := c.adm.CreateTopic(ctx, partitions, replication, configs, topic)
+		if err != nil {
+			return nil, err
+		}
+		if resp.Err != nil {
+			return nil, resp.Err
+		}
+		c.logger.Info("topic created", "topic", topic, "partitions", partitions)
+		return nil, nil
+	})
+	_ = v
+	if err == nil {
+		c.Invalidate(topic)
+	}
+	return err
+}
+
+// Result is the outcome of producing one record.
+type Result struct {
+	Partition int32
+	Offset    int64
+	Timestamp time.Time
+	Err       error
+}
+
+// ProduceSync produces recs (Topic and Partition set) and returns one
+// Result per record, in the same order, once the broker acknowledged or
+// failed every one of them.
+func (c *Client) ProduceSync(ctx context.Context, recs []*kgo.Record) []Result {
+	out := make([]Result, len(recs))
+	var wg sync.WaitGroup
+	wg.Add(len(recs))
+	for i, r := range recs {
+		c.cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+			out[i] = Result{Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Err: err}
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// Produce buffers one record (Topic and Partition set) and calls done when
+// the broker acknowledged or failed it. It may block while the producer
+// buffer is full.
+func (c *Client) Produce(ctx context.Context, r *kgo.Record, done func(*kgo.Record, error)) {
+	c.cl.Produce(ctx, r, done)
+}
+
+// Partitioner chooses partitions for one request's records, as Kafka's
+// Java client does: murmur2 of the key for keyed records; one partition
+// for all keyless records of the request, moving on between requests.
+type Partitioner struct {
+	n       int32
+	keyless int32
+}
+
+// Partitioner returns a partitioner for one request to a topic of n
+// partitions.
+func (c *Client) Partitioner(n int32) Partitioner {
+	return Partitioner{n: n, keyless: int32(c.rr.Add(1) % uint32(n))}
+}
+
+// For returns the partition for a record with key (nil: keyless).
+func (p Partitioner) For(key []byte) int32 {
+	if key == nil {
+		return p.keyless
+	}
+	return KeyPartition(key, p.n)
+}
+
+// ValidTopic reports whether name is a legal Kafka topic name: 1 to 249
+// characters of [a-zA-Z0-9._-], and not "." or "..".
+func ValidTopic(name string) bool {
+	if name == "" || len(name) > 249 || name == "." || name == ".." {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,101 @@
+// Package metrics builds kgate's private Prometheus registry and the
+// instruments shared across components. Names follow
+// kgate_<subsystem>_<name>_<unit>; labels are route patterns and other
+// bounded values, never raw paths, topics or principals.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/plugin/kprom"
+)
+
+// Metrics holds the registry and the shared instruments. It is safe for
+// concurrent use.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	HTTPRequests *prometheus.CounterVec   // route, method, code
+	HTTPDuration *prometheus.HistogramVec // route, method
+	HTTPInFlight prometheus.Gauge
+
+	RecordsProduced *prometheus.CounterVec // api
+	BytesProduced   *prometheus.CounterVec // api
+	RecordsConsumed *prometheus.CounterVec // api
+	BytesConsumed   *prometheus.CounterVec // api
+
+	ConsumerInstances prometheus.Gauge
+
+	// Kafka is franz-go's client instrumentation (kgo hooks).
+	Kafka *kprom.Metrics
+}
+
+// New builds a registry with Go and process collectors and kgate's
+// instruments registered.
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := &Metrics{
+		Registry: reg,
+		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kgate_http_requests_total", Help: "HTTP requests by route pattern, method and status code.",
+		}, []string{"route", "method", "code"}),
+		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "kgate_http_request_duration_seconds", Help: "HTTP request latency by route pattern and method.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"route", "method"}),
+		HTTPInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kgate_http_requests_in_flight", Help: "HTTP requests being served.",
+		}),
+		RecordsProduced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kgate_produce_records_total", Help: "Records acknowledged by Kafka, by API.",
+		}, []string{"api"}),
+		BytesProduced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kgate_produce_bytes_total", Help: "Key and value bytes acknowledged by Kafka, by API.",
+		}, []string{"api"}),
+		RecordsConsumed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kgate_consume_records_total", Help: "Records returned to HTTP consumers, by API.",
+		}, []string{"api"}),
+		BytesConsumed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kgate_consume_bytes_total", Help: "Key and value bytes returned to HTTP consumers, by API.",
+		}, []string{"api"}),
+		ConsumerInstances: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kgate_consumer_instances", Help: "Live v2 consumer instances on this node.",
+		}),
+	}
+	reg.MustRegister(m.HTTPRequests, m.HTTPDuration, m.HTTPInFlight, m.RecordsProduced, m.BytesProduced,
+		m.RecordsConsumed, m.BytesConsumed, m.ConsumerInstances)
+	m.Kafka = kprom.NewMetrics("kgate", kprom.Registerer(reg), kprom.Gatherer(reg), kprom.Subsystem("kafka"))
+	return m
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// statusWriter is implemented by the chain's response writer.
+type statusWriter interface{ Status() int }
+
+// Instrument counts and times requests to one route. w must expose
+// Status() after next returns (httpapi's ResponseWriter does).
+func (m *Metrics) Instrument(route, method string, next http.Handler) http.Handler {
+	dur := m.HTTPDuration.WithLabelValues(route, method)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		m.HTTPInFlight.Inc()
+		defer m.HTTPInFlight.Dec()
+		next.ServeHTTP(w, r)
+		code := http.StatusOK
+		if sw, ok := w.(statusWriter); ok && sw.Status() != 0 {
+			code = sw.Status()
+		}
+		dur.Observe(time.Since(start).Seconds())
+		m.HTTPRequests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
+	})
+}
