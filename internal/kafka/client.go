@@ -62,8 +62,9 @@ type Options struct {
 	DefaultPartitions int32
 	Replication       int16 // -1: broker default
 	Logger            *slog.Logger
-	// Hooks are franz-go hooks (metrics) added to every client kgate
-	// builds from this one.
+	// Hooks are franz-go hooks (metrics) for the shared producer only:
+	// kprom registers its collectors once per registry, so further
+	// clients built with NewClient do not get them.
 	Hooks []kgo.Hook
 }
 
@@ -74,14 +75,12 @@ func New(o Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(o.Hooks) > 0 {
-		conn = append(conn, kgo.WithHooks(o.Hooks...))
-	}
 	codec, err := compression(o.Kafka.Compression)
 	if err != nil {
 		return nil, err
 	}
 	popts := append(append([]kgo.Opt(nil), conn...),
+		kgo.WithHooks(o.Hooks...),
 		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotence requires it; stated for the reader
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerLinger(o.Kafka.Linger.D()),
@@ -142,7 +141,7 @@ func (c *Client) Admin() *kadm.Client { return c.adm }
 func (c *Client) AutoCreate() bool { return c.autoCreate }
 
 // NewClient builds a further franz-go client (a consumer, say) with the
-// same connection settings and hooks as the shared producer. The caller
+// same connection settings as the shared producer (not its hooks). The caller
 // owns and closes it.
 func (c *Client) NewClient(extra ...kgo.Opt) (*kgo.Client, error) {
 	return kgo.NewClient(append(append([]kgo.Opt(nil), c.connOpts...), extra...)...)
