@@ -38,6 +38,7 @@ type Client struct {
 	defaultPartitions int32
 	replication       int16
 	metaMaxAge        time.Duration
+	produceTimeout    time.Duration
 
 	sf singleflight.Group
 
@@ -85,7 +86,6 @@ func New(o Options) (*Client, error) {
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerLinger(o.Kafka.Linger.D()),
 		kgo.MaxBufferedRecords(o.Kafka.MaxBufferedRecords),
-		kgo.RecordDeliveryTimeout(o.Kafka.ProduceTimeout.D()),
 		kgo.ProducerBatchCompression(codec),
 		kgo.ProducerBatchMaxBytes(16<<20),
 		kgo.MetadataMaxAge(o.Kafka.MetadataMaxAge.D()),
@@ -111,6 +111,7 @@ func New(o Options) (*Client, error) {
 		defaultPartitions: parts,
 		replication:       o.Replication,
 		metaMaxAge:        o.Kafka.MetadataMaxAge.D(),
+		produceTimeout:    o.Kafka.ProduceTimeout.D(),
 		topics:            make(map[string]topicEntry),
 	}, nil
 }
@@ -149,6 +150,9 @@ func (c *Client) NewClient(extra ...kgo.Opt) (*kgo.Client, error) {
 
 // Ping checks that a broker answers.
 func (c *Client) Ping(ctx context.Context) error { return c.cl.Ping(ctx) }
+
+// ProduceTimeout is how long a record may wait for its acknowledgement.
+func (c *Client) ProduceTimeout() time.Duration { return c.produceTimeout }
 
 // Flush waits for every buffered record to be acknowledged or to fail.
 func (c *Client) Flush(ctx context.Context) error { return c.cl.Flush(ctx) }
@@ -244,8 +248,12 @@ type Result struct {
 
 // ProduceSync produces recs (Topic and Partition set) and returns one
 // Result per record, in the same order, once the broker acknowledged or
-// failed every one of them.
+// failed every one of them. Records not sent within the produce timeout
+// fail. (franz-go's RecordDeliveryTimeout is not used: it counts from the
+// record's timestamp, which clients may set in the past.)
 func (c *Client) ProduceSync(ctx context.Context, recs []*kgo.Record) []Result {
+	ctx, cancel := context.WithTimeout(ctx, c.produceTimeout)
+	defer cancel()
 	out := make([]Result, len(recs))
 	var wg sync.WaitGroup
 	wg.Add(len(recs))
@@ -261,7 +269,8 @@ func (c *Client) ProduceSync(ctx context.Context, recs []*kgo.Record) []Result {
 
 // Produce buffers one record (Topic and Partition set) and calls done when
 // the broker acknowledged or failed it. It may block while the producer
-// buffer is full.
+// buffer is full. ctx bounds how long the record may wait to be sent; set
+// a deadline (ProduceTimeout) on it.
 func (c *Client) Produce(ctx context.Context, r *kgo.Record, done func(*kgo.Record, error)) {
 	c.cl.Produce(ctx, r, done)
 }
