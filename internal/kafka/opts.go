@@ -75,7 +75,6 @@ func ResolveSASL(s config.SASL) (Credentials, error) {
 	return Credentials{Mechanism: mech, Username: s.Username, Password: pw}, nil
 }
 
-
 func (c Credentials) saslMechanism() sasl.Mechanism {
 	switch c.Mechanism {
 	case "PLAIN":
