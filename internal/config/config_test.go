@@ -1,0 +1,162 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "kgate.yaml")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaultsValid(t *testing.T) {
+	c := Default()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("defaults invalid: %v", err)
+	}
+	if c.Listen != "127.0.0.1:8082" || c.BrokerListen != "127.0.0.1:9092" || c.DataDir != "./kgate-data" {
+		t.Fatalf("defaults changed: %+v", c)
+	}
+	if !c.Embedded() || !c.AutoCreate() {
+		t.Fatal("the default must run the embedded broker with auto-create")
+	}
+	c.Brokers = []string{"k:9092"}
+	if c.AutoCreate() {
+		t.Fatal("auto-create must default off with external brokers")
+	}
+}
+
+func TestLoadFileAndEnv(t *testing.T) {
+	p := writeFile(t, `
+listen: 127.0.0.1:9000
+brokers: [a:9092, b:9092]
+http:
+  read_timeout: 5s
+kafka:
+  linger: 250
+  sasl: {mechanism: scram_sha_512, username: u, password: filepw}
+consumers:
+  instance_timeout: 10m
+`)
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"KGATE_LISTEN":              "127.0.0.1:9100",
+		"KGATE_KAFKA_SASL_PASSWORD": "envpw",
+		"KGATE_AUTO_CREATE_TOPICS":  "true",
+	}
+	if err := ApplyEnv(&c, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:9100" {
+		t.Errorf("env did not override file: listen %s", c.Listen)
+	}
+	if len(c.Brokers) != 2 || c.Brokers[1] != "b:9092" {
+		t.Errorf("brokers %v", c.Brokers)
+	}
+	if c.HTTP.ReadTimeout.D() != 5*time.Second || c.Kafka.Linger.D() != 250*time.Millisecond || c.Consumers.InstanceTimeout.D() != 10*time.Minute {
+		t.Errorf("durations: %v %v %v", c.HTTP.ReadTimeout, c.Kafka.Linger, c.Consumers.InstanceTimeout)
+	}
+	if c.HTTP.WriteTimeout != Default().HTTP.WriteTimeout {
+		t.Errorf("a key absent from the file lost its default")
+	}
+	if c.Kafka.SASL.Password.Reveal() != "envpw" || c.AutoCreateTopics == nil || !*c.AutoCreateTopics {
+		t.Errorf("env overlay: %+v", c.Kafka.SASL)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("valid config rejected: %v", err)
+	}
+}
+
+func TestUnknownKeyRejected(t *testing.T) {
+	p := writeFile(t, "listen: 127.0.0.1:1\nlisten_adress: x\n")
+	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), "listen_adress") {
+		t.Fatalf("unknown key not reported: %v", err)
+	}
+}
+
+func TestValidateListsEveryProblem(t *testing.T) {
+	c := Default()
+	c.Listen = "nohost"
+	c.Brokers = []string{"ok:9092", "bad"}
+	c.Log.Level = "loud"
+	c.HTTP.MaxBodyBytes = 0
+	c.Kafka.Compression = "rar"
+	c.Kafka.SASL = SASL{Mechanism: "KERBEROS"}
+	c.Consumers.FetchMinBytes = -5
+	c.DefaultPartitions = 0
+	err := c.Validate()
+	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("want Problems, got %v", err)
+	}
+	want := []string{"listen", "brokers[1]", "log.level", "http.max_body_bytes", "kafka.compression",
+		"kafka.sasl.mechanism", "kafka.sasl.username", "kafka.sasl.password", "consumers.fetch_min_bytes", "default_partitions"}
+	got := map[string]bool{}
+	for _, p := range ps {
+		got[p.Key] = true
+	}
+	for _, k := range want {
+		if !got[k] {
+			t.Errorf("problem with %s not reported; got %v", k, ps)
+		}
+	}
+}
+
+func TestEnvErrorsNameTheVariable(t *testing.T) {
+	c := Default()
+	env := map[string]string{"KGATE_HTTP_READ_TIMEOUT": "soon", "KGATE_DEFAULT_PARTITIONS": "many"}
+	err := ApplyEnv(&c, func(k string) string { return env[k] })
+	if err == nil || !strings.Contains(err.Error(), "KGATE_HTTP_READ_TIMEOUT") || !strings.Contains(err.Error(), "KGATE_DEFAULT_PARTITIONS") {
+		t.Fatalf("env errors: %v", err)
+	}
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	c := Default()
+	c.Kafka.SASL.Password = "hunter2"
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "password", c.Kafka.SASL.Password, "sasl", c.Kafka.SASL)
+	out, err := Marshal(&c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{fmt.Sprint(c.Kafka.SASL.Password), fmt.Sprintf("%v %+v %#v", c.Kafka.SASL, c.Kafka.SASL, c.Kafka.SASL), buf.String(), string(out)} {
+		if strings.Contains(s, "hunter2") {
+			t.Fatalf("secret printed: %s", s)
+		}
+	}
+	if !strings.Contains(string(out), "[redacted]") {
+		t.Fatalf("config print does not show the secret as masked:\n%s", out)
+	}
+}
+
+func TestEnvNamesDocumented(t *testing.T) {
+	names := EnvNames(&Config{})
+	seen := map[string]bool{}
+	for _, n := range names {
+		if !strings.HasPrefix(n, "KGATE_") || seen[n] {
+			t.Errorf("env name %q is not unique or lacks the prefix", n)
+		}
+		seen[n] = true
+	}
+	for _, n := range []string{"KGATE_LISTEN", "KGATE_BROKERS", "KGATE_DATA_DIR", "KGATE_BROKER_LISTEN"} {
+		if !seen[n] {
+			t.Errorf("%s missing", n)
+		}
+	}
+}

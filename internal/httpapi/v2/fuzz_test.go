@@ -1,0 +1,71 @@
+package v2
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/kgate/kgate/internal/config"
+	"github.com/kgate/kgate/internal/httpapi"
+)
+
+// FuzzDecodeProduce: any body yields records or a 4xx catalog error, never
+// a panic; binary values are base64 of what comes out.
+func FuzzDecodeProduce(f *testing.F) {
+	for _, s := range []string{
+		`{"records":[{"value":{"deviceid":"AppleWatch4","heartrate":"72"}}]}`,
+		`{"records":[{"key":"a2V5","value":"dmFsdWU=","partition":1}]}`,
+		`{"records":[{"value":1,"headers":{"a":"b"},"timestamp":1570452373000}]}`,
+		`{"records":[{"value":1,"headers":[{"name":"a","value":"Yg=="}],"timestamp":"2019-10-07T12:46:13Z"}]}`,
+		`{"records":{}}`, `null`, ``, `[`, `{"records":[null]}`, `{"value_schema":"x","records":[]}`,
+	} {
+		f.Add(s, true)
+		f.Add(s, false)
+	}
+	f.Fuzz(func(t *testing.T, body string, binary bool) {
+		fm := fmtJSON
+		if binary {
+			fm = fmtBinary
+		}
+		recs, err := decodeProduce(fm, []byte(body))
+		if err != nil {
+			var he *httpapi.Error
+			if !errors.As(err, &he) || he.Status < 400 || he.Status >= 500 {
+				t.Fatalf("decode error %v is not a client error", err)
+			}
+			return
+		}
+		for _, r := range recs {
+			if r.partition != nil && *r.partition < 0 {
+				t.Fatalf("negative partition accepted")
+			}
+		}
+	})
+}
+
+// FuzzParseCreate: any consumer-create body yields options or a 4xx.
+func FuzzParseCreate(f *testing.F) {
+	for _, s := range []string{
+		``, `{}`, `null`, `{"name":"c1","format":"json","auto.offset.reset":"earliest","auto.commit.enable":"false"}`,
+		`{"id":"x","fetch.min.bytes":"100","consumer.request.timeout.ms":5000}`, `{"format":"AVRO"}`,
+		`{"responseMinBytes":-1,"requestWaitMs":"10"}`, `[1]`, `{"name":"a/b"}`,
+	} {
+		f.Add(s)
+	}
+	a := consumerAPI{cs: &Consumers{cfg: config.Default().Consumers}}
+	f.Fuzz(func(t *testing.T, body string) {
+		o, err := a.parseCreate([]byte(body))
+		if err != nil {
+			var he *httpapi.Error
+			if !errors.As(err, &he) || he.Status < 400 || he.Status >= 500 {
+				t.Fatalf("create error %v is not a client error", err)
+			}
+			return
+		}
+		if _, ok := parseFormat(string(o.format)); !ok || o.format.needsSchemaRegistry() {
+			t.Fatalf("accepted format %q", o.format)
+		}
+		if o.minBytes < -1 || o.minBytes > 10000000 || o.requestTimeout < 0 {
+			t.Fatalf("accepted out-of-range options %+v", o)
+		}
+	})
+}
