@@ -6,35 +6,19 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
+	"io"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/kafka"
 )
-
-// produceRequest is the v2 produce body (reference §1.3). Schema fields are
-// read only to reject schema formats clearly.
-type produceRequest struct {
-	Records       json.RawMessage `json:"records"`
-	KeySchema     *string         `json:"key_schema"`
-	KeySchemaID   *int            `json:"key_schema_id"`
-	ValueSchema   *string         `json:"value_schema"`
-	ValueSchemaID *int            `json:"value_schema_id"`
-}
-
-type produceRecord struct {
-	Key       json.RawMessage `json:"key"`
-	Value     json.RawMessage `json:"value"`
-	Partition *int32          `json:"partition"`
-	// Extensions (not in Confluent's v2): record headers and timestamp.
-	Headers   json.RawMessage `json:"headers"`
-	Timestamp json.RawMessage `json:"timestamp"`
-}
 
 // produceResponse is Confluent's ProduceResponse; v2 writes nulls.
 type produceResponse struct {
@@ -58,118 +42,229 @@ type decodedRecord struct {
 	timestamp  time.Time
 }
 
-// decodeProduce parses and validates a whole produce body. Any invalid
-// record rejects the request: nothing is written.
+var jsonNull = []byte("null")
+
+var decoders = sync.Pool{New: func() any { return jsontext.NewDecoder(bytes.NewReader(nil)) }}
+
+// decodeProduce parses and validates a whole produce body (reference §1.3)
+// in one streaming pass: every record field is converted straight from the
+// body, without reflection or copies of the raw JSON. The body must be
+// syntactically valid as a whole (400 otherwise); any invalid record
+// rejects the request, so nothing is written. Unknown fields (the schema
+// fields of other formats among them) are ignored, as on Confluent.
 func decodeProduce(f format, body []byte) ([]decodedRecord, error) {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, httpapi.ErrUnprocessable.Msg("Request body is empty. Data is required.")
-	}
-	var req produceRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return nil, httpapi.ErrUnprocessable.Msg("The request body must be a JSON object with a \"records\" array.").Wrap(err)
-		}
-		return nil, httpapi.JSONError(err)
-	}
-	if bytes.Equal(bytes.TrimSpace(body), []byte("null")) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || bytes.Equal(body, jsonNull) {
 		return nil, httpapi.ErrUnprocessable.Msg("Request body is empty. Data is required.")
 	}
 	if f.needsSchemaRegistry() {
 		return nil, httpapi.ErrNoSchemaRegistry.Msg("Payload error. The %s format needs a Schema Registry and none is configured on this gateway; use %s or %s.", f, mtJSON, mtBinary)
 	}
-	raw := bytes.TrimSpace(req.Records)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return nil, nil // Confluent treats missing records as an empty list
+	dec := decoders.Get().(*jsontext.Decoder)
+	dec.Reset(bytes.NewReader(body), jsontext.AllowDuplicateNames(true))
+	defer func() {
+		dec.Reset(bytes.NewReader(nil))
+		decoders.Put(dec)
+	}()
+	p := produceParser{dec: dec, f: f}
+	recs, perr := p.parse()
+	if perr != nil {
+		return nil, perr
 	}
-	if raw[0] != '[' {
-		return nil, httpapi.ErrUnprocessable.Msg("\"records\" must be an array of records.")
+	if p.invalid != nil {
+		return nil, p.invalid
 	}
-	var recs []json.RawMessage
-	if err := json.Unmarshal(raw, &recs); err != nil {
-		return nil, httpapi.JSONError(err)
+	return recs, nil
+}
+
+// produceParser walks a produce body. The first semantic problem is kept
+// in invalid while parsing goes on, so that a syntax error anywhere still
+// wins with a 400.
+type produceParser struct {
+	dec     *jsontext.Decoder
+	f       format
+	invalid error
+}
+
+func (p *produceParser) fail(err error) {
+	if p.invalid == nil {
+		p.invalid = err
 	}
-	out := make([]decodedRecord, len(recs))
-	for i, rr := range recs {
-		if err := decodeRecord(f, i, rr, &out[i]); err != nil {
-			return nil, err
+}
+
+func syntaxError(err error) error {
+	return httpapi.ErrBadRequest.Msg("Unexpected JSON input: %s.", strings.TrimPrefix(err.Error(), "jsontext: ")).Wrap(err)
+}
+
+func (p *produceParser) parse() ([]decodedRecord, error) {
+	dec := p.dec
+	if dec.PeekKind() != '{' {
+		if err := dec.SkipValue(); err != nil {
+			return nil, syntaxError(err)
+		}
+		return nil, httpapi.ErrUnprocessable.Msg("The request body must be a JSON object with a \"records\" array.")
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, syntaxError(err)
+	}
+	var out []decodedRecord
+	for dec.PeekKind() != '}' {
+		name, err := dec.ReadToken()
+		if err != nil {
+			return nil, syntaxError(err)
+		}
+		if name.String() != "records" {
+			if err := dec.SkipValue(); err != nil {
+				return nil, syntaxError(err)
+			}
+			continue
+		}
+		switch dec.PeekKind() {
+		case 'n': // null: an empty list, as on Confluent
+			if _, err := dec.ReadToken(); err != nil {
+				return nil, syntaxError(err)
+			}
+			continue
+		case '[':
+		default:
+			if err := dec.SkipValue(); err != nil {
+				return nil, syntaxError(err)
+			}
+			p.fail(httpapi.ErrUnprocessable.Msg("\"records\" must be an array of records."))
+			continue
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return nil, syntaxError(err)
+		}
+		out = out[:0]
+		for i := 0; dec.PeekKind() != ']'; i++ {
+			if dec.PeekKind() != '{' {
+				if err := dec.SkipValue(); err != nil {
+					return nil, syntaxError(err)
+				}
+				p.fail(httpapi.ErrUnprocessable.Msg("records[%d] must be an object with \"key\" and/or \"value\".", i))
+				continue
+			}
+			var d decodedRecord
+			if err := p.record(i, &d); err != nil {
+				return nil, err
+			}
+			out = append(out, d)
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return nil, syntaxError(err)
+		}
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, syntaxError(err)
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		if err == nil {
+			err = errors.New("data after the top-level value")
+		}
+		return nil, syntaxError(err)
+	}
+	return out, nil
+}
+
+// record converts one record object; syntax errors are returned, semantic
+// ones recorded with fail.
+func (p *produceParser) record(i int, d *decodedRecord) error {
+	dec := p.dec
+	if _, err := dec.ReadToken(); err != nil {
+		return syntaxError(err)
+	}
+	for dec.PeekKind() != '}' {
+		name, err := dec.ReadToken()
+		if err != nil {
+			return syntaxError(err)
+		}
+		field := name.String()
+		v, err := dec.ReadValue() // valid until the next read
+		if err != nil {
+			return syntaxError(err)
+		}
+		var ferr error
+		switch field {
+		case "key":
+			d.key, ferr = embedded(p.f, v, i, "key")
+		case "value":
+			d.value, ferr = embedded(p.f, v, i, "value")
+		case "partition":
+			d.partition, ferr = decodePartition(v, i)
+		case "headers":
+			d.headers, ferr = decodeHeaders(json.RawMessage(v), i)
+		case "timestamp":
+			d.timestamp, ferr = decodeTimestamp(json.RawMessage(v), i)
+		}
+		if ferr != nil {
+			p.fail(ferr)
+		}
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return syntaxError(err)
+	}
+	return nil
+}
+
+func decodePartition(v jsontext.Value, i int) (*int32, error) {
+	if v.Kind() == 'n' {
+		return nil, nil
+	}
+	n, err := strconv.ParseInt(string(v), 10, 32)
+	if v.Kind() != '0' || err != nil {
+		return nil, httpapi.ErrUnprocessable.Msg("records[%d].partition must be an integer.", i)
+	}
+	if n < 0 {
+		return nil, httpapi.ErrPartitionNotFound.Msg("records[%d].partition must not be negative.", i)
+	}
+	pt := int32(n)
+	return &pt, nil
+}
+
+// embedded converts a key or value from its embedded format to fresh
+// bytes: binary is a base64 string, json is any JSON value stored as its
+// compact serialization (a JSON string keeps its quotes, as on Confluent).
+// Absent or null is a Kafka null. v is syntactically valid.
+func embedded(f format, v jsontext.Value, i int, field string) ([]byte, error) {
+	if len(v) == 0 || v.Kind() == 'n' {
+		return nil, nil
+	}
+	if f == fmtBinary {
+		if v.Kind() != '"' {
+			return nil, httpapi.ErrBadRequest.Msg("Bad Request: records[%d].%s is not a base64 string.", i, field)
+		}
+		s := v[1 : len(v)-1]
+		if bytes.IndexByte(s, '\\') >= 0 { // escaped: unquote first
+			u, err := jsontext.AppendUnquote(nil, v)
+			if err != nil {
+				return nil, httpapi.ErrBadRequest.Msg("Bad Request: records[%d].%s is not a base64 string.", i, field)
+			}
+			s = u
+		}
+		out := make([]byte, base64.RawStdEncoding.DecodedLen(len(s))+3) // room for unpadded input
+		n, err := base64.StdEncoding.Decode(out, s)
+		if err != nil {
+			// Be lenient about missing padding, strict about the alphabet.
+			if n, err = base64.RawStdEncoding.Decode(out, s); err != nil {
+				return nil, httpapi.ErrBadRequest.Msg("Bad Request: records[%d].%s is not a valid base64 string.", i, field)
+			}
+		}
+		return out[:n], nil
+	}
+	out := jsontext.Value(append([]byte(nil), v...))
+	if bytes.IndexAny(out, " \t\r\n") >= 0 {
+		if err := out.Compact(); err != nil {
+			return nil, httpapi.ErrBadRequest.Msg("Bad Request: records[%d].%s is not valid JSON.", i, field)
 		}
 	}
 	return out, nil
 }
 
-func decodeRecord(f format, i int, raw json.RawMessage, d *decodedRecord) error {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		return httpapi.ErrUnprocessable.Msg("records[%d] must be an object with \"key\" and/or \"value\".", i)
-	}
-	var r produceRecord
-	if err := json.Unmarshal(raw, &r); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return httpapi.ErrUnprocessable.Msg("records[%d].%s has the wrong type: expected %s.", i, te.Field, te.Type).Wrap(err)
-		}
-		return httpapi.JSONError(err)
-	}
-	var err error
-	if d.key, err = embedded(f, r.Key, fmt.Sprintf("records[%d].key", i)); err != nil {
-		return err
-	}
-	if d.value, err = embedded(f, r.Value, fmt.Sprintf("records[%d].value", i)); err != nil {
-		return err
-	}
-	if r.Partition != nil && *r.Partition < 0 {
-		return httpapi.ErrPartitionNotFound.Msg("records[%d].partition must not be negative.", i)
-	}
-	d.partition = r.Partition
-	if d.headers, err = decodeHeaders(r.Headers, i); err != nil {
-		return err
-	}
-	if d.timestamp, err = decodeTimestamp(r.Timestamp, i); err != nil {
-		return err
-	}
-	return nil
-}
-
-// embedded converts a key or value from its embedded format to bytes:
-// binary is a base64 string, json is any JSON value stored as its compact
-// serialization (a JSON string keeps its quotes, as on Confluent). Absent
-// or null is a Kafka null.
-func embedded(f format, raw json.RawMessage, field string) ([]byte, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return nil, nil
-	}
-	switch f {
-	case fmtBinary:
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, httpapi.ErrBadRequest.Msg("Bad Request: %s is not a base64 string.", field)
-		}
-		b, err := base64.StdEncoding.DecodeString(s)
-		if err != nil {
-			// Be lenient about missing padding, strict about the alphabet.
-			if b2, err2 := base64.RawStdEncoding.DecodeString(s); err2 == nil {
-				return b2, nil
-			}
-			return nil, httpapi.ErrBadRequest.Msg("Bad Request: %s is not a valid base64 string.", field)
-		}
-		return b, nil
-	default: // json
-		var buf bytes.Buffer
-		buf.Grow(len(raw))
-		if err := json.Compact(&buf, raw); err != nil {
-			return nil, httpapi.ErrBadRequest.Msg("Bad Request: %s is not valid JSON.", field)
-		}
-		return buf.Bytes(), nil
-	}
-}
-
 // decodeHeaders accepts v3's shape, [{"name":"n","value":"<base64>"|null}],
 // or an object of string values {"n":"text"}.
 func decodeHeaders(raw json.RawMessage, i int) ([]kgo.RecordHeader, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+	if len(raw) == 0 || bytes.Equal(raw, jsonNull) {
 		return nil, nil
 	}
 	switch raw[0] {
@@ -224,8 +319,7 @@ func decodeHeaders(raw json.RawMessage, i int) ([]kgo.RecordHeader, error) {
 
 // decodeTimestamp accepts epoch milliseconds or an RFC 3339 string.
 func decodeTimestamp(raw json.RawMessage, i int) (time.Time, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+	if len(raw) == 0 || bytes.Equal(raw, jsonNull) {
 		return time.Time{}, nil
 	}
 	if raw[0] == '"' {

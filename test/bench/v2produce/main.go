@@ -1,0 +1,286 @@
+// Command v2produce measures the gateway's v2 produce path against franz-go
+// producing directly, in one run on one machine, and prints the ratios:
+//
+//	go run ./test/bench/v2produce [-duration 5s] [-size 100]
+//
+// It builds kgate, starts `kgate serve` on its embedded broker in a
+// temporary directory and measures (a) franz-go producing 100-byte records
+// straight to the embedded broker, (b) HTTP v2 produce with 1 record per
+// request from 64 concurrent clients, (c) HTTP v2 produce with 100 records
+// per request. It reports records/s, p50/p99 request latency, the
+// gateway's peak RSS (VmHWM), and (b)/(a), (c)/(a).
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func main() {
+	duration := flag.Duration("duration", 5*time.Second, "how long each scenario runs")
+	size := flag.Int("size", 100, "value size in bytes")
+	clientsB := flag.Int("clients-single", 64, "concurrent clients for 1 record per request")
+	clientsC := flag.Int("clients-batch", 8, "concurrent clients for 100 records per request")
+	flag.Parse()
+	if err := run(*duration, *size, *clientsB, *clientsC); err != nil {
+		fmt.Fprintln(os.Stderr, "v2produce:", err)
+		os.Exit(1)
+	}
+}
+
+type result struct {
+	name     string
+	records  int64
+	elapsed  time.Duration
+	lat      []time.Duration
+	failures int64
+}
+
+func (r result) rate() float64 { return float64(r.records) / r.elapsed.Seconds() }
+
+func (r result) pct(p float64) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	sort.Slice(r.lat, func(i, j int) bool { return r.lat[i] < r.lat[j] })
+	return r.lat[int(float64(len(r.lat)-1)*p)]
+}
+
+func run(d time.Duration, size, clientsB, clientsC int) error {
+	dir, err := os.MkdirTemp("", "kgate-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "kgate")
+	build := exec.Command("go", "build", "-o", bin, "github.com/kgate/kgate/cmd/kgate")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("building kgate: %w", err)
+	}
+	gw, err := startGateway(bin, filepath.Join(dir, "data"))
+	if err != nil {
+		return err
+	}
+	defer gw.stop()
+
+	value := make([]byte, size)
+	_, _ = rand.Read(value)
+	fmt.Printf("kgate v2 produce benchmark: %d-byte values, %s per scenario, GOMAXPROCS=%d, %s/%s\n",
+		size, d, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
+
+	// Create the topics through the gateway (explicit creation).
+	for _, topic := range []string{"bench-a", "bench-b", "bench-c"} {
+		if _, err := httpProduce(http.DefaultClient, gw.url+"/topics/"+topic, singleBody(value)); err != nil {
+			return err
+		}
+	}
+	a, err := benchDirect(gw.broker, "bench-a", value, d)
+	if err != nil {
+		return err
+	}
+	b := benchHTTP(gw.url+"/topics/bench-b", singleBody(value), 1, clientsB, d)
+	b.name = fmt.Sprintf("(b) HTTP v2, 1 record/request, %d clients", clientsB)
+	c := benchHTTP(gw.url+"/topics/bench-c", batchBody(value, 100), 100, clientsC, d)
+	c.name = fmt.Sprintf("(c) HTTP v2, 100 records/request, %d clients", clientsC)
+	rss := gw.peakRSS()
+
+	fmt.Printf("\n%-48s %12s %10s %10s %8s\n", "scenario", "records/s", "p50", "p99", "failed")
+	for _, r := range []result{a, b, c} {
+		fmt.Printf("%-48s %12.0f %10s %10s %8d\n", r.name, r.rate(), round(r.pct(0.50)), round(r.pct(0.99)), r.failures)
+	}
+	fmt.Printf("\ngateway peak RSS (VmHWM): %s\n", rss)
+	fmt.Printf("ratio (b)/(a): %.2f   (c)/(a): %.2f   [targets: (c)/(a) >= 0.50; (b) p99 < 10ms]\n", b.rate()/a.rate(), c.rate()/a.rate())
+	return nil
+}
+
+func round(d time.Duration) string {
+	if d == 0 {
+		return "-"
+	}
+	return d.Round(10 * time.Microsecond).String()
+}
+
+func singleBody(v []byte) []byte {
+	return []byte(`{"records":[{"value":"` + base64.StdEncoding.EncodeToString(v) + `"}]}`)
+}
+
+func batchBody(v []byte, n int) []byte {
+	rec := `{"value":"` + base64.StdEncoding.EncodeToString(v) + `"}`
+	return []byte(`{"records":[` + strings.TrimSuffix(strings.Repeat(rec+",", n), ",") + `]}`)
+}
+
+// benchDirect produces with franz-go straight to the broker (acks=all,
+// idempotent: the gateway's own settings), keeping the buffer full.
+func benchDirect(broker, topic string, value []byte, d time.Duration) (result, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.DefaultProduceTopic(topic), kgo.MaxBufferedRecords(100000))
+	if err != nil {
+		return result{}, err
+	}
+	defer cl.Close()
+	var acked, failed atomic.Int64
+	ctx := context.Background()
+	start := time.Now()
+	deadline := start.Add(d)
+	for time.Now().Before(deadline) {
+		for i := 0; i < 1000; i++ {
+			cl.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					failed.Add(1)
+					return
+				}
+				acked.Add(1)
+			})
+		}
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return result{}, err
+	}
+	return result{name: "(a) franz-go direct, acks=all, idempotent", records: acked.Load(), elapsed: time.Since(start), failures: failed.Load()}, nil
+}
+
+func httpProduce(c *http.Client, url string, body []byte) (int, error) {
+	resp, err := c.Post(url, "application/vnd.kafka.binary.v2+json", bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var pr struct {
+		Offsets []struct {
+			ErrorCode *int `json:"error_code"`
+		} `json:"offsets"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&pr); err != nil || resp.StatusCode != 200 {
+		return 0, fmt.Errorf("produce answered %d: %v", resp.StatusCode, err)
+	}
+	ok := 0
+	for _, o := range pr.Offsets {
+		if o.ErrorCode == nil {
+			ok++
+		}
+	}
+	return ok, nil
+}
+
+func benchHTTP(url string, body []byte, perReq, clients int, d time.Duration) result {
+	tr := &http.Transport{MaxIdleConns: clients * 2, MaxIdleConnsPerHost: clients * 2}
+	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	defer tr.CloseIdleConnections()
+	var (
+		records, failed atomic.Int64
+		mu              sync.Mutex
+		lat             []time.Duration
+		wg              sync.WaitGroup
+	)
+	start := time.Now()
+	deadline := start.Add(d)
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var local []time.Duration
+			for time.Now().Before(deadline) {
+				t0 := time.Now()
+				n, err := httpProduce(hc, url, body)
+				local = append(local, time.Since(t0))
+				if err != nil {
+					failed.Add(int64(perReq))
+					continue
+				}
+				records.Add(int64(n))
+				failed.Add(int64(perReq - n))
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return result{records: records.Load(), elapsed: time.Since(start), lat: lat, failures: failed.Load()}
+}
+
+type gateway struct {
+	cmd    *exec.Cmd
+	url    string
+	broker string
+}
+
+func startGateway(bin, dataDir string) (*gateway, error) {
+	cmd := exec.Command(bin, "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--broker-listen", "127.0.0.1:0", "--log-format", "json")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	g := &gateway{cmd: cmd}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) != nil {
+				continue
+			}
+			switch m["msg"] {
+			case "embedded broker started":
+				g.broker, _ = m["addr"].(string)
+			case "kgate serving":
+				g.url, _ = m["http"].(string)
+				close(ready)
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+	}()
+	select {
+	case <-ready:
+		return g, nil
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		return nil, fmt.Errorf("gateway did not start")
+	}
+}
+
+func (g *gateway) stop() {
+	_ = g.cmd.Process.Signal(os.Interrupt)
+	_ = g.cmd.Wait()
+}
+
+// peakRSS reads the gateway's high-water resident set from /proc.
+func (g *gateway) peakRSS() string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", g.cmd.Process.Pid))
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				kb, _ := strconv.Atoi(f[1])
+				return fmt.Sprintf("%.1f MiB", float64(kb)/1024)
+			}
+		}
+	}
+	return "unknown"
+}
