@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -91,18 +93,53 @@ func WriteJSON(w http.ResponseWriter, status int, contentType string, v any) {
 
 // ReadBody reads the whole (size-capped) request body.
 func ReadBody(r *http.Request) ([]byte, error) {
-	if r.Body == nil {
-		return nil, nil
+	b, _, err := readBody(r, nil)
+	return b, err
+}
+
+// bodyPool recycles request-body buffers of the hot produce paths.
+var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBody keeps unusually large buffers out of the pool.
+const maxPooledBody = 1 << 20
+
+// ReadBodyPooled reads the whole request body into a recycled buffer. The
+// bytes are valid until release is called; the caller must not keep them
+// (or anything aliasing them) afterwards.
+func ReadBodyPooled(r *http.Request) (body []byte, release func(), err error) {
+	buf := bodyPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	b, _, err := readBody(r, buf)
+	release = func() {
+		if buf.Cap() <= maxPooledBody {
+			bodyPool.Put(buf)
+		}
 	}
-	b, err := io.ReadAll(r.Body)
 	if err != nil {
+		release()
+		return nil, func() {}, err
+	}
+	return b, release, nil
+}
+
+func readBody(r *http.Request, buf *bytes.Buffer) ([]byte, *bytes.Buffer, error) {
+	if r.Body == nil {
+		return nil, buf, nil
+	}
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	if n := r.ContentLength; n > 0 && n < 64<<20 {
+		buf.Grow(int(n) + 1) // +1: ReadFrom wants room to see EOF
+	}
+	if _, err := buf.ReadFrom(r.Body); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, ErrTooLarge.Msg("Request body is larger than %d bytes.", mbe.Limit).Wrap(err)
+			return nil, buf, ErrTooLarge.Msg("Request body is larger than %d bytes.", mbe.Limit).Wrap(err)
 		}
-		return nil, err
+		return nil, buf, err
 	}
-	return b, nil
+	return buf.Bytes(), buf, nil
 }
 
 // DecodeJSON decodes a JSON body into dst. Unknown fields are ignored, as

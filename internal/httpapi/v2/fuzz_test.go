@@ -1,7 +1,9 @@
 package v2
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/kgate/kgate/internal/config"
@@ -68,4 +70,31 @@ func FuzzParseCreate(f *testing.F) {
 			t.Fatalf("accepted out-of-range options %+v", o)
 		}
 	})
+}
+
+// TestWriteProduceMatchesJSON pins the hand-written ProduceResponse
+// encoder to encoding/json's output of the same struct.
+func TestWriteProduceMatchesJSON(t *testing.T) {
+	cases := [][]partitionOffset{
+		nil,
+		{},
+		{{Partition: ptr(int32(0)), Offset: ptr(int64(8))}},
+		{{Partition: ptr(int32(3)), Offset: ptr(int64(1) << 40)}, {ErrorCode: ptr(40401), Error: ptr(`Topic "x" not found.` + "\n\u2028<>&")}},
+	}
+	for _, offs := range cases {
+		want, err := json.Marshal(produceResponse{Offsets: append([]partitionOffset{}, offs...)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got, wantV, gotV any
+		gotB := appendProduceResponse(nil, offs)
+		if err := json.Unmarshal(gotB, &got); err != nil {
+			t.Fatalf("invalid JSON %s: %v", gotB, err)
+		}
+		_ = json.Unmarshal(want, &wantV)
+		gotV = got
+		if fmt.Sprint(gotV) != fmt.Sprint(wantV) {
+			t.Fatalf("hand-written %s\nencoding/json %s", gotB, want)
+		}
+	}
 }

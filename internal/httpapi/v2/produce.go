@@ -354,11 +354,13 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 	if err != nil {
 		return err
 	}
-	body, err := httpapi.ReadBody(r)
+	body, release, err := httpapi.ReadBodyPooled(r)
 	if err != nil {
 		return err
 	}
+	// Decoded records own their bytes: the body goes back to the pool.
 	recs, err := decodeProduce(f, body)
+	release()
 	if err != nil {
 		return err
 	}
@@ -441,11 +443,52 @@ func allFailed(n int, he *httpapi.Error) []partitionOffset {
 	return out
 }
 
+// writeProduce writes a ProduceResponse. It is hand-encoded (the hot path
+// of every produce); TestWriteProduceMatchesJSON pins it to encoding/json.
 func writeProduce(w http.ResponseWriter, status int, offsets []partitionOffset) {
-	if offsets == nil {
-		offsets = []partitionOffset{}
+	b := make([]byte, 0, 64+len(offsets)*64)
+	b = appendProduceResponse(b, offsets)
+	h := w.Header()
+	h.Set("Content-Type", mtV2)
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+func appendProduceResponse(b []byte, offsets []partitionOffset) []byte {
+	b = append(b, `{"offsets":[`...)
+	for i, o := range offsets {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"partition":`...)
+		if o.Partition != nil {
+			b = strconv.AppendInt(b, int64(*o.Partition), 10)
+		} else {
+			b = append(b, "null"...)
+		}
+		b = append(b, `,"offset":`...)
+		if o.Offset != nil {
+			b = strconv.AppendInt(b, *o.Offset, 10)
+		} else {
+			b = append(b, "null"...)
+		}
+		b = append(b, `,"error_code":`...)
+		if o.ErrorCode != nil {
+			b = strconv.AppendInt(b, int64(*o.ErrorCode), 10)
+		} else {
+			b = append(b, "null"...)
+		}
+		b = append(b, `,"error":`...)
+		if o.Error != nil {
+			q, _ := json.Marshal(*o.Error) // rare: errors only
+			b = append(b, q...)
+		} else {
+			b = append(b, "null"...)
+		}
+		b = append(b, '}')
 	}
-	httpapi.WriteJSON(w, status, mtV2, produceResponse{Offsets: offsets})
+	return append(b, `],"key_schema_id":null,"value_schema_id":null}`...)
 }
 
 func ptr[T any](v T) *T { return &v }
