@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -124,10 +126,19 @@ func validRequestID(s string) bool {
 	return true
 }
 
+// Request ids are a random per-process prefix and a counter: unique,
+// cheap (no entropy read per request) and sortable within a process.
+var (
+	idPrefix  = func() string { var b [6]byte; _, _ = rand.Read(b[:]); return hex.EncodeToString(b[:]) }()
+	idCounter atomic.Uint64
+)
+
 func newRequestID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	var b [12 + 1 + 16]byte
+	n := copy(b[:], idPrefix)
+	b[n] = '-'
+	n++
+	return string(strconv.AppendUint(b[:n], idCounter.Add(1), 16))
 }
 
 // AccessLog logs one line per request after it completes. Probe routes

@@ -103,7 +103,8 @@ type Chain struct {
 
 // Handler builds the serving handler. Unknown paths answer 404 and known
 // paths with another method 405, both in the catalog's JSON shape; a
-// trailing slash is tolerated as Confluent's proxy does.
+// trailing slash is tolerated as Confluent's proxy does; unclean paths
+// (dot segments, double slashes) are refused rather than redirected.
 func (rr *Router) Handler(c Chain) http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range rr.routes {
@@ -113,7 +114,10 @@ func (rr *Router) Handler(c Chain) http.Handler {
 		}
 		mux.Handle(rt.Key(), h)
 	}
-	var h http.Handler = fallback{mux: mux, logger: c.Logger}
+	// The catch-all has the lowest precedence: it only sees what no
+	// route matched, so the hot path is one ServeMux match.
+	mux.Handle("/", unmatched{mux: mux, logger: c.Logger})
+	var h http.Handler = cleanPaths{mux: mux, logger: c.Logger}
 	for i := len(c.Outer) - 1; i >= 0; i-- {
 		h = c.Outer[i](h)
 	}
@@ -131,64 +135,60 @@ func adapt(rt Route, logger *slog.Logger, maxBody int64) http.Handler {
 	})
 }
 
-// fallback answers what the mux does not route with JSON errors.
-type fallback struct {
+// cleanPaths refuses unclean paths before the mux would redirect them to
+// the clean path: no path trick reaches a handler and no client is
+// bounced to another resource.
+type cleanPaths struct {
 	mux    *http.ServeMux
 	logger *slog.Logger
 }
 
-func (f fallback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (c cleanPaths) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
-	if c := path.Clean(p); c != p && c != strings.TrimSuffix(p, "/") {
-		// The mux would redirect dot segments and double slashes to the
-		// clean path; we refuse instead, so that no path trick reaches a
-		// handler and no client is bounced to another resource.
-		WriteError(w, r, f.logger, ErrorContentType, ErrNotFound.Wrap(fmt.Errorf("unclean path %q", p)))
+	if cl := path.Clean(p); cl != p && cl != strings.TrimSuffix(p, "/") && r.Method != http.MethodConnect {
+		WriteError(w, r, c.logger, ErrorContentType, ErrNotFound.Wrap(fmt.Errorf("unclean path %q", p)))
 		return
 	}
-	if _, pattern := f.mux.Handler(r); pattern != "" {
-		f.mux.ServeHTTP(w, r)
-		return
-	}
-	// Tolerate one trailing slash (Jersey does: clients post to .../offsets/).
+	c.mux.ServeHTTP(w, r)
+}
+
+// unmatched answers what no route matched: a retry without a trailing
+// slash, else 405 (with Allow) when the path exists for other methods,
+// else 404.
+type unmatched struct {
+	mux    *http.ServeMux
+	logger *slog.Logger
+}
+
+var probeMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+func (u unmatched) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
 	if len(p) > 1 && strings.HasSuffix(p, "/") {
 		r2 := r.Clone(r.Context())
 		r2.URL.Path = strings.TrimSuffix(p, "/")
 		r2.URL.RawPath = ""
-		if _, pattern := f.mux.Handler(r2); pattern != "" {
-			f.mux.ServeHTTP(w, r2)
+		if _, pattern := u.mux.Handler(r2); pattern != "/" {
+			u.mux.ServeHTTP(w, r2)
 			return
 		}
 	}
-	// Let the mux decide between 404 and 405 (with Allow), then answer
-	// in our shape.
-	rec := &statusRecorder{header: http.Header{}}
-	f.mux.ServeHTTP(rec, r)
-	if rec.status == http.StatusMethodNotAllowed {
-		if allow := rec.header.Get("Allow"); allow != "" {
-			w.Header().Set("Allow", allow)
+	var allow []string
+	for _, m := range probeMethods {
+		if m == r.Method {
+			continue
 		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := u.mux.Handler(probe); pattern != "/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
 		WriteError(w, r, nil, ErrorContentType, ErrMethodNotAllowed)
 		return
 	}
 	WriteError(w, r, nil, ErrorContentType, ErrNotFound)
 }
 
-// statusRecorder captures the mux's own 404/405 decision.
-type statusRecorder struct {
-	header http.Header
-	status int
-}
-
-func (s *statusRecorder) Header() http.Header { return s.header }
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-}
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return len(b), nil
-}
