@@ -469,6 +469,8 @@ func (a consumerAPI) records(w http.ResponseWriter, r *http.Request) error {
 		if timeout > 0 && time.Duration(timeout)*time.Millisecond < wait {
 			wait = time.Duration(timeout) * time.Millisecond
 		}
+		// A long poll may outlast the server's write timeout: extend it.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + 30*time.Second))
 		limit := a.cs.cfg.MaxBytes
 		if maxBytes > 0 && maxBytes < limit {
 			limit = maxBytes

@@ -118,8 +118,9 @@ func (c *Consumers) create(group string, o instanceOptions) (*instance, error) {
 	if o.name == "" {
 		o.name = "rest-consumer-" + newUUID()
 	}
+	ictx, cancel := context.WithCancel(context.Background())
 	in := &instance{
-		group: group, name: o.name, opts: o, c: c,
+		group: group, name: o.name, opts: o, c: c, ctx: ictx, cancel: cancel,
 		assigned: map[tp]kgo.Offset{}, returned: map[tp]int64{},
 	}
 	in.touch()
@@ -203,6 +204,11 @@ type instance struct {
 	lastUsed atomic.Int64 // unix nanos
 	busy     atomic.Int32
 
+	// ctx ends when the instance is closed, interrupting a long read so
+	// that DELETE and expiry never wait for it.
+	ctx    context.Context
+	cancel context.CancelFunc
+
 	op       sync.Mutex
 	cl       *kgo.Client
 	mode     mode
@@ -220,6 +226,7 @@ type instance struct {
 func (in *instance) touch() { in.lastUsed.Store(time.Now().UnixNano()) }
 
 func (in *instance) close() {
+	in.cancel()
 	in.op.Lock()
 	defer in.op.Unlock()
 	if in.closed {
@@ -616,7 +623,9 @@ func (in *instance) read(ctx context.Context, wait time.Duration, maxBytes int64
 			break
 		}
 		pctx, cancel := context.WithTimeout(ctx, remaining)
+		stop := context.AfterFunc(in.ctx, cancel)
 		fs := in.cl.PollRecords(pctx, 1000)
+		stop()
 		cancel()
 		var ferr error
 		fs.EachError(func(t string, p int32, err error) {
@@ -641,7 +650,7 @@ func (in *instance) read(ctx context.Context, wait time.Duration, maxBytes int64
 			in.c.logger.Warn("consumer fetch error", "group", in.group, "instance", in.name, "err", ferr)
 			break
 		}
-		if fs.IsClientClosed() || ctx.Err() != nil {
+		if fs.IsClientClosed() || ctx.Err() != nil || in.ctx.Err() != nil {
 			break
 		}
 	}

@@ -407,3 +407,78 @@ func TestConsumerJSONAndPattern(t *testing.T) {
 	// The record is not lost: the next read fails again.
 	run(t, g.URL, []call{{method: "GET", path: inst + "/records?timeout=100", headers: map[string]string{"Accept": ctJSON}, status: 408, code: 40801}})
 }
+
+// TestAutoCommitResumes: with auto-commit on, what one instance returned
+// is committed when it leaves; the next instance of the group resumes
+// after it, and nothing unreturned is skipped.
+func TestAutoCommitResumes(t *testing.T) {
+	g := testutil.StartGateway(t, nil)
+	var recs []string
+	for i := 0; i < 4; i++ {
+		recs = append(recs, fmt.Sprintf(`{"value":{"n":%d}}`, i))
+	}
+	run(t, g.URL, []call{
+		{method: "POST", path: "/topics/ac", headers: jsonHdr(ctJSON), body: `{"records":[` + strings.Join(recs, ",") + `]}`, status: 200},
+		{method: "POST", path: "/consumers/acg", headers: jsonHdr(ctV2), body: `{"name":"a","format":"json","auto.offset.reset":"earliest"}`, status: 200},
+		{method: "POST", path: "/consumers/acg/instances/a/subscription", headers: jsonHdr(ctV2), body: `{"topics":["ac"]}`, status: 204},
+	})
+	// max_bytes=1 returns one record per read: read two of the four.
+	var first []string
+	for deadline := time.Now().Add(10 * time.Second); len(first) < 2 && time.Now().Before(deadline); {
+		r := do(t, g.URL, call{method: "GET", path: "/consumers/acg/instances/a/records?timeout=500&max_bytes=1", headers: map[string]string{"Accept": ctJSON}})
+		var got []struct {
+			Value json.RawMessage `json:"value"`
+		}
+		_ = json.Unmarshal(r.body, &got)
+		for _, v := range got {
+			first = append(first, string(v.Value))
+		}
+	}
+	run(t, g.URL, []call{
+		{method: "DELETE", path: "/consumers/acg/instances/a", status: 204},
+		{method: "POST", path: "/consumers/acg", headers: jsonHdr(ctV2), body: `{"name":"b","format":"json","auto.offset.reset":"earliest"}`, status: 200},
+		{method: "POST", path: "/consumers/acg/instances/b/subscription", headers: jsonHdr(ctV2), body: `{"topics":["ac"]}`, status: 204},
+	})
+	var second []string
+	for deadline := time.Now().Add(10 * time.Second); len(second) < 2 && time.Now().Before(deadline); {
+		r := do(t, g.URL, call{method: "GET", path: "/consumers/acg/instances/b/records?timeout=500", headers: map[string]string{"Accept": ctJSON}})
+		var got []struct {
+			Value json.RawMessage `json:"value"`
+		}
+		_ = json.Unmarshal(r.body, &got)
+		for _, v := range got {
+			second = append(second, string(v.Value))
+		}
+	}
+	if fmt.Sprint(first) != `[{"n":0} {"n":1}]` || fmt.Sprint(second) != `[{"n":2} {"n":3}]` {
+		t.Fatalf("first instance read %v, second %v; want n=0,1 then n=2,3", first, second)
+	}
+}
+
+// TestDeleteInterruptsLongRead: deleting an instance ends its long poll at
+// once instead of waiting out the read timeout.
+func TestDeleteInterruptsLongRead(t *testing.T) {
+	g := testutil.StartGateway(t, nil)
+	run(t, g.URL, []call{
+		{method: "POST", path: "/consumers/lg", headers: jsonHdr(ctV2), body: `{"name":"l","consumer.request.timeout.ms":60000}`, status: 200},
+		{method: "POST", path: "/consumers/lg/instances/l/subscription", headers: jsonHdr(ctV2), body: `{"topics":["quiet"]}`, status: 204},
+	})
+	done := make(chan response, 1)
+	go func() {
+		done <- do(t, g.URL, call{method: "GET", path: "/consumers/lg/instances/l/records", headers: map[string]string{"Accept": ctBinary}})
+	}()
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	run(t, g.URL, []call{{method: "DELETE", path: "/consumers/lg/instances/l", status: 204}})
+	select {
+	case r := <-done:
+		if r.status != 200 && r.status != 404 {
+			t.Fatalf("interrupted read answered %d %s", r.status, r.body)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the read was not interrupted by DELETE")
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("DELETE waited %v for the read", d)
+	}
+}
