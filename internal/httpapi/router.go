@@ -191,4 +191,3 @@ func (u unmatched) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	WriteError(w, r, nil, ErrorContentType, ErrNotFound)
 }
-
