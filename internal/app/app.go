@@ -28,8 +28,11 @@ import (
 // listens (tests use it to learn ports chosen with :0).
 type Info struct {
 	HTTPAddr   string
+	HTTPSAddr  string // empty without HTTPS
 	BrokerAddr string // empty with external brokers
 	Brokers    []string
+	// Routes are every route the gateway serves (tests walk them).
+	Routes []httpapi.Route
 }
 
 // Serve runs the gateway until ctx is done, then shuts down gracefully.
@@ -47,6 +50,12 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 		}
 	}()
 
+	sec, err := newSecurity(&cfg, logger)
+	if err != nil {
+		return err
+	}
+
+	var b *broker.Broker
 	if cfg.Embedded() {
 		opts := []broker.Opt{
 			broker.Listen(cfg.BrokerListen),
@@ -57,7 +66,8 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 		if cfg.Broker.SyncWrites {
 			opts = append(opts, broker.SyncWrites())
 		}
-		b, err := broker.Start(cfg.DataDir, opts...)
+		opts = append(opts, sec.brokerOpts()...)
+		b, err = broker.Start(cfg.DataDir, opts...)
 		if err != nil {
 			return err
 		}
@@ -94,13 +104,20 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 		kc.Close()
 	})
 
+	if err := sec.start(ctx, kc, b, m); err != nil {
+		return err
+	}
+
 	consumers := v2.NewConsumers(kc, cfg.Consumers, m, logger)
 	// Consumer instances leave their groups after HTTP has drained.
 	closers = append(closers, consumers.Close)
 
 	rr := httpapi.NewRouter()
 	ops.Register(rr, ops.Deps{Ping: kc.Ping, Metrics: m.Handler(), MetricsOpen: cfg.Metrics.Open})
-	v2.Register(rr, v2.Deps{Kafka: kc, Consumers: consumers, Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL})
+	v2.Register(rr, v2.Deps{Kafka: kc, Consumers: consumers, Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
+		Authorize: sec.Service().Authorize})
+	sec.register(rr)
+	info.Routes = rr.Routes()
 
 	handler := rr.Handler(httpapi.Chain{
 		Outer: []func(http.Handler) http.Handler{
@@ -108,11 +125,12 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 			httpapi.RequestIDs,
 			httpapi.AccessLog(logger),
 		},
-		PerRoute: []httpapi.Middleware{
+		// metrics, authentication, rate limit, authorization, handler
+		PerRoute: append([]httpapi.Middleware{
 			func(rt httpapi.Route, next http.Handler) http.Handler {
 				return m.Instrument(rt.Pattern, rt.Method, next)
 			},
-		},
+		}, sec.middleware()...),
 		Logger:       logger,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 	})
@@ -121,11 +139,20 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 		return err
 	}
 	info.HTTPAddr = srv.Addr()
+	tlsSrv, err := sec.httpsServer(handler)
+	if err != nil {
+		return err
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(gctx) })
+	if tlsSrv != nil {
+		info.HTTPSAddr = tlsSrv.Addr()
+		g.Go(func() error { return tlsSrv.Run(gctx) })
+	}
 	g.Go(func() error { return consumers.Run(gctx) })
-	logger.Info("kgate serving", "http", "http://"+srv.Addr(), "brokers", info.Brokers, "auto_create_topics", cfg.AutoCreate())
+	sec.run(gctx, g)
+	logger.Info("kgate serving", "http", "http://"+srv.Addr(), "https", info.HTTPSAddr, "brokers", info.Brokers, "auto_create_topics", cfg.AutoCreate())
 	if ready != nil {
 		ready(info)
 	}

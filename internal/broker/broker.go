@@ -43,6 +43,7 @@ type cfg struct {
 	compactionInterval time.Duration
 	logger             *slog.Logger
 	extra              []kfake.Opt
+	wrap               func(net.Listener) net.Listener
 }
 
 // Opt configures Start.
@@ -68,6 +69,10 @@ func CompactionInterval(d time.Duration) Opt { return func(c *cfg) { c.compactio
 // Logger routes the broker's warnings and errors to l, overriding
 // discarding them.
 func Logger(l *slog.Logger) Opt { return func(c *cfg) { c.logger = l } }
+
+// WrapListener wraps the Kafka listener before the broker uses it
+// (kgate's Kafka-port guard), overriding using the listener as opened.
+func WrapListener(fn func(net.Listener) net.Listener) Opt { return func(c *cfg) { c.wrap = fn } }
 
 // KfakeOpts passes further options to kfake (SASL users, ACLs, ...).
 func KfakeOpts(opts ...kfake.Opt) Opt { return func(c *cfg) { c.extra = append(c.extra, opts...) } }
@@ -95,6 +100,9 @@ func Start(dataDir string, opts ...Opt) (*Broker, error) {
 	if err != nil {
 		unlock(lock)
 		return nil, fmt.Errorf("embedded broker listening on %s: %w", c.listen, err)
+	}
+	if c.wrap != nil {
+		ln = c.wrap(ln)
 	}
 	kopts := []kfake.Opt{
 		kfake.NumBrokers(1),

@@ -45,6 +45,7 @@ var commands = map[string]command{
 	"serve":   {"run the HTTP gateway (and the embedded broker when no brokers are configured)", runServe},
 	"config":  {"validate or print the effective configuration (config validate | config print)", runConfig},
 	"version": {"print the version", runVersion},
+	"passwd":  {"print a bcrypt hash (and users-file entry) for a password read from the terminal or stdin", runPasswd},
 }
 
 // Run dispatches args (without the program name) to a subcommand.

@@ -32,6 +32,8 @@ func addConfigFlags(fs *flag.FlagSet) *configFlags {
 	cf.add("broker-listen", "embedded broker's Kafka listen address (env KGATE_BROKER_LISTEN, default 127.0.0.1:9092)", func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.BrokerListen).Elem() })
 	cf.add("advertised-url", "absolute URL clients reach this node at, for base_uri and links (env KGATE_ADVERTISED_URL)", func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.AdvertisedURL).Elem() })
 	cf.add("auto-create-topics", "create missing topics on produce: true or false (env KGATE_AUTO_CREATE_TOPICS)", func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.AutoCreateTopics).Elem() })
+	cf.add("users", "users file: KastleX passwd.yml plus groups and limits (env KGATE_USERS)", func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Auth.Users).Elem() })
+	cf.add("permissions", "permissions file: KastleX permissions.yml plus patterns and deny (env KGATE_PERMISSIONS)", func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Auth.Permissions).Elem() })
 	cf.add("log-level", "debug, info, warn or error (env KGATE_LOG_LEVEL)", func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Log.Level).Elem() })
 	cf.add("log-format", "auto, text or json (env KGATE_LOG_FORMAT)", func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Log.Format).Elem() })
 	return cf

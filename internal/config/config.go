@@ -46,6 +46,7 @@ type Config struct {
 	Broker    Broker    `yaml:"broker"`
 	Consumers Consumers `yaml:"consumers"`
 	Metrics   Metrics   `yaml:"metrics"`
+	Auth      Auth      `yaml:"auth"`
 }
 
 // Log configures logging.
@@ -186,6 +187,7 @@ func Default() Config {
 			FetchMinBytes:   -1,
 			MaxInstances:    1000,
 		},
+		Auth: defaultAuth(),
 	}
 }
 

@@ -104,6 +104,7 @@ func (c *Config) Validate() error {
 	if c.Consumers.MaxInstances < 1 {
 		ps.Add("consumers.max_instances", "must be positive, got %d", c.Consumers.MaxInstances)
 	}
+	c.validateAuth(&ps)
 	return ps.Err()
 }
 

@@ -34,6 +34,11 @@ type Route struct {
 	ErrorType string
 	// Summary is the one-line description used by the API document.
 	Summary string
+	// Forbidden, if set, writes the route's own refusal when the caller
+	// is authenticated but lacks the right (v2 produce answers a
+	// ProduceResponse with a 40301 per record, as Confluent does). err is
+	// the catalog's 403; a returned error is written the usual way.
+	Forbidden func(w http.ResponseWriter, r *http.Request, err *Error) error
 	// Handler serves the route.
 	Handler HandlerFunc
 }

@@ -71,6 +71,7 @@ func (a consumerAPI) create(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	group := r.PathValue("group")
+	o.owner = httpapi.Principal(r.Context())
 	in, err := a.cs.create(group, o)
 	if err != nil {
 		return err
@@ -209,7 +210,7 @@ func (a consumerAPI) baseURI(r *http.Request, group, name string) string {
 
 // withInstance looks the instance up, holding it in use for fn.
 func (a consumerAPI) withInstance(r *http.Request, fn func(*instance) error) error {
-	in, err := a.cs.get(r.PathValue("group"), r.PathValue("instance"))
+	in, err := a.cs.get(r.PathValue("group"), r.PathValue("instance"), httpapi.Principal(r.Context()))
 	if err != nil {
 		return err
 	}
@@ -219,7 +220,7 @@ func (a consumerAPI) withInstance(r *http.Request, fn func(*instance) error) err
 
 func (a consumerAPI) remove(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", mtV2)
-	if err := a.cs.remove(r.PathValue("group"), r.PathValue("instance")); err != nil {
+	if err := a.cs.remove(r.PathValue("group"), r.PathValue("instance"), httpapi.Principal(r.Context())); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

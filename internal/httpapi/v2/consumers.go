@@ -110,6 +110,10 @@ type instanceOptions struct {
 	autoCommit     bool
 	minBytes       int
 	requestTimeout time.Duration
+	// owner is the principal that created the instance; to any other
+	// caller it does not exist, so that one tenant cannot read through
+	// another's instance.
+	owner string
 }
 
 // create registers a new instance; the Kafka client is built when it
@@ -143,9 +147,10 @@ func (c *Consumers) create(group string, o instanceOptions) (*instance, error) {
 
 // get returns a live instance and marks it in use; the caller must call
 // release.
-func (c *Consumers) get(group, name string) (*instance, error) {
+func (c *Consumers) get(group, name, owner string) (*instance, error) {
 	c.mu.Lock()
 	in, ok := c.instances[instanceKey{group, name}]
+	ok = ok && in.opts.owner == owner
 	if ok {
 		in.busy.Add(1)
 	}
@@ -163,10 +168,11 @@ func (in *instance) release() {
 }
 
 // remove deletes and closes an instance (DELETE): it leaves its group.
-func (c *Consumers) remove(group, name string) error {
+func (c *Consumers) remove(group, name, owner string) error {
 	c.mu.Lock()
 	k := instanceKey{group, name}
 	in, ok := c.instances[k]
+	ok = ok && in.opts.owner == owner
 	if ok {
 		delete(c.instances, k)
 	}

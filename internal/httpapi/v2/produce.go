@@ -435,6 +435,30 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 	return nil
 }
 
+// forbidden answers a produce the caller may not make the way Confluent's
+// proxy does when Kafka refuses it: HTTP 403 with the ProduceResponse
+// carrying 40301 for every record. A body that cannot be read as a produce
+// request (or is larger than 1 MiB: the refusal must stay cheap) gets the
+// plain 403.
+func (p producer) forbidden(w http.ResponseWriter, r *http.Request, he *httpapi.Error) error {
+	w.Header().Set("Content-Type", mtV2)
+	f, err := produceFormat(r.Header.Get("Content-Type"))
+	if err != nil || r.Body == nil {
+		return he
+	}
+	const limit = 1 << 20
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil || len(body) > limit {
+		return he
+	}
+	recs, err := decodeProduce(f, body)
+	if err != nil {
+		return he
+	}
+	writeProduce(w, he.Status, allFailed(len(recs), he))
+	return nil
+}
+
 func allFailed(n int, he *httpapi.Error) []partitionOffset {
 	out := make([]partitionOffset, n)
 	for i := range out {

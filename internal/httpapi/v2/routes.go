@@ -56,8 +56,12 @@ func Register(rr *httpapi.Router, d Deps) {
 	group := httpapi.PathValue("group")
 
 	add := func(method, pattern, name, action string, res func(*http.Request) string, summary string, h httpapi.HandlerFunc) {
-		rr.Add(httpapi.Route{Method: method, Pattern: pattern, Name: name, Action: action, Resource: res,
-			ErrorType: mtV2, Summary: summary, Handler: h})
+		rt := httpapi.Route{Method: method, Pattern: pattern, Name: name, Action: action, Resource: res,
+			ErrorType: mtV2, Summary: summary, Handler: h}
+		if action == "produce" {
+			rt.Forbidden = pr.forbidden
+		}
+		rr.Add(rt)
 	}
 	rr.Add(httpapi.Route{Method: "GET", Pattern: "/{$}", Name: "v2.root", Public: true, ErrorType: mtV2,
 		Summary: "Liveness check; answers {}.", Handler: root})

@@ -1,0 +1,365 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// The embedded broker enforces the permissions file as Kafka ACLs, so that
+// a raw Kafka client has at most the rights it has over HTTP. kgate owns
+// the broker's ACLs and SCRAM users: every start and reload rewrites them
+// from the users and permissions files (anything else is removed).
+//
+// Actions map to Kafka operations as follows (deny entries give the same
+// operations as DENY ACLs; Kafka's implied DESCRIBE applies to ALLOW):
+//
+//	list_topics   DESCRIBE on every topic
+//	show_topic    DESCRIBE, DESCRIBE_CONFIGS on the topics
+//	show_offsets  DESCRIBE on the topics
+//	show_urps     DESCRIBE on the topics
+//	fetch         READ on the topics
+//	produce       WRITE on the topics
+//	create_topic  CREATE on the topics
+//	delete_topic  DELETE on the topics
+//	alter_config  ALTER, ALTER_CONFIGS on the topics
+//	consume       READ on the groups
+//	show_group    DESCRIBE on the groups
+//	list_groups   DESCRIBE on every group
+//	admin         ALL on every topic, group, transactional id and the cluster
+//
+// The other actions (list_brokers, show_broker, list_urps, reload,
+// revoke, metrics) have no Kafka counterpart. Anonymous callers have no
+// Kafka-port access at all: the port requires SASL.
+
+type kafkaOp struct {
+	res kmsg.ACLResourceType
+	ops []kmsg.ACLOperation
+}
+
+var actionOps = map[string]kafkaOp{
+	"list_topics":  {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationDescribe}},
+	"show_topic":   {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationDescribe, kmsg.ACLOperationDescribeConfigs}},
+	"show_offsets": {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationDescribe}},
+	"show_urps":    {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationDescribe}},
+	"fetch":        {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationRead}},
+	"produce":      {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationWrite}},
+	"create_topic": {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationCreate}},
+	"delete_topic": {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationDelete}},
+	"alter_config": {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationAlter, kmsg.ACLOperationAlterConfigs}},
+	"consume":      {kmsg.ACLResourceTypeGroup, []kmsg.ACLOperation{kmsg.ACLOperationRead}},
+	"show_group":   {kmsg.ACLResourceTypeGroup, []kmsg.ACLOperation{kmsg.ACLOperationDescribe}},
+	"list_groups":  {kmsg.ACLResourceTypeGroup, []kmsg.ACLOperation{kmsg.ACLOperationDescribe}},
+}
+
+// topicOps are every topic operation the mapping grants, for the denials
+// that guard internal topics.
+var topicOps = []kmsg.ACLOperation{
+	kmsg.ACLOperationRead, kmsg.ACLOperationWrite, kmsg.ACLOperationCreate, kmsg.ACLOperationDelete,
+	kmsg.ACLOperationAlter, kmsg.ACLOperationDescribe, kmsg.ACLOperationDescribeConfigs, kmsg.ACLOperationAlterConfigs,
+}
+
+// ACL is one Kafka ACL binding (host is always "*": client addresses are
+// checked by the listener guard against the permissions' CIDRs).
+type ACL struct {
+	Principal string
+	Resource  kmsg.ACLResourceType
+	Name      string
+	Pattern   kmsg.ACLResourcePatternType
+	Operation kmsg.ACLOperation
+	Allow     bool
+}
+
+func (a ACL) String() string {
+	perm := "DENY"
+	if a.Allow {
+		perm = "ALLOW"
+	}
+	return fmt.Sprintf("%s %s %s %s:%s %s", perm, a.Principal, a.Operation, a.Resource, a.Pattern, a.Name)
+}
+
+// KafkaACLs derives the Kafka ACLs of every user in the policy, sorted.
+func (p *Policy) KafkaACLs() []ACL {
+	set := map[ACL]bool{}
+	for _, name := range p.users.Names() {
+		u := p.users.Lookup(name)
+		principal := "User:" + name
+		entries := p.perms.applicable(name, u.Groups, true)
+		admin := false
+		for _, e := range entries {
+			if g := e.allow["admin"]; g != nil && g.all {
+				admin = true
+			}
+		}
+		for _, e := range entries {
+			if g := e.deny["admin"]; g != nil && g.all {
+				admin = false
+			}
+		}
+		if admin {
+			for _, rt := range []kmsg.ACLResourceType{kmsg.ACLResourceTypeTopic, kmsg.ACLResourceTypeGroup, kmsg.ACLResourceTypeTransactionalId} {
+				set[ACL{principal, rt, "*", kmsg.ACLResourcePatternTypeLiteral, kmsg.ACLOperationAll, true}] = true
+			}
+			set[ACL{principal, kmsg.ACLResourceTypeCluster, "kafka-cluster", kmsg.ACLResourcePatternTypeLiteral, kmsg.ACLOperationAll, true}] = true
+		}
+		// Internal topics: "*" grants must not reach names that start
+		// with "_" (as over HTTP), and kgate's own topics are admin-only.
+		underscoreGrant := map[kmsg.ACLOperation]bool{}
+		allGrant := map[kmsg.ACLOperation]bool{}
+		for _, e := range entries {
+			for action, g := range e.allow {
+				m, ok := actionOps[action]
+				if !ok {
+					continue
+				}
+				clusterWide := action == "list_topics" || action == "list_groups"
+				addGrantACLs(set, principal, name, m, g, true, clusterWide)
+				if m.res != kmsg.ACLResourceTypeTopic {
+					continue
+				}
+				for _, op := range m.ops {
+					if g.all {
+						allGrant[op] = true
+					}
+					for _, pt := range g.patterns {
+						if strings.HasPrefix(strings.ReplaceAll(pt.text, "{user}", name), "_") {
+							underscoreGrant[op] = true
+						}
+					}
+				}
+			}
+			for action, g := range e.deny {
+				if m, ok := actionOps[action]; ok {
+					addGrantACLs(set, principal, name, m, g, false, action == "list_topics" || action == "list_groups")
+				}
+			}
+		}
+		for op := range allGrant {
+			if !underscoreGrant[op] && !admin {
+				set[ACL{principal, kmsg.ACLResourceTypeTopic, "_", kmsg.ACLResourcePatternTypePrefixed, op, false}] = true
+			}
+		}
+		if !admin {
+			for t := range p.protected {
+				for _, op := range topicOps {
+					set[ACL{principal, kmsg.ACLResourceTypeTopic, t, kmsg.ACLResourcePatternTypeLiteral, op, false}] = true
+				}
+			}
+		}
+	}
+	out := make([]ACL, 0, len(set))
+	for a := range set {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
+
+func addGrantACLs(set map[ACL]bool, principal, user string, m kafkaOp, g *grant, allow, clusterWide bool) {
+	add := func(name string, pt kmsg.ACLResourcePatternType) {
+		for _, op := range m.ops {
+			set[ACL{principal, m.res, name, pt, op, allow}] = true
+		}
+	}
+	if clusterWide {
+		if g.all {
+			add("*", kmsg.ACLResourcePatternTypeLiteral)
+		}
+		return
+	}
+	if g.all {
+		add("*", kmsg.ACLResourcePatternTypeLiteral)
+	}
+	for _, pt := range g.patterns {
+		name := pt.text
+		if pt.hasUser {
+			name = strings.ReplaceAll(name, "{user}", user)
+		}
+		if pt.prefix {
+			if name == "" {
+				add("*", kmsg.ACLResourcePatternTypeLiteral)
+				continue
+			}
+			add(name, kmsg.ACLResourcePatternTypePrefixed)
+			continue
+		}
+		add(name, kmsg.ACLResourcePatternTypeLiteral)
+	}
+}
+
+// BrokerOptions are the kfake options of a secured embedded broker: SASL
+// required, ACLs enforced, and kgate's own superuser (SCRAM-SHA-512).
+func BrokerOptions(superuser, password string) []kfake.Opt {
+	return []kfake.Opt{
+		kfake.EnableSASL(),
+		kfake.EnableACLs(),
+		kfake.Superuser("SCRAM-SHA-512", superuser, password),
+	}
+}
+
+// SyncBroker makes the broker's SCRAM users and ACLs those of the policy:
+// users with SCRAM credentials in the users file get them, every other
+// SCRAM user but superuser is removed, and the ACLs become exactly
+// KafkaACLs. It runs as the superuser.
+func SyncBroker(ctx context.Context, cl *kgo.Client, pol *Policy, superuser string, logger *slog.Logger) error {
+	if pol.users.Lookup(superuser) != nil {
+		return fmt.Errorf("users file: %q is the name kgate uses on the embedded broker (auth.broker.superuser); rename the user", superuser)
+	}
+	adm := kadm.NewClient(cl)
+	if err := syncSCRAM(ctx, adm, pol, superuser); err != nil {
+		return fmt.Errorf("embedded broker SCRAM users: %w", err)
+	}
+	created, deleted, err := syncACLs(ctx, cl, pol.KafkaACLs())
+	if err != nil {
+		return fmt.Errorf("embedded broker ACLs: %w", err)
+	}
+	logger.Info("embedded broker ACLs synced", "acls_created", created, "acls_deleted", deleted)
+	return nil
+}
+
+func syncSCRAM(ctx context.Context, adm *kadm.Client, pol *Policy, superuser string) error {
+	have, err := adm.DescribeUserSCRAMs(ctx)
+	if err != nil {
+		return err
+	}
+	var del []kadm.DeleteSCRAM
+	var up []kadm.UpsertSCRAM
+	for user, d := range have {
+		if user == superuser {
+			continue
+		}
+		u := pol.users.Lookup(user)
+		for _, ci := range d.CredInfos {
+			keep := u != nil && (ci.Mechanism == kadm.ScramSha256 && u.SCRAM256 != nil || ci.Mechanism == kadm.ScramSha512 && u.SCRAM512 != nil)
+			if !keep {
+				del = append(del, kadm.DeleteSCRAM{User: user, Mechanism: ci.Mechanism})
+			}
+		}
+	}
+	for _, name := range pol.users.Names() {
+		u := pol.users.Lookup(name)
+		for _, c := range []struct {
+			m kadm.ScramMechanism
+			c *SCRAMCredential
+		}{{kadm.ScramSha256, u.SCRAM256}, {kadm.ScramSha512, u.SCRAM512}} {
+			if c.c != nil {
+				up = append(up, kadm.UpsertSCRAM{User: name, Mechanism: c.m, Iterations: c.c.Iterations, Salt: c.c.Salt, SaltedPassword: c.c.SaltedPassword})
+			}
+		}
+	}
+	if len(del) == 0 && len(up) == 0 {
+		return nil
+	}
+	res, err := adm.AlterUserSCRAMs(ctx, del, up)
+	if err != nil {
+		return err
+	}
+	for _, r := range res {
+		if r.Err != nil && !errors.Is(r.Err, kerr.ResourceNotFound) {
+			return fmt.Errorf("user %q: %w", r.User, r.Err)
+		}
+	}
+	return nil
+}
+
+func syncACLs(ctx context.Context, cl *kgo.Client, want []ACL) (created, deleted int, err error) {
+	dreq := kmsg.NewPtrDescribeACLsRequest()
+	dreq.ResourceType = kmsg.ACLResourceTypeAny
+	dreq.ResourcePatternType = kmsg.ACLResourcePatternTypeAny
+	dreq.Operation = kmsg.ACLOperationAny
+	dreq.PermissionType = kmsg.ACLPermissionTypeAny
+	dresp, err := dreq.RequestWith(ctx, cl)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := kerr.ErrorForCode(dresp.ErrorCode); err != nil {
+		return 0, 0, err
+	}
+	wantSet := map[ACL]bool{}
+	for _, a := range want {
+		wantSet[a] = true
+	}
+	haveSet := map[ACL]bool{}
+	var dels []kmsg.DeleteACLsRequestFilter
+	for _, r := range dresp.Resources {
+		for _, a := range r.ACLs {
+			acl := ACL{Principal: a.Principal, Resource: r.ResourceType, Name: r.ResourceName, Pattern: r.ResourcePatternType,
+				Operation: a.Operation, Allow: a.PermissionType == kmsg.ACLPermissionTypeAllow}
+			if a.Host == "*" && wantSet[acl] {
+				haveSet[acl] = true
+				continue
+			}
+			f := kmsg.NewDeleteACLsRequestFilter()
+			f.ResourceType = r.ResourceType
+			f.ResourceName = kmsg.StringPtr(r.ResourceName)
+			f.ResourcePatternType = r.ResourcePatternType
+			f.Principal = kmsg.StringPtr(a.Principal)
+			f.Host = kmsg.StringPtr(a.Host)
+			f.Operation = a.Operation
+			f.PermissionType = a.PermissionType
+			dels = append(dels, f)
+		}
+	}
+	if len(dels) > 0 {
+		req := kmsg.NewPtrDeleteACLsRequest()
+		req.Filters = dels
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			return 0, 0, err
+		}
+		for _, r := range resp.Results {
+			if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
+				return 0, 0, fmt.Errorf("deleting ACLs: %w", err)
+			}
+			deleted += len(r.MatchingACLs)
+		}
+	}
+	var creations []kmsg.CreateACLsRequestCreation
+	for _, a := range want {
+		if haveSet[a] {
+			continue
+		}
+		c := kmsg.NewCreateACLsRequestCreation()
+		c.ResourceType = a.Resource
+		c.ResourceName = a.Name
+		c.ResourcePatternType = a.Pattern
+		c.Principal = a.Principal
+		c.Host = "*"
+		c.Operation = a.Operation
+		c.PermissionType = kmsg.ACLPermissionTypeDeny
+		if a.Allow {
+			c.PermissionType = kmsg.ACLPermissionTypeAllow
+		}
+		creations = append(creations, c)
+	}
+	for len(creations) > 0 {
+		n := min(len(creations), 1000)
+		req := kmsg.NewPtrCreateACLsRequest()
+		req.Creations = creations[:n]
+		creations = creations[n:]
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			return created, deleted, err
+		}
+		for _, r := range resp.Results {
+			if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
+				msg := ""
+				if r.ErrorMessage != nil {
+					msg = ": " + *r.ErrorMessage
+				}
+				return created, deleted, fmt.Errorf("creating ACLs: %w%s", err, msg)
+			}
+			created++
+		}
+	}
+	return created, deleted, nil
+}

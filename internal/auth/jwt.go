@@ -1,0 +1,97 @@
+package auth
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// maxTokenLen bounds a bearer token before any parsing.
+const maxTokenLen = 8 << 10
+
+// tokens issues and verifies kgate's JWTs. Verification pins the
+// algorithm, the key id, the issuer and the audience, and requires exp,
+// iat, sub and jti. It is safe for concurrent use.
+type tokens struct {
+	key      *signingKey
+	issuer   string
+	audience string
+	ttl      time.Duration
+	leeway   time.Duration
+	parser   *jwt.Parser
+}
+
+// Claims are the claims kgate puts in a token.
+type Claims struct {
+	jwt.RegisteredClaims
+}
+
+func newTokens(key *signingKey, issuer, audience string, ttl, leeway time.Duration) *tokens {
+	return &tokens{
+		key: key, issuer: issuer, audience: audience, ttl: ttl, leeway: leeway,
+		parser: jwt.NewParser(
+			jwt.WithValidMethods([]string{key.method.Alg()}),
+			jwt.WithIssuer(issuer),
+			jwt.WithAudience(audience),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+			jwt.WithLeeway(leeway),
+		),
+	}
+}
+
+// issue signs a new token for sub.
+func (t *tokens) issue(sub string, now time.Time) (string, *Claims, error) {
+	var id [16]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return "", nil, err
+	}
+	c := &Claims{jwt.RegisteredClaims{
+		Issuer:    t.issuer,
+		Subject:   sub,
+		Audience:  jwt.ClaimStrings{t.audience},
+		ExpiresAt: jwt.NewNumericDate(now.Add(t.ttl)),
+		NotBefore: jwt.NewNumericDate(now),
+		IssuedAt:  jwt.NewNumericDate(now),
+		ID:        base64.RawURLEncoding.EncodeToString(id[:]),
+	}}
+	tok := jwt.NewWithClaims(t.key.method, c)
+	tok.Header["kid"] = t.key.kid
+	s, err := tok.SignedString(t.key.sign)
+	if err != nil {
+		return "", nil, fmt.Errorf("signing token: %w", err)
+	}
+	return s, c, nil
+}
+
+// errBadToken is every verification failure; the cause is logged, the
+// client hears only that the token is not valid.
+var errBadToken = errors.New("invalid token")
+
+// verify checks a token's signature and claims.
+func (t *tokens) verify(s string) (*Claims, error) {
+	if len(s) > maxTokenLen {
+		return nil, fmt.Errorf("%w: longer than %d bytes", errBadToken, maxTokenLen)
+	}
+	c := &Claims{}
+	_, err := t.parser.ParseWithClaims(s, c, func(tok *jwt.Token) (any, error) {
+		if tok.Method.Alg() != t.key.method.Alg() {
+			return nil, fmt.Errorf("algorithm %q is not accepted", tok.Method.Alg())
+		}
+		if kid, ok := tok.Header["kid"]; ok && kid != t.key.kid {
+			return nil, errors.New("unknown key id")
+		}
+		return t.key.verify, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errBadToken, err)
+	}
+	if c.Subject == "" || c.ID == "" || c.IssuedAt == nil {
+		return nil, fmt.Errorf("%w: sub, jti and iat are required", errBadToken)
+	}
+	return c, nil
+}

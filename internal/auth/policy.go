@@ -1,0 +1,234 @@
+package auth
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/kgate/kgate/internal/kafka"
+	"github.com/kgate/kgate/internal/ratelimit"
+)
+
+// Principal is an authenticated (or anonymous) caller.
+type Principal struct {
+	// Name is the user name, the certificate's name, or "anonymous".
+	Name string
+	// Method is how the caller authenticated: basic, bearer,
+	// certificate, anonymous, or open (open development mode).
+	Method string
+	// TokenID is the JWT's jti for bearer callers.
+	TokenID string
+	// ClientIP is the caller's address (after trusted proxies).
+	ClientIP netip.Addr
+}
+
+// Authenticated reports whether the caller proved an identity.
+func (p *Principal) Authenticated() bool {
+	return p != nil && p.Method != "anonymous" && p.Method != "open" && p.Method != ""
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// FromContext returns the principal of ctx, or nil.
+func FromContext(ctx context.Context) *Principal {
+	p, _ := ctx.Value(principalKey{}).(*Principal)
+	return p
+}
+
+// Policy is one consistent view of users and permissions. It is immutable;
+// a reload builds a new one and swaps it in whole.
+type Policy struct {
+	users *Users
+	perms *Permissions
+	// open allows everything (open development mode).
+	open bool
+	// protected topics (kgate's own state and audit topics) are reachable
+	// only by admin principals.
+	protected map[string]bool
+	// dummyHash is checked against for unknown users, at the highest cost
+	// of the file, so that timing does not tell whether a user exists.
+	dummyHash []byte
+	loadedAt  time.Time
+}
+
+// NewPolicy builds a policy from parsed files; protected lists topics only
+// admins may touch.
+func NewPolicy(users *Users, perms *Permissions, protected []string) *Policy {
+	p := &Policy{users: users, perms: perms, protected: map[string]bool{}, loadedAt: time.Now()}
+	if p.users == nil {
+		p.users = &Users{byName: map[string]*User{}}
+	}
+	if p.perms == nil {
+		p.perms = &Permissions{entries: map[string]*entry{}}
+	}
+	for _, t := range protected {
+		p.protected[t] = true
+	}
+	cost := p.users.maxCost
+	if cost < bcrypt.MinCost {
+		cost = bcrypt.DefaultCost
+	}
+	// The password is random and never used; only the cost matters.
+	p.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("kgate-dummy-password-never-matches"), cost)
+	return p
+}
+
+// OpenPolicy allows everything: open development mode.
+func OpenPolicy() *Policy {
+	p := NewPolicy(nil, nil, nil)
+	p.open = true
+	return p
+}
+
+// Open reports whether the policy allows everything.
+func (p *Policy) Open() bool { return p.open }
+
+// Users returns the policy's users.
+func (p *Policy) Users() *Users { return p.users }
+
+// Permissions returns the policy's permissions.
+func (p *Policy) Permissions() *Permissions { return p.perms }
+
+// LimitsFor returns the limit overrides of a principal, or nil.
+func (p *Policy) LimitsFor(name string) *ratelimit.Override {
+	if u := p.users.Lookup(name); u != nil {
+		return u.Limits
+	}
+	return nil
+}
+
+// Decision is the outcome of an authorization check; Reason says why
+// (for audit and logs, not for the client).
+type Decision struct {
+	Allowed bool
+	Reason  string
+}
+
+// Decide checks whether pr may perform action on resource.
+func (p *Policy) Decide(pr *Principal, action, resource string) Decision {
+	if p.open {
+		return Decision{true, "open development mode"}
+	}
+	scope, ok := actions[action]
+	if !ok {
+		return Decision{false, "unknown action"}
+	}
+	name := Anonymous
+	var groups []string
+	authenticated := pr.Authenticated()
+	if authenticated {
+		name = pr.Name
+		if u := p.users.Lookup(name); u != nil {
+			groups = u.Groups
+		}
+	}
+	entries := p.perms.applicable(name, groups, authenticated)
+	for _, e := range entries {
+		if e.cidrs == nil {
+			continue
+		}
+		if !inAny(pr.ClientIP, e.cidrs) {
+			return Decision{false, "client address not in the allowed CIDRs"}
+		}
+	}
+	if scope == ScopeCluster {
+		resource = ""
+	} else if !validResource(scope, resource) {
+		return Decision{false, "invalid resource name"}
+	}
+	for _, e := range entries {
+		if g := e.deny[action]; g != nil && (g.all && scope == ScopeCluster || scope != ScopeCluster && g.match(resource, name)) {
+			return Decision{false, "denied by a deny entry"}
+		}
+	}
+	admin := false
+	for _, e := range entries {
+		if g := e.allow["admin"]; g != nil && g.all {
+			admin = true
+		}
+	}
+	for _, e := range entries {
+		if g := e.deny["admin"]; g != nil && g.all {
+			admin = false
+		}
+	}
+	if admin {
+		return Decision{true, "admin"}
+	}
+	if scope == ScopeTopic && p.protected[resource] {
+		return Decision{false, "kgate internal topic (admin only)"}
+	}
+	for _, e := range entries {
+		g := e.allow[action]
+		if g == nil {
+			continue
+		}
+		if scope == ScopeCluster {
+			if g.all {
+				return Decision{true, "granted"}
+			}
+			continue
+		}
+		if g.match(resource, name) {
+			return Decision{true, "granted"}
+		}
+	}
+	if len(entries) == 0 {
+		return Decision{false, "no permissions for this principal"}
+	}
+	return Decision{false, "no grant for " + action}
+}
+
+func inAny(ip netip.Addr, ps []netip.Prefix) bool {
+	if !ip.IsValid() {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range ps {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// validResource refuses names that cannot be what the scope names, so that
+// no encoded slash or dot segment reaches a prefix match. "*" stands for
+// every resource (a subscription pattern): only "all" grants match it.
+func validResource(s Scope, r string) bool {
+	if r == "*" {
+		return true
+	}
+	switch s {
+	case ScopeTopic:
+		return kafka.ValidTopic(r)
+	case ScopeGroup:
+		if r == "" || len(r) > 1024 {
+			return false
+		}
+		for i := 0; i < len(r); i++ {
+			if r[i] < 0x20 || r[i] == 0x7f {
+				return false
+			}
+		}
+		return true
+	case ScopeBroker:
+		if r == "" || len(r) > 10 {
+			return false
+		}
+		for i := 0; i < len(r); i++ {
+			if r[i] < '0' || r[i] > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	return true
+}

@@ -1,0 +1,478 @@
+// Package auth is kgate's security core: who a caller is (HTTP Basic
+// against a bcrypt users file, JWTs from POST /login, client certificates
+// on the HTTPS listener, or anonymous), what each principal may do (one
+// permission model for every API and for the embedded broker's Kafka
+// port), revocable tokens kept in a compacted topic, and the reload of
+// users and permissions that validates first and swaps atomically.
+package auth
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kgate/kgate/internal/audit"
+	"github.com/kgate/kgate/internal/config"
+	"github.com/kgate/kgate/internal/httpapi"
+	"github.com/kgate/kgate/internal/kafka"
+	"github.com/kgate/kgate/internal/ratelimit"
+)
+
+// Options configure New.
+type Options struct {
+	Config config.Auth
+	// Open runs in open development mode: everything is allowed.
+	Open bool
+	// DataDir is where a JWT key is generated when none is configured.
+	DataDir string
+	// Protected topics are reachable only by admin principals (kgate's
+	// own tokens, usage and audit topics).
+	Protected []string
+	// Kafka holds the token store; nil disables login and bearer tokens.
+	Kafka  *kafka.Client
+	Audit  *audit.Log
+	Logger *slog.Logger
+	// OnReload is called with the new policy after a successful reload
+	// (the embedded broker's ACLs follow it).
+	OnReload func(context.Context, *Policy) error
+}
+
+// Service authenticates and authorizes requests. It is safe for
+// concurrent use.
+type Service struct {
+	cfg       config.Auth
+	open      bool
+	protected []string
+	audit     *audit.Log
+	logger    *slog.Logger
+	onReload  func(context.Context, *Policy) error
+
+	policy   atomic.Pointer[Policy]
+	pw       *passwords
+	jwt      *tokens     // nil without users
+	store    *TokenStore // nil without users
+	failures *ratelimit.Keyed
+	trusted  []netip.Prefix
+
+	reloadMu sync.Mutex // serializes reloads
+}
+
+// New loads the users and permissions files (or the open policy), the JWT
+// key and the token store.
+func New(ctx context.Context, o Options) (*Service, error) {
+	s := &Service{
+		cfg: o.Config, open: o.Open, protected: o.Protected, audit: o.Audit, logger: o.Logger,
+		onReload: o.OnReload,
+		pw:       newPasswords(o.Config.PasswordCacheTTL.D()),
+		failures: ratelimit.NewKeyed(o.Config.FailuresPerSecond, o.Config.FailureBurst),
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	for _, p := range o.Config.TrustedProxies {
+		pf, err := parseCIDR(p)
+		if err != nil {
+			return nil, fmt.Errorf("auth.trusted_proxies: %w", err)
+		}
+		s.trusted = append(s.trusted, pf)
+	}
+	pol, err := s.load()
+	if err != nil {
+		return nil, err
+	}
+	s.policy.Store(pol)
+	if o.Config.Users != "" {
+		key, err := loadSigningKey(o.Config.JWT.Algorithm, o.Config.JWT.KeyFile, o.DataDir, s.logger)
+		if err != nil {
+			return nil, err
+		}
+		s.jwt = newTokens(key, o.Config.JWT.Issuer, o.Config.JWT.Audience, o.Config.JWT.TTL.D(), o.Config.JWT.Leeway.D())
+		if o.Kafka != nil {
+			st, err := OpenTokenStore(ctx, o.Kafka, o.Config.Tokens.Topic, o.Config.Tokens.SegmentInterval.D(), s.logger)
+			if err != nil {
+				return nil, err
+			}
+			s.store = st
+		}
+	}
+	return s, nil
+}
+
+// load reads and validates the configured files into a new policy.
+func (s *Service) load() (*Policy, error) {
+	if s.open {
+		return OpenPolicy(), nil
+	}
+	var users *Users
+	var perms *Permissions
+	var err error
+	if s.cfg.Users != "" {
+		if users, err = LoadUsers(s.cfg.Users); err != nil {
+			return nil, err
+		}
+	}
+	if s.cfg.Permissions != "" {
+		if perms, err = LoadPermissions(s.cfg.Permissions); err != nil {
+			return nil, err
+		}
+	}
+	return NewPolicy(users, perms, s.protected), nil
+}
+
+// Run follows the token store (and expires tokens) until ctx is done.
+func (s *Service) Run(ctx context.Context) error {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	var wg sync.WaitGroup
+	if s.store != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = s.store.Run(ctx)
+		}()
+	}
+	defer wg.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			s.failures.Sweep(10 * time.Minute)
+		}
+	}
+}
+
+// Policy returns the policy in force.
+func (s *Service) Policy() *Policy { return s.policy.Load() }
+
+// Tokens returns the token store, or nil.
+func (s *Service) Tokens() *TokenStore { return s.store }
+
+// ReloadResult summarizes a reload.
+type ReloadResult struct {
+	Users      int `json:"users"`
+	Principals int `json:"principals"`
+}
+
+// Reload re-reads the users and permissions files. Both are validated
+// before anything changes; on any error the policy in force stays and the
+// error says why. by names who asked (a principal, or "SIGHUP").
+func (s *Service) Reload(ctx context.Context, by string) (ReloadResult, error) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	pol, err := s.load()
+	if err == nil && s.onReload != nil {
+		err = s.onReload(ctx, pol)
+	}
+	if err != nil {
+		s.audit.Write(ctx, audit.Record{Event: audit.ReloadFailed, Principal: by, Reason: err.Error(), RequestID: httpapi.RequestID(ctx)})
+		return ReloadResult{}, fmt.Errorf("reload failed, the previous policy stays in force: %w", err)
+	}
+	s.policy.Store(pol)
+	s.pw.forget(pol)
+	res := ReloadResult{Users: pol.users.Len(), Principals: len(pol.perms.entries)}
+	s.audit.Write(ctx, audit.Record{Event: audit.Reload, Principal: by, RequestID: httpapi.RequestID(ctx),
+		Reason: fmt.Sprintf("%d users, %d permission entries", res.Users, res.Principals)})
+	return res, nil
+}
+
+// Error is an authentication failure: the client sees a 401 (or a 429
+// when its address failed too often); Reason is for the audit log.
+type Error struct {
+	Reason     string
+	Method     string
+	Name       string // the user named, if it is a known user
+	RetryAfter time.Duration
+	bearer     bool
+}
+
+func (e *Error) Error() string { return "authentication failed: " + e.Reason }
+
+// ClientIP returns the caller's address: the connection's peer, or, when
+// that is a trusted proxy, the last address in X-Forwarded-For that is not
+// one.
+func (s *Service) ClientIP(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	ip = ip.Unmap()
+	if len(s.trusted) == 0 || !inAny(ip, s.trusted) {
+		return ip
+	}
+	xff := r.Header.Values("X-Forwarded-For")
+	var hops []string
+	for _, v := range xff {
+		for _, h := range strings.Split(v, ",") {
+			hops = append(hops, strings.TrimSpace(h))
+		}
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(hops[i])
+		if err != nil {
+			return ip
+		}
+		a = a.Unmap()
+		if !inAny(a, s.trusted) {
+			return a
+		}
+		ip = a
+	}
+	return ip
+}
+
+// Authenticate identifies the caller of r: HTTP Basic or Bearer from the
+// Authorization header, else a verified client certificate, else
+// anonymous. In open development mode credentials are not checked.
+func (s *Service) Authenticate(r *http.Request) (*Principal, error) {
+	ip := s.ClientIP(r)
+	if s.open {
+		return &Principal{Name: Anonymous, Method: "open", ClientIP: ip}, nil
+	}
+	hs := r.Header.Values("Authorization")
+	switch {
+	case len(hs) > 1:
+		return nil, &Error{Reason: "several Authorization headers", Method: "header"}
+	case len(hs) == 1:
+		scheme, cred, _ := strings.Cut(strings.TrimSpace(hs[0]), " ")
+		cred = strings.TrimSpace(cred)
+		switch strings.ToLower(scheme) {
+		case "basic":
+			return s.basic(r.Context(), ip, cred)
+		case "bearer":
+			return s.bearer(r.Context(), ip, cred)
+		}
+		return nil, &Error{Reason: "unsupported Authorization scheme", Method: "header"}
+	}
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
+		name := CertificateName(r.TLS.VerifiedChains[0][0], s.cfg.HTTPS.PrincipalFrom)
+		if name == "" || validPrincipalKey(name) != nil {
+			return nil, &Error{Reason: "client certificate has no usable " + s.cfg.HTTPS.PrincipalFrom, Method: "certificate"}
+		}
+		return &Principal{Name: name, Method: "certificate", ClientIP: ip}, nil
+	}
+	return &Principal{Name: Anonymous, Method: "anonymous", ClientIP: ip}, nil
+}
+
+// CertificateName returns the principal name of a client certificate:
+// its CN, or its first DNS, email or URI SAN.
+func CertificateName(c *x509.Certificate, from string) string {
+	switch from {
+	case "san_dns":
+		if len(c.DNSNames) > 0 {
+			return c.DNSNames[0]
+		}
+	case "san_email":
+		if len(c.EmailAddresses) > 0 {
+			return c.EmailAddresses[0]
+		}
+	case "san_uri":
+		if len(c.URIs) > 0 {
+			return c.URIs[0].String()
+		}
+	default:
+		return c.Subject.CommonName
+	}
+	return ""
+}
+
+// ParseBasic decodes the credentials of an HTTP Basic Authorization
+// header's value (after "Basic ").
+func ParseBasic(cred string) (user, password string, ok bool) {
+	if cred == "" || len(cred) > 4096 {
+		return "", "", false
+	}
+	b, err := base64.StdEncoding.DecodeString(cred)
+	if err != nil {
+		return "", "", false
+	}
+	user, password, ok = strings.Cut(string(b), ":")
+	if !ok || user == "" {
+		return "", "", false
+	}
+	return user, password, true
+}
+
+func (s *Service) basic(ctx context.Context, ip netip.Addr, cred string) (*Principal, error) {
+	user, password, ok := ParseBasic(cred)
+	if !ok {
+		return nil, &Error{Reason: "malformed Basic credentials", Method: "basic"}
+	}
+	if err := s.checkPassword(ctx, ip, user, password); err != nil {
+		return nil, err
+	}
+	return &Principal{Name: user, Method: "basic", ClientIP: ip}, nil
+}
+
+// checkPassword verifies user's password, refusing at once (429) a client
+// address that failed too often.
+func (s *Service) checkPassword(ctx context.Context, ip netip.Addr, user, password string) error {
+	pol := s.Policy()
+	known := ""
+	if pol.users.Lookup(user) != nil {
+		known = user
+	}
+	if over, wait := s.failures.Exhausted(ip.String()); over {
+		return &Error{Reason: "too many failed authentications from this address", Method: "basic", Name: known, RetryAfter: wait}
+	}
+	ok, err := s.pw.check(ctx, pol, user, password)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		s.failures.Take(ip.String())
+		return &Error{Reason: "wrong user name or password", Method: "basic", Name: known}
+	}
+	return nil
+}
+
+func (s *Service) bearer(ctx context.Context, ip netip.Addr, tok string) (*Principal, error) {
+	if s.jwt == nil {
+		return nil, &Error{Reason: "bearer tokens are not enabled (no users file)", Method: "bearer", bearer: true}
+	}
+	if over, wait := s.failures.Exhausted(ip.String()); over {
+		return nil, &Error{Reason: "too many failed authentications from this address", Method: "bearer", RetryAfter: wait, bearer: true}
+	}
+	fail := func(reason string) error {
+		s.failures.Take(ip.String())
+		return &Error{Reason: reason, Method: "bearer", bearer: true}
+	}
+	c, err := s.jwt.verify(tok)
+	if err != nil {
+		return nil, fail(err.Error())
+	}
+	// Deleting a user from the users file ends its tokens (as KastleX).
+	if s.Policy().users.Lookup(c.Subject) == nil {
+		return nil, fail("token subject is not a user")
+	}
+	if s.store == nil {
+		return nil, fail("no token store")
+	}
+	if err := s.store.Check(ctx, c.ID, c.Subject); err != nil {
+		e := fail(err.Error()).(*Error)
+		e.Name = c.Subject
+		return nil, e
+	}
+	return &Principal{Name: c.Subject, Method: "bearer", TokenID: c.ID, ClientIP: ip}, nil
+}
+
+// ErrLoginDisabled is returned by Login when there is no users file or no
+// token store.
+var ErrLoginDisabled = errors.New("login is not enabled")
+
+// Login checks a user's password and issues a token recorded in the token
+// store. It returns the token and its claims.
+func (s *Service) Login(ctx context.Context, ip netip.Addr, user, password string) (string, *Claims, error) {
+	if s.jwt == nil || s.store == nil {
+		return "", nil, ErrLoginDisabled
+	}
+	if err := s.checkPassword(ctx, ip, user, password); err != nil {
+		var ae *Error
+		if errors.As(err, &ae) {
+			s.audit.Write(ctx, audit.Record{Event: audit.LoginFailure, Principal: orUnknown(ae.Name), AuthMethod: "password",
+				ClientIP: ip.String(), RequestID: httpapi.RequestID(ctx), Reason: ae.Reason})
+		}
+		return "", nil, err
+	}
+	tok, c, err := s.jwt.issue(user, time.Now())
+	if err != nil {
+		return "", nil, err
+	}
+	if err := s.store.Add(ctx, c); err != nil {
+		return "", nil, err
+	}
+	s.audit.Write(ctx, audit.Record{Event: audit.Login, Principal: user, AuthMethod: "password", ClientIP: ip.String(),
+		RequestID: httpapi.RequestID(ctx), TokenID: c.ID})
+	return tok, c, nil
+}
+
+// RevokeUser revokes every token of user.
+func (s *Service) RevokeUser(ctx context.Context, by *Principal, user string) (int, error) {
+	if s.store == nil {
+		return 0, ErrLoginDisabled
+	}
+	n, err := s.store.RevokeUser(ctx, user)
+	if err != nil {
+		return 0, err
+	}
+	s.audit.Write(ctx, audit.Record{Event: audit.Revoke, Principal: by.Name, AuthMethod: by.Method, ClientIP: addrString(by.ClientIP),
+		RequestID: httpapi.RequestID(ctx), Target: user, Reason: fmt.Sprintf("all tokens of the user (%d live)", n)})
+	return n, nil
+}
+
+// RevokeID revokes one token; found is false when no live token has id.
+func (s *Service) RevokeID(ctx context.Context, by *Principal, id string) (bool, error) {
+	if s.store == nil {
+		return false, ErrLoginDisabled
+	}
+	sub, found, err := s.store.RevokeID(ctx, id)
+	if err != nil || !found {
+		return found, err
+	}
+	s.audit.Write(ctx, audit.Record{Event: audit.Revoke, Principal: by.Name, AuthMethod: by.Method, ClientIP: addrString(by.ClientIP),
+		RequestID: httpapi.RequestID(ctx), Target: sub, TokenID: id, Reason: "one token"})
+	return true, nil
+}
+
+// Authorize checks an action on a resource a handler found in a request
+// body (the topics of a subscription, say) for the principal of ctx. It
+// returns a catalog error: 401 for anonymous callers, else 403.
+func (s *Service) Authorize(ctx context.Context, action, resource string) error {
+	p := FromContext(ctx)
+	if p == nil {
+		p = &Principal{Name: Anonymous, Method: "anonymous"}
+	}
+	d := s.Policy().Decide(p, action, resource)
+	if d.Allowed {
+		return nil
+	}
+	s.audit.Write(ctx, audit.Record{Event: audit.Denied, Principal: p.Name, AuthMethod: p.Method, ClientIP: addrString(p.ClientIP),
+		RequestID: httpapi.RequestID(ctx), Action: action, Resource: resource, Reason: d.Reason})
+	return s.denial(p, action, resource, d)
+}
+
+func (s *Service) denial(p *Principal, action, resource string, d Decision) *httpapi.Error {
+	if !p.Authenticated() {
+		return httpapi.ErrUnauthenticated.Msg("Authentication required.").Wrap(errors.New(d.Reason))
+	}
+	scope := actions[action]
+	if scope == ScopeCluster || resource == "" {
+		return httpapi.ErrForbidden.Msg("Not authorized: %s.", action).Wrap(errors.New(d.Reason))
+	}
+	return httpapi.ErrForbidden.Msg("Not authorized: %s on %s %q.", action, scope, truncate(resource, 256)).Wrap(errors.New(d.Reason))
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+func orUnknown(name string) string {
+	if name == "" {
+		return audit.UnknownPrincipal
+	}
+	return name
+}
+
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}

@@ -1,0 +1,285 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Auth configures security and tenancy: who the callers are (users file,
+// JWT login, client certificates), what they may do (permissions file),
+// revocable tokens, rate limits and quotas, the HTTPS listener and audit.
+//
+// With neither a users file nor a permissions file, kgate runs in open
+// development mode: every request is allowed, which Validate accepts only
+// while every listener is on loopback.
+type Auth struct {
+	// Users is the users file (KastleX passwd.yml plus groups, limits and
+	// SCRAM credentials for the embedded broker).
+	Users string `yaml:"users" env:"KGATE_USERS"`
+	// Permissions is the permissions file (KastleX permissions.yml plus
+	// prefix patterns, {user}, deny entries and client CIDRs).
+	Permissions string `yaml:"permissions" env:"KGATE_PERMISSIONS"`
+	// TrustedProxies lists the CIDRs of reverse proxies whose
+	// X-Forwarded-For header names the client; empty trusts none.
+	TrustedProxies []string `yaml:"trusted_proxies" env:"KGATE_AUTH_TRUSTED_PROXIES"`
+	// PasswordCacheTTL is how long a successful password check is
+	// remembered, so that bcrypt is not paid on every request.
+	PasswordCacheTTL Duration `yaml:"password_cache_ttl" env:"KGATE_AUTH_PASSWORD_CACHE_TTL"`
+	// FailuresPerSecond and FailureBurst bound failed authentications
+	// per client address; beyond them kgate answers 429 without
+	// checking the password.
+	FailuresPerSecond float64 `yaml:"failures_per_second" env:"KGATE_AUTH_FAILURES_PER_SECOND"`
+	FailureBurst      int     `yaml:"failure_burst" env:"KGATE_AUTH_FAILURE_BURST"`
+
+	JWT       JWT       `yaml:"jwt"`
+	Tokens    Tokens    `yaml:"tokens"`
+	HTTPS     HTTPS     `yaml:"https"`
+	Limits    Limits    `yaml:"limits"`
+	Audit     Audit     `yaml:"audit"`
+	BrokerACL BrokerACL `yaml:"broker"`
+}
+
+// JWT configures the tokens POST /login issues.
+type JWT struct {
+	// Algorithm is ES512 (KastleX's choice, a P-521 key), ES384, ES256,
+	// EdDSA, HS512, HS384 or HS256. Verification accepts only this one.
+	Algorithm string `yaml:"algorithm" env:"KGATE_JWT_ALGORITHM"`
+	// KeyFile is the PEM private key (EC or Ed25519) or, for HS*, a file
+	// holding the secret. Empty: a key is generated on first start into
+	// the data directory (mode 0600) and reused.
+	KeyFile  string   `yaml:"key_file" env:"KGATE_JWT_KEY_FILE"`
+	Issuer   string   `yaml:"issuer" env:"KGATE_JWT_ISSUER"`
+	Audience string   `yaml:"audience" env:"KGATE_JWT_AUDIENCE"`
+	TTL      Duration `yaml:"ttl" env:"KGATE_JWT_TTL"`
+	// Leeway tolerates clock skew between replicas on exp, nbf and iat.
+	Leeway Duration `yaml:"leeway" env:"KGATE_JWT_LEEWAY"`
+}
+
+// Tokens configures the token store, a compacted topic every replica
+// replays and follows.
+type Tokens struct {
+	Topic string `yaml:"topic" env:"KGATE_TOKENS_TOPIC"`
+	// SegmentInterval is the topic's segment.ms: Kafka compacts only
+	// rolled segments, so this bounds how long superseded entries stay.
+	SegmentInterval Duration `yaml:"segment_interval" env:"KGATE_TOKENS_SEGMENT_INTERVAL"`
+}
+
+// HTTPS configures the TLS listener.
+type HTTPS struct {
+	// Listen is the HTTPS listen address; empty disables HTTPS.
+	Listen   string `yaml:"listen" env:"KGATE_HTTPS_LISTEN"`
+	CertFile string `yaml:"cert_file" env:"KGATE_HTTPS_CERT_FILE"`
+	KeyFile  string `yaml:"key_file" env:"KGATE_HTTPS_KEY_FILE"`
+	// ClientCAFile enables client certificates verified against it.
+	ClientCAFile string `yaml:"client_ca_file" env:"KGATE_HTTPS_CLIENT_CA_FILE"`
+	// ClientAuth is "optional" (verify a certificate when one is sent)
+	// or "require".
+	ClientAuth string `yaml:"client_auth" env:"KGATE_HTTPS_CLIENT_AUTH"`
+	// PrincipalFrom names the certificate field that becomes the
+	// principal: cn, san_dns, san_email or san_uri.
+	PrincipalFrom string `yaml:"principal_from" env:"KGATE_HTTPS_PRINCIPAL_FROM"`
+	// ReloadInterval is how often the certificate files are checked for
+	// changes (SIGHUP reloads at once).
+	ReloadInterval Duration `yaml:"reload_interval" env:"KGATE_HTTPS_RELOAD_INTERVAL"`
+}
+
+// Limits are the default per-principal rate limits and daily quotas;
+// users may override them in the users file. Zero means unlimited.
+type Limits struct {
+	RequestsPerSecond float64 `yaml:"requests_per_second" env:"KGATE_LIMITS_REQUESTS_PER_SECOND"`
+	RequestBurst      int     `yaml:"request_burst" env:"KGATE_LIMITS_REQUEST_BURST"`
+	BytesPerSecond    float64 `yaml:"bytes_per_second" env:"KGATE_LIMITS_BYTES_PER_SECOND"`
+	ByteBurst         int64   `yaml:"byte_burst" env:"KGATE_LIMITS_BYTE_BURST"`
+	DailyRequests     int64   `yaml:"daily_requests" env:"KGATE_LIMITS_DAILY_REQUESTS"`
+	DailyBytes        int64   `yaml:"daily_bytes" env:"KGATE_LIMITS_DAILY_BYTES"`
+	// UsageTopic keeps quota usage across restarts and replicas.
+	UsageTopic string `yaml:"usage_topic" env:"KGATE_LIMITS_USAGE_TOPIC"`
+	// FlushInterval is how often usage is written to the usage topic.
+	FlushInterval Duration `yaml:"flush_interval" env:"KGATE_LIMITS_FLUSH_INTERVAL"`
+	// IdleEviction drops a principal's rate limiter after this long
+	// without requests.
+	IdleEviction Duration `yaml:"idle_eviction" env:"KGATE_LIMITS_IDLE_EVICTION"`
+}
+
+// Audit configures the audit trail.
+type Audit struct {
+	// Topic receives one JSON record per audit event; they are also
+	// logged.
+	Topic string `yaml:"topic" env:"KGATE_AUDIT_TOPIC"`
+}
+
+// BrokerACL configures how the permissions reach the embedded broker's
+// Kafka port.
+type BrokerACL struct {
+	// Superuser is the name kgate itself uses on the embedded broker's
+	// Kafka port; its password is kafka.sasl's, or generated into the
+	// data directory.
+	Superuser string `yaml:"superuser" env:"KGATE_AUTH_BROKER_SUPERUSER"`
+}
+
+func defaultAuth() Auth {
+	return Auth{
+		PasswordCacheTTL:  Duration(5 * time.Minute),
+		FailuresPerSecond: 5,
+		FailureBurst:      20,
+		JWT: JWT{
+			Algorithm: "ES512",
+			Issuer:    "kgate",
+			Audience:  "kgate",
+			TTL:       Duration(24 * time.Hour),
+			Leeway:    Duration(5 * time.Second),
+		},
+		Tokens: Tokens{Topic: "_kgate_tokens", SegmentInterval: Duration(10 * time.Minute)},
+		HTTPS: HTTPS{
+			ClientAuth:     "optional",
+			PrincipalFrom:  "cn",
+			ReloadInterval: Duration(10 * time.Second),
+		},
+		Limits: Limits{
+			UsageTopic:    "_kgate_usage",
+			FlushInterval: Duration(time.Second),
+			IdleEviction:  Duration(10 * time.Minute),
+		},
+		Audit:     Audit{Topic: "_kgate_audit"},
+		BrokerACL: BrokerACL{Superuser: "kgate"},
+	}
+}
+
+// OpenMode reports whether kgate runs without authentication and
+// authorization: no users file and no permissions file.
+func (c *Config) OpenMode() bool { return c.Auth.Users == "" && c.Auth.Permissions == "" }
+
+// Listeners returns every address kgate listens on, by key path.
+func (c *Config) Listeners() map[string]string {
+	ls := map[string]string{"listen": c.Listen}
+	if c.Auth.HTTPS.Listen != "" {
+		ls["auth.https.listen"] = c.Auth.HTTPS.Listen
+	}
+	if c.Embedded() {
+		ls["broker_listen"] = c.BrokerListen
+	}
+	return ls
+}
+
+// IsLoopback reports whether a host:port listens on loopback only. An
+// empty host (":8082") listens on every interface; names other than
+// localhost are not trusted to stay loopback.
+func IsLoopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
+}
+
+var jwtAlgorithms = []string{"ES512", "ES384", "ES256", "EdDSA", "HS512", "HS384", "HS256"}
+
+func (c *Config) validateAuth(ps *Problems) {
+	a := &c.Auth
+	if c.OpenMode() {
+		keys := make([]string, 0, 3)
+		for k := range c.Listeners() {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if addr := c.Listeners()[k]; !IsLoopback(addr) {
+				ps.Add(k, "%q is not a loopback address and no auth.permissions file is configured: "+
+					"kgate refuses to serve anonymous, writable access beyond loopback; set auth.permissions "+
+					"(and auth.users) or listen on 127.0.0.1", addr)
+			}
+		}
+	}
+	if a.Users != "" && a.Permissions == "" {
+		ps.Add("auth.permissions", "must be set when auth.users is: without it no user has any right")
+	}
+	fileReadable(ps, "auth.users", a.Users)
+	fileReadable(ps, "auth.permissions", a.Permissions)
+	for i, p := range a.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err2 := netip.ParseAddr(p); err2 != nil {
+				ps.Add(fmt.Sprintf("auth.trusted_proxies[%d]", i), "must be a CIDR such as 10.0.0.0/8 or an address, got %q", p)
+			}
+		}
+	}
+	if a.PasswordCacheTTL < 0 {
+		ps.Add("auth.password_cache_ttl", "must not be negative")
+	}
+	if a.FailuresPerSecond <= 0 {
+		ps.Add("auth.failures_per_second", "must be positive, got %v", a.FailuresPerSecond)
+	}
+	if a.FailureBurst < 1 {
+		ps.Add("auth.failure_burst", "must be at least 1, got %d", a.FailureBurst)
+	}
+	if !slices.Contains(jwtAlgorithms, a.JWT.Algorithm) {
+		ps.Add("auth.jwt.algorithm", "must be one of %s, got %q", strings.Join(jwtAlgorithms, ", "), a.JWT.Algorithm)
+	}
+	fileReadable(ps, "auth.jwt.key_file", a.JWT.KeyFile)
+	if a.JWT.KeyFile == "" && c.DataDir == "" && a.Users != "" {
+		ps.Add("auth.jwt.key_file", "must be set when there is no data_dir to generate a key into")
+	}
+	if a.JWT.Issuer == "" {
+		ps.Add("auth.jwt.issuer", "must not be empty")
+	}
+	if a.JWT.Audience == "" {
+		ps.Add("auth.jwt.audience", "must not be empty")
+	}
+	positive(ps, "auth.jwt.ttl", a.JWT.TTL)
+	if a.JWT.Leeway < 0 || a.JWT.Leeway > Duration(5*time.Minute) {
+		ps.Add("auth.jwt.leeway", "must be between 0 and 5m, got %s", a.JWT.Leeway)
+	}
+	internalTopic(ps, "auth.tokens.topic", a.Tokens.Topic)
+	positive(ps, "auth.tokens.segment_interval", a.Tokens.SegmentInterval)
+	h := a.HTTPS
+	if h.Listen != "" {
+		CheckHostPort(ps, "auth.https.listen", h.Listen)
+		if h.CertFile == "" || h.KeyFile == "" {
+			ps.Add("auth.https", "cert_file and key_file must be set with listen")
+		}
+		fileReadable(ps, "auth.https.cert_file", h.CertFile)
+		fileReadable(ps, "auth.https.key_file", h.KeyFile)
+		fileReadable(ps, "auth.https.client_ca_file", h.ClientCAFile)
+		if !slices.Contains([]string{"optional", "require"}, h.ClientAuth) {
+			ps.Add("auth.https.client_auth", "must be optional or require, got %q", h.ClientAuth)
+		}
+		if h.ClientAuth == "require" && h.ClientCAFile == "" {
+			ps.Add("auth.https.client_ca_file", "must be set when client_auth is require")
+		}
+		if !slices.Contains([]string{"cn", "san_dns", "san_email", "san_uri"}, h.PrincipalFrom) {
+			ps.Add("auth.https.principal_from", "must be cn, san_dns, san_email or san_uri, got %q", h.PrincipalFrom)
+		}
+		positive(ps, "auth.https.reload_interval", h.ReloadInterval)
+	}
+	l := a.Limits
+	if l.RequestsPerSecond < 0 || l.BytesPerSecond < 0 || l.RequestBurst < 0 || l.ByteBurst < 0 || l.DailyRequests < 0 || l.DailyBytes < 0 {
+		ps.Add("auth.limits", "limits must not be negative (0 means unlimited)")
+	}
+	internalTopic(ps, "auth.limits.usage_topic", l.UsageTopic)
+	positive(ps, "auth.limits.flush_interval", l.FlushInterval)
+	positive(ps, "auth.limits.idle_eviction", l.IdleEviction)
+	internalTopic(ps, "auth.audit.topic", a.Audit.Topic)
+	if a.BrokerACL.Superuser == "" {
+		ps.Add("auth.broker.superuser", "must not be empty")
+	}
+}
+
+func internalTopic(ps *Problems, key, name string) {
+	if name == "" || len(name) > 249 {
+		ps.Add(key, "must be a topic name of 1 to 249 characters")
+		return
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			ps.Add(key, "must be a topic name of [a-zA-Z0-9._-], got %q", name)
+			return
+		}
+	}
+}

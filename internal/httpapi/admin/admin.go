@@ -1,0 +1,232 @@
+// Package admin serves KastleX's login and administration endpoints:
+// POST /login, GET|POST /admin/reload, DELETE /admin/tokens/{username},
+// DELETE /admin/tokens/id/{jti}, GET /admin/tokens/{username} and the
+// quota usage at GET /admin/usage[/{principal}].
+package admin
+
+import (
+	"context"
+	"errors"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kgate/kgate/internal/auth"
+	"github.com/kgate/kgate/internal/httpapi"
+	"github.com/kgate/kgate/internal/ratelimit"
+)
+
+// Deps are what the endpoints need.
+type Deps struct {
+	Auth *auth.Service
+	// Usage is the quota usage; nil hides the usage endpoints' data.
+	Usage *ratelimit.Usage
+	// LimitsFor returns the limits in force for a principal.
+	LimitsFor func(principal string) ratelimit.Limits
+}
+
+const jsonType = "application/json"
+
+// Register adds the routes.
+func Register(rr *httpapi.Router, d Deps) {
+	a := api{d: d}
+	rr.Add(httpapi.Route{Method: "POST", Pattern: "/login", Name: "admin.login", Public: true, ErrorType: jsonType,
+		Summary: "Exchange a user name and password (form fields username and password, JSON, or Basic) for a JWT.", Handler: a.login})
+	// KastleX reloads with GET; reloading takes no input and only
+	// re-reads files the operator controls, so a forged cross-site GET
+	// can do no more than SIGHUP. POST is the documented form.
+	rr.Add(httpapi.Route{Method: "GET", Pattern: "/admin/reload", Name: "admin.reload.get", Action: "reload", ErrorType: jsonType,
+		Summary: "Re-read users and permissions (KastleX form; answers 204).", Handler: a.reload(false)})
+	rr.Add(httpapi.Route{Method: "POST", Pattern: "/admin/reload", Name: "admin.reload", Action: "reload", ErrorType: jsonType,
+		Summary: "Re-read users and permissions; answers a summary.", Handler: a.reload(true)})
+	rr.Add(httpapi.Route{Method: "DELETE", Pattern: "/admin/tokens/{username}", Name: "admin.tokens.revoke_user", Action: "revoke", ErrorType: jsonType,
+		Summary: "Revoke every token of a user (KastleX).", Handler: a.revokeUser})
+	rr.Add(httpapi.Route{Method: "DELETE", Pattern: "/admin/tokens/id/{jti}", Name: "admin.tokens.revoke_id", Action: "revoke", ErrorType: jsonType,
+		Summary: "Revoke one token by its jti.", Handler: a.revokeID})
+	rr.Add(httpapi.Route{Method: "GET", Pattern: "/admin/tokens/{username}", Name: "admin.tokens.list", Action: "revoke", ErrorType: jsonType,
+		Summary: "List a user's live tokens (ids and times, never the tokens).", Handler: a.listTokens})
+	rr.Add(httpapi.Route{Method: "GET", Pattern: "/admin/usage", Name: "admin.usage.list", Action: "admin", ErrorType: jsonType,
+		Summary: "Today's requests and bytes per principal, with their limits.", Handler: a.usage})
+	rr.Add(httpapi.Route{Method: "GET", Pattern: "/admin/usage/{principal}", Name: "admin.usage.get", Action: "admin", ErrorType: jsonType,
+		Summary: "Today's requests and bytes of one principal, with its limits.", Handler: a.usageOne})
+}
+
+type api struct{ d Deps }
+
+// login reads form fields (KastleX), a JSON object or HTTP Basic.
+func (a api) login(w http.ResponseWriter, r *http.Request) error {
+	user, password, err := loginCredentials(r)
+	if err != nil {
+		return err
+	}
+	tok, c, err := a.d.Auth.Login(r.Context(), a.d.Auth.ClientIP(r), user, password)
+	if err != nil {
+		var ae *auth.Error
+		switch {
+		case errors.As(err, &ae) && ae.RetryAfter > 0:
+			w.Header().Set("Retry-After", secondsString(ae.RetryAfter))
+			return httpapi.ErrRateLimited.Msg("Too many failed logins from this address.").Wrap(err)
+		case errors.As(err, &ae):
+			return httpapi.ErrUnauthenticated.Msg("Invalid user name or password.").Wrap(err)
+		case errors.Is(err, auth.ErrLoginDisabled):
+			return httpapi.ErrNotFound.Msg("Login is not enabled: no users file is configured.").Wrap(err)
+		}
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httpapi.WriteJSON(w, http.StatusOK, jsonType, map[string]any{
+		"token":      tok,
+		"token_type": "Bearer",
+		"expires_in": int64(time.Until(c.ExpiresAt.Time).Seconds()),
+	})
+	return nil
+}
+
+// loginCredentials extracts the user name and password of a login.
+func loginCredentials(r *http.Request) (user, password string, err error) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, cred, _ := strings.Cut(h, " ")
+		if strings.EqualFold(scheme, "basic") {
+			if u, p, ok := auth.ParseBasic(strings.TrimSpace(cred)); ok {
+				return u, p, nil
+			}
+		}
+		return "", "", httpapi.ErrUnauthenticated.Msg("Malformed Authorization header.")
+	}
+	body, err := httpapi.ReadBody(r)
+	if err != nil {
+		return "", "", err
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
+		var req struct {
+			Username string `json:"username"`
+			Password string `json:"password"`
+		}
+		if err := httpapi.DecodeJSON(body, &req); err != nil {
+			return "", "", err
+		}
+		user, password = req.Username, req.Password
+	case mt == "" || mt == "application/x-www-form-urlencoded":
+		v, err := url.ParseQuery(string(body))
+		if err != nil {
+			return "", "", httpapi.ErrBadRequest.Msg("Malformed form body.")
+		}
+		user, password = v.Get("username"), v.Get("password")
+	default:
+		return "", "", httpapi.ErrUnsupportedMediaType.Msg("Send the form fields username and password, or JSON {\"username\",\"password\"}.")
+	}
+	if user == "" {
+		return "", "", httpapi.ErrUnprocessable.Msg("username and password are required.")
+	}
+	return user, password, nil
+}
+
+func (a api) reload(summary bool) httpapi.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		res, err := a.d.Auth.Reload(r.Context(), httpapi.Principal(r.Context()))
+		if err != nil {
+			// The cause names the file, line and key; it never quotes a
+			// value, and the caller holds the reload right.
+			return httpapi.ErrUnprocessable.Msg("%s", err.Error()).Wrap(err)
+		}
+		if !summary {
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		}
+		httpapi.WriteJSON(w, http.StatusOK, jsonType, map[string]any{"reloaded": true, "users": res.Users, "permission_entries": res.Principals})
+		return nil
+	}
+}
+
+func caller(ctx context.Context) *auth.Principal {
+	if p := auth.FromContext(ctx); p != nil {
+		return p
+	}
+	return &auth.Principal{Name: httpapi.Principal(ctx)}
+}
+
+func (a api) revokeUser(w http.ResponseWriter, r *http.Request) error {
+	if _, err := a.d.Auth.RevokeUser(r.Context(), caller(r.Context()), r.PathValue("username")); err != nil {
+		return disabled(err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a api) revokeID(w http.ResponseWriter, r *http.Request) error {
+	found, err := a.d.Auth.RevokeID(r.Context(), caller(r.Context()), r.PathValue("jti"))
+	if err != nil {
+		return disabled(err)
+	}
+	if !found {
+		return httpapi.ErrNotFound.Msg("No live token has this id.")
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a api) listTokens(w http.ResponseWriter, r *http.Request) error {
+	st := a.d.Auth.Tokens()
+	if st == nil {
+		return disabled(auth.ErrLoginDisabled)
+	}
+	httpapi.WriteJSON(w, http.StatusOK, jsonType, map[string]any{"user": r.PathValue("username"), "tokens": st.List(r.PathValue("username"))})
+	return nil
+}
+
+func disabled(err error) error {
+	if errors.Is(err, auth.ErrLoginDisabled) {
+		return httpapi.ErrNotFound.Msg("Tokens are not enabled: no users file is configured.").Wrap(err)
+	}
+	return err
+}
+
+type usageJSON struct {
+	ratelimit.PrincipalUsage
+	Limits limitsJSON `json:"limits"`
+}
+
+type limitsJSON struct {
+	RequestsPerSecond float64 `json:"requests_per_second"`
+	RequestBurst      int     `json:"request_burst"`
+	BytesPerSecond    float64 `json:"bytes_per_second"`
+	ByteBurst         int64   `json:"byte_burst"`
+	DailyRequests     int64   `json:"daily_requests"`
+	DailyBytes        int64   `json:"daily_bytes"`
+}
+
+func (a api) withLimits(u ratelimit.PrincipalUsage) usageJSON {
+	l := ratelimit.Limits{}
+	if a.d.LimitsFor != nil {
+		l = a.d.LimitsFor(u.Principal)
+	}
+	return usageJSON{PrincipalUsage: u, Limits: limitsJSON(l)}
+}
+
+func (a api) usage(w http.ResponseWriter, r *http.Request) error {
+	out := []usageJSON{}
+	if a.d.Usage != nil {
+		for _, u := range a.d.Usage.Snapshot(time.Now()) {
+			out = append(out, a.withLimits(u))
+		}
+	}
+	httpapi.WriteJSON(w, http.StatusOK, jsonType, map[string]any{"day": ratelimit.Day(time.Now()), "principals": out})
+	return nil
+}
+
+func (a api) usageOne(w http.ResponseWriter, r *http.Request) error {
+	p := r.PathValue("principal")
+	u := ratelimit.PrincipalUsage{Principal: p, Day: ratelimit.Day(time.Now())}
+	if a.d.Usage != nil {
+		u.Requests, u.Bytes = a.d.Usage.Used(p, time.Now())
+	}
+	httpapi.WriteJSON(w, http.StatusOK, jsonType, a.withLimits(u))
+	return nil
+}
+
+func secondsString(d time.Duration) string { return strconv.FormatInt(int64(d.Seconds())+1, 10) }
