@@ -256,17 +256,39 @@ func syncSCRAM(ctx context.Context, adm *kadm.Client, pol *Policy, superuser str
 			}
 		}
 	}
-	if len(del) == 0 && len(up) == 0 {
-		return nil
-	}
-	res, err := adm.AlterUserSCRAMs(ctx, del, up)
-	if err != nil {
-		return err
-	}
-	for _, r := range res {
-		if r.Err != nil && !errors.Is(r.Err, kerr.ResourceNotFound) {
-			return fmt.Errorf("user %q: %w", r.User, r.Err)
+	// One request per round, each naming a user at most once: brokers
+	// (kfake included) refuse a request that names a user twice.
+	for len(del) > 0 || len(up) > 0 {
+		seen := map[string]bool{}
+		var d, u []kadm.DeleteSCRAM
+		var uu []kadm.UpsertSCRAM
+		for _, x := range del {
+			if seen[x.User] {
+				d = append(d, x)
+				continue
+			}
+			seen[x.User] = true
+			u = append(u, x)
 		}
+		var rest []kadm.UpsertSCRAM
+		for _, x := range up {
+			if seen[x.User] {
+				rest = append(rest, x)
+				continue
+			}
+			seen[x.User] = true
+			uu = append(uu, x)
+		}
+		res, err := adm.AlterUserSCRAMs(ctx, u, uu)
+		if err != nil {
+			return err
+		}
+		for _, r := range res {
+			if r.Err != nil && !errors.Is(r.Err, kerr.ResourceNotFound) {
+				return fmt.Errorf("user %q: %w", r.User, r.Err)
+			}
+		}
+		del, up = d, rest
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -24,6 +25,8 @@ import (
 type passwords struct {
 	ttl    time.Duration
 	macKey [32]byte
+	// bcrypts counts bcrypt comparisons (tests check the cache with it).
+	bcrypts atomic.Int64
 	sf     singleflight.Group
 	sem    chan struct{}
 
@@ -100,6 +103,7 @@ func (p *passwords) bcrypt(ctx context.Context, hash []byte, password string) er
 		return ctx.Err()
 	}
 	defer func() { <-p.sem }()
+	p.bcrypts.Add(1)
 	return bcrypt.CompareHashAndPassword(hash, []byte(password))
 }
 

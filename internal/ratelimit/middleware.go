@@ -85,46 +85,11 @@ func (l *Limiter) Middleware(identify func(*http.Request) Subject) httpapi.Middl
 			s := identify(r)
 			lim := s.Limits
 			now := time.Now()
-			if lim == (Limits{}) {
-				l.usage.Add(s.Principal, now, 1, 0)
-				next.ServeHTTP(w, r)
-				return
-			}
-			b := l.t.get(s.Key, lim, now)
-			h := w.Header()
-			if b.req != nil {
-				res := b.req.ReserveN(now, 1)
-				if d := res.DelayFrom(now); d > 0 {
-					res.CancelAt(now)
-					l.reject(w, r, rt, "requests", d, lim.requestBurst(), 0,
-						httpapi.ErrRateLimited.Msg("Request rate limit exceeded: the limit of %s requests per second (burst %d) has been exceeded.", fmtRate(lim.RequestsPerSecond), lim.requestBurst()))
+			var b *buckets
+			if lim != (Limits{}) {
+				b = l.t.get(s.Key, lim, now)
+				if !l.admit(w, r, rt, s, b, now, reqBytes || respBytes) {
 					return
-				}
-				setHeaders(h, lim.requestBurst(), int64(b.req.TokensAt(now)), refill(b.req.TokensAt(now), float64(lim.requestBurst()), lim.RequestsPerSecond))
-			}
-			if b.bytes != nil && (reqBytes || respBytes) {
-				if tokens := b.bytes.TokensAt(now); tokens < 0 {
-					d := time.Duration(-tokens / lim.BytesPerSecond * float64(time.Second))
-					l.reject(w, r, rt, "bytes", d, int(min(lim.byteBurst(), math.MaxInt32)), 0,
-						httpapi.ErrRateLimited.Msg("Byte rate limit exceeded: the limit of %s bytes per second has been exceeded.", fmtRate(lim.BytesPerSecond)))
-					return
-				}
-			}
-			if lim.DailyRequests > 0 || lim.DailyBytes > 0 {
-				usedReq, usedBytes := l.usage.Used(s.Principal, now)
-				reset := untilMidnight(now)
-				if lim.DailyRequests > 0 && usedReq >= lim.DailyRequests {
-					l.reject(w, r, rt, "daily_requests", reset, int(min(lim.DailyRequests, math.MaxInt32)), 0,
-						httpapi.ErrRateLimited.Msg("Daily request quota of %d exceeded; it resets at 00:00 UTC.", lim.DailyRequests))
-					return
-				}
-				if lim.DailyBytes > 0 && usedBytes >= lim.DailyBytes && (reqBytes || respBytes) {
-					l.reject(w, r, rt, "daily_bytes", reset, int(min(lim.DailyBytes, math.MaxInt32)), 0,
-						httpapi.ErrRateLimited.Msg("Daily byte quota of %d exceeded; it resets at 00:00 UTC.", lim.DailyBytes))
-					return
-				}
-				if b.req == nil && lim.DailyRequests > 0 {
-					setHeaders(h, int(min(lim.DailyRequests, math.MaxInt32)), lim.DailyRequests-usedReq-1, reset)
 				}
 			}
 			var body *countingBody
@@ -143,10 +108,57 @@ func (l *Limiter) Middleware(identify func(*http.Request) Subject) httpapi.Middl
 				moved += rw.Bytes() - before
 			}
 			end := time.Now()
-			b.charge(end, moved)
+			if b != nil {
+				b.charge(end, moved)
+			}
 			l.usage.Add(s.Principal, end, 1, moved)
 		})
 	}
+}
+
+// admit checks the subject's buckets and quotas, writing the 429 and
+// returning false when a limit is reached, and sets the RateLimit-*
+// headers otherwise.
+func (l *Limiter) admit(w http.ResponseWriter, r *http.Request, rt httpapi.Route, s Subject, b *buckets, now time.Time, movesBytes bool) bool {
+	lim := s.Limits
+	h := w.Header()
+	if b.req != nil {
+		res := b.req.ReserveN(now, 1)
+		if d := res.DelayFrom(now); d > 0 {
+			res.CancelAt(now)
+			l.reject(w, r, rt, "requests", d, lim.requestBurst(), 0,
+				httpapi.ErrRateLimited.Msg("Request rate limit exceeded: the limit of %s requests per second (burst %d) has been exceeded.", fmtRate(lim.RequestsPerSecond), lim.requestBurst()))
+			return false
+		}
+		tokens := b.req.TokensAt(now)
+		setHeaders(h, lim.requestBurst(), int64(tokens), refill(tokens, float64(lim.requestBurst()), lim.RequestsPerSecond))
+	}
+	if b.bytes != nil && movesBytes {
+		if tokens := b.bytes.TokensAt(now); tokens < 0 {
+			d := time.Duration(-tokens / lim.BytesPerSecond * float64(time.Second))
+			l.reject(w, r, rt, "bytes", d, int(min(lim.byteBurst(), math.MaxInt32)), 0,
+				httpapi.ErrRateLimited.Msg("Byte rate limit exceeded: the limit of %s bytes per second has been exceeded.", fmtRate(lim.BytesPerSecond)))
+			return false
+		}
+	}
+	if lim.DailyRequests > 0 || lim.DailyBytes > 0 {
+		usedReq, usedBytes := l.usage.Used(s.Principal, now)
+		reset := untilMidnight(now)
+		if lim.DailyRequests > 0 && usedReq >= lim.DailyRequests {
+			l.reject(w, r, rt, "daily_requests", reset, int(min(lim.DailyRequests, math.MaxInt32)), 0,
+				httpapi.ErrRateLimited.Msg("Daily request quota of %d exceeded; it resets at 00:00 UTC.", lim.DailyRequests))
+			return false
+		}
+		if lim.DailyBytes > 0 && usedBytes >= lim.DailyBytes && movesBytes {
+			l.reject(w, r, rt, "daily_bytes", reset, int(min(lim.DailyBytes, math.MaxInt32)), 0,
+				httpapi.ErrRateLimited.Msg("Daily byte quota of %d exceeded; it resets at 00:00 UTC.", lim.DailyBytes))
+			return false
+		}
+		if b.req == nil && lim.DailyRequests > 0 {
+			setHeaders(h, int(min(lim.DailyRequests, math.MaxInt32)), lim.DailyRequests-usedReq-1, reset)
+		}
+	}
+	return true
 }
 
 func (l *Limiter) reject(w http.ResponseWriter, r *http.Request, rt httpapi.Route, which string, retry time.Duration, limit int, remaining int64, he *httpapi.Error) {

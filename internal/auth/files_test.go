@@ -1,0 +1,205 @@
+package auth
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseUsersKastleX(t *testing.T) {
+	// KastleX's README passwd.yml loads as it is.
+	u, err := LoadUsers("testdata/kastlex_passwd.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"admin", "user1"}, u.Names()); diff != "" {
+		t.Errorf("names (-want +got):\n%s", diff)
+	}
+	if u.maxCost != 12 {
+		t.Errorf("maxCost = %d, want 12", u.maxCost)
+	}
+	if got := string(u.Lookup("user1").PasswordHash); !strings.HasPrefix(got, "$2b$12$3iR64") {
+		t.Errorf("user1 hash = %q", got)
+	}
+}
+
+func TestParseUsersSample(t *testing.T) {
+	u, err := LoadUsers("testdata/users.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1 := u.Lookup("customer1")
+	if c1 == nil || c1.Limits == nil || *c1.Limits.RequestsPerSecond != 100 || *c1.Limits.DailyBytes != 10<<20 {
+		t.Fatalf("customer1 limits not parsed: %+v", c1)
+	}
+	if c1.SCRAM256 == nil || len(c1.SCRAM256.SaltedPassword) != 32 || c1.SCRAM512 == nil || len(c1.SCRAM512.SaltedPassword) != 64 {
+		t.Errorf("customer1 SCRAM credentials not parsed")
+	}
+	if diff := cmp.Diff([]string{"readers"}, u.Lookup("reader").Groups); diff != "" {
+		t.Errorf("reader groups (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseUsersErrors(t *testing.T) {
+	const hash = "$2a$04$MNef.6dnJ8JWjHLsbuRFSO8ZLIYxcdv9pgKB5iSDYuCLcuv0mYTTa"
+	secret := "s3cr3t-value-never-echoed"
+	tests := []struct {
+		name, in, want string
+	}{
+		{"unknown field", "a:\n  pasword_hash: x\n", `line 2: user "a": unknown field "pasword_hash"`},
+		{"not bcrypt", "a:\n  password_hash: " + secret + "\n", `line 2: user "a": password_hash is not a bcrypt hash`},
+		{"reserved anonymous", "anonymous:\n  password_hash: \"" + hash + "\"\n", `user "anonymous": the name is reserved`},
+		{"colon in name", "\"a:b\":\n  password_hash: \"" + hash + "\"\n", "may hold letters"},
+		{"duplicate", "a: {}\na: {}\n", `"a" is defined twice`},
+		{"alias", "a: &x {}\nb: *x\n", "anchors and aliases"},
+		{"not a mapping", "- a\n- b\n", "must be a mapping"},
+		{"bad limit", "a:\n  limits:\n    requests_per_second: " + secret + "\n", "requests_per_second must be a non-negative number"},
+		{"negative limit", "a:\n  limits:\n    daily_bytes: -1\n", "daily_bytes must be a non-negative whole number"},
+		{"unknown limit", "a:\n  limits:\n    rps: 1\n", `unknown limit "rps"`},
+		{"bad group", "a:\n  groups: [\"x y\"]\n", "group names may hold"},
+		{"scram size", "a:\n  scram_sha_256: {salt: AAAAAAAAAAAAAAAAAAAAAA==, salted_password: AAAA}\n", "salted_password must hold 32 bytes"},
+		{"scram iterations", "a:\n  scram_sha_512: {salt: AAAAAAAAAAAAAAAAAAAAAA==, salted_password: AAAA, iterations: 10}\n", "between 4096 and 16384"},
+		{"syntax", "a:\n  b: [\n", "invalid YAML"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseUsers([]byte(tt.in))
+			if err == nil {
+				t.Fatalf("no error")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not contain %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("error %q quotes a value", err)
+			}
+		})
+	}
+}
+
+func TestParseUsersEmpty(t *testing.T) {
+	for _, in := range []string{"", "\n", "# nothing\n", "~\n"} {
+		u, err := ParseUsers([]byte(in))
+		if err != nil || u.Len() != 0 {
+			t.Errorf("ParseUsers(%q) = %v users, %v", in, u.Len(), err)
+		}
+	}
+}
+
+func TestParsePermissionsKastleX(t *testing.T) {
+	// KastleX's README permissions.yml loads as it is and means what it
+	// meant there.
+	p, err := LoadPermissions("testdata/kastlex_permissions.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := NewPolicy(nil, p, nil)
+	anon := &Principal{Name: Anonymous, Method: "anonymous"}
+	user1 := &Principal{Name: "user1", Method: "bearer"}
+	admin := &Principal{Name: "admin", Method: "bearer"}
+	checks := []struct {
+		p        *Principal
+		action   string
+		resource string
+		want     bool
+	}{
+		{anon, "list_topics", "", true},
+		{anon, "fetch", "kastlex", true},
+		{anon, "show_group", "g1", true},
+		{anon, "show_broker", "0", true},
+		{anon, "produce", "kastlex", false},
+		{user1, "produce", "kastlex", true},
+		{user1, "produce", "other", false},
+		{user1, "fetch", "kastlex", false}, // anonymous' rights are not a floor
+		{admin, "reload", "", true},
+		{admin, "revoke", "", true},
+		{admin, "produce", "kastlex", false},
+	}
+	for _, c := range checks {
+		if got := pol.Decide(c.p, c.action, c.resource).Allowed; got != c.want {
+			t.Errorf("%s %s %q = %v, want %v", c.p.Name, c.action, c.resource, got, c.want)
+		}
+	}
+}
+
+func TestParsePermissionsErrors(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"unknown action", "u:\n  prodce: all\n", `line 2: principal "u": prodce: unknown action`},
+		{"cluster list", "u:\n  reload: [a]\n", "cluster-wide action"},
+		{"star inside", "u:\n  produce: [\"a*b\"]\n", "'*' may only end a pattern"},
+		{"placeholder", "u:\n  produce: [\"{name}\"]\n", "the only placeholder is {user}"},
+		{"bad cidr", "u:\n  cidrs: [10.0.0.0/33]\n", "neither a CIDR nor an address"},
+		{"deny unknown", "u:\n  deny:\n    nope: all\n", "unknown action"},
+		{"bad group key", "\"group:a b\":\n  fetch: all\n", "group names may hold"},
+		{"entry not mapping", "u: [a]\n", "must be a mapping"},
+		{"empty pattern", "u:\n  produce: [\"\"]\n", "empty name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParsePermissions([]byte(tt.in))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v does not contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzParseUsers(f *testing.F) {
+	for _, name := range []string{"testdata/users.yml", "testdata/kastlex_passwd.yml"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("a:\n  limits: {daily_bytes: 1Gi, requests_per_second: 1.5}\n  groups: g\n"))
+	f.Add([]byte("a: &x {}\nb: *x\n"))
+	f.Add([]byte("{a: {password_hash: ~}}"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		u, err := ParseUsers(b)
+		if err != nil {
+			return
+		}
+		for _, n := range u.Names() {
+			if validUserName(n) != nil {
+				t.Fatalf("accepted invalid user name %q", n)
+			}
+		}
+	})
+}
+
+func FuzzParsePermissions(f *testing.F) {
+	for _, name := range []string{"testdata/permissions.yml", "testdata/kastlex_permissions.yml"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("u:\n  produce: \"{user}-*\"\n  deny: {fetch: true}\n  cidrs: 10.0.0.1\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := ParsePermissions(b)
+		if err != nil {
+			return
+		}
+		pol := NewPolicy(nil, p, []string{"_kgate_tokens"})
+		for _, name := range p.Principals() {
+			pr := &Principal{Name: name, Method: "basic"}
+			for _, a := range Actions() {
+				for _, res := range []string{"", "t", "_kgate_tokens", "*", "a/../b"} {
+					d := pol.Decide(pr, a, res)
+					if d.Allowed && res == "_kgate_tokens" && d.Reason != "admin" && actions[a] == ScopeTopic {
+						t.Fatalf("%s may %s the protected topic (%s)", name, a, d.Reason)
+					}
+					if d.Allowed && res == "a/../b" && actions[a] == ScopeTopic {
+						t.Fatalf("%s may %s an invalid topic name", name, a)
+					}
+				}
+			}
+		}
+	})
+}
