@@ -94,13 +94,20 @@ func (p *Policy) KafkaACLs() []ACL {
 		u := p.users.Lookup(name)
 		principal := "User:" + name
 		entries := p.perms.applicable(name, u.Groups, true)
+		denies := entries
+		// anonymous' grants are a floor (see Decide); over Kafka its
+		// CIDRs cannot be told apart from the user's, so a floor limited
+		// to some addresses is not granted on the Kafka port.
+		if f := p.perms.entries[Anonymous]; f != nil && f.cidrs == nil {
+			entries = append(append([]*entry(nil), entries...), &entry{allow: f.allow})
+		}
 		admin := false
 		for _, e := range entries {
 			if g := e.allow["admin"]; g != nil && g.all {
 				admin = true
 			}
 		}
-		for _, e := range entries {
+		for _, e := range denies {
 			if g := e.deny["admin"]; g != nil && g.all {
 				admin = false
 			}

@@ -112,10 +112,12 @@ func TestParsePermissionsKastleX(t *testing.T) {
 		{anon, "produce", "kastlex", false},
 		{user1, "produce", "kastlex", true},
 		{user1, "produce", "other", false},
-		{user1, "fetch", "kastlex", false}, // anonymous' rights are not a floor
+		{user1, "fetch", "kastlex", true}, // anonymous' rights are a floor
+		{user1, "show_group", "g1", true},
 		{admin, "reload", "", true},
 		{admin, "revoke", "", true},
 		{admin, "produce", "kastlex", false},
+		{admin, "list_topics", "", true},
 	}
 	for _, c := range checks {
 		if got := pol.Decide(c.p, c.action, c.resource).Allowed; got != c.want {

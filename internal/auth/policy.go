@@ -148,8 +148,18 @@ func (p *Policy) Decide(pr *Principal, action, resource string) Decision {
 			return Decision{false, "denied by a deny entry"}
 		}
 	}
+	// What anonymous may do, everyone may do (by not authenticating), so
+	// anonymous' grants are a floor for authenticated callers; its deny
+	// entries and CIDRs concern anonymous callers only (outside its CIDRs
+	// the floor does not apply).
+	grants := entries
+	if authenticated {
+		if f := p.perms.entries[Anonymous]; f != nil && (f.cidrs == nil || inAny(pr.ClientIP, f.cidrs)) {
+			grants = append(append([]*entry(nil), entries...), f)
+		}
+	}
 	admin := false
-	for _, e := range entries {
+	for _, e := range grants {
 		if g := e.allow["admin"]; g != nil && g.all {
 			admin = true
 		}
@@ -165,7 +175,7 @@ func (p *Policy) Decide(pr *Principal, action, resource string) Decision {
 	if scope == ScopeTopic && p.protected[resource] {
 		return Decision{false, "kgate internal topic (admin only)"}
 	}
-	for _, e := range entries {
+	for _, e := range grants {
 		g := e.allow[action]
 		if g == nil {
 			continue
@@ -180,7 +190,7 @@ func (p *Policy) Decide(pr *Principal, action, resource string) Decision {
 			return Decision{true, "granted"}
 		}
 	}
-	if len(entries) == 0 {
+	if len(grants) == 0 {
 		return Decision{false, "no permissions for this principal"}
 	}
 	return Decision{false, "no grant for " + action}

@@ -82,6 +82,9 @@ func TestDecide(t *testing.T) {
 		{anon, "show_broker", "zero", false},
 		{anon, "produce", "anonymous", false},
 		{anon, "fetch", "customer1", false},
+		// ... and what anonymous may do, everyone may.
+		{p("customer1"), "list_topics", "", true},
+		{p("mallory"), "show_broker", "1", true},
 		// A subscription pattern needs fetch on every topic.
 		{p("mallory"), "fetch", "*", true},
 		{p("customer1"), "fetch", "*", false},
