@@ -315,5 +315,3 @@ func TestConsumerInstancesBelongToTheirCreator(t *testing.T) {
 		t.Errorf("subscribing to customer2: %d %s", r.status, r.body)
 	}
 }
-
-

@@ -27,8 +27,8 @@ type passwords struct {
 	macKey [32]byte
 	// bcrypts counts bcrypt comparisons (tests check the cache with it).
 	bcrypts atomic.Int64
-	sf     singleflight.Group
-	sem    chan struct{}
+	sf      singleflight.Group
+	sem     chan struct{}
 
 	// mu guards cache: one entry per user name (bounded by the users
 	// file), the last password that checked out.
