@@ -100,7 +100,7 @@ func (s *security) brokerOpts() []broker.Opt {
 		return nil
 	}
 	return []broker.Opt{
-		broker.KfakeOpts(auth.BrokerOptions(s.superuser.Username, s.superuser.Password.Reveal())...),
+		broker.KfakeOpts(auth.BrokerOptions(s.superuser.Mechanism, s.superuser.Username, s.superuser.Password.Reveal())...),
 		broker.WrapListener(func(ln net.Listener) net.Listener {
 			return auth.GuardListener(ln, s.kafkaClientAllowed, s.kafkaClientDenied)
 		}),
@@ -262,9 +262,11 @@ func (s *security) run(ctx context.Context, g *errgroup.Group) {
 	if s.certs != nil {
 		g.Go(func() error { return s.certs.Run(ctx) })
 	}
+	// Registered before run returns, so that a SIGHUP right after startup
+	// reloads rather than kills.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
 	g.Go(func() error {
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
 		defer signal.Stop(hup)
 		for {
 			select {

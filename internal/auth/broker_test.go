@@ -62,7 +62,7 @@ func startSecureBroker(t *testing.T, pol *auth.Policy) *secureBroker {
 	sb := &secureBroker{pol: func() *auth.Policy { return cur }}
 	allowed := func(user string, ip netip.Addr) bool { return user == "kgate" || cur.ClientAllowed(user, ip) }
 	b, err := broker.Start(t.TempDir(), broker.Listen("127.0.0.1:0"), broker.Logger(testutil.Logger()),
-		broker.KfakeOpts(auth.BrokerOptions("kgate", superPW)...),
+		broker.KfakeOpts(auth.BrokerOptions("SCRAM-SHA-512", "kgate", superPW)...),
 		broker.WrapListener(func(ln net.Listener) net.Listener { return auth.GuardListener(ln, allowed, nil) }))
 	if err != nil {
 		t.Fatal(err)

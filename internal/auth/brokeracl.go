@@ -204,12 +204,13 @@ func addGrantACLs(set map[ACL]bool, principal, user string, m kafkaOp, g *grant,
 }
 
 // BrokerOptions are the kfake options of a secured embedded broker: SASL
-// required, ACLs enforced, and kgate's own superuser (SCRAM-SHA-512).
-func BrokerOptions(superuser, password string) []kfake.Opt {
+// required, ACLs enforced, and kgate's own superuser with mechanism
+// (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512).
+func BrokerOptions(mechanism, superuser, password string) []kfake.Opt {
 	return []kfake.Opt{
 		kfake.EnableSASL(),
 		kfake.EnableACLs(),
-		kfake.Superuser("SCRAM-SHA-512", superuser, password),
+		kfake.Superuser(mechanism, superuser, password),
 	}
 }
 

@@ -388,11 +388,12 @@ func (s *Service) Login(ctx context.Context, ip netip.Addr, user, password strin
 		}
 		return "", nil, err
 	}
-	tok, c, err := s.jwt.issue(user, time.Now())
+	now := time.Now()
+	tok, c, err := s.jwt.issue(user, now)
 	if err != nil {
 		return "", nil, err
 	}
-	if err := s.store.Add(ctx, c); err != nil {
+	if err := s.store.Add(ctx, c, now); err != nil {
 		return "", nil, err
 	}
 	s.audit.Write(ctx, audit.Record{Event: audit.Login, Principal: user, AuthMethod: "password", ClientIP: ip.String(),

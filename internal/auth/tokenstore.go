@@ -165,15 +165,15 @@ func (s *TokenStore) cleanup(ctx context.Context, every time.Duration) {
 	}
 }
 
-// Add records a newly issued token; it returns once the record is durable
-// and applied here.
-func (s *TokenStore) Add(ctx context.Context, c *Claims) error {
-	v, err := json.Marshal(tokenRecord{Sub: c.Subject, IssuedMs: c.IssuedAt.UnixMilli(), ExpiresMs: c.ExpiresAt.UnixMilli()})
+// Add records a newly issued token, issued at the given time; it returns
+// once the record is durable and applied here.
+func (s *TokenStore) Add(ctx context.Context, c *Claims, issued time.Time) error {
+	// The issue time kept here has millisecond precision (the JWT's iat
+	// has seconds), which a revoke-all marker is compared against.
+	v, err := json.Marshal(tokenRecord{Sub: c.Subject, IssuedMs: issued.UnixMilli(), ExpiresMs: c.ExpiresAt.UnixMilli()})
 	if err != nil {
 		return err
 	}
-	// The issue time kept here has millisecond precision (the JWT's iat
-	// has seconds), which a revoke-all marker is compared against.
 	if err := s.table.Put(ctx, ktable.KV{Key: tokenKeyPrefix + c.ID, Value: v}); err != nil {
 		return fmt.Errorf("recording token: %w", err)
 	}
