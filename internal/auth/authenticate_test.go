@@ -101,7 +101,7 @@ func TestAuthenticateBasic(t *testing.T) {
 func TestUnknownUserPaysBcrypt(t *testing.T) {
 	s := testService(t, nil)
 	pol := s.Policy()
-	if c, _ := bcrypt.Cost(pol.dummyHash); c != 4 {
+	if c, _ := bcrypt.Cost(pol.dummyHash()); c != 4 {
 		t.Errorf("dummy hash cost = %d, want the users file's 4", c)
 	}
 	before := s.pw.bcrypts.Load()

@@ -64,7 +64,7 @@ func (p *passwords) mac(name, password string) [32]byte {
 func (p *passwords) check(ctx context.Context, pol *Policy, name, password string) (bool, error) {
 	u := pol.users.Lookup(name)
 	if u == nil || len(u.PasswordHash) == 0 {
-		if err := p.bcrypt(ctx, pol.dummyHash, password); err != nil && ctx.Err() != nil {
+		if err := p.bcrypt(ctx, pol.dummyHash(), password); err != nil && ctx.Err() != nil {
 			return false, ctx.Err()
 		}
 		return false, nil

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"net/netip"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -52,10 +53,25 @@ type Policy struct {
 	// protected topics (kgate's own state and audit topics) are reachable
 	// only by admin principals.
 	protected map[string]bool
-	// dummyHash is checked against for unknown users, at the highest cost
-	// of the file, so that timing does not tell whether a user exists.
-	dummyHash []byte
+	// dummy is checked against for unknown users, at the highest cost of
+	// the file, so that timing does not tell whether a user exists. It is
+	// made on first use (a high cost takes a while).
+	dummyOnce sync.Once
+	dummy     []byte
 	loadedAt  time.Time
+}
+
+// dummyHash returns the hash unknown users are checked against.
+func (p *Policy) dummyHash() []byte {
+	p.dummyOnce.Do(func() {
+		cost := p.users.maxCost
+		if cost < bcrypt.MinCost {
+			cost = bcrypt.MinCost // no users: nobody's existence to hide
+		}
+		// The password is never used; only the cost matters.
+		p.dummy, _ = bcrypt.GenerateFromPassword([]byte("kgate-dummy-password-never-matches"), cost)
+	})
+	return p.dummy
 }
 
 // NewPolicy builds a policy from parsed files; protected lists topics only
@@ -71,12 +87,6 @@ func NewPolicy(users *Users, perms *Permissions, protected []string) *Policy {
 	for _, t := range protected {
 		p.protected[t] = true
 	}
-	cost := p.users.maxCost
-	if cost < bcrypt.MinCost {
-		cost = bcrypt.DefaultCost
-	}
-	// The password is random and never used; only the cost matters.
-	p.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("kgate-dummy-password-never-matches"), cost)
 	return p
 }
 
