@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kgate/kgate/internal/kafka"
@@ -37,8 +38,27 @@ type counter struct {
 	dirty    bool
 }
 
-// Day returns the UTC day of t as kept in the usage topic.
-func Day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+// Day returns the UTC day of t as kept in the usage topic. It is on every
+// request's path, so the last answer is kept.
+func Day(t time.Time) string {
+	n := t.Unix() / 86400
+	if t.Unix() < 0 {
+		n-- // floor for times before 1970
+	}
+	if e := lastDay.Load(); e != nil && e.n == n {
+		return e.s
+	}
+	s := t.UTC().Format(time.DateOnly)
+	lastDay.Store(&dayName{n: n, s: s})
+	return s
+}
+
+type dayName struct {
+	n int64
+	s string
+}
+
+var lastDay atomic.Pointer[dayName]
 
 // NewUsage returns in-memory usage counters (nothing survives a restart).
 func NewUsage(node string) *Usage {
