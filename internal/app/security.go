@@ -119,8 +119,12 @@ func (s *security) kafkaClientAllowed(user string, ip netip.Addr) bool {
 }
 
 func (s *security) kafkaClientDenied(user string, ip netip.Addr) {
+	svc := s.svc.Load()
+	if svc == nil {
+		return // still starting: s.audit is not set yet (only kgate connects then)
+	}
 	known := audit.UnknownPrincipal
-	if svc := s.svc.Load(); svc != nil && svc.Policy().Users().Lookup(user) != nil {
+	if svc.Policy().Users().Lookup(user) != nil {
 		known = user
 	}
 	s.audit.Write(context.Background(), audit.Record{Event: audit.Denied, Principal: known, AuthMethod: "kafka_sasl",
