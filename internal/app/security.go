@@ -86,7 +86,9 @@ func newSecurity(cfg *config.Config, logger *slog.Logger) (*security, error) {
 		// kgate provisions the broker's SCRAM users from the users file
 		// at every start, so the broker's persisted copy is only a cache;
 		// dropping it lets the configured superuser password win over a
-		// stale persisted one (kfake prefers persisted credentials).
+		// stale persisted one (kfake prefers persisted credentials). If
+		// another kgate holds the directory, broker.Start fails next; that
+		// process keeps its credentials in memory and rewrites the file.
 		if err := os.Remove(filepath.Join(cfg.DataDir, "kafka", "sasl.json")); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("resetting the embedded broker's SASL state: %w", err)
 		}
