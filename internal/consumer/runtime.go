@@ -1,0 +1,640 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kgate/kgate/internal/kafka"
+)
+
+// Options configure New. Zero values take the defaults named.
+type Options struct {
+	// Client produces outputs and dead letters (its shared idempotent
+	// producer, acks=all), creates topics, and builds the consumer.
+	Client *kafka.Client
+	// Topics are consumed; Group is the consumer group.
+	Topics []string
+	Group  string
+	// HandlerName names the handler in logs, metrics and dead letters.
+	HandlerName string
+	Handler     Handler
+	// OutputTopic receives handler outputs ("": outputs are dropped,
+	// with a warning).
+	OutputTopic string
+	// DLQTopic receives dead letters (required).
+	DLQTopic string
+	// Concurrency bounds records handled at once across partitions
+	// (default 4).
+	Concurrency int
+	// MaxAttempts is how often a record is tried before it is
+	// dead-lettered (default 5).
+	MaxAttempts int
+	Backoff     Backoff
+	// HandlerTimeout bounds one attempt (default 1 minute).
+	HandlerTimeout time.Duration
+	// RevokeGrace is how long in-flight records may finish when their
+	// partition is revoked or the runtime stops; after it they are
+	// abandoned, not committed, and handled again by the next owner
+	// (default 10s).
+	RevokeGrace time.Duration
+	// CommitInterval is the least time between two commits; 0 commits
+	// as soon as something was marked, one commit at a time.
+	CommitInterval time.Duration
+	// MaxQueued is how many fetched records a partition may have waiting
+	// before its fetching pauses (default 1000).
+	MaxQueued int
+	// CreateTopics creates missing input, output and dead-letter topics
+	// with Partitions and Replication (default false: missing output or
+	// dead-letter topics are an error).
+	CreateTopics bool
+	Partitions   int32
+	Replication  int16
+	// SessionTimeout and RebalanceTimeout are the group's (defaults
+	// 45s and 60s; the rebalance timeout is raised to RevokeGrace+10s).
+	SessionTimeout   time.Duration
+	RebalanceTimeout time.Duration
+	// Metrics, if non-nil, receive the runtime's instruments.
+	Metrics *Metrics
+	Logger  *slog.Logger
+	// ConsumerOpts are added to the consumer client's options last.
+	ConsumerOpts []kgo.Opt
+}
+
+// Runtime consumes, hands records to the handler and commits. Create it
+// with New and run it once with Run.
+type Runtime struct {
+	o      Options
+	logger *slog.Logger
+	m      *Metrics
+	sem    chan struct{}
+	cl     *kgo.Client // the consumer, set in Run
+
+	wg sync.WaitGroup // worker goroutines
+
+	mu      sync.Mutex // guards workers and closing
+	workers map[tp]*worker
+	closing bool
+
+	// commitMu serializes "snapshot the marks, commit them", so that an
+	// older snapshot is never committed after a newer one and nothing of a
+	// revoked partition is committed after its revoke.
+	commitMu sync.Mutex
+
+	marksMu sync.Mutex // guards marks
+	marks   map[tp]*mark
+
+	kick chan struct{} // wakes the committer
+
+	stats stats
+}
+
+type tp struct {
+	topic     string
+	partition int32
+}
+
+type mark struct {
+	at    kgo.EpochOffset
+	dirty bool
+}
+
+type stats struct {
+	handled, failed, retried, deadLettered, outputs atomic.Int64
+	inFlight                                        atomic.Int64
+}
+
+// Stats is a snapshot of the runtime's counters.
+type Stats struct {
+	Handled, Failed, Retried, DeadLettered, Outputs int64
+	InFlight                                        int64
+	Partitions                                      int
+	Lag                                             int64
+}
+
+// New checks o and returns a runtime.
+func New(o Options) (*Runtime, error) {
+	switch {
+	case o.Client == nil:
+		return nil, errors.New("consumer: no Kafka client")
+	case o.Handler == nil:
+		return nil, errors.New("consumer: no handler")
+	case len(o.Topics) == 0:
+		return nil, errors.New("consumer: no topics")
+	case o.Group == "":
+		return nil, errors.New("consumer: no group")
+	case o.DLQTopic == "":
+		return nil, errors.New("consumer: no dead-letter topic")
+	}
+	for _, t := range append(append([]string(nil), o.Topics...), o.DLQTopic) {
+		if !kafka.ValidTopic(t) {
+			return nil, fmt.Errorf("consumer: invalid topic name %q", t)
+		}
+		if t == o.OutputTopic && o.OutputTopic != "" {
+			return nil, fmt.Errorf("consumer: topic %q is both consumed and the output topic", t)
+		}
+	}
+	for _, t := range o.Topics {
+		if t == o.DLQTopic {
+			return nil, fmt.Errorf("consumer: topic %q is both consumed and the dead-letter topic", t)
+		}
+	}
+	if o.OutputTopic != "" && !kafka.ValidTopic(o.OutputTopic) {
+		return nil, fmt.Errorf("consumer: invalid output topic name %q", o.OutputTopic)
+	}
+	if o.HandlerName == "" {
+		o.HandlerName = "handler"
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 4
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 5
+	}
+	o.Backoff = o.Backoff.withDefaults()
+	if o.HandlerTimeout <= 0 {
+		o.HandlerTimeout = time.Minute
+	}
+	if o.RevokeGrace <= 0 {
+		o.RevokeGrace = 10 * time.Second
+	}
+	if o.MaxQueued <= 0 {
+		o.MaxQueued = 1000
+	}
+	if o.Partitions <= 0 {
+		o.Partitions = 1
+	}
+	if o.Replication == 0 {
+		o.Replication = -1
+	}
+	if o.SessionTimeout <= 0 {
+		o.SessionTimeout = 45 * time.Second
+	}
+	if o.RebalanceTimeout <= 0 {
+		o.RebalanceTimeout = time.Minute
+	}
+	if min := o.RevokeGrace + 10*time.Second; o.RebalanceTimeout < min {
+		o.RebalanceTimeout = min
+	}
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Runtime{
+		o:       o,
+		logger:  logger.With("handler", o.HandlerName, "group", o.Group),
+		m:       o.Metrics,
+		sem:     make(chan struct{}, o.Concurrency),
+		workers: map[tp]*worker{},
+		marks:   map[tp]*mark{},
+		kick:    make(chan struct{}, 1),
+	}, nil
+}
+
+// Stats returns the runtime's counters; it is safe to call at any time.
+func (r *Runtime) Stats() Stats {
+	s := Stats{
+		Handled:      r.stats.handled.Load(),
+		Failed:       r.stats.failed.Load(),
+		Retried:      r.stats.retried.Load(),
+		DeadLettered: r.stats.deadLettered.Load(),
+		Outputs:      r.stats.outputs.Load(),
+		InFlight:     r.stats.inFlight.Load(),
+	}
+	r.mu.Lock()
+	s.Partitions = len(r.workers)
+	for _, w := range r.workers {
+		s.Lag += w.lag()
+	}
+	r.mu.Unlock()
+	return s
+}
+
+// Run ensures the topics exist, joins the group and handles records until
+// ctx is done; then it lets in-flight records finish (for up to
+// RevokeGrace), commits, and leaves the group. It returns nil after a
+// clean stop.
+func (r *Runtime) Run(ctx context.Context) error {
+	if err := r.ensureTopics(ctx); err != nil {
+		return err
+	}
+	hb := 3 * time.Second
+	if r.o.SessionTimeout < 9*time.Second {
+		hb = r.o.SessionTimeout / 3
+	}
+	opts := []kgo.Opt{
+		kgo.ConsumerGroup(r.o.Group),
+		kgo.ConsumeTopics(r.o.Topics...),
+		// Like the seed's auto.offset.reset=earliest: a new group
+		// handles what is already there.
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(),
+		// Callbacks run only between polls, never while fetched
+		// records are being handed out (see poll).
+		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsAssigned(r.assigned),
+		kgo.OnPartitionsRevoked(r.revoked),
+		kgo.OnPartitionsLost(r.lost),
+		kgo.SessionTimeout(r.o.SessionTimeout),
+		kgo.HeartbeatInterval(hb),
+		kgo.RebalanceTimeout(r.o.RebalanceTimeout),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	}
+	cl, err := r.o.Client.NewClient(append(opts, r.o.ConsumerOpts...)...)
+	if err != nil {
+		return fmt.Errorf("creating consumer: %w", err)
+	}
+	r.cl = cl
+
+	commitCtx, stopCommitter := context.WithCancel(context.Background())
+	committerDone := make(chan struct{})
+	go func() {
+		defer close(committerDone)
+		r.committer(commitCtx)
+	}()
+
+	r.logger.Info("handling", "topics", r.o.Topics, "output_topic", r.o.OutputTopic, "dlq_topic", r.o.DLQTopic,
+		"concurrency", r.o.Concurrency, "max_attempts", r.o.MaxAttempts)
+	r.poll(ctx)
+
+	// Shutdown order: stop handing out records (poll returned); let
+	// in-flight records finish or abandon them; commit what was
+	// finished; stop the committer; leave the group (its revoke finds
+	// nothing left to do).
+	r.mu.Lock()
+	r.closing = true
+	all := make([]*worker, 0, len(r.workers))
+	for k, w := range r.workers {
+		all = append(all, w)
+		delete(r.workers, k)
+	}
+	r.mu.Unlock()
+	stopWorkers(all, r.o.RevokeGrace)
+	r.wg.Wait()
+	fctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	err = r.commit(fctx, nil)
+	cancel()
+	stopCommitter()
+	<-committerDone
+	if err != nil {
+		r.logger.Error("final commit failed; the uncommitted records will be handled again", "err", err)
+	}
+	for _, w := range all {
+		r.dropPartitionMetrics(w.tp)
+	}
+	cl.CloseAllowingRebalance()
+	r.logger.Info("stopped", "handled", r.stats.handled.Load(), "dead_lettered", r.stats.deadLettered.Load())
+	return nil
+}
+
+// poll fetches and hands records to the partition workers until ctx is
+// done. With BlockRebalanceOnPoll, no rebalance callback runs between
+// PollRecords and AllowRebalance, so a revoked partition's worker is never
+// handed records after its revoke: franz-go guarantees that polls after
+// the revoke callback do not return them.
+func (r *Runtime) poll(ctx context.Context) {
+	var lastErr string
+	var lastErrAt time.Time
+	for {
+		fetches := r.cl.PollRecords(ctx, 10000)
+		if fetches.IsClientClosed() || ctx.Err() != nil {
+			r.cl.AllowRebalance()
+			return
+		}
+		fetches.EachError(func(t string, p int32, err error) {
+			if errors.Is(err, context.Canceled) {
+				return
+			}
+			// The client retries; say so once in a while, not on
+			// every poll.
+			if s := err.Error(); s != lastErr || time.Since(lastErrAt) > 30*time.Second {
+				lastErr, lastErrAt = s, time.Now()
+				r.logger.Warn("fetch error", "topic", t, "partition", p, "err", err)
+			}
+		})
+		r.mu.Lock()
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			w := r.workers[tp{p.Topic, p.Partition}]
+			if w == nil {
+				return // not ours (cannot happen while rebalances are blocked)
+			}
+			w.enqueue(p.Records, p.HighWatermark)
+		})
+		r.mu.Unlock()
+		r.cl.AllowRebalance()
+	}
+}
+
+// assigned starts a worker per newly assigned partition.
+func (r *Runtime) assigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closing {
+		return
+	}
+	n := 0
+	for t, ps := range assigned {
+		for _, p := range ps {
+			k := tp{t, p}
+			if r.workers[k] != nil {
+				continue
+			}
+			w := newWorker(r, k)
+			r.workers[k] = w
+			r.wg.Add(1)
+			go func() {
+				defer r.wg.Done()
+				w.run()
+			}()
+			n++
+		}
+	}
+	if r.m != nil {
+		r.m.Partitions.Set(float64(len(r.workers)))
+	}
+	r.logger.Info("partitions assigned", "partitions", formatTPs(assigned), "total", len(r.workers))
+}
+
+// revoked stops the revoked partitions' workers (in-flight records get
+// RevokeGrace to finish), commits what they finished, and only then
+// returns, letting the rebalance go on.
+func (r *Runtime) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
+	ws := r.take(revoked)
+	if len(ws) == 0 {
+		return
+	}
+	stopWorkers(ws, r.o.RevokeGrace)
+	keys := make([]tp, 0, len(ws))
+	for _, w := range ws {
+		keys = append(keys, w.tp)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	if err := r.commit(cctx, keys); err != nil {
+		r.logger.Warn("commit on revoke failed; the new owner will handle those records again", "err", err)
+	}
+	cancel()
+	r.forget(keys)
+	cl.ResumeFetchPartitions(revoked)
+	r.logger.Info("partitions revoked", "partitions", formatTPs(revoked))
+}
+
+// lost abandons the lost partitions at once: another member may own them
+// already, so nothing is committed.
+func (r *Runtime) lost(_ context.Context, cl *kgo.Client, lost map[string][]int32) {
+	ws := r.take(lost)
+	stopWorkers(ws, 0)
+	keys := make([]tp, 0, len(ws))
+	for _, w := range ws {
+		keys = append(keys, w.tp)
+	}
+	r.forget(keys)
+	cl.ResumeFetchPartitions(lost)
+	r.logger.Warn("partitions lost; in-flight records abandoned", "partitions", formatTPs(lost))
+}
+
+func (r *Runtime) take(parts map[string][]int32) []*worker {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ws []*worker
+	for t, ps := range parts {
+		for _, p := range ps {
+			k := tp{t, p}
+			if w := r.workers[k]; w != nil {
+				ws = append(ws, w)
+				delete(r.workers, k)
+			}
+		}
+	}
+	if r.m != nil {
+		r.m.Partitions.Set(float64(len(r.workers)))
+	}
+	return ws
+}
+
+// forget drops the marks and metrics of partitions no longer owned.
+func (r *Runtime) forget(keys []tp) {
+	r.marksMu.Lock()
+	for _, k := range keys {
+		delete(r.marks, k)
+	}
+	r.marksMu.Unlock()
+	for _, k := range keys {
+		r.dropPartitionMetrics(k)
+	}
+}
+
+func (r *Runtime) dropPartitionMetrics(k tp) {
+	if r.m != nil {
+		r.m.Lag.DeleteLabelValues(k.topic, strconv.Itoa(int(k.partition)))
+	}
+}
+
+// markDone records that everything of k before offset+1 is finished.
+func (r *Runtime) markDone(k tp, rec *kgo.Record) {
+	r.marksMu.Lock()
+	m := r.marks[k]
+	if m == nil {
+		m = &mark{}
+		r.marks[k] = m
+	}
+	m.at = kgo.EpochOffset{Epoch: rec.LeaderEpoch, Offset: rec.Offset + 1}
+	m.dirty = true
+	r.marksMu.Unlock()
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// committer commits marks as they appear, one commit at a time, at most
+// once per CommitInterval, until ctx is done.
+func (r *Runtime) committer(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.kick:
+		}
+		if err := r.commit(ctx, nil); err != nil && ctx.Err() == nil {
+			r.logger.Warn("commit failed; retrying", "err", err)
+			select {
+			case r.kick <- struct{}{}:
+			default:
+			}
+			if !sleep(ctx, time.Second) {
+				return
+			}
+			continue
+		}
+		if r.o.CommitInterval > 0 && !sleep(ctx, r.o.CommitInterval) {
+			return
+		}
+	}
+}
+
+// commit commits the dirty marks of keys (nil: of every partition).
+func (r *Runtime) commit(ctx context.Context, keys []tp) error {
+	r.commitMu.Lock()
+	defer r.commitMu.Unlock()
+
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	r.marksMu.Lock()
+	add := func(k tp, m *mark) {
+		if m == nil || !m.dirty {
+			return
+		}
+		if offsets[k.topic] == nil {
+			offsets[k.topic] = map[int32]kgo.EpochOffset{}
+		}
+		offsets[k.topic][k.partition] = m.at
+	}
+	if keys == nil {
+		for k, m := range r.marks {
+			add(k, m)
+		}
+	} else {
+		for _, k := range keys {
+			add(k, r.marks[k])
+		}
+	}
+	r.marksMu.Unlock()
+	if len(offsets) == 0 {
+		return nil
+	}
+
+	var errs []error
+	r.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		r.marksMu.Lock()
+		defer r.marksMu.Unlock()
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				k := tp{t.Topic, p.Partition}
+				if perr := kerr.ErrorForCode(p.ErrorCode); perr != nil {
+					errs = append(errs, fmt.Errorf("%s[%d]: %w", t.Topic, p.Partition, perr))
+					continue
+				}
+				// Clean unless a newer mark arrived meanwhile.
+				if m := r.marks[k]; m != nil && m.at == offsets[t.Topic][p.Partition] {
+					m.dirty = false
+				}
+			}
+		}
+	})
+	err := errors.Join(errs...)
+	if r.m != nil {
+		if err != nil {
+			r.m.Commits.WithLabelValues("error").Inc()
+		} else {
+			r.m.Commits.WithLabelValues("ok").Inc()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("committing offsets: %w", err)
+	}
+	r.logger.Debug("committed", "offsets", offsets)
+	return nil
+}
+
+// ensureTopics checks that the topics exist, creating missing ones when
+// CreateTopics is set. Missing output or dead-letter topics are errors
+// otherwise (a missing input topic is only a warning: the group waits).
+func (r *Runtime) ensureTopics(ctx context.Context) error {
+	want := append([]string(nil), r.o.Topics...)
+	want = append(want, r.o.DLQTopic)
+	if r.o.OutputTopic != "" {
+		want = append(want, r.o.OutputTopic)
+	}
+	var tds map[string]bool
+	var err error
+	for attempt := 0; ; attempt++ {
+		tds, err = r.existing(ctx, want)
+		if err == nil {
+			break
+		}
+		if attempt >= 4 || ctx.Err() != nil {
+			return fmt.Errorf("reading topic metadata: %w", err)
+		}
+		r.logger.Warn("reading topic metadata", "err", err)
+		if !sleep(ctx, time.Second) {
+			return ctx.Err()
+		}
+	}
+	for i, t := range want {
+		if tds[t] || slicesContains(want[:i], t) {
+			continue
+		}
+		if !r.o.CreateTopics {
+			if i < len(r.o.Topics) {
+				r.logger.Warn("input topic does not exist yet; waiting for it", "topic", t)
+				continue
+			}
+			return fmt.Errorf("topic %q does not exist (create it, or let kgate create it with create_topics)", t)
+		}
+		err := r.o.Client.CreateTopic(ctx, t, r.o.Partitions, r.o.Replication, nil)
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("creating topic %q: %w", t, err)
+		}
+	}
+	return nil
+}
+
+func (r *Runtime) existing(ctx context.Context, topics []string) (map[string]bool, error) {
+	tds, err := r.o.Client.Metadata(ctx, topics...)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for t, td := range tds {
+		if td.Err == nil {
+			out[t] = true
+		} else if !errors.Is(td.Err, kerr.UnknownTopicOrPartition) {
+			return nil, fmt.Errorf("topic %q: %w", t, td.Err)
+		}
+	}
+	return out, nil
+}
+
+func slicesContains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// sleep waits d or until ctx is done, reporting whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func formatTPs(m map[string][]int32) string {
+	s := ""
+	for t, ps := range m {
+		if s != "" {
+			s += " "
+		}
+		s += fmt.Sprintf("%s%v", t, ps)
+	}
+	return s
+}

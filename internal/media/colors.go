@@ -1,0 +1,276 @@
+package media
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+)
+
+// Color is one dominant colour of a frame: the mean RGB of the pixels in
+// its cluster, as hex, and the share of the frame's pixels in the cluster.
+type Color struct {
+	RGB   [3]uint8 `json:"rgb"`
+	Hex   string   `json:"hex"`
+	Share float64  `json:"share"`
+}
+
+// ColorOptions tune DominantColors. Zero values take the defaults.
+type ColorOptions struct {
+	// K is the number of colours to find (default 3). Fewer come back
+	// when the frame has fewer distinct colours.
+	K int
+	// SampleSize is how many pixels (sampled deterministically) the
+	// clustering runs on (default 20000). Shares and final colours are
+	// computed over every pixel.
+	SampleSize int
+	// Restarts is how many k-means++ runs compete; the lowest inertia
+	// wins (default 4).
+	Restarts int
+	// MaxIterations bounds Lloyd iterations per run (default 50).
+	MaxIterations int
+	// Seed seeds the sampling and the k-means++ initialisation (default
+	// 1). The same frame and options always give the same colours.
+	Seed uint64
+}
+
+func (o ColorOptions) withDefaults() ColorOptions {
+	if o.K <= 0 {
+		o.K = 3
+	}
+	if o.SampleSize <= 0 {
+		o.SampleSize = 20000
+	}
+	if o.Restarts <= 0 {
+		o.Restarts = 4
+	}
+	if o.MaxIterations <= 0 {
+		o.MaxIterations = 50
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	return o
+}
+
+// MaxK bounds ColorOptions.K.
+const MaxK = 64
+
+// DominantColors finds the frame's o.K dominant colours with k-means++ on
+// a deterministic sample of its pixels and returns them sorted by share,
+// largest first (ties by hex). It is deterministic: the same frame and
+// options give the same result.
+func DominantColors(f *Frame, o ColorOptions) ([]Color, error) {
+	o = o.withDefaults()
+	if o.K > MaxK {
+		return nil, fmt.Errorf("k must be at most %d, got %d", MaxK, o.K)
+	}
+	n := f.Width * f.Height
+	if n <= 0 || len(f.Pix) < n*3 {
+		return nil, fmt.Errorf("frame %dx%d has %d bytes: %w", f.Width, f.Height, len(f.Pix), ErrNoFrame)
+	}
+	sample := samplePixels(f.Pix[:n*3], n, o.SampleSize, o.Seed)
+
+	var best []point
+	bestInertia := math.Inf(1)
+	for r := 0; r < o.Restarts; r++ {
+		rng := rand.New(rand.NewPCG(o.Seed, uint64(r)+1))
+		centers := kmeansPlusPlus(sample, o.K, rng)
+		inertia := lloyd(sample, centers, o.MaxIterations)
+		if inertia < bestInertia {
+			best, bestInertia = centers, inertia
+		}
+	}
+	return finalColors(f.Pix[:n*3], n, best), nil
+}
+
+type point [3]float64
+
+// samplePixels picks m pixels uniformly at random (with replacement) using
+// a generator seeded with seed, or every pixel when there are at most m.
+func samplePixels(pix []byte, n, m int, seed uint64) []point {
+	if n <= m {
+		out := make([]point, n)
+		for i := range out {
+			out[i] = point{float64(pix[3*i]), float64(pix[3*i+1]), float64(pix[3*i+2])}
+		}
+		return out
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x6b67617465)) // "kgate"
+	out := make([]point, m)
+	for i := range out {
+		j := rng.IntN(n)
+		out[i] = point{float64(pix[3*j]), float64(pix[3*j+1]), float64(pix[3*j+2])}
+	}
+	return out
+}
+
+func dist2(a, b point) float64 {
+	d0, d1, d2 := a[0]-b[0], a[1]-b[1], a[2]-b[2]
+	return d0*d0 + d1*d1 + d2*d2
+}
+
+// kmeansPlusPlus chooses up to k initial centres: the first uniformly, each
+// next one with probability proportional to its squared distance to the
+// nearest centre chosen so far. It stops early when every point already
+// coincides with a centre (fewer distinct colours than k).
+func kmeansPlusPlus(pts []point, k int, rng *rand.Rand) []point {
+	centers := make([]point, 0, k)
+	centers = append(centers, pts[rng.IntN(len(pts))])
+	d := make([]float64, len(pts))
+	for i, p := range pts {
+		d[i] = dist2(p, centers[0])
+	}
+	for len(centers) < k {
+		var sum float64
+		for _, v := range d {
+			sum += v
+		}
+		if sum == 0 {
+			break
+		}
+		target := rng.Float64() * sum
+		idx := len(pts) - 1
+		for i, v := range d {
+			target -= v
+			if target < 0 {
+				idx = i
+				break
+			}
+		}
+		if d[idx] == 0 { // only possible through rounding at the tail
+			for i := len(d) - 1; i >= 0; i-- {
+				if d[i] > 0 {
+					idx = i
+					break
+				}
+			}
+		}
+		c := pts[idx]
+		centers = append(centers, c)
+		for i, p := range pts {
+			if v := dist2(p, c); v < d[i] {
+				d[i] = v
+			}
+		}
+	}
+	return centers
+}
+
+// lloyd refines centers in place and returns the final inertia (sum of
+// squared distances of points to their centre).
+func lloyd(pts []point, centers []point, maxIter int) float64 {
+	k := len(centers)
+	assign := make([]int, len(pts))
+	for i := range assign {
+		assign[i] = -1
+	}
+	sums := make([]point, k)
+	counts := make([]int, k)
+	var inertia float64
+	for iter := 0; iter < maxIter; iter++ {
+		changed := 0
+		inertia = 0
+		for i, p := range pts {
+			c, dd := nearest(p, centers)
+			if c != assign[i] {
+				assign[i] = c
+				changed++
+			}
+			inertia += dd
+		}
+		if changed == 0 {
+			break
+		}
+		clear(sums)
+		clear(counts)
+		for i, p := range pts {
+			c := assign[i]
+			sums[c][0] += p[0]
+			sums[c][1] += p[1]
+			sums[c][2] += p[2]
+			counts[c]++
+		}
+		for c := range centers {
+			if counts[c] == 0 {
+				// An empty cluster takes the point farthest from
+				// its centre, deterministically.
+				far, farD := 0, -1.0
+				for i, p := range pts {
+					if dd := dist2(p, centers[assign[i]]); dd > farD {
+						far, farD = i, dd
+					}
+				}
+				centers[c] = pts[far]
+				continue
+			}
+			n := float64(counts[c])
+			centers[c] = point{sums[c][0] / n, sums[c][1] / n, sums[c][2] / n}
+		}
+	}
+	return inertia
+}
+
+func nearest(p point, centers []point) (int, float64) {
+	best, bestD := 0, math.Inf(1)
+	for c, ctr := range centers {
+		if dd := dist2(p, ctr); dd < bestD {
+			best, bestD = c, dd
+		}
+	}
+	return best, bestD
+}
+
+// finalColors assigns every pixel to its nearest centre and reports each
+// non-empty cluster's mean colour and share, largest share first.
+func finalColors(pix []byte, n int, centers []point) []Color {
+	k := len(centers)
+	sums := make([][3]uint64, k)
+	counts := make([]int, k)
+	// Neighbouring pixels are mostly identical: remember the last
+	// colour's cluster to skip the distance computation.
+	lastR, lastG, lastB, lastC := -1, -1, -1, 0
+	for i := 0; i < n; i++ {
+		r, g, b := int(pix[3*i]), int(pix[3*i+1]), int(pix[3*i+2])
+		c := lastC
+		if r != lastR || g != lastG || b != lastB {
+			c, _ = nearest(point{float64(r), float64(g), float64(b)}, centers)
+			lastR, lastG, lastB, lastC = r, g, b, c
+		}
+		sums[c][0] += uint64(r)
+		sums[c][1] += uint64(g)
+		sums[c][2] += uint64(b)
+		counts[c]++
+	}
+	out := make([]Color, 0, k)
+	for c := range centers {
+		if counts[c] == 0 {
+			continue
+		}
+		cnt := uint64(counts[c])
+		var rgb [3]uint8
+		for j := range rgb {
+			rgb[j] = uint8((sums[c][j] + cnt/2) / cnt)
+		}
+		out = append(out, Color{
+			RGB:   rgb,
+			Hex:   fmt.Sprintf("#%02x%02x%02x", rgb[0], rgb[1], rgb[2]),
+			Share: float64(counts[c]) / float64(n),
+		})
+	}
+	slices.SortFunc(out, func(a, b Color) int {
+		switch {
+		case a.Share > b.Share:
+			return -1
+		case a.Share < b.Share:
+			return 1
+		}
+		if a.Hex < b.Hex {
+			return -1
+		} else if a.Hex > b.Hex {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
