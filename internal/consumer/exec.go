@@ -78,6 +78,9 @@ func (e *Exec) Handle(ctx context.Context, r *kgo.Record) ([]Output, error) {
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("exec %s: %w", e.Argv[0], ctx.Err())
 	}
+	if stdout.overflow {
+		return nil, fmt.Errorf("exec %s: stdout exceeds %d bytes", e.Argv[0], max)
+	}
 	if err != nil {
 		msg := fmt.Sprintf("exec %s: %v", e.Argv[0], err)
 		if tail := strings.TrimSpace(truncateTail(stderr.String(), stderrInError)); tail != "" {
@@ -90,9 +93,6 @@ func (e *Exec) Handle(ctx context.Context, r *kgo.Record) ([]Output, error) {
 		// Anything else is retried, including a missing or
 		// non-executable command: the operator may fix it.
 		return nil, errors.New(msg)
-	}
-	if stdout.overflow {
-		return nil, fmt.Errorf("exec %s: stdout exceeds %d bytes", e.Argv[0], max)
 	}
 	if stdout.Len() == 0 {
 		return nil, nil
@@ -157,9 +157,9 @@ func envName(s string) string {
 }
 
 // cappedBuffer keeps at most max bytes: the first ones, or with keepTail
-// the last ones.
+// the last ones. (It has no ReadFrom, so io.Copy goes through Write.)
 type cappedBuffer struct {
-	bytes.Buffer
+	buf      bytes.Buffer
 	max      int
 	keepTail bool
 	overflow bool
@@ -168,19 +168,27 @@ type cappedBuffer struct {
 func (c *cappedBuffer) Write(p []byte) (int, error) {
 	n := len(p)
 	if c.keepTail {
-		c.Buffer.Write(p)
-		if over := c.Buffer.Len() - c.max; over > 0 {
-			c.Buffer.Next(over)
+		c.buf.Write(p)
+		if over := c.buf.Len() - c.max; over > 0 {
+			c.buf.Next(over)
 		}
 		return n, nil
 	}
-	if room := c.max - c.Buffer.Len(); len(p) > room {
+	if room := c.max - c.buf.Len(); len(p) > room {
+		// Stop reading: the command gets EPIPE instead of running on.
 		c.overflow = true
-		p = p[:max(room, 0)]
+		c.buf.Write(p[:max(room, 0)])
+		return 0, errOutputTooLarge
 	}
-	c.Buffer.Write(p)
+	c.buf.Write(p)
 	return n, nil
 }
+
+var errOutputTooLarge = errors.New("output too large")
+
+func (c *cappedBuffer) Len() int       { return c.buf.Len() }
+func (c *cappedBuffer) Bytes() []byte  { return c.buf.Bytes() }
+func (c *cappedBuffer) String() string { return c.buf.String() }
 
 func truncateTail(s string, n int) string {
 	s = strings.ToValidUTF8(s, "?")

@@ -338,7 +338,7 @@ func (r *Runtime) poll(ctx context.Context) {
 func (r *Runtime) assigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closing {
+	if r.closing || len(assigned) == 0 {
 		return
 	}
 	n := 0
@@ -361,7 +361,9 @@ func (r *Runtime) assigned(_ context.Context, cl *kgo.Client, assigned map[strin
 	if r.m != nil {
 		r.m.Partitions.Set(float64(len(r.workers)))
 	}
-	r.logger.Info("partitions assigned", "partitions", formatTPs(assigned), "total", len(r.workers))
+	if n > 0 {
+		r.logger.Info("partitions assigned", "partitions", formatTPs(assigned), "total", len(r.workers))
+	}
 }
 
 // revoked stops the revoked partitions' workers (in-flight records get
