@@ -128,7 +128,12 @@ func Start(dataDir string, opts ...Opt) (*Broker, error) {
 		unlock(lock)
 		return nil, fmt.Errorf("starting embedded broker: %w", err)
 	}
-	return &Broker{cluster: cluster, lock: lock, addr: ln.Addr().String(), dir: dataDir}, nil
+	b := &Broker{cluster: cluster, lock: lock, addr: ln.Addr().String(), dir: dataDir}
+	if err := writeAddrFile(dataDir, b.addr); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("writing %s: %w", AddrFile, err)
+	}
+	return b, nil
 }
 
 // Addr returns the host:port the broker listens on.
@@ -140,6 +145,7 @@ func (b *Broker) Cluster() *kfake.Cluster { return b.cluster }
 // Close stops the broker cleanly (persisting its state) and releases the
 // data directory. It is safe to call more than once.
 func (b *Broker) Close() {
+	removeAddrFile(b.dir)
 	b.cluster.Close()
 	unlock(b.lock)
 }

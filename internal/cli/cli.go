@@ -44,6 +44,8 @@ type command struct {
 var commands = map[string]command{
 	"serve":   {"run the HTTP gateway (and the embedded broker when no brokers are configured)", runServe},
 	"config":  {"validate or print the effective configuration (config validate | config print)", runConfig},
+	"handle":  {"run a consumer-group worker with a built-in handler (vault-colors, exec, webhook)", runHandle},
+	"dlq":     {"replay dead letters to their origin topics (dlq replay)", runDLQ},
 	"version": {"print the version", runVersion},
 	"passwd":  {"print a bcrypt hash (and users-file entry) for a password read from the terminal or stdin", runPasswd},
 }

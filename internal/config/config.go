@@ -47,6 +47,7 @@ type Config struct {
 	Consumers Consumers `yaml:"consumers"`
 	Metrics   Metrics   `yaml:"metrics"`
 	Auth      Auth      `yaml:"auth"`
+	Handle    Handle    `yaml:"handle"`
 }
 
 // Log configures logging.
@@ -188,6 +189,7 @@ func Default() Config {
 			MaxInstances:    1000,
 		},
 		Auth: defaultAuth(),
+		Handle: DefaultHandle(),
 	}
 }
 

@@ -105,6 +105,7 @@ func (c *Config) Validate() error {
 		ps.Add("consumers.max_instances", "must be positive, got %d", c.Consumers.MaxInstances)
 	}
 	c.validateAuth(&ps)
+	c.Handle.validate(&ps, "handle")
 	return ps.Err()
 }
 

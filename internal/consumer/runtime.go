@@ -393,6 +393,9 @@ func (r *Runtime) revoked(ctx context.Context, cl *kgo.Client, revoked map[strin
 // already, so nothing is committed.
 func (r *Runtime) lost(_ context.Context, cl *kgo.Client, lost map[string][]int32) {
 	ws := r.take(lost)
+	if len(ws) == 0 {
+		return
+	}
 	stopWorkers(ws, 0)
 	keys := make([]tp, 0, len(ws))
 	for _, w := range ws {

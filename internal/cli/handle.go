@@ -1,0 +1,398 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kgate/kgate/internal/broker"
+	"github.com/kgate/kgate/internal/config"
+	"github.com/kgate/kgate/internal/consumer"
+	"github.com/kgate/kgate/internal/httpapi"
+	"github.com/kgate/kgate/internal/httpapi/ops"
+	"github.com/kgate/kgate/internal/kafka"
+	"github.com/kgate/kgate/internal/media"
+	"github.com/kgate/kgate/internal/vault"
+)
+
+const handleUsage = `usage: kgate handle HANDLER [flags] [-- command args...]
+
+Handlers:
+  vault-colors  fetch each Kerberos Vault recording, decode a frame, report its dominant colours
+  exec          run a command per record (record value on stdin, stdout is the output record)
+  webhook       POST each record to a URL, signed with HMAC-SHA256
+
+Secrets never go on the command line: set KGATE_HANDLE_VAULT_ACCESS_KEY,
+KGATE_HANDLE_VAULT_SECRET_ACCESS_KEY, KGATE_HANDLE_S3_ACCESS_KEY_ID,
+KGATE_HANDLE_S3_SECRET_ACCESS_KEY, KGATE_HANDLE_WEBHOOK_SECRET and
+KGATE_KAFKA_SASL_PASSWORD, or point the *-file flags at files.
+
+Flags:
+`
+
+// handleFlags adds the flags of `kgate handle` and `kgate dlq` on top of
+// the shared config flags: each maps onto one key of the config tree.
+func addHandleFlags(cf *configFlags) *topicsFlag {
+	h := func(c *config.Config) *config.Handle { return &c.Handle }
+	add := func(name, usage string, field func(*config.Config) any) {
+		cf.add(name, usage, func(c *config.Config) reflect.Value { return reflect.ValueOf(field(c)).Elem() })
+	}
+	topics := &topicsFlag{}
+	cf.fs.Var(topics, "topic", "topic to consume; repeat or comma-separate (env KGATE_HANDLE_TOPICS)")
+	add("group", "consumer group (default kgate-handle-HANDLER)", func(c *config.Config) any { return &h(c).Group })
+	add("output-topic", "topic for output records", func(c *config.Config) any { return &h(c).OutputTopic })
+	add("dlq-topic", "dead-letter topic (default GROUP.dlq)", func(c *config.Config) any { return &h(c).DLQTopic })
+	add("create-topics", "create missing topics: true or false (default true)", func(c *config.Config) any { return &h(c).CreateTopics })
+	add("concurrency", "records handled at once across partitions (default 4)", func(c *config.Config) any { return &h(c).Concurrency })
+	add("max-attempts", "attempts before a record is dead-lettered (default 5)", func(c *config.Config) any { return &h(c).MaxAttempts })
+	add("backoff-initial", "first pause between attempts (default 500ms)", func(c *config.Config) any { return &h(c).BackoffInitial })
+	add("backoff-max", "longest pause between attempts (default 30s)", func(c *config.Config) any { return &h(c).BackoffMax })
+	add("handler-timeout", "bound of one attempt (default 2m)", func(c *config.Config) any { return &h(c).HandlerTimeout })
+	add("revoke-grace", "time in-flight records get to finish on revoke or shutdown (default 10s)", func(c *config.Config) any { return &h(c).RevokeGrace })
+	add("commit-interval", "least time between commits; 0 commits as soon as possible (default 0)", func(c *config.Config) any { return &h(c).CommitInterval })
+	add("session-timeout", "consumer group session timeout (default 45s)", func(c *config.Config) any { return &h(c).SessionTimeout })
+	add("metrics-listen", "address of /metrics and /healthz; empty disables (default 127.0.0.1:8083)", func(c *config.Config) any { return &h(c).MetricsListen })
+	add("progress", "one-line status on stderr: auto, on or off", func(c *config.Config) any { return &h(c).Progress })
+	add("temp-dir", "directory for downloaded recordings", func(c *config.Config) any { return &h(c).TempDir })
+	// vault-colors
+	add("vault-source", "where recordings come from: vault, s3 or dir", func(c *config.Config) any { return &h(c).Vault.Source })
+	add("vault-url", "Kerberos Vault URL (its /api base or the site)", func(c *config.Config) any { return &h(c).Vault.URL })
+	add("vault-access-key-file", "file holding the Vault access key", func(c *config.Config) any { return &h(c).Vault.AccessKeyFile })
+	add("vault-secret-access-key-file", "file holding the Vault secret access key", func(c *config.Config) any { return &h(c).Vault.SecretAccessKeyFile })
+	add("vault-dir", "local recordings directory (source dir)", func(c *config.Config) any { return &h(c).Vault.Dir })
+	add("max-recording-bytes", "size cap of one recording (default 1 GiB)", func(c *config.Config) any { return &h(c).Vault.MaxBytes })
+	add("s3-endpoint", "S3-compatible endpoint URL (source s3)", func(c *config.Config) any { return &h(c).Vault.S3.Endpoint })
+	add("s3-region", "S3 region (default us-east-1)", func(c *config.Config) any { return &h(c).Vault.S3.Region })
+	add("s3-bucket", "S3 bucket (source s3)", func(c *config.Config) any { return &h(c).Vault.S3.Bucket })
+	add("s3-prefix", "prefix before every recording key (source s3)", func(c *config.Config) any { return &h(c).Vault.S3.Prefix })
+	add("s3-path-style", "path-style bucket addressing: true or false (default true)", func(c *config.Config) any { return &h(c).Vault.S3.PathStyle })
+	add("s3-access-key-id-file", "file holding the S3 access key id", func(c *config.Config) any { return &h(c).Vault.S3.AccessKeyIDFile })
+	add("s3-secret-access-key-file", "file holding the S3 secret access key", func(c *config.Config) any { return &h(c).Vault.S3.SecretAccessKeyFile })
+	add("colors", "number of dominant colours (default 3)", func(c *config.Config) any { return &h(c).Colors.K })
+	add("frame-at", "time of the analysed frame, e.g. 1.5s (default: the first frame)", func(c *config.Config) any { return &h(c).Colors.At })
+	add("ffmpeg", "ffmpeg executable (default ffmpeg)", func(c *config.Config) any { return &h(c).Colors.FFmpeg })
+	// exec and webhook
+	add("exec-timeout", "bound of one command run (default 30s)", func(c *config.Config) any { return &h(c).Exec.Timeout })
+	add("exec-dir", "working directory of the command", func(c *config.Config) any { return &h(c).Exec.Dir })
+	add("webhook-url", "URL records are POSTed to", func(c *config.Config) any { return &h(c).Webhook.URL })
+	add("webhook-secret-file", "file holding the HMAC secret", func(c *config.Config) any { return &h(c).Webhook.SecretFile })
+	add("webhook-timeout", "bound of one request (default 10s)", func(c *config.Config) any { return &h(c).Webhook.Timeout })
+	// Kafka security, in the seed's terms.
+	add("security-protocol", "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL", func(c *config.Config) any { return new(string) })
+	add("sasl-mechanism", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (env KGATE_KAFKA_SASL_MECHANISM)", func(c *config.Config) any { return &c.Kafka.SASL.Mechanism })
+	add("sasl-username", "SASL user name (env KGATE_KAFKA_SASL_USERNAME)", func(c *config.Config) any { return &c.Kafka.SASL.Username })
+	add("sasl-password-file", "file holding the SASL password (or env KGATE_KAFKA_SASL_PASSWORD)", func(c *config.Config) any { return &c.Kafka.SASL.PasswordFile })
+	add("tls-ca-file", "CA certificates for the brokers' TLS", func(c *config.Config) any { return &c.Kafka.TLS.CAFile })
+	add("tls-cert-file", "client certificate for TLS", func(c *config.Config) any { return &c.Kafka.TLS.CertFile })
+	add("tls-key-file", "client key for TLS", func(c *config.Config) any { return &c.Kafka.TLS.KeyFile })
+	return topics
+}
+
+// topicsFlag is a repeatable, comma-separating --topic.
+type topicsFlag struct {
+	list []string
+	set  bool
+}
+
+func (t *topicsFlag) String() string { return strings.Join(t.list, ",") }
+
+func (t *topicsFlag) Set(s string) error {
+	t.set = true
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			t.list = append(t.list, p)
+		}
+	}
+	return nil
+}
+
+// loadHandleConfig applies the flags and --security-protocol, which maps
+// onto kafka.tls.enabled and requires a SASL mechanism for SASL_*.
+func loadHandleConfig(env Env, cf *configFlags, topics *topicsFlag, name string) (config.Config, int) {
+	cfg, code := cf.loadValid(env, name)
+	if code != exitOK {
+		return cfg, code
+	}
+	if topics.set {
+		cfg.Handle.Topics = topics.list
+	}
+	if p := *cf.values["security-protocol"]; p != "" {
+		switch strings.ToUpper(p) {
+		case "PLAINTEXT":
+		case "SSL":
+			cfg.Kafka.TLS.Enabled = true
+		case "SASL_PLAINTEXT", "SASL_SSL":
+			cfg.Kafka.TLS.Enabled = strings.HasSuffix(strings.ToUpper(p), "SSL")
+			if cfg.Kafka.SASL.Mechanism == "" && cfg.Kafka.SASL.File == "" {
+				return cfg, errorf(env, exitConfig, name, "--security-protocol %s needs --sasl-mechanism", p)
+			}
+		default:
+			return cfg, errorf(env, exitConfig, name, "--security-protocol must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, got %q", p)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, errorf(env, exitConfig, name, "%v", err)
+	}
+	return cfg, exitOK
+}
+
+// brokersFor returns the configured brokers, or the address of the
+// embedded broker a kgate serve publishes in the data directory.
+func brokersFor(cfg config.Config) ([]string, error) {
+	if len(cfg.Brokers) > 0 {
+		return cfg.Brokers, nil
+	}
+	addr, err := broker.RunningAddr(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	return []string{addr}, nil
+}
+
+func runHandle(ctx context.Context, env Env, args []string) int {
+	fs := flag.NewFlagSet("kgate handle", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), handleUsage)
+		fs.PrintDefaults()
+	}
+	cf := addConfigFlags(fs)
+	topics := addHandleFlags(cf)
+	var handler string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		handler, args = args[0], args[1:]
+	}
+	if code, ok := parseFlags(fs, args, env.Stderr); !ok {
+		return code
+	}
+	rest := fs.Args()
+	if handler == "" && len(rest) > 0 {
+		handler, rest = rest[0], rest[1:]
+	}
+	if handler == "" {
+		fs.Usage()
+		return exitConfig
+	}
+	cfg, code := loadHandleConfig(env, cf, topics, "handle")
+	if code != exitOK {
+		return code
+	}
+	if len(rest) > 0 {
+		if handler != "exec" {
+			return errorf(env, exitConfig, "handle", "unexpected arguments %q (only exec takes a command after --)", rest)
+		}
+		cfg.Handle.Exec.Command = rest
+	}
+	if err := cfg.Handle.CheckHandler(handler); err != nil {
+		return errorf(env, exitConfig, "handle", "%v", err)
+	}
+	hc := &cfg.Handle
+	if hc.Group == "" {
+		hc.Group = "kgate-handle-" + handler
+	}
+	if hc.DLQTopic == "" {
+		hc.DLQTopic = hc.Group + ".dlq"
+	}
+
+	var rt *consumer.Runtime
+	var progress *consumer.Progress
+	logger := newLogger(env, cfg.Log)
+	if showProgress(env, hc.Progress) {
+		progress = consumer.NewProgress(env.Stderr, func() consumer.Stats {
+			if rt == nil {
+				return consumer.Stats{}
+			}
+			return rt.Stats()
+		})
+		logger = progressLogger(progress.Writer(), cfg.Log)
+	}
+
+	brokers, err := brokersFor(cfg)
+	if err != nil {
+		return errorf(env, exitFail, "handle", "%v", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	kc, err := kafka.New(kafka.Options{
+		Brokers:           brokers,
+		Kafka:             cfg.Kafka,
+		DefaultPartitions: int32(cfg.DefaultPartitions),
+		Replication:       int16(cfg.DefaultReplicationFactor),
+		Logger:            logger,
+		Hooks:             []kgo.Hook{kprom.NewMetrics("kgate", kprom.Registerer(reg), kprom.Gatherer(reg), kprom.Subsystem("kafka"))},
+	})
+	if err != nil {
+		return errorf(env, exitFail, "handle", "%v", err)
+	}
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.Background(), cfg.Kafka.ProduceTimeout.D())
+		defer cancel()
+		if err := kc.Flush(fctx); err != nil {
+			logger.Warn("flushing producer", "err", err)
+		}
+		kc.Close()
+	}()
+
+	h, err := buildHandler(handler, hc, logger)
+	if err != nil {
+		return errorf(env, exitConfig, "handle", "%v", err)
+	}
+	rt, err = consumer.New(consumer.Options{
+		Client:           kc,
+		Topics:           hc.Topics,
+		Group:            hc.Group,
+		HandlerName:      handler,
+		Handler:          h,
+		OutputTopic:      hc.OutputTopic,
+		DLQTopic:         hc.DLQTopic,
+		Concurrency:      hc.Concurrency,
+		MaxAttempts:      hc.MaxAttempts,
+		Backoff:          consumer.Backoff{Initial: hc.BackoffInitial.D(), Max: hc.BackoffMax.D()},
+		HandlerTimeout:   hc.HandlerTimeout.D(),
+		RevokeGrace:      hc.RevokeGrace.D(),
+		CommitInterval:   hc.CommitInterval.D(),
+		MaxQueued:        hc.MaxQueued,
+		CreateTopics:     hc.CreateTopics,
+		Partitions:       int32(cfg.DefaultPartitions),
+		Replication:      int16(cfg.DefaultReplicationFactor),
+		SessionTimeout:   hc.SessionTimeout.D(),
+		RebalanceTimeout: hc.RebalanceTimeout.D(),
+		Metrics:          consumer.NewMetrics(reg),
+		Logger:           logger,
+	})
+	if err != nil {
+		return errorf(env, exitConfig, "handle", "%v", err)
+	}
+
+	// Lifecycle: the runtime runs until ctx ends (SIGINT/SIGTERM), then
+	// drains and commits; the metrics listener and the progress line
+	// stay until it has, so the last numbers can still be scraped.
+	var srv *httpapi.Server
+	if hc.MetricsListen != "" {
+		rr := httpapi.NewRouter()
+		ops.Register(rr, ops.Deps{Ping: kc.Ping, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}), MetricsOpen: true})
+		handler := rr.Handler(httpapi.Chain{Outer: []func(http.Handler) http.Handler{httpapi.Recover(logger)}, Logger: logger, MaxBodyBytes: 1 << 20})
+		if srv, err = httpapi.NewServer(hc.MetricsListen, handler, cfg.HTTP, logger); err != nil {
+			return errorf(env, exitFail, "handle", "%v", err)
+		}
+		logger.Info("metrics listening", "addr", "http://"+srv.Addr()+"/metrics")
+	}
+	sideCtx, stopSide := context.WithCancel(context.Background())
+	g, gctx := errgroup.WithContext(sideCtx)
+	if srv != nil {
+		g.Go(func() error { return srv.Run(gctx) })
+	}
+	if progress != nil {
+		g.Go(func() error { progress.Run(gctx, 500*time.Millisecond); return nil })
+	}
+	runErr := rt.Run(ctx)
+	stopSide()
+	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		logger.Warn("metrics listener", "err", err)
+	}
+	if runErr != nil {
+		logger.Error("kgate handle failed", "err", runErr)
+		return exitFail
+	}
+	return exitOK
+}
+
+func showProgress(env Env, mode string) bool {
+	switch strings.ToLower(mode) {
+	case "on":
+		return true
+	case "off":
+		return false
+	}
+	f, ok := env.Stderr.(interface{ Fd() uintptr })
+	return ok && env.IsTerminal != nil && env.IsTerminal(f.Fd())
+}
+
+// progressLogger logs as text (the display is on a terminal) through the
+// progress line's writer.
+func progressLogger(w io.Writer, lc config.Log) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(lc.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if strings.ToLower(lc.Format) == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// buildHandler constructs the named built-in handler, reading its secrets.
+func buildHandler(name string, hc *config.Handle, logger *slog.Logger) (consumer.Handler, error) {
+	switch name {
+	case "vault-colors":
+		src, err := buildSource(hc, logger)
+		if err != nil {
+			return nil, err
+		}
+		if hc.TempDir != "" {
+			if err := os.MkdirAll(hc.TempDir, 0o700); err != nil {
+				return nil, fmt.Errorf("temp dir: %w", err)
+			}
+		}
+		return &vault.ColorsHandler{
+			Source:  src,
+			Decoder: &media.FFmpeg{Path: hc.Colors.FFmpeg, Threads: hc.Colors.Threads, Timeout: hc.Colors.DecodeTimeout.D()},
+			At:      hc.Colors.At.D(),
+			Colors:  media.ColorOptions{K: hc.Colors.K, SampleSize: hc.Colors.SampleSize, Restarts: hc.Colors.Restarts},
+			Logger:  logger,
+		}, nil
+	case "exec":
+		return &consumer.Exec{Argv: hc.Exec.Command, Dir: hc.Exec.Dir, Timeout: hc.Exec.Timeout.D()}, nil
+	case "webhook":
+		secret, err := config.ReadSecret(hc.Webhook.Secret, hc.Webhook.SecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("webhook secret: %w", err)
+		}
+		return consumer.NewWebhook(consumer.WebhookOptions{URL: hc.Webhook.URL, Secret: secret, Timeout: hc.Webhook.Timeout.D()})
+	}
+	return nil, fmt.Errorf("unknown handler %q", name)
+}
+
+func buildSource(hc *config.Handle, logger *slog.Logger) (vault.Source, error) {
+	v := hc.Vault
+	fo := vault.FetchOptions{TempDir: hc.TempDir, MaxBytes: v.MaxBytes, Timeout: v.FetchTimeout.D(), Attempts: v.FetchAttempts}
+	switch v.Source {
+	case "vault":
+		ak, err := config.ReadSecret(v.AccessKey, v.AccessKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("vault access key: %w", err)
+		}
+		sk, err := config.ReadSecret(v.SecretAccessKey, v.SecretAccessKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("vault secret access key: %w", err)
+		}
+		return vault.NewBlobAPI(vault.BlobAPIOptions{URL: v.URL, AccessKey: ak, SecretAccessKey: sk, Fetch: fo, Logger: logger})
+	case "s3":
+		id, err := config.ReadSecret(v.S3.AccessKeyID, v.S3.AccessKeyIDFile)
+		if err != nil {
+			return nil, fmt.Errorf("s3 access key id: %w", err)
+		}
+		sk, err := config.ReadSecret(v.S3.SecretAccessKey, v.S3.SecretAccessKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("s3 secret access key: %w", err)
+		}
+		return vault.NewS3(vault.S3Options{Endpoint: v.S3.Endpoint, Region: v.S3.Region, Bucket: v.S3.Bucket, Prefix: v.S3.Prefix,
+			AccessKeyID: id, SecretAccessKey: sk, PathStyle: v.S3.PathStyle, Fetch: fo, Logger: logger})
+	case "dir":
+		return vault.NewDir(v.Dir, fo)
+	}
+	return nil, fmt.Errorf("unknown recording source %q", v.Source)
+}
