@@ -172,10 +172,11 @@ func (h *Handle) validate(ps *Problems, prefix string) {
 			ps.Add(fmt.Sprintf("%s.topics[%d]", prefix, i), "invalid topic name %q", t)
 		}
 	}
-	for key, t := range map[string]string{"output_topic": h.OutputTopic, "dlq_topic": h.DLQTopic} {
-		if t != "" && !validTopic(t) {
-			ps.Add(prefix+"."+key, "invalid topic name %q", t)
-		}
+	if h.OutputTopic != "" && !validTopic(h.OutputTopic) {
+		ps.Add(prefix+".output_topic", "invalid topic name %q", h.OutputTopic)
+	}
+	if h.DLQTopic != "" && !validTopic(h.DLQTopic) {
+		ps.Add(prefix+".dlq_topic", "invalid topic name %q", h.DLQTopic)
 	}
 	atLeast(ps, prefix+".concurrency", h.Concurrency, 1)
 	atLeast(ps, prefix+".max_attempts", h.MaxAttempts, 1)
