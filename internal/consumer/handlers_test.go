@@ -305,7 +305,11 @@ func TestProgress(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { p.Run(ctx, 5*time.Millisecond); close(done) }()
-	time.Sleep(30 * time.Millisecond)
+	waitFor(t, 5*time.Second, "a status line", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Contains(buf.String(), "handled")
+	})
 	p.Writer().Write([]byte("a log line\n"))
 	time.Sleep(10 * time.Millisecond)
 	cancel()

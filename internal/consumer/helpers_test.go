@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -18,14 +19,14 @@ import (
 )
 
 // testKafka connects kgate's Kafka layer to a fresh embedded broker.
-func testKafka(t *testing.T) (*kafka.Client, string) {
+func testKafka(t testing.TB) (*kafka.Client, string) {
 	t.Helper()
 	addr := testutil.StartBroker(t)
 	kc := newKafka(t, addr)
 	return kc, addr
 }
 
-func newKafka(t *testing.T, addr string) *kafka.Client {
+func newKafka(t testing.TB, addr string) *kafka.Client {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Kafka.ProduceTimeout = config.Duration(10 * time.Second)
@@ -37,7 +38,7 @@ func newKafka(t *testing.T, addr string) *kafka.Client {
 	return kc
 }
 
-func createTopic(t *testing.T, kc *kafka.Client, topic string, partitions int32) {
+func createTopic(t testing.TB, kc *kafka.Client, topic string, partitions int32) {
 	t.Helper()
 	if err := kc.CreateTopic(t.Context(), topic, partitions, -1, nil); err != nil {
 		t.Fatalf("creating %s: %v", topic, err)
@@ -120,7 +121,6 @@ func baseOptions(kc *kafka.Client, h Handler) Options {
 		Partitions:       3,
 		SessionTimeout:   6 * time.Second,
 		RebalanceTimeout: 10 * time.Second,
-		Metrics:          NewMetrics(prometheus.NewRegistry()),
 		Logger:           testutil.Logger(),
 		ConsumerOpts:     []kgo.Opt{kgo.FetchMaxWait(100 * time.Millisecond)},
 	}
@@ -178,4 +178,39 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 func header(r *kgo.Record, k string) string {
 	v, _ := Header(r, k)
 	return v
+}
+
+// scrape gathers the runtime's metrics and returns the value of the
+// series name{labels} (counters, gauges; histograms give their count).
+func scrape(t *testing.T, rt *Runtime, name string, labels map[string]string) float64 {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(rt)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if v, ok := labels[lp.GetName()]; ok && v != lp.GetValue() {
+					continue next
+				}
+			}
+			switch mf.GetType() {
+			case dto.MetricType_COUNTER:
+				return m.GetCounter().GetValue()
+			case dto.MetricType_GAUGE:
+				return m.GetGauge().GetValue()
+			case dto.MetricType_HISTOGRAM:
+				return float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	t.Fatalf("no series %s%v", name, labels)
+	return 0
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,9 +62,7 @@ type Options struct {
 	// 45s and 60s; the rebalance timeout is raised to RevokeGrace+10s).
 	SessionTimeout   time.Duration
 	RebalanceTimeout time.Duration
-	// Metrics, if non-nil, receive the runtime's instruments.
-	Metrics *Metrics
-	Logger  *slog.Logger
+	Logger           *slog.Logger
 	// ConsumerOpts are added to the consumer client's options last.
 	ConsumerOpts []kgo.Opt
 }
@@ -75,42 +72,41 @@ type Options struct {
 type Runtime struct {
 	o      Options
 	logger *slog.Logger
-	m      *Metrics
 	sem    chan struct{}
 	cl     *kgo.Client // the consumer, set in Run
 
 	wg sync.WaitGroup // worker goroutines
 
-	mu      sync.Mutex // guards workers and closing
+	mu      sync.Mutex // guards workers, closing, shards and retired
 	workers map[tp]*worker
 	closing bool
+	// shards are the counters of workers that have not been retired
+	// (merged into retired) yet, including stopping ones, so that a
+	// scrape never sees a counter go down.
+	shards  map[*counters]struct{}
+	retired counters
+
+	commitsOK, commitsFailed atomic.Int64
 
 	// commitMu serializes "snapshot the marks, commit them", so that an
 	// older snapshot is never committed after a newer one and nothing of a
-	// revoked partition is committed after its revoke.
+	// revoked partition is committed after its revoke. It guards the
+	// workers' committed fields.
 	commitMu sync.Mutex
-
-	marksMu sync.Mutex // guards marks
-	marks   map[tp]*mark
 
 	kick chan struct{} // wakes the committer
 
-	stats stats
+	// Backpressure: queued counts fetched records not yet taken by a
+	// worker; the poll loop stops polling while it is at its limit and
+	// waits for the workers to drain it to resumeAt (see poll).
+	queued   atomic.Int64
+	resumeAt atomic.Int64 // -1: the poll loop is not waiting
+	space    chan struct{}
 }
 
 type tp struct {
 	topic     string
 	partition int32
-}
-
-type mark struct {
-	at    kgo.EpochOffset
-	dirty bool
-}
-
-type stats struct {
-	handled, failed, retried, deadLettered, outputs atomic.Int64
-	inFlight                                        atomic.Int64
 }
 
 // Stats is a snapshot of the runtime's counters.
@@ -192,30 +188,31 @@ func New(o Options) (*Runtime, error) {
 	return &Runtime{
 		o:       o,
 		logger:  logger.With("handler", o.HandlerName, "group", o.Group),
-		m:       o.Metrics,
+		shards:  map[*counters]struct{}{},
 		sem:     make(chan struct{}, o.Concurrency),
 		workers: map[tp]*worker{},
-		marks:   map[tp]*mark{},
 		kick:    make(chan struct{}, 1),
+		space:   make(chan struct{}, 1),
 	}, nil
 }
 
 // Stats returns the runtime's counters; it is safe to call at any time.
 func (r *Runtime) Stats() Stats {
-	s := Stats{
-		Handled:      r.stats.handled.Load(),
-		Failed:       r.stats.failed.Load(),
-		Retried:      r.stats.retried.Load(),
-		DeadLettered: r.stats.deadLettered.Load(),
-		Outputs:      r.stats.outputs.Load(),
-		InFlight:     r.stats.inFlight.Load(),
-	}
+	var sum counters
 	r.mu.Lock()
-	s.Partitions = len(r.workers)
+	inFlight := r.sumCounters(&sum)
+	s := Stats{InFlight: inFlight, Partitions: len(r.workers)}
 	for _, w := range r.workers {
 		s.Lag += w.lag()
 	}
 	r.mu.Unlock()
+	s.Handled = sum.handled.Load()
+	s.Failed = sum.failed.Load()
+	s.Retried = sum.retried.Load()
+	s.Outputs = sum.outputs.Load()
+	for i := range sum.dead {
+		s.DeadLettered += sum.dead[i].Load()
+	}
 	return s
 }
 
@@ -254,6 +251,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 		return fmt.Errorf("creating consumer: %w", err)
 	}
 	r.cl = cl
+	r.resumeAt.Store(-1)
 
 	commitCtx, stopCommitter := context.WithCancel(context.Background())
 	committerDone := make(chan struct{})
@@ -261,6 +259,14 @@ func (r *Runtime) Run(ctx context.Context) error {
 		defer close(committerDone)
 		r.committer(commitCtx)
 	}()
+
+	watchCtx, stopWatchdog := context.WithCancel(context.Background())
+	watchdogDone := make(chan struct{})
+	go func() {
+		defer close(watchdogDone)
+		r.watchdog(watchCtx)
+	}()
+	defer func() { stopWatchdog(); <-watchdogDone }()
 
 	r.logger.Info("handling", "topics", r.o.Topics, "output_topic", r.o.OutputTopic, "dlq_topic", r.o.DLQTopic,
 		"concurrency", r.o.Concurrency, "max_attempts", r.o.MaxAttempts)
@@ -281,19 +287,39 @@ func (r *Runtime) Run(ctx context.Context) error {
 	stopWorkers(all, r.o.RevokeGrace)
 	r.wg.Wait()
 	fctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	err = r.commit(fctx, nil)
+	err = r.commit(fctx, all)
 	cancel()
 	stopCommitter()
 	<-committerDone
 	if err != nil {
 		r.logger.Error("final commit failed; the uncommitted records will be handled again", "err", err)
 	}
-	for _, w := range all {
-		r.dropPartitionMetrics(w.tp)
-	}
+	r.retire(all)
 	cl.CloseAllowingRebalance()
-	r.logger.Info("stopped", "handled", r.stats.handled.Load(), "dead_lettered", r.stats.deadLettered.Load())
+	s := r.Stats()
+	r.logger.Info("stopped", "handled", s.Handled, "dead_lettered", s.DeadLettered)
 	return nil
+}
+
+// watchdog cancels attempts that outlive HandlerTimeout, checking ten
+// times per timeout (at most once a second, at least every 10ms).
+func (r *Runtime) watchdog(ctx context.Context) {
+	every := min(max(r.o.HandlerTimeout/10, 10*time.Millisecond), time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			deadline := now.Add(-r.o.HandlerTimeout)
+			r.mu.Lock()
+			for _, w := range r.workers {
+				w.expire(deadline)
+			}
+			r.mu.Unlock()
+		}
+	}
 }
 
 // poll fetches and hands records to the partition workers until ctx is
@@ -301,11 +327,25 @@ func (r *Runtime) Run(ctx context.Context) error {
 // PollRecords and AllowRebalance, so a revoked partition's worker is never
 // handed records after its revoke: franz-go guarantees that polls after
 // the revoke callback do not return them.
+//
+// Backpressure works at two levels. The poll loop takes no more records
+// than the workers have room for (MaxQueued per partition) and, at the
+// limit, waits outside any poll, so rebalances are never held up by slow
+// handlers. A single partition whose queue still grows past MaxQueued (its
+// handler is stuck in retries while the others run) has its fetching
+// paused until it drains.
 func (r *Runtime) poll(ctx context.Context) {
 	var lastErr string
 	var lastErrAt time.Time
 	for {
-		fetches := r.cl.PollRecords(ctx, 10000)
+		limit := r.pauseBacklogged()
+		if r.queued.Load() >= limit {
+			if !r.waitForSpace(ctx, limit/2) {
+				return
+			}
+			continue
+		}
+		fetches := r.cl.PollRecords(ctx, int(limit-r.queued.Load()))
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			r.cl.AllowRebalance()
 			return
@@ -334,6 +374,48 @@ func (r *Runtime) poll(ctx context.Context) {
 	}
 }
 
+// pauseBacklogged pauses the partitions whose queues outgrew MaxQueued and
+// returns how many fetched records may wait in all queues.
+func (r *Runtime) pauseBacklogged() int64 {
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, w := range r.workers {
+		w.pauseIfBacklogged(r.o.MaxQueued, now)
+	}
+	return int64(r.o.MaxQueued) * int64(max(len(r.workers), 1))
+}
+
+// waitForSpace waits until at most target records are queued (or a
+// rebalance may have changed the limit), reporting false when ctx ends.
+func (r *Runtime) waitForSpace(ctx context.Context, target int64) bool {
+	r.resumeAt.Store(target)
+	defer r.resumeAt.Store(-1)
+	t := time.NewTimer(100 * time.Millisecond)
+	defer t.Stop()
+	for r.queued.Load() > target {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-r.space:
+		case <-t.C:
+			return true // re-read the limit
+		}
+	}
+	return true
+}
+
+// took is called by a worker for each record it takes off its queue.
+func (r *Runtime) took(n int64) {
+	left := r.queued.Add(-n)
+	if at := r.resumeAt.Load(); at >= 0 && left <= at {
+		select {
+		case r.space <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // assigned starts a worker per newly assigned partition.
 func (r *Runtime) assigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
 	r.mu.Lock()
@@ -350,6 +432,7 @@ func (r *Runtime) assigned(_ context.Context, cl *kgo.Client, assigned map[strin
 			}
 			w := newWorker(r, k)
 			r.workers[k] = w
+			r.shards[&w.c] = struct{}{}
 			r.wg.Add(1)
 			go func() {
 				defer r.wg.Done()
@@ -357,9 +440,6 @@ func (r *Runtime) assigned(_ context.Context, cl *kgo.Client, assigned map[strin
 			}()
 			n++
 		}
-	}
-	if r.m != nil {
-		r.m.Partitions.Set(float64(len(r.workers)))
 	}
 	if n > 0 {
 		r.logger.Info("partitions assigned", "partitions", formatTPs(assigned), "total", len(r.workers))
@@ -375,16 +455,12 @@ func (r *Runtime) revoked(ctx context.Context, cl *kgo.Client, revoked map[strin
 		return
 	}
 	stopWorkers(ws, r.o.RevokeGrace)
-	keys := make([]tp, 0, len(ws))
-	for _, w := range ws {
-		keys = append(keys, w.tp)
-	}
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	if err := r.commit(cctx, keys); err != nil {
+	if err := r.commit(cctx, ws); err != nil {
 		r.logger.Warn("commit on revoke failed; the new owner will handle those records again", "err", err)
 	}
 	cancel()
-	r.forget(keys)
+	r.retire(ws)
 	cl.ResumeFetchPartitions(revoked)
 	r.logger.Info("partitions revoked", "partitions", formatTPs(revoked))
 }
@@ -397,11 +473,7 @@ func (r *Runtime) lost(_ context.Context, cl *kgo.Client, lost map[string][]int3
 		return
 	}
 	stopWorkers(ws, 0)
-	keys := make([]tp, 0, len(ws))
-	for _, w := range ws {
-		keys = append(keys, w.tp)
-	}
-	r.forget(keys)
+	r.retire(ws)
 	cl.ResumeFetchPartitions(lost)
 	r.logger.Warn("partitions lost; in-flight records abandoned", "partitions", formatTPs(lost))
 }
@@ -419,41 +491,23 @@ func (r *Runtime) take(parts map[string][]int32) []*worker {
 			}
 		}
 	}
-	if r.m != nil {
-		r.m.Partitions.Set(float64(len(r.workers)))
-	}
 	return ws
 }
 
-// forget drops the marks and metrics of partitions no longer owned.
-func (r *Runtime) forget(keys []tp) {
-	r.marksMu.Lock()
-	for _, k := range keys {
-		delete(r.marks, k)
-	}
-	r.marksMu.Unlock()
-	for _, k := range keys {
-		r.dropPartitionMetrics(k)
-	}
-}
-
-func (r *Runtime) dropPartitionMetrics(k tp) {
-	if r.m != nil {
-		r.m.Lag.DeleteLabelValues(k.topic, strconv.Itoa(int(k.partition)))
+// retire merges the counts of stopped workers into the runtime's.
+func (r *Runtime) retire(ws []*worker) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, w := range ws {
+		if _, ok := r.shards[&w.c]; ok {
+			w.c.addTo(&r.retired)
+			delete(r.shards, &w.c)
+		}
 	}
 }
 
-// markDone records that everything of k before offset+1 is finished.
-func (r *Runtime) markDone(k tp, rec *kgo.Record) {
-	r.marksMu.Lock()
-	m := r.marks[k]
-	if m == nil {
-		m = &mark{}
-		r.marks[k] = m
-	}
-	m.at = kgo.EpochOffset{Epoch: rec.LeaderEpoch, Offset: rec.Offset + 1}
-	m.dirty = true
-	r.marksMu.Unlock()
+// kickCommitter tells the committer that something was marked.
+func (r *Runtime) kickCommitter() {
 	select {
 	case r.kick <- struct{}{}:
 	default:
@@ -469,7 +523,13 @@ func (r *Runtime) committer(ctx context.Context) {
 			return
 		case <-r.kick:
 		}
-		if err := r.commit(ctx, nil); err != nil && ctx.Err() == nil {
+		r.mu.Lock()
+		ws := make([]*worker, 0, len(r.workers))
+		for _, w := range r.workers {
+			ws = append(ws, w)
+		}
+		r.mu.Unlock()
+		if err := r.commit(ctx, ws); err != nil && ctx.Err() == nil {
 			r.logger.Warn("commit failed; retrying", "err", err)
 			select {
 			case r.kick <- struct{}{}:
@@ -486,32 +546,24 @@ func (r *Runtime) committer(ctx context.Context) {
 	}
 }
 
-// commit commits the dirty marks of keys (nil: of every partition).
-func (r *Runtime) commit(ctx context.Context, keys []tp) error {
+// commit commits the marks of ws that are ahead of their last commit.
+func (r *Runtime) commit(ctx context.Context, ws []*worker) error {
 	r.commitMu.Lock()
 	defer r.commitMu.Unlock()
 
 	offsets := map[string]map[int32]kgo.EpochOffset{}
-	r.marksMu.Lock()
-	add := func(k tp, m *mark) {
-		if m == nil || !m.dirty {
-			return
+	byTP := map[tp]*worker{}
+	for _, w := range ws {
+		m := w.mark.Load()
+		if m < 0 || m == w.committed {
+			continue
 		}
-		if offsets[k.topic] == nil {
-			offsets[k.topic] = map[int32]kgo.EpochOffset{}
+		if offsets[w.tp.topic] == nil {
+			offsets[w.tp.topic] = map[int32]kgo.EpochOffset{}
 		}
-		offsets[k.topic][k.partition] = m.at
+		offsets[w.tp.topic][w.tp.partition] = kgo.EpochOffset{Epoch: w.markEpoch.Load(), Offset: m}
+		byTP[w.tp] = w
 	}
-	if keys == nil {
-		for k, m := range r.marks {
-			add(k, m)
-		}
-	} else {
-		for _, k := range keys {
-			add(k, r.marks[k])
-		}
-	}
-	r.marksMu.Unlock()
 	if len(offsets) == 0 {
 		return nil
 	}
@@ -522,33 +574,24 @@ func (r *Runtime) commit(ctx context.Context, keys []tp) error {
 			errs = append(errs, err)
 			return
 		}
-		r.marksMu.Lock()
-		defer r.marksMu.Unlock()
 		for _, t := range resp.Topics {
 			for _, p := range t.Partitions {
-				k := tp{t.Topic, p.Partition}
 				if perr := kerr.ErrorForCode(p.ErrorCode); perr != nil {
 					errs = append(errs, fmt.Errorf("%s[%d]: %w", t.Topic, p.Partition, perr))
 					continue
 				}
-				// Clean unless a newer mark arrived meanwhile.
-				if m := r.marks[k]; m != nil && m.at == offsets[t.Topic][p.Partition] {
-					m.dirty = false
+				if w := byTP[tp{t.Topic, p.Partition}]; w != nil {
+					w.committed = offsets[t.Topic][p.Partition].Offset
 				}
 			}
 		}
 	})
 	err := errors.Join(errs...)
-	if r.m != nil {
-		if err != nil {
-			r.m.Commits.WithLabelValues("error").Inc()
-		} else {
-			r.m.Commits.WithLabelValues("ok").Inc()
-		}
-	}
 	if err != nil {
+		r.commitsFailed.Add(1)
 		return fmt.Errorf("committing offsets: %w", err)
 	}
+	r.commitsOK.Add(1)
 	r.logger.Debug("committed", "offsets", offsets)
 	return nil
 }

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -50,8 +48,6 @@ func TestRuntimeOrderOutputsCommits(t *testing.T) {
 	})
 	o := baseOptions(kc, h)
 	o.Concurrency = 2
-	reg := prometheus.NewRegistry()
-	o.Metrics = NewMetrics(reg)
 	run := start(t, o)
 
 	outs := readN(t, addr, "out", 3*perPartition, 20*time.Second)
@@ -74,6 +70,9 @@ func TestRuntimeOrderOutputsCommits(t *testing.T) {
 	if s := run.rt.Stats(); s.Handled != 3*perPartition || s.Lag != 0 || s.Partitions != 3 {
 		t.Errorf("stats %+v", s)
 	}
+	if got := scrape(t, run.rt, "kgate_handle_lag_records", map[string]string{"topic": "in", "partition": "1"}); got != 0 {
+		t.Errorf("lag metric %v", got)
+	}
 	run.stop(t)
 	if len(disorder) > 0 {
 		t.Errorf("records out of order: %v", disorder)
@@ -81,11 +80,12 @@ func TestRuntimeOrderOutputsCommits(t *testing.T) {
 	if p := peak.Load(); p > 2 {
 		t.Errorf("%d records handled at once, concurrency is 2", p)
 	}
-	if got := testutil.ToFloat64(o.Metrics.Handled.WithLabelValues("test")); got != 3*perPartition {
+	// After the stop the counts live on in the retired totals.
+	if got := scrape(t, run.rt, "kgate_handle_records_handled_total", map[string]string{"handler": "test"}); got != 3*perPartition {
 		t.Errorf("handled metric %v", got)
 	}
-	if n, err := testutil.GatherAndCount(reg, "kgate_handle_duration_seconds"); err != nil || n == 0 {
-		t.Errorf("duration histogram: %d series, %v", n, err)
+	if got := scrape(t, run.rt, "kgate_handle_duration_seconds", map[string]string{"outcome": "handled"}); got != 3*perPartition {
+		t.Errorf("duration histogram count %v", got)
 	}
 }
 
@@ -180,8 +180,11 @@ func TestRuntimeFailures(t *testing.T) {
 	if s.Handled != 3 || s.DeadLettered != 4 || s.Failed != 8 || s.Retried != 4 {
 		t.Errorf("stats %+v", s)
 	}
-	if got := testutil.ToFloat64(o.Metrics.DeadLettered.WithLabelValues("test", ReasonExhausted)); got != 1 {
+	if got := scrape(t, run.rt, "kgate_handle_records_dead_lettered_total", map[string]string{"reason": ReasonExhausted}); got != 1 {
 		t.Errorf("dead-lettered{exhausted} = %v", got)
+	}
+	if got := scrape(t, run.rt, "kgate_handle_retries_total", nil); got != 4 {
+		t.Errorf("retries = %v", got)
 	}
 }
 
