@@ -271,12 +271,12 @@ func runHandle(ctx context.Context, env Env, args []string) int {
 		Replication:      int16(cfg.DefaultReplicationFactor),
 		SessionTimeout:   hc.SessionTimeout.D(),
 		RebalanceTimeout: hc.RebalanceTimeout.D(),
-		Metrics:          consumer.NewMetrics(reg),
 		Logger:           logger,
 	})
 	if err != nil {
 		return errorf(env, exitConfig, "handle", "%v", err)
 	}
+	reg.MustRegister(rt)
 
 	// Lifecycle: the runtime runs until ctx ends (SIGINT/SIGTERM), then
 	// drains and commits; the metrics listener and the progress line
