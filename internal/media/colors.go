@@ -158,39 +158,42 @@ func kmeansPlusPlus(pts []point, k int, rng *rand.Rand) []point {
 }
 
 // lloyd refines centers in place and returns the final inertia (sum of
-// squared distances of points to their centre).
+// squared distances of points to their nearest centre). Each iteration
+// assigns and accumulates in one pass over the points.
 func lloyd(pts []point, centers []point, maxIter int) float64 {
 	k := len(centers)
-	assign := make([]int, len(pts))
+	assign := make([]int32, len(pts))
 	for i := range assign {
 		assign[i] = -1
 	}
 	sums := make([]point, k)
 	counts := make([]int, k)
-	var inertia float64
 	for iter := 0; iter < maxIter; iter++ {
-		changed := 0
-		inertia = 0
-		for i, p := range pts {
-			c, dd := nearest(p, centers)
-			if c != assign[i] {
-				assign[i] = c
-				changed++
-			}
-			inertia += dd
-		}
-		if changed == 0 {
-			break
-		}
 		clear(sums)
 		clear(counts)
-		for i, p := range pts {
-			c := assign[i]
-			sums[c][0] += p[0]
-			sums[c][1] += p[1]
-			sums[c][2] += p[2]
-			counts[c]++
+		changed := 0
+		for i := range pts {
+			p := &pts[i]
+			best, bestD := 0, math.MaxFloat64
+			for c := range centers {
+				d0, d1, d2 := p[0]-centers[c][0], p[1]-centers[c][1], p[2]-centers[c][2]
+				if d := d0*d0 + d1*d1 + d2*d2; d < bestD {
+					best, bestD = c, d
+				}
+			}
+			if int32(best) != assign[i] {
+				assign[i] = int32(best)
+				changed++
+			}
+			sums[best][0] += p[0]
+			sums[best][1] += p[1]
+			sums[best][2] += p[2]
+			counts[best]++
 		}
+		if changed == 0 {
+			break // the centres are already the means of their points
+		}
+		shift := 0.0
 		for c := range centers {
 			if counts[c] == 0 {
 				// An empty cluster takes the point farthest from
@@ -202,11 +205,25 @@ func lloyd(pts []point, centers []point, maxIter int) float64 {
 					}
 				}
 				centers[c] = pts[far]
+				shift = math.MaxFloat64
 				continue
 			}
 			n := float64(counts[c])
-			centers[c] = point{sums[c][0] / n, sums[c][1] / n, sums[c][2] / n}
+			next := point{sums[c][0] / n, sums[c][1] / n, sums[c][2] / n}
+			shift = max(shift, dist2(next, centers[c]))
+			centers[c] = next
 		}
+		// Converged when no centre moves by more than a tenth of a
+		// colour level: further iterations cannot change a reported
+		// (rounded) colour.
+		if shift < 0.01 {
+			break
+		}
+	}
+	var inertia float64
+	for _, p := range pts {
+		_, d := nearest(p, centers)
+		inertia += d
 	}
 	return inertia
 }
@@ -227,15 +244,34 @@ func finalColors(pix []byte, n int, centers []point) []Color {
 	k := len(centers)
 	sums := make([][3]uint64, k)
 	counts := make([]int, k)
-	// Neighbouring pixels are mostly identical: remember the last
-	// colour's cluster to skip the distance computation.
-	lastR, lastG, lastB, lastC := -1, -1, -1, 0
+	// Integer centres (x2, so that rounding is exact at half levels) make
+	// the distance computation cheap; a small direct-mapped cache of
+	// colour -> cluster skips it for the colours that repeat, which in
+	// a camera frame is most of them.
+	ic := make([][3]int32, k)
+	for c, p := range centers {
+		ic[c] = [3]int32{int32(math.Round(2 * p[0])), int32(math.Round(2 * p[1])), int32(math.Round(2 * p[2]))}
+	}
+	const cacheBits = 12
+	var cacheKey [1 << cacheBits]uint32 // rgb+1; 0 is empty
+	var cacheVal [1 << cacheBits]uint8
 	for i := 0; i < n; i++ {
-		r, g, b := int(pix[3*i]), int(pix[3*i+1]), int(pix[3*i+2])
-		c := lastC
-		if r != lastR || g != lastG || b != lastB {
-			c, _ = nearest(point{float64(r), float64(g), float64(b)}, centers)
-			lastR, lastG, lastB, lastC = r, g, b, c
+		r, g, b := pix[3*i], pix[3*i+1], pix[3*i+2]
+		key := uint32(r)<<16 | uint32(g)<<8 | uint32(b)
+		slot := (key * 2654435761) >> (32 - cacheBits)
+		var c int
+		if cacheKey[slot] == key+1 {
+			c = int(cacheVal[slot])
+		} else {
+			r2, g2, b2 := 2*int32(r), 2*int32(g), 2*int32(b)
+			best := int32(math.MaxInt32)
+			for j, ctr := range ic {
+				d0, d1, d2 := r2-ctr[0], g2-ctr[1], b2-ctr[2]
+				if d := d0*d0 + d1*d1 + d2*d2; d < best {
+					best, c = d, j
+				}
+			}
+			cacheKey[slot], cacheVal[slot] = key+1, uint8(c)
 		}
 		sums[c][0] += uint64(r)
 		sums[c][1] += uint64(g)

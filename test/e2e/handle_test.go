@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -217,6 +218,18 @@ func TestHandleVaultColors(t *testing.T) {
 		t.Errorf("output key %q headers %v", outs[0].Key, outs[0].Headers)
 	}
 
+	// The metrics listener (port chosen at start, read from the log).
+	metrics := scrapeMetrics(t, p)
+	for _, want := range []string{
+		`kgate_handle_records_handled_total{handler="vault-colors"} 1`,
+		`kgate_handle_lag_records{partition="0",topic="kcloud-event-queue"} 0`,
+		`kgate_handle_duration_seconds_count{handler="vault-colors",outcome="handled"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+
 	dlq := consumeN(t, brokers, "kgate-handle-vault-colors.dlq", 2, 30*time.Second)
 	reasons := map[string]string{}
 	for _, r := range dlq {
@@ -344,6 +357,38 @@ func kill9(t *testing.T, commitInterval string, maxInFlight int) {
 	if inFlight > maxInFlight {
 		t.Errorf("%d records in flight at the kill, want at most %d", inFlight, maxInFlight)
 	}
+}
+
+// scrapeMetrics finds the worker's metrics address in its log and returns
+// the /metrics page once the dead letters are counted.
+func scrapeMetrics(t *testing.T, p *kgateProc) string {
+	t.Helper()
+	var addr string
+	for _, line := range strings.Split(p.stderr.String(), "\n") {
+		var l struct{ Msg, Addr string }
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "metrics listening" {
+			addr = l.Addr
+		}
+	}
+	if addr == "" {
+		t.Fatal("no metrics address in the log")
+	}
+	var body string
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+		if strings.Contains(body, `kgate_handle_records_dead_lettered_total{handler="vault-colors",reason="permanent"} 1`) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return body
 }
 
 type input struct {
