@@ -1,5 +1,3 @@
-// Package e2e tests kgate's commands as a user runs them: as processes,
-// against a whole gateway with its embedded broker.
 package e2e
 
 import (
@@ -11,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,20 +26,6 @@ import (
 	"github.com/kgate/kgate/internal/vault"
 	"github.com/kgate/kgate/internal/vault/vaulttest"
 )
-
-// childEnv makes the test binary run kgate itself: the test starts it
-// again with this variable set and kgate's arguments, like cmd/kgate.
-const childEnv = "KGATE_E2E_RUN_KGATE"
-
-func init() {
-	if os.Getenv(childEnv) != "1" {
-		return
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Run(ctx, os.Args[1:], cli.Std())
-	stop()
-	os.Exit(code)
-}
 
 // kgateProc is kgate running as a child process.
 type kgateProc struct {
@@ -63,16 +46,12 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-// startKgate runs `kgate args...` with extra environment variables; the
-// process is killed when the test ends.
+// startKgate runs the built `kgate args...` (see TestMain) with extra
+// environment variables; the process is killed when the test ends.
 func startKgate(t *testing.T, env []string, args ...string) *kgateProc {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, args...)
-	cmd.Env = append(append(os.Environ(), childEnv+"=1"), env...)
+	cmd := exec.Command(kgateBin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	p := &kgateProc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	cmd.Stdout = p.stderr
