@@ -17,8 +17,12 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/kgate/kgate/internal/broker"
 	"github.com/kgate/kgate/internal/cli"
 	"github.com/kgate/kgate/internal/consumer"
 	"github.com/kgate/kgate/internal/media/mediatest"
@@ -473,5 +477,58 @@ func TestDLQReplayCommand(t *testing.T) {
 	code, out = run()
 	if code != 0 || !strings.Contains(out, "replayed 0 dead letters") {
 		t.Errorf("second replay: %d\n%s", code, out)
+	}
+}
+
+// TestHandleSASL runs the worker against a broker that requires SASL, with
+// the seed's client settings (security.protocol=SASL_PLAINTEXT,
+// sasl.mechanisms=PLAIN) and SCRAM; the password comes from the
+// environment and never appears in the output.
+func TestHandleSASL(t *testing.T) {
+	t.Parallel()
+	for _, mech := range []string{"PLAIN", "SCRAM-SHA-512"} {
+		t.Run(mech, func(t *testing.T) {
+			t.Parallel()
+			const user, pw = "aaa", "sasl-pw-5d2e91"
+			addr := testutil.StartBroker(t, broker.KfakeOpts(kfake.EnableSASL(), kfake.Superuser(mech, user, pw)))
+			auth := plain.Auth{User: user, Pass: pw}.AsMechanism()
+			if mech != "PLAIN" {
+				auth = scram.Auth{User: user, Pass: pw}.AsSha512Mechanism()
+			}
+			cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.SASL(auth), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			if _, err := kadm.NewClient(cl).CreateTopic(t.Context(), 1, -1, nil, "sasl-in"); err != nil {
+				t.Fatal(err)
+			}
+			if err := cl.ProduceSync(t.Context(), &kgo.Record{Topic: "sasl-in", Key: []byte("k"), Value: []byte("hello")}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+			p := startKgate(t, []string{"KGATE_KAFKA_SASL_PASSWORD=" + pw},
+				"handle", "exec", "--brokers", addr, "--security-protocol", "SASL_PLAINTEXT", "--sasl-mechanism", mech,
+				"--sasl-username", user, "--topic", "sasl-in", "--output-topic", "sasl-out", "--metrics-listen", "",
+				"--progress", "off", "--", "tr", "a-z", "A-Z")
+			cons, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.SASL(auth), kgo.ConsumeTopics("sasl-out"),
+				kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cons.Close()
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			var got []*kgo.Record
+			for len(got) == 0 && ctx.Err() == nil {
+				got = cons.PollFetches(ctx).Records()
+			}
+			if len(got) != 1 || string(got[0].Value) != "HELLO" {
+				t.Fatalf("outputs %v", got)
+			}
+			p.stop(t)
+			if strings.Contains(p.stderr.String(), pw) {
+				t.Error("the SASL password reached the logs")
+			}
+		})
 	}
 }
