@@ -222,6 +222,9 @@ func (r *Runtime) Stats() Stats {
 // clean stop.
 func (r *Runtime) Run(ctx context.Context) error {
 	if err := r.ensureTopics(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return err
 	}
 	hb := 3 * time.Second
