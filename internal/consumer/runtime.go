@@ -331,12 +331,14 @@ func (r *Runtime) watchdog(ctx context.Context) {
 // handed records after its revoke: franz-go guarantees that polls after
 // the revoke callback do not return them.
 //
-// Backpressure works at two levels. The poll loop takes no more records
-// than the workers have room for (MaxQueued per partition) and, at the
-// limit, waits outside any poll, so rebalances are never held up by slow
-// handlers. A single partition whose queue still grows past MaxQueued (its
-// handler is stuck in retries while the others run) has its fetching
-// paused until it drains.
+// Backpressure works at two levels. The poll loop polls only while the
+// queues hold fewer than MaxQueued records per partition, and otherwise
+// waits outside any poll, so rebalances are never held up by slow
+// handlers. A poll takes everything franz-go has buffered: taking part of
+// a fetch would delay the next fetch until the rest is taken, and the
+// fetch latency would no longer hide behind the handling. A single
+// partition whose queue stays past MaxQueued (its handler is stuck in
+// retries while the others run) has its fetching paused until it drains.
 func (r *Runtime) poll(ctx context.Context) {
 	var lastErr string
 	var lastErrAt time.Time
@@ -348,7 +350,7 @@ func (r *Runtime) poll(ctx context.Context) {
 			}
 			continue
 		}
-		fetches := r.cl.PollRecords(ctx, int(limit-r.queued.Load()))
+		fetches := r.cl.PollFetches(ctx)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			r.cl.AllowRebalance()
 			return

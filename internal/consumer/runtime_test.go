@@ -396,3 +396,34 @@ func TestBackoffDelay(t *testing.T) {
 		}
 	}
 }
+
+func TestRuntimeHandlerTimeout(t *testing.T) {
+	t.Parallel()
+	kc, addr := testKafka(t)
+	createTopic(t, kc, "in", 1)
+	var calls atomic.Int32
+	h := HandlerFunc(func(ctx context.Context, r *kgo.Record) ([]Output, error) {
+		calls.Add(1)
+		switch string(r.Value) {
+		case "hangs":
+			<-ctx.Done() // until the watchdog cancels the attempt
+			return nil, ctx.Err()
+		case "slow-but-done":
+			time.Sleep(300 * time.Millisecond) // ignores ctx, succeeds late
+		}
+		return []Output{{Value: r.Value}}, nil
+	})
+	kc.ProduceSync(t.Context(), []*kgo.Record{{Topic: "in", Value: []byte("hangs")}, {Topic: "in", Value: []byte("slow-but-done")}, {Topic: "in", Value: []byte("ok")}})
+	o := baseOptions(kc, h)
+	o.HandlerTimeout = 100 * time.Millisecond
+	o.MaxAttempts = 2
+	start(t, o)
+	dlq := readN(t, addr, "dlq", 1, 20*time.Second)
+	if len(dlq) != 1 || header(dlq[0], HeaderDLQReason) != ReasonExhausted || !strings.Contains(header(dlq[0], HeaderDLQError), "handler timed out after 100ms") {
+		t.Fatalf("dead letters %v", dlq)
+	}
+	outs := readN(t, addr, "out", 2, 20*time.Second)
+	if len(outs) != 2 || string(outs[0].Value) != "slow-but-done" || string(outs[1].Value) != "ok" {
+		t.Fatalf("outputs %v", outs)
+	}
+}

@@ -33,17 +33,23 @@ type worker struct {
 	stopCh   chan struct{} // closed by stop: start nothing new
 	stopping atomic.Bool   // set with stopCh, cheap to check per record
 
-	// hctx is the context in-flight handling runs under; cancel
-	// abandons it.
-	hctx   context.Context
-	cancel context.CancelFunc
+	// hctx is the context in-flight handling runs under; abandon
+	// cancels it.
+	hctx      context.Context
+	cancel    context.CancelFunc
+	abandoned atomic.Bool
 
 	done chan struct{}
 
-	amu     sync.Mutex // guards the attempt fields
-	actx    context.Context
-	acancel context.CancelCauseFunc
-	astart  time.Time // zero when no attempt runs
+	// The attempt context is reused from record to record and replaced
+	// only after the watchdog canceled it. astart is the running
+	// attempt's start (unix ns), 0 between attempts and -1 once the
+	// watchdog claimed it; acancel is the context's cancel function, for
+	// the watchdog. actx and aexpired belong to the worker goroutine.
+	actx     context.Context
+	aexpired bool
+	acancel  atomic.Pointer[context.CancelCauseFunc]
+	astart   atomic.Int64
 
 	// mark is the next offset to commit (the last finished record's
 	// offset + 1) and markEpoch that record's leader epoch; -1 before the
@@ -162,6 +168,7 @@ func stopWorkers(ws []*worker, grace time.Duration) {
 	}
 	abandon := func() {
 		for _, w := range ws {
+			w.abandoned.Store(true)
 			w.cancel()
 		}
 	}
@@ -173,7 +180,9 @@ func stopWorkers(ws []*worker, grace time.Duration) {
 		<-w.done
 	}
 	t.Stop()
-	abandon() // releases the contexts
+	for _, w := range ws {
+		w.cancel() // releases the context; the workers are done
+	}
 }
 
 func (w *worker) run() {
@@ -351,17 +360,17 @@ var errHandlerTimeout = errors.New("handler timeout")
 // per record would allocate a timer per record, a visible share of the
 // runtime's cost with fast handlers.)
 func (w *worker) call(rec *kgo.Record, now time.Time) (outs []Output, err error) {
-	w.amu.Lock()
-	if w.actx == nil || w.actx.Err() != nil {
-		w.actx, w.acancel = context.WithCancelCause(w.hctx)
+	if w.actx == nil || w.aexpired {
+		ctx, cancel := context.WithCancelCause(w.hctx)
+		w.actx, w.aexpired = ctx, false
+		w.acancel.Store(&cancel)
 	}
 	ctx := w.actx
-	w.astart = now
-	w.amu.Unlock()
+	w.astart.Store(now.UnixNano())
 	defer func() {
-		w.amu.Lock()
-		w.astart = time.Time{}
-		w.amu.Unlock()
+		if w.astart.Swap(0) < 0 {
+			w.aexpired = true
+		}
 		if v := recover(); v != nil {
 			w.rt.logger.Error("handler panicked", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset,
 				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
@@ -369,24 +378,28 @@ func (w *worker) call(rec *kgo.Record, now time.Time) (outs []Output, err error)
 		}
 	}()
 	outs, err = w.rt.o.Handler.Handle(ctx, rec)
-	if ctx.Err() != nil {
-		switch {
-		case w.hctx.Err() != nil:
-			// Abandoned mid-way: do not trust the result.
-			return nil, w.hctx.Err()
-		case err != nil && errors.Is(context.Cause(ctx), errHandlerTimeout):
-			return nil, fmt.Errorf("handler timed out after %s: %w", w.rt.o.HandlerTimeout, err)
-		}
+	if w.abandoned.Load() {
+		// Abandoned mid-way: do not trust the result.
+		return nil, context.Canceled
+	}
+	if err != nil && w.astart.Load() < 0 {
+		return nil, fmt.Errorf("handler timed out after %s: %w", w.rt.o.HandlerTimeout, err)
 	}
 	return outs, err
 }
 
-// expire cancels the running attempt if it started before deadline.
+// expire cancels the running attempt if it started before deadline. It
+// runs on the watchdog's goroutine.
 func (w *worker) expire(deadline time.Time) {
-	w.amu.Lock()
-	defer w.amu.Unlock()
-	if !w.astart.IsZero() && w.astart.Before(deadline) && w.acancel != nil {
-		w.acancel(errHandlerTimeout)
+	s := w.astart.Load()
+	if s <= 0 || s >= deadline.UnixNano() {
+		return
+	}
+	cancel := w.acancel.Load()
+	// Claim the attempt: if it ended meanwhile, s is gone and nothing is
+	// canceled; the context is replaced only after a claimed attempt.
+	if cancel != nil && w.astart.CompareAndSwap(s, -1) {
+		(*cancel)(errHandlerTimeout)
 	}
 }
 
