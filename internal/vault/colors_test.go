@@ -1,14 +1,21 @@
 package vault
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kgate/kgate/internal/config"
@@ -147,5 +154,42 @@ func TestColorsHandlerDir(t *testing.T) {
 	// The second segment is one white band.
 	if len(res.Colors) != 1 || res.Colors[0].Share != 1 {
 		t.Errorf("colours at 1.5s: %+v", res.Colors)
+	}
+}
+
+func TestColorsHandlerS3(t *testing.T) {
+	t.Parallel()
+	clip := mediatest.Make(t, t.TempDir(), "clip.mp4", mediatest.Clip{Width: 320, Bands: bands, Faststart: false})
+	b, err := os.ReadFile(clip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	defer ts.Close()
+	up := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(ts.URL), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider("id", "secret", "")})
+	if _, err := up.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String("vault")}); err != nil {
+		t.Fatal(err)
+	}
+	const key = "acc/1700000000_3-123_yard_0-0-0-0_-1_5000.mp4"
+	if _, err := up.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String("vault"), Key: aws.String("recordings/" + key),
+		Body: bytes.NewReader(b)}); err != nil {
+		t.Fatal(err)
+	}
+	src, err := NewS3(S3Options{Endpoint: ts.URL, Bucket: "vault", Prefix: "recordings", PathStyle: true,
+		AccessKeyID: "id", SecretAccessKey: "secret", Fetch: FetchOptions{TempDir: t.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &ColorsHandler{Source: src, Decoder: &media.FFmpeg{Threads: 1}}
+	res, err := h.Analyze(t.Context(), eventJSON(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.FetchedFrom != "s3" || res.SizeBytes != int64(len(b)) || len(res.Colors) != 3 || res.Colors[0].Hex == "" {
+		t.Errorf("result %+v", res)
+	}
+	if _, err := h.Analyze(t.Context(), eventJSON("acc/none.mp4")); consumer.Reason(err) != consumer.ReasonPermanent {
+		t.Errorf("missing object: %v", err)
 	}
 }
