@@ -178,8 +178,8 @@ func New(o Options) (*Runtime, error) {
 	if o.RebalanceTimeout <= 0 {
 		o.RebalanceTimeout = time.Minute
 	}
-	if min := o.RevokeGrace + 10*time.Second; o.RebalanceTimeout < min {
-		o.RebalanceTimeout = min
+	if least := o.RevokeGrace + 10*time.Second; o.RebalanceTimeout < least {
+		o.RebalanceTimeout = least
 	}
 	logger := o.Logger
 	if logger == nil {
@@ -327,7 +327,7 @@ func (r *Runtime) watchdog(ctx context.Context) {
 
 // poll fetches and hands records to the partition workers until ctx is
 // done. With BlockRebalanceOnPoll, no rebalance callback runs between
-// PollRecords and AllowRebalance, so a revoked partition's worker is never
+// PollFetches and AllowRebalance, so a revoked partition's worker is never
 // handed records after its revoke: franz-go guarantees that polls after
 // the revoke callback do not return them.
 //

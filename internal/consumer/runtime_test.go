@@ -427,3 +427,52 @@ func TestRuntimeHandlerTimeout(t *testing.T) {
 		t.Fatalf("outputs %v", outs)
 	}
 }
+
+// TestRuntimeStuckPartition: one partition's handler hangs while its
+// backlog grows past MaxQueued; the other partition keeps being handled
+// (the stuck partition's fetching is paused, and its backlog stops
+// counting against the poll loop's limit).
+func TestRuntimeStuckPartition(t *testing.T) {
+	t.Parallel()
+	kc, _ := testKafka(t)
+	createTopic(t, kc, "in", 2)
+	release := make(chan struct{})
+	var handled [2]atomic.Int32
+	h := HandlerFunc(func(ctx context.Context, r *kgo.Record) ([]Output, error) {
+		if r.Partition == 0 && r.Offset == 0 {
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		handled[r.Partition].Add(1)
+		return nil, nil
+	})
+	o := baseOptions(kc, h)
+	o.MaxQueued = 10
+	o.OutputTopic = ""
+	run := start(t, o)
+	produce := func(p int32, n int) {
+		var recs []*kgo.Record
+		for range n {
+			recs = append(recs, &kgo.Record{Topic: "in", Partition: p, Value: []byte("x")})
+		}
+		for _, res := range kc.ProduceSync(t.Context(), recs) {
+			if res.Err != nil {
+				t.Fatal(res.Err)
+			}
+		}
+	}
+	produce(0, 1)
+	waitFor(t, 20*time.Second, "the stuck record to start", func() bool { return run.rt.Stats().InFlight == 1 })
+	produce(0, 200) // piles up behind the stuck record
+	time.Sleep(300 * time.Millisecond)
+	produce(1, 200)
+	waitFor(t, 20*time.Second, "partition 1 to be handled while partition 0 is stuck", func() bool { return handled[1].Load() == 200 })
+	if n := handled[0].Load(); n != 0 {
+		t.Fatalf("partition 0 handled %d records past its stuck one", n)
+	}
+	close(release)
+	waitFor(t, 20*time.Second, "partition 0 to catch up", func() bool { return handled[0].Load() == 201 })
+}

@@ -22,9 +22,10 @@ type worker struct {
 	rt *Runtime
 	tp tp
 
-	mu       sync.Mutex // guards queue, paused and lastTake
+	mu       sync.Mutex // guards queue, paused, parked and lastTake
 	queue    []*kgo.Record
 	paused   bool
+	parked   int // records of the queue not counted in Runtime.queued while paused
 	lastTake time.Time
 
 	wake chan struct{} // records arrived
@@ -119,12 +120,13 @@ func (w *worker) takeAll() []*kgo.Record {
 			recs := w.queue
 			w.queue = nil
 			w.lastTake = time.Now()
+			counted := len(recs) - w.parked
 			if w.paused {
-				w.paused = false
+				w.paused, w.parked = false, 0
 				w.rt.cl.ResumeFetchPartitions(map[string][]int32{w.tp.topic: {w.tp.partition}})
 			}
 			w.mu.Unlock()
-			w.rt.took(int64(len(recs)))
+			w.rt.took(int64(counted))
 			return recs
 		}
 		w.mu.Unlock()
@@ -148,6 +150,10 @@ func (w *worker) pauseIfBacklogged(max int, now time.Time) {
 	if !w.paused && len(w.queue) > max && now.Sub(w.lastTake) > backlogAge {
 		w.paused = true
 		w.rt.cl.PauseFetchPartitions(map[string][]int32{w.tp.topic: {w.tp.partition}})
+		// A paused backlog no longer counts against the poll loop's
+		// limit, or it would stop the other partitions too.
+		w.parked = len(w.queue)
+		w.rt.took(int64(w.parked))
 	}
 }
 
@@ -190,8 +196,8 @@ func (w *worker) run() {
 	defer func() {
 		// What is left is dropped: it belongs to the next owner.
 		w.mu.Lock()
-		n := len(w.queue)
-		w.queue = nil
+		n := len(w.queue) - w.parked
+		w.queue, w.parked = nil, 0
 		w.mu.Unlock()
 		w.rt.took(int64(n))
 	}()
