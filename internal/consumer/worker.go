@@ -94,7 +94,11 @@ func (w *worker) enqueue(recs []*kgo.Record, hwm int64) {
 		w.next.CompareAndSwap(-1, recs[0].Offset)
 	}
 	w.mu.Lock()
-	w.queue = append(w.queue, recs...)
+	if len(w.queue) == 0 {
+		w.queue = recs // the slice is ours: franz-go does not reuse it
+	} else {
+		w.queue = append(w.queue, recs...)
+	}
 	w.rt.queued.Add(int64(len(recs)))
 	w.mu.Unlock()
 	select {
