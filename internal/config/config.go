@@ -188,7 +188,7 @@ func Default() Config {
 			FetchMinBytes:   -1,
 			MaxInstances:    1000,
 		},
-		Auth: defaultAuth(),
+		Auth:   defaultAuth(),
 		Handle: DefaultHandle(),
 	}
 }
