@@ -43,6 +43,7 @@ type command struct {
 // commands is the one table of subcommands.
 var commands = map[string]command{
 	"serve":   {"run the HTTP gateway (and the embedded broker when no brokers are configured)", runServe},
+	"stream":  {"send video frames to Kinesis Video Streams, a Matroska file or HLS", runStream},
 	"config":  {"validate or print the effective configuration (config validate | config print)", runConfig},
 	"version": {"print the version", runVersion},
 	"passwd":  {"print a bcrypt hash (and users-file entry) for a password read from the terminal or stdin", runPasswd},

@@ -47,6 +47,7 @@ type Config struct {
 	Consumers Consumers `yaml:"consumers"`
 	Metrics   Metrics   `yaml:"metrics"`
 	Auth      Auth      `yaml:"auth"`
+	Stream    Stream    `yaml:"stream"`
 }
 
 // Log configures logging.
@@ -187,7 +188,8 @@ func Default() Config {
 			FetchMinBytes:   -1,
 			MaxInstances:    1000,
 		},
-		Auth: defaultAuth(),
+		Auth:   defaultAuth(),
+		Stream: defaultStream(),
 	}
 }
 

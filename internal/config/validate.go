@@ -105,6 +105,7 @@ func (c *Config) Validate() error {
 		ps.Add("consumers.max_instances", "must be positive, got %d", c.Consumers.MaxInstances)
 	}
 	c.validateAuth(&ps)
+	c.Stream.validate(&ps, "stream")
 	return ps.Err()
 }
 

@@ -56,8 +56,8 @@ type ControlOptions struct {
 type Control struct {
 	client *kinesisvideo.Client
 	log    *slog.Logger
-	// PollInterval is the wait between DescribeStream calls while a
-	// stream is being created (default 1 s).
+	// PollInterval is the longest wait between DescribeStream calls while
+	// a stream is being created (default 1 s; the first waits are shorter).
 	PollInterval time.Duration
 }
 
@@ -99,6 +99,7 @@ var ErrStreamNotFound = errors.New("kinesis video stream not found")
 func (c *Control) Prepare(ctx context.Context, ref StreamRef, create *CreateOptions, wait time.Duration) (StreamInfo, error) {
 	deadline := time.Now().Add(wait)
 	created := false
+	poll := max(c.PollInterval/4, time.Millisecond)
 	for {
 		out, err := c.client.DescribeStream(ctx, &kinesisvideo.DescribeStreamInput{StreamName: ref.namePtr(), StreamARN: ref.arnPtr()})
 		var nf *types.ResourceNotFoundException
@@ -138,8 +139,9 @@ func (c *Control) Prepare(ctx context.Context, ref StreamRef, create *CreateOpti
 		select {
 		case <-ctx.Done():
 			return StreamInfo{}, ctx.Err()
-		case <-time.After(c.PollInterval):
+		case <-time.After(poll):
 		}
+		poll = min(2*poll, c.PollInterval)
 	}
 }
 

@@ -38,7 +38,8 @@ type framer struct {
 	sink     Sink
 	fps      float64
 	realtime bool
-	limit    int64
+	limit    int64         // frames (0: none)
+	limitDur time.Duration // video time (0: none)
 	onLimit  func()
 	log      *slog.Logger
 	m        *Metrics
@@ -89,8 +90,13 @@ func (fr *framer) run(ctx context.Context, r io.Reader) error {
 // errLimit stops the framer once the frame limit is reached.
 var errLimit = errors.New("frame limit reached")
 
+// full reports whether the frame limit or the duration limit is reached.
+func (fr *framer) full() bool {
+	return (fr.limit > 0 && fr.res.Frames >= fr.limit) || (fr.limitDur > 0 && fr.pts(fr.res.Frames) >= fr.limitDur)
+}
+
 func (fr *framer) frame(ctx, sinkCtx context.Context, au [][]byte) error {
-	if fr.limit > 0 && fr.res.Frames >= fr.limit {
+	if fr.full() {
 		if fr.onLimit != nil && !fr.reported {
 			fr.reported = true
 			fr.onLimit()
@@ -159,7 +165,7 @@ func (fr *framer) frame(ctx, sinkCtx context.Context, au [][]byte) error {
 			fr.lastLog, fr.lastN = now, fr.res.Frames
 		}
 	}
-	if fr.limit > 0 && fr.res.Frames >= fr.limit && fr.onLimit != nil && !fr.reported {
+	if fr.full() && fr.onLimit != nil && !fr.reported {
 		fr.reported = true
 		fr.onLimit()
 	}
@@ -170,8 +176,10 @@ func (fr *framer) frame(ctx, sinkCtx context.Context, au [][]byte) error {
 type Options struct {
 	Source  Source
 	Encoder EncoderOptions
-	// Limit stops after this many frames (0: until the input ends).
-	Limit int64
+	// Limit stops after this many frames, LimitDuration after this much
+	// video (0: until the input ends).
+	Limit         int64
+	LimitDuration time.Duration
 	// Realtime paces frames to the wall clock (files and test patterns
 	// otherwise go as fast as they encode).
 	Realtime bool
@@ -230,8 +238,14 @@ func Run(ctx context.Context, o Options, sink Sink) (Result, error) {
 			}
 		}
 	}
-	if src.Kind == InputTestPattern && o.Limit > 0 {
+	if src.Kind == InputTestPattern {
 		src.Frames = o.Limit
+		if o.LimitDuration > 0 {
+			n := int64(math.Ceil(o.LimitDuration.Seconds()*src.FPS - 1e-9))
+			if src.Frames == 0 || n < src.Frames {
+				src.Frames = n
+			}
+		}
 	}
 	encCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -239,7 +253,7 @@ func Run(ctx context.Context, o Options, sink Sink) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	fr := &framer{sink: sink, fps: src.FPS, realtime: o.Realtime, limit: o.Limit, onLimit: stop,
+	fr := &framer{sink: sink, fps: src.FPS, realtime: o.Realtime, limit: o.Limit, limitDur: o.LimitDuration, onLimit: stop,
 		log: o.Logger, m: o.Metrics, interval: o.ProgressInterval}
 	runErr := fr.run(encCtx, enc.stdout)
 	if runErr != nil {
@@ -275,10 +289,20 @@ func runRaw(ctx context.Context, o Options, sink Sink) (Result, error) {
 		DetectFrames: o.DetectFrames, Encoder: o.Encoder, Logger: o.Logger, Metrics: o.Metrics,
 		ProgressInterval: o.ProgressInterval,
 	})
+	limit := o.Limit
+	if o.LimitDuration > 0 {
+		if src.FPS <= 0 {
+			return Result{}, errors.New("a duration limit on raw frames needs the frame rate")
+		}
+		n := int64(math.Ceil(o.LimitDuration.Seconds()*src.FPS - 1e-9))
+		if limit == 0 || n < limit {
+			limit = n
+		}
+	}
 	size := w.FrameSize()
 	buf := make([]byte, size)
 	var readErr error
-	for n := int64(0); o.Limit == 0 || n < o.Limit; n++ {
+	for n := int64(0); limit == 0 || n < limit; n++ {
 		if ctx.Err() != nil {
 			break
 		}
