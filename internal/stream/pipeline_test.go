@@ -3,6 +3,7 @@ package stream
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/color"
 	"log/slog"
@@ -148,6 +149,45 @@ func TestRunFileAndURL(t *testing.T) {
 			})
 		}
 	}
+}
+
+// An RTSP camera stand-in: GStreamer's RTSP server (through PyGObject) on
+// loopback.
+func TestRunRTSP(t *testing.T) {
+	needTools(t, "gst-launch-1.0", "ffprobe")
+	if exec.Command("/usr/bin/python3", "-c", "import gi; gi.require_version('GstRtspServer', '1.0')").Run() != nil {
+		if os.Getenv("KGATE_REQUIRE_INTEROP") == "1" {
+			t.Fatal("python3-gi and gir1.2-gst-rtsp-server-1.0 are required (KGATE_REQUIRE_INTEROP=1)")
+		}
+		t.Skip("python3-gi or gir1.2-gst-rtsp-server-1.0 not installed")
+	}
+	srv := exec.Command("/usr/bin/python3", "testdata/rtsp_server.py")
+	out, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	var port string
+	if _, err := fmt.Fscanln(out, &port); err != nil {
+		t.Fatalf("rtsp server: %v", err)
+	}
+	log, _ := testLogger(t)
+	sink, mkv, _ := fileSinks(t, log, nil)
+	res, err := Run(t.Context(), Options{
+		Source:  Source{Kind: InputURL, Location: "rtsp://127.0.0.1:" + port + "/test", FPS: 15},
+		Encoder: EncoderOptions{Tool: ToolGStreamer},
+		Limit:   15, Logger: log,
+	}, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Frames != 15 {
+		t.Errorf("%d frames", res.Frames)
+	}
+	checkDecodes(t, mkv, 15, 160, 120)
 }
 
 func TestRunRawStdin(t *testing.T) {
