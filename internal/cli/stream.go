@@ -160,7 +160,7 @@ func streamMain(ctx context.Context, env Env, sc config.Stream, log *slog.Logger
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	sm := stream.NewMetrics(reg)
 	if sc.MetricsListen != "" {
-		stop, err := serveMetrics(sc.MetricsListen, reg, log)
+		_, stop, err := serveMetrics(sc.MetricsListen, reg, log)
 		if err != nil {
 			return err
 		}
@@ -190,9 +190,8 @@ func streamMain(ctx context.Context, env Env, sc config.Stream, log *slog.Logger
 		Limit: sc.Frames, LimitDuration: sc.Duration.D(), Realtime: realtime, Stdin: env.Stdin,
 		FlushTimeout: sc.FlushTimeout.D(), ProgressInterval: sc.ProgressInterval.D(), Logger: log, Metrics: sm,
 	}, stream.Tee(sinks...))
-	var self, children syscall.Rusage
+	var self syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
-	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
 	bitrate := 0.0
 	if res.Video > 0 {
 		bitrate = math.Round(float64(res.Bytes*8) / res.Video.Seconds() / 1000)
@@ -200,7 +199,7 @@ func streamMain(ctx context.Context, env Env, sc config.Stream, log *slog.Logger
 	log.Info("kgate stream finished", "frames", res.Frames, "width", res.Width, "height", res.Height, "fps", res.FPS,
 		"video", res.Video.Round(time.Millisecond), "elapsed", res.Elapsed.Round(time.Millisecond),
 		"encode_fps", math.Round(res.EncodeFPS()*10)/10, "bitrate_kbps", bitrate, "encoder", res.Tool,
-		"max_rss_kb", self.Maxrss, "encoder_max_rss_kb", children.Maxrss, "stopped", ctx.Err() != nil)
+		"max_rss_kb", self.Maxrss, "encoder_max_rss_kb", res.EncoderMaxRSS, "stopped", ctx.Err() != nil)
 	return err
 }
 
@@ -267,11 +266,12 @@ func kvsSink(ctx context.Context, env Env, sc config.Stream, log *slog.Logger, r
 	return stream.NewKVSSink(up, stream.MuxerOptions{MinFragment: k.FragmentDuration.D()}, log, sm), nil
 }
 
-// serveMetrics serves reg on addr until the returned stop is called.
-func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (func(), error) {
+// serveMetrics serves reg on addr until the returned stop is called; it
+// returns the address it listens on.
+func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (string, func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("metrics listener: %w", err)
+		return "", nil, fmt.Errorf("metrics listener: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
@@ -285,7 +285,7 @@ func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (func
 		}
 	}()
 	log.Info("serving metrics", "addr", ln.Addr().String())
-	return func() {
+	return ln.Addr().String(), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)

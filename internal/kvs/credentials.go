@@ -298,6 +298,9 @@ type CredentialOptions struct {
 	Profile string
 	// RoleARN, when set, is assumed (with STS) using the credentials above.
 	RoleARN string
+	// STSEndpoint overrides the STS URL used to assume RoleARN (tests,
+	// VPC endpoints).
+	STSEndpoint string
 	// Getenv reads the environment for the env source (os.Getenv if nil).
 	Getenv func(string) string
 	Logger *slog.Logger
@@ -373,7 +376,11 @@ func LoadAWSConfig(ctx context.Context, region string, o CredentialOptions) (aws
 		return cfg, "", errors.New("no AWS region: set --region (or AWS_REGION / the profile's region for the chain)")
 	}
 	if o.RoleARN != "" {
-		stsClient := sts.NewFromConfig(cfg)
+		stsClient := sts.NewFromConfig(cfg, func(so *sts.Options) {
+			if o.STSEndpoint != "" {
+				so.BaseEndpoint = aws.String(o.STSEndpoint)
+			}
+		})
 		cfg.Credentials = Refreshing(stscreds.NewAssumeRoleProvider(stsClient, o.RoleARN, func(ao *stscreds.AssumeRoleOptions) {
 			ao.RoleSessionName = "kgate-stream"
 		}))

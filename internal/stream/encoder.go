@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -404,6 +405,7 @@ type encoderProc struct {
 	stderr *tail
 	redact Redactor
 	ctx    context.Context
+	maxRSS int64 // KiB, after wait
 }
 
 // startEncoder starts the encoder. Cancelling ctx interrupts it (SIGINT,
@@ -438,6 +440,11 @@ func startEncoder(ctx context.Context, tool string, src Source, eo EncoderOption
 // context is not an error.
 func (p *encoderProc) wait() error {
 	err := p.cmd.Wait()
+	if ps := p.cmd.ProcessState; ps != nil {
+		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+			p.maxRSS = ru.Maxrss
+		}
+	}
 	if err == nil || p.ctx.Err() != nil {
 		return nil
 	}

@@ -20,6 +20,9 @@ type Result struct {
 	Height  int
 	FPS     float64 // nominal frame rate
 	Tool    string
+	// EncoderMaxRSS is the encoder subprocess's peak resident memory in
+	// KiB (0 when unknown).
+	EncoderMaxRSS int64
 }
 
 // EncodeFPS returns frames per second of wall-clock time.
@@ -219,20 +222,27 @@ func Run(ctx context.Context, o Options, sink Sink) (Result, error) {
 	if src.Kind == InputRaw {
 		return runRaw(ctx, o, sink)
 	}
+	// fail closes the sink (which may hold resources, such as a KVS
+	// connection) when the stream cannot start.
+	fail := func(err error) (Result, error) {
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.FlushTimeout)
+		defer cancel()
+		return Result{}, errors.Join(err, sink.Close(flushCtx))
+	}
 	tool, err := ResolveTool(o.Encoder.Tool)
 	if err != nil {
-		return Result{}, err
+		return fail(err)
 	}
 	if src.Kind == InputFile || src.Kind == InputURL {
 		if src.FPS <= 0 || (src.Width == 0) != (src.Height == 0) {
 			p, err := ProbeInput(ctx, src.Kind, src.Location)
 			if err != nil {
-				return Result{}, fmt.Errorf("detecting the input's frame rate (set --fps to skip): %w", err)
+				return fail(fmt.Errorf("detecting the input's frame rate (set --fps to skip): %w", err))
 			}
 			o.Logger.Info("probed input", "codec", p.Codec, "width", p.Width, "height", p.Height, "fps", p.FPS)
 			if src.FPS <= 0 {
 				if p.FPS <= 0 {
-					return Result{}, errors.New("the input's frame rate is unknown; set --fps")
+					return fail(errors.New("the input's frame rate is unknown; set --fps"))
 				}
 				src.FPS = p.FPS
 			}
@@ -251,7 +261,7 @@ func Run(ctx context.Context, o Options, sink Sink) (Result, error) {
 	defer stop()
 	enc, err := startEncoder(encCtx, tool, src, o.Encoder, o.Logger)
 	if err != nil {
-		return Result{}, err
+		return fail(err)
 	}
 	fr := &framer{sink: sink, fps: src.FPS, realtime: o.Realtime, limit: o.Limit, limitDur: o.LimitDuration, onLimit: stop,
 		log: o.Logger, m: o.Metrics, interval: o.ProgressInterval}
@@ -265,7 +275,7 @@ func Run(ctx context.Context, o Options, sink Sink) (Result, error) {
 		o.Metrics.EncoderFailures.Inc()
 	}
 	res := fr.res
-	res.Tool = tool
+	res.Tool, res.EncoderMaxRSS = tool, enc.maxRSS
 	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.FlushTimeout)
 	defer cancel()
 	closeErr := sink.Close(flushCtx)
@@ -278,11 +288,10 @@ func Run(ctx context.Context, o Options, sink Sink) (Result, error) {
 // runRaw feeds raw frames from o.Stdin through a Writer.
 func runRaw(ctx context.Context, o Options, sink Sink) (Result, error) {
 	src := o.Source
-	if src.Width <= 0 || src.Height <= 0 {
-		return Result{}, errors.New("raw frames on stdin need --width and --height")
-	}
-	if o.Stdin == nil {
-		return Result{}, errors.New("no stdin for raw frames")
+	if src.Width <= 0 || src.Height <= 0 || o.Stdin == nil {
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.FlushTimeout)
+		defer cancel()
+		return Result{}, errors.Join(errors.New("raw frames need stdin, --width and --height"), sink.Close(flushCtx))
 	}
 	w := NewWriter(ctx, sink, WriterOptions{
 		Width: src.Width, Height: src.Height, FPS: src.FPS, PixelFormat: src.PixelFormat,
@@ -292,7 +301,9 @@ func runRaw(ctx context.Context, o Options, sink Sink) (Result, error) {
 	limit := o.Limit
 	if o.LimitDuration > 0 {
 		if src.FPS <= 0 {
-			return Result{}, errors.New("a duration limit on raw frames needs the frame rate")
+			flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.FlushTimeout)
+			defer cancel()
+			return Result{}, errors.Join(errors.New("a duration limit on raw frames needs the frame rate"), sink.Close(flushCtx))
 		}
 		n := int64(math.Ceil(o.LimitDuration.Seconds()*src.FPS - 1e-9))
 		if limit == 0 || n < limit {

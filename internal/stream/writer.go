@@ -279,6 +279,6 @@ func (w *Writer) Result() Result {
 		return Result{}
 	}
 	r := w.fr.res
-	r.Tool = w.enc.tool
+	r.Tool, r.EncoderMaxRSS = w.enc.tool, w.enc.maxRSS
 	return r
 }

@@ -17,8 +17,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,6 +52,10 @@ type Options struct {
 	IdleInterval time.Duration
 	// Logf, when set, receives a line per notable event (t.Logf).
 	Logf func(format string, args ...any)
+	// RoleTTL is the lifetime of credentials from STS AssumeRole
+	// (default 1 h). Each call issues a new access key, accepted from then
+	// on.
+	RoleTTL time.Duration
 }
 
 // Fragment is a fragment the fake received.
@@ -104,6 +110,7 @@ type Server struct {
 	conns    []*Connection
 	fragSeq  int64
 	controls []string // control-plane operations, in order
+	roles    int      // AssumeRole calls
 }
 
 // New starts a fake on a loopback port. Close it when done.
@@ -115,9 +122,21 @@ func New(opts Options) *Server {
 	for _, k := range opts.Keys {
 		s.keys[k.AccessKeyID] = k
 	}
-	s.srv = httptest.NewServer(s)
+	s.srv = httptest.NewUnstartedServer(s)
+	if opts.Logf != nil {
+		s.srv.Config.ErrorLog = log.New(logfWriter(opts.Logf), "kvsfake http: ", 0)
+	}
+	s.srv.Start()
 	s.URL = s.srv.URL
 	return s
+}
+
+// logfWriter sends the HTTP server's own messages to Options.Logf.
+type logfWriter func(format string, args ...any)
+
+func (f logfWriter) Write(p []byte) (int, error) {
+	f("%s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 // Close stops the server.
@@ -225,6 +244,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch r.URL.Path {
+	case "/":
+		s.sts(w, r)
 	case "/putMedia":
 		s.putMedia(w, r)
 	case "/describeStream", "/createStream", "/getDataEndpoint":
@@ -431,9 +452,9 @@ func (s *Server) putMedia(w http.ResponseWriter, r *http.Request) {
 	var fe *faultError
 	switch {
 	case err == nil:
+		return
 	case errors.As(err, &fe) && fe.drop:
 		ended = "dropped"
-		panic(http.ErrAbortHandler)
 	case errors.As(err, &fe):
 		ended = fmt.Sprintf("error %d", fe.id)
 	case errors.Is(err, ErrInvalidMatroska):
@@ -442,6 +463,12 @@ func (s *Server) putMedia(w http.ResponseWriter, r *http.Request) {
 	default:
 		ended = "client gone: " + err.Error()
 	}
+	// After an error the connection is closed, as the service does, with
+	// the events sent so far flushed. Returning instead would make the
+	// server drain the rest of the body, and net/http (Go 1.26) then
+	// starts a background read that panics when it looks for the next
+	// request on a full-duplex connection.
+	panic(http.ErrAbortHandler)
 }
 
 // faultError stops parsing for an injected or detected error.
@@ -543,4 +570,49 @@ func (ss *session) ClusterEnd(c Cluster) error {
 		ss.acks.send(map[string]any{"EventType": "PERSISTED", "FragmentTimecode": tcMS, "FragmentNumber": num})
 	}
 	return nil
+}
+
+// AssumeRoleCalls returns how many times STS AssumeRole was called.
+func (s *Server) AssumeRoleCalls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.roles
+}
+
+// sts serves STS AssumeRole (query protocol, XML answer): it verifies the
+// caller's signature and issues a fresh temporary key.
+func (s *Server) sts(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "InvalidArgumentException", "reading body")
+		return
+	}
+	if _, err := verifySigV4(r, body, s.lookupKey, "sts", s.opts.Region, time.Now()); err != nil {
+		s.logf("sts: %v", err)
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `<ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code><Message>signature</Message></Error></ErrorResponse>`)
+		return
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil || form.Get("Action") != "AssumeRole" || form.Get("RoleArn") == "" {
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `<ErrorResponse><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>AssumeRole only</Message></Error></ErrorResponse>`)
+		return
+	}
+	ttl := s.opts.RoleTTL
+	if ttl <= 0 {
+		ttl = time.Hour
+	}
+	s.mu.Lock()
+	s.roles++
+	k := Key{AccessKeyID: fmt.Sprintf("ASIAFAKEROLE%08d", s.roles), SecretAccessKey: fmt.Sprintf("roleSecret%d", s.roles), SessionToken: fmt.Sprintf("roleToken%d", s.roles)}
+	s.keys[k.AccessKeyID] = k
+	s.mu.Unlock()
+	s.logf("sts: assumed %s as %s", form.Get("RoleArn"), k.AccessKeyID)
+	w.Header().Set("Content-Type", "text/xml")
+	fmt.Fprintf(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials>`+
+		`<AccessKeyId>%s</AccessKeyId><SecretAccessKey>%s</SecretAccessKey><SessionToken>%s</SessionToken><Expiration>%s</Expiration>`+
+		`</Credentials><AssumedRoleUser><Arn>%s/kgate-stream</Arn><AssumedRoleId>AROAFAKE:kgate-stream</AssumedRoleId></AssumedRoleUser>`+
+		`</AssumeRoleResult><ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></AssumeRoleResponse>`,
+		k.AccessKeyID, k.SecretAccessKey, k.SessionToken, time.Now().Add(ttl).UTC().Format(time.RFC3339), form.Get("RoleArn"))
 }
