@@ -40,7 +40,7 @@ func needEncoder(t *testing.T) {
 	}
 }
 
-func testEnv(vars map[string]string) (Env, *bytes.Buffer, *bytes.Buffer) {
+func streamEnv(vars map[string]string) (Env, *bytes.Buffer, *bytes.Buffer) {
 	var out, errb bytes.Buffer
 	return Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return vars[k] }}, &out, &errb
 }
@@ -53,7 +53,7 @@ func TestStreamCommandToKVS(t *testing.T) {
 	fake := kvsfake.New(kvsfake.Options{Region: "eu-west-1", Keys: []kvsfake.Key{{AccessKeyID: cliAK, SecretAccessKey: cliSK}}, Logf: t.Logf})
 	defer fake.Close()
 	dir := t.TempDir()
-	env, _, stderr := testEnv(map[string]string{
+	env, _, stderr := streamEnv(map[string]string{
 		"KGATE_STREAM_KVS_ACCESS_KEY_ID":     cliAK,
 		"KGATE_STREAM_KVS_SECRET_ACCESS_KEY": cliSK,
 		"KGATE_LOG_LEVEL":                    "debug",
@@ -98,7 +98,7 @@ func TestStreamCommandCredentialsFile(t *testing.T) {
 	credFile := filepath.Join(t.TempDir(), "credentials.txt")
 	exp := time.Now().Add(time.Hour).UTC().Format("2006-01-02T15:04:05Z")
 	os.WriteFile(credFile, []byte(fmt.Sprintf("CREDENTIALS\t%s\t%s\t%s\ttok1\n", cliAK, exp, cliSK)), 0o600)
-	env, _, stderr := testEnv(map[string]string{"AWS_REGION": "us-west-2"})
+	env, _, stderr := streamEnv(map[string]string{"AWS_REGION": "us-west-2"})
 	code := Run(t.Context(), []string{"stream", "--input", "testsrc", "--width", "96", "--height", "64", "--frames", "20", "--fps", "20",
 		"--realtime=false", "--stream-name", "cam", "--endpoint", fake.URL, "--credentials-file", credFile}, env)
 	if code != 0 {
@@ -133,7 +133,7 @@ func TestStreamCommandUsageErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env, _, stderr := testEnv(tt.env)
+			env, _, stderr := streamEnv(tt.env)
 			if code := Run(t.Context(), append([]string{"stream"}, tt.args...), env); code != exitConfig {
 				t.Fatalf("exit %d, want %d\n%s", code, exitConfig, stderr)
 			}
@@ -149,7 +149,7 @@ func TestStreamCommandUsageErrors(t *testing.T) {
 func TestStreamFlagPrecedence(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "kgate.yaml")
 	os.WriteFile(path, []byte("stream:\n  encoder:\n    bitrate: 100\n    preset: fast\n    tune: film\n  kvs:\n    region: eu-north-1\n    credentials:\n      secret_access_key: yamlsecret\n      access_key_id: yamlkey\n"), 0o600)
-	env, _, _ := testEnv(map[string]string{"KGATE_CONFIG": path, "KGATE_STREAM_BITRATE": "200", "KGATE_STREAM_PRESET": "faster"})
+	env, _, _ := streamEnv(map[string]string{"KGATE_CONFIG": path, "KGATE_STREAM_BITRATE": "200", "KGATE_STREAM_PRESET": "faster"})
 	cf := streamFlags(newFlagSet())
 	if err := cf.fs.Parse([]string{"--bitrate", "300", "--create-stream"}); err != nil {
 		t.Fatal(err)
@@ -176,7 +176,7 @@ func TestStreamCommandStopsOnSignal(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(t.Context())
 	time.AfterFunc(1500*time.Millisecond, cancel)
-	env, _, stderr := testEnv(nil)
+	env, _, stderr := streamEnv(nil)
 	start := time.Now()
 	code := Run(ctx, []string{"stream", "--input", "testsrc", "--width", "96", "--height", "64", "--realtime", "--mkv", filepath.Join(dir, "a.mkv")}, env)
 	if code != 0 {
