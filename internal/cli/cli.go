@@ -43,6 +43,7 @@ type command struct {
 // commands is the one table of subcommands.
 var commands = map[string]command{
 	"serve":   {"run the HTTP gateway (and the embedded broker when no brokers are configured)", runServe},
+	"stream":  {"send video frames to Kinesis Video Streams, a Matroska file or HLS", runStream},
 	"config":  {"validate or print the effective configuration (config validate | config print)", runConfig},
 	"handle":  {"run a consumer-group worker with a built-in handler (vault-colors, exec, webhook)", runHandle},
 	"dlq":     {"replay dead letters to their origin topics (dlq replay)", runDLQ},

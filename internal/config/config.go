@@ -48,6 +48,7 @@ type Config struct {
 	Metrics   Metrics   `yaml:"metrics"`
 	Auth      Auth      `yaml:"auth"`
 	Handle    Handle    `yaml:"handle"`
+	Stream    Stream    `yaml:"stream"`
 }
 
 // Log configures logging.
@@ -190,6 +191,7 @@ func Default() Config {
 		},
 		Auth:   defaultAuth(),
 		Handle: DefaultHandle(),
+		Stream: defaultStream(),
 	}
 }
 

@@ -106,6 +106,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateAuth(&ps)
 	c.Handle.validate(&ps, "handle")
+	c.Stream.validate(&ps, "stream")
 	return ps.Err()
 }
 
