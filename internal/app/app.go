@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -16,8 +17,10 @@ import (
 	"github.com/kgate/kgate/internal/broker"
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/httpapi"
+	"github.com/kgate/kgate/internal/httpapi/kastlex"
 	"github.com/kgate/kgate/internal/httpapi/ops"
 	v2 "github.com/kgate/kgate/internal/httpapi/v2"
+	v3 "github.com/kgate/kgate/internal/httpapi/v3"
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/metrics"
 
@@ -116,6 +119,14 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 	ops.Register(rr, ops.Deps{Ping: kc.Ping, Metrics: m.Handler(), MetricsOpen: cfg.Metrics.Open})
 	v2.Register(rr, v2.Deps{Kafka: kc, Consumers: consumers, Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
 		Authorize: sec.Service().Authorize})
+	// Closed when the HTTP servers start shutting down: streaming
+	// responses end themselves instead of holding the drain open.
+	draining := make(chan struct{})
+	v3.Register(rr, v3.Deps{Kafka: kc, Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
+		Authorize: sec.Service().Authorize, MaxRecordBytes: cfg.HTTP.MaxBodyBytes,
+		ReadTimeout: cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(), Draining: draining})
+	kastlex.Register(rr, kastlex.Deps{Kafka: kc, Metrics: m, Logger: logger, MaxFetchBytes: cfg.Consumers.MaxBytes,
+		SecurityProtocol: securityProtocol(cfg.Kafka)})
 	sec.register(rr)
 	info.Routes = rr.Routes()
 
@@ -143,6 +154,12 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 	if err != nil {
 		return err
 	}
+	var drainOnce sync.Once
+	startDraining := func() { drainOnce.Do(func() { close(draining) }) }
+	srv.HTTPServer().RegisterOnShutdown(startDraining)
+	if tlsSrv != nil {
+		tlsSrv.HTTPServer().RegisterOnShutdown(startDraining)
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(gctx) })
@@ -169,6 +186,21 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 		return fmt.Errorf("serving: %w", err)
 	}
 	return nil
+}
+
+// securityProtocol names how kgate reaches the brokers, in Kafka's terms.
+func securityProtocol(k config.Kafka) string {
+	tls := k.TLS.Enabled || k.TLS.CAFile != "" || k.TLS.CertFile != ""
+	sasl := k.SASL.Mechanism != "" || k.SASL.File != ""
+	switch {
+	case tls && sasl:
+		return "SASL_SSL"
+	case sasl:
+		return "SASL_PLAINTEXT"
+	case tls:
+		return "SSL"
+	}
+	return "PLAINTEXT"
 }
 
 var _ = time.Second

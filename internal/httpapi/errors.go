@@ -81,13 +81,17 @@ var (
 	ErrConsumerConfig       = &Error{http.StatusUnprocessableEntity, 40001, "Invalid consumer configuration.", nil}
 	ErrInvalidConsumerConf  = &Error{http.StatusUnprocessableEntity, 42204, "Invalid consumer configuration.", nil}
 	ErrNoSchemaRegistry     = &Error{http.StatusUnprocessableEntity, 42206, "Payload error. Schema Registry must be configured when using schemas.", nil}
+	ErrPayload              = &Error{http.StatusUnprocessableEntity, 42206, "Payload error. Request body is empty. Data is required.", nil}
+	ErrBatchInvalid         = &Error{http.StatusUnprocessableEntity, 42208, "Invalid batch.", nil}
 	ErrRateLimited          = &Error{http.StatusTooManyRequests, 429, "Request rate limit exceeded.", nil}
 	ErrKafkaThrottled       = &Error{http.StatusTooManyRequests, 42901, "Request throttled by Kafka quota.", nil}
 	ErrInternal             = &Error{http.StatusInternalServerError, 500, "Internal Server Error", nil}
 	ErrKafka                = &Error{http.StatusInternalServerError, 50002, "Kafka error.", nil}
 	ErrKafkaRetriable       = &Error{http.StatusInternalServerError, 50003, "Kafka retriable error.", nil}
 	ErrBrokerNotAvailable   = &Error{http.StatusServiceUnavailable, 50302, "Broker not available.", nil}
+	ErrShuttingDown         = &Error{http.StatusServiceUnavailable, 503, "The gateway is shutting down.", nil}
 	ErrTimeout              = &Error{http.StatusGatewayTimeout, 504, "Gateway timeout.", nil}
+	ErrRequestTimeout       = &Error{http.StatusRequestTimeout, 408, "Timed out reading the request.", nil}
 )
 
 // FromKafka maps an error from the Kafka layer to the catalog. It is the
@@ -120,7 +124,8 @@ func FromKafka(err error) *Error {
 		errors.Is(err, kerr.PolicyViolation), errors.Is(err, kerr.TopicAlreadyExists),
 		errors.Is(err, kerr.InvalidConfig), errors.Is(err, kerr.TopicDeletionDisabled),
 		errors.Is(err, kerr.SecurityDisabled), errors.Is(err, kerr.UnsupportedVersion),
-		errors.Is(err, kerr.InvalidReplicaAssignment), errors.Is(err, kerr.InvalidRecord):
+		errors.Is(err, kerr.InvalidReplicaAssignment), errors.Is(err, kerr.InvalidRecord),
+		errors.Is(err, kerr.OffsetOutOfRange):
 		return ErrKafkaBadRequest.Msg("%s", kafkaMessage(err)).Wrap(err)
 	case errors.Is(err, kerr.ThrottlingQuotaExceeded):
 		return ErrKafkaThrottled.Wrap(err)

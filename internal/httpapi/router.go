@@ -39,6 +39,9 @@ type Route struct {
 	// ProduceResponse with a 40301 per record, as Confluent does). err is
 	// the catalog's 403; a returned error is written the usual way.
 	Forbidden func(w http.ResponseWriter, r *http.Request, err *Error) error
+	// Doc describes parameters, bodies and responses for the API
+	// document; nil documents the path parameters and a generic answer.
+	Doc *Doc
 	// Handler serves the route.
 	Handler HandlerFunc
 }

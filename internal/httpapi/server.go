@@ -37,6 +37,13 @@ func NewServer(addr string, h http.Handler, c config.HTTP, logger *slog.Logger) 
 		MaxHeaderBytes:    c.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}
+	// HTTP/1.1, HTTP/2 over TLS, and HTTP/2 with prior knowledge on
+	// plain TCP (h2c), so that streaming clients can use either.
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	protos.SetHTTP2(true)
+	protos.SetUnencryptedHTTP2(true)
+	srv.Protocols = &protos
 	return &Server{srv: srv, ln: ln, shutdown: c.ShutdownTimeout.D(), logger: logger}, nil
 }
 
