@@ -18,6 +18,7 @@ import (
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/httpapi/kastlex"
+	"github.com/kgate/kgate/internal/httpapi/openapi"
 	"github.com/kgate/kgate/internal/httpapi/ops"
 	v2 "github.com/kgate/kgate/internal/httpapi/v2"
 	v3 "github.com/kgate/kgate/internal/httpapi/v3"
@@ -128,6 +129,8 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 	kastlex.Register(rr, kastlex.Deps{Kafka: kc, Metrics: m, Logger: logger, MaxFetchBytes: cfg.Consumers.MaxBytes,
 		SecurityProtocol: securityProtocol(cfg.Kafka)})
 	sec.register(rr)
+	// Documents every route, including any registered after it.
+	openapi.Register(rr)
 	info.Routes = rr.Routes()
 
 	handler := rr.Handler(httpapi.Chain{

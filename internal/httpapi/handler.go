@@ -77,9 +77,15 @@ func Classify(ctx context.Context, err error) *Error {
 	return FromKafka(err)
 }
 
-// WriteJSON writes v as JSON with status and contentType.
+// WriteJSON writes v as JSON with status and contentType. Like Jackson
+// (Confluent) and unlike encoding/json's default, &, < and > are not
+// escaped: URLs in v3 links keep their query strings readable.
 func WriteJSON(w http.ResponseWriter, status int, contentType string, v any) {
-	b, err := json.Marshal(v)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(v)
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if err != nil {
 		b = []byte(`{"error_code":500,"message":"Internal Server Error"}`)
 		status = http.StatusInternalServerError

@@ -86,6 +86,10 @@ func New(o Options) (*Client, error) {
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerLinger(o.Kafka.Linger.D()),
 		kgo.MaxBufferedRecords(o.Kafka.MaxBufferedRecords),
+		// No kgo.RecordDeliveryTimeout: kgo measures it from each
+		// record's Timestamp, so a record carrying a client's older
+		// timestamp would fail at once. Produce bounds delivery with
+		// the record's context instead.
 		kgo.ProducerBatchCompression(codec),
 		kgo.ProducerBatchMaxBytes(16<<20),
 		kgo.MetadataMaxAge(o.Kafka.MetadataMaxAge.D()),
@@ -258,7 +262,7 @@ func (c *Client) ProduceSync(ctx context.Context, recs []*kgo.Record) []Result {
 	var wg sync.WaitGroup
 	wg.Add(len(recs))
 	for i, r := range recs {
-		c.cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+		c.Produce(ctx, r, func(r *kgo.Record, err error) {
 			out[i] = Result{Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Err: err}
 			wg.Done()
 		})
@@ -269,10 +273,21 @@ func (c *Client) ProduceSync(ctx context.Context, recs []*kgo.Record) []Result {
 
 // Produce buffers one record (Topic and Partition set) and calls done when
 // the broker acknowledged or failed it. It may block while the producer
-// buffer is full. ctx bounds how long the record may wait to be sent; set
-// a deadline (ProduceTimeout) on it.
+// buffer is full. A record not sent within kafka.produce_timeout fails
+// with kgo.ErrRecordTimeout (whatever its own timestamp says).
 func (c *Client) Produce(ctx context.Context, r *kgo.Record, done func(*kgo.Record, error)) {
-	c.cl.Produce(ctx, r, done)
+	if c.produceTimeout <= 0 {
+		c.cl.Produce(ctx, r, done)
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, c.produceTimeout)
+	c.cl.Produce(rctx, r, func(r *kgo.Record, err error) {
+		if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			err = kgo.ErrRecordTimeout
+		}
+		cancel()
+		done(r, err)
+	})
 }
 
 // Partitioner chooses partitions for one request's records, as Kafka's

@@ -228,6 +228,9 @@ func (c createACLRequest) parse(prefix string) (acl, error) {
 			return x, httpapi.ErrBadRequest.Msg("Bad Request: %s%s is required.", prefix, f.name)
 		}
 	}
+	if typ, name, ok := strings.Cut(c.Principal, ":"); !ok || typ == "" || name == "" {
+		return x, httpapi.ErrBadRequest.Msg("Bad Request: %sprincipal must be <type>:<name> such as User:alice, got %q.", prefix, truncate(c.Principal, 64))
+	}
 	x.name, x.principal, x.host = c.ResourceName, c.Principal, c.Host
 	return x, nil
 }
