@@ -46,6 +46,39 @@ type Client struct {
 	topics map[string]topicEntry
 
 	rr atomic.Uint32 // spreads keyless requests over partitions
+
+	// epoch is the deadline context shared by records produced within
+	// the same tenth of a second (one timer per epoch, not per record).
+	epoch atomic.Pointer[deadlineEpoch]
+}
+
+type deadlineEpoch struct {
+	ctx    context.Context
+	cancel context.CancelFunc // the deadline ends it; kept for vet
+	start  time.Time
+}
+
+// epochLength bounds how much earlier than produce_timeout a record may
+// time out in exchange for sharing a deadline.
+const epochLength = 100 * time.Millisecond
+
+// recordContext returns a context that ends kafka.produce_timeout from
+// now (at most epochLength less), shared by records produced together.
+func (c *Client) recordContext(now time.Time) context.Context {
+	e := c.epoch.Load()
+	if e != nil && now.Sub(e.start) < epochLength {
+		return e.ctx
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), now.Add(c.produceTimeout))
+	ne := &deadlineEpoch{ctx: ctx, cancel: cancel, start: now}
+	if c.epoch.CompareAndSwap(e, ne) {
+		return ctx
+	}
+	cancel()
+	if e = c.epoch.Load(); e != nil {
+		return e.ctx
+	}
+	return ctx
 }
 
 type topicEntry struct {
@@ -280,7 +313,20 @@ func (c *Client) Produce(ctx context.Context, r *kgo.Record, done func(*kgo.Reco
 		c.cl.Produce(ctx, r, done)
 		return
 	}
-	rctx, cancel := context.WithTimeout(ctx, c.produceTimeout)
+	var rctx context.Context
+	cancel := context.CancelFunc(func() {})
+	if ctx.Done() == nil {
+		// The caller's context cannot end (context.WithoutCancel, say):
+		// share a deadline with the records produced around now. The
+		// clock is read once for that and for the record's timestamp.
+		now := time.Now()
+		if r.Timestamp.IsZero() {
+			r.Timestamp = now
+		}
+		rctx = c.recordContext(now)
+	} else {
+		rctx, cancel = context.WithTimeout(ctx, c.produceTimeout)
+	}
 	c.cl.Produce(rctx, r, func(r *kgo.Record, err error) {
 		if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			err = kgo.ErrRecordTimeout

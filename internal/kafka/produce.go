@@ -38,7 +38,7 @@ func (c *Client) Target(ctx context.Context, topic string) (*Target, error) {
 // after every thousand records or metadata_max_age, whichever comes first.
 func (c *Client) Refresh(ctx context.Context, t *Target) error {
 	t.used++
-	if t.used < 1000 && time.Since(t.resolved) < c.metaMaxAge {
+	if t.used < 1000 && (t.used%64 != 0 || time.Since(t.resolved) < c.metaMaxAge) {
 		return nil
 	}
 	n, err := c.EnsureTopic(ctx, t.Topic)

@@ -105,7 +105,7 @@ func (a *api) produceBatch(w http.ResponseWriter, r *http.Request) error {
 	}
 	var ps []*pending
 	for i, raw := range req.Entries {
-		d, err := decodeRecord(raw)
+		d, err := decode(raw)
 		if err != nil {
 			var m errMalformed
 			if errors.As(err, &m) {

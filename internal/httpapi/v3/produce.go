@@ -15,7 +15,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"golang.org/x/sync/semaphore"
 
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/kafka"
@@ -24,7 +23,7 @@ import (
 // Stream limits. The window bounds records read but not yet answered
 // (memory and latency); the byte budget bounds their payload.
 const (
-	streamWindow     = 4096
+	streamWindow     = 1024
 	streamByteBudget = 64 << 20
 	// drainGrace is how long a stream keeps reading after shutdown
 	// starts (answering each further record 503), as Confluent's grace
@@ -56,10 +55,19 @@ func produceContent(r *http.Request) error {
 	}
 }
 
-// slot is one record's place in the receipt order.
+// slot is one record's place in the receipt order: a ring entry whose
+// receipt buffer is reused.
 type slot struct {
-	done    chan struct{}
+	done    atomic.Bool
 	receipt []byte
+}
+
+// poke wakes a waiter on a channel of capacity one without blocking.
+func poke(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
 }
 
 // stream is one POST .../records in flight. The handler's goroutine reads
@@ -69,12 +77,24 @@ type stream struct {
 	a      *api
 	rc     *http.ResponseController
 	w      http.ResponseWriter
-	rw     receiptWriter
+	rw     *receiptWriter
 	target *kafka.Target
 	terr   *httpapi.Error // the topic could not be resolved
 	ctx    context.Context
-	slots  chan *slot
-	budget *semaphore.Weighted
+
+	// inflight counts the key and value bytes produced and not yet
+	// answered; the reader waits on released above streamByteBudget.
+	inflight atomic.Int64
+	released chan struct{}
+
+	// The ring of records in flight, in order: the reader fills slots
+	// at tail, the writer answers them at head.
+	slots  []slot
+	head   atomic.Uint64 // written by writeLoop only
+	tail   atomic.Uint64 // written by the reader only
+	closed atomic.Bool   // the reader is done: no more slots
+	ready  chan struct{} // a slot completed, or the reader closed
+	space  chan struct{} // the writer freed slots
 
 	records, bytes prometheus.Counter
 
@@ -84,6 +104,7 @@ type stream struct {
 	writeDead  atomic.Bool // the client stopped reading receipts
 
 	readExt, writeExt time.Time // last deadline pushes
+	reads             int       // records read, to space out clock reads
 }
 
 // produceStream serves POST /v3/clusters/{cluster_id}/topics/{topic_name}/records.
@@ -102,14 +123,17 @@ func (a *api) produceStream(w http.ResponseWriter, r *http.Request) error {
 	_ = rc.EnableFullDuplex()
 	s := &stream{
 		a: a, rc: rc, w: w, rw: newReceiptWriter(l.cid, topic),
-		ctx:    context.WithoutCancel(r.Context()), // a client leaving must not half-cancel acknowledged work
-		slots:  make(chan *slot, streamWindow),
-		budget: semaphore.NewWeighted(streamByteBudget),
+		ctx:      context.WithoutCancel(r.Context()), // a client leaving must not half-cancel acknowledged work
+		released: make(chan struct{}, 1),
+		slots:    make([]slot, streamWindow),
+		ready:    make(chan struct{}, 1),
+		space:    make(chan struct{}, 1),
 	}
 	if a.m != nil {
 		s.records, s.bytes = a.m.RecordsProduced.WithLabelValues("v3"), a.m.BytesProduced.WithLabelValues("v3")
 	}
-	sc := newRecordScanner(bufio.NewReaderSize(r.Body, 64<<10), a.maxRecord)
+	body := &beforeRead{r: r.Body}
+	sc := newRecordScanner(bufio.NewReaderSize(body, 64<<10), a.maxRecord)
 
 	// The first record decides between a pre-stream error and 200.
 	s.extendRead(true)
@@ -138,9 +162,11 @@ func (a *api) produceStream(w http.ResponseWriter, r *http.Request) error {
 		s.writeLoop()
 	}()
 	done := make(chan struct{})
-	defer close(done)
+	var dwg sync.WaitGroup
 	if a.draining != nil {
+		dwg.Add(1)
 		go func() {
+			defer dwg.Done()
 			select {
 			case <-a.draining:
 				s.drain()
@@ -149,20 +175,132 @@ func (a *api) produceStream(w http.ResponseWriter, r *http.Request) error {
 		}()
 	}
 
-	raw, rerr := first, ferr
-	for {
-		if !s.handle(raw, rerr, sc.started) {
-			break
+	// The first record, then the rest through the reader goroutine,
+	// which scans and decodes the next records while this one produces.
+	it, more := s.classify(first, ferr, sc.started)
+	s.apply(it)
+	if more {
+		items := make(chan []item, 4)
+		free := make(chan []item, 8) // spent batches go back to the reader
+		stop := make(chan struct{})
+		var rwg sync.WaitGroup
+		rwg.Add(1)
+		go func() {
+			defer rwg.Done()
+			s.readLoop(sc, body, items, free, stop)
+		}()
+		for batch := range items {
+			for i := range batch {
+				s.apply(&batch[i])
+				batch[i] = item{} // let the record go
+			}
+			select {
+			case free <- batch[:0]:
+			default:
+			}
+			if s.writeDead.Load() {
+				// Nobody reads receipts: stop reading records.
+				close(stop)
+				s.abortRead()
+				for range items {
+				}
+				break
+			}
 		}
-		if s.writeDead.Load() {
-			break
-		}
-		s.extendRead(false)
-		raw, rerr = sc.next()
+		rwg.Wait()
 	}
-	close(s.slots)
+	s.closed.Store(true)
+	poke(s.ready)
 	wg.Wait()
+	close(done)
+	dwg.Wait() // no deadline may be set after the handler returns
 	return nil
+}
+
+// item is one read of the stream: a record to produce or an error to
+// answer.
+type item struct {
+	d  decodedRecord
+	he *httpapi.Error
+}
+
+// beforeRead calls hook before each read of the request body, that is
+// whenever the buffered bytes are used up and a read may block.
+type beforeRead struct {
+	r    io.Reader
+	hook func()
+}
+
+func (b *beforeRead) Read(p []byte) (int, error) {
+	if b.hook != nil {
+		b.hook()
+	}
+	return b.r.Read(p)
+}
+
+// readLoop reads, scans and decodes records into items, sending them in
+// batches: up to 64, and always before the body is read again, so that no
+// decoded record waits for bytes that have not arrived. It closes items
+// when the stream ends.
+func (s *stream) readLoop(sc *recordScanner, body *beforeRead, items chan<- []item, free <-chan []item, stop <-chan struct{}) {
+	defer close(items)
+	fresh := func() []item {
+		select {
+		case b := <-free:
+			return b
+		default:
+			return make([]item, 0, 64)
+		}
+	}
+	batch := fresh()
+	stopped := false
+	var send func() bool
+	body.hook = func() {
+		if !stopped && !send() {
+			stopped = true
+		}
+	}
+	defer func() { body.hook = nil }()
+	send = func() bool {
+		if len(batch) == 0 {
+			return true
+		}
+		select {
+		case items <- batch:
+			batch = fresh()
+			return true
+		case <-stop:
+			return false
+		}
+	}
+	for {
+		s.extendRead(false)
+		raw, err := sc.next()
+		it, more := s.classify(raw, err, sc.started)
+		if it != nil {
+			batch = append(batch, *it)
+		}
+		if !more || stopped {
+			if !stopped {
+				send()
+			}
+			return
+		}
+		if len(batch) >= 64 && !send() {
+			return
+		}
+	}
+}
+
+// apply answers one item: produce its record or queue its error.
+func (s *stream) apply(it *item) {
+	switch {
+	case it == nil:
+	case it.he != nil:
+		s.fail(it.he)
+	default:
+		s.produce(it.d)
+	}
 }
 
 // drain starts the end of the stream on shutdown: reads stop after the
@@ -174,7 +312,19 @@ func (s *stream) drain() {
 	_ = s.rc.SetReadDeadline(time.Now().Add(drainGrace))
 }
 
+// abortRead ends a blocked read at once (the reader must stop).
+func (s *stream) abortRead() {
+	s.deadlineMu.Lock()
+	defer s.deadlineMu.Unlock()
+	s.draining.Store(true)
+	_ = s.rc.SetReadDeadline(time.Now())
+}
+
 func (s *stream) extendRead(force bool) {
+	// Look at the clock every few records only.
+	if s.reads++; !force && s.reads%32 != 0 {
+		return
+	}
 	s.deadlineMu.Lock()
 	defer s.deadlineMu.Unlock()
 	if s.draining.Load() {
@@ -205,57 +355,79 @@ func readErr(err error) error {
 	return err
 }
 
-// handle answers one read: a record to produce, a record-level error, or
-// the end of the stream. It returns false when the stream must end.
-func (s *stream) handle(raw []byte, rerr error, started bool) bool {
+// classify turns one read into an item (nil: nothing to answer) and
+// reports whether the stream goes on.
+func (s *stream) classify(raw []byte, rerr error, started bool) (*item, bool) {
 	if rerr != nil {
 		var m errMalformed
 		var t errTooLarge
 		switch {
 		case errors.Is(rerr, io.EOF):
-			return false
+			return nil, false
 		case errors.As(rerr, &m):
-			s.fail(m.he)
+			return &item{he: m.he}, false
 		case errors.As(rerr, &t):
-			s.fail(httpapi.ErrTooLarge.Msg("Record is larger than %d bytes; the stream ends here.", t.max))
+			return &item{he: httpapi.ErrTooLarge.Msg("Record is larger than %d bytes; the stream ends here.", t.max)}, false
 		case errors.Is(rerr, os.ErrDeadlineExceeded):
-			if s.draining.Load() {
-				return false // shutdown: end cleanly
+			if s.draining.Load() || !started {
+				return nil, false // shutdown, or idle between records: end cleanly
 			}
-			if started {
-				s.fail(httpapi.ErrRequestTimeout.Msg("Timed out reading the record; the stream ends here."))
-			}
+			return &item{he: httpapi.ErrRequestTimeout.Msg("Timed out reading the record; the stream ends here.")}, false
 		case errors.Is(rerr, io.ErrUnexpectedEOF):
-			s.fail(httpapi.ErrBadRequest.Msg("Bad Request: the request body ended inside a record."))
+			return &item{he: httpapi.ErrBadRequest.Msg("Bad Request: the request body ended inside a record.")}, false
 		default:
 			// The client went away; nobody reads receipts any more.
 			s.a.logger.Debug("produce stream read failed", "err", rerr)
+			return nil, false
 		}
-		return false
 	}
 	if s.draining.Load() {
-		s.fail(httpapi.ErrShuttingDown.Msg("The gateway is shutting down; this record was not produced."))
-		return true
+		return &item{he: httpapi.ErrShuttingDown.Msg("The gateway is shutting down; this record was not produced.")}, true
 	}
-	d, err := decodeRecord(raw)
+	d, err := decode(raw)
 	if err != nil {
 		var m errMalformed
 		if errors.As(err, &m) {
-			s.fail(m.he)
-			return false
+			return &item{he: m.he}, false
 		}
-		s.fail(httpapi.Classify(context.Background(), err))
-		return true
+		return &item{he: httpapi.Classify(context.Background(), err)}, true
 	}
-	s.produce(d)
-	return true
+	return &item{d: d}, true
+}
+
+// reserve returns the next free slot, waiting while the window is full.
+func (s *stream) reserve() *slot {
+	t := s.tail.Load()
+	for t-s.head.Load() >= streamWindow {
+		<-s.space
+	}
+	sl := &s.slots[t%streamWindow]
+	sl.done.Store(false)
+	if sl.receipt == nil {
+		sl.receipt = make([]byte, 0, 256)
+	}
+	sl.receipt = sl.receipt[:0]
+	return sl
+}
+
+// publish makes the reserved slot visible to the writer.
+func (s *stream) publish() {
+	s.tail.Add(1)
+	poke(s.ready)
+}
+
+// complete marks a slot answered.
+func (s *stream) complete(sl *slot) {
+	sl.done.Store(true)
+	poke(s.ready)
 }
 
 // fail queues an error receipt (already complete).
 func (s *stream) fail(he *httpapi.Error) {
-	sl := &slot{done: make(chan struct{}), receipt: streamError(nil, he)}
-	close(sl.done)
-	s.slots <- sl
+	sl := s.reserve()
+	sl.receipt = streamError(sl.receipt, he)
+	sl.done.Store(true)
+	s.publish()
 }
 
 func (s *stream) produce(d decodedRecord) {
@@ -273,67 +445,57 @@ func (s *stream) produce(d decodedRecord) {
 		return
 	}
 	size := int64(len(d.key) + len(d.value))
-	cost := min(size, streamByteBudget)
-	_ = s.budget.Acquire(s.ctx, cost) // s.ctx is never canceled
-	sl := &slot{done: make(chan struct{})}
+	// Wait for room in the byte budget (a record larger than the whole
+	// budget waits until nothing else is in flight).
+	for n := s.inflight.Load(); n > 0 && n+size > streamByteBudget; n = s.inflight.Load() {
+		<-s.released
+	}
+	s.inflight.Add(size)
+	sl := s.reserve()
 	keyInfo, valueInfo := d.keyInfo, d.valueInfo
-	s.slots <- sl
+	s.publish()
 	s.a.kc.Produce(s.ctx, rec, func(r *kgo.Record, err error) {
 		if err != nil {
-			sl.receipt = streamError(nil, httpapi.FromKafka(err))
+			sl.receipt = streamError(sl.receipt, httpapi.FromKafka(err))
 		} else {
-			sl.receipt = s.rw.success(make([]byte, 0, 192), r.Partition, r.Offset, r.Timestamp, keyInfo, valueInfo)
+			sl.receipt = s.rw.success(sl.receipt, r.Partition, r.Offset, r.Timestamp, keyInfo, valueInfo)
 			if s.records != nil {
 				s.records.Inc()
 				s.bytes.Add(float64(size))
 			}
 		}
-		s.budget.Release(cost)
-		close(sl.done)
+		if s.inflight.Add(-size) < streamByteBudget {
+			poke(s.released)
+		}
+		s.complete(sl)
 	})
 }
 
 // writeLoop writes receipts in record order, each as soon as its record
-// is answered. Receipts that are ready together go out in one write;
-// none waits for a later one.
+// is answered: receipts that are ready together go out in one write, and
+// the loop never waits for a record while holding unwritten receipts.
 func (s *stream) writeLoop() {
 	buf := make([]byte, 0, 16<<10)
-	var pending *slot
 	for {
-		sl := pending
-		pending = nil
-		if sl == nil {
-			var ok bool
-			if sl, ok = <-s.slots; !ok {
+		h := s.head.Load()
+		if h == s.tail.Load() || !s.slots[h%streamWindow].done.Load() {
+			if len(buf) > 0 {
+				s.write(buf)
+				buf = buf[:0]
+			}
+			if h == s.tail.Load() && s.closed.Load() && h == s.tail.Load() {
 				return
 			}
+			<-s.ready
+			continue
 		}
-		<-sl.done
+		sl := &s.slots[h%streamWindow]
 		buf = append(append(buf, sl.receipt...), '\r', '\n')
-		closed := false
-	more:
-		for len(buf) < 64<<10 {
-			select {
-			case nx, ok := <-s.slots:
-				if !ok {
-					closed = true
-					break more
-				}
-				select {
-				case <-nx.done:
-					buf = append(append(buf, nx.receipt...), '\r', '\n')
-				default:
-					pending = nx
-					break more
-				}
-			default:
-				break more
-			}
-		}
-		s.write(buf)
-		buf = buf[:0]
-		if closed {
-			return
+		s.head.Store(h + 1)
+		poke(s.space)
+		if len(buf) >= 64<<10 {
+			s.write(buf)
+			buf = buf[:0]
 		}
 	}
 }

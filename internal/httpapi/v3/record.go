@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -68,6 +69,15 @@ type errMalformed struct{ he *httpapi.Error }
 
 func (e errMalformed) Error() string { return e.he.Error() }
 func (e errMalformed) Unwrap() error { return e.he }
+
+// decode parses and validates one record: the fast path for the usual
+// shapes, decodeRecord for the rest and for every error.
+func decode(raw []byte) (decodedRecord, error) {
+	if d, ok := decodeFast(raw); ok {
+		return d, nil
+	}
+	return decodeRecord(raw)
+}
 
 // decodeRecord parses and validates one record. A syntax error is
 // errMalformed; anything else wrong is a catalog error for this record
@@ -221,12 +231,40 @@ func appendInstant(b []byte, t time.Time) []byte {
 }
 
 // receiptWriter renders receipts for one topic; success receipts are
-// built by hand (they are the hot path), errors with encoding/json.
+// built by hand (they are the hot path), errors with encoding/json. It is
+// safe for concurrent use.
 type receiptWriter struct {
 	prefix []byte // {"error_code":200,"cluster_id":"..","topic_name":"..","partition_id":
+	// seconds caches the last formatted second ("2006-01-02T15:04:05"):
+	// receipts close in time share it.
+	seconds atomic.Pointer[formattedSecond]
 }
 
-func newReceiptWriter(clusterID, topic string) receiptWriter {
+type formattedSecond struct {
+	unix int64
+	text []byte
+}
+
+// appendTimestamp is appendInstant with the second's text cached.
+func (rw *receiptWriter) appendTimestamp(b []byte, t time.Time) []byte {
+	ms := t.UnixMilli()
+	sec, frac := ms/1000, ms%1000
+	if frac < 0 {
+		sec, frac = sec-1, frac+1000
+	}
+	fs := rw.seconds.Load()
+	if fs == nil || fs.unix != sec {
+		fs = &formattedSecond{unix: sec, text: time.Unix(sec, 0).UTC().AppendFormat(nil, "2006-01-02T15:04:05")}
+		rw.seconds.Store(fs)
+	}
+	b = append(b, fs.text...)
+	if frac != 0 {
+		b = append(b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
+	}
+	return append(b, 'Z')
+}
+
+func newReceiptWriter(clusterID, topic string) *receiptWriter {
 	cid, _ := json.Marshal(clusterID)
 	tn, _ := json.Marshal(topic)
 	p := []byte(`{"error_code":200,"cluster_id":`)
@@ -234,16 +272,16 @@ func newReceiptWriter(clusterID, topic string) receiptWriter {
 	p = append(p, `,"topic_name":`...)
 	p = append(p, tn...)
 	p = append(p, `,"partition_id":`...)
-	return receiptWriter{prefix: p}
+	return &receiptWriter{prefix: p}
 }
 
-func (rw receiptWriter) success(b []byte, partition int32, offset int64, ts time.Time, key, value *dataInfo) []byte {
+func (rw *receiptWriter) success(b []byte, partition int32, offset int64, ts time.Time, key, value *dataInfo) []byte {
 	b = append(b, rw.prefix...)
 	b = strconv.AppendInt(b, int64(partition), 10)
 	b = append(b, `,"offset":`...)
 	b = strconv.AppendInt(b, offset, 10)
 	b = append(b, `,"timestamp":"`...)
-	b = appendInstant(b, ts)
+	b = rw.appendTimestamp(b, ts)
 	b = append(b, '"')
 	if key != nil {
 		b = append(b, `,"key":{"type":"`...)

@@ -2,6 +2,7 @@ package v3
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -81,6 +82,13 @@ func (s *recordScanner) next() ([]byte, error) {
 					escaped = true
 				case '"':
 					inString = false
+				default:
+					// Jump to the next quote or backslash.
+					if j := bytes.IndexAny(chunk[i+1:], `"\`); j >= 0 {
+						i += j
+					} else {
+						i = len(chunk) - 1
+					}
 				}
 			default:
 				switch c {
@@ -107,4 +115,17 @@ func printable(c byte) string {
 		return string(rune(c))
 	}
 	return fmt.Sprintf("\\x%02x", c)
+}
+
+// nextQuoteOrBackslash returns the index in b of the first '"' or '\\',
+// or len(b).
+func nextQuoteOrBackslash(b []byte) int {
+	q := bytes.IndexByte(b, '"')
+	if q < 0 {
+		q = len(b)
+	}
+	if bs := bytes.IndexByte(b[:q], '\\'); bs >= 0 {
+		return bs
+	}
+	return q
 }

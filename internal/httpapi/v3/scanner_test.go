@@ -166,3 +166,59 @@ func FuzzStreamDecoder(f *testing.F) {
 		t.Fatalf("scanner did not finish on %q", body)
 	})
 }
+
+// FuzzFastDecode checks the fast record decoder against decodeRecord:
+// whenever it accepts a record, the result is the same.
+func FuzzFastDecode(f *testing.F) {
+	for _, s := range []string{
+		`{"value":{"type":"STRING","data":"x"}}`,
+		`{"partition_id":3,"key":{"type":"BINARY","data":"AAE="},"value":{"data":{"a":[1,2.5e3,{"b":null}],"c":"\u00e9"},"type":"json"}}`,
+		`{"headers":[{"name":"a","value":"YQ=="},{"value":null,"name":"b"},{"name":"c"}],"timestamp":"2024-01-02T03:04:05.5+02:00"}`,
+		`{"other":[{"x":[[]]},"\"",-0.1e-2,true,false,null],"value":{"type":"STRING","data":"é"}}`,
+		`{"key":null,"value":null,"headers":null,"partition_id":null,"timestamp":null}`,
+		`{"Value":{"type":"STRING","data":"x"}}`, `{"value":{"type":"STRING","data":"x"},"value":{"data":"y"}}`,
+		`{"partition_id":2147483648}`, `{"partition_id":-0}`, `{"partition_id":01}`, `{"partition_id":1.0}`,
+		`{"value":{"type":"BINARY","data":"AAE"}}`, `{"value":{"type":"STRING","data":""}}`, `{"value":{"type":"BINARY","data":""}}`,
+		`{"value":{"type":"JSON","data": { "a" : 1 } }}`, `{"x":{"a":1,}}`, `{"x":[1,]}`, `{"x":"\x"}`, "{\"x\":\"\xff\"}",
+		`{"headers":[{"name":"","value":null}]}`, `{"headers":[{"name":"h","value":""}]}`, `{}`, ` { } `,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		fd, ok := decodeFast(raw)
+		if !ok {
+			return
+		}
+		sd, err := decodeRecord(raw)
+		if err != nil {
+			t.Fatalf("fast accepted %q, decodeRecord says %v", raw, err)
+		}
+		if diff := cmp.Diff(sd, fd, cmp.AllowUnexported(decodedRecord{}), cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) && a.Location().String() == b.Location().String() })); diff != "" {
+			t.Fatalf("%q decoded differently (-slow +fast):\n%s", raw, diff)
+		}
+		// nil and empty differ in Kafka (null vs empty): cmp treats them
+		// as different too, but say it plainly.
+		if (sd.key == nil) != (fd.key == nil) || (sd.value == nil) != (fd.value == nil) {
+			t.Fatalf("%q: null/empty mismatch", raw)
+		}
+		for i := range sd.headers {
+			if (sd.headers[i].Value == nil) != (fd.headers[i].Value == nil) {
+				t.Fatalf("%q: header %d null/empty mismatch", raw, i)
+			}
+		}
+	})
+}
+
+// TestFastDecodeAccepts: the shapes clients send take the fast path.
+func TestFastDecodeAccepts(t *testing.T) {
+	for _, s := range []string{
+		`{"value":{"type":"STRING","data":"x"}}`,
+		`{"key":{"type":"STRING","data":"k1"},"value":{"type":"JSON","data":{"i":1,"text":"record 1"}}}`,
+		`{"partition_id":0,"key":{"type":"BINARY","data":"AAE="},"value":{"type":"BINARY","data":"aGVsbG8="},"headers":[{"name":"h","value":"dg=="}],"timestamp":"2024-01-02T03:04:05.678Z"}`,
+		` {"value": {"type": "JSON", "data": [1, {"a": "b"}]}, "extra": {"ignored": [true, null]}} `,
+	} {
+		if _, ok := decodeFast([]byte(s)); !ok {
+			t.Errorf("slow path for %s", s)
+		}
+	}
+}
