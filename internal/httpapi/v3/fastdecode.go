@@ -3,6 +3,7 @@ package v3
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"strings"
 	"time"
@@ -172,6 +173,21 @@ var plainByte = func() (t [256]bool) {
 	return t
 }()
 
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// specialWord reports whether any of the eight bytes of x is below 0x20,
+// a quote, a backslash or non-ASCII (the bit tricks are exact as a yes or
+// no).
+func specialWord(x uint64) bool {
+	below := (x - lsb*0x20) &^ x & msb
+	quote := (x ^ lsb*'"' - lsb) &^ (x ^ lsb*'"') & msb
+	bslash := (x ^ lsb*'\\' - lsb) &^ (x ^ lsb*'\\') & msb
+	return below|quote|bslash|x&msb != 0
+}
+
 // plainString reads a string without escapes whose bytes are valid
 // UTF-8: its raw bytes are then its value.
 func (l *lexer) plainString() ([]byte, bool) {
@@ -181,6 +197,10 @@ func (l *lexer) plainString() ([]byte, bool) {
 	start := l.i
 	ascii := true
 	for {
+		// Eight bytes at a time while none is special, then one by one.
+		for l.i+8 <= len(l.b) && !specialWord(binary.LittleEndian.Uint64(l.b[l.i:])) {
+			l.i += 8
+		}
 		for l.i < len(l.b) && plainByte[l.b[l.i]] {
 			l.i++
 		}

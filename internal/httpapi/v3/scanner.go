@@ -84,11 +84,7 @@ func (s *recordScanner) next() ([]byte, error) {
 					inString = false
 				default:
 					// Jump to the next quote or backslash.
-					if j := bytes.IndexAny(chunk[i+1:], `"\`); j >= 0 {
-						i += j
-					} else {
-						i = len(chunk) - 1
-					}
+					i += nextQuoteOrBackslash(chunk[i+1:])
 				}
 			default:
 				switch c {
