@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kgate/kgate/internal/httpapi/apitest"
 	"github.com/kgate/kgate/internal/testutil"
 )
 
@@ -15,7 +16,7 @@ import (
 // streams 10,000 records with chunked transfer encoding and reads the
 // receipts while still sending, checking their order and count.
 func TestNodeStream10k(t *testing.T) {
-	node := requireTool(t, "node")
+	node := apitest.RequireTool(t, "node")
 	g := testutil.StartGateway(t, nil)
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
