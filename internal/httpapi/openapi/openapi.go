@@ -140,6 +140,9 @@ func Build(routes []httpapi.Route, info Info) *Document {
 		}
 		d := rt.Doc
 		if d == nil {
+			d = supplements[rt.Name]
+		}
+		if d == nil {
 			d = &httpapi.Doc{}
 		}
 		for _, p := range d.Query {
