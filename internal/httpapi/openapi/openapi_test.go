@@ -280,3 +280,35 @@ type recorder struct {
 func (r *recorder) Header() http.Header         { return r.header }
 func (r *recorder) WriteHeader(s int)           { r.status = s }
 func (r *recorder) Write(b []byte) (int, error) { return len(b), nil }
+
+// TestRouteActions: every route kgate registers names an action from the
+// one list the authorization layer maps, and routes of scoped actions say
+// which resource (topic, group, broker) they act on.
+func TestRouteActions(t *testing.T) {
+	g := testutil.StartGateway(t, nil)
+	actions := map[string]bool{}
+	for _, a := range []string{"list_topics", "show_topic", "list_brokers", "show_broker", "show_offsets", "fetch", "produce",
+		"list_urps", "show_urps", "list_groups", "show_group", "reload", "revoke", "create_topic", "delete_topic",
+		"alter_config", "consume", "admin", "metrics"} {
+		actions[a] = true
+	}
+	// Scoped actions name their resource in the path, except where the
+	// handler checks a body-named one itself.
+	scoped := map[string]bool{"show_topic": true, "show_broker": true, "show_offsets": true, "fetch": true, "produce": true,
+		"show_urps": true, "show_group": true, "delete_topic": true, "alter_config": true, "consume": true}
+	bodyNamed := map[string]bool{"v3.topics.create": true}
+	for _, rt := range g.Info.Routes {
+		if rt.Public {
+			continue
+		}
+		if !actions[rt.Action] {
+			t.Errorf("%s (%s): action %q is not in the list", rt.Name, rt.Key(), rt.Action)
+		}
+		if scoped[rt.Action] && rt.Resource == nil && !bodyNamed[rt.Name] {
+			t.Errorf("%s (%s): scoped action %s without a resource", rt.Name, rt.Key(), rt.Action)
+		}
+		if rt.Name == "" || rt.Summary == "" {
+			t.Errorf("%s: route without name or summary", rt.Key())
+		}
+	}
+}
