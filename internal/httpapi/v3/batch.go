@@ -150,7 +150,7 @@ func (a *api) produceBatch(w http.ResponseWriter, r *http.Request) error {
 		bytes += p.size
 		res.Successes = append(res.Successes, batchSuccess{
 			ID: ids[p.i], ClusterID: l.cid, TopicName: topic, PartitionID: p.rec.Partition, Offset: p.rec.Offset,
-			Timestamp: string(appendInstant(nil, p.rec.Timestamp)), Key: p.d.keyInfo, Value: p.d.valueInfo,
+			Timestamp: string(appendInstant(nil, p.rec.Timestamp)), Key: p.d.keyInfo.ptr(), Value: p.d.valueInfo.ptr(),
 		})
 	}
 	if ok > 0 && a.m != nil {

@@ -19,8 +19,25 @@ import (
 // decodeRecord then handles, so that every result and every error
 // message comes from one definition. FuzzFastDecode checks that both agree.
 func decodeFast(raw []byte) (decodedRecord, bool) {
-	var d decodedRecord
 	l := lexer{b: raw}
+	d, ok := l.record()
+	return d, ok && l.end()
+}
+
+// decodeFastPrefix decodes the record at the start of b (after
+// whitespace) and returns how many bytes it took; what follows it is not
+// looked at. It is how the stream decodes records straight from its read
+// buffer.
+func decodeFastPrefix(b []byte) (decodedRecord, int, bool) {
+	l := lexer{b: b}
+	d, ok := l.record()
+	return d, l.i, ok
+}
+
+// record reads one record object (after whitespace), stopping after its
+// closing brace.
+func (l *lexer) record() (decodedRecord, bool) {
+	var d decodedRecord
 	l.ws()
 	if !l.eat('{') {
 		return d, false
@@ -35,7 +52,7 @@ func decodeFast(raw []byte) (decodedRecord, bool) {
 	)
 	l.ws()
 	if l.eat('}') {
-		return d, l.end()
+		return d, true
 	}
 	for {
 		l.ws()
@@ -108,7 +125,7 @@ func decodeFast(raw []byte) (decodedRecord, bool) {
 			continue
 		}
 		if l.eat('}') {
-			return d, l.end()
+			return d, true
 		}
 		return d, false
 	}
@@ -426,12 +443,12 @@ func (l *lexer) digits() bool {
 
 // data reads a key or value object: {"type": T, "data": D} in any order,
 // T BINARY, JSON or STRING, nothing else (schema fields go the slow way).
-func (l *lexer) data() ([]byte, *dataInfo, bool) {
+func (l *lexer) data() ([]byte, dataInfo, bool) {
 	if l.null() {
-		return nil, nil, true
+		return nil, dataInfo{}, true
 	}
 	if !l.eat('{') {
-		return nil, nil, false
+		return nil, dataInfo{}, false
 	}
 	var typ, span, str []byte
 	haveData, compact := false, false
@@ -441,42 +458,42 @@ func (l *lexer) data() ([]byte, *dataInfo, bool) {
 			l.ws()
 			k, ok := l.plainString()
 			if !ok {
-				return nil, nil, false
+				return nil, dataInfo{}, false
 			}
 			l.ws()
 			if !l.eat(':') {
-				return nil, nil, false
+				return nil, dataInfo{}, false
 			}
 			l.ws()
 			switch string(k) {
 			case "type":
 				if typ != nil {
-					return nil, nil, false
+					return nil, dataInfo{}, false
 				}
 				if typ, ok = l.plainString(); !ok {
-					return nil, nil, false
+					return nil, dataInfo{}, false
 				}
 			case "data":
 				if haveData {
-					return nil, nil, false
+					return nil, dataInfo{}, false
 				}
 				haveData = true
 				start := l.i
 				if l.i < len(l.b) && l.b[l.i] == '"' {
 					// The usual data: a string, read once.
 					if str, ok = l.plainString(); !ok {
-						return nil, nil, false
+						return nil, dataInfo{}, false
 					}
 					span, compact = l.b[start:l.i], true
 					break
 				}
 				l.spaced = false
 				if !l.value() {
-					return nil, nil, false
+					return nil, dataInfo{}, false
 				}
 				span, compact = l.b[start:l.i], !l.spaced
 			default:
-				return nil, nil, false
+				return nil, dataInfo{}, false
 			}
 			l.ws()
 			if l.eat(',') {
@@ -485,7 +502,7 @@ func (l *lexer) data() ([]byte, *dataInfo, bool) {
 			if l.eat('}') {
 				break
 			}
-			return nil, nil, false
+			return nil, dataInfo{}, false
 		}
 	}
 	var t string
@@ -497,9 +514,9 @@ func (l *lexer) data() ([]byte, *dataInfo, bool) {
 	case bytesEqualFold(typ, "JSON"):
 		t = "JSON"
 	default:
-		return nil, nil, false
+		return nil, dataInfo{}, false
 	}
-	info := &dataInfo{Type: t}
+	info := dataInfo{Type: t}
 	if !haveData || bytes.Equal(span, []byte("null")) {
 		return nil, info, true
 	}
@@ -508,7 +525,7 @@ func (l *lexer) data() ([]byte, *dataInfo, bool) {
 	case "BINARY", "STRING":
 		s := str
 		if s == nil {
-			return nil, nil, false // not a string: the slow path explains
+			return nil, dataInfo{}, false // not a string: the slow path explains
 		}
 		if t == "STRING" {
 			out = append([]byte{}, s...)
@@ -517,7 +534,7 @@ func (l *lexer) data() ([]byte, *dataInfo, bool) {
 		out = make([]byte, base64.StdEncoding.DecodedLen(len(s)))
 		n, err := base64.StdEncoding.Decode(out, s)
 		if err != nil {
-			return nil, nil, false
+			return nil, dataInfo{}, false
 		}
 		out = out[:n]
 	case "JSON":
@@ -529,7 +546,7 @@ func (l *lexer) data() ([]byte, *dataInfo, bool) {
 		var buf bytes.Buffer
 		buf.Grow(len(span))
 		if err := json.Compact(&buf, span); err != nil {
-			return nil, nil, false
+			return nil, dataInfo{}, false
 		}
 		out = buf.Bytes()
 	}

@@ -60,6 +60,9 @@ func produceContent(r *http.Request) error {
 type slot struct {
 	done    atomic.Bool
 	receipt []byte
+	// produced and size are set with a success receipt (for metrics).
+	produced bool
+	size     int64
 }
 
 // poke wakes a waiter on a channel of capacity one without blocking.
@@ -275,6 +278,15 @@ func (s *stream) readLoop(sc *recordScanner, body *beforeRead, items chan<- []it
 	}
 	for {
 		s.extendRead(false)
+		if !s.draining.Load() {
+			if d, ok := sc.fastRecord(); ok {
+				batch = append(batch, item{d: d})
+				if len(batch) >= 64 && !send() {
+					return
+				}
+				continue
+			}
+		}
 		raw, err := sc.next()
 		it, more := s.classify(raw, err, sc.started)
 		if it != nil {
@@ -403,6 +415,7 @@ func (s *stream) reserve() *slot {
 	}
 	sl := &s.slots[t%streamWindow]
 	sl.done.Store(false)
+	sl.produced = false
 	if sl.receipt == nil {
 		sl.receipt = make([]byte, 0, 256)
 	}
@@ -459,10 +472,7 @@ func (s *stream) produce(d decodedRecord) {
 			sl.receipt = streamError(sl.receipt, httpapi.FromKafka(err))
 		} else {
 			sl.receipt = s.rw.success(sl.receipt, r.Partition, r.Offset, r.Timestamp, keyInfo, valueInfo)
-			if s.records != nil {
-				s.records.Inc()
-				s.bytes.Add(float64(size))
-			}
+			sl.produced, sl.size = true, size
 		}
 		if s.inflight.Add(-size) < streamByteBudget {
 			poke(s.released)
@@ -476,12 +486,21 @@ func (s *stream) produce(d decodedRecord) {
 // the loop never waits for a record while holding unwritten receipts.
 func (s *stream) writeLoop() {
 	buf := make([]byte, 0, 16<<10)
+	var records, bytes int64 // produced, counted in the metrics per write
+	flush := func() {
+		s.write(buf)
+		buf = buf[:0]
+		if s.records != nil && records > 0 {
+			s.records.Add(float64(records))
+			s.bytes.Add(float64(bytes))
+		}
+		records, bytes = 0, 0
+	}
 	for {
 		h := s.head.Load()
 		if h == s.tail.Load() || !s.slots[h%streamWindow].done.Load() {
 			if len(buf) > 0 {
-				s.write(buf)
-				buf = buf[:0]
+				flush()
 			}
 			if h == s.tail.Load() && s.closed.Load() && h == s.tail.Load() {
 				return
@@ -491,11 +510,14 @@ func (s *stream) writeLoop() {
 		}
 		sl := &s.slots[h%streamWindow]
 		buf = append(append(buf, sl.receipt...), '\r', '\n')
+		if sl.produced {
+			records++
+			bytes += sl.size
+		}
 		s.head.Store(h + 1)
 		poke(s.space)
 		if len(buf) >= 64<<10 {
-			s.write(buf)
-			buf = buf[:0]
+			flush()
 		}
 	}
 }

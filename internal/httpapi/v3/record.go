@@ -53,12 +53,20 @@ type dataInfo struct {
 	Size int    `json:"size"`
 }
 
+// ptr is the receipt field: nil when the record had no typed key/value.
+func (d dataInfo) ptr() *dataInfo {
+	if d.Type == "" {
+		return nil
+	}
+	return &d
+}
+
 // decodedRecord is a validated record ready to produce.
 type decodedRecord struct {
 	partition  *int32
 	key, value []byte
-	keyInfo    *dataInfo
-	valueInfo  *dataInfo
+	keyInfo    dataInfo // Type "" when the record had no key
+	valueInfo  dataInfo
 	headers    []kgo.RecordHeader
 	timestamp  time.Time
 }
@@ -147,26 +155,26 @@ func jsonKind(goType string) string {
 
 // decodeData converts a key or value to bytes. Absent or null data is a
 // Kafka null.
-func decodeData(pd *produceData, field string) ([]byte, *dataInfo, error) {
+func decodeData(pd *produceData, field string) ([]byte, dataInfo, error) {
 	if pd == nil {
-		return nil, nil, nil
+		return nil, dataInfo{}, nil
 	}
 	typ := strings.ToUpper(pd.Type)
 	schema := pd.Subject != nil || pd.SubjectNameStrategy != nil || pd.SchemaID != nil || pd.SchemaVersion != nil || pd.Schema != nil
 	switch typ {
 	case "":
 		// Confluent looks the schema up in its registry; there is none.
-		return nil, nil, httpapi.ErrNoSchemaRegistry.Msg("Payload error. Schema Registry must be configured when using schemas: %s.type is required (BINARY, JSON or STRING).", field)
+		return nil, dataInfo{}, httpapi.ErrNoSchemaRegistry.Msg("Payload error. Schema Registry must be configured when using schemas: %s.type is required (BINARY, JSON or STRING).", field)
 	case "AVRO", "JSONSCHEMA", "PROTOBUF":
-		return nil, nil, httpapi.ErrNoSchemaRegistry.Msg("Payload error. Schema Registry must be configured when using schemas: %s.type %s needs one; use BINARY, JSON or STRING.", field, typ)
+		return nil, dataInfo{}, httpapi.ErrNoSchemaRegistry.Msg("Payload error. Schema Registry must be configured when using schemas: %s.type %s needs one; use BINARY, JSON or STRING.", field, typ)
 	case "BINARY", "JSON", "STRING":
 	default:
-		return nil, nil, httpapi.ErrBadRequest.Msg("Bad Request: %s.type must be BINARY, JSON or STRING, got %q.", field, truncate(pd.Type, 32))
+		return nil, dataInfo{}, httpapi.ErrBadRequest.Msg("Bad Request: %s.type must be BINARY, JSON or STRING, got %q.", field, truncate(pd.Type, 32))
 	}
 	if schema {
-		return nil, nil, httpapi.ErrBadRequest.Msg("Bad Request: %s of type %s cannot have subject, subject_name_strategy, schema_id, schema_version or schema.", field, typ)
+		return nil, dataInfo{}, httpapi.ErrBadRequest.Msg("Bad Request: %s of type %s cannot have subject, subject_name_strategy, schema_id, schema_version or schema.", field, typ)
 	}
-	info := &dataInfo{Type: typ}
+	info := dataInfo{Type: typ}
 	raw := bytes.TrimSpace(pd.Data)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return nil, info, nil
@@ -176,23 +184,23 @@ func decodeData(pd *produceData, field string) ([]byte, *dataInfo, error) {
 	case "BINARY":
 		var s string
 		if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
-			return nil, nil, httpapi.ErrBadRequest.Msg("Bad Request: %s.data=%s is not a base64 string.", field, truncate(string(raw), 64))
+			return nil, dataInfo{}, httpapi.ErrBadRequest.Msg("Bad Request: %s.data=%s is not a base64 string.", field, truncate(string(raw), 64))
 		}
 		var err error
 		if b, err = decodeBase64(s); err != nil {
-			return nil, nil, httpapi.ErrBadRequest.Msg("Bad Request: %s.data=%s is not a valid base64 string.", field, truncate(s, 64))
+			return nil, dataInfo{}, httpapi.ErrBadRequest.Msg("Bad Request: %s.data=%s is not a valid base64 string.", field, truncate(s, 64))
 		}
 	case "STRING":
 		var s string
 		if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
-			return nil, nil, httpapi.ErrBadRequest.Msg("Bad Request: %s.data must be a JSON string for type STRING.", field)
+			return nil, dataInfo{}, httpapi.ErrBadRequest.Msg("Bad Request: %s.data must be a JSON string for type STRING.", field)
 		}
 		b = []byte(s)
 	case "JSON":
 		var buf bytes.Buffer
 		buf.Grow(len(raw))
 		if err := json.Compact(&buf, raw); err != nil {
-			return nil, nil, httpapi.ErrBadRequest.Msg("Bad Request: %s.data is not valid JSON.", field)
+			return nil, dataInfo{}, httpapi.ErrBadRequest.Msg("Bad Request: %s.data is not valid JSON.", field)
 		}
 		b = buf.Bytes()
 	}
@@ -275,7 +283,7 @@ func newReceiptWriter(clusterID, topic string) *receiptWriter {
 	return &receiptWriter{prefix: p}
 }
 
-func (rw *receiptWriter) success(b []byte, partition int32, offset int64, ts time.Time, key, value *dataInfo) []byte {
+func (rw *receiptWriter) success(b []byte, partition int32, offset int64, ts time.Time, key, value dataInfo) []byte {
 	b = append(b, rw.prefix...)
 	b = strconv.AppendInt(b, int64(partition), 10)
 	b = append(b, `,"offset":`...)
@@ -283,14 +291,14 @@ func (rw *receiptWriter) success(b []byte, partition int32, offset int64, ts tim
 	b = append(b, `,"timestamp":"`...)
 	b = rw.appendTimestamp(b, ts)
 	b = append(b, '"')
-	if key != nil {
+	if key.Type != "" {
 		b = append(b, `,"key":{"type":"`...)
 		b = append(b, key.Type...)
 		b = append(b, `","size":`...)
 		b = strconv.AppendInt(b, int64(key.Size), 10)
 		b = append(b, '}')
 	}
-	if value != nil {
+	if value.Type != "" {
 		b = append(b, `,"value":{"type":"`...)
 		b = append(b, value.Type...)
 		b = append(b, `","size":`...)

@@ -28,6 +28,27 @@ func newRecordScanner(r *bufio.Reader, max int64) *recordScanner {
 	return &recordScanner{r: r, max: max}
 }
 
+// fastRecord decodes the next record straight from the read buffer when
+// it is all there and takes the fast path: no scanning pass, no copy of
+// the object. Otherwise it consumes nothing and next must be used.
+func (s *recordScanner) fastRecord() (decodedRecord, bool) {
+	buf, _ := s.r.Peek(s.r.Buffered())
+	i := 0
+	for i < len(buf) && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n') {
+		i++
+	}
+	if i == len(buf) || buf[i] != '{' {
+		return decodedRecord{}, false
+	}
+	d, n, ok := decodeFastPrefix(buf[i:])
+	if !ok || int64(n) > s.max {
+		return decodedRecord{}, false
+	}
+	_, _ = s.r.Discard(i + n)
+	s.started = true
+	return d, true
+}
+
 // errTooLarge is a record over the per-record cap; the stream ends.
 type errTooLarge struct{ max int64 }
 

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -108,7 +109,7 @@ func TestDecodeRecord(t *testing.T) {
 	// Absent key and value are Kafka nulls; a typed null is a null too,
 	// but the receipt still names its type.
 	d, err = decodeRecord([]byte(`{"value":{"type":"STRING","data":null}}`))
-	if err != nil || d.key != nil || d.value != nil || d.keyInfo != nil || d.valueInfo == nil || d.valueInfo.Size != 0 {
+	if err != nil || d.key != nil || d.value != nil || d.keyInfo.Type != "" || d.valueInfo.Type != "STRING" || d.valueInfo.Size != 0 {
 		t.Errorf("nulls: %+v %v", d, err)
 	}
 	// An empty string is an empty value, not a null.
@@ -238,4 +239,58 @@ func TestSpecialWord(t *testing.T) {
 			}
 		}
 	}
+}
+
+// readAll reads a body as the stream does (fast records straight from the
+// buffer when possible) or, with fast false, scanner then decodeRecord
+// only, and describes each read.
+func readAll(body []byte, bufSize int, fast bool) []string {
+	sc := newRecordScanner(bufio.NewReaderSize(bytes.NewReader(body), bufSize), 4096)
+	var out []string
+	describe := func(d decodedRecord) string {
+		return fmt.Sprintf("record %v %q %+v %q %+v %v %v", d.partition != nil && *d.partition >= 0, d.key, d.keyInfo, d.value, d.valueInfo, d.headers, d.timestamp.UnixNano())
+	}
+	for i := 0; i <= len(body); i++ {
+		if fast {
+			if d, ok := sc.fastRecord(); ok {
+				out = append(out, describe(d))
+				continue
+			}
+		}
+		raw, err := sc.next()
+		if err != nil {
+			return append(out, "end: "+err.Error())
+		}
+		var d decodedRecord
+		if fast {
+			d, err = decode(raw)
+		} else {
+			d, err = decodeRecord(raw)
+		}
+		if err != nil {
+			out = append(out, "error: "+err.Error())
+			var m errMalformed
+			if errors.As(err, &m) {
+				return out
+			}
+			continue
+		}
+		out = append(out, describe(d))
+	}
+	return out
+}
+
+// FuzzStreamReading: reading records straight from the buffer gives the
+// same records and errors as scanning and decoding each one.
+func FuzzStreamReading(f *testing.F) {
+	f.Add([]byte(`{"value":{"type":"STRING","data":"x"}}{"key":{"type":"BINARY","data":"AAE="}} {"value":{"type":"JSON","data":[1, 2]}}`), uint8(40))
+	f.Add([]byte(`{"value":{"type":"STRING","data":"x"}} {"partition_id":-1} {"value":{"data":1}}`+"\n"+`{"a":`), uint8(3))
+	f.Add([]byte(`{"headers":[{"name":"h","value":"aGk="}]}  {"value":{"type":"STRING","data":"\u00e9"}}x`), uint8(255))
+	f.Fuzz(func(t *testing.T, body []byte, size uint8) {
+		bufSize := 16 + int(size)*16
+		fast, slow := readAll(body, bufSize, true), readAll(body, bufSize, false)
+		if diff := cmp.Diff(slow, fast); diff != "" {
+			t.Fatalf("%q (buffer %d): (-scan and decode +fast):\n%s", body, bufSize, diff)
+		}
+	})
 }
