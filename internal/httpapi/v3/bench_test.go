@@ -17,6 +17,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/testutil"
 )
 
@@ -31,9 +32,15 @@ import (
 // KGATE_BENCH_ROUNDS the rounds (default 3). The modes take turns within
 // each round and each mode's best round counts, so that load from other
 // processes on a shared machine hurts every mode alike.
+// KGATE_BENCH_LINGER (a duration) sets kafka.linger for the gateway and
+// the direct client alike (default: kgate's default, 0).
 func BenchmarkStreamProduce(b *testing.B) {
 	n, rounds := envInt("KGATE_BENCH_RECORDS", 200000), envInt("KGATE_BENCH_ROUNDS", 3)
-	g := testutil.StartGateway(b, nil)
+	g := testutil.StartGateway(b, func(c *config.Config) {
+		if d, err := time.ParseDuration(os.Getenv("KGATE_BENCH_LINGER")); err == nil {
+			c.Kafka.Linger = config.Duration(d)
+		}
+	})
 	value := strings.Repeat("v", 100)
 	for i := 0; i < b.N; i++ {
 		var direct, one, sixteen, directCPU, oneCPU, sixteenCPU float64
@@ -53,8 +60,8 @@ func BenchmarkStreamProduce(b *testing.B) {
 		b.ReportMetric(sixteen/direct, "ratio_16conn")
 		b.ReportMetric(oneCPU/directCPU, "cpu_ratio_1conn")
 		b.ReportMetric(sixteenCPU/directCPU, "cpu_ratio_16conn")
-		b.Logf("best of %d rounds, %d records of %d bytes: franz-go direct %.0f rec/s; v3 1 connection %.0f rec/s (%.0f%%); v3 16 connections %.0f rec/s (%.0f%%)",
-			rounds, n, len(value), direct, one, 100*one/direct, sixteen, 100*sixteen/direct)
+		b.Logf("kafka.linger %v; best of %d rounds, %d records of %d bytes: franz-go direct %.0f rec/s; v3 1 connection %.0f rec/s (%.0f%%); v3 16 connections %.0f rec/s (%.0f%%)",
+			g.Config.Kafka.Linger.D(), rounds, n, len(value), direct, one, 100*one/direct, sixteen, 100*sixteen/direct)
 		b.Logf("records per CPU-second of the whole process (client, gateway and broker): direct %.0f; v3 1 connection %.0f (%.0f%%); v3 16 connections %.0f (%.0f%%)",
 			directCPU, oneCPU, 100*oneCPU/directCPU, sixteenCPU, 100*sixteenCPU/directCPU)
 	}
@@ -92,11 +99,13 @@ func createTopic(b *testing.B, g *testutil.Gateway, topic string) {
 }
 
 // benchDirect produces n keyed records with a franz-go client configured
-// as kgate's shared producer (idempotent, acks=all), waiting for all acks.
+// as kgate's shared producer (idempotent, acks=all, kafka.linger, the same
+// buffer and batch limits), waiting for all acks.
 func benchDirect(b *testing.B, g *testutil.Gateway, topic string, n int, value string) float64 {
 	createTopic(b, g, topic)
+	k := g.Config.Kafka
 	cl, err := kgo.NewClient(kgo.SeedBrokers(g.Info.Brokers...), kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.MaxBufferedRecords(100000), kgo.ProducerBatchMaxBytes(16<<20))
+		kgo.ProducerLinger(k.Linger.D()), kgo.MaxBufferedRecords(k.MaxBufferedRecords), kgo.ProducerBatchMaxBytes(16<<20))
 	if err != nil {
 		b.Fatal(err)
 	}
