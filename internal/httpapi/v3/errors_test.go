@@ -75,6 +75,8 @@ func TestBadInputs(t *testing.T) {
 		{Name: "negative partition", Method: "GET", Path: c + "/topics/bad/partitions/-1", Status: 404, Code: 40402},
 		{Name: "bad offset_type", Method: "GET", Path: c + "/topics/bad/partitions/0/offset?offset_type=latest", Status: 400, Code: 400, Message: "offset_type:latest is invalid"},
 		{Name: "offsets of unknown partition", Method: "GET", Path: c + "/topics/bad/partitions/5/offset", Status: 404, Code: 40402},
+		{Name: "no reassignment in progress", Method: "GET", Path: c + "/topics/bad/partitions/0/reassignment", Status: 404, Code: 404},
+		{Name: "reassignments of unknown topic", Method: "GET", Path: c + "/topics/missing/partitions/-/reassignment", Status: 404, Code: 40403},
 		{Name: "unknown replica", Method: "GET", Path: c + "/topics/bad/partitions/0/replicas/4", Status: 404, Code: 404},
 
 		// Consumer groups.

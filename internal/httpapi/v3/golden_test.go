@@ -54,6 +54,8 @@ func TestGolden(t *testing.T) {
 		{Name: "partitions.get", Method: "GET", Path: c + "/topics/orders/partitions/1", Status: 200},
 		{Name: "replicas.list", Method: "GET", Path: c + "/topics/orders/partitions/1/replicas", Status: 200},
 		{Name: "replicas.get", Method: "GET", Path: c + "/topics/orders/partitions/1/replicas/0", Status: 200},
+		{Name: "reassignments.list_all", Method: "GET", Path: c + "/topics/-/partitions/-/reassignment", Status: 200},
+		{Name: "reassignments.list", Method: "GET", Path: c + "/topics/orders/partitions/-/reassignment", Status: 200},
 		{Name: "records.produce", Method: "POST", Path: c + "/topics/orders/records", Status: 200,
 			Body: `{"partition_id":0,"key":{"type":"STRING","data":"order-1"},"value":{"type":"JSON","data":{"sku":"A1","qty":2}},"timestamp":"2024-01-02T03:04:05.678Z"}
 {"partition_id":0,"value":{"type":"BINARY","data":"AAEC/w=="},"headers":[{"name":"trace","value":"dHJhY2U="},{"name":"empty","value":null}],"timestamp":"2024-01-02T03:04:06Z"}

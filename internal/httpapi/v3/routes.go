@@ -74,6 +74,9 @@ func Register(rr *httpapi.Router, d Deps) {
 		}, a.partitionOffsets)
 	add("GET", p+"/{partition_id}/replicas", "v3.replicas.list", "show_topic", topic, "List a partition's replicas.", ok(list[replicaData]{}), a.listReplicas)
 	add("GET", p+"/{partition_id}/replicas/{broker_id}", "v3.replicas.get", "show_topic", topic, "Get a partition's replica on a broker.", ok(replicaData{}), a.getReplica)
+	add("GET", c+"/topics/-/partitions/-/reassignment", "v3.reassignments.list_all", "list_topics", nil, "List ongoing replica reassignments.", ok(list[reassignmentData]{}), a.allReassignments)
+	add("GET", p+"/-/reassignment", "v3.reassignments.list", "show_topic", topic, "List a topic's ongoing replica reassignments.", ok(list[reassignmentData]{}), a.topicReassignments)
+	add("GET", p+"/{partition_id}/reassignment", "v3.reassignments.get", "show_topic", topic, "Get a partition's ongoing reassignment (404 when none).", ok(reassignmentData{}), a.partitionReassignment)
 
 	// Consumer groups (read-only).
 	const g = c + "/consumer-groups"
