@@ -147,7 +147,9 @@ func benchV3(b *testing.B, g *testutil.Gateway, topic string, n, conns int, valu
 		}
 		bodies[c] = buf.Bytes()
 	}
-	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: conns, MaxIdleConnsPerHost: conns}}
+	tr := &http.Transport{MaxConnsPerHost: conns, MaxIdleConnsPerHost: conns}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
 	url := g.URL + "/v3/clusters/" + cid + "/topics/" + topic + "/records"
 	var wg sync.WaitGroup
 	errs := make(chan error, conns)

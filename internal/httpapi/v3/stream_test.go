@@ -43,8 +43,22 @@ func h1Client() *http.Client { return &http.Client{} }
 func h2cClient() *http.Client {
 	var p http.Protocols
 	p.SetUnencryptedHTTP2(true)
-	return &http.Client{Transport: &http.Transport{Protocols: &p}}
+	return &http.Client{Transport: h2cTransport(&p)}
 }
+
+// The h2c transport is shared so that TestMain can close its connections.
+var h2cTransport = func() func(*http.Protocols) *http.Transport {
+	var tr *http.Transport
+	return func(p *http.Protocols) *http.Transport {
+		if tr == nil {
+			tr = &http.Transport{Protocols: p}
+			h2cTransports = append(h2cTransports, tr)
+		}
+		return tr
+	}
+}()
+
+var h2cTransports []*http.Transport
 
 func openStream(t *testing.T, client *http.Client, url string, first string) *duplex {
 	t.Helper()
@@ -271,10 +285,12 @@ func TestStreamEndings(t *testing.T) {
 		}
 		return resp.StatusCode, rs
 	}
-	if resp, err := http.Post(g.URL+"/v3/clusters/"+cid+"/topics", "application/json",
-		strings.NewReader(`{"topic_name":"capped","partitions_count":1}`)); err != nil || resp.StatusCode != 201 {
+	resp, err := http.Post(g.URL+"/v3/clusters/"+cid+"/topics", "application/json",
+		strings.NewReader(`{"topic_name":"capped","partitions_count":1}`))
+	if err != nil || resp.StatusCode != 201 {
 		t.Fatalf("creating topic: %v %v", resp, err)
 	}
+	resp.Body.Close()
 	ok := `{"value":{"type":"STRING","data":"x"}}`
 	big := `{"value":{"type":"STRING","data":"` + strings.Repeat("b", 2000) + `"}}`
 	for _, tc := range []struct {
