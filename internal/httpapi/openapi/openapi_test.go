@@ -321,7 +321,7 @@ func TestGoldenOperations(t *testing.T) {
 	paths := doc["paths"].(map[string]any)
 	pick := map[string]any{
 		"/v3/clusters/{cluster_id}/topics/{topic_name}/records": paths["/v3/clusters/{cluster_id}/topics/{topic_name}/records"],
-		"/api/v1/messages/{topic}/{partition}":                   paths["/api/v1/messages/{topic}/{partition}"],
+		"/api/v1/messages/{topic}/{partition}":                  paths["/api/v1/messages/{topic}/{partition}"],
 	}
 	b, err := json.MarshalIndent(pick, "", "  ")
 	if err != nil {
