@@ -29,8 +29,9 @@ const (
 	// starts (answering each further record 503), as Confluent's grace
 	// period for streams past their maximum duration.
 	drainGrace = 500 * time.Millisecond
-	// deadlineSlack: deadlines are pushed at most this often.
-	deadlineSlack = time.Second
+	// maxDeadlineSlack: deadlines are pushed at most once a second (or a
+	// quarter of the timeout, when shorter), not on every read or write.
+	maxDeadlineSlack = time.Second
 )
 
 // produceContent checks the Content-Type of a produce request: JSON (or
@@ -107,7 +108,6 @@ type stream struct {
 	writeDead  atomic.Bool // the client stopped reading receipts
 
 	readExt, writeExt time.Time // last deadline pushes
-	reads             int       // records read, to space out clock reads
 }
 
 // produceStream serves POST /v3/clusters/{cluster_id}/topics/{topic_name}/records.
@@ -259,9 +259,12 @@ func (s *stream) readLoop(sc *recordScanner, body *beforeRead, items chan<- []it
 	stopped := false
 	var send func() bool
 	body.hook = func() {
+		// About to wait for the client: hand over what is decoded, and
+		// give the client read_timeout from now.
 		if !stopped && !send() {
 			stopped = true
 		}
+		s.extendRead(false)
 	}
 	defer func() { body.hook = nil }()
 	send = func() bool {
@@ -277,7 +280,6 @@ func (s *stream) readLoop(sc *recordScanner, body *beforeRead, items chan<- []it
 		}
 	}
 	for {
-		s.extendRead(false)
 		if !s.draining.Load() {
 			if d, ok := sc.fastRecord(); ok {
 				batch = append(batch, item{d: d})
@@ -332,18 +334,16 @@ func (s *stream) abortRead() {
 	_ = s.rc.SetReadDeadline(time.Now())
 }
 
+// extendRead gives the client read_timeout from now to send more: it runs
+// before each read of the body (at most once a second, unless forced).
 func (s *stream) extendRead(force bool) {
-	// Look at the clock every few records only.
-	if s.reads++; !force && s.reads%32 != 0 {
-		return
-	}
 	s.deadlineMu.Lock()
 	defer s.deadlineMu.Unlock()
 	if s.draining.Load() {
 		return
 	}
 	now := time.Now()
-	if force || now.Sub(s.readExt) > deadlineSlack {
+	if force || now.Sub(s.readExt) > min(maxDeadlineSlack, s.a.readTimeout/4) {
 		s.readExt = now
 		_ = s.rc.SetReadDeadline(now.Add(s.a.readTimeout))
 	}
@@ -527,7 +527,7 @@ func (s *stream) write(b []byte) {
 		return // keep draining slots so that the reader never blocks
 	}
 	now := time.Now()
-	if now.Sub(s.writeExt) > deadlineSlack {
+	if now.Sub(s.writeExt) > min(maxDeadlineSlack, s.a.writeTimeout/4) {
 		s.writeExt = now
 		_ = s.rc.SetWriteDeadline(now.Add(s.a.writeTimeout))
 	}

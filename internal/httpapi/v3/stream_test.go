@@ -360,3 +360,26 @@ func TestStreamShutdown(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamSlowClient: the read deadline moves with the stream, so a
+// client sending a record now and then keeps its stream past
+// http.read_timeout; a client silent for longer loses it (cleanly).
+func TestStreamSlowClient(t *testing.T) {
+	g := testutil.StartGateway(t, func(c *config.Config) { c.HTTP.ReadTimeout = config.Duration(time.Second) })
+	d := openStream(t, h1Client(), g.URL+"/v3/clusters/"+cid+"/topics/slow/records", record(0))
+	if r := d.next(); r.ErrorCode != 200 {
+		t.Fatalf("first receipt %+v", r)
+	}
+	for i := 1; i <= 6; i++ { // 2.4s in all: more than read_timeout
+		time.Sleep(400 * time.Millisecond)
+		d.send(record(i))
+		if r := d.next(); r.ErrorCode != 200 || r.Offset != int64(i) {
+			t.Fatalf("receipt %d: %+v", i, r)
+		}
+	}
+	// Silence: the stream ends without a receipt for a record never sent.
+	rest, err := io.ReadAll(d.rd)
+	if err != nil || len(rest) != 0 {
+		t.Fatalf("after silence: %q, %v", rest, err)
+	}
+}
