@@ -294,3 +294,25 @@ func FuzzStreamReading(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecodeRecord compares the fast decoder with the encoding/json
+// one on a typical record (run with -bench DecodeRecord -benchmem).
+func BenchmarkDecodeRecord(b *testing.B) {
+	raw := []byte(`{"key":{"type":"STRING","data":"k12345-678"},"value":{"type":"STRING","data":"` + strings.Repeat("v", 100) + `"}}`)
+	b.Run("fast", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, ok := decodeFast(raw); !ok {
+				b.Fatal("slow path")
+			}
+		}
+	})
+	b.Run("encoding_json", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, err := decodeRecord(raw); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
