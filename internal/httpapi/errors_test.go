@@ -32,6 +32,7 @@ func TestCatalog(t *testing.T) {
 		{ErrMethodNotAllowed, 405, 405},
 		{ErrNotAcceptable, 406, 406},
 		{ErrFormatMismatch, 406, 40601},
+		{ErrRequestTimeout, 408, 408},
 		{ErrSerialization, 408, 40801},
 		{ErrConsumerExists, 409, 40902},
 		{ErrIllegalState, 409, 40903},
@@ -41,17 +42,32 @@ func TestCatalog(t *testing.T) {
 		{ErrConsumerConfig, 422, 40001},
 		{ErrInvalidConsumerConf, 422, 42204},
 		{ErrNoSchemaRegistry, 422, 42206},
+		{ErrPayload, 422, 42206},
+		{ErrBatchInvalid, 422, 42208},
 		{ErrRateLimited, 429, 429},
 		{ErrKafkaThrottled, 429, 42901},
 		{ErrInternal, 500, 500},
 		{ErrKafka, 500, 50002},
 		{ErrKafkaRetriable, 500, 50003},
 		{ErrBrokerNotAvailable, 503, 50302},
+		{ErrShuttingDown, 503, 503},
 		{ErrTimeout, 504, 504},
 	}
 	for _, c := range cases {
 		if c.err.Status != c.status || c.err.Code != c.code || c.err.Message == "" {
 			t.Errorf("%q: status %d code %d, want %d %d with a message", c.err.Message, c.err.Status, c.err.Code, c.status, c.code)
+		}
+	}
+	// Messages clients match on (Confluent's texts).
+	for _, c := range []struct {
+		err *Error
+		msg string
+	}{
+		{ErrPayload, "Payload error. Request body is empty. Data is required."},
+		{ErrUnknownTopicPart, "This server does not host this topic-partition."},
+	} {
+		if c.err.Message != c.msg {
+			t.Errorf("message %q, want %q", c.err.Message, c.msg)
 		}
 	}
 	if ErrConsumerNotFound.Message != "Consumer instance not found." {
@@ -75,6 +91,7 @@ func TestFromKafka(t *testing.T) {
 		{kerr.TopicAlreadyExists, 40002},
 		{kerr.InvalidPartitions, 40002},
 		{kerr.PolicyViolation, 40002},
+		{kerr.OffsetOutOfRange, 40002},
 		{kerr.ThrottlingQuotaExceeded, 42901},
 		{kerr.BrokerNotAvailable, 50302},
 		{kerr.NotLeaderForPartition, 50003},

@@ -306,10 +306,10 @@ func (c *Client) ProduceSync(ctx context.Context, recs []*kgo.Record) []Result {
 
 // Produce buffers one record (Topic and Partition set) and calls done when
 // the broker acknowledged or failed it. It may block while the producer
-// buffer is full. A record not sent within kafka.produce_timeout fails
-// with kgo.ErrRecordTimeout (whatever its own timestamp says).
+// buffer is full. A record not sent within kafka.produce_timeout (or ctx's
+// own deadline, when it has one) fails, whatever its own timestamp says.
 func (c *Client) Produce(ctx context.Context, r *kgo.Record, done func(*kgo.Record, error)) {
-	if c.produceTimeout <= 0 {
+	if _, ok := ctx.Deadline(); ok || c.produceTimeout <= 0 {
 		c.cl.Produce(ctx, r, done)
 		return
 	}

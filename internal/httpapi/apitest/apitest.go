@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"regexp"
 	"sort"
@@ -198,20 +197,6 @@ func PrettyJSON(b []byte) []byte {
 		out.WriteString("\n")
 	}
 	return out.Bytes()
-}
-
-// RequireTool returns the path of an external client, skipping the test
-// when it is missing unless KGATE_REQUIRE_INTEROP=1 (as in CI).
-func RequireTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("KGATE_REQUIRE_INTEROP") == "1" {
-			t.Fatalf("%s is required (KGATE_REQUIRE_INTEROP=1): %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
 }
 
 // KcatRecord is one record as kcat printed it with KcatFormat.

@@ -17,8 +17,8 @@ import (
 // curl -s -i -H "Content-Type: application/binary" localhost:8082/api/v1/messages/foo -d bar
 // and reads the message back with kcat.
 func TestSeedCurl(t *testing.T) {
-	curl := apitest.RequireTool(t, "curl")
-	kcat := apitest.RequireTool(t, "kcat")
+	curl := testutil.RequireTool(t, "curl")
+	kcat := testutil.RequireTool(t, "kcat")
 	g := testutil.StartGateway(t, nil)
 	_, port, _ := strings.Cut(g.Info.HTTPAddr, ":")
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
@@ -42,7 +42,7 @@ func TestSeedCurl(t *testing.T) {
 // TestKcatReadsKastlex writes through KastleX's produce (binary bodies,
 // keys, headers; v1 and v2) and reads the exact bytes back with kcat.
 func TestKcatReadsKastlex(t *testing.T) {
-	kcat := apitest.RequireTool(t, "kcat")
+	kcat := testutil.RequireTool(t, "kcat")
 	g := testutil.StartGateway(t, nil)
 	type msg struct {
 		path    string

@@ -17,7 +17,7 @@ import (
 // with kcat: the exact bytes of keys and values, the headers and the
 // timestamps.
 func TestKcatReadsV3(t *testing.T) {
-	kcat := apitest.RequireTool(t, "kcat")
+	kcat := testutil.RequireTool(t, "kcat")
 	g := testutil.StartGateway(t, nil)
 	type rec struct {
 		key, value []byte

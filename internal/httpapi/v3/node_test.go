@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kgate/kgate/internal/httpapi/apitest"
 	"github.com/kgate/kgate/internal/testutil"
 )
 
@@ -16,7 +15,7 @@ import (
 // streams 10,000 records with chunked transfer encoding and reads the
 // receipts while still sending, checking their order and count.
 func TestNodeStream10k(t *testing.T) {
-	node := apitest.RequireTool(t, "node")
+	node := testutil.RequireTool(t, "node")
 	g := testutil.StartGateway(t, nil)
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
