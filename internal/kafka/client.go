@@ -124,7 +124,11 @@ func New(o Options) (*Client, error) {
 		// timestamp would fail at once. Produce bounds delivery with
 		// the record's context instead.
 		kgo.ProducerBatchCompression(codec),
-		kgo.ProducerBatchMaxBytes(16<<20),
+		// Batches stay at franz-go's default size (1000012 bytes, under
+		// the broker's default message.max.bytes): larger ones, which a
+		// busy partition quickly fills, are refused whole with
+		// MESSAGE_TOO_LARGE. A single record above it fails as too large
+		// (413), as the broker would refuse it too.
 		kgo.MetadataMaxAge(o.Kafka.MetadataMaxAge.D()),
 	)
 	cl, err := kgo.NewClient(popts...)

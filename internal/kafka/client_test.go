@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -139,5 +141,38 @@ func TestClusterAndOffsets(t *testing.T) {
 	f, err = c.FetchPartition(ctx, "offs", 1, 1, kafka.FetchOptions{MaxWait: time.Second, MinBytes: 1, MaxBytes: 1 << 20})
 	if err != nil || len(f.Records) != 2 || f.Records[0].Offset != 1 || f.Records[0].Value[0] != 1 {
 		t.Errorf("fetch from 1: %+v %v", f, err)
+	}
+}
+
+// TestBusyPartitionBatchesFit floods one partition: the batches the
+// shared producer builds must stay under the broker's default
+// message.max.bytes, or the broker refuses them whole (MESSAGE_TOO_LARGE).
+func TestBusyPartitionBatchesFit(t *testing.T) {
+	c := newClient(t, true)
+	tg, err := c.Target(t.Context(), "busy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 50000
+	value := make([]byte, 200)
+	p := int32(0)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	var first atomic.Value
+	ctx := context.WithoutCancel(t.Context())
+	wg.Add(n)
+	for i := 0; i < n; i++ {
+		rec, _ := tg.Record(&p, nil, value, nil, time.Time{})
+		c.Produce(ctx, rec, func(_ *kgo.Record, err error) {
+			if err != nil {
+				failed.Add(1)
+				first.CompareAndSwap(nil, err.Error())
+			}
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	if f := failed.Load(); f > 0 {
+		t.Fatalf("%d of %d records failed, first: %v", f, n, first.Load())
 	}
 }

@@ -105,7 +105,7 @@ func benchDirect(b *testing.B, g *testutil.Gateway, topic string, n int, value s
 	createTopic(b, g, topic)
 	k := g.Config.Kafka
 	cl, err := kgo.NewClient(kgo.SeedBrokers(g.Info.Brokers...), kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ProducerLinger(k.Linger.D()), kgo.MaxBufferedRecords(k.MaxBufferedRecords), kgo.ProducerBatchMaxBytes(16<<20))
+		kgo.ProducerLinger(k.Linger.D()), kgo.MaxBufferedRecords(k.MaxBufferedRecords))
 	if err != nil {
 		b.Fatal(err)
 	}

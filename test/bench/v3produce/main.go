@@ -1,0 +1,374 @@
+// Command v3produce measures the gateway's Confluent v3 streaming produce
+// against franz-go producing directly, in one run on one machine, and
+// prints the ratios:
+//
+//	go run ./test/bench/v3produce [-duration 5s] [-size 100] [-conns 16] [-rounds 3]
+//
+// It builds kgate, starts `kgate serve` on its embedded broker in a
+// temporary directory (the gateway and its broker in that process, the
+// clients in this one) and measures, in turns for each round:
+//
+//	(a)  franz-go producing straight to the embedded broker with its
+//	     defaults (as test/bench/v2produce does), and (a') with the
+//	     gateway's own producer settings (idempotent, acks=all, no linger);
+//	(b)  one v3 stream (POST .../records, chunked, full duplex) sending
+//	     records as fast as it can while reading the receipts;
+//	(c)  -conns such streams at once.
+//
+// Each scenario's best round counts, so that other load on a shared
+// machine hurts all of them alike. It reports records/s, the ratios
+// (b)/(a) and (c)/(a) (target: at least 0.5), records per CPU-second of
+// both processes together (a figure load from elsewhere distorts less),
+// and the gateway's peak RSS.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func main() {
+	duration := flag.Duration("duration", 5*time.Second, "how long each scenario runs")
+	size := flag.Int("size", 100, "value size in bytes")
+	conns := flag.Int("conns", 16, "concurrent streams in scenario (c)")
+	rounds := flag.Int("rounds", 3, "rounds; each scenario's best counts")
+	flag.Parse()
+	if err := run(*duration, *size, *conns, *rounds); err != nil {
+		fmt.Fprintln(os.Stderr, "v3produce:", err)
+		os.Exit(1)
+	}
+}
+
+type result struct {
+	records  int64
+	failures int64
+	elapsed  time.Duration
+	cpu      time.Duration // both processes
+}
+
+func (r result) rate() float64   { return float64(r.records) / r.elapsed.Seconds() }
+func (r result) perCPU() float64 { return float64(r.records) / r.cpu.Seconds() }
+func better(a, b result) result {
+	if a.elapsed == 0 || b.rate() > a.rate() {
+		return b
+	}
+	return a
+}
+
+func run(d time.Duration, size, conns, rounds int) error {
+	dir, err := os.MkdirTemp("", "kgate-bench-v3")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "kgate")
+	build := exec.Command("go", "build", "-o", bin, "github.com/kgate/kgate/cmd/kgate")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("building kgate: %w", err)
+	}
+	gw, err := startGateway(bin, filepath.Join(dir, "data"))
+	if err != nil {
+		return err
+	}
+	defer gw.stop()
+
+	value := make([]byte, size)
+	_, _ = rand.Read(value)
+	fmt.Printf("kgate v3 streaming produce benchmark: %d-byte values, %s per scenario, %d rounds, GOMAXPROCS=%d, %s/%s\n",
+		size, d, rounds, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
+
+	cid, err := clusterID(gw.url)
+	if err != nil {
+		return err
+	}
+	records := gw.url + "/v3/clusters/" + cid + "/topics/"
+	var a, a2, b, c result
+	for r := 0; r < rounds; r++ {
+		round := func(name string, f func(topic string) (result, error)) (result, error) {
+			topic := fmt.Sprintf("bench-%s-%d", name, r)
+			if err := createTopic(gw.url, cid, topic); err != nil {
+				return result{}, err
+			}
+			before := gw.cpu() + selfCPU()
+			res, err := f(topic)
+			res.cpu = gw.cpu() + selfCPU() - before
+			return res, err
+		}
+		ra, err := round("a", func(t string) (result, error) { return benchDirect(gw.broker, t, value, d, false) })
+		if err != nil {
+			return err
+		}
+		ra2, err := round("a2", func(t string) (result, error) { return benchDirect(gw.broker, t, value, d, true) })
+		if err != nil {
+			return err
+		}
+		rb, err := round("b", func(t string) (result, error) { return benchStreams(records+t+"/records", value, 1, d) })
+		if err != nil {
+			return err
+		}
+		rc, err := round("c", func(t string) (result, error) { return benchStreams(records+t+"/records", value, conns, d) })
+		if err != nil {
+			return err
+		}
+		fmt.Printf("round %d: (a) %.0f  (a') %.0f  (b) %.0f  (c) %.0f records/s\n", r+1, ra.rate(), ra2.rate(), rb.rate(), rc.rate())
+		a, a2, b, c = better(a, ra), better(a2, ra2), better(b, rb), better(c, rc)
+	}
+
+	fmt.Printf("\n%-62s %12s %14s %8s\n", "scenario (best round)", "records/s", "records/CPU-s", "failed")
+	for _, row := range []struct {
+		name string
+		r    result
+	}{
+		{"(a)  franz-go direct, defaults", a},
+		{"(a') franz-go direct, the gateway's producer settings", a2},
+		{"(b)  v3 stream, 1 connection", b},
+		{fmt.Sprintf("(c)  v3 streams, %d connections", conns), c},
+	} {
+		fmt.Printf("%-62s %12.0f %14.0f %8d\n", row.name, row.r.rate(), row.r.perCPU(), row.r.failures)
+	}
+	fmt.Printf("\ngateway peak RSS (VmHWM): %s\n", gw.peakRSS())
+	fmt.Printf("ratio (b)/(a): %.3f   (c)/(a): %.3f   [target: >= 0.50]\n", b.rate()/a.rate(), c.rate()/a.rate())
+	fmt.Printf("ratio (b)/(a'): %.3f  (c)/(a'): %.3f\n", b.rate()/a2.rate(), c.rate()/a2.rate())
+	fmt.Printf("CPU efficiency (b)/(a): %.3f   (c)/(a): %.3f\n", b.perCPU()/a.perCPU(), c.perCPU()/a.perCPU())
+	return nil
+}
+
+// benchDirect produces with franz-go straight to the broker, keeping the
+// buffer full: kgo's defaults, or (gatewaySettings) kgate's shared
+// producer's (no linger, manual partitioning aside).
+func benchDirect(broker, topic string, value []byte, d time.Duration, gatewaySettings bool) (result, error) {
+	opts := []kgo.Opt{kgo.SeedBrokers(broker), kgo.DefaultProduceTopic(topic), kgo.MaxBufferedRecords(100000)}
+	if gatewaySettings {
+		opts = append(opts, kgo.ProducerLinger(0), kgo.RequiredAcks(kgo.AllISRAcks()))
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return result{}, err
+	}
+	defer cl.Close()
+	var acked, failed atomic.Int64
+	ctx := context.Background()
+	start := time.Now()
+	deadline := start.Add(d)
+	for time.Now().Before(deadline) {
+		for i := 0; i < 1000; i++ {
+			cl.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					failed.Add(1)
+					return
+				}
+				acked.Add(1)
+			})
+		}
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return result{}, err
+	}
+	return result{records: acked.Load(), elapsed: time.Since(start), failures: failed.Load()}, nil
+}
+
+// benchStreams runs conns v3 streams for d: each writes records as fast as
+// the connection takes them (a chunked body) and reads receipts at the
+// same time; the scenario ends when every stream has its last receipt.
+func benchStreams(url string, value []byte, conns int, d time.Duration) (result, error) {
+	rec := []byte(`{"value":{"type":"BINARY","data":"` + base64.StdEncoding.EncodeToString(value) + `"}}` + "\n")
+	chunk := bytes.Repeat(rec, 256)
+	tr := &http.Transport{MaxConnsPerHost: conns, MaxIdleConnsPerHost: conns}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr}
+	var ok, failed atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	start := time.Now()
+	deadline := start.Add(d)
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pr, pw := io.Pipe()
+			go func() {
+				for time.Now().Before(deadline) {
+					if _, err := pw.Write(chunk); err != nil {
+						return
+					}
+				}
+				pw.Close()
+			}()
+			req, _ := http.NewRequest("POST", url, pr)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := hc.Do(req)
+			if err != nil {
+				pr.CloseWithError(err)
+				errs <- err
+				return
+			}
+			defer resp.Body.Close()
+			br := bufio.NewReaderSize(resp.Body, 64<<10)
+			for {
+				line, err := br.ReadSlice('\n')
+				if len(line) > 0 {
+					if bytes.HasPrefix(line, []byte(`{"error_code":200,`)) {
+						ok.Add(1)
+					} else {
+						failed.Add(1)
+					}
+				}
+				if err == io.EOF {
+					return
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	close(errs)
+	for err := range errs {
+		return result{}, err
+	}
+	return result{records: ok.Load(), failures: failed.Load(), elapsed: el}, nil
+}
+
+func clusterID(base string) (string, error) {
+	resp, err := http.Get(base + "/v3/clusters")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var cl struct {
+		Data []struct {
+			ClusterID string `json:"cluster_id"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&cl); err != nil || len(cl.Data) != 1 {
+		return "", fmt.Errorf("listing clusters: %v", err)
+	}
+	return cl.Data[0].ClusterID, nil
+}
+
+func createTopic(base, cid, topic string) error {
+	resp, err := http.Post(base+"/v3/clusters/"+cid+"/topics", "application/json",
+		strings.NewReader(`{"topic_name":"`+topic+`","partitions_count":1}`))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("creating %s: %s", topic, resp.Status)
+	}
+	return nil
+}
+
+type gateway struct {
+	cmd    *exec.Cmd
+	url    string
+	broker string
+}
+
+func startGateway(bin, dataDir string) (*gateway, error) {
+	cmd := exec.Command(bin, "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--broker-listen", "127.0.0.1:0", "--log-format", "json")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	g := &gateway{cmd: cmd}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) != nil {
+				continue
+			}
+			switch m["msg"] {
+			case "embedded broker started":
+				g.broker, _ = m["addr"].(string)
+			case "kgate serving":
+				g.url, _ = m["http"].(string)
+				close(ready)
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+	}()
+	select {
+	case <-ready:
+		return g, nil
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		return nil, fmt.Errorf("gateway did not start")
+	}
+}
+
+func (g *gateway) stop() {
+	_ = g.cmd.Process.Signal(os.Interrupt)
+	_ = g.cmd.Wait()
+}
+
+// cpu is the gateway process's user+system CPU time so far (from
+// /proc/<pid>/stat, in clock ticks of 10ms).
+func (g *gateway) cpu() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", g.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesised command name: state is field 3,
+	// utime 14 and stime 15.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// peakRSS reads the gateway's high-water resident set from /proc.
+func (g *gateway) peakRSS() string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", g.cmd.Process.Pid))
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			if f := strings.Fields(line); len(f) >= 2 {
+				kb, _ := strconv.Atoi(f[1])
+				return fmt.Sprintf("%.1f MiB", float64(kb)/1024)
+			}
+		}
+	}
+	return "unknown"
+}
