@@ -24,7 +24,9 @@ import (
 // BenchmarkStreamProduce compares v3 streaming produce with franz-go
 // producing directly to the same embedded broker in the same run: records
 // per second over one connection and over 16, each as a ratio of the
-// direct rate. Run it with:
+// direct rate, all in one process (handy for profiling with -cpuprofile;
+// the figures in docs/benchmarks.md come from the out-of-process command
+// go run ./test/bench/v3produce). Run it with:
 //
 //	go test -run '^$' -bench StreamProduce -benchtime 1x ./internal/httpapi/v3/
 //
