@@ -100,6 +100,10 @@ type stream struct {
 	ready  chan struct{} // a slot completed, or the reader closed
 	space  chan struct{} // the writer freed slots
 
+	// Each waiter says so before it re-checks and blocks; the other side
+	// pokes only then (sequentially consistent atomics: no lost wakeup).
+	writerWaiting, spaceWaiting, budgetWaiting atomic.Bool
+
 	records, bytes prometheus.Counter
 
 	// deadlineMu orders drain's deadline after any extension.
@@ -213,7 +217,7 @@ func (a *api) produceStream(w http.ResponseWriter, r *http.Request) error {
 		rwg.Wait()
 	}
 	s.closed.Store(true)
-	poke(s.ready)
+	s.wakeWriter()
 	wg.Wait()
 	close(done)
 	dwg.Wait() // no deadline may be set after the handler returns
@@ -407,12 +411,30 @@ func (s *stream) classify(raw []byte, rerr error, started bool) (*item, bool) {
 	return &item{d: d}, true
 }
 
+// wait blocks on ch until cond holds, flagging waiting meanwhile.
+func wait(waiting *atomic.Bool, ch chan struct{}, cond func() bool) {
+	for !cond() {
+		waiting.Store(true)
+		if cond() {
+			waiting.Store(false)
+			return
+		}
+		<-ch
+		waiting.Store(false)
+	}
+}
+
+// wakeWriter pokes the writer if it waits.
+func (s *stream) wakeWriter() {
+	if s.writerWaiting.Load() {
+		poke(s.ready)
+	}
+}
+
 // reserve returns the next free slot, waiting while the window is full.
 func (s *stream) reserve() *slot {
 	t := s.tail.Load()
-	for t-s.head.Load() >= streamWindow {
-		<-s.space
-	}
+	wait(&s.spaceWaiting, s.space, func() bool { return t-s.head.Load() < streamWindow })
 	sl := &s.slots[t%streamWindow]
 	sl.done.Store(false)
 	sl.produced = false
@@ -423,16 +445,16 @@ func (s *stream) reserve() *slot {
 	return sl
 }
 
-// publish makes the reserved slot visible to the writer.
+// publish makes the reserved slot visible to the writer (which has
+// nothing to do with it before it completes).
 func (s *stream) publish() {
 	s.tail.Add(1)
-	poke(s.ready)
 }
 
 // complete marks a slot answered.
 func (s *stream) complete(sl *slot) {
 	sl.done.Store(true)
-	poke(s.ready)
+	s.wakeWriter()
 }
 
 // fail queues an error receipt (already complete).
@@ -441,6 +463,7 @@ func (s *stream) fail(he *httpapi.Error) {
 	sl.receipt = streamError(sl.receipt, he)
 	sl.done.Store(true)
 	s.publish()
+	s.wakeWriter()
 }
 
 func (s *stream) produce(d decodedRecord) {
@@ -460,9 +483,10 @@ func (s *stream) produce(d decodedRecord) {
 	size := int64(len(d.key) + len(d.value))
 	// Wait for room in the byte budget (a record larger than the whole
 	// budget waits until nothing else is in flight).
-	for n := s.inflight.Load(); n > 0 && n+size > streamByteBudget; n = s.inflight.Load() {
-		<-s.released
-	}
+	wait(&s.budgetWaiting, s.released, func() bool {
+		n := s.inflight.Load()
+		return n == 0 || n+size <= streamByteBudget
+	})
 	s.inflight.Add(size)
 	sl := s.reserve()
 	keyInfo, valueInfo := d.keyInfo, d.valueInfo
@@ -474,7 +498,8 @@ func (s *stream) produce(d decodedRecord) {
 			sl.receipt = s.rw.success(sl.receipt, r.Partition, r.Offset, r.Timestamp, keyInfo, valueInfo)
 			sl.produced, sl.size = true, size
 		}
-		if s.inflight.Add(-size) < streamByteBudget {
+		s.inflight.Add(-size)
+		if s.budgetWaiting.Load() {
 			poke(s.released)
 		}
 		s.complete(sl)
@@ -496,16 +521,17 @@ func (s *stream) writeLoop() {
 		}
 		records, bytes = 0, 0
 	}
+	ready := func(h uint64) bool { return h != s.tail.Load() && s.slots[h%streamWindow].done.Load() }
 	for {
 		h := s.head.Load()
-		if h == s.tail.Load() || !s.slots[h%streamWindow].done.Load() {
+		if !ready(h) {
 			if len(buf) > 0 {
 				flush()
 			}
 			if h == s.tail.Load() && s.closed.Load() && h == s.tail.Load() {
 				return
 			}
-			<-s.ready
+			wait(&s.writerWaiting, s.ready, func() bool { return ready(h) || s.closed.Load() })
 			continue
 		}
 		sl := &s.slots[h%streamWindow]
@@ -515,7 +541,9 @@ func (s *stream) writeLoop() {
 			bytes += sl.size
 		}
 		s.head.Store(h + 1)
-		poke(s.space)
+		if s.spaceWaiting.Load() {
+			poke(s.space)
+		}
 		if len(buf) >= 64<<10 {
 			flush()
 		}
