@@ -313,6 +313,13 @@ func (c *Client) ProduceSync(ctx context.Context, recs []*kgo.Record) []Result {
 // buffer is full. A record not sent within kafka.produce_timeout (or ctx's
 // own deadline, when it has one) fails, whatever its own timestamp says.
 func (c *Client) Produce(ctx context.Context, r *kgo.Record, done func(*kgo.Record, error)) {
+	c.ProduceAt(ctx, time.Time{}, r, done)
+}
+
+// ProduceAt is Produce for callers that read the clock already (once for
+// many records): now stamps a record without a timestamp and starts its
+// produce timeout. A zero now reads the clock.
+func (c *Client) ProduceAt(ctx context.Context, now time.Time, r *kgo.Record, done func(*kgo.Record, error)) {
 	if _, ok := ctx.Deadline(); ok || c.produceTimeout <= 0 {
 		c.cl.Produce(ctx, r, done)
 		return
@@ -321,9 +328,10 @@ func (c *Client) Produce(ctx context.Context, r *kgo.Record, done func(*kgo.Reco
 	cancel := context.CancelFunc(func() {})
 	if ctx.Done() == nil {
 		// The caller's context cannot end (context.WithoutCancel, say):
-		// share a deadline with the records produced around now. The
-		// clock is read once for that and for the record's timestamp.
-		now := time.Now()
+		// share a deadline with the records produced around now.
+		if now.IsZero() {
+			now = time.Now()
+		}
 		if r.Timestamp.IsZero() {
 			r.Timestamp = now
 		}

@@ -23,7 +23,7 @@ import (
 // Stream limits. The window bounds records read but not yet answered
 // (memory and latency); the byte budget bounds their payload.
 const (
-	streamWindow     = 1024
+	streamWindow     = 4096
 	streamByteBudget = 64 << 20
 	// drainGrace is how long a stream keeps reading after shutdown
 	// starts (answering each further record 503), as Confluent's grace
@@ -93,7 +93,7 @@ type stream struct {
 
 	// The ring of records in flight, in order: the reader fills slots
 	// at tail, the writer answers them at head.
-	slots  []slot
+	slots  []*slot // allocated on first use
 	head   atomic.Uint64 // written by writeLoop only
 	tail   atomic.Uint64 // written by the reader only
 	closed atomic.Bool   // the reader is done: no more slots
@@ -132,7 +132,7 @@ func (a *api) produceStream(w http.ResponseWriter, r *http.Request) error {
 		a: a, rc: rc, w: w, rw: newReceiptWriter(l.cid, topic),
 		ctx:      context.WithoutCancel(r.Context()), // a client leaving must not half-cancel acknowledged work
 		released: make(chan struct{}, 1),
-		slots:    make([]slot, streamWindow),
+		slots:    make([]*slot, streamWindow),
 		ready:    make(chan struct{}, 1),
 		space:    make(chan struct{}, 1),
 	}
@@ -225,10 +225,11 @@ func (a *api) produceStream(w http.ResponseWriter, r *http.Request) error {
 }
 
 // item is one read of the stream: a record to produce or an error to
-// answer.
+// answer. at is when it was read (the clock is read once per batch).
 type item struct {
 	d  decodedRecord
 	he *httpapi.Error
+	at time.Time
 }
 
 // beforeRead calls hook before each read of the request body, that is
@@ -260,6 +261,7 @@ func (s *stream) readLoop(sc *recordScanner, body *beforeRead, items chan<- []it
 		}
 	}
 	batch := fresh()
+	var at time.Time // the clock, read once per batch
 	stopped := false
 	var send func() bool
 	body.hook = func() {
@@ -277,7 +279,7 @@ func (s *stream) readLoop(sc *recordScanner, body *beforeRead, items chan<- []it
 		}
 		select {
 		case items <- batch:
-			batch = fresh()
+			batch, at = fresh(), time.Time{}
 			return true
 		case <-stop:
 			return false
@@ -286,7 +288,10 @@ func (s *stream) readLoop(sc *recordScanner, body *beforeRead, items chan<- []it
 	for {
 		if !s.draining.Load() {
 			if d, ok := sc.fastRecord(); ok {
-				batch = append(batch, item{d: d})
+				if at.IsZero() {
+					at = time.Now()
+				}
+				batch = append(batch, item{d: d, at: at})
 				if len(batch) >= 64 && !send() {
 					return
 				}
@@ -317,7 +322,7 @@ func (s *stream) apply(it *item) {
 	case it.he != nil:
 		s.fail(it.he)
 	default:
-		s.produce(it.d)
+		s.produce(it.d, it.at)
 	}
 }
 
@@ -435,12 +440,15 @@ func (s *stream) wakeWriter() {
 func (s *stream) reserve() *slot {
 	t := s.tail.Load()
 	wait(&s.spaceWaiting, s.space, func() bool { return t-s.head.Load() < streamWindow })
-	sl := &s.slots[t%streamWindow]
+	sl := s.slots[t%streamWindow]
+	if sl == nil {
+		// The writer reads it only once tail moves past it (an atomic
+		// store after this one).
+		sl = &slot{receipt: make([]byte, 0, 256)}
+		s.slots[t%streamWindow] = sl
+	}
 	sl.done.Store(false)
 	sl.produced = false
-	if sl.receipt == nil {
-		sl.receipt = make([]byte, 0, 256)
-	}
 	sl.receipt = sl.receipt[:0]
 	return sl
 }
@@ -466,7 +474,7 @@ func (s *stream) fail(he *httpapi.Error) {
 	s.wakeWriter()
 }
 
-func (s *stream) produce(d decodedRecord) {
+func (s *stream) produce(d decodedRecord, at time.Time) {
 	if s.terr != nil {
 		s.fail(s.terr)
 		return
@@ -491,7 +499,7 @@ func (s *stream) produce(d decodedRecord) {
 	sl := s.reserve()
 	keyInfo, valueInfo := d.keyInfo, d.valueInfo
 	s.publish()
-	s.a.kc.Produce(s.ctx, rec, func(r *kgo.Record, err error) {
+	s.a.kc.ProduceAt(s.ctx, at, rec, func(r *kgo.Record, err error) {
 		if err != nil {
 			sl.receipt = streamError(sl.receipt, httpapi.FromKafka(err))
 		} else {
@@ -522,6 +530,7 @@ func (s *stream) writeLoop() {
 		records, bytes = 0, 0
 	}
 	ready := func(h uint64) bool { return h != s.tail.Load() && s.slots[h%streamWindow].done.Load() }
+	// (slots[h] is set: the reader publishes a slot after making it.)
 	for {
 		h := s.head.Load()
 		if !ready(h) {
@@ -534,7 +543,7 @@ func (s *stream) writeLoop() {
 			wait(&s.writerWaiting, s.ready, func() bool { return ready(h) || s.closed.Load() })
 			continue
 		}
-		sl := &s.slots[h%streamWindow]
+		sl := s.slots[h%streamWindow]
 		buf = append(append(buf, sl.receipt...), '\r', '\n')
 		if sl.produced {
 			records++
