@@ -311,41 +311,43 @@ func (c *Client) ProduceSync(ctx context.Context, recs []*kgo.Record) []Result {
 // Produce buffers one record (Topic and Partition set) and calls done when
 // the broker acknowledged or failed it. It may block while the producer
 // buffer is full. A record not sent within kafka.produce_timeout (or ctx's
-// own deadline, when it has one) fails, whatever its own timestamp says.
+// own deadline, when it has one) fails with kgo.ErrRecordTimeout, whatever
+// its own timestamp says.
 func (c *Client) Produce(ctx context.Context, r *kgo.Record, done func(*kgo.Record, error)) {
-	c.ProduceAt(ctx, time.Time{}, r, done)
+	c.ProduceAt(ctx, time.Time{}, r, func(r *kgo.Record, err error) {
+		if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			err = kgo.ErrRecordTimeout
+		}
+		done(r, err)
+	})
 }
 
-// ProduceAt is Produce for callers that read the clock already (once for
-// many records): now stamps a record without a timestamp and starts its
-// produce timeout. A zero now reads the clock.
+// ProduceAt is Produce for the hot path: callers that read the clock once
+// for many records pass it as now (it stamps a record without a timestamp
+// and starts its produce timeout; zero reads the clock), and a record past
+// its produce timeout fails with context.DeadlineExceeded (done maps it).
 func (c *Client) ProduceAt(ctx context.Context, now time.Time, r *kgo.Record, done func(*kgo.Record, error)) {
 	if _, ok := ctx.Deadline(); ok || c.produceTimeout <= 0 {
 		c.cl.Produce(ctx, r, done)
 		return
 	}
-	var rctx context.Context
-	cancel := context.CancelFunc(func() {})
-	if ctx.Done() == nil {
-		// The caller's context cannot end (context.WithoutCancel, say):
-		// share a deadline with the records produced around now.
-		if now.IsZero() {
-			now = time.Now()
-		}
-		if r.Timestamp.IsZero() {
-			r.Timestamp = now
-		}
-		rctx = c.recordContext(now)
-	} else {
-		rctx, cancel = context.WithTimeout(ctx, c.produceTimeout)
+	if ctx.Done() != nil {
+		rctx, cancel := context.WithTimeout(ctx, c.produceTimeout)
+		c.cl.Produce(rctx, r, func(r *kgo.Record, err error) {
+			cancel()
+			done(r, err)
+		})
+		return
 	}
-	c.cl.Produce(rctx, r, func(r *kgo.Record, err error) {
-		if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			err = kgo.ErrRecordTimeout
-		}
-		cancel()
-		done(r, err)
-	})
+	// The caller's context cannot end (context.WithoutCancel, say): share
+	// a deadline with the records produced around now.
+	if now.IsZero() {
+		now = time.Now()
+	}
+	if r.Timestamp.IsZero() {
+		r.Timestamp = now
+	}
+	c.cl.Produce(c.recordContext(now), r, done)
 }
 
 // Partitioner chooses partitions for one request's records, as Kafka's

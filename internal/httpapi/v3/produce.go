@@ -501,6 +501,9 @@ func (s *stream) produce(d decodedRecord, at time.Time) {
 	s.publish()
 	s.a.kc.ProduceAt(s.ctx, at, rec, func(r *kgo.Record, err error) {
 		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				err = kgo.ErrRecordTimeout // our produce timeout, not a client's
+			}
 			sl.receipt = streamError(sl.receipt, httpapi.FromKafka(err))
 		} else {
 			sl.receipt = s.rw.success(sl.receipt, r.Partition, r.Offset, r.Timestamp, keyInfo, valueInfo)
