@@ -93,7 +93,7 @@ type stream struct {
 
 	// The ring of records in flight, in order: the reader fills slots
 	// at tail, the writer answers them at head.
-	slots  []*slot // allocated on first use
+	slots  []*slot       // allocated on first use
 	head   atomic.Uint64 // written by writeLoop only
 	tail   atomic.Uint64 // written by the reader only
 	closed atomic.Bool   // the reader is done: no more slots
