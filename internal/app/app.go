@@ -124,8 +124,8 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 	// responses end themselves instead of holding the drain open.
 	draining := make(chan struct{})
 	v3.Register(rr, v3.Deps{Kafka: kc, Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
-		Authorize: sec.Service().Authorize, MaxRecordBytes: cfg.HTTP.MaxBodyBytes,
-		ReadTimeout: cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(), Draining: draining})
+		MaxRecordBytes: cfg.HTTP.MaxBodyBytes,
+		ReadTimeout:    cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(), Draining: draining})
 	kastlex.Register(rr, kastlex.Deps{Kafka: kc, Metrics: m, Logger: logger, MaxFetchBytes: cfg.Consumers.MaxBytes,
 		SecurityProtocol: securityProtocol(cfg.Kafka)})
 	sec.register(rr)

@@ -21,11 +21,6 @@ import (
 	"github.com/kgate/kgate/internal/metrics"
 )
 
-// Authorizer checks, inside a handler, an action on a resource the route
-// alone does not name (the topic_name of a topic creation). It returns a
-// catalog error (403) to refuse. Nil allows everything.
-type Authorizer func(ctx context.Context, action, resource string) error
-
 // Deps are what the v3 API needs.
 type Deps struct {
 	Kafka   *kafka.Client
@@ -34,8 +29,6 @@ type Deps struct {
 	// AdvertisedURL, if set, is the base of metadata.self and related
 	// links; otherwise the request's scheme and Host are.
 	AdvertisedURL string
-	// Authorize checks body-named resources; nil allows all.
-	Authorize Authorizer
 	// MaxRecordBytes caps one record of the produce stream (the stream
 	// itself is unbounded).
 	MaxRecordBytes int64
@@ -51,11 +44,10 @@ type Deps struct {
 const mtJSON = "application/json"
 
 type api struct {
-	kc        *kafka.Client
-	m         *metrics.Metrics
-	logger    *slog.Logger
-	advURL    string
-	authorize Authorizer
+	kc     *kafka.Client
+	m      *metrics.Metrics
+	logger *slog.Logger
+	advURL string
 
 	maxRecord    int64
 	readTimeout  time.Duration
@@ -71,11 +63,8 @@ type api struct {
 func newAPI(d Deps) *api {
 	a := &api{
 		kc: d.Kafka, m: d.Metrics, logger: d.Logger, advURL: strings.TrimSuffix(d.AdvertisedURL, "/"),
-		authorize: d.Authorize, maxRecord: d.MaxRecordBytes,
+		maxRecord:   d.MaxRecordBytes,
 		readTimeout: d.ReadTimeout, writeTimeout: d.WriteTimeout, draining: d.Draining,
-	}
-	if a.authorize == nil {
-		a.authorize = func(context.Context, string, string) error { return nil }
 	}
 	if a.logger == nil {
 		a.logger = slog.New(slog.DiscardHandler)

@@ -13,6 +13,9 @@ func Register(rr *httpapi.Router, d Deps) {
 	topic := httpapi.PathValue("topic_name")
 	group := httpapi.PathValue("consumer_group_id")
 	broker := httpapi.PathValue("broker_id")
+	// Broker and cluster configs say how the cluster is built (listeners,
+	// directories, security settings): reading them is admin's, as
+	// Confluent's DESCRIBE_CONFIGS on the cluster.
 	add := func(method, pattern, name, action string, res func(*http.Request) string, summary string, doc *httpapi.Doc, h httpapi.HandlerFunc) {
 		rr.Add(httpapi.Route{Method: method, Pattern: pattern, Name: name, Action: action, Resource: res,
 			ErrorType: mtJSON, Summary: summary, Doc: doc, Handler: h})
@@ -26,22 +29,22 @@ func Register(rr *httpapi.Router, d Deps) {
 	add("GET", c+"/brokers/{broker_id}/partition-replicas", "v3.brokers.replicas", "show_broker", broker, "List the partition replicas a broker holds.", ok(list[replicaData]{}), a.brokerReplicas)
 
 	// Broker and cluster configs.
-	add("GET", c+"/brokers/-/configs", "v3.broker_configs.list_all", "list_brokers", nil, "List the configs of every broker.", ok(list[configData]{}), a.allBrokerConfigs)
-	add("GET", c+"/brokers/{broker_id}/configs", "v3.broker_configs.list", "show_broker", broker, "List a broker's configs.", ok(list[configData]{}), a.configsList(a.brokerConfigsTarget))
-	add("GET", c+"/brokers/{broker_id}/configs/{name}", "v3.broker_configs.get", "show_broker", broker, "Get a broker config.", ok(configData{}), a.configGet(a.brokerConfigsTarget))
+	add("GET", c+"/brokers/-/configs", "v3.broker_configs.list_all", "admin", nil, "List the configs of every broker.", ok(list[configData]{}), a.allBrokerConfigs)
+	add("GET", c+"/brokers/{broker_id}/configs", "v3.broker_configs.list", "admin", nil, "List a broker's configs.", ok(list[configData]{}), a.configsList(a.brokerConfigsTarget))
+	add("GET", c+"/brokers/{broker_id}/configs/{name}", "v3.broker_configs.get", "admin", nil, "Get a broker config.", ok(configData{}), a.configGet(a.brokerConfigsTarget))
 	add("PUT", c+"/brokers/{broker_id}/configs/{name}", "v3.broker_configs.update", "admin", nil, "Set a broker config (dynamic).", putDoc, a.configPut(a.brokerConfigsTarget))
 	add("DELETE", c+"/brokers/{broker_id}/configs/{name}", "v3.broker_configs.delete", "admin", nil, "Reset a broker config to its default.", noContent, a.configDelete(a.brokerConfigsTarget))
 	add("POST", c+"/brokers/{broker_id}/configs:alter", "v3.broker_configs.alter", "admin", nil, "Set or reset several broker configs.", alterDoc, a.configsAlter(a.brokerConfigsTarget))
-	add("GET", c+"/broker-configs", "v3.cluster_configs.list", "list_brokers", nil, "List the cluster-wide (dynamic default) broker configs.", ok(list[configData]{}), a.configsList(a.clusterConfigsTarget))
-	add("GET", c+"/broker-configs/{name}", "v3.cluster_configs.get", "list_brokers", nil, "Get a cluster-wide broker config.", ok(configData{}), a.configGet(a.clusterConfigsTarget))
+	add("GET", c+"/broker-configs", "v3.cluster_configs.list", "admin", nil, "List the cluster-wide (dynamic default) broker configs.", ok(list[configData]{}), a.configsList(a.clusterConfigsTarget))
+	add("GET", c+"/broker-configs/{name}", "v3.cluster_configs.get", "admin", nil, "Get a cluster-wide broker config.", ok(configData{}), a.configGet(a.clusterConfigsTarget))
 	add("PUT", c+"/broker-configs/{name}", "v3.cluster_configs.update", "admin", nil, "Set a cluster-wide broker config.", putDoc, a.configPut(a.clusterConfigsTarget))
 	add("DELETE", c+"/broker-configs/{name}", "v3.cluster_configs.delete", "admin", nil, "Reset a cluster-wide broker config.", noContent, a.configDelete(a.clusterConfigsTarget))
 	add("POST", c+"/broker-configs:alter", "v3.cluster_configs.alter", "admin", nil, "Set or reset several cluster-wide broker configs.", alterDoc, a.configsAlter(a.clusterConfigsTarget))
 
 	// Topics.
 	add("GET", c+"/topics", "v3.topics.list", "list_topics", nil, "List topics.", ok(list[topicData]{}), a.listTopics)
-	add("POST", c+"/topics", "v3.topics.create", "create_topic", nil,
-		"Create a topic (201 and Location; 200 with validate_only). The create_topic permission is checked on the body's topic_name.",
+	add("POST", c+"/topics", "v3.topics.create", "create_topic", createTopicResource,
+		"Create a topic (201 and Location; 200 with validate_only). The create_topic permission applies to the body's topic_name.",
 		&httpapi.Doc{
 			Request: &httpapi.Body{Schema: createTopicRequest{}},
 			Responses: []httpapi.Response{
