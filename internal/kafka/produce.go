@@ -65,9 +65,21 @@ func (t *Target) Partition(explicit *int32, key []byte) (int32, error) {
 // Record builds a record for the target; see Partition for how its
 // partition is chosen.
 func (t *Target) Record(explicit *int32, key, value []byte, headers []kgo.RecordHeader, ts time.Time) (*kgo.Record, error) {
-	p, err := t.Partition(explicit, key)
-	if err != nil {
+	r := new(kgo.Record)
+	if err := t.Fill(r, explicit, key, value, headers, ts); err != nil {
 		return nil, err
 	}
-	return &kgo.Record{Topic: t.Topic, Partition: p, Key: key, Value: value, Headers: headers, Timestamp: ts}, nil
+	return r, nil
+}
+
+// Fill is Record into a record the caller owns and reuses (once the
+// producer has answered it: franz-go does not touch a record after its
+// promise returns).
+func (t *Target) Fill(r *kgo.Record, explicit *int32, key, value []byte, headers []kgo.RecordHeader, ts time.Time) error {
+	p, err := t.Partition(explicit, key)
+	if err != nil {
+		return err
+	}
+	*r = kgo.Record{Topic: t.Topic, Partition: p, Key: key, Value: value, Headers: headers, Timestamp: ts}
+	return nil
 }

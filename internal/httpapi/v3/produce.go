@@ -56,14 +56,18 @@ func produceContent(r *http.Request) error {
 	}
 }
 
-// slot is one record's place in the receipt order: a ring entry whose
-// receipt buffer is reused.
+// slot is one record's place in the receipt order: a ring entry reused
+// with its record, receipt buffer and callback (made once per slot).
 type slot struct {
 	done    atomic.Bool
 	receipt []byte
 	// produced and size are set with a success receipt (for metrics).
 	produced bool
 	size     int64
+
+	rec                kgo.Record // the record in flight
+	keyInfo, valueInfo dataInfo   // for the receipt
+	answer             func(*kgo.Record, error)
 }
 
 // poke wakes a waiter on a channel of capacity one without blocking.
@@ -445,6 +449,7 @@ func (s *stream) reserve() *slot {
 		// The writer reads it only once tail moves past it (an atomic
 		// store after this one).
 		sl = &slot{receipt: make([]byte, 0, 256)}
+		sl.answer = func(r *kgo.Record, err error) { s.answer(sl, r, err) }
 		s.slots[t%streamWindow] = sl
 	}
 	sl.done.Store(false)
@@ -483,11 +488,6 @@ func (s *stream) produce(d decodedRecord, at time.Time) {
 		s.fail(httpapi.FromKafka(err))
 		return
 	}
-	rec, err := s.target.Record(d.partition, d.key, d.value, d.headers, d.timestamp)
-	if err != nil {
-		s.fail(httpapi.ErrPartitionNotFound.Msg("Partition %d not found: topic %s has %d partition(s).", *d.partition, s.target.Topic, s.target.Partitions))
-		return
-	}
 	size := int64(len(d.key) + len(d.value))
 	// Wait for room in the byte budget (a record larger than the whole
 	// budget waits until nothing else is in flight).
@@ -495,26 +495,36 @@ func (s *stream) produce(d decodedRecord, at time.Time) {
 		n := s.inflight.Load()
 		return n == 0 || n+size <= streamByteBudget
 	})
-	s.inflight.Add(size)
 	sl := s.reserve()
-	keyInfo, valueInfo := d.keyInfo, d.valueInfo
+	if err := s.target.Fill(&sl.rec, d.partition, d.key, d.value, d.headers, d.timestamp); err != nil {
+		sl.receipt = streamError(sl.receipt, httpapi.ErrPartitionNotFound.Msg("Partition %d not found: topic %s has %d partition(s).", *d.partition, s.target.Topic, s.target.Partitions))
+		sl.done.Store(true)
+		s.publish()
+		s.wakeWriter()
+		return
+	}
+	s.inflight.Add(size)
+	sl.keyInfo, sl.valueInfo, sl.size = d.keyInfo, d.valueInfo, size
 	s.publish()
-	s.a.kc.ProduceAt(s.ctx, at, rec, func(r *kgo.Record, err error) {
-		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
-				err = kgo.ErrRecordTimeout // our produce timeout, not a client's
-			}
-			sl.receipt = streamError(sl.receipt, httpapi.FromKafka(err))
-		} else {
-			sl.receipt = s.rw.success(sl.receipt, r.Partition, r.Offset, r.Timestamp, keyInfo, valueInfo)
-			sl.produced, sl.size = true, size
+	s.a.kc.ProduceAt(s.ctx, at, &sl.rec, sl.answer)
+}
+
+// answer renders a record's receipt when Kafka answered it.
+func (s *stream) answer(sl *slot, r *kgo.Record, err error) {
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = kgo.ErrRecordTimeout // our produce timeout, not a client's
 		}
-		s.inflight.Add(-size)
-		if s.budgetWaiting.Load() {
-			poke(s.released)
-		}
-		s.complete(sl)
-	})
+		sl.receipt = streamError(sl.receipt, httpapi.FromKafka(err))
+	} else {
+		sl.receipt = s.rw.success(sl.receipt, r.Partition, r.Offset, r.Timestamp, sl.keyInfo, sl.valueInfo)
+		sl.produced = true
+	}
+	s.inflight.Add(-sl.size)
+	if s.budgetWaiting.Load() {
+		poke(s.released)
+	}
+	s.complete(sl)
 }
 
 // writeLoop writes receipts in record order, each as soon as its record
