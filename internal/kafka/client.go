@@ -295,16 +295,36 @@ type Result struct {
 func (c *Client) ProduceSync(ctx context.Context, recs []*kgo.Record) []Result {
 	ctx, cancel := context.WithTimeout(ctx, c.produceTimeout)
 	defer cancel()
-	out := make([]Result, len(recs))
-	var wg sync.WaitGroup
+	// One callback for the whole request: franz-go sets partition, offset
+	// and timestamp on each record, so only errors need keeping.
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs map[*kgo.Record]error
+	)
+	done := func(r *kgo.Record, err error) {
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				err = kgo.ErrRecordTimeout
+			}
+			mu.Lock()
+			if errs == nil {
+				errs = make(map[*kgo.Record]error)
+			}
+			errs[r] = err
+			mu.Unlock()
+		}
+		wg.Done()
+	}
 	wg.Add(len(recs))
-	for i, r := range recs {
-		c.Produce(ctx, r, func(r *kgo.Record, err error) {
-			out[i] = Result{Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Err: err}
-			wg.Done()
-		})
+	for _, r := range recs {
+		c.cl.Produce(ctx, r, done)
 	}
 	wg.Wait()
+	out := make([]Result, len(recs))
+	for i, r := range recs {
+		out[i] = Result{Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Err: errs[r]}
+	}
 	return out
 }
 

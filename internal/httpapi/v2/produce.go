@@ -66,7 +66,7 @@ func decodeProduce(f format, body []byte) ([]decodedRecord, error) {
 		dec.Reset(bytes.NewReader(nil))
 		decoders.Put(dec)
 	}()
-	p := produceParser{dec: dec, f: f}
+	p := produceParser{dec: dec, f: f, arena: make([]byte, 0, len(body))}
 	recs, perr := p.parse()
 	if perr != nil {
 		return nil, perr
@@ -84,6 +84,7 @@ type produceParser struct {
 	dec     *jsontext.Decoder
 	f       format
 	invalid error
+	arena   []byte
 }
 
 func (p *produceParser) fail(err error) {
@@ -109,11 +110,11 @@ func (p *produceParser) parse() ([]decodedRecord, error) {
 	}
 	var out []decodedRecord
 	for dec.PeekKind() != '}' {
-		name, err := dec.ReadToken()
+		name, err := p.name()
 		if err != nil {
 			return nil, syntaxError(err)
 		}
-		if name.String() != "records" {
+		if name != "records" {
 			if err := dec.SkipValue(); err != nil {
 				return nil, syntaxError(err)
 			}
@@ -167,6 +168,42 @@ func (p *produceParser) parse() ([]decodedRecord, error) {
 	return out, nil
 }
 
+// knownNames are the object names the parser looks for; returning these
+// constants avoids allocating a string per name.
+var knownNames = []string{"records", "key", "value", "partition", "headers", "timestamp"}
+
+// name reads an object member name. Known names come back without an
+// allocation; others (and escaped spellings) are unquoted.
+func (p *produceParser) name() (string, error) {
+	raw, err := p.dec.ReadValue()
+	if err != nil {
+		return "", err
+	}
+	if len(raw) >= 2 && bytes.IndexByte(raw, '\\') < 0 {
+		inner := raw[1 : len(raw)-1]
+		for _, k := range knownNames {
+			if string(inner) == k {
+				return k, nil
+			}
+		}
+		return "", nil // unknown: ignored by the caller
+	}
+	u, err := jsontext.AppendUnquote(nil, raw)
+	return string(u), err
+}
+
+// alloc returns n bytes carved from the request's arena: all keys and
+// values of a request share a few large allocations instead of one each.
+// Each piece is capped so that later pieces never overwrite it.
+func (p *produceParser) alloc(n int) []byte {
+	if cap(p.arena)-len(p.arena) < n {
+		p.arena = make([]byte, 0, max(n, 64<<10))
+	}
+	start := len(p.arena)
+	p.arena = p.arena[:start+n]
+	return p.arena[start : start+n : start+n]
+}
+
 // record converts one record object; syntax errors are returned, semantic
 // ones recorded with fail.
 func (p *produceParser) record(i int, d *decodedRecord) error {
@@ -175,11 +212,10 @@ func (p *produceParser) record(i int, d *decodedRecord) error {
 		return syntaxError(err)
 	}
 	for dec.PeekKind() != '}' {
-		name, err := dec.ReadToken()
+		field, err := p.name()
 		if err != nil {
 			return syntaxError(err)
 		}
-		field := name.String()
 		v, err := dec.ReadValue() // valid until the next read
 		if err != nil {
 			return syntaxError(err)
@@ -187,9 +223,9 @@ func (p *produceParser) record(i int, d *decodedRecord) error {
 		var ferr error
 		switch field {
 		case "key":
-			d.key, ferr = embedded(p.f, v, i, "key")
+			d.key, ferr = p.embedded(v, i, "key")
 		case "value":
-			d.value, ferr = embedded(p.f, v, i, "value")
+			d.value, ferr = p.embedded(v, i, "value")
 		case "partition":
 			d.partition, ferr = decodePartition(v, i)
 		case "headers":
@@ -226,11 +262,11 @@ func decodePartition(v jsontext.Value, i int) (*int32, error) {
 // bytes: binary is a base64 string, json is any JSON value stored as its
 // compact serialization (a JSON string keeps its quotes, as on Confluent).
 // Absent or null is a Kafka null. v is syntactically valid.
-func embedded(f format, v jsontext.Value, i int, field string) ([]byte, error) {
+func (p *produceParser) embedded(v jsontext.Value, i int, field string) ([]byte, error) {
 	if len(v) == 0 || v.Kind() == 'n' {
 		return nil, nil
 	}
-	if f == fmtBinary {
+	if p.f == fmtBinary {
 		if v.Kind() != '"' {
 			return nil, httpapi.ErrBadRequest.Msg("Bad Request: records[%d].%s is not a base64 string.", i, field)
 		}
@@ -242,7 +278,7 @@ func embedded(f format, v jsontext.Value, i int, field string) ([]byte, error) {
 			}
 			s = u
 		}
-		out := make([]byte, base64.RawStdEncoding.DecodedLen(len(s))+3) // room for unpadded input
+		out := p.alloc(base64.RawStdEncoding.DecodedLen(len(s)) + 3) // room for unpadded input
 		n, err := base64.StdEncoding.Decode(out, s)
 		if err != nil {
 			// Be lenient about missing padding, strict about the alphabet.
@@ -250,9 +286,10 @@ func embedded(f format, v jsontext.Value, i int, field string) ([]byte, error) {
 				return nil, httpapi.ErrBadRequest.Msg("Bad Request: records[%d].%s is not a valid base64 string.", i, field)
 			}
 		}
-		return out[:n], nil
+		return out[:n:n], nil
 	}
-	out := jsontext.Value(append([]byte(nil), v...))
+	out := jsontext.Value(p.alloc(len(v)))
+	copy(out, v)
 	if bytes.IndexAny(out, " \t\r\n") >= 0 {
 		if err := out.Compact(); err != nil {
 			return nil, httpapi.ErrBadRequest.Msg("Bad Request: records[%d].%s is not valid JSON.", i, field)
@@ -385,6 +422,7 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 	}
 	part := p.kc.Partitioner(n)
 	krecs := make([]*kgo.Record, len(recs))
+	backing := make([]kgo.Record, len(recs)) // one allocation for all records
 	size := 0
 	for i, d := range recs {
 		pt := pathPartition
@@ -403,17 +441,21 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 		} else {
 			partition = part.For(d.key)
 		}
-		krecs[i] = &kgo.Record{Topic: topic, Partition: partition, Key: d.key, Value: d.value, Headers: d.headers, Timestamp: d.timestamp}
+		backing[i] = kgo.Record{Topic: topic, Partition: partition, Key: d.key, Value: d.value, Headers: d.headers, Timestamp: d.timestamp}
+		krecs[i] = &backing[i]
 		size += len(d.key) + len(d.value)
 	}
 	ctx := context.WithoutCancel(r.Context()) // a client leaving must not half-cancel a request
 	results := p.kc.ProduceSync(ctx, krecs)
 	status := http.StatusOK
 	offsets := make([]partitionOffset, len(results))
+	parts := make([]int32, len(results))
+	offs := make([]int64, len(results))
 	ok := 0
 	for i, res := range results {
 		if res.Err == nil {
-			offsets[i] = partitionOffset{Partition: ptr(res.Partition), Offset: ptr(res.Offset)}
+			parts[i], offs[i] = res.Partition, res.Offset
+			offsets[i] = partitionOffset{Partition: &parts[i], Offset: &offs[i]}
 			ok++
 			continue
 		}

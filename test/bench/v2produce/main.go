@@ -202,27 +202,21 @@ func benchDirect(broker, topic string, value []byte, d time.Duration) (result, e
 	return result{name: "(a) franz-go direct, acks=all, idempotent", records: acked.Load(), elapsed: time.Since(start), failures: failed.Load()}, nil
 }
 
+// httpProduce posts one produce request and counts the records the
+// gateway acknowledged. It counts `"error_code":null` in the body instead
+// of decoding it: the load generator shares the machine with the gateway
+// and should cost as little as it can.
 func httpProduce(c *http.Client, url string, body []byte) (int, error) {
 	resp, err := c.Post(url, "application/vnd.kafka.binary.v2+json", bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
-	var pr struct {
-		Offsets []struct {
-			ErrorCode *int `json:"error_code"`
-		} `json:"offsets"`
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 || !bytes.HasPrefix(b, []byte(`{"offsets":[`)) {
+		return 0, fmt.Errorf("produce answered %d: %v %.200s", resp.StatusCode, err, b)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&pr); err != nil || resp.StatusCode != 200 {
-		return 0, fmt.Errorf("produce answered %d: %v", resp.StatusCode, err)
-	}
-	ok := 0
-	for _, o := range pr.Offsets {
-		if o.ErrorCode == nil {
-			ok++
-		}
-	}
-	return ok, nil
+	return bytes.Count(b, []byte(`"error_code":null`)), nil
 }
 
 // benchHTTP runs clients that each send requests back to back (closed
