@@ -43,7 +43,11 @@ func main() {
 	clientsB := flag.Int("clients-single", 64, "concurrent clients for 1 record per request")
 	clientsC := flag.Int("clients-batch", 64, "concurrent clients for 100 records per request")
 	paced := flag.Float64("paced", 0.5, "also run (b) open-loop at this fraction of its closed-loop rate, to measure latency below saturation (0: skip)")
+	env := flag.String("gateway-env", "", "extra KEY=VALUE,... environment for the gateway (GOGC=400, say)")
 	flag.Parse()
+	if *env != "" {
+		gatewayEnv = strings.Split(*env, ",")
+	}
 	if err := run(*duration, *rounds, *size, *clientsB, *clientsC, *paced); err != nil {
 		fmt.Fprintln(os.Stderr, "v2produce:", err)
 		os.Exit(1)
@@ -278,8 +282,11 @@ type gateway struct {
 	broker string
 }
 
+var gatewayEnv []string
+
 func startGateway(bin, dataDir string) (*gateway, error) {
 	cmd := exec.Command(bin, "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--broker-listen", "127.0.0.1:0", "--log-format", "json")
+	cmd.Env = append(os.Environ(), gatewayEnv...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
