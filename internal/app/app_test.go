@@ -52,11 +52,7 @@ func TestOpsEndpoints(t *testing.T) {
 	if code, body := post(t, g.URL+"/consumers/mg", "application/vnd.kafka.v2+json", `{"name":"x"}`); code != 200 {
 		t.Fatalf("create consumer: %d %s", code, body)
 	}
-	code, body := get(t, g.URL+"/metrics")
-	if code != 200 {
-		t.Fatalf("metrics: %d", code)
-	}
-	for _, want := range []string{
+	wants := []string{
 		`kgate_http_requests_total{code="200",method="POST",route="/topics/{topic}"} 1`,
 		`kgate_http_request_duration_seconds_bucket{method="POST",route="/topics/{topic}"`,
 		`kgate_produce_records_total{api="v2"} 2`,
@@ -64,7 +60,28 @@ func TestOpsEndpoints(t *testing.T) {
 		`kgate_consumer_instances 1`,
 		`kgate_kafka_produce_bytes_total`, // franz-go client metrics
 		`go_goroutines`,
-	} {
+	}
+	// Counters are updated just after the answer is sent (the request
+	// counter after the handler returns, franz-go's hooks after the
+	// promise): scrape until they are all there.
+	var body string
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var code int
+		code, body = get(t, g.URL+"/metrics")
+		if code != 200 {
+			t.Fatalf("metrics: %d", code)
+		}
+		missing := 0
+		for _, want := range wants {
+			if !strings.Contains(body, want) {
+				missing++
+			}
+		}
+		if missing == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	for _, want := range wants {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
 		}
