@@ -265,6 +265,7 @@ func TestRuntimeRebalance(t *testing.T) {
 		owner    = map[int32]string{} // partition -> worker handling it now
 		overlaps []string
 		seen     = map[string]int{}
+		bWorked  atomic.Bool
 	)
 	handler := func(name string) Handler {
 		return HandlerFunc(func(ctx context.Context, r *kgo.Record) ([]Output, error) {
@@ -275,7 +276,17 @@ func TestRuntimeRebalance(t *testing.T) {
 			owner[r.Partition] = name
 			seen[string(r.Value)]++
 			mu.Unlock()
-			time.Sleep(2 * time.Millisecond)
+			// The first worker goes slowly until the second has taken
+			// work, so that it cannot finish everything before the
+			// second joins (that would test no rebalance at all).
+			if name == "b" {
+				bWorked.Store(true)
+			}
+			if name == "a" && !bWorked.Load() {
+				time.Sleep(20 * time.Millisecond)
+			} else {
+				time.Sleep(2 * time.Millisecond)
+			}
 			mu.Lock()
 			owner[r.Partition] = ""
 			mu.Unlock()
