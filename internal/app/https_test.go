@@ -1,16 +1,10 @@
 package app_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -26,50 +20,6 @@ import (
 	"github.com/kgate/kgate/internal/testutil"
 )
 
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-func newCA(t *testing.T) *testCA {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kgate test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-// issue returns a leaf certificate and key in PEM.
-func (ca *testCA) issue(t *testing.T, cn string, serial int64, server bool) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		DNSNames: []string{cn + ".example"},
-	}
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, _ := x509.MarshalECPrivateKey(key)
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
-}
-
 func writeFile(t *testing.T, path string, b []byte) {
 	t.Helper()
 	if err := os.WriteFile(path+".tmp", b, 0o600); err != nil {
@@ -81,24 +31,24 @@ func writeFile(t *testing.T, path string, b []byte) {
 }
 
 func TestHTTPSClientCertificates(t *testing.T) {
-	ca := newCA(t)
+	ca := testutil.NewCA(t)
 	dir := t.TempDir()
 	certFile, keyFile, caFile := filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key"), filepath.Join(dir, "ca.crt")
-	c, k := ca.issue(t, "localhost", 100, true)
+	c, k := ca.Issue(t, "localhost", true)
 	writeFile(t, certFile, c)
 	writeFile(t, keyFile, k)
-	writeFile(t, caFile, ca.pem)
+	writeFile(t, caFile, ca.PEM)
 	g := secureGateway(t, func(cfg *config.Config) {
 		cfg.Auth.HTTPS = config.HTTPS{Listen: "127.0.0.1:0", CertFile: certFile, KeyFile: keyFile, ClientCAFile: caFile,
 			ClientAuth: "optional", PrincipalFrom: "cn", ReloadInterval: config.Duration(50 * time.Millisecond)}
 	})
 	base := "https://" + g.Info.HTTPSAddr
 	pool := x509.NewCertPool()
-	pool.AddCert(ca.cert)
+	pool.AddCert(ca.Cert)
 	clientWith := func(certs ...tls.Certificate) *http.Client {
 		return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: certs}}}
 	}
-	cc, ck := ca.issue(t, "customer1", 200, false)
+	cc, ck := ca.Issue(t, "customer1", false)
 	cert, err := tls.X509KeyPair(cc, ck)
 	if err != nil {
 		t.Fatal(err)
@@ -120,8 +70,8 @@ func TestHTTPSClientCertificates(t *testing.T) {
 		t.Errorf("no certificate: %d", r.status)
 	}
 	// A certificate from another CA does not get through the handshake.
-	other := newCA(t)
-	oc, ok := other.issue(t, "customer1", 300, false)
+	other := testutil.NewCA(t)
+	oc, ok := other.Issue(t, "customer1", false)
 	ocert, _ := tls.X509KeyPair(oc, ok)
 	req, _ := http.NewRequest("GET", base+"/topics", nil)
 	if _, err := clientWith(ocert).Do(req); err == nil {
@@ -144,33 +94,33 @@ func TestHTTPSClientCertificates(t *testing.T) {
 		defer conn.Close()
 		return conn.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
 	}
-	if s := serial(); s != 100 {
+	if s := serial(); s != serialOf(t, c) {
 		t.Fatalf("serial %d", s)
 	}
-	c2, k2 := ca.issue(t, "localhost", 101, true)
+	c2, k2 := ca.Issue(t, "localhost", true)
 	writeFile(t, keyFile, k2)
 	writeFile(t, certFile, c2)
-	eventually(t, "certificate reload", func() bool { return serial() == 101 })
+	eventually(t, "certificate reload", func() bool { return serial() == serialOf(t, c2) })
 }
 
 // TestPrincipalFromSAN uses the first DNS SAN instead of the CN.
 func TestPrincipalFromSAN(t *testing.T) {
-	ca := newCA(t)
+	ca := testutil.NewCA(t)
 	dir := t.TempDir()
 	certFile, keyFile, caFile := filepath.Join(dir, "s.crt"), filepath.Join(dir, "s.key"), filepath.Join(dir, "ca.crt")
-	c, k := ca.issue(t, "localhost", 1, true)
+	c, k := ca.Issue(t, "localhost", true)
 	writeFile(t, certFile, c)
 	writeFile(t, keyFile, k)
-	writeFile(t, caFile, ca.pem)
+	writeFile(t, caFile, ca.PEM)
 	g := secureGateway(t, func(cfg *config.Config) {
 		cfg.Auth.HTTPS = config.HTTPS{Listen: "127.0.0.1:0", CertFile: certFile, KeyFile: keyFile, ClientCAFile: caFile,
 			ClientAuth: "require", PrincipalFrom: "san_dns", ReloadInterval: config.Duration(time.Second)}
 	})
 	pool := x509.NewCertPool()
-	pool.AddCert(ca.cert)
+	pool.AddCert(ca.Cert)
 	// CN "x", DNS SAN "customer1.example": the principal is the SAN,
 	// whose own topic is customer1.example.
-	cc, ck := ca.issue(t, "customer1", 2, false)
+	cc, ck := ca.Issue(t, "customer1", false)
 	cert, _ := tls.X509KeyPair(cc, ck)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}}}
 	req, _ := http.NewRequest("POST", "https://"+g.Info.HTTPSAddr+"/topics/customer1.example", strings.NewReader(seedBody))
@@ -224,4 +174,15 @@ func TestKafkaPortThroughGateway(t *testing.T) {
 		t.Fatalf("after restart: %d %s", r.status, r.body)
 	}
 	check(g2.Info.BrokerAddr)
+}
+
+// serialOf returns the serial number of a PEM certificate.
+func serialOf(t *testing.T, certPEM []byte) int64 {
+	t.Helper()
+	b, _ := pem.Decode(certPEM)
+	cert, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert.SerialNumber.Int64()
 }

@@ -12,22 +12,19 @@
 package main
 
 import (
-	"bufio"
+	"github.com/kgate/kgate/test/bench/benchgw"
+
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,6 +32,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
+
+// gatewayEnv is extra environment for the gateway process (-gateway-env).
+var gatewayEnv []string
 
 func main() {
 	duration := flag.Duration("duration", 3*time.Second, "how long each scenario runs in each round")
@@ -74,22 +74,11 @@ func (r result) pct(p float64) time.Duration {
 }
 
 func run(d time.Duration, rounds, size, clientsB, clientsC int, paced float64) error {
-	dir, err := os.MkdirTemp("", "kgate-bench")
+	gw, err := benchgw.Start(gatewayEnv...)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "kgate")
-	build := exec.Command("go", "build", "-o", bin, "github.com/kgate/kgate/cmd/kgate")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("building kgate: %w", err)
-	}
-	gw, err := startGateway(bin, filepath.Join(dir, "data"))
-	if err != nil {
-		return err
-	}
-	defer gw.stop()
+	defer gw.Stop()
 
 	value := make([]byte, size)
 	_, _ = rand.Read(value)
@@ -98,7 +87,7 @@ func run(d time.Duration, rounds, size, clientsB, clientsC int, paced float64) e
 
 	// Create the topics through the gateway (explicit creation).
 	for _, topic := range []string{"bench-a", "bench-b", "bench-c"} {
-		if _, err := httpProduce(http.DefaultClient, gw.url+"/topics/"+topic, singleBody(value)); err != nil {
+		if _, err := httpProduce(http.DefaultClient, gw.URL+"/topics/"+topic, singleBody(value)); err != nil {
 			return err
 		}
 	}
@@ -106,29 +95,29 @@ func run(d time.Duration, rounds, size, clientsB, clientsC int, paced float64) e
 	fmt.Printf("\n%-5s %-46s %12s %10s %10s %8s %12s\n", "round", "scenario", "records/s", "p50", "p99", "failed", "gw CPU/rec")
 	var ratioB, ratioC, p99B, p99P []float64
 	for round := 1; round <= rounds; round++ {
-		cpu0 := gw.cpu()
-		a, err := benchDirect(gw.broker, "bench-a", value, d)
+		cpu0 := gw.CPU()
+		a, err := benchDirect(gw.Broker, "bench-a", value, d)
 		if err != nil {
 			return err
 		}
-		a.cpu = gw.cpu() - cpu0
-		cpu0 = gw.cpu()
-		b := benchHTTP(gw.url+"/topics/bench-b", singleBody(value), 1, clientsB, d, 0)
-		b.cpu = gw.cpu() - cpu0
+		a.cpu = gw.CPU() - cpu0
+		cpu0 = gw.CPU()
+		b := benchHTTP(gw.URL+"/topics/bench-b", singleBody(value), 1, clientsB, d, 0)
+		b.cpu = gw.CPU() - cpu0
 		b.name = fmt.Sprintf("(b) HTTP v2, 1 record/request, %d clients", clientsB)
 		rows := []result{a, b}
 		if paced > 0 {
 			rate := b.rate() * paced
-			cpu0 = gw.cpu()
-			bp := benchHTTP(gw.url+"/topics/bench-b", singleBody(value), 1, clientsB, d, rate)
-			bp.cpu = gw.cpu() - cpu0
+			cpu0 = gw.CPU()
+			bp := benchHTTP(gw.URL+"/topics/bench-b", singleBody(value), 1, clientsB, d, rate)
+			bp.cpu = gw.CPU() - cpu0
 			bp.name = fmt.Sprintf("(b') same, paced at %.0f req/s (%.0f%%)", rate, paced*100)
 			rows = append(rows, bp)
 			p99P = append(p99P, float64(bp.pct(0.99)))
 		}
-		cpu0 = gw.cpu()
-		c := benchHTTP(gw.url+"/topics/bench-c", batchBody(value, 100), 100, clientsC, d, 0)
-		c.cpu = gw.cpu() - cpu0
+		cpu0 = gw.CPU()
+		c := benchHTTP(gw.URL+"/topics/bench-c", batchBody(value, 100), 100, clientsC, d, 0)
+		c.cpu = gw.CPU() - cpu0
 		c.name = fmt.Sprintf("(c) HTTP v2, 100 records/request, %d clients", clientsC)
 		rows = append(rows, c)
 		for _, r := range rows {
@@ -142,7 +131,7 @@ func run(d time.Duration, rounds, size, clientsB, clientsC int, paced float64) e
 		ratioC = append(ratioC, c.rate()/a.rate())
 		p99B = append(p99B, float64(b.pct(0.99)))
 	}
-	fmt.Printf("\ngateway peak RSS (VmHWM): %s\n", gw.peakRSS())
+	fmt.Printf("\ngateway peak RSS (VmHWM): %s\n", gw.PeakRSS())
 	fmt.Printf("median ratio (b)/(a): %.3f   (c)/(a): %.3f\n", median(ratioB), median(ratioC))
 	fmt.Printf("median p99 of (b): %s", roundD(time.Duration(median(p99B))))
 	if paced > 0 {
@@ -274,91 +263,4 @@ func benchHTTP(url string, body []byte, perReq, clients int, d time.Duration, ra
 	}
 	wg.Wait()
 	return result{records: records.Load(), elapsed: time.Since(start), lat: lat, failures: failed.Load()}
-}
-
-type gateway struct {
-	cmd    *exec.Cmd
-	url    string
-	broker string
-}
-
-var gatewayEnv []string
-
-func startGateway(bin, dataDir string) (*gateway, error) {
-	cmd := exec.Command(bin, "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--broker-listen", "127.0.0.1:0", "--log-format", "json")
-	cmd.Env = append(os.Environ(), gatewayEnv...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	g := &gateway{cmd: cmd}
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			var m map[string]any
-			if json.Unmarshal(sc.Bytes(), &m) != nil {
-				continue
-			}
-			switch m["msg"] {
-			case "embedded broker started":
-				g.broker, _ = m["addr"].(string)
-			case "kgate serving":
-				g.url, _ = m["http"].(string)
-				close(ready)
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-	}()
-	select {
-	case <-ready:
-		return g, nil
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		return nil, fmt.Errorf("gateway did not start")
-	}
-}
-
-func (g *gateway) stop() {
-	_ = g.cmd.Process.Signal(os.Interrupt)
-	_ = g.cmd.Wait()
-}
-
-// cpu returns the gateway process's user+system CPU time so far.
-func (g *gateway) cpu() time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", g.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name (which may hold spaces): utime is
-	// the 14th field of the line, stime the 15th, in clock ticks (100/s).
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * 10 * time.Millisecond
-}
-
-// peakRSS reads the gateway's high-water resident set from /proc.
-func (g *gateway) peakRSS() string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", g.cmd.Process.Pid))
-	if err != nil {
-		return "unknown"
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			f := strings.Fields(line)
-			if len(f) >= 2 {
-				kb, _ := strconv.Atoi(f[1])
-				return fmt.Sprintf("%.1f MiB", float64(kb)/1024)
-			}
-		}
-	}
-	return "unknown"
 }

@@ -23,6 +23,8 @@
 package main
 
 import (
+	"github.com/kgate/kgate/test/bench/benchgw"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -34,14 +36,10 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -76,50 +74,39 @@ func better(a, b result) result {
 }
 
 func run(d time.Duration, size, conns, rounds int) error {
-	dir, err := os.MkdirTemp("", "kgate-bench-v3")
+	gw, err := benchgw.Start()
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "kgate")
-	build := exec.Command("go", "build", "-o", bin, "github.com/kgate/kgate/cmd/kgate")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("building kgate: %w", err)
-	}
-	gw, err := startGateway(bin, filepath.Join(dir, "data"))
-	if err != nil {
-		return err
-	}
-	defer gw.stop()
+	defer gw.Stop()
 
 	value := make([]byte, size)
 	_, _ = rand.Read(value)
 	fmt.Printf("kgate v3 streaming produce benchmark: %d-byte values, %s per scenario, %d rounds, GOMAXPROCS=%d, %s/%s\n",
 		size, d, rounds, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
 
-	cid, err := clusterID(gw.url)
+	cid, err := clusterID(gw.URL)
 	if err != nil {
 		return err
 	}
-	records := gw.url + "/v3/clusters/" + cid + "/topics/"
+	records := gw.URL + "/v3/clusters/" + cid + "/topics/"
 	var a, a2, b, c result
 	for r := 0; r < rounds; r++ {
 		round := func(name string, f func(topic string) (result, error)) (result, error) {
 			topic := fmt.Sprintf("bench-%s-%d", name, r)
-			if err := createTopic(gw.url, cid, topic); err != nil {
+			if err := createTopic(gw.URL, cid, topic); err != nil {
 				return result{}, err
 			}
-			before := gw.cpu() + selfCPU()
+			before := gw.CPU() + benchgw.SelfCPU()
 			res, err := f(topic)
-			res.cpu = gw.cpu() + selfCPU() - before
+			res.cpu = gw.CPU() + benchgw.SelfCPU() - before
 			return res, err
 		}
-		ra, err := round("a", func(t string) (result, error) { return benchDirect(gw.broker, t, value, d, false) })
+		ra, err := round("a", func(t string) (result, error) { return benchDirect(gw.Broker, t, value, d, false) })
 		if err != nil {
 			return err
 		}
-		ra2, err := round("a2", func(t string) (result, error) { return benchDirect(gw.broker, t, value, d, true) })
+		ra2, err := round("a2", func(t string) (result, error) { return benchDirect(gw.Broker, t, value, d, true) })
 		if err != nil {
 			return err
 		}
@@ -147,7 +134,7 @@ func run(d time.Duration, size, conns, rounds int) error {
 	} {
 		fmt.Printf("%-62s %12.0f %14.0f %8d\n", row.name, row.r.rate(), row.r.perCPU(), row.r.failures)
 	}
-	fmt.Printf("\ngateway peak RSS (VmHWM): %s\n", gw.peakRSS())
+	fmt.Printf("\ngateway peak RSS (VmHWM): %s\n", gw.PeakRSS())
 	fmt.Printf("ratio (b)/(a): %.3f   (c)/(a): %.3f   [target: >= 0.50]\n", b.rate()/a.rate(), c.rate()/a.rate())
 	fmt.Printf("ratio (b)/(a'): %.3f  (c)/(a'): %.3f\n", b.rate()/a2.rate(), c.rate()/a2.rate())
 	fmt.Printf("CPU efficiency (b)/(a): %.3f   (c)/(a): %.3f\n", b.perCPU()/a.perCPU(), c.perCPU()/a.perCPU())
@@ -281,94 +268,4 @@ func createTopic(base, cid, topic string) error {
 		return fmt.Errorf("creating %s: %s", topic, resp.Status)
 	}
 	return nil
-}
-
-type gateway struct {
-	cmd    *exec.Cmd
-	url    string
-	broker string
-}
-
-func startGateway(bin, dataDir string) (*gateway, error) {
-	cmd := exec.Command(bin, "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--broker-listen", "127.0.0.1:0", "--log-format", "json")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	g := &gateway{cmd: cmd}
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			var m map[string]any
-			if json.Unmarshal(sc.Bytes(), &m) != nil {
-				continue
-			}
-			switch m["msg"] {
-			case "embedded broker started":
-				g.broker, _ = m["addr"].(string)
-			case "kgate serving":
-				g.url, _ = m["http"].(string)
-				close(ready)
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-	}()
-	select {
-	case <-ready:
-		return g, nil
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		return nil, fmt.Errorf("gateway did not start")
-	}
-}
-
-func (g *gateway) stop() {
-	_ = g.cmd.Process.Signal(os.Interrupt)
-	_ = g.cmd.Wait()
-}
-
-// cpu is the gateway process's user+system CPU time so far (from
-// /proc/<pid>/stat, in clock ticks of 10ms).
-func (g *gateway) cpu() time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", g.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the parenthesised command name: state is field 3,
-	// utime 14 and stime 15.
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * 10 * time.Millisecond
-}
-
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// peakRSS reads the gateway's high-water resident set from /proc.
-func (g *gateway) peakRSS() string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", g.cmd.Process.Pid))
-	if err != nil {
-		return "unknown"
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			if f := strings.Fields(line); len(f) >= 2 {
-				kb, _ := strconv.Atoi(f[1])
-				return fmt.Sprintf("%.1f MiB", float64(kb)/1024)
-			}
-		}
-	}
-	return "unknown"
 }

@@ -1,0 +1,137 @@
+// Package benchgw runs a built kgate gateway as a separate process for the
+// benchmark commands under test/bench, so that its CPU time and peak RSS
+// are its own.
+package benchgw
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Gateway is a running `kgate serve` on its embedded broker.
+type Gateway struct {
+	cmd *exec.Cmd
+	dir string
+	// URL is the HTTP API's base URL; Broker the embedded broker's address.
+	URL    string
+	Broker string
+}
+
+// Start builds kgate into a temporary directory and runs `kgate serve` on
+// an embedded broker there, on random loopback ports, with extra
+// KEY=VALUE environment entries.
+func Start(env ...string) (*Gateway, error) {
+	dir, err := os.MkdirTemp("", "kgate-bench")
+	if err != nil {
+		return nil, err
+	}
+	bin := filepath.Join(dir, "kgate")
+	build := exec.Command("go", "build", "-o", bin, "github.com/kgate/kgate/cmd/kgate")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("building kgate: %w", err)
+	}
+	cmd := exec.Command(bin, "serve", "--data-dir", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0", "--broker-listen", "127.0.0.1:0", "--log-format", "json")
+	cmd.Env = append(os.Environ(), env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	g := &Gateway{cmd: cmd, dir: dir}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		closed := false
+		for sc.Scan() {
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) != nil {
+				continue
+			}
+			switch m["msg"] {
+			case "embedded broker started":
+				g.Broker, _ = m["addr"].(string)
+			case "kgate serving":
+				g.URL, _ = m["http"].(string)
+				if !closed {
+					close(ready)
+					closed = true
+				}
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+	}()
+	select {
+	case <-ready:
+		return g, nil
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("gateway did not start")
+	}
+}
+
+// Stop shuts the gateway down and removes its directory.
+func (g *Gateway) Stop() {
+	_ = g.cmd.Process.Signal(os.Interrupt)
+	_ = g.cmd.Wait()
+	os.RemoveAll(g.dir)
+}
+
+// CPU is the gateway process's user+system CPU time so far.
+func (g *Gateway) CPU() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", g.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesised command name: utime is field 14 and
+	// stime 15 of the line, in clock ticks of 10 ms.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+// SelfCPU is this (the load generator's) process's CPU time so far.
+func SelfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// PeakRSS is the gateway's high-water resident set (VmHWM).
+func (g *Gateway) PeakRSS() string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", g.cmd.Process.Pid))
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			if f := strings.Fields(line); len(f) >= 2 {
+				kb, _ := strconv.Atoi(f[1])
+				return fmt.Sprintf("%.1f MiB", float64(kb)/1024)
+			}
+		}
+	}
+	return "unknown"
+}
