@@ -5,6 +5,7 @@ package benchgw
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,8 +14,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Gateway is a running `kgate serve` on its embedded broker.
@@ -134,4 +138,40 @@ func (g *Gateway) PeakRSS() string {
 		}
 	}
 	return "unknown"
+}
+
+// Direct produces value with franz-go straight to broker for d, keeping
+// the producer buffer full (100 000 records), and returns how many
+// records the broker acknowledged and failed, and the elapsed time. With
+// gatewaySettings it uses kgate's shared producer's settings (idempotent,
+// acks=all, no linger); otherwise franz-go's defaults (10 ms linger).
+func Direct(broker, topic string, value []byte, d time.Duration, gatewaySettings bool) (acked, failed int64, elapsed time.Duration, err error) {
+	opts := []kgo.Opt{kgo.SeedBrokers(broker), kgo.DefaultProduceTopic(topic), kgo.MaxBufferedRecords(100000)}
+	if gatewaySettings {
+		opts = append(opts, kgo.ProducerLinger(0), kgo.RequiredAcks(kgo.AllISRAcks()))
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer cl.Close()
+	var ok, bad atomic.Int64
+	ctx := context.Background()
+	start := time.Now()
+	deadline := start.Add(d)
+	for time.Now().Before(deadline) {
+		for i := 0; i < 1000; i++ {
+			cl.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					bad.Add(1)
+					return
+				}
+				ok.Add(1)
+			})
+		}
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return 0, 0, 0, err
+	}
+	return ok.Load(), bad.Load(), time.Since(start), nil
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/kgate/kgate/test/bench/benchgw"
 
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"flag"
@@ -29,8 +28,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // gatewayEnv is extra environment for the gateway process (-gateway-env).
@@ -166,33 +163,11 @@ func batchBody(v []byte, n int) []byte {
 	return []byte(`{"records":[` + strings.TrimSuffix(strings.Repeat(rec+",", n), ",") + `]}`)
 }
 
-// benchDirect produces with franz-go straight to the broker (acks=all,
-// idempotent: the gateway's own settings), keeping the buffer full.
+// benchDirect is (a): franz-go producing straight to the embedded broker
+// with the gateway's own producer settings (the fair baseline).
 func benchDirect(broker, topic string, value []byte, d time.Duration) (result, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.DefaultProduceTopic(topic), kgo.MaxBufferedRecords(100000))
-	if err != nil {
-		return result{}, err
-	}
-	defer cl.Close()
-	var acked, failed atomic.Int64
-	ctx := context.Background()
-	start := time.Now()
-	deadline := start.Add(d)
-	for time.Now().Before(deadline) {
-		for i := 0; i < 1000; i++ {
-			cl.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
-				if err != nil {
-					failed.Add(1)
-					return
-				}
-				acked.Add(1)
-			})
-		}
-	}
-	if err := cl.Flush(ctx); err != nil {
-		return result{}, err
-	}
-	return result{name: "(a) franz-go direct, acks=all, idempotent", records: acked.Load(), elapsed: time.Since(start), failures: failed.Load()}, nil
+	acked, failed, elapsed, err := benchgw.Direct(broker, topic, value, d, true)
+	return result{name: "(a) franz-go direct, gateway's producer settings", records: acked, elapsed: elapsed, failures: failed}, err
 }
 
 // httpProduce posts one produce request and counts the records the

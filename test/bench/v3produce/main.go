@@ -27,7 +27,6 @@ import (
 
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -41,8 +40,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 func main() {
@@ -141,38 +138,9 @@ func run(d time.Duration, size, conns, rounds int) error {
 	return nil
 }
 
-// benchDirect produces with franz-go straight to the broker, keeping the
-// buffer full: kgo's defaults, or (gatewaySettings) kgate's shared
-// producer's (no linger, manual partitioning aside).
 func benchDirect(broker, topic string, value []byte, d time.Duration, gatewaySettings bool) (result, error) {
-	opts := []kgo.Opt{kgo.SeedBrokers(broker), kgo.DefaultProduceTopic(topic), kgo.MaxBufferedRecords(100000)}
-	if gatewaySettings {
-		opts = append(opts, kgo.ProducerLinger(0), kgo.RequiredAcks(kgo.AllISRAcks()))
-	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return result{}, err
-	}
-	defer cl.Close()
-	var acked, failed atomic.Int64
-	ctx := context.Background()
-	start := time.Now()
-	deadline := start.Add(d)
-	for time.Now().Before(deadline) {
-		for i := 0; i < 1000; i++ {
-			cl.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
-				if err != nil {
-					failed.Add(1)
-					return
-				}
-				acked.Add(1)
-			})
-		}
-	}
-	if err := cl.Flush(ctx); err != nil {
-		return result{}, err
-	}
-	return result{records: acked.Load(), elapsed: time.Since(start), failures: failed.Load()}, nil
+	acked, failed, elapsed, err := benchgw.Direct(broker, topic, value, d, gatewaySettings)
+	return result{records: acked, elapsed: elapsed, failures: failed}, err
 }
 
 // benchStreams runs conns v3 streams for d: each writes records as fast as
