@@ -97,9 +97,6 @@ func OpenPolicy() *Policy {
 	return p
 }
 
-// Open reports whether the policy allows everything.
-func (p *Policy) Open() bool { return p.open }
-
 // Users returns the policy's users.
 func (p *Policy) Users() *Users { return p.users }
 

@@ -107,6 +107,3 @@ func Negotiate(accept string, offers []Offer) string {
 	}
 	return bestType
 }
-
-// Accepts reports whether the Accept header admits media type t at all.
-func Accepts(accept, t string) bool { return clientQ(parseAccept(accept), t) > 0 }

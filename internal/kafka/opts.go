@@ -4,7 +4,6 @@
 package kafka
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -144,6 +143,3 @@ func ConnOpts(brokers []string, k config.Kafka, logger *slog.Logger) ([]kgo.Opt,
 	}
 	return opts, nil
 }
-
-// Ping checks that a broker answers, for readiness probes.
-func Ping(ctx context.Context, cl *kgo.Client) error { return cl.Ping(ctx) }

@@ -50,9 +50,6 @@ func New(u *Usage, idle time.Duration, reg prometheus.Registerer, known func() [
 	return l
 }
 
-// Usage returns the usage counters.
-func (l *Limiter) Usage() *Usage { return l.usage }
-
 // Run evicts idle buckets until ctx is done.
 func (l *Limiter) Run(ctx context.Context) error {
 	t := time.NewTicker(time.Minute)

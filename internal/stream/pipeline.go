@@ -90,9 +90,6 @@ func (fr *framer) run(ctx context.Context, r io.Reader) error {
 	}
 }
 
-// errLimit stops the framer once the frame limit is reached.
-var errLimit = errors.New("frame limit reached")
-
 // full reports whether the frame limit or the duration limit is reached.
 func (fr *framer) full() bool {
 	return (fr.limit > 0 && fr.res.Frames >= fr.limit) || (fr.limitDur > 0 && fr.pts(fr.res.Frames) >= fr.limitDur)

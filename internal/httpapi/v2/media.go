@@ -28,11 +28,6 @@ const (
 	fmtProtobuf   format = "protobuf"
 )
 
-// mediaType returns the format's embedded media type.
-func (f format) mediaType() string {
-	return "application/vnd.kafka." + string(f) + ".v2+json"
-}
-
 // needsSchemaRegistry reports whether f cannot work without a registry.
 func (f format) needsSchemaRegistry() bool {
 	return f == fmtAvro || f == fmtJSONSchema || f == fmtProtobuf

@@ -290,7 +290,7 @@ func (p *produceParser) embedded(v jsontext.Value, i int, field string) ([]byte,
 	}
 	out := jsontext.Value(p.alloc(len(v)))
 	copy(out, v)
-	if bytes.IndexAny(out, " \t\r\n") >= 0 {
+	if bytes.ContainsAny(out, " \t\r\n") {
 		if err := out.Compact(); err != nil {
 			return nil, httpapi.ErrBadRequest.Msg("Bad Request: records[%d].%s is not valid JSON.", i, field)
 		}

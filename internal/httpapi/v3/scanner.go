@@ -79,7 +79,7 @@ func (s *recordScanner) next() ([]byte, error) {
 	depth, inString, escaped := 1, false, false
 	for depth > 0 {
 		// Copy runs of plain bytes at once from the reader's buffer.
-		chunk, perr := s.r.Peek(1)
+		_, perr := s.r.Peek(1)
 		if perr != nil {
 			if errors.Is(perr, io.EOF) {
 				return nil, errMalformed{httpapi.ErrBadRequest.Msg("Bad Request: unexpected end of input inside a JSON object.")}
@@ -90,7 +90,7 @@ func (s *recordScanner) next() ([]byte, error) {
 		if n == 0 {
 			n = 1
 		}
-		chunk, _ = s.r.Peek(n)
+		chunk, _ := s.r.Peek(n)
 		i := 0
 		for ; i < len(chunk) && depth > 0; i++ {
 			c := chunk[i]

@@ -47,15 +47,6 @@ func RequireFFmpeg(t testing.TB) string {
 	return p
 }
 
-// Height is the clip's picture height.
-func (c Clip) Height() int {
-	h := 0
-	for _, b := range c.Bands {
-		h += b.Height
-	}
-	return h
-}
-
 // Make writes the clip as an H.264 MP4 (yuv420p) into dir and returns
 // its path.
 func Make(t testing.TB, dir, name string, c Clip) string {
