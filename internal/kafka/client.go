@@ -223,17 +223,12 @@ func (c *Client) Invalidate(topic string) {
 
 func (c *Client) refresh(ctx context.Context, topic string) (int32, error) {
 	v, err, _ := c.sf.Do("meta/"+topic, func() (any, error) {
-		tds, err := c.Metadata(ctx, topic)
+		td, err := c.Topic(ctx, topic)
+		if errors.Is(err, ErrUnknownTopic) {
+			c.Invalidate(topic)
+		}
 		if err != nil {
 			return int32(0), err
-		}
-		td, ok := tds[topic]
-		if !ok || errors.Is(td.Err, kerr.UnknownTopicOrPartition) {
-			c.Invalidate(topic)
-			return int32(0), ErrUnknownTopic
-		}
-		if td.Err != nil {
-			return int32(0), td.Err
 		}
 		n := int32(len(td.Partitions))
 		c.mu.Lock()

@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -22,19 +21,9 @@ const (
 // partitionLeader finds the leader of topic/partition and the topic's id
 // from fresh metadata. It returns ErrUnknownTopic or ErrUnknownPartition.
 func (c *Client) partitionLeader(ctx context.Context, topic string, partition int32) (int32, [16]byte, error) {
-	if !ValidTopic(topic) {
-		return 0, [16]byte{}, ErrUnknownTopic
-	}
-	tds, err := c.Metadata(ctx, topic)
+	td, err := c.Topic(ctx, topic)
 	if err != nil {
 		return 0, [16]byte{}, err
-	}
-	td, ok := tds[topic]
-	if !ok || errors.Is(td.Err, kerr.UnknownTopicOrPartition) {
-		return 0, [16]byte{}, ErrUnknownTopic
-	}
-	if td.Err != nil {
-		return 0, [16]byte{}, td.Err
 	}
 	pd, ok := td.Partitions[partition]
 	if !ok {

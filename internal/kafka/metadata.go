@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -54,4 +55,38 @@ func (c *Client) Metadata(ctx context.Context, topics ...string) (kadm.TopicDeta
 		out[*t.Topic] = td
 	}
 	return out, nil
+}
+
+// Topic returns one topic's fresh metadata. An invalid name or a missing
+// topic is ErrUnknownTopic; every API maps that to its own answer.
+func (c *Client) Topic(ctx context.Context, name string) (kadm.TopicDetail, error) {
+	if !ValidTopic(name) {
+		return kadm.TopicDetail{}, ErrUnknownTopic
+	}
+	tds, err := c.Metadata(ctx, name)
+	if err != nil {
+		return kadm.TopicDetail{}, err
+	}
+	td, ok := tds[name]
+	if !ok || errors.Is(td.Err, kerr.UnknownTopicOrPartition) {
+		return kadm.TopicDetail{}, ErrUnknownTopic
+	}
+	if td.Err != nil {
+		return kadm.TopicDetail{}, td.Err
+	}
+	return td, nil
+}
+
+// Partition returns one partition's fresh metadata: ErrUnknownTopic or
+// ErrUnknownPartition when there is no such topic or partition.
+func (c *Client) Partition(ctx context.Context, topic string, partition int32) (kadm.PartitionDetail, error) {
+	td, err := c.Topic(ctx, topic)
+	if err != nil {
+		return kadm.PartitionDetail{}, err
+	}
+	pd, ok := td.Partitions[partition]
+	if !ok {
+		return kadm.PartitionDetail{}, ErrUnknownPartition
+	}
+	return pd, nil
 }

@@ -1,6 +1,7 @@
 package kastlex
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"sort"
@@ -62,15 +63,11 @@ func (a *api) topicDetail(r *http.Request) (kadm.TopicDetail, error) {
 	if err != nil {
 		return kadm.TopicDetail{}, err
 	}
-	tds, err := a.kc.Metadata(r.Context(), topic)
-	if err != nil {
-		return kadm.TopicDetail{}, err
-	}
-	td, ok := tds[topic]
-	if !ok || td.Err != nil {
+	td, err := a.kc.Topic(r.Context(), topic)
+	if errors.Is(err, kafka.ErrUnknownTopic) {
 		return kadm.TopicDetail{}, httpapi.ErrTopicNotFound.Msg("Topic %s not found.", topic)
 	}
-	return td, nil
+	return td, err
 }
 
 // topic answers GET /api/v1/topics/{topic}: partitions with replicas,

@@ -54,21 +54,11 @@ type metadata struct {
 // topicDetail loads one topic's metadata; a missing topic is 40403, as on
 // Confluent's GET /topics/{t}.
 func (m metadata) topicDetail(r *http.Request, topic string) (kadm.TopicDetail, error) {
-	if !kafka.ValidTopic(topic) {
+	td, err := m.kc.Topic(r.Context(), topic)
+	if errors.Is(err, kafka.ErrUnknownTopic) {
 		return kadm.TopicDetail{}, httpapi.ErrUnknownTopicPart
 	}
-	tds, err := m.kc.Metadata(r.Context(), topic)
-	if err != nil {
-		return kadm.TopicDetail{}, err
-	}
-	td, ok := tds[topic]
-	if !ok {
-		return kadm.TopicDetail{}, httpapi.ErrUnknownTopicPart
-	}
-	if td.Err != nil {
-		return kadm.TopicDetail{}, td.Err
-	}
-	return td, nil
+	return td, err
 }
 
 // partitionParam parses {partition}; a non-number cannot match a route on
@@ -159,15 +149,11 @@ func (m metadata) partitionDetail(r *http.Request) (kadm.PartitionDetail, error)
 	if err != nil {
 		return kadm.PartitionDetail{}, err
 	}
-	td, err := m.topicDetail(r, r.PathValue("topic"))
-	if err != nil {
-		return kadm.PartitionDetail{}, err
+	pd, err := m.kc.Partition(r.Context(), r.PathValue("topic"), p)
+	if errors.Is(err, kafka.ErrUnknownTopic) {
+		return kadm.PartitionDetail{}, httpapi.ErrUnknownTopicPart
 	}
-	pd, ok := td.Partitions[p]
-	if !ok {
-		return kadm.PartitionDetail{}, httpapi.ErrPartitionNotFound
-	}
-	return pd, nil
+	return pd, err // ErrUnknownPartition is 40402
 }
 
 func (m metadata) getPartition(w http.ResponseWriter, r *http.Request) error {
@@ -192,24 +178,15 @@ func (m metadata) partitionOffsets(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	adm := m.kc.Admin()
-	start, err := adm.ListStartOffsets(r.Context(), pd.Topic)
+	start, err := m.kc.ListOffset(r.Context(), pd.Topic, pd.Partition, kafka.OffsetEarliest)
 	if err != nil {
 		return err
 	}
-	end, err := adm.ListEndOffsets(r.Context(), pd.Topic)
+	end, err := m.kc.ListOffset(r.Context(), pd.Topic, pd.Partition, kafka.OffsetLatest)
 	if err != nil {
 		return err
 	}
-	so, ok1 := start.Lookup(pd.Topic, pd.Partition)
-	eo, ok2 := end.Lookup(pd.Topic, pd.Partition)
-	if !ok1 || !ok2 {
-		return httpapi.ErrPartitionNotFound
-	}
-	if err := errors.Join(so.Err, eo.Err); err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, ct, map[string]int64{"beginning_offset": so.Offset, "end_offset": eo.Offset})
+	httpapi.WriteJSON(w, http.StatusOK, ct, map[string]int64{"beginning_offset": start, "end_offset": end})
 	return nil
 }
 

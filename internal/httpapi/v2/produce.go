@@ -408,7 +408,7 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 		writeProduce(w, http.StatusOK, nil)
 		return nil
 	}
-	n, err := p.kc.EnsureTopic(r.Context(), topic)
+	target, err := p.kc.Target(r.Context(), topic)
 	if err != nil {
 		he := httpapi.FromKafka(err)
 		if errors.Is(err, kafka.ErrUnknownTopic) {
@@ -420,7 +420,6 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 		}
 		return he
 	}
-	part := p.kc.Partitioner(n)
 	krecs := make([]*kgo.Record, len(recs))
 	backing := make([]kgo.Record, len(recs)) // one allocation for all records
 	size := 0
@@ -429,19 +428,12 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 		if d.partition != nil { // the record's field wins, as on Confluent
 			pt = d.partition
 		}
-		var partition int32
-		if pt != nil {
-			if *pt >= n {
-				// Nothing is written: the whole request is rejected.
-				he := httpapi.ErrPartitionNotFound.Msg("Partition %d not found: topic %q has %d partition(s).", *pt, topic, n)
-				writeProduce(w, he.Status, allFailed(len(recs), he))
-				return nil
-			}
-			partition = *pt
-		} else {
-			partition = part.For(d.key)
+		if err := target.Fill(&backing[i], pt, d.key, d.value, d.headers, d.timestamp); err != nil {
+			// Nothing is written: the whole request is rejected.
+			he := httpapi.ErrPartitionNotFound.Msg("Partition %d not found: topic %q has %d partition(s).", *pt, topic, target.Partitions)
+			writeProduce(w, he.Status, allFailed(len(recs), he))
+			return nil
 		}
-		backing[i] = kgo.Record{Topic: topic, Partition: partition, Key: d.key, Value: d.value, Headers: d.headers, Timestamp: d.timestamp}
 		krecs[i] = &backing[i]
 		size += len(d.key) + len(d.value)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"sort"
@@ -63,21 +64,11 @@ func checkTopicName(t string) error {
 
 // topic loads one topic's fresh metadata; a missing topic is 404/40403.
 func (a *api) topic(ctx context.Context, name string) (kadm.TopicDetail, error) {
-	if err := checkTopicName(name); err != nil {
-		return kadm.TopicDetail{}, err
-	}
-	tds, err := a.kc.Metadata(ctx, name)
-	if err != nil {
-		return kadm.TopicDetail{}, err
-	}
-	td, ok := tds[name]
-	if !ok {
+	td, err := a.kc.Topic(ctx, name)
+	if errors.Is(err, kafka.ErrUnknownTopic) {
 		return kadm.TopicDetail{}, httpapi.ErrUnknownTopicPart
 	}
-	if td.Err != nil {
-		return kadm.TopicDetail{}, td.Err
-	}
-	return td, nil
+	return td, err
 }
 
 func (a *api) listTopics(w http.ResponseWriter, r *http.Request) error {
