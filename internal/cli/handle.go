@@ -2,12 +2,10 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"reflect"
 	"strings"
@@ -15,16 +13,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/kgate/kgate/internal/broker"
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/consumer"
-	"github.com/kgate/kgate/internal/httpapi"
-	"github.com/kgate/kgate/internal/httpapi/ops"
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/media"
 	"github.com/kgate/kgate/internal/vault"
@@ -281,29 +275,20 @@ func runHandle(ctx context.Context, env Env, args []string) int {
 	// Lifecycle: the runtime runs until ctx ends (SIGINT/SIGTERM), then
 	// drains and commits; the metrics listener and the progress line
 	// stay until it has, so the last numbers can still be scraped.
-	var srv *httpapi.Server
 	if hc.MetricsListen != "" {
-		rr := httpapi.NewRouter()
-		ops.Register(rr, ops.Deps{Ping: kc.Ping, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}), MetricsOpen: true})
-		handler := rr.Handler(httpapi.Chain{Outer: []func(http.Handler) http.Handler{httpapi.Recover(logger)}, Logger: logger, MaxBodyBytes: 1 << 20})
-		if srv, err = httpapi.NewServer(hc.MetricsListen, handler, cfg.HTTP, logger); err != nil {
+		_, stopOps, err := startOps(hc.MetricsListen, reg, kc.Ping, cfg.HTTP, logger)
+		if err != nil {
 			return errorf(env, exitFail, "handle", "%v", err)
 		}
-		logger.Info("metrics listening", "addr", "http://"+srv.Addr()+"/metrics")
-	}
-	sideCtx, stopSide := context.WithCancel(context.Background())
-	g, gctx := errgroup.WithContext(sideCtx)
-	if srv != nil {
-		g.Go(func() error { return srv.Run(gctx) })
+		defer stopOps()
 	}
 	if progress != nil {
-		g.Go(func() error { progress.Run(gctx, 500*time.Millisecond); return nil })
+		pctx, stopProgress := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); progress.Run(pctx, 500*time.Millisecond) }()
+		defer func() { stopProgress(); <-done }()
 	}
 	runErr := rt.Run(ctx)
-	stopSide()
-	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
-		logger.Warn("metrics listener", "err", err)
-	}
 	if runErr != nil {
 		logger.Error("kgate handle failed", "err", runErr)
 		return exitFail

@@ -2,13 +2,10 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"math"
-	"net"
-	"net/http"
 	"reflect"
 	"strconv"
 	"syscall"
@@ -16,7 +13,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/kvs"
@@ -160,7 +156,7 @@ func streamMain(ctx context.Context, env Env, sc config.Stream, log *slog.Logger
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	sm := stream.NewMetrics(reg)
 	if sc.MetricsListen != "" {
-		_, stop, err := serveMetrics(sc.MetricsListen, reg, log)
+		_, stop, err := startOps(sc.MetricsListen, reg, nil, config.Default().HTTP, log)
 		if err != nil {
 			return err
 		}
@@ -264,31 +260,4 @@ func kvsSink(ctx context.Context, env Env, sc config.Stream, log *slog.Logger, r
 	}
 	log.Info("kvs sink", "stream", ref.String(), "ack_level", level.String(), "fragment_duration", k.FragmentDuration)
 	return stream.NewKVSSink(up, stream.MuxerOptions{MinFragment: k.FragmentDuration.D()}, log, sm), nil
-}
-
-// serveMetrics serves reg on addr until the returned stop is called; it
-// returns the address it listens on.
-func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (string, func(), error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", nil, fmt.Errorf("metrics listener: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 32 << 10}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server failed", "err", err)
-		}
-	}()
-	log.Info("serving metrics", "addr", ln.Addr().String())
-	return ln.Addr().String(), func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		<-done
-	}, nil
 }

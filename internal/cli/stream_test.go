@@ -200,7 +200,7 @@ func TestServeMetrics(t *testing.T) {
 	sm.Frames.Add(3)
 	km.AckErrors.WithLabelValues("4006").Inc()
 	km.AckLatency.WithLabelValues("persisted").Observe(0.2)
-	addr, stop, err := serveMetrics("127.0.0.1:0", reg, slog.New(slog.DiscardHandler))
+	addr, stop, err := startOps("127.0.0.1:0", reg, nil, config.Default().HTTP, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
