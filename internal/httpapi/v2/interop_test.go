@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kgate/kgate/internal/httpapi/apitest"
 	"github.com/kgate/kgate/internal/testutil"
 )
 
@@ -37,8 +38,8 @@ func produceBinary(t *testing.T, g *testutil.Gateway, topic string) {
 		recs = append(recs, fmt.Sprintf(`{"key":%s,"value":"%s","headers":[{"name":"h1","value":"%s"}]}`,
 			k, base64.StdEncoding.EncodeToString(c.value), base64.StdEncoding.EncodeToString([]byte{1, 2})))
 	}
-	run(t, g.URL, []call{{method: "POST", path: "/topics/" + topic, headers: jsonHdr(ctBinary),
-		body: `{"records":[` + strings.Join(recs, ",") + `]}`, status: 200}})
+	run(t, g, []apitest.Exchange{{Method: "POST", Path: "/topics/" + topic, Header: jsonHdr(ctBinary),
+		Body: `{"records":[` + strings.Join(recs, ",") + `]}`, Status: 200}})
 }
 
 // TestInteropKcatReadsHTTP: kcat reads exactly the bytes (binary) and the
@@ -65,7 +66,7 @@ func TestInteropKcatReadsHTTP(t *testing.T) {
 	}
 
 	seed := `{"records":[{"key":"AppleWatch4","value":{"deviceid": "AppleWatch4","heartrate": "72","timestamp":"2019-10-07 12:46:13"}}]}`
-	run(t, g.URL, []call{{method: "POST", path: "/topics/customer1", headers: jsonHdr(ctJSON), body: seed, status: 200}})
+	run(t, g, []apitest.Exchange{{Method: "POST", Path: "/topics/customer1", Header: jsonHdr(ctJSON), Body: seed, Status: 200}})
 	out, err = exec.CommandContext(t.Context(), kcat, "-b", g.Info.BrokerAddr, "-C", "-t", "customer1", "-e", "-q", "-f", "%k %s\n").Output()
 	if err != nil {
 		t.Fatalf("kcat: %v", err)
@@ -127,15 +128,15 @@ func readRecords(t *testing.T, g *testutil.Gateway, format, topic string, n int)
 	t.Helper()
 	grp := "interop-" + topic
 	inst := "/consumers/" + grp + "/instances/r"
-	run(t, g.URL, []call{
-		{method: "POST", path: "/consumers/" + grp, headers: jsonHdr(ctV2), body: `{"name":"r","format":"` + format + `","auto.offset.reset":"earliest"}`, status: 200},
-		{method: "POST", path: inst + "/subscription", headers: jsonHdr(ctV2), body: `{"topics":["` + topic + `"]}`, status: 204},
+	run(t, g, []apitest.Exchange{
+		{Method: "POST", Path: "/consumers/" + grp, Header: jsonHdr(ctV2), Body: `{"name":"r","format":"` + format + `","auto.offset.reset":"earliest"}`, Status: 200},
+		{Method: "POST", Path: inst + "/subscription", Header: jsonHdr(ctV2), Body: `{"topics":["` + topic + `"]}`, Status: 204},
 	})
 	accept := "application/vnd.kafka." + format + ".v2+json"
 	var out []v2Record
 	deadline := time.Now().Add(15 * time.Second)
 	for len(out) < n && time.Now().Before(deadline) {
-		r := do(t, g.URL, call{method: "GET", path: inst + "/records?timeout=500", headers: map[string]string{"Accept": accept}})
+		r := do(t, g, apitest.Exchange{Method: "GET", Path: inst + "/records?timeout=500", Header: map[string]string{"Accept": accept}})
 		if r.status != 200 {
 			t.Fatalf("records: %d %s", r.status, r.body)
 		}

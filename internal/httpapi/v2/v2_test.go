@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kgate/kgate/internal/config"
+	"github.com/kgate/kgate/internal/httpapi/apitest"
 	"github.com/kgate/kgate/internal/testutil"
 )
 
@@ -25,86 +24,37 @@ const (
 	ctJSON   = "application/vnd.kafka.json.v2+json"
 )
 
-// call is one HTTP exchange of a scripted test.
-type call struct {
-	name    string // golden file name; empty: no golden comparison
-	method  string
-	path    string
-	headers map[string]string
-	body    string
-	status  int
-	code    int // expected error_code for error answers (0: not checked)
-}
-
+// response is an answer of the gateway, for the tests that look inside.
 type response struct {
 	status int
 	header http.Header
 	body   []byte
 }
 
-func do(t *testing.T, base string, c call) response {
+func do(t *testing.T, g *testutil.Gateway, ex apitest.Exchange) response {
 	t.Helper()
-	var body io.Reader
-	if c.body != "" {
-		body = strings.NewReader(c.body)
-	}
-	req, err := http.NewRequestWithContext(t.Context(), c.method, base+c.path, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range c.headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", c.method, c.path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, b := apitest.Do(t, g, ex)
 	return response{resp.StatusCode, resp.Header, b}
 }
 
-var (
-	reTimestamp = regexp.MustCompile(`"timestamp":\d+`)
-	reHost      = regexp.MustCompile(`http://127\.0\.0\.1:\d+`)
-	reMetadata  = regexp.MustCompile(`"metadata":"[^"]*"`)
-)
-
-// normalize removes what changes between runs: timestamps and ports.
-func normalize(b []byte) []byte {
-	b = reTimestamp.ReplaceAll(b, []byte(`"timestamp":0`))
-	b = reHost.ReplaceAll(b, []byte(`http://HOST`))
-	return reMetadata.ReplaceAll(b, []byte(`"metadata":"M"`))
-}
-
-// run performs the calls in order, checking statuses, error codes and
-// golden bodies.
-func run(t *testing.T, base string, calls []call) {
+// run performs the exchanges in order, checking statuses and error codes,
+// and compares the named ones with golden files; it stops at the first
+// failure, since later steps build on earlier ones.
+func run(t *testing.T, g *testutil.Gateway, exs []apitest.Exchange) {
 	t.Helper()
-	for _, c := range calls {
-		r := do(t, base, c)
-		label := c.name
-		if label == "" {
-			label = c.method + " " + c.path
+	for _, ex := range exs {
+		if ex.Header == nil && ex.Body != "" {
+			// v2 bodies name their type; a test without one means none.
+			ex.Header = map[string]string{"Content-Type": ""}
 		}
-		if r.status != c.status {
-			t.Fatalf("%s: status %d, want %d; body %s", label, r.status, c.status, r.body)
+		if ex.Name != "" {
+			apitest.Run(t, g, ex)
+		} else {
+			resp, b := apitest.Do(t, g, ex)
+			apitest.Check(t, ex, resp, b)
 		}
-		if c.code != 0 {
-			var e struct {
-				ErrorCode int    `json:"error_code"`
-				Message   string `json:"message"`
-			}
-			if err := json.Unmarshal(r.body, &e); err != nil || e.ErrorCode != c.code || e.Message == "" {
-				t.Fatalf("%s: body %s, want error_code %d with a message", label, r.body, c.code)
-			}
-		}
-		if c.name != "" {
-			golden := fmt.Sprintf("%d %s\n%s", r.status, r.header.Get("Content-Type"), normalize(r.body))
-			testutil.Golden(t, c.name, []byte(golden))
+		if t.Failed() {
+			t.FailNow()
 		}
 	}
 }
@@ -116,31 +66,31 @@ func jsonHdr(ct string) map[string]string { return map[string]string{"Content-Ty
 func TestEndpoints(t *testing.T) {
 	g := testutil.StartGateway(t, nil)
 	seed := `{"records":[{"value":{"deviceid": "AppleWatch4","heartrate": "72","timestamp":"2019-10-07 12:46:13"}}]}`
-	run(t, g.URL, []call{
-		{name: "root_get", method: "GET", path: "/", status: 200},
-		{name: "root_post", method: "POST", path: "/", headers: jsonHdr(ctV2), body: `{}`, status: 200},
-		{name: "produce_seed", method: "POST", path: "/topics/customer1", headers: jsonHdr(ctJSON), body: seed, status: 200},
-		{name: "produce_seed_again", method: "POST", path: "/topics/customer1", headers: jsonHdr(ctJSON), body: seed, status: 200},
-		{name: "produce_binary_keys", method: "POST", path: "/topics/customer1", headers: jsonHdr(ctBinary),
-			body: `{"records":[{"key":"a2V5","value":"dmFsdWU="},{"key":null,"value":null},{"value":"eA==","partition":0}]}`, status: 200},
-		{name: "produce_plain_json", method: "POST", path: "/topics/customer1", headers: jsonHdr("application/json"),
-			body: `{"records":[{"key":"k","value":[1,2,3],"headers":{"trace":"abc"},"timestamp":1570452373000}]}`, status: 200},
-		{name: "produce_partition", method: "POST", path: "/topics/customer1/partitions/0", headers: jsonHdr(ctBinary),
-			body: `{"records":[{"value":"cA=="}]}`, status: 200},
-		{name: "produce_empty_records", method: "POST", path: "/topics/customer1", headers: jsonHdr(ctJSON), body: `{"records":[]}`, status: 200},
-		{name: "topics_list", method: "GET", path: "/topics", status: 200},
-		{name: "topic_get", method: "GET", path: "/topics/customer1", status: 200},
-		{name: "topic_missing", method: "GET", path: "/topics/nope", status: 404, code: 40403},
-		{name: "partitions_list", method: "GET", path: "/topics/customer1/partitions", status: 200},
-		{name: "partition_get", method: "GET", path: "/topics/customer1/partitions/0", status: 200},
-		{name: "partition_missing", method: "GET", path: "/topics/customer1/partitions/7", status: 404, code: 40402},
-		{name: "partition_not_number", method: "GET", path: "/topics/customer1/partitions/x", status: 404, code: 404},
-		{name: "partition_offsets", method: "GET", path: "/topics/customer1/partitions/0/offsets", status: 200},
-		{name: "brokers", method: "GET", path: "/brokers", status: 200},
-		{name: "not_acceptable", method: "GET", path: "/topics", headers: map[string]string{"Accept": "text/html"}, status: 406, code: 406},
-		{name: "unknown_route", method: "GET", path: "/nope", status: 404, code: 404},
-		{name: "method_not_allowed", method: "PUT", path: "/topics", status: 405, code: 405},
-		{name: "trailing_slash", method: "GET", path: "/topics/", status: 200},
+	run(t, g, []apitest.Exchange{
+		{Name: "root_get", Method: "GET", Path: "/", Status: 200},
+		{Name: "root_post", Method: "POST", Path: "/", Header: jsonHdr(ctV2), Body: `{}`, Status: 200},
+		{Name: "produce_seed", Method: "POST", Path: "/topics/customer1", Header: jsonHdr(ctJSON), Body: seed, Status: 200},
+		{Name: "produce_seed_again", Method: "POST", Path: "/topics/customer1", Header: jsonHdr(ctJSON), Body: seed, Status: 200},
+		{Name: "produce_binary_keys", Method: "POST", Path: "/topics/customer1", Header: jsonHdr(ctBinary),
+			Body: `{"records":[{"key":"a2V5","value":"dmFsdWU="},{"key":null,"value":null},{"value":"eA==","partition":0}]}`, Status: 200},
+		{Name: "produce_plain_json", Method: "POST", Path: "/topics/customer1", Header: jsonHdr("application/json"),
+			Body: `{"records":[{"key":"k","value":[1,2,3],"headers":{"trace":"abc"},"timestamp":1570452373000}]}`, Status: 200},
+		{Name: "produce_partition", Method: "POST", Path: "/topics/customer1/partitions/0", Header: jsonHdr(ctBinary),
+			Body: `{"records":[{"value":"cA=="}]}`, Status: 200},
+		{Name: "produce_empty_records", Method: "POST", Path: "/topics/customer1", Header: jsonHdr(ctJSON), Body: `{"records":[]}`, Status: 200},
+		{Name: "topics_list", Method: "GET", Path: "/topics", Status: 200},
+		{Name: "topic_get", Method: "GET", Path: "/topics/customer1", Status: 200},
+		{Name: "topic_missing", Method: "GET", Path: "/topics/nope", Status: 404, Code: 40403},
+		{Name: "partitions_list", Method: "GET", Path: "/topics/customer1/partitions", Status: 200},
+		{Name: "partition_get", Method: "GET", Path: "/topics/customer1/partitions/0", Status: 200},
+		{Name: "partition_missing", Method: "GET", Path: "/topics/customer1/partitions/7", Status: 404, Code: 40402},
+		{Name: "partition_not_number", Method: "GET", Path: "/topics/customer1/partitions/x", Status: 404, Code: 404},
+		{Name: "partition_offsets", Method: "GET", Path: "/topics/customer1/partitions/0/offsets", Status: 200},
+		{Name: "brokers", Method: "GET", Path: "/brokers", Status: 200},
+		{Name: "not_acceptable", Method: "GET", Path: "/topics", Header: map[string]string{"Accept": "text/html"}, Status: 406, Code: 406},
+		{Name: "unknown_route", Method: "GET", Path: "/nope", Status: 404, Code: 404},
+		{Name: "method_not_allowed", Method: "PUT", Path: "/topics", Status: 405, Code: 405},
+		{Name: "trailing_slash", Method: "GET", Path: "/topics/", Status: 200},
 	})
 }
 
@@ -150,84 +100,84 @@ func TestConsumerLifecycle(t *testing.T) {
 	g := testutil.StartGateway(t, func(c *config.Config) { c.DefaultPartitions = 2 })
 	inst := "/consumers/grp/instances/c1"
 	bin := map[string]string{"Accept": ctBinary}
-	run(t, g.URL, []call{
-		{method: "POST", path: "/topics/orders/partitions/0", headers: jsonHdr(ctBinary), body: `{"records":[{"key":"azE=","value":"djE="},{"value":"djI="}]}`, status: 200},
-		{method: "POST", path: "/topics/orders/partitions/1", headers: jsonHdr(ctBinary), body: `{"records":[{"value":"djM="}]}`, status: 200},
-		{name: "consumer_create", method: "POST", path: "/consumers/grp", headers: jsonHdr(ctV2),
-			body: `{"name":"c1","format":"binary","auto.offset.reset":"earliest","auto.commit.enable":"false","fetch.min.bytes":"-1","consumer.request.timeout.ms":2000}`, status: 200},
-		{name: "consumer_duplicate", method: "POST", path: "/consumers/grp", headers: jsonHdr(ctV2), body: `{"name":"c1"}`, status: 409, code: 40902},
-		{name: "records_unsubscribed", method: "GET", path: inst + "/records", headers: bin, status: 409, code: 40903},
-		{name: "subscribe", method: "POST", path: inst + "/subscription", headers: jsonHdr(ctV2), body: `{"topics":["orders"]}`, status: 204},
-		{name: "subscription_get", method: "GET", path: inst + "/subscription", status: 200},
-		{name: "assign_after_subscribe", method: "POST", path: inst + "/assignments", headers: jsonHdr(ctV2),
-			body: `{"partitions":[{"topic":"orders","partition":0}]}`, status: 409, code: 40903},
-		{name: "records_format_mismatch", method: "GET", path: inst + "/records", headers: map[string]string{"Accept": ctJSON}, status: 406, code: 40601},
+	run(t, g, []apitest.Exchange{
+		{Method: "POST", Path: "/topics/orders/partitions/0", Header: jsonHdr(ctBinary), Body: `{"records":[{"key":"azE=","value":"djE="},{"value":"djI="}]}`, Status: 200},
+		{Method: "POST", Path: "/topics/orders/partitions/1", Header: jsonHdr(ctBinary), Body: `{"records":[{"value":"djM="}]}`, Status: 200},
+		{Name: "consumer_create", Method: "POST", Path: "/consumers/grp", Header: jsonHdr(ctV2),
+			Body: `{"name":"c1","format":"binary","auto.offset.reset":"earliest","auto.commit.enable":"false","fetch.min.bytes":"-1","consumer.request.timeout.ms":2000}`, Status: 200},
+		{Name: "consumer_duplicate", Method: "POST", Path: "/consumers/grp", Header: jsonHdr(ctV2), Body: `{"name":"c1"}`, Status: 409, Code: 40902},
+		{Name: "records_unsubscribed", Method: "GET", Path: inst + "/records", Header: bin, Status: 409, Code: 40903},
+		{Name: "subscribe", Method: "POST", Path: inst + "/subscription", Header: jsonHdr(ctV2), Body: `{"topics":["orders"]}`, Status: 204},
+		{Name: "subscription_get", Method: "GET", Path: inst + "/subscription", Status: 200},
+		{Name: "assign_after_subscribe", Method: "POST", Path: inst + "/assignments", Header: jsonHdr(ctV2),
+			Body: `{"partitions":[{"topic":"orders","partition":0}]}`, Status: 409, Code: 40903},
+		{Name: "records_format_mismatch", Method: "GET", Path: inst + "/records", Header: map[string]string{"Accept": ctJSON}, Status: 406, Code: 40601},
 	})
 	// The group assigns partitions during the first reads; read until all
 	// three records arrived (order within a partition is kept).
-	got := readAll(t, g.URL, inst, ctBinary, 3)
+	got := readAll(t, g, inst, ctBinary, 3)
 	want := []string{`orders/0/0 azE= djE=`, `orders/0/1 <nil> djI=`, `orders/1/0 <nil> djM=`}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("records: got %v, want %v", got, want)
 	}
-	run(t, g.URL, []call{
-		{name: "assignments_get", method: "GET", path: inst + "/assignments", status: 200},
-		{name: "commit_all", method: "POST", path: inst + "/offsets", headers: jsonHdr(ctV2), status: 200},
-		{name: "committed_get", method: "GET", path: inst + "/offsets", headers: jsonHdr(ctV2),
-			body: `{"partitions":[{"topic":"orders","partition":0},{"topic":"orders","partition":1}]}`, status: 200},
-		{name: "commit_explicit", method: "POST", path: inst + "/offsets", headers: jsonHdr(ctV2),
-			body: `{"offsets":[{"topic":"orders","partition":0,"offset":0}]}`, status: 200},
-		{name: "committed_after_explicit", method: "GET", path: inst + "/offsets", headers: jsonHdr(ctV2),
-			body: `{"partitions":[{"topic":"orders","partition":0}]}`, status: 200},
-		{name: "seek_beginning", method: "POST", path: inst + "/positions/beginning", headers: jsonHdr(ctV2),
-			body: `{"partitions":[{"topic":"orders","partition":0}]}`, status: 204},
-		{name: "seek_unassigned", method: "POST", path: inst + "/positions", headers: jsonHdr(ctV2),
-			body: `{"offsets":[{"topic":"orders","partition":9,"offset":0}]}`, status: 409, code: 40903},
+	run(t, g, []apitest.Exchange{
+		{Name: "assignments_get", Method: "GET", Path: inst + "/assignments", Status: 200},
+		{Name: "commit_all", Method: "POST", Path: inst + "/offsets", Header: jsonHdr(ctV2), Status: 200},
+		{Name: "committed_get", Method: "GET", Path: inst + "/offsets", Header: jsonHdr(ctV2),
+			Body: `{"partitions":[{"topic":"orders","partition":0},{"topic":"orders","partition":1}]}`, Status: 200},
+		{Name: "commit_explicit", Method: "POST", Path: inst + "/offsets", Header: jsonHdr(ctV2),
+			Body: `{"offsets":[{"topic":"orders","partition":0,"offset":0}]}`, Status: 200},
+		{Name: "committed_after_explicit", Method: "GET", Path: inst + "/offsets", Header: jsonHdr(ctV2),
+			Body: `{"partitions":[{"topic":"orders","partition":0}]}`, Status: 200},
+		{Name: "seek_beginning", Method: "POST", Path: inst + "/positions/beginning", Header: jsonHdr(ctV2),
+			Body: `{"partitions":[{"topic":"orders","partition":0}]}`, Status: 204},
+		{Name: "seek_unassigned", Method: "POST", Path: inst + "/positions", Header: jsonHdr(ctV2),
+			Body: `{"offsets":[{"topic":"orders","partition":9,"offset":0}]}`, Status: 409, Code: 40903},
 	})
-	if got := readAll(t, g.URL, inst, ctBinary, 2); fmt.Sprint(got) != fmt.Sprint(want[:2]) {
+	if got := readAll(t, g, inst, ctBinary, 2); fmt.Sprint(got) != fmt.Sprint(want[:2]) {
 		t.Fatalf("after seek to beginning: got %v, want %v", got, want[:2])
 	}
-	run(t, g.URL, []call{
-		{name: "seek_offset", method: "POST", path: inst + "/positions", headers: jsonHdr(ctV2),
-			body: `{"offsets":[{"topic":"orders","partition":0,"offset":1}]}`, status: 204},
+	run(t, g, []apitest.Exchange{
+		{Name: "seek_offset", Method: "POST", Path: inst + "/positions", Header: jsonHdr(ctV2),
+			Body: `{"offsets":[{"topic":"orders","partition":0,"offset":1}]}`, Status: 204},
 	})
-	if got := readAll(t, g.URL, inst, ctBinary, 1); fmt.Sprint(got) != fmt.Sprint(want[1:2]) {
+	if got := readAll(t, g, inst, ctBinary, 1); fmt.Sprint(got) != fmt.Sprint(want[1:2]) {
 		t.Fatalf("after seek to offset 1: got %v, want %v", got, want[1:2])
 	}
-	run(t, g.URL, []call{
-		{name: "seek_end", method: "POST", path: inst + "/positions/end", headers: jsonHdr(ctV2),
-			body: `{"partitions":[{"topic":"orders","partition":0},{"topic":"orders","partition":1}]}`, status: 204},
-		{name: "records_at_end", method: "GET", path: inst + "/records?timeout=200", headers: bin, status: 200},
-		{name: "unsubscribe", method: "DELETE", path: inst + "/subscription", status: 204},
-		{name: "subscription_empty", method: "GET", path: inst + "/subscription", status: 200},
-		{name: "assign", method: "POST", path: inst + "/assignments", headers: jsonHdr(ctV2),
-			body: `{"partitions":[{"topic":"orders","partition":1}]}`, status: 204},
-		{name: "assignments_manual", method: "GET", path: inst + "/assignments", status: 200},
-		{name: "subscribe_after_assign", method: "POST", path: inst + "/subscription", headers: jsonHdr(ctV2), body: `{"topics":["orders"]}`, status: 409, code: 40903},
+	run(t, g, []apitest.Exchange{
+		{Name: "seek_end", Method: "POST", Path: inst + "/positions/end", Header: jsonHdr(ctV2),
+			Body: `{"partitions":[{"topic":"orders","partition":0},{"topic":"orders","partition":1}]}`, Status: 204},
+		{Name: "records_at_end", Method: "GET", Path: inst + "/records?timeout=200", Header: bin, Status: 200},
+		{Name: "unsubscribe", Method: "DELETE", Path: inst + "/subscription", Status: 204},
+		{Name: "subscription_empty", Method: "GET", Path: inst + "/subscription", Status: 200},
+		{Name: "assign", Method: "POST", Path: inst + "/assignments", Header: jsonHdr(ctV2),
+			Body: `{"partitions":[{"topic":"orders","partition":1}]}`, Status: 204},
+		{Name: "assignments_manual", Method: "GET", Path: inst + "/assignments", Status: 200},
+		{Name: "subscribe_after_assign", Method: "POST", Path: inst + "/subscription", Header: jsonHdr(ctV2), Body: `{"topics":["orders"]}`, Status: 409, Code: 40903},
 	})
 	// Partition 1's committed offset was 1 (after its only record), so
 	// the assignment starts after it; seek back to read it again.
-	run(t, g.URL, []call{
-		{method: "POST", path: inst + "/positions", headers: jsonHdr(ctV2), body: `{"offsets":[{"topic":"orders","partition":1,"offset":0}]}`, status: 204},
+	run(t, g, []apitest.Exchange{
+		{Method: "POST", Path: inst + "/positions", Header: jsonHdr(ctV2), Body: `{"offsets":[{"topic":"orders","partition":1,"offset":0}]}`, Status: 204},
 	})
-	if got := readAll(t, g.URL, inst, ctBinary, 1); fmt.Sprint(got) != fmt.Sprint(want[2:]) {
+	if got := readAll(t, g, inst, ctBinary, 1); fmt.Sprint(got) != fmt.Sprint(want[2:]) {
 		t.Fatalf("assigned read: got %v, want %v", got, want[2:])
 	}
-	run(t, g.URL, []call{
-		{name: "consumer_delete", method: "DELETE", path: inst, status: 204},
-		{name: "consumer_gone", method: "GET", path: inst + "/records", headers: bin, status: 404, code: 40403},
-		{name: "consumer_gone_delete", method: "DELETE", path: inst, status: 404, code: 40403},
+	run(t, g, []apitest.Exchange{
+		{Name: "consumer_delete", Method: "DELETE", Path: inst, Status: 204},
+		{Name: "consumer_gone", Method: "GET", Path: inst + "/records", Header: bin, Status: 404, Code: 40403},
+		{Name: "consumer_gone_delete", Method: "DELETE", Path: inst, Status: 404, Code: 40403},
 	})
 }
 
 // readAll reads records until n arrived (or 10 s passed) and renders them
 // as "topic/partition/offset key value".
-func readAll(t *testing.T, base, inst, accept string, n int) []string {
+func readAll(t *testing.T, g *testutil.Gateway, inst, accept string, n int) []string {
 	t.Helper()
 	var out []string
 	deadline := time.Now().Add(10 * time.Second)
 	for len(out) < n && time.Now().Before(deadline) {
-		r := do(t, base, call{method: "GET", path: inst + "/records?timeout=500", headers: map[string]string{"Accept": accept}})
+		r := do(t, g, apitest.Exchange{Method: "GET", Path: inst + "/records?timeout=500", Header: map[string]string{"Accept": accept}})
 		if r.status != 200 {
 			t.Fatalf("records: %d %s", r.status, r.body)
 		}
@@ -295,32 +245,32 @@ func endOffsets(t *testing.T, g *testutil.Gateway, topic string) map[int32]int64
 // error_code, and nothing reaches Kafka.
 func TestProduceRejects(t *testing.T) {
 	g := testutil.StartGateway(t, func(c *config.Config) { c.HTTP.MaxBodyBytes = 4096 })
-	run(t, g.URL, []call{{method: "POST", path: "/topics/rej", headers: jsonHdr(ctBinary), body: `{"records":[{"value":"MA=="}]}`, status: 200}})
+	run(t, g, []apitest.Exchange{{Method: "POST", Path: "/topics/rej", Header: jsonHdr(ctBinary), Body: `{"records":[{"value":"MA=="}]}`, Status: 200}})
 	before := endOffsets(t, g, "rej")
 	big := `{"records":[{"value":"` + strings.Repeat("QUFB", 2000) + `"}]}`
-	cases := []call{
-		{name: "reject_malformed_json", method: "POST", path: "/topics/rej", headers: jsonHdr(ctJSON), body: `{"records":[{"value":1}`, status: 400, code: 400},
-		{name: "reject_no_content_type", method: "POST", path: "/topics/rej", body: `{"records":[{"value":1}]}`, status: 415, code: 415},
-		{name: "reject_wrong_content_type", method: "POST", path: "/topics/rej", headers: jsonHdr("text/plain"), body: `{"records":[{"value":1}]}`, status: 415, code: 415},
-		{name: "reject_v2_without_format", method: "POST", path: "/topics/rej", headers: jsonHdr(ctV2), body: `{"records":[{"value":1}]}`, status: 415, code: 415},
-		{name: "reject_avro", method: "POST", path: "/topics/rej", headers: jsonHdr("application/vnd.kafka.avro.v2+json"), body: `{"value_schema":"\"string\"","records":[{"value":"x"}]}`, status: 422, code: 42206},
-		{name: "reject_protobuf", method: "POST", path: "/topics/rej", headers: jsonHdr("application/vnd.kafka.protobuf.v2+json"), body: `{"records":[{"value":{}}]}`, status: 422, code: 42206},
-		{name: "reject_bad_base64", method: "POST", path: "/topics/rej", headers: jsonHdr(ctBinary), body: `{"records":[{"value":"MA=="},{"value":"!!notbase64!!"}]}`, status: 400, code: 400},
-		{name: "reject_base64_not_string", method: "POST", path: "/topics/rej", headers: jsonHdr(ctBinary), body: `{"records":[{"value":12}]}`, status: 400, code: 400},
-		{name: "reject_records_not_array", method: "POST", path: "/topics/rej", headers: jsonHdr(ctJSON), body: `{"records":{"value":1}}`, status: 422, code: 422},
-		{name: "reject_record_not_object", method: "POST", path: "/topics/rej", headers: jsonHdr(ctJSON), body: `{"records":[1,2]}`, status: 422, code: 422},
-		{name: "reject_empty_body", method: "POST", path: "/topics/rej", headers: jsonHdr(ctJSON), status: 422, code: 422},
-		{name: "reject_null_body", method: "POST", path: "/topics/rej", headers: jsonHdr(ctJSON), body: `null`, status: 422, code: 422},
-		{name: "reject_body_not_object", method: "POST", path: "/topics/rej", headers: jsonHdr(ctJSON), body: `[1]`, status: 422, code: 422},
-		{name: "reject_partition_out_of_range", method: "POST", path: "/topics/rej", headers: jsonHdr(ctBinary), body: `{"records":[{"value":"MA=="},{"value":"MA==","partition":3}]}`, status: 404},
-		{name: "reject_path_partition_out_of_range", method: "POST", path: "/topics/rej/partitions/5", headers: jsonHdr(ctBinary), body: `{"records":[{"value":"MA=="}]}`, status: 404},
-		{name: "reject_negative_partition", method: "POST", path: "/topics/rej", headers: jsonHdr(ctBinary), body: `{"records":[{"value":"MA==","partition":-1}]}`, status: 404, code: 40402},
-		{name: "reject_bad_headers", method: "POST", path: "/topics/rej", headers: jsonHdr(ctJSON), body: `{"records":[{"value":1,"headers":5}]}`, status: 422, code: 422},
-		{name: "reject_bad_timestamp", method: "POST", path: "/topics/rej", headers: jsonHdr(ctJSON), body: `{"records":[{"value":1,"timestamp":"yesterday"}]}`, status: 422, code: 422},
-		{name: "reject_invalid_topic", method: "POST", path: "/topics/bad%21topic", headers: jsonHdr(ctJSON), body: `{"records":[{"value":1}]}`, status: 400, code: 40002},
-		{name: "reject_oversize", method: "POST", path: "/topics/rej", headers: jsonHdr(ctBinary), body: big, status: 413, code: 413},
+	cases := []apitest.Exchange{
+		{Name: "reject_malformed_json", Method: "POST", Path: "/topics/rej", Header: jsonHdr(ctJSON), Body: `{"records":[{"value":1}`, Status: 400, Code: 400},
+		{Name: "reject_no_content_type", Method: "POST", Path: "/topics/rej", Body: `{"records":[{"value":1}]}`, Status: 415, Code: 415},
+		{Name: "reject_wrong_content_type", Method: "POST", Path: "/topics/rej", Header: jsonHdr("text/plain"), Body: `{"records":[{"value":1}]}`, Status: 415, Code: 415},
+		{Name: "reject_v2_without_format", Method: "POST", Path: "/topics/rej", Header: jsonHdr(ctV2), Body: `{"records":[{"value":1}]}`, Status: 415, Code: 415},
+		{Name: "reject_avro", Method: "POST", Path: "/topics/rej", Header: jsonHdr("application/vnd.kafka.avro.v2+json"), Body: `{"value_schema":"\"string\"","records":[{"value":"x"}]}`, Status: 422, Code: 42206},
+		{Name: "reject_protobuf", Method: "POST", Path: "/topics/rej", Header: jsonHdr("application/vnd.kafka.protobuf.v2+json"), Body: `{"records":[{"value":{}}]}`, Status: 422, Code: 42206},
+		{Name: "reject_bad_base64", Method: "POST", Path: "/topics/rej", Header: jsonHdr(ctBinary), Body: `{"records":[{"value":"MA=="},{"value":"!!notbase64!!"}]}`, Status: 400, Code: 400},
+		{Name: "reject_base64_not_string", Method: "POST", Path: "/topics/rej", Header: jsonHdr(ctBinary), Body: `{"records":[{"value":12}]}`, Status: 400, Code: 400},
+		{Name: "reject_records_not_array", Method: "POST", Path: "/topics/rej", Header: jsonHdr(ctJSON), Body: `{"records":{"value":1}}`, Status: 422, Code: 422},
+		{Name: "reject_record_not_object", Method: "POST", Path: "/topics/rej", Header: jsonHdr(ctJSON), Body: `{"records":[1,2]}`, Status: 422, Code: 422},
+		{Name: "reject_empty_body", Method: "POST", Path: "/topics/rej", Header: jsonHdr(ctJSON), Status: 422, Code: 422},
+		{Name: "reject_null_body", Method: "POST", Path: "/topics/rej", Header: jsonHdr(ctJSON), Body: `null`, Status: 422, Code: 422},
+		{Name: "reject_body_not_object", Method: "POST", Path: "/topics/rej", Header: jsonHdr(ctJSON), Body: `[1]`, Status: 422, Code: 422},
+		{Name: "reject_partition_out_of_range", Method: "POST", Path: "/topics/rej", Header: jsonHdr(ctBinary), Body: `{"records":[{"value":"MA=="},{"value":"MA==","partition":3}]}`, Status: 404},
+		{Name: "reject_path_partition_out_of_range", Method: "POST", Path: "/topics/rej/partitions/5", Header: jsonHdr(ctBinary), Body: `{"records":[{"value":"MA=="}]}`, Status: 404},
+		{Name: "reject_negative_partition", Method: "POST", Path: "/topics/rej", Header: jsonHdr(ctBinary), Body: `{"records":[{"value":"MA==","partition":-1}]}`, Status: 404, Code: 40402},
+		{Name: "reject_bad_headers", Method: "POST", Path: "/topics/rej", Header: jsonHdr(ctJSON), Body: `{"records":[{"value":1,"headers":5}]}`, Status: 422, Code: 422},
+		{Name: "reject_bad_timestamp", Method: "POST", Path: "/topics/rej", Header: jsonHdr(ctJSON), Body: `{"records":[{"value":1,"timestamp":"yesterday"}]}`, Status: 422, Code: 422},
+		{Name: "reject_invalid_topic", Method: "POST", Path: "/topics/bad%21topic", Header: jsonHdr(ctJSON), Body: `{"records":[{"value":1}]}`, Status: 400, Code: 40002},
+		{Name: "reject_oversize", Method: "POST", Path: "/topics/rej", Header: jsonHdr(ctBinary), Body: big, Status: 413, Code: 413},
 	}
-	run(t, g.URL, cases)
+	run(t, g, cases)
 	if after := endOffsets(t, g, "rej"); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Fatalf("a rejected request wrote to Kafka: end offsets %v, then %v", before, after)
 	}
@@ -332,9 +282,9 @@ func TestProduceUnknownTopicNoAutoCreate(t *testing.T) {
 	off := false
 	g := testutil.StartGateway(t, func(c *config.Config) { c.AutoCreateTopics = &off })
 	start := time.Now()
-	run(t, g.URL, []call{
-		{name: "unknown_topic_no_autocreate", method: "POST", path: "/topics/missing", headers: jsonHdr(ctJSON), body: `{"records":[{"value":1},{"value":2}]}`, status: 404},
-		{method: "GET", path: "/topics/missing", status: 404, code: 40403},
+	run(t, g, []apitest.Exchange{
+		{Name: "unknown_topic_no_autocreate", Method: "POST", Path: "/topics/missing", Header: jsonHdr(ctJSON), Body: `{"records":[{"value":1},{"value":2}]}`, Status: 404},
+		{Method: "GET", Path: "/topics/missing", Status: 404, Code: 40403},
 	})
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("unknown topic took %v to answer; it must not wait for the producer timeout", d)
@@ -344,22 +294,22 @@ func TestProduceUnknownTopicNoAutoCreate(t *testing.T) {
 // TestConsumerRejects covers the consumer bad-input paths.
 func TestConsumerRejects(t *testing.T) {
 	g := testutil.StartGateway(t, nil)
-	run(t, g.URL, []call{
-		{method: "POST", path: "/consumers/g", headers: jsonHdr(ctV2), body: `{"name":"c"}`, status: 200},
-		{name: "consumer_bad_format", method: "POST", path: "/consumers/g", headers: jsonHdr(ctV2), body: `{"format":"xml"}`, status: 422, code: 422},
-		{name: "consumer_avro_no_registry", method: "POST", path: "/consumers/g", headers: jsonHdr(ctV2), body: `{"format":"AVRO"}`, status: 422, code: 42206},
-		{name: "consumer_bad_reset", method: "POST", path: "/consumers/g", headers: jsonHdr(ctV2), body: `{"auto.offset.reset":"smallest"}`, status: 422, code: 42204},
-		{name: "consumer_bad_min_bytes", method: "POST", path: "/consumers/g", headers: jsonHdr(ctV2), body: `{"fetch.min.bytes":20000000}`, status: 422, code: 40001},
-		{name: "consumer_bad_autocommit", method: "POST", path: "/consumers/g", headers: jsonHdr(ctV2), body: `{"auto.commit.enable":"maybe"}`, status: 422, code: 42204},
-		{name: "consumer_bad_json", method: "POST", path: "/consumers/g", headers: jsonHdr(ctV2), body: `{"name":`, status: 400, code: 400},
-		{name: "consumer_wrong_content_type", method: "POST", path: "/consumers/g", headers: jsonHdr("text/xml"), body: `<x/>`, status: 415, code: 415},
-		{name: "subscribe_null", method: "POST", path: "/consumers/g/instances/c/subscription", headers: jsonHdr(ctV2), body: `null`, status: 422, code: 422},
-		{name: "subscribe_empty", method: "POST", path: "/consumers/g/instances/c/subscription", headers: jsonHdr(ctV2), body: `{}`, status: 422, code: 422},
-		{name: "subscribe_bad_pattern", method: "POST", path: "/consumers/g/instances/c/subscription", headers: jsonHdr(ctV2), body: `{"topic_pattern":"(("}`, status: 422, code: 422},
-		{name: "subscribe_unknown_instance", method: "POST", path: "/consumers/g/instances/zz/subscription", headers: jsonHdr(ctV2), body: `{"topics":["t"]}`, status: 404, code: 40403},
-		{name: "assign_missing_partition_field", method: "POST", path: "/consumers/g/instances/c/assignments", headers: jsonHdr(ctV2), body: `{"partitions":[{"topic":"t"}]}`, status: 422, code: 422},
-		{name: "records_bad_timeout", method: "GET", path: "/consumers/g/instances/c/records?timeout=soon", status: 400, code: 400},
-		{name: "commit_bad_offsets", method: "POST", path: "/consumers/g/instances/c/offsets", headers: jsonHdr(ctV2), body: `{"offsets":[{"topic":"t","partition":0}]}`, status: 422, code: 422},
+	run(t, g, []apitest.Exchange{
+		{Method: "POST", Path: "/consumers/g", Header: jsonHdr(ctV2), Body: `{"name":"c"}`, Status: 200},
+		{Name: "consumer_bad_format", Method: "POST", Path: "/consumers/g", Header: jsonHdr(ctV2), Body: `{"format":"xml"}`, Status: 422, Code: 422},
+		{Name: "consumer_avro_no_registry", Method: "POST", Path: "/consumers/g", Header: jsonHdr(ctV2), Body: `{"format":"AVRO"}`, Status: 422, Code: 42206},
+		{Name: "consumer_bad_reset", Method: "POST", Path: "/consumers/g", Header: jsonHdr(ctV2), Body: `{"auto.offset.reset":"smallest"}`, Status: 422, Code: 42204},
+		{Name: "consumer_bad_min_bytes", Method: "POST", Path: "/consumers/g", Header: jsonHdr(ctV2), Body: `{"fetch.min.bytes":20000000}`, Status: 422, Code: 40001},
+		{Name: "consumer_bad_autocommit", Method: "POST", Path: "/consumers/g", Header: jsonHdr(ctV2), Body: `{"auto.commit.enable":"maybe"}`, Status: 422, Code: 42204},
+		{Name: "consumer_bad_json", Method: "POST", Path: "/consumers/g", Header: jsonHdr(ctV2), Body: `{"name":`, Status: 400, Code: 400},
+		{Name: "consumer_wrong_content_type", Method: "POST", Path: "/consumers/g", Header: jsonHdr("text/xml"), Body: `<x/>`, Status: 415, Code: 415},
+		{Name: "subscribe_null", Method: "POST", Path: "/consumers/g/instances/c/subscription", Header: jsonHdr(ctV2), Body: `null`, Status: 422, Code: 422},
+		{Name: "subscribe_empty", Method: "POST", Path: "/consumers/g/instances/c/subscription", Header: jsonHdr(ctV2), Body: `{}`, Status: 422, Code: 422},
+		{Name: "subscribe_bad_pattern", Method: "POST", Path: "/consumers/g/instances/c/subscription", Header: jsonHdr(ctV2), Body: `{"topic_pattern":"(("}`, Status: 422, Code: 422},
+		{Name: "subscribe_unknown_instance", Method: "POST", Path: "/consumers/g/instances/zz/subscription", Header: jsonHdr(ctV2), Body: `{"topics":["t"]}`, Status: 404, Code: 40403},
+		{Name: "assign_missing_partition_field", Method: "POST", Path: "/consumers/g/instances/c/assignments", Header: jsonHdr(ctV2), Body: `{"partitions":[{"topic":"t"}]}`, Status: 422, Code: 422},
+		{Name: "records_bad_timeout", Method: "GET", Path: "/consumers/g/instances/c/records?timeout=soon", Status: 400, Code: 400},
+		{Name: "commit_bad_offsets", Method: "POST", Path: "/consumers/g/instances/c/offsets", Header: jsonHdr(ctV2), Body: `{"offsets":[{"topic":"t","partition":0}]}`, Status: 422, Code: 422},
 	})
 }
 
@@ -369,15 +319,15 @@ func TestConsumerRejects(t *testing.T) {
 func TestConsumerJSONAndPattern(t *testing.T) {
 	g := testutil.StartGateway(t, nil)
 	inst := "/consumers/jg/instances/j"
-	run(t, g.URL, []call{
-		{method: "POST", path: "/topics/logs-a", headers: jsonHdr(ctJSON), body: `{"records":[{"key":{"id":1},"value":{"msg":"hello","n":[1,2]}}]}`, status: 200},
-		{method: "POST", path: "/consumers/jg", headers: jsonHdr(ctV2), body: `{"name":"j","format":"json","auto.offset.reset":"earliest"}`, status: 200},
-		{method: "POST", path: inst + "/subscription", headers: jsonHdr(ctV2), body: `{"topic_pattern":"logs-.*"}`, status: 204},
+	run(t, g, []apitest.Exchange{
+		{Method: "POST", Path: "/topics/logs-a", Header: jsonHdr(ctJSON), Body: `{"records":[{"key":{"id":1},"value":{"msg":"hello","n":[1,2]}}]}`, Status: 200},
+		{Method: "POST", Path: "/consumers/jg", Header: jsonHdr(ctV2), Body: `{"name":"j","format":"json","auto.offset.reset":"earliest"}`, Status: 200},
+		{Method: "POST", Path: inst + "/subscription", Header: jsonHdr(ctV2), Body: `{"topic_pattern":"logs-.*"}`, Status: 204},
 	})
 	var body []byte
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		r := do(t, g.URL, call{method: "GET", path: inst + "/records?timeout=500", headers: map[string]string{"Accept": ctJSON}})
+		r := do(t, g, apitest.Exchange{Method: "GET", Path: inst + "/records?timeout=500", Header: map[string]string{"Accept": ctJSON}})
 		if r.status != 200 {
 			t.Fatalf("records: %d %s", r.status, r.body)
 		}
@@ -386,14 +336,14 @@ func TestConsumerJSONAndPattern(t *testing.T) {
 			break
 		}
 	}
-	testutil.Golden(t, "json_records", normalize(body))
-	run(t, g.URL, []call{
-		{name: "subscription_pattern", method: "GET", path: inst + "/subscription", status: 200},
-		{method: "POST", path: "/topics/logs-a", headers: jsonHdr(ctBinary), body: `{"records":[{"value":"bm90IGpzb24="}]}`, status: 200},
+	testutil.Golden(t, "golden/json_records", []byte(apitest.Normalize(g, string(apitest.PrettyJSON(body)))))
+	run(t, g, []apitest.Exchange{
+		{Name: "subscription_pattern", Method: "GET", Path: inst + "/subscription", Status: 200},
+		{Method: "POST", Path: "/topics/logs-a", Header: jsonHdr(ctBinary), Body: `{"records":[{"value":"bm90IGpzb24="}]}`, Status: 200},
 	})
 	deadline = time.Now().Add(10 * time.Second)
 	for {
-		r := do(t, g.URL, call{method: "GET", path: inst + "/records?timeout=500", headers: map[string]string{"Accept": ctJSON}})
+		r := do(t, g, apitest.Exchange{Method: "GET", Path: inst + "/records?timeout=500", Header: map[string]string{"Accept": ctJSON}})
 		if r.status == 408 {
 			if ct := r.header.Get("Content-Type"); ct != ctJSON {
 				t.Fatalf("40801 answered with Content-Type %q, want the negotiated %q", ct, ctJSON)
@@ -405,7 +355,7 @@ func TestConsumerJSONAndPattern(t *testing.T) {
 		}
 	}
 	// The record is not lost: the next read fails again.
-	run(t, g.URL, []call{{method: "GET", path: inst + "/records?timeout=100", headers: map[string]string{"Accept": ctJSON}, status: 408, code: 40801}})
+	run(t, g, []apitest.Exchange{{Method: "GET", Path: inst + "/records?timeout=100", Header: map[string]string{"Accept": ctJSON}, Status: 408, Code: 40801}})
 }
 
 // TestAutoCommitResumes: with auto-commit on, what one instance returned
@@ -417,15 +367,15 @@ func TestAutoCommitResumes(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		recs = append(recs, fmt.Sprintf(`{"value":{"n":%d}}`, i))
 	}
-	run(t, g.URL, []call{
-		{method: "POST", path: "/topics/ac", headers: jsonHdr(ctJSON), body: `{"records":[` + strings.Join(recs, ",") + `]}`, status: 200},
-		{method: "POST", path: "/consumers/acg", headers: jsonHdr(ctV2), body: `{"name":"a","format":"json","auto.offset.reset":"earliest"}`, status: 200},
-		{method: "POST", path: "/consumers/acg/instances/a/subscription", headers: jsonHdr(ctV2), body: `{"topics":["ac"]}`, status: 204},
+	run(t, g, []apitest.Exchange{
+		{Method: "POST", Path: "/topics/ac", Header: jsonHdr(ctJSON), Body: `{"records":[` + strings.Join(recs, ",") + `]}`, Status: 200},
+		{Method: "POST", Path: "/consumers/acg", Header: jsonHdr(ctV2), Body: `{"name":"a","format":"json","auto.offset.reset":"earliest"}`, Status: 200},
+		{Method: "POST", Path: "/consumers/acg/instances/a/subscription", Header: jsonHdr(ctV2), Body: `{"topics":["ac"]}`, Status: 204},
 	})
 	// max_bytes=1 returns one record per read: read two of the four.
 	var first []string
 	for deadline := time.Now().Add(10 * time.Second); len(first) < 2 && time.Now().Before(deadline); {
-		r := do(t, g.URL, call{method: "GET", path: "/consumers/acg/instances/a/records?timeout=500&max_bytes=1", headers: map[string]string{"Accept": ctJSON}})
+		r := do(t, g, apitest.Exchange{Method: "GET", Path: "/consumers/acg/instances/a/records?timeout=500&max_bytes=1", Header: map[string]string{"Accept": ctJSON}})
 		var got []struct {
 			Value json.RawMessage `json:"value"`
 		}
@@ -434,14 +384,14 @@ func TestAutoCommitResumes(t *testing.T) {
 			first = append(first, string(v.Value))
 		}
 	}
-	run(t, g.URL, []call{
-		{method: "DELETE", path: "/consumers/acg/instances/a", status: 204},
-		{method: "POST", path: "/consumers/acg", headers: jsonHdr(ctV2), body: `{"name":"b","format":"json","auto.offset.reset":"earliest"}`, status: 200},
-		{method: "POST", path: "/consumers/acg/instances/b/subscription", headers: jsonHdr(ctV2), body: `{"topics":["ac"]}`, status: 204},
+	run(t, g, []apitest.Exchange{
+		{Method: "DELETE", Path: "/consumers/acg/instances/a", Status: 204},
+		{Method: "POST", Path: "/consumers/acg", Header: jsonHdr(ctV2), Body: `{"name":"b","format":"json","auto.offset.reset":"earliest"}`, Status: 200},
+		{Method: "POST", Path: "/consumers/acg/instances/b/subscription", Header: jsonHdr(ctV2), Body: `{"topics":["ac"]}`, Status: 204},
 	})
 	var second []string
 	for deadline := time.Now().Add(10 * time.Second); len(second) < 2 && time.Now().Before(deadline); {
-		r := do(t, g.URL, call{method: "GET", path: "/consumers/acg/instances/b/records?timeout=500", headers: map[string]string{"Accept": ctJSON}})
+		r := do(t, g, apitest.Exchange{Method: "GET", Path: "/consumers/acg/instances/b/records?timeout=500", Header: map[string]string{"Accept": ctJSON}})
 		var got []struct {
 			Value json.RawMessage `json:"value"`
 		}
@@ -459,17 +409,17 @@ func TestAutoCommitResumes(t *testing.T) {
 // once instead of waiting out the read timeout.
 func TestDeleteInterruptsLongRead(t *testing.T) {
 	g := testutil.StartGateway(t, nil)
-	run(t, g.URL, []call{
-		{method: "POST", path: "/consumers/lg", headers: jsonHdr(ctV2), body: `{"name":"l","consumer.request.timeout.ms":60000}`, status: 200},
-		{method: "POST", path: "/consumers/lg/instances/l/subscription", headers: jsonHdr(ctV2), body: `{"topics":["quiet"]}`, status: 204},
+	run(t, g, []apitest.Exchange{
+		{Method: "POST", Path: "/consumers/lg", Header: jsonHdr(ctV2), Body: `{"name":"l","consumer.request.timeout.ms":60000}`, Status: 200},
+		{Method: "POST", Path: "/consumers/lg/instances/l/subscription", Header: jsonHdr(ctV2), Body: `{"topics":["quiet"]}`, Status: 204},
 	})
 	done := make(chan response, 1)
 	go func() {
-		done <- do(t, g.URL, call{method: "GET", path: "/consumers/lg/instances/l/records", headers: map[string]string{"Accept": ctBinary}})
+		done <- do(t, g, apitest.Exchange{Method: "GET", Path: "/consumers/lg/instances/l/records", Header: map[string]string{"Accept": ctBinary}})
 	}()
 	time.Sleep(300 * time.Millisecond)
 	start := time.Now()
-	run(t, g.URL, []call{{method: "DELETE", path: "/consumers/lg/instances/l", status: 204}})
+	run(t, g, []apitest.Exchange{{Method: "DELETE", Path: "/consumers/lg/instances/l", Status: 204}})
 	select {
 	case r := <-done:
 		if r.status != 200 && r.status != 404 {
