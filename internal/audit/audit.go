@@ -9,13 +9,11 @@ package audit
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kgate/kgate/internal/kafka"
@@ -90,7 +88,7 @@ func (l *Log) Open(ctx context.Context) error {
 	if l == nil || l.kc == nil {
 		return nil
 	}
-	if err := l.kc.CreateTopic(ctx, l.topic, 1, -1, nil); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+	if err := l.kc.CreateTopicIfMissing(ctx, l.topic, 1, -1, nil); err != nil {
 		return fmt.Errorf("creating audit topic %q: %w", l.topic, err)
 	}
 	return nil

@@ -636,8 +636,7 @@ func (r *Runtime) ensureTopics(ctx context.Context) error {
 			}
 			return fmt.Errorf("topic %q does not exist (create it, or let kgate create it with create_topics)", t)
 		}
-		err := r.o.Client.CreateTopic(ctx, t, r.o.Partitions, r.o.Replication, nil)
-		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		if err := r.o.Client.CreateTopicIfMissing(ctx, t, r.o.Partitions, r.o.Replication, nil); err != nil {
 			return fmt.Errorf("creating topic %q: %w", t, err)
 		}
 	}

@@ -247,7 +247,7 @@ func (c *Client) EnsureTopic(ctx context.Context, topic string) (int32, error) {
 	if !errors.Is(err, ErrUnknownTopic) || !c.autoCreate {
 		return n, err
 	}
-	if err := c.CreateTopic(ctx, topic, c.defaultPartitions, c.replication, nil); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+	if err := c.CreateTopicIfMissing(ctx, topic, c.defaultPartitions, c.replication, nil); err != nil {
 		return 0, err
 	}
 	return c.refresh(ctx, topic)
@@ -256,7 +256,7 @@ func (c *Client) EnsureTopic(ctx context.Context, topic string) (int32, error) {
 // CreateTopic creates a topic explicitly (never through the broker's
 // auto-create) and logs it.
 func (c *Client) CreateTopic(ctx context.Context, topic string, partitions int32, replication int16, configs map[string]*string) error {
-	v, err, _ := c.sf.Do("create/"+topic, func() (any, error) {
+	_, err, _ := c.sf.Do("create/"+topic, func() (any, error) {
 		resp, err := c.adm.CreateTopic(ctx, partitions, replication, configs, topic)
 		if err != nil {
 			return nil, err
@@ -267,11 +267,20 @@ func (c *Client) CreateTopic(ctx context.Context, topic string, partitions int32
 		c.logger.Info("topic created", "topic", topic, "partitions", partitions)
 		return nil, nil
 	})
-	_ = v
 	if err == nil {
 		c.Invalidate(topic)
 	}
 	return err
+}
+
+// CreateTopicIfMissing is CreateTopic for kgate's own topics and workers'
+// topics: one that already exists is fine (as it was made, whatever its
+// settings).
+func (c *Client) CreateTopicIfMissing(ctx context.Context, topic string, partitions int32, replication int16, configs map[string]*string) error {
+	if err := c.CreateTopic(ctx, topic, partitions, replication, configs); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return err
+	}
+	return nil
 }
 
 // Result is the outcome of producing one record.

@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kgate/kgate/internal/kafka"
@@ -76,7 +75,7 @@ func Open(ctx context.Context, kc *kafka.Client, o Options) (*Table, error) {
 		"segment.ms":          ptr(strconv.FormatInt(o.SegmentInterval.Milliseconds(), 10)),
 		"delete.retention.ms": ptr(strconv.FormatInt(o.DeleteRetention.Milliseconds(), 10)),
 	}
-	if err := kc.CreateTopic(ctx, o.Topic, 1, -1, configs); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+	if err := kc.CreateTopicIfMissing(ctx, o.Topic, 1, -1, configs); err != nil {
 		return nil, fmt.Errorf("creating state topic %q: %w", o.Topic, err)
 	}
 	cl, err := kc.NewClient(
