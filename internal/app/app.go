@@ -22,10 +22,7 @@ import (
 	"github.com/kgate/kgate/internal/httpapi/ops"
 	v2 "github.com/kgate/kgate/internal/httpapi/v2"
 	v3 "github.com/kgate/kgate/internal/httpapi/v3"
-	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/metrics"
-
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Info describes a started gateway; Serve reports it once everything
@@ -85,28 +82,12 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 		logger.Info("embedded broker started", "addr", b.Addr(), "data_dir", cfg.DataDir)
 	}
 
-	kc, err := kafka.New(kafka.Options{
-		Brokers:           info.Brokers,
-		Kafka:             cfg.Kafka,
-		AutoCreate:        cfg.AutoCreate(),
-		DefaultPartitions: int32(cfg.DefaultPartitions),
-		Replication:       int16(cfg.DefaultReplicationFactor),
-		Logger:            logger,
-		Hooks:             []kgo.Hook{m.Kafka},
-	})
+	kc, closeKafka, err := NewKafka(cfg, info.Brokers, cfg.AutoCreate(), logger, m.Kafka)
 	if err != nil {
 		return err
 	}
-	// Flush the producer before closing it, so that no acknowledged
-	// work is lost; requests have drained by then.
-	closers = append(closers, func() {
-		fctx, cancel := context.WithTimeout(context.Background(), cfg.Kafka.ProduceTimeout.D())
-		defer cancel()
-		if err := kc.Flush(fctx); err != nil {
-			logger.Warn("flushing producer", "err", err)
-		}
-		kc.Close()
-	})
+	// Requests have drained by the time this runs (see below).
+	closers = append(closers, closeKafka)
 
 	if err := sec.start(ctx, kc, b, m); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kgate/kgate/internal/app/worker"
 	"github.com/kgate/kgate/internal/consumer"
 	"github.com/kgate/kgate/internal/kafka"
 )
@@ -52,7 +53,7 @@ func runDLQ(ctx context.Context, env Env, args []string) int {
 		return errorf(env, exitConfig, "dlq replay", "--dlq-topic is required")
 	}
 	logger := newLogger(env, cfg.Log)
-	brokers, err := brokersFor(cfg)
+	brokers, err := worker.Brokers(cfg)
 	if err != nil {
 		return errorf(env, exitFail, "dlq replay", "%v", err)
 	}

@@ -2,26 +2,19 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kprom"
-
-	"github.com/kgate/kgate/internal/broker"
+	"github.com/kgate/kgate/internal/app/worker"
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/consumer"
-	"github.com/kgate/kgate/internal/kafka"
-	"github.com/kgate/kgate/internal/media"
-	"github.com/kgate/kgate/internal/vault"
 )
 
 const handleUsage = `usage: kgate handle HANDLER [flags] [-- command args...]
@@ -145,19 +138,6 @@ func loadHandleConfig(env Env, cf *configFlags, topics *topicsFlag, name string)
 	return cfg, exitOK
 }
 
-// brokersFor returns the configured brokers, or the address of the
-// embedded broker a kgate serve publishes in the data directory.
-func brokersFor(cfg config.Config) ([]string, error) {
-	if len(cfg.Brokers) > 0 {
-		return cfg.Brokers, nil
-	}
-	addr, err := broker.RunningAddr(cfg.DataDir)
-	if err != nil {
-		return nil, err
-	}
-	return []string{addr}, nil
-}
-
 func runHandle(ctx context.Context, env Env, args []string) int {
 	fs := flag.NewFlagSet("kgate handle", flag.ContinueOnError)
 	fs.Usage = func() {
@@ -202,95 +182,28 @@ func runHandle(ctx context.Context, env Env, args []string) int {
 		hc.DLQTopic = hc.Group + ".dlq"
 	}
 
-	var rt *consumer.Runtime
-	var progress *consumer.Progress
+	var rt atomic.Pointer[consumer.Runtime]
 	logger := newLogger(env, cfg.Log)
 	if showProgress(env, hc.Progress) {
-		progress = consumer.NewProgress(env.Stderr, func() consumer.Stats {
-			if rt == nil {
-				return consumer.Stats{}
+		progress := consumer.NewProgress(env.Stderr, func() consumer.Stats {
+			if r := rt.Load(); r != nil {
+				return r.Stats()
 			}
-			return rt.Stats()
+			return consumer.Stats{}
 		})
 		logger = progressLogger(progress.Writer(), cfg.Log)
-	}
-
-	brokers, err := brokersFor(cfg)
-	if err != nil {
-		return errorf(env, exitFail, "handle", "%v", err)
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	kc, err := kafka.New(kafka.Options{
-		Brokers:           brokers,
-		Kafka:             cfg.Kafka,
-		DefaultPartitions: int32(cfg.DefaultPartitions),
-		Replication:       int16(cfg.DefaultReplicationFactor),
-		Logger:            logger,
-		Hooks:             []kgo.Hook{kprom.NewMetrics("kgate", kprom.Registerer(reg), kprom.Gatherer(reg), kprom.Subsystem("kafka"))},
-	})
-	if err != nil {
-		return errorf(env, exitFail, "handle", "%v", err)
-	}
-	defer func() {
-		fctx, cancel := context.WithTimeout(context.Background(), cfg.Kafka.ProduceTimeout.D())
-		defer cancel()
-		if err := kc.Flush(fctx); err != nil {
-			logger.Warn("flushing producer", "err", err)
-		}
-		kc.Close()
-	}()
-
-	h, err := buildHandler(handler, hc, logger)
-	if err != nil {
-		return errorf(env, exitConfig, "handle", "%v", err)
-	}
-	rt, err = consumer.New(consumer.Options{
-		Client:           kc,
-		Topics:           hc.Topics,
-		Group:            hc.Group,
-		HandlerName:      handler,
-		Handler:          h,
-		OutputTopic:      hc.OutputTopic,
-		DLQTopic:         hc.DLQTopic,
-		Concurrency:      hc.Concurrency,
-		MaxAttempts:      hc.MaxAttempts,
-		Backoff:          consumer.Backoff{Initial: hc.BackoffInitial.D(), Max: hc.BackoffMax.D()},
-		HandlerTimeout:   hc.HandlerTimeout.D(),
-		RevokeGrace:      hc.RevokeGrace.D(),
-		CommitInterval:   hc.CommitInterval.D(),
-		MaxQueued:        hc.MaxQueued,
-		CreateTopics:     hc.CreateTopics,
-		Partitions:       int32(cfg.DefaultPartitions),
-		Replication:      int16(cfg.DefaultReplicationFactor),
-		SessionTimeout:   hc.SessionTimeout.D(),
-		RebalanceTimeout: hc.RebalanceTimeout.D(),
-		Logger:           logger,
-	})
-	if err != nil {
-		return errorf(env, exitConfig, "handle", "%v", err)
-	}
-	reg.MustRegister(rt)
-
-	// Lifecycle: the runtime runs until ctx ends (SIGINT/SIGTERM), then
-	// drains and commits; the metrics listener and the progress line
-	// stay until it has, so the last numbers can still be scraped.
-	if hc.MetricsListen != "" {
-		_, stopOps, err := startOps(hc.MetricsListen, reg, kc.Ping, cfg.HTTP, logger)
-		if err != nil {
-			return errorf(env, exitFail, "handle", "%v", err)
-		}
-		defer stopOps()
-	}
-	if progress != nil {
 		pctx, stopProgress := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { defer close(done); progress.Run(pctx, 500*time.Millisecond) }()
 		defer func() { stopProgress(); <-done }()
 	}
-	runErr := rt.Run(ctx)
-	if runErr != nil {
-		logger.Error("kgate handle failed", "err", runErr)
+	err := worker.Handle(ctx, cfg, handler, logger, rt.Store)
+	var se *worker.SetupError
+	switch {
+	case errors.As(err, &se):
+		return errorf(env, exitConfig, "handle", "%v", err)
+	case err != nil:
+		logger.Error("kgate handle failed", "err", err)
 		return exitFail
 	}
 	return exitOK
@@ -317,67 +230,4 @@ func progressLogger(w io.Writer, lc config.Log) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-// buildHandler constructs the named built-in handler, reading its secrets.
-func buildHandler(name string, hc *config.Handle, logger *slog.Logger) (consumer.Handler, error) {
-	switch name {
-	case "vault-colors":
-		src, err := buildSource(hc, logger)
-		if err != nil {
-			return nil, err
-		}
-		if hc.TempDir != "" {
-			if err := os.MkdirAll(hc.TempDir, 0o700); err != nil {
-				return nil, fmt.Errorf("temp dir: %w", err)
-			}
-		}
-		return &vault.ColorsHandler{
-			Source:  src,
-			Decoder: &media.FFmpeg{Path: hc.Colors.FFmpeg, Threads: hc.Colors.Threads, Timeout: hc.Colors.DecodeTimeout.D()},
-			At:      hc.Colors.At.D(),
-			Colors:  media.ColorOptions{K: hc.Colors.K, SampleSize: hc.Colors.SampleSize, Restarts: hc.Colors.Restarts},
-			Logger:  logger,
-		}, nil
-	case "exec":
-		return &consumer.Exec{Argv: hc.Exec.Command, Dir: hc.Exec.Dir, Timeout: hc.Exec.Timeout.D()}, nil
-	case "webhook":
-		secret, err := config.ReadSecret(hc.Webhook.Secret, hc.Webhook.SecretFile)
-		if err != nil {
-			return nil, fmt.Errorf("webhook secret: %w", err)
-		}
-		return consumer.NewWebhook(consumer.WebhookOptions{URL: hc.Webhook.URL, Secret: secret, Timeout: hc.Webhook.Timeout.D()})
-	}
-	return nil, fmt.Errorf("unknown handler %q", name)
-}
-
-func buildSource(hc *config.Handle, logger *slog.Logger) (vault.Source, error) {
-	v := hc.Vault
-	fo := vault.FetchOptions{TempDir: hc.TempDir, MaxBytes: v.MaxBytes, Timeout: v.FetchTimeout.D(), Attempts: v.FetchAttempts}
-	switch v.Source {
-	case "vault":
-		ak, err := config.ReadSecret(v.AccessKey, v.AccessKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("vault access key: %w", err)
-		}
-		sk, err := config.ReadSecret(v.SecretAccessKey, v.SecretAccessKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("vault secret access key: %w", err)
-		}
-		return vault.NewBlobAPI(vault.BlobAPIOptions{URL: v.URL, AccessKey: ak, SecretAccessKey: sk, Fetch: fo, Logger: logger})
-	case "s3":
-		id, err := config.ReadSecret(v.S3.AccessKeyID, v.S3.AccessKeyIDFile)
-		if err != nil {
-			return nil, fmt.Errorf("s3 access key id: %w", err)
-		}
-		sk, err := config.ReadSecret(v.S3.SecretAccessKey, v.S3.SecretAccessKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("s3 secret access key: %w", err)
-		}
-		return vault.NewS3(vault.S3Options{Endpoint: v.S3.Endpoint, Region: v.S3.Region, Bucket: v.S3.Bucket, Prefix: v.S3.Prefix,
-			AccessKeyID: id, SecretAccessKey: sk, PathStyle: v.S3.PathStyle, Fetch: fo, Logger: logger})
-	case "dir":
-		return vault.NewDir(v.Dir, fo)
-	}
-	return nil, fmt.Errorf("unknown recording source %q", v.Source)
 }

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -277,19 +276,6 @@ func (h *Handle) CheckHandler(handler string) error {
 		ps.Add("handler", "unknown handler %q (want vault-colors, exec or webhook)", handler)
 	}
 	return ps.Err()
-}
-
-// ReadSecret returns s, or the content of file (trailing newline
-// trimmed) when file is set.
-func ReadSecret(s Secret, file string) (Secret, error) {
-	if file == "" {
-		return s, nil
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("reading secret file: %w", err)
-	}
-	return Secret(strings.TrimRight(string(b), "\r\n")), nil
 }
 
 func atLeast(ps *Problems, key string, v, min int) {

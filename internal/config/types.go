@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -80,3 +81,16 @@ func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
 
 // MarshalJSON implements json.Marshaler without revealing the value.
 func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+// ReadSecret returns s, or the content of file (trailing newline
+// trimmed) when file is set.
+func ReadSecret(s Secret, file string) (Secret, error) {
+	if file == "" {
+		return s, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("reading secret file: %w", err)
+	}
+	return Secret(strings.TrimRight(string(b), "\r\n")), nil
+}

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
@@ -63,13 +62,9 @@ func ResolveSASL(s config.SASL) (Credentials, error) {
 	if !ok {
 		return Credentials{}, fmt.Errorf("unknown SASL mechanism %q", s.Mechanism)
 	}
-	pw := s.Password
-	if s.PasswordFile != "" {
-		b, err := os.ReadFile(s.PasswordFile)
-		if err != nil {
-			return Credentials{}, fmt.Errorf("reading SASL password file: %w", err)
-		}
-		pw = config.Secret(strings.TrimRight(string(b), "\r\n"))
+	pw, err := config.ReadSecret(s.Password, s.PasswordFile)
+	if err != nil {
+		return Credentials{}, fmt.Errorf("SASL password: %w", err)
 	}
 	return Credentials{Mechanism: mech, Username: s.Username, Password: pw}, nil
 }

@@ -35,11 +35,24 @@ type Metrics struct {
 	Kafka *kprom.Metrics
 }
 
-// New builds a registry with Go and process collectors and kgate's
-// instruments registered.
-func New() *Metrics {
+// NewRegistry returns a private registry with the Go runtime and process
+// collectors: what every kgate process exports.
+func NewRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// NewKafka returns franz-go's client instrumentation (kgate_kafka_*),
+// registered in reg, to pass as a hook to one client.
+func NewKafka(reg *prometheus.Registry) *kprom.Metrics {
+	return kprom.NewMetrics("kgate", kprom.Registerer(reg), kprom.Gatherer(reg), kprom.Subsystem("kafka"))
+}
+
+// New builds a registry (NewRegistry) with the gateway's instruments
+// registered.
+func New() *Metrics {
+	reg := NewRegistry()
 	m := &Metrics{
 		Registry: reg,
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -70,7 +83,7 @@ func New() *Metrics {
 	}
 	reg.MustRegister(m.HTTPRequests, m.HTTPDuration, m.HTTPInFlight, m.RecordsProduced, m.BytesProduced,
 		m.RecordsConsumed, m.BytesConsumed, m.ConsumerInstances)
-	m.Kafka = kprom.NewMetrics("kgate", kprom.Registerer(reg), kprom.Gatherer(reg), kprom.Subsystem("kafka"))
+	m.Kafka = NewKafka(reg)
 	return m
 }
 
