@@ -43,7 +43,7 @@ func TestProduceOldTimestamp(t *testing.T) {
 	p := int32(0)
 	old := time.Date(2020, 1, 2, 3, 4, 5, 6e6, time.UTC)
 	for _, cctx := range []context.Context{context.WithoutCancel(ctx), ctx} { // shared and per-record deadlines
-		rec, err := tg.Record(&p, []byte("k"), []byte("v"), nil, old)
+		rec, err := tg.Record(p, []byte("k"), []byte("v"), nil, old)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,19 +64,19 @@ func TestTargetPartitions(t *testing.T) {
 	if err != nil || tg.Partitions != 3 {
 		t.Fatalf("target %+v %v", tg, err)
 	}
-	for _, p := range []int32{-1, 3} {
-		if _, err := tg.Partition(&p, nil); !errors.Is(err, kafka.ErrUnknownPartition) {
+	for _, p := range []int32{3, 7} {
+		if _, err := tg.Partition(p, nil); !errors.Is(err, kafka.ErrUnknownPartition) {
 			t.Errorf("partition %d: %v", p, err)
 		}
 	}
 	// Keyed records follow murmur2 (as Java's client); keyless ones share
 	// the target's partition.
-	k1, _ := tg.Partition(nil, []byte("user-7"))
+	k1, _ := tg.Partition(-1, []byte("user-7"))
 	if k1 != kafka.KeyPartition([]byte("user-7"), 3) {
 		t.Errorf("keyed partition %d", k1)
 	}
-	a, _ := tg.Partition(nil, nil)
-	b, _ := tg.Partition(nil, nil)
+	a, _ := tg.Partition(-1, nil)
+	b, _ := tg.Partition(-1, nil)
 	if a != b {
 		t.Errorf("keyless records of one target spread: %d, %d", a, b)
 	}
@@ -107,7 +107,7 @@ func TestClusterAndOffsets(t *testing.T) {
 	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
 	var recs []*kgo.Record
 	for i := 0; i < 3; i++ {
-		r, _ := tg.Record(&p, nil, []byte{byte(i)}, nil, base.Add(time.Duration(i)*time.Minute))
+		r, _ := tg.Record(p, nil, []byte{byte(i)}, nil, base.Add(time.Duration(i)*time.Minute))
 		recs = append(recs, r)
 	}
 	for _, res := range c.ProduceSync(ctx, recs) {
@@ -162,7 +162,7 @@ func TestBusyPartitionBatchesFit(t *testing.T) {
 	ctx := context.WithoutCancel(t.Context())
 	wg.Add(n)
 	for i := 0; i < n; i++ {
-		rec, _ := tg.Record(&p, nil, value, nil, time.Time{})
+		rec, _ := tg.Record(p, nil, value, nil, time.Time{})
 		c.Produce(ctx, rec, func(_ *kgo.Record, err error) {
 			if err != nil {
 				failed.Add(1)

@@ -49,22 +49,23 @@ func (c *Client) Refresh(ctx context.Context, t *Target) error {
 	return nil
 }
 
-// Partition returns the partition for a record: the explicit one when
-// given (ErrUnknownPartition when the topic has no such partition), else
-// murmur2 of the key, else the target's partition for keyless records.
-func (t *Target) Partition(explicit *int32, key []byte) (int32, error) {
-	if explicit != nil {
-		if *explicit < 0 || *explicit >= t.Partitions {
+// Partition returns the partition for a record: the explicit one when it
+// is not negative (ErrUnknownPartition when the topic has no such
+// partition), else murmur2 of the key, else the target's partition for
+// keyless records.
+func (t *Target) Partition(explicit int32, key []byte) (int32, error) {
+	if explicit >= 0 {
+		if explicit >= t.Partitions {
 			return 0, ErrUnknownPartition
 		}
-		return *explicit, nil
+		return explicit, nil
 	}
 	return t.part.For(key), nil
 }
 
 // Record builds a record for the target; see Partition for how its
 // partition is chosen.
-func (t *Target) Record(explicit *int32, key, value []byte, headers []kgo.RecordHeader, ts time.Time) (*kgo.Record, error) {
+func (t *Target) Record(explicit int32, key, value []byte, headers []kgo.RecordHeader, ts time.Time) (*kgo.Record, error) {
 	r := new(kgo.Record)
 	if err := t.Fill(r, explicit, key, value, headers, ts); err != nil {
 		return nil, err
@@ -75,7 +76,7 @@ func (t *Target) Record(explicit *int32, key, value []byte, headers []kgo.Record
 // Fill is Record into a record the caller owns and reuses (once the
 // producer has answered it: franz-go does not touch a record after its
 // promise returns).
-func (t *Target) Fill(r *kgo.Record, explicit *int32, key, value []byte, headers []kgo.RecordHeader, ts time.Time) error {
+func (t *Target) Fill(r *kgo.Record, explicit int32, key, value []byte, headers []kgo.RecordHeader, ts time.Time) error {
 	p, err := t.Partition(explicit, key)
 	if err != nil {
 		return err

@@ -10,11 +10,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/metrics"
+	"github.com/kgate/kgate/internal/record"
 )
 
 // Deps are what the KastleX API needs.
@@ -99,8 +99,6 @@ func truncate(s string, n int) string {
 // text is how KastleX shows bytes in JSON: the text when it is valid
 // UTF-8, else base64 with an "<field>_encoding":"base64" beside it.
 func text(b []byte) (string, bool) {
-	if utf8.Valid(b) {
-		return string(b), true
-	}
-	return encodeBase64(b), false
+	s, isBase64 := record.Text(b)
+	return s, !isBase64
 }

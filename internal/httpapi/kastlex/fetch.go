@@ -11,6 +11,7 @@ import (
 
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/kafka"
+	"github.com/kgate/kgate/internal/record"
 )
 
 // fetchOffers: JSON unless the client asks for the raw value.
@@ -79,7 +80,7 @@ func toMessage(r *kgo.Record) message {
 		if allText {
 			s = string(h.Value)
 		} else {
-			s = encodeBase64(h.Value)
+			s = record.Base64(h.Value)
 		}
 		m.Headers[h.Key] = &s
 	}

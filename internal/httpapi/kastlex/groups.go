@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/kgate/kgate/internal/httpapi"
+	"github.com/kgate/kgate/internal/record"
 )
 
 // groups answers GET /api/v{1,2}/consumers: the group ids, sorted.
@@ -48,7 +49,7 @@ func encoded(b []byte) (string, string) {
 	if printable(b) {
 		return string(b), "text"
 	}
-	return encodeBase64(b), "base64"
+	return record.Base64(b), "base64"
 }
 
 type groupInfo struct {

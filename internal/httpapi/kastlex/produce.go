@@ -1,10 +1,7 @@
 package kastlex
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -14,14 +11,13 @@ import (
 
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/kafka"
+	"github.com/kgate/kgate/internal/record"
 )
 
-func encodeBase64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
-
 // parseHeaders reads x-message-headers: a JSON object of header names to
-// values. Strings are taken as they are, null is a header without a
-// value, and other JSON values as their JSON text (KastleX turns them to
-// text too). Order is kept.
+// values, decoded by the record codec (strings are taken as they are,
+// null is a header without a value, other JSON values are their JSON
+// text, as KastleX turns them to text; order is kept).
 func parseHeaders(vals []string) ([]kgo.RecordHeader, error) {
 	if len(vals) == 0 {
 		return nil, nil
@@ -29,46 +25,15 @@ func parseHeaders(vals []string) ([]kgo.RecordHeader, error) {
 	if len(vals) > 1 {
 		return nil, httpapi.ErrBadRequest.Msg("Bad Request: send one x-message-headers header with a JSON object.")
 	}
-	raw := bytes.TrimSpace([]byte(vals[0]))
-	if len(raw) == 0 || raw[0] != '{' {
-		return nil, httpapi.ErrBadRequest.Msg("Bad Request: x-message-headers must be a JSON object of header names to values.")
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if _, err := dec.Token(); err != nil {
-		return nil, httpapi.ErrBadRequest.Msg("Bad Request: x-message-headers is not valid JSON.")
-	}
-	var out []kgo.RecordHeader
-	for dec.More() {
-		kt, err := dec.Token()
-		if err != nil {
-			return nil, httpapi.ErrBadRequest.Msg("Bad Request: x-message-headers is not valid JSON.")
+	hs, err := record.DecodeHeaders([]byte(vals[0]))
+	if err != nil {
+		var e *record.Error
+		if errors.As(err, &e) && (e.Kind == record.KindSyntax || e.Kind == record.KindTruncated) {
+			return nil, httpapi.ErrBadRequest.Msg("Bad Request: x-message-headers is not valid JSON: %s", e.Message()).Wrap(err)
 		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, httpapi.ErrBadRequest.Msg("Bad Request: x-message-headers is not valid JSON.")
-		}
-		h := kgo.RecordHeader{Key: kt.(string)}
-		switch {
-		case bytes.Equal(v, []byte("null")):
-		case len(v) > 0 && v[0] == '"':
-			var s string
-			_ = json.Unmarshal(v, &s)
-			h.Value = []byte(s)
-		default:
-			var buf bytes.Buffer
-			_ = json.Compact(&buf, v)
-			h.Value = buf.Bytes()
-		}
-		out = append(out, h)
+		return nil, httpapi.ErrBadRequest.Msg("Bad Request: x-message-%s", err.Error()).Wrap(err)
 	}
-	if _, err := dec.Token(); err != nil {
-		return nil, httpapi.ErrBadRequest.Msg("Bad Request: x-message-headers is not valid JSON.")
-	}
-	if dec.More() {
-		return nil, httpapi.ErrBadRequest.Msg("Bad Request: x-message-headers has data after the object.")
-	}
-	return out, nil
+	return hs, nil
 }
 
 // produce serves POST /api/v{1,2}/messages/{topic}[/{partition}]: the
@@ -81,13 +46,13 @@ func (a *api) produce(withPartition bool) httpapi.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		var partition *int32
+		partition := record.NoPartition
 		if withPartition {
 			p, err := partitionParam(r)
 			if err != nil {
 				return err
 			}
-			partition = &p
+			partition = p
 		}
 		headers, err := parseHeaders(r.Header.Values("X-Message-Headers"))
 		if err != nil {
@@ -110,7 +75,7 @@ func (a *api) produce(withPartition bool) httpapi.HandlerFunc {
 		}
 		rec, err := target.Record(partition, key, value, headers, time.Time{})
 		if errors.Is(err, kafka.ErrUnknownPartition) {
-			return httpapi.ErrPartitionNotFound.Msg("Partition %d not found: topic %s has %d partition(s).", *partition, topic, target.Partitions)
+			return httpapi.ErrPartitionNotFound.Msg("Partition %d not found: topic %s has %d partition(s).", partition, topic, target.Partitions)
 		} else if err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package v2
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -10,10 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/kafka"
+	"github.com/kgate/kgate/internal/record"
 )
 
 // consumerAPI serves the /consumers routes.
@@ -87,7 +85,7 @@ func (a consumerAPI) create(w http.ResponseWriter, r *http.Request) error {
 // body may be empty.
 func (a consumerAPI) parseCreate(body []byte) (instanceOptions, error) {
 	o := instanceOptions{
-		format:         fmtBinary,
+		format:         record.BinaryFormat,
 		reset:          "latest",
 		autoCommit:     true, // the Kafka consumer's default, as on Confluent
 		minBytes:       a.cs.cfg.FetchMinBytes,
@@ -151,10 +149,11 @@ func (a consumerAPI) parseCreate(body []byte) (instanceOptions, error) {
 		if !valid {
 			return o, httpapi.ErrUnprocessable.Msg("Invalid format type.")
 		}
-		if fm.needsSchemaRegistry() {
-			return o, httpapi.ErrNoSchemaRegistry.Msg("Payload error. The %s format needs a Schema Registry and none is configured on this gateway; use binary or json.", fm)
+		f, ok := record.Builtin(fm)
+		if !ok {
+			return o, httpapi.ErrNoSchemaRegistry.Msg("Payload error. The %s format needs a Schema Registry and none is configured on this gateway; use binary or json.", fm.Lower())
 		}
-		o.format = fm
+		o.format = f
 	}
 	if s, ok, err := str("auto.offset.reset"); err != nil {
 		return o, err
@@ -423,33 +422,13 @@ func (a consumerAPI) seekEdge(start bool) httpapi.HandlerFunc {
 	}
 }
 
-// consumerRecord is a v2 ConsumerRecord, extended with the record's
-// timestamp (epoch ms) and, when it has any, its headers.
-type consumerRecord struct {
-	Topic     string          `json:"topic"`
-	Key       json.RawMessage `json:"key"`
-	Value     json.RawMessage `json:"value"`
-	Partition int32           `json:"partition"`
-	Offset    int64           `json:"offset"`
-	Timestamp int64           `json:"timestamp"`
-	Headers   []headerJSON    `json:"headers,omitempty"`
-}
-
-type headerJSON struct {
-	Name  string  `json:"name"`
-	Value *string `json:"value"`
-}
-
 func (a consumerAPI) records(w http.ResponseWriter, r *http.Request) error {
 	ct := httpapi.Negotiate(r.Header.Get("Accept"), recordsOffers)
 	if ct == "" {
 		return httpapi.ErrNotAcceptable
 	}
-	want := fmtBinary
-	if ct != mtV2 {
-		want = format(strings.TrimSuffix(strings.TrimPrefix(ct, "application/vnd.kafka."), ".v2+json"))
-	} else {
-		ct = mtBinary
+	if ct == mtV2 {
+		ct = mtBinary // the bare v2 type means binary, as on Confluent
 	}
 	// Errors of this endpoint carry the negotiated embedded type.
 	w.Header().Set("Content-Type", ct)
@@ -463,7 +442,7 @@ func (a consumerAPI) records(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return a.withInstance(r, func(in *instance) error {
-		if in.opts.format != want {
+		if embeddedType(in.opts.format.Name()) != ct {
 			return httpapi.ErrFormatMismatch
 		}
 		wait := in.opts.requestTimeout
@@ -476,25 +455,17 @@ func (a consumerAPI) records(w http.ResponseWriter, r *http.Request) error {
 		if maxBytes > 0 && maxBytes < limit {
 			limit = maxBytes
 		}
-		recs, err := in.read(r.Context(), wait, limit)
+		body, n, size, err := in.read(r.Context(), wait, limit)
 		if err != nil {
 			return err
 		}
-		out := make([]consumerRecord, len(recs))
-		size := 0
-		for i, rec := range recs {
-			cr, err := encodeRecord(in.opts.format, rec)
-			if err != nil {
-				in.unread(recs[i:])
-				return err
-			}
-			out[i] = cr
-			size += len(rec.Key) + len(rec.Value)
+		if a.m != nil && n > 0 {
+			a.m.consumed(n, size)
 		}
-		if a.m != nil && len(recs) > 0 {
-			a.m.consumed(len(recs), size)
-		}
-		httpapi.WriteJSON(w, http.StatusOK, ct, out)
+		h := w.Header()
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(body)
 		return nil
 	})
 }
@@ -509,40 +480,6 @@ func queryInt(q url.Values, name string) (int64, error) {
 		return 0, httpapi.ErrBadRequest.Msg("Bad Request: query parameter %s must be an integer.", name)
 	}
 	return n, nil
-}
-
-// encodeRecord renders a record in the instance's embedded format. A json
-// consumer meeting bytes that are not JSON fails with 40801, as on
-// Confluent (kafka-topics-ui relies on it to detect formats).
-func encodeRecord(f format, r *kgo.Record) (consumerRecord, error) {
-	cr := consumerRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp.UnixMilli()}
-	conv := func(b []byte) (json.RawMessage, error) {
-		if b == nil {
-			return nil, nil
-		}
-		if f == fmtJSON {
-			if !json.Valid(b) {
-				return nil, httpapi.ErrSerialization.Msg("Error deserializing message at %s[%d]@%d: not valid JSON; read it with the binary format.", r.Topic, r.Partition, r.Offset)
-			}
-			return b, nil
-		}
-		return json.Marshal(base64.StdEncoding.EncodeToString(b))
-	}
-	var err error
-	if cr.Key, err = conv(r.Key); err != nil {
-		return cr, err
-	}
-	if cr.Value, err = conv(r.Value); err != nil {
-		return cr, err
-	}
-	for _, h := range r.Headers {
-		hj := headerJSON{Name: h.Key}
-		if h.Value != nil {
-			hj.Value = ptr(base64.StdEncoding.EncodeToString(h.Value))
-		}
-		cr.Headers = append(cr.Headers, hj)
-	}
-	return cr, nil
 }
 
 func (a consumerAPI) commit(w http.ResponseWriter, r *http.Request) error {

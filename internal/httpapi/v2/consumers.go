@@ -21,6 +21,7 @@ import (
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/metrics"
+	"github.com/kgate/kgate/internal/record"
 )
 
 // Consumers holds this node's v2 consumer instances. Like Confluent's,
@@ -105,7 +106,7 @@ func (c *Consumers) Close() {
 // instanceOptions are a create request's validated settings.
 type instanceOptions struct {
 	name           string
-	format         format
+	format         record.Format
 	reset          string // earliest, latest, none
 	autoCommit     bool
 	minBytes       int
@@ -411,7 +412,7 @@ func (in *instance) assign(ctx context.Context, parts []tp) error {
 		in.mode = modeNone
 		return nil
 	}
-	committed, err := in.c.kc.Admin().FetchOffsets(ctx, in.group)
+	committed, err := in.c.kc.Committed(ctx, in.group)
 	if err != nil {
 		return err
 	}
@@ -585,43 +586,65 @@ func (in *instance) resolve(ctx context.Context, parts []tp, list func(*kadm.Cli
 	return out, nil
 }
 
-// read returns records: it waits up to wait for the first one (and for
-// fetch.min.bytes, when set), then returns what is buffered, up to
-// maxBytes of raw key+value bytes. At least one record is returned even
-// if it alone exceeds maxBytes (Kafka's own fetch does the same), so a
-// large record cannot wedge a consumer. Records not returned stay
-// buffered for the next read.
-func (in *instance) read(ctx context.Context, wait time.Duration, maxBytes int64) ([]*kgo.Record, error) {
+// read returns records rendered as a JSON array of v2 ConsumerRecords in
+// the instance's format: it waits up to wait for the first one (and for
+// fetch.min.bytes, when set), then takes what is buffered, up to maxBytes
+// of raw key+value bytes. At least one record is returned even if it
+// alone exceeds maxBytes (Kafka's own fetch does the same), so a large
+// record cannot wedge a consumer. A record the format cannot show (bytes
+// that are not JSON, for a json consumer) ends the read before it: the
+// records before it are returned, and a read that starts at it fails with
+// 40801, as Confluent's does. Records not returned stay buffered for the
+// next read; only returned records count as delivered (for commits).
+func (in *instance) read(ctx context.Context, wait time.Duration, maxBytes int64) (body []byte, n, size int, err error) {
 	in.op.Lock()
 	defer in.op.Unlock()
 	if in.closed {
-		return nil, httpapi.ErrConsumerNotFound
+		return nil, 0, 0, httpapi.ErrConsumerNotFound
 	}
 	if in.cl == nil {
-		return nil, httpapi.ErrIllegalState.Msg("Illegal state: Consumer is not subscribed to any topics or assigned any partitions")
+		return nil, 0, 0, httpapi.ErrIllegalState.Msg("Illegal state: Consumer is not subscribed to any topics or assigned any partitions")
 	}
+	f := in.opts.format
 	deadline := time.Now().Add(wait)
-	var out []*kgo.Record
-	var size int64
-	take := func() bool { // moves buffered records to out; true when full
+	body = append(make([]byte, 0, 512), '[')
+	var delivered []*kgo.Record
+	var total int64
+	var undecodable error
+	// take moves buffered records to body until the byte cap or a record
+	// the format cannot show; true when the read is complete.
+	take := func() bool {
 		in.stateMu.Lock()
 		defer in.stateMu.Unlock()
 		i := 0
 		for ; i < len(in.buffer); i++ {
 			r := in.buffer[i]
-			n := int64(len(r.Key) + len(r.Value))
-			if len(out) > 0 && size+n > maxBytes {
+			rn := int64(len(r.Key) + len(r.Value))
+			if len(delivered) > 0 && total+rn > maxBytes {
 				break
 			}
-			out = append(out, r)
-			size += n
+			if len(delivered) > 0 {
+				body = append(body, ',')
+			}
+			var eerr error
+			if body, eerr = record.AppendV2Record(body, r, f, f); eerr != nil {
+				if len(delivered) > 0 {
+					body = body[:len(body)-1] // the comma
+				} else {
+					undecodable = undecodableError(r, eerr)
+				}
+				in.buffer = in.buffer[i:]
+				return true
+			}
+			delivered = append(delivered, r)
+			total += rn
 		}
 		in.buffer = in.buffer[i:]
-		return len(in.buffer) > 0 || size >= maxBytes
+		return len(in.buffer) > 0 || total >= maxBytes
 	}
 	full := take()
 	for !full {
-		if len(out) > 0 && (in.opts.minBytes <= 0 || size >= int64(in.opts.minBytes)) {
+		if len(delivered) > 0 && (in.opts.minBytes <= 0 || total >= int64(in.opts.minBytes)) {
 			break
 		}
 		remaining := time.Until(deadline)
@@ -649,8 +672,8 @@ func (in *instance) read(ctx context.Context, wait time.Duration, maxBytes int64
 			in.stateMu.Unlock()
 			full = take()
 		}
-		if ferr != nil && len(out) == 0 {
-			return nil, ferr
+		if ferr != nil && len(delivered) == 0 {
+			return nil, 0, 0, ferr
 		}
 		if ferr != nil {
 			in.c.logger.Warn("consumer fetch error", "group", in.group, "instance", in.name, "err", ferr)
@@ -660,31 +683,36 @@ func (in *instance) read(ctx context.Context, wait time.Duration, maxBytes int64
 			break
 		}
 	}
-	if len(out) > 0 {
+	if undecodable != nil {
+		return nil, 0, 0, undecodable
+	}
+	if len(delivered) > 0 {
 		in.stateMu.Lock()
-		for _, r := range out {
+		for _, r := range delivered {
 			in.returned[tp{r.Topic, r.Partition}] = r.Offset + 1
 		}
 		in.stateMu.Unlock()
 		if in.mode == modeSubscribe && in.opts.autoCommit {
-			in.cl.MarkCommitRecords(out...)
+			// Only what the client is given may be committed.
+			in.cl.MarkCommitRecords(delivered...)
 		}
 	}
-	return out, nil
+	return append(body, ']'), len(delivered), int(total), nil
 }
 
-// unread puts records back at the front of the buffer (a read that could
-// not be encoded must not lose them).
-func (in *instance) unread(recs []*kgo.Record) {
-	in.stateMu.Lock()
-	defer in.stateMu.Unlock()
-	in.buffer = append(append([]*kgo.Record(nil), recs...), in.buffer...)
-	for _, r := range recs {
-		k := tp{r.Topic, r.Partition}
-		if cur, ok := in.returned[k]; ok && cur > r.Offset {
-			in.returned[k] = r.Offset
+// undecodableError is the 40801 of a record the consumer's format cannot
+// show; it says how to get past it.
+func undecodableError(r *kgo.Record, err error) error {
+	what, problem := "it", "cannot be shown in this format"
+	var e *record.Error
+	if errors.As(err, &e) {
+		if e.Field != "" {
+			what = "its " + e.Field
 		}
+		problem = e.Problem
 	}
+	return httpapi.ErrSerialization.Msg("Error deserializing message at %s[%d]@%d: %s %s. Read it with the binary format, or seek past it (POST .../positions with offset %d).",
+		r.Topic, r.Partition, r.Offset, what, problem, r.Offset+1).Wrap(err)
 }
 
 // commit commits offsets (already +1, the next record to read), or,
@@ -744,7 +772,7 @@ func (in *instance) commit(ctx context.Context, offsets map[tp]int64) error {
 // committed returns the group's committed offsets, for parts or, when
 // parts is empty, for every partition the group has committed.
 func (in *instance) committed(ctx context.Context, parts []tp) ([]committedOffset, error) {
-	resp, err := in.c.kc.Admin().FetchOffsets(ctx, in.group)
+	resp, err := in.c.kc.Committed(ctx, in.group)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/httpapi"
+	"github.com/kgate/kgate/internal/record"
 )
 
 // FuzzDecodeProduce: any body yields records or a 4xx catalog error, never
@@ -24,9 +25,9 @@ func FuzzDecodeProduce(f *testing.F) {
 		f.Add(s, false)
 	}
 	f.Fuzz(func(t *testing.T, body string, binary bool) {
-		fm := fmtJSON
+		fm := record.JSON
 		if binary {
-			fm = fmtBinary
+			fm = record.Binary
 		}
 		recs, err := decodeProduce(fm, []byte(body))
 		if err != nil {
@@ -37,7 +38,7 @@ func FuzzDecodeProduce(f *testing.F) {
 			return
 		}
 		for _, r := range recs {
-			if r.partition != nil && *r.partition < 0 {
+			if r.Partition < record.NoPartition {
 				t.Fatalf("negative partition accepted")
 			}
 		}
@@ -63,7 +64,7 @@ func FuzzParseCreate(f *testing.F) {
 			}
 			return
 		}
-		if _, ok := parseFormat(string(o.format)); !ok || o.format.needsSchemaRegistry() {
+		if n := o.format.Name(); n != record.Binary && n != record.JSON {
 			t.Fatalf("accepted format %q", o.format)
 		}
 		if o.minBytes < -1 || o.minBytes > 10000000 || o.requestTimeout < 0 {

@@ -1,9 +1,8 @@
 package v2
 
 import (
-	"strings"
-
 	"github.com/kgate/kgate/internal/httpapi"
+	"github.com/kgate/kgate/internal/record"
 )
 
 // Media types of the v2 API (reference/confluent-rest.md §1.1).
@@ -17,51 +16,36 @@ const (
 	mtPlainJSON  = "application/json"
 )
 
-// format is an embedded data format.
-type format string
-
-const (
-	fmtBinary     format = "binary"
-	fmtJSON       format = "json"
-	fmtAvro       format = "avro"
-	fmtJSONSchema format = "jsonschema"
-	fmtProtobuf   format = "protobuf"
-)
-
-// needsSchemaRegistry reports whether f cannot work without a registry.
-func (f format) needsSchemaRegistry() bool {
-	return f == fmtAvro || f == fmtJSONSchema || f == fmtProtobuf
-}
-
-// parseFormat reads a consumer's "format" field, case-insensitively.
-func parseFormat(s string) (format, bool) {
-	switch f := format(strings.ToLower(s)); f {
-	case fmtBinary, fmtJSON, fmtAvro, fmtJSONSchema, fmtProtobuf:
-		return f, true
-	}
-	return "", false
+// parseFormat reads a consumer's "format" field, case-insensitively: one
+// of v2's formats (STRING is v3's only).
+func parseFormat(s string) (record.Name, bool) {
+	n, ok := record.ParseName(s)
+	return n, ok && n != record.String
 }
 
 // produceFormat maps a produce request's Content-Type to its format.
 // Plain application/json is taken as the json format (a documented
 // extension; Confluent answers 415).
-func produceFormat(contentType string) (format, error) {
+func produceFormat(contentType string) (record.Name, error) {
 	switch httpapi.MediaType(contentType) {
 	case mtBinary:
-		return fmtBinary, nil
+		return record.Binary, nil
 	case mtJSON, mtPlainJSON:
-		return fmtJSON, nil
+		return record.JSON, nil
 	case mtAvro:
-		return fmtAvro, nil
+		return record.Avro, nil
 	case mtJSONSchema:
-		return fmtJSONSchema, nil
+		return record.JSONSchema, nil
 	case mtProtobuf:
-		return fmtProtobuf, nil
+		return record.Protobuf, nil
 	case "":
 		return "", httpapi.ErrUnsupportedMediaType.Msg("HTTP 415 Unsupported Media Type: a Content-Type such as %s or %s is required.", mtJSON, mtBinary)
 	}
 	return "", httpapi.ErrUnsupportedMediaType.Msg("HTTP 415 Unsupported Media Type: %q; produce takes %s, %s (or application/json).", httpapi.MediaType(contentType), mtJSON, mtBinary)
 }
+
+// embeddedType is the media type of records in format n.
+func embeddedType(n record.Name) string { return "application/vnd.kafka." + n.Lower() + ".v2+json" }
 
 // controlContentOK reports whether a consumer-control POST may carry this
 // Content-Type: the v2 type, any embedded v2 type, plain JSON, or none

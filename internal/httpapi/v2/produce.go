@@ -1,23 +1,19 @@
 package v2
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
-	"sync"
-	"time"
 
-	"github.com/go-json-experiment/json/jsontext"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/kafka"
+	"github.com/kgate/kgate/internal/record"
 )
 
 // produceResponse is Confluent's ProduceResponse; v2 writes nulls.
@@ -34,342 +30,38 @@ type partitionOffset struct {
 	Error     *string `json:"error"`
 }
 
-// decodedRecord is a validated record ready to produce.
-type decodedRecord struct {
-	key, value []byte
-	partition  *int32
-	headers    []kgo.RecordHeader
-	timestamp  time.Time
-}
-
-var jsonNull = []byte("null")
-
-var decoders = sync.Pool{New: func() any { return jsontext.NewDecoder(bytes.NewReader(nil)) }}
-
-// decodeProduce parses and validates a whole produce body (reference §1.3)
-// in one streaming pass: every record field is converted straight from the
-// body, without reflection or copies of the raw JSON. The body must be
-// syntactically valid as a whole (400 otherwise); any invalid record
-// rejects the request, so nothing is written. Unknown fields (the schema
-// fields of other formats among them) are ignored, as on Confluent.
-func decodeProduce(f format, body []byte) ([]decodedRecord, error) {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 || bytes.Equal(body, jsonNull) {
-		return nil, httpapi.ErrUnprocessable.Msg("Request body is empty. Data is required.")
-	}
-	if f.needsSchemaRegistry() {
-		return nil, httpapi.ErrNoSchemaRegistry.Msg("Payload error. The %s format needs a Schema Registry and none is configured on this gateway; use %s or %s.", f, mtJSON, mtBinary)
-	}
-	dec := decoders.Get().(*jsontext.Decoder)
-	dec.Reset(bytes.NewReader(body), jsontext.AllowDuplicateNames(true))
-	defer func() {
-		dec.Reset(bytes.NewReader(nil))
-		decoders.Put(dec)
-	}()
-	p := produceParser{dec: dec, f: f, arena: make([]byte, 0, len(body))}
-	recs, perr := p.parse()
-	if perr != nil {
-		return nil, perr
-	}
-	if p.invalid != nil {
-		return nil, p.invalid
+// decodeProduce decodes and validates a whole produce body with the
+// record codec (any invalid record rejects the request, so nothing is
+// written).
+func decodeProduce(f record.Name, body []byte) ([]record.Record, error) {
+	recs, err := record.DecodeV2(body, f, nil)
+	if err != nil {
+		return nil, recordError(err)
 	}
 	return recs, nil
 }
 
-// produceParser walks a produce body. The first semantic problem is kept
-// in invalid while parsing goes on, so that a syntax error anywhere still
-// wins with a 400.
-type produceParser struct {
-	dec     *jsontext.Decoder
-	f       format
-	invalid error
-	arena   []byte
-}
-
-func (p *produceParser) fail(err error) {
-	if p.invalid == nil {
-		p.invalid = err
+// recordError maps a codec error onto v2's wire: JSON syntax and base64
+// are 400 as Confluent's are, values of the wrong shape or type 422 (as
+// Jackson's mapping errors), a negative partition 40402.
+func recordError(err error) error {
+	var e *record.Error
+	if !errors.As(err, &e) {
+		return err
 	}
-}
-
-func syntaxError(err error) error {
-	return httpapi.ErrBadRequest.Msg("Unexpected JSON input: %s.", strings.TrimPrefix(err.Error(), "jsontext: ")).Wrap(err)
-}
-
-func (p *produceParser) parse() ([]decodedRecord, error) {
-	dec := p.dec
-	if dec.PeekKind() != '{' {
-		if err := dec.SkipValue(); err != nil {
-			return nil, syntaxError(err)
-		}
-		return nil, httpapi.ErrUnprocessable.Msg("The request body must be a JSON object with a \"records\" array.")
+	switch e.Kind {
+	case record.KindSyntax, record.KindTruncated:
+		return httpapi.ErrBadRequest.Msg("%s", e.Message()).Wrap(err)
+	case record.KindBase64:
+		return httpapi.ErrBadRequest.Msg("Bad Request: %s", e.Message()).Wrap(err)
+	case record.KindPartition:
+		return httpapi.ErrPartitionNotFound.Msg("%s", e.Message()).Wrap(err)
+	case record.KindNeedsRegistry:
+		return httpapi.ErrNoSchemaRegistry.Msg("Payload error. Schema Registry must be configured when using schemas. %s", e.Message()).Wrap(err)
+	case record.KindEmpty:
+		return httpapi.ErrUnprocessable.Msg("%s", e.Message()).Wrap(err)
 	}
-	if _, err := dec.ReadToken(); err != nil {
-		return nil, syntaxError(err)
-	}
-	var out []decodedRecord
-	for dec.PeekKind() != '}' {
-		name, err := p.name()
-		if err != nil {
-			return nil, syntaxError(err)
-		}
-		if name != "records" {
-			if err := dec.SkipValue(); err != nil {
-				return nil, syntaxError(err)
-			}
-			continue
-		}
-		switch dec.PeekKind() {
-		case 'n': // null: an empty list, as on Confluent
-			if _, err := dec.ReadToken(); err != nil {
-				return nil, syntaxError(err)
-			}
-			continue
-		case '[':
-		default:
-			if err := dec.SkipValue(); err != nil {
-				return nil, syntaxError(err)
-			}
-			p.fail(httpapi.ErrUnprocessable.Msg("\"records\" must be an array of records."))
-			continue
-		}
-		if _, err := dec.ReadToken(); err != nil {
-			return nil, syntaxError(err)
-		}
-		out = out[:0]
-		for i := 0; dec.PeekKind() != ']'; i++ {
-			if dec.PeekKind() != '{' {
-				if err := dec.SkipValue(); err != nil {
-					return nil, syntaxError(err)
-				}
-				p.fail(httpapi.ErrUnprocessable.Msg("records[%d] must be an object with \"key\" and/or \"value\".", i))
-				continue
-			}
-			var d decodedRecord
-			if err := p.record(i, &d); err != nil {
-				return nil, err
-			}
-			out = append(out, d)
-		}
-		if _, err := dec.ReadToken(); err != nil {
-			return nil, syntaxError(err)
-		}
-	}
-	if _, err := dec.ReadToken(); err != nil {
-		return nil, syntaxError(err)
-	}
-	if _, err := dec.ReadToken(); err != io.EOF {
-		if err == nil {
-			err = errors.New("data after the top-level value")
-		}
-		return nil, syntaxError(err)
-	}
-	return out, nil
-}
-
-// knownNames are the object names the parser looks for; returning these
-// constants avoids allocating a string per name.
-var knownNames = []string{"records", "key", "value", "partition", "headers", "timestamp"}
-
-// name reads an object member name. Known names come back without an
-// allocation; others (and escaped spellings) are unquoted.
-func (p *produceParser) name() (string, error) {
-	raw, err := p.dec.ReadValue()
-	if err != nil {
-		return "", err
-	}
-	if len(raw) >= 2 && bytes.IndexByte(raw, '\\') < 0 {
-		inner := raw[1 : len(raw)-1]
-		for _, k := range knownNames {
-			if string(inner) == k {
-				return k, nil
-			}
-		}
-		return "", nil // unknown: ignored by the caller
-	}
-	u, err := jsontext.AppendUnquote(nil, raw)
-	return string(u), err
-}
-
-// alloc returns n bytes carved from the request's arena: all keys and
-// values of a request share a few large allocations instead of one each.
-// Each piece is capped so that later pieces never overwrite it.
-func (p *produceParser) alloc(n int) []byte {
-	if cap(p.arena)-len(p.arena) < n {
-		p.arena = make([]byte, 0, max(n, 64<<10))
-	}
-	start := len(p.arena)
-	p.arena = p.arena[:start+n]
-	return p.arena[start : start+n : start+n]
-}
-
-// record converts one record object; syntax errors are returned, semantic
-// ones recorded with fail.
-func (p *produceParser) record(i int, d *decodedRecord) error {
-	dec := p.dec
-	if _, err := dec.ReadToken(); err != nil {
-		return syntaxError(err)
-	}
-	for dec.PeekKind() != '}' {
-		field, err := p.name()
-		if err != nil {
-			return syntaxError(err)
-		}
-		v, err := dec.ReadValue() // valid until the next read
-		if err != nil {
-			return syntaxError(err)
-		}
-		var ferr error
-		switch field {
-		case "key":
-			d.key, ferr = p.embedded(v, i, "key")
-		case "value":
-			d.value, ferr = p.embedded(v, i, "value")
-		case "partition":
-			d.partition, ferr = decodePartition(v, i)
-		case "headers":
-			d.headers, ferr = decodeHeaders(json.RawMessage(v), i)
-		case "timestamp":
-			d.timestamp, ferr = decodeTimestamp(json.RawMessage(v), i)
-		}
-		if ferr != nil {
-			p.fail(ferr)
-		}
-	}
-	if _, err := dec.ReadToken(); err != nil {
-		return syntaxError(err)
-	}
-	return nil
-}
-
-func decodePartition(v jsontext.Value, i int) (*int32, error) {
-	if v.Kind() == 'n' {
-		return nil, nil
-	}
-	n, err := strconv.ParseInt(string(v), 10, 32)
-	if v.Kind() != '0' || err != nil {
-		return nil, httpapi.ErrUnprocessable.Msg("records[%d].partition must be an integer.", i)
-	}
-	if n < 0 {
-		return nil, httpapi.ErrPartitionNotFound.Msg("records[%d].partition must not be negative.", i)
-	}
-	pt := int32(n)
-	return &pt, nil
-}
-
-// embedded converts a key or value from its embedded format to fresh
-// bytes: binary is a base64 string, json is any JSON value stored as its
-// compact serialization (a JSON string keeps its quotes, as on Confluent).
-// Absent or null is a Kafka null. v is syntactically valid.
-func (p *produceParser) embedded(v jsontext.Value, i int, field string) ([]byte, error) {
-	if len(v) == 0 || v.Kind() == 'n' {
-		return nil, nil
-	}
-	if p.f == fmtBinary {
-		if v.Kind() != '"' {
-			return nil, httpapi.ErrBadRequest.Msg("Bad Request: records[%d].%s is not a base64 string.", i, field)
-		}
-		s := v[1 : len(v)-1]
-		if bytes.IndexByte(s, '\\') >= 0 { // escaped: unquote first
-			u, err := jsontext.AppendUnquote(nil, v)
-			if err != nil {
-				return nil, httpapi.ErrBadRequest.Msg("Bad Request: records[%d].%s is not a base64 string.", i, field)
-			}
-			s = u
-		}
-		out := p.alloc(base64.RawStdEncoding.DecodedLen(len(s)) + 3) // room for unpadded input
-		n, err := base64.StdEncoding.Decode(out, s)
-		if err != nil {
-			// Be lenient about missing padding, strict about the alphabet.
-			if n, err = base64.RawStdEncoding.Decode(out, s); err != nil {
-				return nil, httpapi.ErrBadRequest.Msg("Bad Request: records[%d].%s is not a valid base64 string.", i, field)
-			}
-		}
-		return out[:n:n], nil
-	}
-	out := jsontext.Value(p.alloc(len(v)))
-	copy(out, v)
-	if bytes.ContainsAny(out, " \t\r\n") {
-		if err := out.Compact(); err != nil {
-			return nil, httpapi.ErrBadRequest.Msg("Bad Request: records[%d].%s is not valid JSON.", i, field)
-		}
-	}
-	return out, nil
-}
-
-// decodeHeaders accepts v3's shape, [{"name":"n","value":"<base64>"|null}],
-// or an object of string values {"n":"text"}.
-func decodeHeaders(raw json.RawMessage, i int) ([]kgo.RecordHeader, error) {
-	if len(raw) == 0 || bytes.Equal(raw, jsonNull) {
-		return nil, nil
-	}
-	switch raw[0] {
-	case '[':
-		var hs []struct {
-			Name  *string `json:"name"`
-			Value *string `json:"value"`
-		}
-		if err := json.Unmarshal(raw, &hs); err != nil {
-			return nil, httpapi.ErrUnprocessable.Msg("records[%d].headers must be an array of {\"name\",\"value\"} with base64 values, or an object of strings.", i)
-		}
-		out := make([]kgo.RecordHeader, 0, len(hs))
-		for j, h := range hs {
-			if h.Name == nil || *h.Name == "" {
-				return nil, httpapi.ErrUnprocessable.Msg("records[%d].headers[%d].name is required.", i, j)
-			}
-			var v []byte
-			if h.Value != nil {
-				b, err := base64.StdEncoding.DecodeString(*h.Value)
-				if err != nil {
-					return nil, httpapi.ErrBadRequest.Msg("Bad Request: records[%d].headers[%d].value is not a valid base64 string.", i, j)
-				}
-				v = b
-			}
-			out = append(out, kgo.RecordHeader{Key: *h.Name, Value: v})
-		}
-		return out, nil
-	case '{':
-		// Keep the order the client wrote.
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		_, _ = dec.Token()
-		var out []kgo.RecordHeader
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return nil, httpapi.JSONError(err)
-			}
-			var v *string
-			if err := dec.Decode(&v); err != nil {
-				return nil, httpapi.ErrUnprocessable.Msg("records[%d].headers values must be strings or null.", i)
-			}
-			h := kgo.RecordHeader{Key: kt.(string)}
-			if v != nil {
-				h.Value = []byte(*v)
-			}
-			out = append(out, h)
-		}
-		return out, nil
-	}
-	return nil, httpapi.ErrUnprocessable.Msg("records[%d].headers must be an array or an object.", i)
-}
-
-// decodeTimestamp accepts epoch milliseconds or an RFC 3339 string.
-func decodeTimestamp(raw json.RawMessage, i int) (time.Time, error) {
-	if len(raw) == 0 || bytes.Equal(raw, jsonNull) {
-		return time.Time{}, nil
-	}
-	if raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err == nil {
-			if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-				return t, nil
-			}
-		}
-	} else if ms, err := strconv.ParseInt(string(raw), 10, 64); err == nil && ms >= 0 {
-		return time.UnixMilli(ms), nil
-	}
-	return time.Time{}, httpapi.ErrUnprocessable.Msg("records[%d].timestamp must be epoch milliseconds or an RFC 3339 string.", i)
+	return httpapi.ErrUnprocessable.Msg("%s", e.Message()).Wrap(err)
 }
 
 // producer produces a v2 request's records.
@@ -385,7 +77,7 @@ type metricsSink interface {
 }
 
 // produce handles POST /topics/{topic} and /topics/{topic}/partitions/{p}.
-func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, pathPartition *int32) error {
+func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, pathPartition int32) error {
 	w.Header().Set("Content-Type", mtV2)
 	f, err := produceFormat(r.Header.Get("Content-Type"))
 	if err != nil {
@@ -420,22 +112,28 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 		}
 		return he
 	}
+	if pathPartition != record.NoPartition && pathPartition >= target.Partitions {
+		// Confluent's documented answer: the error body, nothing written.
+		return httpapi.ErrPartitionNotFound.Wrap(fmt.Errorf("topic %q has %d partition(s), not %d", topic, target.Partitions, pathPartition))
+	}
 	krecs := make([]*kgo.Record, len(recs))
 	backing := make([]kgo.Record, len(recs)) // one allocation for all records
 	size := 0
-	for i, d := range recs {
+	for i := range recs {
+		d := &recs[i]
 		pt := pathPartition
-		if d.partition != nil { // the record's field wins, as on Confluent
-			pt = d.partition
+		if d.Partition != record.NoPartition { // the record's field wins, as on Confluent
+			pt = d.Partition
 		}
-		if err := target.Fill(&backing[i], pt, d.key, d.value, d.headers, d.timestamp); err != nil {
-			// Nothing is written: the whole request is rejected.
-			he := httpapi.ErrPartitionNotFound.Msg("Partition %d not found: topic %q has %d partition(s).", *pt, topic, target.Partitions)
+		if err := target.Fill(&backing[i], pt, d.Key, d.Value, d.Headers, d.Timestamp); err != nil {
+			// Nothing is written: the whole request is rejected, and
+			// the status says so (see the unknown topic above).
+			he := httpapi.ErrPartitionNotFound.Msg("records[%d] names partition %d: topic %q has %d partition(s); nothing of this request was written.", i, pt, topic, target.Partitions)
 			writeProduce(w, he.Status, allFailed(len(recs), he))
 			return nil
 		}
 		krecs[i] = &backing[i]
-		size += len(d.key) + len(d.value)
+		size += d.Size()
 	}
 	ctx := context.WithoutCancel(r.Context()) // a client leaving must not half-cancel a request
 	results := p.kc.ProduceSync(ctx, krecs)

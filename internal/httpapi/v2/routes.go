@@ -11,6 +11,7 @@ import (
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/metrics"
+	"github.com/kgate/kgate/internal/record"
 )
 
 // Authorizer checks, inside a handler, an action on a resource the route
@@ -70,7 +71,7 @@ func Register(rr *httpapi.Router, d Deps) {
 	add("GET", "/topics", "v2.topics.list", "list_topics", nil, "List topic names.", md.listTopics)
 	add("GET", "/topics/{topic}", "v2.topics.get", "show_topic", topic, "Describe a topic: configs and partitions.", md.getTopic)
 	add("POST", "/topics/{topic}", "v2.topics.produce", "produce", topic, "Produce records (binary or json embedded format).",
-		func(w http.ResponseWriter, r *http.Request) error { return pr.produce(w, r, r.PathValue("topic"), nil) })
+		func(w http.ResponseWriter, r *http.Request) error { return pr.produce(w, r, r.PathValue("topic"), record.NoPartition) })
 	add("GET", "/topics/{topic}/partitions", "v2.partitions.list", "show_topic", topic, "List a topic's partitions.", md.listPartitions)
 	add("GET", "/topics/{topic}/partitions/{partition}", "v2.partitions.get", "show_topic", topic, "Describe one partition.", md.getPartition)
 	add("POST", "/topics/{topic}/partitions/{partition}", "v2.partitions.produce", "produce", topic, "Produce records to one partition.",
@@ -79,7 +80,7 @@ func Register(rr *httpapi.Router, d Deps) {
 			if err != nil {
 				return err
 			}
-			return pr.produce(w, r, r.PathValue("topic"), &p)
+			return pr.produce(w, r, r.PathValue("topic"), p)
 		})
 	add("GET", "/topics/{topic}/partitions/{partition}/offsets", "v2.partitions.offsets", "show_offsets", topic, "A partition's beginning and end offsets.", md.partitionOffsets)
 	add("GET", "/brokers", "v2.brokers.list", "list_brokers", nil, "List broker ids.", md.brokers)

@@ -263,7 +263,7 @@ func TestProduceRejects(t *testing.T) {
 		{Name: "reject_null_body", Method: "POST", Path: "/topics/rej", Header: jsonHdr(ctJSON), Body: `null`, Status: 422, Code: 422},
 		{Name: "reject_body_not_object", Method: "POST", Path: "/topics/rej", Header: jsonHdr(ctJSON), Body: `[1]`, Status: 422, Code: 422},
 		{Name: "reject_partition_out_of_range", Method: "POST", Path: "/topics/rej", Header: jsonHdr(ctBinary), Body: `{"records":[{"value":"MA=="},{"value":"MA==","partition":3}]}`, Status: 404},
-		{Name: "reject_path_partition_out_of_range", Method: "POST", Path: "/topics/rej/partitions/5", Header: jsonHdr(ctBinary), Body: `{"records":[{"value":"MA=="}]}`, Status: 404},
+		{Name: "reject_path_partition_out_of_range", Method: "POST", Path: "/topics/rej/partitions/5", Header: jsonHdr(ctBinary), Body: `{"records":[{"value":"MA=="}]}`, Status: 404, Code: 40402},
 		{Name: "reject_negative_partition", Method: "POST", Path: "/topics/rej", Header: jsonHdr(ctBinary), Body: `{"records":[{"value":"MA==","partition":-1}]}`, Status: 404, Code: 40402},
 		{Name: "reject_bad_headers", Method: "POST", Path: "/topics/rej", Header: jsonHdr(ctJSON), Body: `{"records":[{"value":1,"headers":5}]}`, Status: 422, Code: 422},
 		{Name: "reject_bad_timestamp", Method: "POST", Path: "/topics/rej", Header: jsonHdr(ctJSON), Body: `{"records":[{"value":1,"timestamp":"yesterday"}]}`, Status: 422, Code: 422},

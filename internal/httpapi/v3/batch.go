@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"sync"
 	"unicode/utf8"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/kafka"
+	"github.com/kgate/kgate/internal/record"
 )
 
 // maxBatchEntries is api.v3.produce.batch.maximum.entries' default.
@@ -51,8 +53,10 @@ type batchResponse struct {
 // produceBatch serves POST .../records:batch: up to ten records with ids,
 // answered 207 with successes and failures.
 func (a *api) produceBatch(w http.ResponseWriter, r *http.Request) error {
-	if err := produceContent(r); err != nil {
+	if latin1, err := produceContent(r); err != nil {
 		return err
+	} else if latin1 {
+		r.Body = io.NopCloser(record.Latin1Reader(r.Body))
 	}
 	l, err := a.cluster(r)
 	if err != nil {
@@ -98,18 +102,18 @@ func (a *api) produceBatch(w http.ResponseWriter, r *http.Request) error {
 	target, terr := a.kc.Target(r.Context(), topic)
 	type pending struct {
 		i    int
-		d    decodedRecord
+		d    record.Record
 		rec  *kgo.Record
 		err  error
 		size int
 	}
 	var ps []*pending
 	for i, raw := range req.Entries {
-		d, err := decode(raw)
+		d, err := record.DecodeV3(raw, nil, topic)
 		if err != nil {
-			var m errMalformed
-			if errors.As(err, &m) {
-				fail(i, m.he)
+			var e *record.Error
+			if errors.As(err, &e) {
+				fail(i, recordError(e))
 			} else {
 				fail(i, httpapi.Classify(context.Background(), err))
 			}
@@ -123,12 +127,12 @@ func (a *api) produceBatch(w http.ResponseWriter, r *http.Request) error {
 			fail(i, he)
 			continue
 		}
-		rec, err := target.Record(d.partition, d.key, d.value, d.headers, d.timestamp)
+		rec, err := target.Record(d.Partition, d.Key, d.Value, d.Headers, d.Timestamp)
 		if err != nil {
-			fail(i, httpapi.ErrPartitionNotFound.Msg("Partition %d not found: topic %s has %d partition(s).", *d.partition, topic, target.Partitions))
+			fail(i, httpapi.ErrPartitionNotFound.Msg("Partition %d not found: topic %s has %d partition(s).", d.Partition, topic, target.Partitions))
 			continue
 		}
-		ps = append(ps, &pending{i: i, d: d, rec: rec, size: len(d.key) + len(d.value)})
+		ps = append(ps, &pending{i: i, d: d, rec: rec, size: d.Size()})
 	}
 	var wg sync.WaitGroup
 	ctx := context.WithoutCancel(r.Context())
@@ -150,7 +154,7 @@ func (a *api) produceBatch(w http.ResponseWriter, r *http.Request) error {
 		bytes += p.size
 		res.Successes = append(res.Successes, batchSuccess{
 			ID: ids[p.i], ClusterID: l.cid, TopicName: topic, PartitionID: p.rec.Partition, Offset: p.rec.Offset,
-			Timestamp: string(appendInstant(nil, p.rec.Timestamp)), Key: p.d.keyInfo.ptr(), Value: p.d.valueInfo.ptr(),
+			Timestamp: string(appendInstant(nil, p.rec.Timestamp)), Key: infoOf(p.d.KeyFormat, p.d.Key).ptr(), Value: infoOf(p.d.ValueFormat, p.d.Value).ptr(),
 		})
 	}
 	if ok > 0 && a.m != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/kafka"
+	"github.com/kgate/kgate/internal/record"
 )
 
 // Stream limits. The window bounds records read but not yet answered
@@ -35,24 +36,27 @@ const (
 )
 
 // produceContent checks the Content-Type of a produce request: JSON (or
-// none) in UTF-8 or ISO-8859-1, as Confluent.
-func produceContent(r *http.Request) error {
+// none) in UTF-8 or ISO-8859-1, as Confluent; latin1 reports the latter
+// (the body is then read as UTF-8 through a transcoder).
+func produceContent(r *http.Request) (latin1 bool, err error) {
 	if err := jsonContent(r); err != nil {
-		return err
+		return false, err
 	}
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
-		return nil
+		return false, nil
 	}
 	_, params, err := mime.ParseMediaType(ct)
 	if err != nil {
-		return httpapi.ErrUnsupportedMediaType.Msg("HTTP 415 Unsupported Media Type: malformed Content-Type.")
+		return false, httpapi.ErrUnsupportedMediaType.Msg("HTTP 415 Unsupported Media Type: malformed Content-Type.")
 	}
 	switch cs := strings.ToLower(params["charset"]); cs {
-	case "", "utf-8", "utf8", "iso-8859-1":
-		return nil
+	case "", "utf-8", "utf8":
+		return false, nil
+	case "iso-8859-1", "latin1":
+		return true, nil
 	default:
-		return httpapi.ErrBadRequest.Msg("Bad Request: unsupported charset %q; send UTF-8.", truncate(cs, 32))
+		return false, httpapi.ErrBadRequest.Msg("Bad Request: unsupported charset %q; send UTF-8.", truncate(cs, 32))
 	}
 }
 
@@ -120,7 +124,8 @@ type stream struct {
 
 // produceStream serves POST /v3/clusters/{cluster_id}/topics/{topic_name}/records.
 func (a *api) produceStream(w http.ResponseWriter, r *http.Request) error {
-	if err := produceContent(r); err != nil {
+	latin1, err := produceContent(r)
+	if err != nil {
 		return err
 	}
 	l, err := a.cluster(r)
@@ -143,16 +148,21 @@ func (a *api) produceStream(w http.ResponseWriter, r *http.Request) error {
 	if a.m != nil {
 		s.records, s.bytes = a.m.RecordsProduced.WithLabelValues("v3"), a.m.BytesProduced.WithLabelValues("v3")
 	}
-	body := &beforeRead{r: r.Body}
-	sc := newRecordScanner(bufio.NewReaderSize(body, 64<<10), a.maxRecord)
+	var in io.Reader = r.Body
+	if latin1 {
+		in = record.Latin1Reader(in)
+	}
+	body := &beforeRead{r: in}
+	st := record.NewStream(bufio.NewReaderSize(body, 64<<10), a.maxRecord, nil, topic)
 
 	// The first record decides between a pre-stream error and 200.
 	s.extendRead(true)
-	first, ferr := sc.next()
+	first, ferr := st.Next()
 	if errors.Is(ferr, io.EOF) {
 		return httpapi.ErrPayload.Msg("Payload error. %s", emptyData)
 	}
-	if ferr != nil && !isStreamError(ferr) {
+	var de *record.Error
+	if ferr != nil && !errors.As(ferr, &de) {
 		return readErr(ferr)
 	}
 	s.target, err = a.kc.Target(r.Context(), topic)
@@ -188,7 +198,7 @@ func (a *api) produceStream(w http.ResponseWriter, r *http.Request) error {
 
 	// The first record, then the rest through the reader goroutine,
 	// which scans and decodes the next records while this one produces.
-	it, more := s.classify(first, ferr, sc.started)
+	it, more := s.classify(first, ferr, st.Started())
 	s.apply(it)
 	if more {
 		items := make(chan []item, 4)
@@ -198,7 +208,7 @@ func (a *api) produceStream(w http.ResponseWriter, r *http.Request) error {
 		rwg.Add(1)
 		go func() {
 			defer rwg.Done()
-			s.readLoop(sc, body, items, free, stop)
+			s.readLoop(st, body, items, free, stop)
 		}()
 		for batch := range items {
 			for i := range batch {
@@ -231,7 +241,7 @@ func (a *api) produceStream(w http.ResponseWriter, r *http.Request) error {
 // item is one read of the stream: a record to produce or an error to
 // answer. at is when it was read (the clock is read once per batch).
 type item struct {
-	d  decodedRecord
+	d  record.Record
 	he *httpapi.Error
 	at time.Time
 }
@@ -254,7 +264,7 @@ func (b *beforeRead) Read(p []byte) (int, error) {
 // batches: up to 64, and always before the body is read again, so that no
 // decoded record waits for bytes that have not arrived. It closes items
 // when the stream ends.
-func (s *stream) readLoop(sc *recordScanner, body *beforeRead, items chan<- []item, free <-chan []item, stop <-chan struct{}) {
+func (s *stream) readLoop(st *record.Stream, body *beforeRead, items chan<- []item, free <-chan []item, stop <-chan struct{}) {
 	defer close(items)
 	fresh := func() []item {
 		select {
@@ -290,21 +300,13 @@ func (s *stream) readLoop(sc *recordScanner, body *beforeRead, items chan<- []it
 		}
 	}
 	for {
-		if !s.draining.Load() {
-			if d, ok := sc.fastRecord(); ok {
-				if at.IsZero() {
-					at = time.Now()
-				}
-				batch = append(batch, item{d: d, at: at})
-				if len(batch) >= 64 && !send() {
-					return
-				}
-				continue
-			}
-		}
-		raw, err := sc.next()
-		it, more := s.classify(raw, err, sc.started)
+		d, err := st.Next()
+		it, more := s.classify(d, err, st.Started())
 		if it != nil {
+			if at.IsZero() {
+				at = time.Now()
+			}
+			it.at = at
 			batch = append(batch, *it)
 		}
 		if !more || stopped {
@@ -362,12 +364,6 @@ func (s *stream) extendRead(force bool) {
 	}
 }
 
-func isStreamError(err error) bool {
-	var m errMalformed
-	var t errTooLarge
-	return errors.As(err, &m) || errors.As(err, &t)
-}
-
 // readErr classifies a body read error that ends a stream before it
 // started.
 func readErr(err error) error {
@@ -382,17 +378,20 @@ func readErr(err error) error {
 
 // classify turns one read into an item (nil: nothing to answer) and
 // reports whether the stream goes on.
-func (s *stream) classify(raw []byte, rerr error, started bool) (*item, bool) {
+func (s *stream) classify(d record.Record, rerr error, started bool) (*item, bool) {
 	if rerr != nil {
-		var m errMalformed
-		var t errTooLarge
+		var e *record.Error
 		switch {
 		case errors.Is(rerr, io.EOF):
 			return nil, false
-		case errors.As(rerr, &m):
-			return &item{he: m.he}, false
-		case errors.As(rerr, &t):
-			return &item{he: httpapi.ErrTooLarge.Msg("Record is larger than %d bytes; the stream ends here.", t.max)}, false
+		case errors.As(rerr, &e):
+			if e.Ends() {
+				return &item{he: recordError(e)}, false
+			}
+			if s.draining.Load() {
+				break // answered as not produced, below
+			}
+			return &item{he: recordError(e)}, true
 		case errors.Is(rerr, os.ErrDeadlineExceeded):
 			if s.draining.Load() || !started {
 				return nil, false // shutdown, or idle between records: end cleanly
@@ -408,14 +407,6 @@ func (s *stream) classify(raw []byte, rerr error, started bool) (*item, bool) {
 	}
 	if s.draining.Load() {
 		return &item{he: httpapi.ErrShuttingDown.Msg("The gateway is shutting down; this record was not produced.")}, true
-	}
-	d, err := decode(raw)
-	if err != nil {
-		var m errMalformed
-		if errors.As(err, &m) {
-			return &item{he: m.he}, false
-		}
-		return &item{he: httpapi.Classify(context.Background(), err)}, true
 	}
 	return &item{d: d}, true
 }
@@ -479,7 +470,7 @@ func (s *stream) fail(he *httpapi.Error) {
 	s.wakeWriter()
 }
 
-func (s *stream) produce(d decodedRecord, at time.Time) {
+func (s *stream) produce(d record.Record, at time.Time) {
 	if s.terr != nil {
 		s.fail(s.terr)
 		return
@@ -488,7 +479,7 @@ func (s *stream) produce(d decodedRecord, at time.Time) {
 		s.fail(httpapi.FromKafka(err))
 		return
 	}
-	size := int64(len(d.key) + len(d.value))
+	size := int64(d.Size())
 	// Wait for room in the byte budget (a record larger than the whole
 	// budget waits until nothing else is in flight).
 	wait(&s.budgetWaiting, s.released, func() bool {
@@ -496,15 +487,15 @@ func (s *stream) produce(d decodedRecord, at time.Time) {
 		return n == 0 || n+size <= streamByteBudget
 	})
 	sl := s.reserve()
-	if err := s.target.Fill(&sl.rec, d.partition, d.key, d.value, d.headers, d.timestamp); err != nil {
-		sl.receipt = streamError(sl.receipt, httpapi.ErrPartitionNotFound.Msg("Partition %d not found: topic %s has %d partition(s).", *d.partition, s.target.Topic, s.target.Partitions))
+	if err := s.target.Fill(&sl.rec, d.Partition, d.Key, d.Value, d.Headers, d.Timestamp); err != nil {
+		sl.receipt = streamError(sl.receipt, httpapi.ErrPartitionNotFound.Msg("Partition %d not found: topic %s has %d partition(s).", d.Partition, s.target.Topic, s.target.Partitions))
 		sl.done.Store(true)
 		s.publish()
 		s.wakeWriter()
 		return
 	}
 	s.inflight.Add(size)
-	sl.keyInfo, sl.valueInfo, sl.size = d.keyInfo, d.valueInfo, size
+	sl.keyInfo, sl.valueInfo, sl.size = infoOf(d.KeyFormat, d.Key), infoOf(d.ValueFormat, d.Value), size
 	s.publish()
 	s.a.kc.ProduceAt(s.ctx, at, &sl.rec, sl.answer)
 }

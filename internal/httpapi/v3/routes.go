@@ -1,6 +1,7 @@
 package v3
 
 import (
+	"encoding/json"
 	"net/http"
 
 	"github.com/kgate/kgate/internal/httpapi"
@@ -158,4 +159,34 @@ func aclQuery(required bool) []httpapi.Param {
 		ps = append(ps, httpapi.Param{Name: n, Required: req, Schema: ""})
 	}
 	return ps
+}
+
+// produceRecord documents a v3 record for the API document only; the
+// record codec (internal/record) decodes records.
+type produceRecord struct {
+	PartitionID *int32             `json:"partition_id,omitempty"`
+	Headers     []produceHeader `json:"headers,omitempty"`
+	Key         *produceData    `json:"key,omitempty"`
+	Value       *produceData    `json:"value,omitempty"`
+	// Timestamp is ISO-8601 (RFC 3339); default: the gateway's now.
+	Timestamp *string `json:"timestamp,omitempty"`
+}
+
+type produceHeader struct {
+	Name string `json:"name"`
+	// Value is base64; null is a header without a value.
+	Value *string `json:"value"`
+}
+
+// produceData is a key or value: type BINARY (data is base64), JSON
+// (any JSON value, stored as its compact serialization) or STRING (a JSON
+// string, stored as UTF-8); the schema fields need a Schema Registry.
+type produceData struct {
+	Type                string          `json:"type,omitempty"`
+	Data                json.RawMessage `json:"data,omitempty"`
+	Subject             *string         `json:"subject,omitempty"`
+	SubjectNameStrategy *string         `json:"subject_name_strategy,omitempty"`
+	SchemaID            *int            `json:"schema_id,omitempty"`
+	SchemaVersion       *int            `json:"schema_version,omitempty"`
+	Schema              *string         `json:"schema,omitempty"`
 }

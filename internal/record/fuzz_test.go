@@ -1,0 +1,141 @@
+package record
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"testing"
+)
+
+var v2Seeds = []string{
+	`{"records":[{"value":{"deviceid":"AppleWatch4","heartrate":"72","timestamp":"2019-10-07 12:46:13"}}]}`,
+	`{"records":[{"key":"a2V5","value":"dmFsdWU="},{"key":null,"value":null},{"value":"eA==","partition":0}]}`,
+	`{"records":[{"key":"k","value":[1,2,3],"headers":{"trace":"abc"},"timestamp":1570452373000}]}`,
+	`{"records":[{"value":1,"headers":[{"name":"a","value":"YQ"},{"name":"b","value":null}],"timestamp":"2024-01-02T03:04:05.678+01:00"}]}`,
+	`{"records":[{"value":"MA=="},{"value":"!!notbase64!!"}]}`,
+	`{"records":[{"value":1,"partition":-1}]}`, `{"records":[{"value":1,"partition":1.0}]}`,
+	`{"records":{"value":1}}`, `{"records":[1,2]}`, `[1]`, `null`, ``, `  `, `{"records":null}`,
+	`{"records":[{"value":"\u00e9\ud83d\ude00\ud800x","key":"a\nb"}],"records":[]}`,
+	`{"records":[{"value":1,"headers":{"":"x"}}]}`, `{"records":[{"value":1,"headers":{"n":5,"m":[1, 2],"o":null}}]}`,
+	`{"records":[{"value":{"a": [1, {"b" : "c d"}]}}]}`, `{"records":[{"value":1}`, `{"records":[]} x`,
+	"{\"records\":[{\"value\":\"\xff\"}]}", `{"records":[{"value":1,"timestamp":-5}]}`,
+	`{"value_schema":"\"string\"","records":[{"value":"x"}]}`,
+}
+
+var v3Seeds = []string{
+	`{"partition_id":0,"key":{"type":"STRING","data":"order-1"},"value":{"type":"JSON","data":{"sku":"A1","qty":2}},"timestamp":"2024-01-02T03:04:05.678Z"}`,
+	`{"partition_id":0,"value":{"type":"BINARY","data":"AAEC/w=="},"headers":[{"name":"trace","value":"dHJhY2U="},{"name":"empty","value":null}],"timestamp":"2024-01-02T03:04:06Z"}`,
+	`{"partition_id":9,"value":{"type":"STRING","data":"no such partition"}}`,
+	`{"value":{"type":"BINARY","data":"not base64!"}}`, `{"value":{"type":"AVRO","data":{}}}`,
+	`{"value":{"data":"x"}}`, `{"value":{"type":"binary","data":"YQ"}}`, `{"value":{"type":"JSON","data":null}}`,
+	`{"value":{"type":"JSON","schema_id":1,"data":1}}`, `{"value":5}`, `{"key":{"type":"XML"}}`,
+	`{"value":{"type":"STRING","data":"a\u0000b"},"id":"x"}`, `{"timestamp":1}`, `{"partition_id":"1"}`,
+	`{"value":{"type":"JSON","data": { "a" : 1 } }}`, `{}`, `{"headers":{"a":"b"}}`, `{"headers":[5]}`,
+}
+
+func compareV2(t *testing.T, body []byte, name Name) {
+	got, err := DecodeV2(body, name, nil)
+	want := refV2(body, name)
+	if class(KindOf(err)) != want.kind || err != nil && KindOf(err) == 0 {
+		t.Fatalf("DecodeV2(%q, %s): error %v (kind %v), reference kind %v", body, name, err, KindOf(err), want.kind)
+	}
+	if err == nil && render(got) != render(want.recs) {
+		t.Fatalf("DecodeV2(%q, %s):\n got %s\nwant %s", body, name, render(got), render(want.recs))
+	}
+}
+
+func compareV3(t *testing.T, raw []byte) {
+	got, err := DecodeV3(raw, nil, "t")
+	want := refV3(raw)
+	if class(KindOf(err)) != want.kind || err != nil && KindOf(err) == 0 {
+		t.Fatalf("DecodeV3(%q): error %v (kind %v), reference kind %v", raw, err, KindOf(err), want.kind)
+	}
+	if err == nil && render([]Record{got}) != render(want.recs) {
+		t.Fatalf("DecodeV3(%q):\n got %s\nwant %s", raw, render([]Record{got}), render(want.recs))
+	}
+}
+
+// FuzzV2 holds DecodeV2 against the reference decoder for both formats.
+func FuzzV2(f *testing.F) {
+	for _, s := range v2Seeds {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, binary bool) {
+		name := JSON
+		if binary {
+			name = Binary
+		}
+		compareV2(t, body, name)
+	})
+}
+
+// FuzzV3 holds DecodeV3 against the reference decoder.
+func FuzzV3(f *testing.F) {
+	for _, s := range v3Seeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) { compareV3(t, raw) })
+}
+
+// FuzzStream: a stream of records, read through a small buffer so that
+// records span reads, decodes as DecodeV3 decodes each object alone.
+func FuzzStream(f *testing.F) {
+	for _, s := range v3Seeds {
+		f.Add([]byte(s+"\n"+s+" "+s), uint8(16))
+	}
+	f.Fuzz(func(t *testing.T, body []byte, size uint8) {
+		// The objects, split by encoding/json's own decoder.
+		var want []string
+		dec := json.NewDecoder(bytes.NewReader(body))
+		for {
+			var raw json.RawMessage
+			if dec.Decode(&raw) != nil {
+				break
+			}
+			want = append(want, string(raw))
+		}
+		s := NewStream(bufio.NewReaderSize(bytes.NewReader(body), int(size)+16), 1<<20, nil, "t")
+		for i := 0; ; i++ {
+			got, err := s.Next()
+			if errors.Is(err, io.EOF) {
+				if i < len(want) {
+					t.Fatalf("stream ended after %d records, encoding/json found %d", i, len(want))
+				}
+				return
+			}
+			var e *Error
+			if !errors.As(err, &e) && err != nil {
+				t.Fatalf("record %d: %v", i, err)
+			}
+			if e != nil && e.Ends() {
+				if i < len(want) && refSyntaxOK([]byte(want[i])) && want[i][0] == '{' {
+					t.Fatalf("record %d %q: stream ended with %v", i, want[i], err)
+				}
+				return
+			}
+			if i >= len(want) {
+				t.Fatalf("record %d decoded, encoding/json found only %d", i, len(want))
+			}
+			ref := refV3([]byte(want[i]))
+			if KindOf(err) != ref.kind {
+				t.Fatalf("record %d %q: kind %v, reference %v", i, want[i], KindOf(err), ref.kind)
+			}
+			if err == nil && render([]Record{got}) != render(ref.recs) {
+				t.Fatalf("record %d %q:\n got %s\nwant %s", i, want[i], render([]Record{got}), render(ref.recs))
+			}
+		}
+	})
+}
+
+func TestSeedsAgreeWithReference(t *testing.T) {
+	for _, s := range v2Seeds {
+		compareV2(t, []byte(s), JSON)
+		compareV2(t, []byte(s), Binary)
+	}
+	for _, s := range v3Seeds {
+		compareV3(t, []byte(s))
+	}
+}

@@ -1,0 +1,292 @@
+package record
+
+import (
+	"bytes"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// v2Record is one record object of a v2 body as written.
+type v2Record struct {
+	key, value, partition, headers, timestamp span
+}
+
+// DecodeV2 decodes a Confluent v2 produce body,
+//
+//	{"records":[{"key":K,"value":V,"partition":P,"headers":H,"timestamp":T}...],
+//	 "key_schema":..., "key_schema_id":..., "value_schema":..., "value_schema_id":...}
+//
+// with keys and values in the embedded format name (from the request's
+// media type). The whole body is read before anything is converted, so a
+// syntax error anywhere wins (KindSyntax); then the first record with a
+// problem decides, its fields taken in the order partition, key, value,
+// headers, timestamp. Any problem rejects the whole body: either every
+// record is returned or none. Unknown members are ignored, as Confluent
+// does; a repeated member's last value counts. res makes schema formats
+// (nil: none). The records own their bytes (nothing aliases body).
+func DecodeV2(body []byte, name Name, res Resolver) ([]Record, error) {
+	if t := bytes.TrimSpace(body); len(t) == 0 || string(t) == "null" {
+		return nil, &Error{Kind: KindEmpty, Problem: "request body is empty. Data is required"}
+	}
+	l := lexer{b: body}
+	l.ws()
+	var recs []v2Record
+	var shape *Error
+	var keySchema, keySchemaID, valueSchema, valueSchemaID span
+	if l.peek() != '{' {
+		if _, ok := l.value(); !ok {
+			return nil, l.err
+		}
+		shape = &Error{Kind: KindShape, Problem: "the request body must be a JSON object with a \"records\" array"}
+	} else {
+		ok := l.object(func(n []byte) bool {
+			switch string(n) {
+			case "records":
+				shape = nil // the last "records" counts
+				switch l.peek() {
+				case 'n':
+					recs = recs[:0]
+					return l.literal("null")
+				case '[':
+				default:
+					if _, ok := l.value(); !ok {
+						return false
+					}
+					if shape == nil {
+						shape = errorf(KindShape, "records", "must be an array of records")
+					}
+					return true
+				}
+				recs = recs[:0]
+				l.i++
+				l.ws()
+				if l.eat(']') {
+					return true
+				}
+				for i := 0; ; i++ {
+					l.ws()
+					if l.peek() != '{' {
+						if _, ok := l.value(); !ok {
+							return false
+						}
+						if shape == nil {
+							shape = errorf(KindShape, "records["+strconv.Itoa(i)+"]", "must be an object with \"key\" and/or \"value\"")
+						}
+						recs = append(recs, v2Record{})
+					} else {
+						var r v2Record
+						if !l.object(func(f []byte) bool {
+							var dst *span
+							switch string(f) {
+							case "key":
+								dst = &r.key
+							case "value":
+								dst = &r.value
+							case "partition":
+								dst = &r.partition
+							case "headers":
+								dst = &r.headers
+							case "timestamp":
+								dst = &r.timestamp
+							default:
+								return l.skipValue()
+							}
+							var ok bool
+							*dst, ok = l.readSpan()
+							return ok
+						}) {
+							return false
+						}
+						recs = append(recs, r)
+					}
+					l.ws()
+					if l.eat(',') {
+						continue
+					}
+					return l.expect(']', "',' or ']'")
+				}
+			case "key_schema":
+				return l.spanInto(&keySchema)
+			case "key_schema_id":
+				return l.spanInto(&keySchemaID)
+			case "value_schema":
+				return l.spanInto(&valueSchema)
+			case "value_schema_id":
+				return l.spanInto(&valueSchemaID)
+			}
+			return l.skipValue()
+		})
+		if !ok {
+			return nil, l.err
+		}
+	}
+	l.ws()
+	if l.i != len(body) {
+		l.unexpected("the end of the body after the top-level value")
+		return nil, l.err
+	}
+	if shape != nil {
+		return nil, shape
+	}
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	keyFormat, valueFormat, e := v2Formats(name, res, keySchema, keySchemaID, valueSchema, valueSchemaID)
+	if e != nil {
+		return nil, e
+	}
+	return convertV2(recs, keyFormat, valueFormat, len(body))
+}
+
+func (l *lexer) spanInto(dst *span) bool {
+	var ok bool
+	*dst, ok = l.readSpan()
+	return ok
+}
+
+// v2Formats resolves a v2 request's key and value formats.
+func v2Formats(name Name, res Resolver, keySchema, keySchemaID, valueSchema, valueSchemaID span) (Format, Format, *Error) {
+	if f, ok := Builtin(name); ok && name != String {
+		return f, f, nil // the schema fields are ignored, as on Confluent
+	}
+	if !name.NeedsSchema() {
+		return nil, nil, errorf(KindFormat, "", "the %s format does not exist in v2; use binary or json", name.Lower())
+	}
+	if res == nil {
+		return nil, nil, errorf(KindNeedsRegistry, "", "the %s format cannot be used without one; use binary or json", name.Lower())
+	}
+	ref := func(key bool, schema, id span, field string) (SchemaRef, *Error) {
+		r := SchemaRef{Type: name, Key: key}
+		if !isNull(schema.b) {
+			v, _ := value(schema.b, false)
+			if !v.IsString {
+				return r, errorf(KindInvalid, field, "must be a string holding the schema")
+			}
+			s := string(v.Str)
+			r.Schema = &s
+		}
+		if !isNull(id.b) {
+			n, ok := parseInt32(id.b)
+			if !ok || n < 0 {
+				return r, errorf(KindInvalid, field+"_id", "must be a schema id")
+			}
+			i := int(n)
+			r.ID = &i
+		}
+		return r, nil
+	}
+	kr, e := ref(true, keySchema, keySchemaID, "key_schema")
+	if e != nil {
+		return nil, nil, e
+	}
+	vr, e := ref(false, valueSchema, valueSchemaID, "value_schema")
+	if e != nil {
+		return nil, nil, e
+	}
+	kf, e := resolve(res, kr, "key")
+	if e != nil {
+		return nil, nil, e
+	}
+	vf, e := resolve(res, vr, "value")
+	if e != nil {
+		return nil, nil, e
+	}
+	return kf, vf, nil
+}
+
+// convertV2 turns parsed records into Records; the first problem wins.
+func convertV2(recs []v2Record, keyFormat, valueFormat Format, size int) ([]Record, error) {
+	a := arena{b: make([]byte, 0, size), chunk: 64 << 10}
+	out := make([]Record, len(recs))
+	for i := range recs {
+		r, d := &recs[i], &out[i]
+		at := "records[" + strconv.Itoa(i) + "]"
+		var e *Error
+		if d.Partition, e = decodePartition(r.partition.b, "partition"); e != nil {
+			return nil, e.in(at)
+		}
+		if d.Key, e = a.decodeData(keyFormat, r.key, "key"); e != nil {
+			return nil, e.in(at)
+		}
+		if d.Value, e = a.decodeData(valueFormat, r.value, "value"); e != nil {
+			return nil, e.in(at)
+		}
+		if d.Headers, e = a.decodeHeaders(r.headers.b, "headers"); e != nil {
+			return nil, e.in(at)
+		}
+		if d.Timestamp, e = decodeTimestamp(r.timestamp.b, true, "timestamp"); e != nil {
+			return nil, e.in(at)
+		}
+		if r.key.b != nil {
+			d.KeyFormat = keyFormat.Name()
+		}
+		if r.value.b != nil {
+			d.ValueFormat = valueFormat.Name()
+		}
+	}
+	return out, nil
+}
+
+// AppendV2Record appends r as a v2 ConsumerRecord,
+//
+//	{"topic":T,"key":K,"value":V,"partition":P,"offset":O,"timestamp":MS,"headers":[{"name":N,"value":B64|null}...]}
+//
+// with the key and value in their formats (timestamp and headers are
+// kgate's extensions; headers only when the record has any). On a
+// KindUndecodable error dst is returned as it was.
+func AppendV2Record(dst []byte, r *kgo.Record, key, value Format) ([]byte, error) {
+	start := len(dst)
+	dst = append(dst, `{"topic":`...)
+	dst = AppendJSONString(dst, r.Topic)
+	var err error
+	dst = append(dst, `,"key":`...)
+	if dst, err = appendData(dst, key, r.Key, "key"); err != nil {
+		return dst[:start], err
+	}
+	dst = append(dst, `,"value":`...)
+	if dst, err = appendData(dst, value, r.Value, "value"); err != nil {
+		return dst[:start], err
+	}
+	dst = append(dst, `,"partition":`...)
+	dst = strconv.AppendInt(dst, int64(r.Partition), 10)
+	dst = append(dst, `,"offset":`...)
+	dst = strconv.AppendInt(dst, r.Offset, 10)
+	dst = append(dst, `,"timestamp":`...)
+	dst = strconv.AppendInt(dst, r.Timestamp.UnixMilli(), 10)
+	if len(r.Headers) > 0 {
+		dst = append(dst, `,"headers":[`...)
+		for i, h := range r.Headers {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `{"name":`...)
+			dst = AppendJSONString(dst, h.Key)
+			dst = append(dst, `,"value":`...)
+			if h.Value == nil {
+				dst = append(dst, "null"...)
+			} else {
+				dst, _ = BinaryFormat.Encode(dst, h.Value)
+			}
+			dst = append(dst, '}')
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, '}'), nil
+}
+
+func appendData(dst []byte, f Format, b []byte, field string) ([]byte, error) {
+	if b == nil {
+		return append(dst, "null"...), nil
+	}
+	out, err := f.Encode(dst, b)
+	if err != nil {
+		if e, ok := err.(*Error); ok && e.Field == "" {
+			c := *e
+			c.Field = field
+			return dst, &c
+		}
+		return dst, err
+	}
+	return out, nil
+}
