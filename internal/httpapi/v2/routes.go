@@ -71,7 +71,9 @@ func Register(rr *httpapi.Router, d Deps) {
 	add("GET", "/topics", "v2.topics.list", "list_topics", nil, "List topic names.", md.listTopics)
 	add("GET", "/topics/{topic}", "v2.topics.get", "show_topic", topic, "Describe a topic: configs and partitions.", md.getTopic)
 	add("POST", "/topics/{topic}", "v2.topics.produce", "produce", topic, "Produce records (binary or json embedded format).",
-		func(w http.ResponseWriter, r *http.Request) error { return pr.produce(w, r, r.PathValue("topic"), record.NoPartition) })
+		func(w http.ResponseWriter, r *http.Request) error {
+			return pr.produce(w, r, r.PathValue("topic"), record.NoPartition)
+		})
 	add("GET", "/topics/{topic}/partitions", "v2.partitions.list", "show_topic", topic, "List a topic's partitions.", md.listPartitions)
 	add("GET", "/topics/{topic}/partitions/{partition}", "v2.partitions.get", "show_topic", topic, "Describe one partition.", md.getPartition)
 	add("POST", "/topics/{topic}/partitions/{partition}", "v2.partitions.produce", "produce", topic, "Produce records to one partition.",

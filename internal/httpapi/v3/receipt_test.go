@@ -21,4 +21,3 @@ func TestAppendInstant(t *testing.T) {
 		}
 	}
 }
-

@@ -164,7 +164,7 @@ func aclQuery(required bool) []httpapi.Param {
 // produceRecord documents a v3 record for the API document only; the
 // record codec (internal/record) decodes records.
 type produceRecord struct {
-	PartitionID *int32             `json:"partition_id,omitempty"`
+	PartitionID *int32          `json:"partition_id,omitempty"`
 	Headers     []produceHeader `json:"headers,omitempty"`
 	Key         *produceData    `json:"key,omitempty"`
 	Value       *produceData    `json:"value,omitempty"`
