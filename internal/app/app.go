@@ -17,6 +17,7 @@ import (
 	"github.com/kgate/kgate/internal/broker"
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/httpapi"
+	"github.com/kgate/kgate/internal/httpapi/guard"
 	"github.com/kgate/kgate/internal/httpapi/kastlex"
 	"github.com/kgate/kgate/internal/httpapi/openapi"
 	"github.com/kgate/kgate/internal/httpapi/ops"
@@ -100,7 +101,7 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 	rr := httpapi.NewRouter()
 	ops.Register(rr, ops.Deps{Ping: kc.Ping, Metrics: m.Handler(), MetricsOpen: cfg.Metrics.Open})
 	v2.Register(rr, v2.Deps{Kafka: kc, Consumers: consumers, Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
-		Authorize: sec.Service().Authorize})
+		Authorize: guard.Authorizer(sec.Service())})
 	// Closed when the HTTP servers start shutting down: streaming
 	// responses end themselves instead of holding the drain open.
 	draining := make(chan struct{})

@@ -27,6 +27,7 @@ import (
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/httpapi/admin"
+	"github.com/kgate/kgate/internal/httpapi/guard"
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/metrics"
 	"github.com/kgate/kgate/internal/ratelimit"
@@ -129,7 +130,7 @@ func (s *security) kafkaClientDenied(user string, ip netip.Addr) {
 	if svc.Policy().Users().Lookup(user) != nil {
 		known = user
 	}
-	s.audit.Write(context.Background(), audit.Record{Event: audit.Denied, Principal: known, AuthMethod: "kafka_sasl",
+	s.audit.Write(context.Background(), audit.Record{Event: audit.Denied, Principal: known, AuthMethod: string(auth.MethodKafkaSASL),
 		ClientIP: ip.String(), Reason: "client address not in the allowed CIDRs (Kafka port)"})
 }
 
@@ -234,9 +235,9 @@ func (s *security) subject(r *http.Request) ratelimit.Subject {
 func (s *security) middleware() []httpapi.Middleware {
 	svc := s.svc.Load()
 	return []httpapi.Middleware{
-		svc.AuthenticateMiddleware,
-		s.limiter.Middleware(s.subject),
-		svc.AuthorizeMiddleware,
+		guard.Authenticate(svc),
+		guard.Limit(s.limiter, s.subject),
+		guard.Authorize(svc),
 	}
 }
 

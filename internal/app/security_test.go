@@ -103,7 +103,7 @@ func TestEveryRouteMapsToOneActionAndResource(t *testing.T) {
 			}
 			continue
 		}
-		scope, ok := auth.ActionScope(rt.Action)
+		scope, ok := rt.Action.Scope()
 		if !ok {
 			t.Errorf("%s (%s): unknown action %q", rt.Key(), rt.Name, rt.Action)
 			continue
@@ -204,11 +204,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 	testutil.Golden(t, "authz_matrix", []byte(golden.String()))
 }
 
-func method(who string) string {
+func method(who string) auth.Method {
 	if who == auth.Anonymous {
-		return "anonymous"
+		return auth.MethodAnonymous
 	}
-	return "basic"
+	return auth.MethodBasic
 }
 
 // TestPathTricks: encoded slashes, dot segments and case never take

@@ -103,6 +103,9 @@ func (l *Log) Write(ctx context.Context, r Record) {
 	if r.Time.IsZero() {
 		r.Time = time.Now().UTC()
 	}
+	if r.RequestID == "" {
+		r.RequestID = RequestID(ctx)
+	}
 	r.Node = l.node
 	l.records.WithLabelValues(r.Event).Inc()
 	level := slog.LevelInfo

@@ -46,19 +46,19 @@ type kafkaOp struct {
 	ops []kmsg.ACLOperation
 }
 
-var actionOps = map[string]kafkaOp{
-	"list_topics":  {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationDescribe}},
-	"show_topic":   {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationDescribe, kmsg.ACLOperationDescribeConfigs}},
-	"show_offsets": {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationDescribe}},
-	"show_urps":    {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationDescribe}},
-	"fetch":        {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationRead}},
-	"produce":      {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationWrite}},
-	"create_topic": {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationCreate}},
-	"delete_topic": {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationDelete}},
-	"alter_config": {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationAlter, kmsg.ACLOperationAlterConfigs}},
-	"consume":      {kmsg.ACLResourceTypeGroup, []kmsg.ACLOperation{kmsg.ACLOperationRead}},
-	"show_group":   {kmsg.ACLResourceTypeGroup, []kmsg.ACLOperation{kmsg.ACLOperationDescribe}},
-	"list_groups":  {kmsg.ACLResourceTypeGroup, []kmsg.ACLOperation{kmsg.ACLOperationDescribe}},
+var actionOps = map[Action]kafkaOp{
+	ListTopics:  {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationDescribe}},
+	ShowTopic:   {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationDescribe, kmsg.ACLOperationDescribeConfigs}},
+	ShowOffsets: {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationDescribe}},
+	ShowURPs:    {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationDescribe}},
+	Fetch:       {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationRead}},
+	Produce:     {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationWrite}},
+	CreateTopic: {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationCreate}},
+	DeleteTopic: {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationDelete}},
+	AlterConfig: {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationAlter, kmsg.ACLOperationAlterConfigs}},
+	Consume:     {kmsg.ACLResourceTypeGroup, []kmsg.ACLOperation{kmsg.ACLOperationRead}},
+	ShowGroup:   {kmsg.ACLResourceTypeGroup, []kmsg.ACLOperation{kmsg.ACLOperationDescribe}},
+	ListGroups:  {kmsg.ACLResourceTypeGroup, []kmsg.ACLOperation{kmsg.ACLOperationDescribe}},
 }
 
 // topicOps are every topic operation the mapping grants, for the denials
@@ -128,7 +128,7 @@ func (p *Policy) KafkaACLs() []ACL {
 				if !ok {
 					continue
 				}
-				clusterWide := action == "list_topics" || action == "list_groups"
+				clusterWide := action == ListTopics || action == ListGroups
 				addGrantACLs(set, principal, name, m, g, true, clusterWide)
 				if m.res != kmsg.ACLResourceTypeTopic {
 					continue
@@ -146,7 +146,7 @@ func (p *Policy) KafkaACLs() []ACL {
 			}
 			for action, g := range e.deny {
 				if m, ok := actionOps[action]; ok {
-					addGrantACLs(set, principal, name, m, g, false, action == "list_topics" || action == "list_groups")
+					addGrantACLs(set, principal, name, m, g, false, action == ListTopics || action == ListGroups)
 				}
 			}
 		}

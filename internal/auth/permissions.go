@@ -31,47 +31,6 @@ func (s Scope) String() string {
 	return "cluster"
 }
 
-// actions maps every authorization action to the scope of its resource:
-// KastleX's actions, extended with create_topic, delete_topic,
-// alter_config, consume, admin and metrics.
-var actions = map[string]Scope{
-	"list_topics":  ScopeCluster,
-	"list_brokers": ScopeCluster,
-	"list_urps":    ScopeCluster,
-	"list_groups":  ScopeCluster,
-	"reload":       ScopeCluster,
-	"revoke":       ScopeCluster,
-	"admin":        ScopeCluster,
-	"metrics":      ScopeCluster,
-	"show_topic":   ScopeTopic,
-	"show_offsets": ScopeTopic,
-	"fetch":        ScopeTopic,
-	"produce":      ScopeTopic,
-	"show_urps":    ScopeTopic,
-	"create_topic": ScopeTopic,
-	"delete_topic": ScopeTopic,
-	"alter_config": ScopeTopic,
-	"show_group":   ScopeGroup,
-	"consume":      ScopeGroup,
-	"show_broker":  ScopeBroker,
-}
-
-// ActionScope returns the scope of an action and whether it is known.
-func ActionScope(action string) (Scope, bool) {
-	s, ok := actions[action]
-	return s, ok
-}
-
-// Actions returns every known action, sorted.
-func Actions() []string {
-	out := make([]string, 0, len(actions))
-	for a := range actions {
-		out = append(out, a)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // Special entries of the permissions file.
 const (
 	// Anonymous is the principal of requests without credentials.
@@ -158,8 +117,8 @@ func (g *grant) match(name, user string) bool {
 
 // entry is one principal's (or group's) permissions.
 type entry struct {
-	allow map[string]*grant
-	deny  map[string]*grant
+	allow map[Action]*grant
+	deny  map[Action]*grant
 	// cidrs, when set, are the only client addresses the entry's
 	// principal may connect from.
 	cidrs []netip.Prefix
@@ -231,7 +190,7 @@ func validPrincipalKey(s string) error {
 }
 
 func parseEntry(p pair) (*entry, error) {
-	e := &entry{allow: map[string]*grant{}, deny: map[string]*grant{}}
+	e := &entry{allow: map[Action]*grant{}, deny: map[Action]*grant{}}
 	fields, err := pairs(p.v, fmt.Sprintf("principal %q", p.key))
 	if err != nil {
 		return nil, err
@@ -249,7 +208,7 @@ func parseEntry(p pair) (*entry, error) {
 				if err != nil {
 					return nil, err
 				}
-				e.deny[d.key] = g
+				e.deny[Action(d.key)] = g
 			}
 		case "cidrs", "allow_from":
 			list, err := stringList(f.v, what)
@@ -269,7 +228,7 @@ func parseEntry(p pair) (*entry, error) {
 			if err != nil {
 				return nil, err
 			}
-			e.allow[f.key] = g
+			e.allow[Action(f.key)] = g
 		}
 	}
 	return e, nil
@@ -290,9 +249,9 @@ func parseCIDR(s string) (netip.Prefix, error) {
 // parseGrant reads one action's value: true/false/all/none, a pattern or a
 // list of patterns (cluster-wide actions take only true/false).
 func parseGrant(f pair, what string) (*grant, error) {
-	scope, ok := actions[f.key]
+	scope, ok := Action(f.key).Scope()
 	if !ok {
-		return nil, lineErr(f.k, "%s: unknown action (known: %s, and deny, cidrs)", what, strings.Join(Actions(), ", "))
+		return nil, lineErr(f.k, "%s: unknown action (known: %s, and deny, cidrs)", what, strings.Join(actionNames(), ", "))
 	}
 	if b, ok := boolValue(f.v); ok {
 		if !b {

@@ -12,13 +12,32 @@ import (
 	"github.com/kgate/kgate/internal/ratelimit"
 )
 
+// Method is how a caller authenticated.
+type Method string
+
+// The authentication methods.
+const (
+	MethodBasic       Method = "basic"
+	MethodBearer      Method = "bearer"
+	MethodCertificate Method = "certificate"
+	MethodAnonymous   Method = "anonymous"
+	// MethodOpen: open development mode, where nobody authenticates.
+	MethodOpen Method = "open"
+	// MethodPassword is a login with a password (POST /login).
+	MethodPassword Method = "password"
+	// MethodKafkaSASL is a SASL login on the Kafka port.
+	MethodKafkaSASL Method = "kafka_sasl"
+	// MethodHeader marks failures before any method could be told (a
+	// malformed Authorization header).
+	MethodHeader Method = "header"
+)
+
 // Principal is an authenticated (or anonymous) caller.
 type Principal struct {
 	// Name is the user name, the certificate's name, or "anonymous".
 	Name string
-	// Method is how the caller authenticated: basic, bearer,
-	// certificate, anonymous, or open (open development mode).
-	Method string
+	// Method is how the caller authenticated.
+	Method Method
 	// TokenID is the JWT's jti for bearer callers.
 	TokenID string
 	// ClientIP is the caller's address (after trusted proxies).
@@ -27,7 +46,7 @@ type Principal struct {
 
 // Authenticated reports whether the caller proved an identity.
 func (p *Principal) Authenticated() bool {
-	return p != nil && p.Method != "anonymous" && p.Method != "open" && p.Method != ""
+	return p != nil && p.Method != MethodAnonymous && p.Method != MethodOpen && p.Method != ""
 }
 
 type principalKey struct{}
@@ -119,11 +138,11 @@ type Decision struct {
 }
 
 // Decide checks whether pr may perform action on resource.
-func (p *Policy) Decide(pr *Principal, action, resource string) Decision {
+func (p *Policy) Decide(pr *Principal, action Action, resource string) Decision {
 	if p.open {
 		return Decision{true, "open development mode"}
 	}
-	scope, ok := actions[action]
+	scope, ok := action.Scope()
 	if !ok {
 		return Decision{false, "unknown action"}
 	}
@@ -167,12 +186,12 @@ func (p *Policy) Decide(pr *Principal, action, resource string) Decision {
 	}
 	admin := false
 	for _, e := range grants {
-		if g := e.allow["admin"]; g != nil && g.all {
+		if g := e.allow[Admin]; g != nil && g.all {
 			admin = true
 		}
 	}
 	for _, e := range entries {
-		if g := e.deny["admin"]; g != nil && g.all {
+		if g := e.deny[Admin]; g != nil && g.all {
 			admin = false
 		}
 	}
@@ -200,7 +219,7 @@ func (p *Policy) Decide(pr *Principal, action, resource string) Decision {
 	if len(grants) == 0 {
 		return Decision{false, "no permissions for this principal"}
 	}
-	return Decision{false, "no grant for " + action}
+	return Decision{false, "no grant for " + string(action)}
 }
 
 func inAny(ip netip.Addr, ps []netip.Prefix) bool {

@@ -27,7 +27,7 @@ func TestDecide(t *testing.T) {
 	cert := &Principal{Name: "device-17", Method: "certificate", ClientIP: local}
 	tests := []struct {
 		who      *Principal
-		action   string
+		action   Action
 		resource string
 		want     bool
 	}{
@@ -129,15 +129,15 @@ func TestClientAllowed(t *testing.T) {
 
 func TestActionScopes(t *testing.T) {
 	// The KastleX actions keep their KastleX kinds.
-	for a, want := range map[string]Scope{
+	for a, want := range map[Action]Scope{
 		"list_topics": ScopeCluster, "show_topic": ScopeTopic, "list_brokers": ScopeCluster, "show_broker": ScopeBroker,
 		"show_offsets": ScopeTopic, "fetch": ScopeTopic, "produce": ScopeTopic, "list_urps": ScopeCluster,
 		"show_urps": ScopeTopic, "list_groups": ScopeCluster, "show_group": ScopeGroup, "reload": ScopeCluster,
 		"revoke": ScopeCluster, "create_topic": ScopeTopic, "delete_topic": ScopeTopic, "alter_config": ScopeTopic,
 		"consume": ScopeGroup, "admin": ScopeCluster, "metrics": ScopeCluster,
 	} {
-		if got, ok := ActionScope(a); !ok || got != want {
-			t.Errorf("ActionScope(%s) = %v %v, want %v", a, got, ok, want)
+		if got, ok := a.Scope(); !ok || got != want {
+			t.Errorf("%s.Scope() = %v %v, want %v", a, got, ok, want)
 		}
 	}
 	if len(Actions()) != 19 {

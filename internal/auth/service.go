@@ -23,7 +23,6 @@ import (
 
 	"github.com/kgate/kgate/internal/audit"
 	"github.com/kgate/kgate/internal/config"
-	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/ratelimit"
 )
@@ -175,13 +174,13 @@ func (s *Service) Reload(ctx context.Context, by string) (ReloadResult, error) {
 		err = s.onReload(ctx, pol)
 	}
 	if err != nil {
-		s.audit.Write(ctx, audit.Record{Event: audit.ReloadFailed, Principal: by, Reason: err.Error(), RequestID: httpapi.RequestID(ctx)})
+		s.audit.Write(ctx, audit.Record{Event: audit.ReloadFailed, Principal: by, Reason: err.Error()})
 		return ReloadResult{}, fmt.Errorf("reload failed, the previous policy stays in force: %w", err)
 	}
 	s.policy.Store(pol)
 	s.pw.forget(pol)
 	res := ReloadResult{Users: pol.users.Len(), Principals: len(pol.perms.entries)}
-	s.audit.Write(ctx, audit.Record{Event: audit.Reload, Principal: by, RequestID: httpapi.RequestID(ctx),
+	s.audit.Write(ctx, audit.Record{Event: audit.Reload, Principal: by,
 		Reason: fmt.Sprintf("%d users, %d permission entries", res.Users, res.Principals)})
 	return res, nil
 }
@@ -190,7 +189,7 @@ func (s *Service) Reload(ctx context.Context, by string) (ReloadResult, error) {
 // when its address failed too often); Reason is for the audit log.
 type Error struct {
 	Reason     string
-	Method     string
+	Method     Method
 	Name       string // the user named, if it is a known user
 	RetryAfter time.Duration
 	bearer     bool
@@ -241,12 +240,12 @@ func (s *Service) ClientIP(r *http.Request) netip.Addr {
 func (s *Service) Authenticate(r *http.Request) (*Principal, error) {
 	ip := s.ClientIP(r)
 	if s.open {
-		return &Principal{Name: Anonymous, Method: "open", ClientIP: ip}, nil
+		return &Principal{Name: Anonymous, Method: MethodOpen, ClientIP: ip}, nil
 	}
 	hs := r.Header.Values("Authorization")
 	switch {
 	case len(hs) > 1:
-		return nil, &Error{Reason: "several Authorization headers", Method: "header"}
+		return nil, &Error{Reason: "several Authorization headers", Method: MethodHeader}
 	case len(hs) == 1:
 		scheme, cred, _ := strings.Cut(strings.TrimSpace(hs[0]), " ")
 		cred = strings.TrimSpace(cred)
@@ -256,16 +255,16 @@ func (s *Service) Authenticate(r *http.Request) (*Principal, error) {
 		case "bearer":
 			return s.bearer(r.Context(), ip, cred)
 		}
-		return nil, &Error{Reason: "unsupported Authorization scheme", Method: "header"}
+		return nil, &Error{Reason: "unsupported Authorization scheme", Method: MethodHeader}
 	}
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
 		name := CertificateName(r.TLS.VerifiedChains[0][0], s.cfg.HTTPS.PrincipalFrom)
 		if name == "" || validPrincipalKey(name) != nil {
-			return nil, &Error{Reason: "client certificate has no usable " + s.cfg.HTTPS.PrincipalFrom, Method: "certificate"}
+			return nil, &Error{Reason: "client certificate has no usable " + s.cfg.HTTPS.PrincipalFrom, Method: MethodCertificate}
 		}
-		return &Principal{Name: name, Method: "certificate", ClientIP: ip}, nil
+		return &Principal{Name: name, Method: MethodCertificate, ClientIP: ip}, nil
 	}
-	return &Principal{Name: Anonymous, Method: "anonymous", ClientIP: ip}, nil
+	return &Principal{Name: Anonymous, Method: MethodAnonymous, ClientIP: ip}, nil
 }
 
 // CertificateName returns the principal name of a client certificate:
@@ -310,12 +309,12 @@ func ParseBasic(cred string) (user, password string, ok bool) {
 func (s *Service) basic(ctx context.Context, ip netip.Addr, cred string) (*Principal, error) {
 	user, password, ok := ParseBasic(cred)
 	if !ok {
-		return nil, &Error{Reason: "malformed Basic credentials", Method: "basic"}
+		return nil, &Error{Reason: "malformed Basic credentials", Method: MethodBasic}
 	}
 	if err := s.checkPassword(ctx, ip, user, password); err != nil {
 		return nil, err
 	}
-	return &Principal{Name: user, Method: "basic", ClientIP: ip}, nil
+	return &Principal{Name: user, Method: MethodBasic, ClientIP: ip}, nil
 }
 
 // checkPassword verifies user's password, refusing at once (429) a client
@@ -327,7 +326,7 @@ func (s *Service) checkPassword(ctx context.Context, ip netip.Addr, user, passwo
 		known = user
 	}
 	if over, wait := s.failures.Exhausted(ip.String()); over {
-		return &Error{Reason: "too many failed authentications from this address", Method: "basic", Name: known, RetryAfter: wait}
+		return &Error{Reason: "too many failed authentications from this address", Method: MethodBasic, Name: known, RetryAfter: wait}
 	}
 	ok, err := s.pw.check(ctx, pol, user, password)
 	if err != nil {
@@ -335,21 +334,21 @@ func (s *Service) checkPassword(ctx context.Context, ip netip.Addr, user, passwo
 	}
 	if !ok {
 		s.failures.Take(ip.String())
-		return &Error{Reason: "wrong user name or password", Method: "basic", Name: known}
+		return &Error{Reason: "wrong user name or password", Method: MethodBasic, Name: known}
 	}
 	return nil
 }
 
 func (s *Service) bearer(ctx context.Context, ip netip.Addr, tok string) (*Principal, error) {
 	if s.jwt == nil {
-		return nil, &Error{Reason: "bearer tokens are not enabled (no users file)", Method: "bearer", bearer: true}
+		return nil, &Error{Reason: "bearer tokens are not enabled (no users file)", Method: MethodBearer, bearer: true}
 	}
 	if over, wait := s.failures.Exhausted(ip.String()); over {
-		return nil, &Error{Reason: "too many failed authentications from this address", Method: "bearer", RetryAfter: wait, bearer: true}
+		return nil, &Error{Reason: "too many failed authentications from this address", Method: MethodBearer, RetryAfter: wait, bearer: true}
 	}
 	fail := func(reason string) error {
 		s.failures.Take(ip.String())
-		return &Error{Reason: reason, Method: "bearer", bearer: true}
+		return &Error{Reason: reason, Method: MethodBearer, bearer: true}
 	}
 	c, err := s.jwt.verify(tok)
 	if err != nil {
@@ -367,7 +366,7 @@ func (s *Service) bearer(ctx context.Context, ip netip.Addr, tok string) (*Princ
 		e.Name = c.Subject
 		return nil, e
 	}
-	return &Principal{Name: c.Subject, Method: "bearer", TokenID: c.ID, ClientIP: ip}, nil
+	return &Principal{Name: c.Subject, Method: MethodBearer, TokenID: c.ID, ClientIP: ip}, nil
 }
 
 // ErrLoginDisabled is returned by Login when there is no users file or no
@@ -383,8 +382,8 @@ func (s *Service) Login(ctx context.Context, ip netip.Addr, user, password strin
 	if err := s.checkPassword(ctx, ip, user, password); err != nil {
 		var ae *Error
 		if errors.As(err, &ae) {
-			s.audit.Write(ctx, audit.Record{Event: audit.LoginFailure, Principal: orUnknown(ae.Name), AuthMethod: "password",
-				ClientIP: ip.String(), RequestID: httpapi.RequestID(ctx), Reason: ae.Reason})
+			s.audit.Write(ctx, audit.Record{Event: audit.LoginFailure, Principal: orUnknown(ae.Name), AuthMethod: string(MethodPassword),
+				ClientIP: ip.String(), Reason: ae.Reason})
 		}
 		return "", nil, err
 	}
@@ -396,8 +395,7 @@ func (s *Service) Login(ctx context.Context, ip netip.Addr, user, password strin
 	if err := s.store.Add(ctx, c, now); err != nil {
 		return "", nil, err
 	}
-	s.audit.Write(ctx, audit.Record{Event: audit.Login, Principal: user, AuthMethod: "password", ClientIP: ip.String(),
-		RequestID: httpapi.RequestID(ctx), TokenID: c.ID})
+	s.audit.Write(ctx, audit.Record{Event: audit.Login, Principal: user, AuthMethod: string(MethodPassword), ClientIP: ip.String(), TokenID: c.ID})
 	return tok, c, nil
 }
 
@@ -410,8 +408,7 @@ func (s *Service) RevokeUser(ctx context.Context, by *Principal, user string) (i
 	if err != nil {
 		return 0, err
 	}
-	s.audit.Write(ctx, audit.Record{Event: audit.Revoke, Principal: by.Name, AuthMethod: by.Method, ClientIP: addrString(by.ClientIP),
-		RequestID: httpapi.RequestID(ctx), Target: user, Reason: fmt.Sprintf("all tokens of the user (%d live)", n)})
+	s.audit.Write(ctx, audit.Record{Event: audit.Revoke, Principal: by.Name, AuthMethod: string(by.Method), ClientIP: addrString(by.ClientIP), Target: user, Reason: fmt.Sprintf("all tokens of the user (%d live)", n)})
 	return n, nil
 }
 
@@ -424,37 +421,59 @@ func (s *Service) RevokeID(ctx context.Context, by *Principal, id string) (bool,
 	if err != nil || !found {
 		return found, err
 	}
-	s.audit.Write(ctx, audit.Record{Event: audit.Revoke, Principal: by.Name, AuthMethod: by.Method, ClientIP: addrString(by.ClientIP),
-		RequestID: httpapi.RequestID(ctx), Target: sub, TokenID: id, Reason: "one token"})
+	s.audit.Write(ctx, audit.Record{Event: audit.Revoke, Principal: by.Name, AuthMethod: string(by.Method), ClientIP: addrString(by.ClientIP), Target: sub, TokenID: id, Reason: "one token"})
 	return true, nil
 }
 
 // Authorize checks an action on a resource a handler found in a request
-// body (the topics of a subscription, say) for the principal of ctx. It
-// returns a catalog error: 401 for anonymous callers, else 403.
-func (s *Service) Authorize(ctx context.Context, action, resource string) error {
+// body (the topics of a subscription, say) for the principal of ctx, and
+// audits a refusal. It returns nil or a *Denial.
+func (s *Service) Authorize(ctx context.Context, action Action, resource string) error {
 	p := FromContext(ctx)
 	if p == nil {
-		p = &Principal{Name: Anonymous, Method: "anonymous"}
+		p = &Principal{Name: Anonymous, Method: MethodAnonymous}
 	}
 	d := s.Policy().Decide(p, action, resource)
 	if d.Allowed {
 		return nil
 	}
-	s.audit.Write(ctx, audit.Record{Event: audit.Denied, Principal: p.Name, AuthMethod: p.Method, ClientIP: addrString(p.ClientIP),
-		RequestID: httpapi.RequestID(ctx), Action: action, Resource: resource, Reason: d.Reason})
-	return s.denial(p, action, resource, d)
+	return s.Deny(ctx, p, "", action, resource, d)
 }
 
-func (s *Service) denial(p *Principal, action, resource string, d Decision) *httpapi.Error {
-	if !p.Authenticated() {
-		return httpapi.ErrUnauthenticated.Msg("Authentication required.").Wrap(errors.New(d.Reason))
+// Deny audits a refused decision and returns it as a *Denial; route names
+// the route that asked (empty inside a handler).
+func (s *Service) Deny(ctx context.Context, p *Principal, route string, action Action, resource string, d Decision) *Denial {
+	s.audit.Write(ctx, audit.Record{Event: audit.Denied, Principal: p.Name, AuthMethod: string(p.Method), ClientIP: addrString(p.ClientIP),
+		Route: route, Action: string(action), Resource: truncate(resource, 256), Reason: d.Reason})
+	return &Denial{Principal: p, Action: action, Resource: resource, Decision: d}
+}
+
+// Denial is a refused authorization: who, what, on what, and the
+// decision's reason (for logs, not for the client). Each API maps it to
+// its wire: a caller that did not authenticate is asked to (401), an
+// authenticated one is refused (403).
+type Denial struct {
+	Principal *Principal
+	Action    Action
+	Resource  string
+	Decision  Decision
+}
+
+func (d *Denial) Error() string {
+	return fmt.Sprintf("%s may not %s %q: %s", d.Principal.Name, d.Action, truncate(d.Resource, 256), d.Decision.Reason)
+}
+
+// Message is the refusal in words for the client (the reason stays
+// private).
+func (d *Denial) Message() string {
+	if !d.Principal.Authenticated() {
+		return "Authentication required."
 	}
-	scope := actions[action]
-	if scope == ScopeCluster || resource == "" {
-		return httpapi.ErrForbidden.Msg("Not authorized: %s.", action).Wrap(errors.New(d.Reason))
+	scope, _ := d.Action.Scope()
+	if scope == ScopeCluster || d.Resource == "" {
+		return fmt.Sprintf("Not authorized: %s.", d.Action)
 	}
-	return httpapi.ErrForbidden.Msg("Not authorized: %s on %s %q.", action, scope, truncate(resource, 256)).Wrap(errors.New(d.Reason))
+	return fmt.Sprintf("Not authorized: %s on %s %q.", d.Action, scope, truncate(d.Resource, 256))
 }
 
 func truncate(s string, n int) string {
@@ -476,4 +495,14 @@ func addrString(a netip.Addr) string {
 		return ""
 	}
 	return a.String()
+}
+
+// Bearer reports whether the failure concerns a bearer token (the
+// challenge then says invalid_token).
+func (e *Error) Bearer() bool { return e.bearer }
+
+// AuditFailure audits an authentication failure on route (action) from ip.
+func (s *Service) AuditFailure(ctx context.Context, e *Error, ip netip.Addr, route string, action Action) {
+	s.audit.Write(ctx, audit.Record{Event: audit.AuthFailure, Principal: orUnknown(e.Name), AuthMethod: string(e.Method),
+		ClientIP: addrString(ip), Route: route, Action: string(action), Reason: e.Reason})
 }

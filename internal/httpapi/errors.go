@@ -24,6 +24,11 @@ type Error struct {
 	Code    int
 	Message string
 	Cause   error
+	// entry is the catalog entry the error was made from (nil: it is
+	// one). Two entries may share a status and code, as Confluent's
+	// 40403 means both "no such consumer" and "no such topic-partition";
+	// Is tells them apart by entry.
+	entry *Error
 }
 
 func (e *Error) Error() string {
@@ -36,62 +41,69 @@ func (e *Error) Error() string {
 // Unwrap returns the private cause.
 func (e *Error) Unwrap() error { return e.Cause }
 
-// Is matches catalog entries by status and code, so errors.Is(err,
-// ErrTopicNotFound) holds for any copy made with Msg or Wrap.
+// Is matches catalog entries: errors.Is(err, ErrTopicNotFound) holds for
+// any copy of that entry made with Msg or Wrap, and for no other entry.
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
-	return ok && t.Status == e.Status && t.Code == e.Code
+	return ok && t.catalogEntry() == e.catalogEntry()
+}
+
+func (e *Error) catalogEntry() *Error {
+	if e.entry != nil {
+		return e.entry
+	}
+	return e
 }
 
 // Wrap returns a copy of e carrying cause (logged, not sent).
 func (e *Error) Wrap(cause error) *Error {
 	c := *e
-	c.Cause = cause
+	c.Cause, c.entry = cause, e.catalogEntry()
 	return &c
 }
 
 // Msg returns a copy of e with another public message.
 func (e *Error) Msg(format string, args ...any) *Error {
 	c := *e
-	c.Message = fmt.Sprintf(format, args...)
+	c.Message, c.entry = fmt.Sprintf(format, args...), e.catalogEntry()
 	return &c
 }
 
 // The catalog. Status, error_code and message follow Confluent's REST
 // Proxy (reference/confluent-rest.md §3); the table test pins them.
 var (
-	ErrBadRequest           = &Error{http.StatusBadRequest, 400, "Bad Request", nil}
-	ErrKafkaBadRequest      = &Error{http.StatusBadRequest, 40002, "Bad Request", nil}
-	ErrUnauthenticated      = &Error{http.StatusUnauthorized, 40101, "Authentication failed.", nil}
-	ErrForbidden            = &Error{http.StatusForbidden, 40301, "Not authorized to access this resource.", nil}
-	ErrNotFound             = &Error{http.StatusNotFound, 404, "HTTP 404 Not Found", nil}
-	ErrTopicNotFound        = &Error{http.StatusNotFound, 40401, "Topic not found.", nil}
-	ErrPartitionNotFound    = &Error{http.StatusNotFound, 40402, "Partition not found.", nil}
-	ErrConsumerNotFound     = &Error{http.StatusNotFound, 40403, "Consumer instance not found.", nil}
-	ErrUnknownTopicPart     = &Error{http.StatusNotFound, 40403, "This server does not host this topic-partition.", nil}
-	ErrMethodNotAllowed     = &Error{http.StatusMethodNotAllowed, 405, "HTTP 405 Method Not Allowed", nil}
-	ErrNotAcceptable        = &Error{http.StatusNotAcceptable, 406, "HTTP 406 Not Acceptable", nil}
-	ErrFormatMismatch       = &Error{http.StatusNotAcceptable, 40601, "The requested embedded data format does not match the deserializer for this consumer instance", nil}
-	ErrSerialization        = &Error{http.StatusRequestTimeout, 40801, "Error deserializing message.", nil}
-	ErrConsumerExists       = &Error{http.StatusConflict, 40902, "Consumer with specified consumer ID already exists in the specified consumer group.", nil}
-	ErrIllegalState         = &Error{http.StatusConflict, 40903, "Illegal state.", nil}
-	ErrTooLarge             = &Error{http.StatusRequestEntityTooLarge, 413, "Request body is too large.", nil}
-	ErrUnsupportedMediaType = &Error{http.StatusUnsupportedMediaType, 415, "HTTP 415 Unsupported Media Type", nil}
-	ErrUnprocessable        = &Error{http.StatusUnprocessableEntity, 422, "Unprocessable Entity", nil}
-	ErrConsumerConfig       = &Error{http.StatusUnprocessableEntity, 40001, "Invalid consumer configuration.", nil}
-	ErrInvalidConsumerConf  = &Error{http.StatusUnprocessableEntity, 42204, "Invalid consumer configuration.", nil}
-	ErrNoSchemaRegistry     = &Error{http.StatusUnprocessableEntity, 42206, "Payload error. Schema Registry must be configured when using schemas.", nil}
-	ErrPayload              = &Error{http.StatusUnprocessableEntity, 42206, "Payload error. Request body is empty. Data is required.", nil}
-	ErrBatchInvalid         = &Error{http.StatusUnprocessableEntity, 42208, "Invalid batch.", nil}
-	ErrRateLimited          = &Error{http.StatusTooManyRequests, 429, "Request rate limit exceeded.", nil}
-	ErrKafkaThrottled       = &Error{http.StatusTooManyRequests, 42901, "Request throttled by Kafka quota.", nil}
-	ErrInternal             = &Error{http.StatusInternalServerError, 500, "Internal Server Error", nil}
-	ErrKafka                = &Error{http.StatusInternalServerError, 50002, "Kafka error.", nil}
-	ErrKafkaRetriable       = &Error{http.StatusInternalServerError, 50003, "Kafka retriable error.", nil}
-	ErrBrokerNotAvailable   = &Error{http.StatusServiceUnavailable, 50302, "Broker not available.", nil}
-	ErrShuttingDown         = &Error{http.StatusServiceUnavailable, 503, "The gateway is shutting down.", nil}
-	ErrTimeout              = &Error{http.StatusGatewayTimeout, 504, "Gateway timeout.", nil}
-	ErrRequestTimeout       = &Error{http.StatusRequestTimeout, 408, "Timed out reading the request.", nil}
+	ErrBadRequest           = &Error{http.StatusBadRequest, 400, "Bad Request", nil, nil}
+	ErrKafkaBadRequest      = &Error{http.StatusBadRequest, 40002, "Bad Request", nil, nil}
+	ErrUnauthenticated      = &Error{http.StatusUnauthorized, 40101, "Authentication failed.", nil, nil}
+	ErrForbidden            = &Error{http.StatusForbidden, 40301, "Not authorized to access this resource.", nil, nil}
+	ErrNotFound             = &Error{http.StatusNotFound, 404, "HTTP 404 Not Found", nil, nil}
+	ErrTopicNotFound        = &Error{http.StatusNotFound, 40401, "Topic not found.", nil, nil}
+	ErrPartitionNotFound    = &Error{http.StatusNotFound, 40402, "Partition not found.", nil, nil}
+	ErrConsumerNotFound     = &Error{http.StatusNotFound, 40403, "Consumer instance not found.", nil, nil}
+	ErrUnknownTopicPart     = &Error{http.StatusNotFound, 40403, "This server does not host this topic-partition.", nil, nil}
+	ErrMethodNotAllowed     = &Error{http.StatusMethodNotAllowed, 405, "HTTP 405 Method Not Allowed", nil, nil}
+	ErrNotAcceptable        = &Error{http.StatusNotAcceptable, 406, "HTTP 406 Not Acceptable", nil, nil}
+	ErrFormatMismatch       = &Error{http.StatusNotAcceptable, 40601, "The requested embedded data format does not match the deserializer for this consumer instance", nil, nil}
+	ErrSerialization        = &Error{http.StatusRequestTimeout, 40801, "Error deserializing message.", nil, nil}
+	ErrConsumerExists       = &Error{http.StatusConflict, 40902, "Consumer with specified consumer ID already exists in the specified consumer group.", nil, nil}
+	ErrIllegalState         = &Error{http.StatusConflict, 40903, "Illegal state.", nil, nil}
+	ErrTooLarge             = &Error{http.StatusRequestEntityTooLarge, 413, "Request body is too large.", nil, nil}
+	ErrUnsupportedMediaType = &Error{http.StatusUnsupportedMediaType, 415, "HTTP 415 Unsupported Media Type", nil, nil}
+	ErrUnprocessable        = &Error{http.StatusUnprocessableEntity, 422, "Unprocessable Entity", nil, nil}
+	ErrConsumerConfig       = &Error{http.StatusUnprocessableEntity, 40001, "Invalid consumer configuration.", nil, nil}
+	ErrInvalidConsumerConf  = &Error{http.StatusUnprocessableEntity, 42204, "Invalid consumer configuration.", nil, nil}
+	ErrNoSchemaRegistry     = &Error{http.StatusUnprocessableEntity, 42206, "Payload error. Schema Registry must be configured when using schemas.", nil, nil}
+	ErrPayload              = &Error{http.StatusUnprocessableEntity, 42206, "Payload error. Request body is empty. Data is required.", nil, nil}
+	ErrBatchInvalid         = &Error{http.StatusUnprocessableEntity, 42208, "Invalid batch.", nil, nil}
+	ErrRateLimited          = &Error{http.StatusTooManyRequests, 429, "Request rate limit exceeded.", nil, nil}
+	ErrKafkaThrottled       = &Error{http.StatusTooManyRequests, 42901, "Request throttled by Kafka quota.", nil, nil}
+	ErrInternal             = &Error{http.StatusInternalServerError, 500, "Internal Server Error", nil, nil}
+	ErrKafka                = &Error{http.StatusInternalServerError, 50002, "Kafka error.", nil, nil}
+	ErrKafkaRetriable       = &Error{http.StatusInternalServerError, 50003, "Kafka retriable error.", nil, nil}
+	ErrBrokerNotAvailable   = &Error{http.StatusServiceUnavailable, 50302, "Broker not available.", nil, nil}
+	ErrShuttingDown         = &Error{http.StatusServiceUnavailable, 503, "The gateway is shutting down.", nil, nil}
+	ErrTimeout              = &Error{http.StatusGatewayTimeout, 504, "Gateway timeout.", nil, nil}
+	ErrRequestTimeout       = &Error{http.StatusRequestTimeout, 408, "Timed out reading the request.", nil, nil}
 )
 
 // FromKafka maps an error from the Kafka layer to the catalog. It is the

@@ -145,3 +145,22 @@ func TestErrorIsAndWrap(t *testing.T) {
 		t.Fatal("Msg/Wrap mutated the catalog")
 	}
 }
+
+// TestCatalogEntriesAreDistinct: entries that share a status and code on
+// the wire (Confluent's 40403 and 42206 each mean two things) are still
+// told apart by errors.Is, so no handler has to compare codes.
+func TestCatalogEntriesAreDistinct(t *testing.T) {
+	pairs := [][2]*Error{{ErrConsumerNotFound, ErrUnknownTopicPart}, {ErrNoSchemaRegistry, ErrPayload}}
+	for _, p := range pairs {
+		if p[0].Status != p[1].Status || p[0].Code != p[1].Code {
+			t.Fatalf("%v and %v no longer share their wire code; update this test", p[0], p[1])
+		}
+		a, b := p[0].Msg("x").Wrap(errors.New("cause")), p[1].Msg("y")
+		if errors.Is(a, p[1]) || errors.Is(b, p[0]) || errors.Is(p[0], p[1]) {
+			t.Errorf("%v and %v are not told apart", p[0], p[1])
+		}
+		if !errors.Is(a, p[0]) || !errors.Is(b.Wrap(a), p[1]) {
+			t.Errorf("copies of %v and %v lost their entry", p[0], p[1])
+		}
+	}
+}

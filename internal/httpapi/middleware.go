@@ -11,17 +11,12 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/kgate/kgate/internal/audit"
 )
 
-type ctxKey int
-
-const requestIDKey ctxKey = iota
-
 // RequestID returns the request id of ctx, or "".
-func RequestID(ctx context.Context) string {
-	s, _ := ctx.Value(requestIDKey).(string)
-	return s
-}
+func RequestID(ctx context.Context) string { return audit.RequestID(ctx) }
 
 // ResponseWriter records the status and size of a response. It keeps the
 // underlying writer reachable through Unwrap, so http.ResponseController
@@ -109,7 +104,7 @@ func RequestIDs(next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-ID", id)
-		next.ServeHTTP(w, r.WithContext(withReqInfo(context.WithValue(r.Context(), requestIDKey, id))))
+		next.ServeHTTP(w, r.WithContext(withReqInfo(audit.WithRequestID(r.Context(), id))))
 	})
 }
 

@@ -2,11 +2,14 @@ package httpapi
 
 import (
 	"fmt"
+
 	"log/slog"
 	"net/http"
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/kgate/kgate/internal/auth"
 )
 
 // Route is one endpoint and everything the chain needs to know about it.
@@ -17,10 +20,9 @@ type Route struct {
 	Pattern string
 	// Name is a stable identifier, "v2.produce", used in docs and tests.
 	Name string
-	// Action is the authorization action the route needs (KastleX's
-	// names, extended: produce, fetch, list_topics, ...). Empty only for
-	// Public routes.
-	Action string
+	// Action is the authorization action the route needs. Empty only
+	// for Public routes.
+	Action auth.Action
 	// Resource extracts the name the action applies to (a topic, a
 	// group); nil for cluster-wide actions.
 	Resource func(*http.Request) string

@@ -38,19 +38,19 @@ func Register(rr *httpapi.Router, d Deps) {
 	// KastleX reloads with GET; reloading takes no input and only
 	// re-reads files the operator controls, so a forged cross-site GET
 	// can do no more than SIGHUP. POST is the documented form.
-	rr.Add(httpapi.Route{Method: "GET", Pattern: "/admin/reload", Name: "admin.reload.get", Action: "reload", ErrorType: jsonType,
+	rr.Add(httpapi.Route{Method: "GET", Pattern: "/admin/reload", Name: "admin.reload.get", Action: auth.Reload, ErrorType: jsonType,
 		Summary: "Re-read users and permissions (KastleX form; answers 204).", Handler: a.reload(false)})
-	rr.Add(httpapi.Route{Method: "POST", Pattern: "/admin/reload", Name: "admin.reload", Action: "reload", ErrorType: jsonType,
+	rr.Add(httpapi.Route{Method: "POST", Pattern: "/admin/reload", Name: "admin.reload", Action: auth.Reload, ErrorType: jsonType,
 		Summary: "Re-read users and permissions; answers a summary.", Handler: a.reload(true)})
-	rr.Add(httpapi.Route{Method: "DELETE", Pattern: "/admin/tokens/{username}", Name: "admin.tokens.revoke_user", Action: "revoke", ErrorType: jsonType,
+	rr.Add(httpapi.Route{Method: "DELETE", Pattern: "/admin/tokens/{username}", Name: "admin.tokens.revoke_user", Action: auth.Revoke, ErrorType: jsonType,
 		Summary: "Revoke every token of a user (KastleX).", Handler: a.revokeUser})
-	rr.Add(httpapi.Route{Method: "DELETE", Pattern: "/admin/tokens/id/{jti}", Name: "admin.tokens.revoke_id", Action: "revoke", ErrorType: jsonType,
+	rr.Add(httpapi.Route{Method: "DELETE", Pattern: "/admin/tokens/id/{jti}", Name: "admin.tokens.revoke_id", Action: auth.Revoke, ErrorType: jsonType,
 		Summary: "Revoke one token by its jti.", Handler: a.revokeID})
-	rr.Add(httpapi.Route{Method: "GET", Pattern: "/admin/tokens/{username}", Name: "admin.tokens.list", Action: "revoke", ErrorType: jsonType,
+	rr.Add(httpapi.Route{Method: "GET", Pattern: "/admin/tokens/{username}", Name: "admin.tokens.list", Action: auth.Revoke, ErrorType: jsonType,
 		Summary: "List a user's live tokens (ids and times, never the tokens).", Handler: a.listTokens})
-	rr.Add(httpapi.Route{Method: "GET", Pattern: "/admin/usage", Name: "admin.usage.list", Action: "admin", ErrorType: jsonType,
+	rr.Add(httpapi.Route{Method: "GET", Pattern: "/admin/usage", Name: "admin.usage.list", Action: auth.Admin, ErrorType: jsonType,
 		Summary: "Today's requests and bytes per principal, with their limits.", Handler: a.usage})
-	rr.Add(httpapi.Route{Method: "GET", Pattern: "/admin/usage/{principal}", Name: "admin.usage.get", Action: "admin", ErrorType: jsonType,
+	rr.Add(httpapi.Route{Method: "GET", Pattern: "/admin/usage/{principal}", Name: "admin.usage.get", Action: auth.Admin, ErrorType: jsonType,
 		Summary: "Today's requests and bytes of one principal, with its limits.", Handler: a.usageOne})
 }
 

@@ -7,6 +7,7 @@
 package kastlex
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -83,7 +84,7 @@ func topicParam(r *http.Request) (string, error) {
 // missing.
 func kafkaError(err error, topic string) error {
 	he := httpapi.FromKafka(err)
-	if he.Code == 40401 || he.Code == 40403 {
+	if errors.Is(he, httpapi.ErrTopicNotFound) || errors.Is(he, httpapi.ErrUnknownTopicPart) {
 		return httpapi.ErrTopicNotFound.Msg("Topic %s not found.", truncate(topic, 255)).Wrap(err)
 	}
 	return he

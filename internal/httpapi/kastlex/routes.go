@@ -3,6 +3,7 @@ package kastlex
 import (
 	"net/http"
 
+	"github.com/kgate/kgate/internal/auth"
 	"github.com/kgate/kgate/internal/httpapi"
 )
 
@@ -12,7 +13,7 @@ import (
 func Register(rr *httpapi.Router, d Deps) {
 	a := newAPI(d)
 	topic := httpapi.PathValue("topic")
-	add := func(method, pattern, name, action string, res func(*http.Request) string, summary string, doc *httpapi.Doc, h httpapi.HandlerFunc) {
+	add := func(method, pattern, name string, action auth.Action, res func(*http.Request) string, summary string, doc *httpapi.Doc, h httpapi.HandlerFunc) {
 		rr.Add(httpapi.Route{Method: method, Pattern: pattern, Name: name, Action: action, Resource: res,
 			ErrorType: mtJSON, Summary: summary, Doc: doc, Handler: h})
 	}
@@ -30,32 +31,32 @@ func Register(rr *httpapi.Router, d Deps) {
 			"Fetch from a partition at an offset: a number, last, latest, earliest, or negative (counted back from latest).", fd, a.fetch(v2))
 		add("GET", base+"/consumers", "kastlex."+v+".consumers", "list_groups", nil, "List consumer group ids.", okDoc([]string{}), a.groups)
 		if v2 {
-			add("GET", base+"/consumers/{group}", "kastlex.v2.consumer", "show_group", httpapi.PathValue("group"),
+			add("GET", base+"/consumers/{group}", "kastlex.v2.consumer", auth.ShowGroup, httpapi.PathValue("group"),
 				"Describe a consumer group: members, committed offsets and lag per partition.", okDoc(v2Group{}), a.groupV2)
 		} else {
-			add("GET", base+"/consumers/{group}", "kastlex.v1.consumer", "show_group", httpapi.PathValue("group"),
+			add("GET", base+"/consumers/{group}", "kastlex.v1.consumer", auth.ShowGroup, httpapi.PathValue("group"),
 				"Describe a consumer group: members, committed offsets, high watermarks and maxlag.", okDoc(v1Group{}), a.groupV1)
 		}
 	}
-	add("GET", "/api/v1/offsets/{topic}/{partition}", "kastlex.v1.offsets", "show_offsets", topic, "Resolve an offset of a partition.",
+	add("GET", "/api/v1/offsets/{topic}/{partition}", "kastlex.v1.offsets", auth.ShowOffsets, topic, "Resolve an offset of a partition.",
 		&httpapi.Doc{
 			Query: []httpapi.Param{{Name: "at", Description: "latest (default), earliest, last, or a timestamp in milliseconds.", Schema: ""}},
 			Responses: []httpapi.Response{{Status: 200, Description: "The offset.", Body: &httpapi.Body{Schema: struct {
 				Offset int64 `json:"offset"`
 			}{}}}},
 		}, a.offsets)
-	add("GET", "/api/v1/topics", "kastlex.v1.topics", "list_topics", nil, "List topic names.", okDoc([]string{}), a.topics)
-	add("GET", "/api/v1/topics/{topic}", "kastlex.v1.topic", "show_topic", topic, "Describe a topic: partitions, replicas, leader, ISR and its own configs.", okDoc(topicJSON{}), a.topic)
-	add("GET", "/api/v1/brokers", "kastlex.v1.brokers", "list_brokers", nil, "List brokers.", okDoc([]brokerJSON{}), a.brokers)
-	add("GET", "/api/v1/brokers/{broker}", "kastlex.v1.broker", "show_broker", httpapi.PathValue("broker"), "Describe a broker.", okDoc(brokerJSON{}), a.broker)
+	add("GET", "/api/v1/topics", "kastlex.v1.topics", auth.ListTopics, nil, "List topic names.", okDoc([]string{}), a.topics)
+	add("GET", "/api/v1/topics/{topic}", "kastlex.v1.topic", auth.ShowTopic, topic, "Describe a topic: partitions, replicas, leader, ISR and its own configs.", okDoc(topicJSON{}), a.topic)
+	add("GET", "/api/v1/brokers", "kastlex.v1.brokers", auth.ListBrokers, nil, "List brokers.", okDoc([]brokerJSON{}), a.brokers)
+	add("GET", "/api/v1/brokers/{broker}", "kastlex.v1.broker", auth.ShowBroker, httpapi.PathValue("broker"), "Describe a broker.", okDoc(brokerJSON{}), a.broker)
 	urpResp := func(schema any) *httpapi.Doc {
 		return &httpapi.Doc{Responses: []httpapi.Response{
 			{Status: 200, Description: "Under-replicated partitions.", Body: &httpapi.Body{Schema: schema}},
 			{Status: 204, Description: "No partition is under-replicated."},
 		}}
 	}
-	add("GET", "/api/v1/urp", "kastlex.v1.urps", "list_urps", nil, "List under-replicated partitions of every topic.", urpResp([]urpJSON{}), a.urps)
-	add("GET", "/api/v1/urp/{topic}", "kastlex.v1.urp", "show_urps", topic, "List a topic's under-replicated partitions.", urpResp(urpJSON{}), a.topicURPs)
+	add("GET", "/api/v1/urp", "kastlex.v1.urps", auth.ListURPs, nil, "List under-replicated partitions of every topic.", urpResp([]urpJSON{}), a.urps)
+	add("GET", "/api/v1/urp/{topic}", "kastlex.v1.urp", auth.ShowURPs, topic, "List a topic's under-replicated partitions.", urpResp(urpJSON{}), a.topicURPs)
 }
 
 func okDoc(schema any) *httpapi.Doc {

@@ -123,7 +123,7 @@ func Build(routes []httpapi.Route, info Info) *Document {
 	doc := &Document{OpenAPI: "3.1.0", Info: info, Paths: map[string]map[string]*Operation{}}
 	for _, rt := range routes {
 		path := Path(rt.Pattern)
-		op := &Operation{OperationID: rt.Name, Summary: rt.Summary, Action: rt.Action, Public: rt.Public, Stream: rt.Stream,
+		op := &Operation{OperationID: rt.Name, Summary: rt.Summary, Action: string(rt.Action), Public: rt.Public, Stream: rt.Stream,
 			Responses: map[string]*Response{}}
 		if op.OperationID == "" {
 			op.OperationID = strings.ToLower(rt.Method) + " " + path

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/kgate/kgate/internal/auth"
 	"github.com/kgate/kgate/internal/httpapi"
 )
 
@@ -44,7 +45,7 @@ func Register(rr *httpapi.Router, d Deps) {
 		},
 	})
 	rr.Add(httpapi.Route{
-		Method: "GET", Pattern: "/metrics", Name: "ops.metrics", Action: "metrics", Public: d.MetricsOpen,
+		Method: "GET", Pattern: "/metrics", Name: "ops.metrics", Action: auth.Metrics, Public: d.MetricsOpen,
 		Summary: "Prometheus metrics.",
 		Handler: func(w http.ResponseWriter, r *http.Request) error {
 			d.Metrics.ServeHTTP(w, r)

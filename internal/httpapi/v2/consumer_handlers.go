@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kgate/kgate/internal/auth"
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/record"
@@ -268,11 +269,11 @@ func (a consumerAPI) subscribe(w http.ResponseWriter, r *http.Request) error {
 			if !kafka.ValidTopic(t) {
 				return httpapi.ErrUnprocessable.Msg("Invalid topic name %q.", truncate(t, 300))
 			}
-			if err := a.authorize(r.Context(), "fetch", t); err != nil {
+			if err := a.authorize(r.Context(), auth.Fetch, t); err != nil {
 				return err
 			}
 		}
-	} else if err := a.authorize(r.Context(), "fetch", "*"); err != nil {
+	} else if err := a.authorize(r.Context(), auth.Fetch, "*"); err != nil {
 		return err
 	}
 	return a.withInstance(r, func(in *instance) error {
@@ -321,7 +322,7 @@ func (a consumerAPI) partitionsBody(r *http.Request) ([]tp, error) {
 		return nil, err
 	}
 	for _, p := range parts {
-		if err := a.authorize(r.Context(), "fetch", p.topic); err != nil {
+		if err := a.authorize(r.Context(), auth.Fetch, p.topic); err != nil {
 			return nil, err
 		}
 	}

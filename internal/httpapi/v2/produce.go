@@ -151,10 +151,10 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 		}
 		he := httpapi.FromKafka(res.Err)
 		offsets[i] = partitionOffset{ErrorCode: ptr(he.Code), Error: ptr(he.Message)}
-		switch he.Code {
-		case 40101:
+		switch {
+		case errors.Is(he, httpapi.ErrUnauthenticated):
 			status = http.StatusUnauthorized
-		case 40301:
+		case errors.Is(he, httpapi.ErrForbidden):
 			if status != http.StatusUnauthorized {
 				status = http.StatusForbidden
 			}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/kgate/kgate/internal/auth"
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/metrics"
@@ -17,7 +18,7 @@ import (
 // Authorizer checks, inside a handler, an action on a resource the route
 // alone does not name (the topics of a subscription, say). It returns a
 // catalog error (403) to refuse. Nil allows everything.
-type Authorizer func(ctx context.Context, action, resource string) error
+type Authorizer func(ctx context.Context, action auth.Action, resource string) error
 
 // Deps are what the v2 API needs.
 type Deps struct {
@@ -47,7 +48,7 @@ func (p promSink) consumed(records, bytes int) {
 func Register(rr *httpapi.Router, d Deps) {
 	authz := d.Authorize
 	if authz == nil {
-		authz = func(context.Context, string, string) error { return nil }
+		authz = func(context.Context, auth.Action, string) error { return nil }
 	}
 	sink := promSink{d.Metrics}
 	md := metadata{kc: d.Kafka}
@@ -56,10 +57,10 @@ func Register(rr *httpapi.Router, d Deps) {
 	topic := httpapi.PathValue("topic")
 	group := httpapi.PathValue("group")
 
-	add := func(method, pattern, name, action string, res func(*http.Request) string, summary string, h httpapi.HandlerFunc) {
+	add := func(method, pattern, name string, action auth.Action, res func(*http.Request) string, summary string, h httpapi.HandlerFunc) {
 		rt := httpapi.Route{Method: method, Pattern: pattern, Name: name, Action: action, Resource: res,
 			ErrorType: mtV2, Summary: summary, Handler: h}
-		if action == "produce" {
+		if action == auth.Produce {
 			rt.Forbidden = pr.forbidden
 		}
 		rr.Add(rt)
@@ -68,15 +69,15 @@ func Register(rr *httpapi.Router, d Deps) {
 		Summary: "Liveness check; answers {}.", Handler: root})
 	rr.Add(httpapi.Route{Method: "POST", Pattern: "/{$}", Name: "v2.root.post", Public: true, ErrorType: mtV2,
 		Summary: "Liveness check; answers {}.", Handler: root})
-	add("GET", "/topics", "v2.topics.list", "list_topics", nil, "List topic names.", md.listTopics)
-	add("GET", "/topics/{topic}", "v2.topics.get", "show_topic", topic, "Describe a topic: configs and partitions.", md.getTopic)
-	add("POST", "/topics/{topic}", "v2.topics.produce", "produce", topic, "Produce records (binary or json embedded format).",
+	add("GET", "/topics", "v2.topics.list", auth.ListTopics, nil, "List topic names.", md.listTopics)
+	add("GET", "/topics/{topic}", "v2.topics.get", auth.ShowTopic, topic, "Describe a topic: configs and partitions.", md.getTopic)
+	add("POST", "/topics/{topic}", "v2.topics.produce", auth.Produce, topic, "Produce records (binary or json embedded format).",
 		func(w http.ResponseWriter, r *http.Request) error {
 			return pr.produce(w, r, r.PathValue("topic"), record.NoPartition)
 		})
-	add("GET", "/topics/{topic}/partitions", "v2.partitions.list", "show_topic", topic, "List a topic's partitions.", md.listPartitions)
-	add("GET", "/topics/{topic}/partitions/{partition}", "v2.partitions.get", "show_topic", topic, "Describe one partition.", md.getPartition)
-	add("POST", "/topics/{topic}/partitions/{partition}", "v2.partitions.produce", "produce", topic, "Produce records to one partition.",
+	add("GET", "/topics/{topic}/partitions", "v2.partitions.list", auth.ShowTopic, topic, "List a topic's partitions.", md.listPartitions)
+	add("GET", "/topics/{topic}/partitions/{partition}", "v2.partitions.get", auth.ShowTopic, topic, "Describe one partition.", md.getPartition)
+	add("POST", "/topics/{topic}/partitions/{partition}", "v2.partitions.produce", auth.Produce, topic, "Produce records to one partition.",
 		func(w http.ResponseWriter, r *http.Request) error {
 			p, err := partitionParam(r)
 			if err != nil {
@@ -84,21 +85,21 @@ func Register(rr *httpapi.Router, d Deps) {
 			}
 			return pr.produce(w, r, r.PathValue("topic"), p)
 		})
-	add("GET", "/topics/{topic}/partitions/{partition}/offsets", "v2.partitions.offsets", "show_offsets", topic, "A partition's beginning and end offsets.", md.partitionOffsets)
-	add("GET", "/brokers", "v2.brokers.list", "list_brokers", nil, "List broker ids.", md.brokers)
+	add("GET", "/topics/{topic}/partitions/{partition}/offsets", "v2.partitions.offsets", auth.ShowOffsets, topic, "A partition's beginning and end offsets.", md.partitionOffsets)
+	add("GET", "/brokers", "v2.brokers.list", auth.ListBrokers, nil, "List broker ids.", md.brokers)
 
 	const inst = "/consumers/{group}/instances/{instance}"
-	add("POST", "/consumers/{group}", "v2.consumers.create", "consume", group, "Create a consumer instance in a group.", ca.create)
-	add("DELETE", inst, "v2.consumers.delete", "consume", group, "Delete a consumer instance (it leaves the group).", ca.remove)
-	add("POST", inst+"/subscription", "v2.consumers.subscribe", "consume", group, "Subscribe to topics or a topic pattern.", ca.subscribe)
-	add("GET", inst+"/subscription", "v2.consumers.subscription", "consume", group, "The subscribed topics.", ca.getSubscription)
-	add("DELETE", inst+"/subscription", "v2.consumers.unsubscribe", "consume", group, "Unsubscribe.", ca.unsubscribe)
-	add("POST", inst+"/assignments", "v2.consumers.assign", "consume", group, "Assign partitions manually.", ca.assign)
-	add("GET", inst+"/assignments", "v2.consumers.assignments", "consume", group, "The assigned partitions.", ca.getAssignments)
-	add("POST", inst+"/positions", "v2.consumers.seek", "consume", group, "Seek partitions to offsets or timestamps.", ca.seek)
-	add("POST", inst+"/positions/beginning", "v2.consumers.seek_beginning", "consume", group, "Seek partitions to their beginning.", ca.seekEdge(true))
-	add("POST", inst+"/positions/end", "v2.consumers.seek_end", "consume", group, "Seek partitions to their end.", ca.seekEdge(false))
-	add("GET", inst+"/records", "v2.consumers.records", "consume", group, "Read records (long poll).", ca.records)
-	add("POST", inst+"/offsets", "v2.consumers.commit", "consume", group, "Commit offsets (offset+1 is stored).", ca.commit)
-	add("GET", inst+"/offsets", "v2.consumers.committed", "consume", group, "The group's committed offsets.", ca.getCommitted)
+	add("POST", "/consumers/{group}", "v2.consumers.create", auth.Consume, group, "Create a consumer instance in a group.", ca.create)
+	add("DELETE", inst, "v2.consumers.delete", auth.Consume, group, "Delete a consumer instance (it leaves the group).", ca.remove)
+	add("POST", inst+"/subscription", "v2.consumers.subscribe", auth.Consume, group, "Subscribe to topics or a topic pattern.", ca.subscribe)
+	add("GET", inst+"/subscription", "v2.consumers.subscription", auth.Consume, group, "The subscribed topics.", ca.getSubscription)
+	add("DELETE", inst+"/subscription", "v2.consumers.unsubscribe", auth.Consume, group, "Unsubscribe.", ca.unsubscribe)
+	add("POST", inst+"/assignments", "v2.consumers.assign", auth.Consume, group, "Assign partitions manually.", ca.assign)
+	add("GET", inst+"/assignments", "v2.consumers.assignments", auth.Consume, group, "The assigned partitions.", ca.getAssignments)
+	add("POST", inst+"/positions", "v2.consumers.seek", auth.Consume, group, "Seek partitions to offsets or timestamps.", ca.seek)
+	add("POST", inst+"/positions/beginning", "v2.consumers.seek_beginning", auth.Consume, group, "Seek partitions to their beginning.", ca.seekEdge(true))
+	add("POST", inst+"/positions/end", "v2.consumers.seek_end", auth.Consume, group, "Seek partitions to their end.", ca.seekEdge(false))
+	add("GET", inst+"/records", "v2.consumers.records", auth.Consume, group, "Read records (long poll).", ca.records)
+	add("POST", inst+"/offsets", "v2.consumers.commit", auth.Consume, group, "Commit offsets (offset+1 is stored).", ca.commit)
+	add("GET", inst+"/offsets", "v2.consumers.committed", auth.Consume, group, "The group's committed offsets.", ca.getCommitted)
 }

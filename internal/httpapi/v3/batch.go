@@ -65,8 +65,7 @@ func (a *api) produceBatch(w http.ResponseWriter, r *http.Request) error {
 	topic := r.PathValue("topic_name")
 	var req batchRequest
 	if err := readBody(r, &req, emptyData); err != nil {
-		var he *httpapi.Error
-		if errors.As(err, &he) && he.Code == 42206 {
+		if errors.Is(err, httpapi.ErrPayload) {
 			return httpapi.ErrBatchInvalid.Msg("%s", emptyData)
 		}
 		return err

@@ -290,7 +290,7 @@ func (a *api) updatePartitions(w http.ResponseWriter, r *http.Request) error {
 
 func kafkaErrFrom(err error, msg *string) error {
 	he := httpapi.FromKafka(err)
-	if msg != nil && *msg != "" && he.Status < 500 && he.Code != 40403 {
+	if msg != nil && *msg != "" && he.Status < 500 && !errors.Is(he, httpapi.ErrUnknownTopicPart) {
 		he = he.Msg("%s %s", he.Message, *msg)
 	}
 	return he

@@ -33,17 +33,24 @@ type Gateway struct {
 // Start builds kgate into a temporary directory and runs `kgate serve` on
 // an embedded broker there, on random loopback ports, with extra
 // KEY=VALUE environment entries.
-func Start(env ...string) (*Gateway, error) {
+func Start(env ...string) (*Gateway, error) { return StartBinary("", env...) }
+
+// StartBinary is Start with an already built kgate binary (empty: build
+// this checkout), so that a benchmark can hold another build, say the one
+// before a change, against this one in the same run.
+func StartBinary(bin string, env ...string) (*Gateway, error) {
 	dir, err := os.MkdirTemp("", "kgate-bench")
 	if err != nil {
 		return nil, err
 	}
-	bin := filepath.Join(dir, "kgate")
-	build := exec.Command("go", "build", "-o", bin, "github.com/kgate/kgate/cmd/kgate")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("building kgate: %w", err)
+	if bin == "" {
+		bin = filepath.Join(dir, "kgate")
+		build := exec.Command("go", "build", "-o", bin, "github.com/kgate/kgate/cmd/kgate")
+		build.Stderr = os.Stderr
+		if err := build.Run(); err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("building kgate: %w", err)
+		}
 	}
 	cmd := exec.Command(bin, "serve", "--data-dir", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0", "--broker-listen", "127.0.0.1:0", "--log-format", "json")
 	cmd.Env = append(os.Environ(), env...)

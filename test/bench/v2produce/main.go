@@ -41,11 +41,12 @@ func main() {
 	clientsC := flag.Int("clients-batch", 64, "concurrent clients for 100 records per request")
 	paced := flag.Float64("paced", 0.5, "also run (b) open-loop at this fraction of its closed-loop rate, to measure latency below saturation (0: skip)")
 	env := flag.String("gateway-env", "", "extra KEY=VALUE,... environment for the gateway (GOGC=400, say)")
+	baseline := flag.String("baseline", "", "another kgate binary (say, built before a change) whose (b) and (c) run in the same rounds, for this build's ratio to it")
 	flag.Parse()
 	if *env != "" {
 		gatewayEnv = strings.Split(*env, ",")
 	}
-	if err := run(*duration, *rounds, *size, *clientsB, *clientsC, *paced); err != nil {
+	if err := run(*duration, *rounds, *size, *clientsB, *clientsC, *paced, *baseline); err != nil {
 		fmt.Fprintln(os.Stderr, "v2produce:", err)
 		os.Exit(1)
 	}
@@ -70,12 +71,19 @@ func (r result) pct(p float64) time.Duration {
 	return r.lat[int(float64(len(r.lat)-1)*p)]
 }
 
-func run(d time.Duration, rounds, size, clientsB, clientsC int, paced float64) error {
+func run(d time.Duration, rounds, size, clientsB, clientsC int, paced float64, baseline string) error {
 	gw, err := benchgw.Start(gatewayEnv...)
 	if err != nil {
 		return err
 	}
 	defer gw.Stop()
+	var base *benchgw.Gateway
+	if baseline != "" {
+		if base, err = benchgw.StartBinary(baseline, gatewayEnv...); err != nil {
+			return err
+		}
+		defer base.Stop()
+	}
 
 	value := make([]byte, size)
 	_, _ = rand.Read(value)
@@ -87,10 +95,15 @@ func run(d time.Duration, rounds, size, clientsB, clientsC int, paced float64) e
 		if _, err := httpProduce(http.DefaultClient, gw.URL+"/topics/"+topic, singleBody(value)); err != nil {
 			return err
 		}
+		if base != nil {
+			if _, err := httpProduce(http.DefaultClient, base.URL+"/topics/"+topic, singleBody(value)); err != nil {
+				return err
+			}
+		}
 	}
 	fmt.Printf("%d interleaved rounds; each row is one scenario of one round; ratios are per round, then the median\n", rounds)
 	fmt.Printf("\n%-5s %-46s %12s %10s %10s %8s %12s\n", "round", "scenario", "records/s", "p50", "p99", "failed", "gw CPU/rec")
-	var ratioB, ratioC, p99B, p99P []float64
+	var ratioB, ratioC, p99B, p99P, vsBaseB, vsBaseC []float64
 	for round := 1; round <= rounds; round++ {
 		cpu0 := gw.CPU()
 		a, err := benchDirect(gw.Broker, "bench-a", value, d)
@@ -117,6 +130,18 @@ func run(d time.Duration, rounds, size, clientsB, clientsC int, paced float64) e
 		c.cpu = gw.CPU() - cpu0
 		c.name = fmt.Sprintf("(c) HTTP v2, 100 records/request, %d clients", clientsC)
 		rows = append(rows, c)
+		if base != nil {
+			cpu0 = base.CPU()
+			bb := benchHTTP(base.URL+"/topics/bench-b", singleBody(value), 1, clientsB, d, 0)
+			bb.cpu = base.CPU() - cpu0
+			bb.name = "(b) baseline build"
+			cpu0 = base.CPU()
+			bc := benchHTTP(base.URL+"/topics/bench-c", batchBody(value, 100), 100, clientsC, d, 0)
+			bc.cpu = base.CPU() - cpu0
+			bc.name = "(c) baseline build"
+			rows = append(rows, bb, bc)
+			vsBaseB, vsBaseC = append(vsBaseB, b.rate()/bb.rate()), append(vsBaseC, c.rate()/bc.rate())
+		}
 		for _, r := range rows {
 			perRec := "-"
 			if r.records > 0 && r.cpu > 0 {
@@ -135,6 +160,9 @@ func run(d time.Duration, rounds, size, clientsB, clientsC int, paced float64) e
 		fmt.Printf("   of (b'): %s", roundD(time.Duration(median(p99P))))
 	}
 	fmt.Printf("\n[targets: (c)/(a) >= 0.50; (b) p99 < 10ms]\n")
+	if base != nil {
+		fmt.Printf("this build / baseline %s, median of the rounds: (b) %.3f  (c) %.3f\n", baseline, median(vsBaseB), median(vsBaseC))
+	}
 	return nil
 }
 

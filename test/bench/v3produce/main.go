@@ -36,6 +36,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -47,8 +48,9 @@ func main() {
 	size := flag.Int("size", 100, "value size in bytes")
 	conns := flag.Int("conns", 16, "concurrent streams in scenario (c)")
 	rounds := flag.Int("rounds", 3, "rounds; each scenario's best counts")
+	baseline := flag.String("baseline", "", "another kgate binary (say, built before a change) whose (b) and (c) run in the same rounds, for this build's ratio to it")
 	flag.Parse()
-	if err := run(*duration, *size, *conns, *rounds); err != nil {
+	if err := run(*duration, *size, *conns, *rounds, *baseline); err != nil {
 		fmt.Fprintln(os.Stderr, "v3produce:", err)
 		os.Exit(1)
 	}
@@ -70,12 +72,25 @@ func better(a, b result) result {
 	return a
 }
 
-func run(d time.Duration, size, conns, rounds int) error {
+func run(d time.Duration, size, conns, rounds int, baseline string) error {
 	gw, err := benchgw.Start()
 	if err != nil {
 		return err
 	}
 	defer gw.Stop()
+	var base *benchgw.Gateway
+	var baseRecords string
+	if baseline != "" {
+		if base, err = benchgw.StartBinary(baseline); err != nil {
+			return err
+		}
+		defer base.Stop()
+		bcid, err := clusterID(base.URL)
+		if err != nil {
+			return err
+		}
+		baseRecords = base.URL + "/v3/clusters/" + bcid + "/topics/"
+	}
 
 	value := make([]byte, size)
 	_, _ = rand.Read(value)
@@ -87,18 +102,24 @@ func run(d time.Duration, size, conns, rounds int) error {
 		return err
 	}
 	records := gw.URL + "/v3/clusters/" + cid + "/topics/"
-	var a, a2, b, c result
+	var a, a2, b, c, bb, bc result
+	var ratiosB, ratiosC, cpuB, cpuC []float64 // this build / baseline, per round
 	for r := 0; r < rounds; r++ {
-		round := func(name string, f func(topic string) (result, error)) (result, error) {
+		roundOn := func(g *benchgw.Gateway, name string, f func(topic string) (result, error)) (result, error) {
 			topic := fmt.Sprintf("bench-%s-%d", name, r)
-			if err := createTopic(gw.URL, cid, topic); err != nil {
+			gcid, err := clusterID(g.URL)
+			if err != nil {
 				return result{}, err
 			}
-			before := gw.CPU() + benchgw.SelfCPU()
+			if err := createTopic(g.URL, gcid, topic); err != nil {
+				return result{}, err
+			}
+			before := g.CPU() + benchgw.SelfCPU()
 			res, err := f(topic)
-			res.cpu = gw.CPU() + benchgw.SelfCPU() - before
+			res.cpu = g.CPU() + benchgw.SelfCPU() - before
 			return res, err
 		}
+		round := func(name string, f func(topic string) (result, error)) (result, error) { return roundOn(gw, name, f) }
 		ra, err := round("a", func(t string) (result, error) { return benchDirect(gw.Broker, t, value, d, false) })
 		if err != nil {
 			return err
@@ -117,6 +138,20 @@ func run(d time.Duration, size, conns, rounds int) error {
 		}
 		fmt.Printf("round %d: (a) %.0f  (a') %.0f  (b) %.0f  (c) %.0f records/s\n", r+1, ra.rate(), ra2.rate(), rb.rate(), rc.rate())
 		a, a2, b, c = better(a, ra), better(a2, ra2), better(b, rb), better(c, rc)
+		if base != nil {
+			rbb, err := roundOn(base, "bb", func(t string) (result, error) { return benchStreams(baseRecords+t+"/records", value, 1, d) })
+			if err != nil {
+				return err
+			}
+			rbc, err := roundOn(base, "bc", func(t string) (result, error) { return benchStreams(baseRecords+t+"/records", value, conns, d) })
+			if err != nil {
+				return err
+			}
+			fmt.Printf("         baseline (b) %.0f  (c) %.0f records/s; this build / baseline: (b) %.3f  (c) %.3f\n", rbb.rate(), rbc.rate(), rb.rate()/rbb.rate(), rc.rate()/rbc.rate())
+			bb, bc = better(bb, rbb), better(bc, rbc)
+			ratiosB, ratiosC = append(ratiosB, rb.rate()/rbb.rate()), append(ratiosC, rc.rate()/rbc.rate())
+			cpuB, cpuC = append(cpuB, rb.perCPU()/rbb.perCPU()), append(cpuC, rc.perCPU()/rbc.perCPU())
+		}
 	}
 
 	fmt.Printf("\n%-62s %12s %14s %8s\n", "scenario (best round)", "records/s", "records/CPU-s", "failed")
@@ -135,7 +170,21 @@ func run(d time.Duration, size, conns, rounds int) error {
 	fmt.Printf("ratio (b)/(a): %.3f   (c)/(a): %.3f   [target: >= 0.50]\n", b.rate()/a.rate(), c.rate()/a.rate())
 	fmt.Printf("ratio (b)/(a'): %.3f  (c)/(a'): %.3f\n", b.rate()/a2.rate(), c.rate()/a2.rate())
 	fmt.Printf("CPU efficiency (b)/(a): %.3f   (c)/(a): %.3f\n", b.perCPU()/a.perCPU(), c.perCPU()/a.perCPU())
+	if base != nil {
+		fmt.Printf("\nbaseline %s: best (b) %.0f  (c) %.0f records/s\n", baseline, bb.rate(), bc.rate())
+		fmt.Printf("this build / baseline, median of the rounds: records/s (b) %.3f  (c) %.3f;  records/CPU-s (b) %.3f  (c) %.3f\n",
+			median(ratiosB), median(ratiosC), median(cpuB), median(cpuC))
+	}
 	return nil
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
 }
 
 func benchDirect(broker, topic string, value []byte, d time.Duration, gatewaySettings bool) (result, error) {

@@ -2,15 +2,12 @@ package ratelimit
 
 import (
 	"context"
-	"io"
+	"fmt"
 	"math"
-	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/kgate/kgate/internal/httpapi"
 )
 
 // Subject is whom a request is charged to.
@@ -64,119 +61,95 @@ func (l *Limiter) Run(ctx context.Context) error {
 	}
 }
 
-// countsRequestBytes and countsResponseBytes say which routes move data:
-// produce is metered by the body it sends, fetch and consume by the body
-// they receive.
-func countsRequestBytes(action string) bool  { return action == "produce" }
-func countsResponseBytes(action string) bool { return action == "fetch" || action == "consume" }
-
-// Middleware limits every non-public route. identify names the subject of
-// a request (it runs after authentication).
-func (l *Limiter) Middleware(identify func(*http.Request) Subject) httpapi.Middleware {
-	return func(rt httpapi.Route, next http.Handler) http.Handler {
-		if rt.Public {
-			return next
-		}
-		reqBytes, respBytes := countsRequestBytes(rt.Action), countsResponseBytes(rt.Action)
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			s := identify(r)
-			lim := s.Limits
-			now := time.Now()
-			var b *buckets
-			if lim != (Limits{}) {
-				b = l.t.get(s.Key, lim, now)
-				if !l.admit(w, r, rt, s, b, now, reqBytes || respBytes) {
-					return
-				}
-			}
-			var body *countingBody
-			if reqBytes && r.Body != nil {
-				body = &countingBody{ReadCloser: r.Body}
-				r.Body = body
-			}
-			rw := httpapi.WrapWriter(w)
-			before := rw.Bytes()
-			next.ServeHTTP(rw, r)
-			var moved int64
-			if body != nil {
-				moved += body.n
-			}
-			if respBytes {
-				moved += rw.Bytes() - before
-			}
-			end := time.Now()
-			if b != nil {
-				b.charge(end, moved)
-			}
-			l.usage.Add(s.Principal, end, 1, moved)
-		})
-	}
+// Exceeded is a limit a request ran into: which one (requests, bytes,
+// daily_requests, daily_bytes), when to retry, the limit's size and the
+// refusal in words. It is an error.
+type Exceeded struct {
+	Limit      string
+	RetryAfter time.Duration
+	Max        int
+	Message    string
 }
 
-// admit checks the subject's buckets and quotas, writing the 429 and
-// returning false when a limit is reached, and sets the RateLimit-*
-// headers otherwise.
-func (l *Limiter) admit(w http.ResponseWriter, r *http.Request, rt httpapi.Route, s Subject, b *buckets, now time.Time, movesBytes bool) bool {
+func (e *Exceeded) Error() string { return e.Message }
+
+// Ticket is one admitted request. What it reports (Header) becomes the
+// RateLimit-* fields; Done charges what it moved.
+type Ticket struct {
+	l *Limiter
+	s Subject
+	b *buckets
+	// header: the bucket size, what is left and when it is full again.
+	limit     int
+	remaining int64
+	reset     time.Duration
+	hasHeader bool
+}
+
+// Header returns the RateLimit-* values (ok false: no limit applies).
+func (t *Ticket) Header() (limit int, remaining int64, reset time.Duration, ok bool) {
+	return t.limit, t.remaining, t.reset, t.hasHeader
+}
+
+// Done records the request in the usage counters and charges the bytes it
+// moved to the byte bucket (which may go into debt: the next request
+// waits it out).
+func (t *Ticket) Done(end time.Time, moved int64) {
+	if t.b != nil {
+		t.b.charge(end, moved)
+	}
+	t.l.usage.Add(t.s.Principal, end, 1, moved)
+}
+
+// Admit checks a subject's buckets and quotas before a request runs:
+// movesBytes says whether byte limits apply (the request moves records).
+// Over a limit it returns the limit; a refused request takes nothing.
+func (l *Limiter) Admit(s Subject, now time.Time, movesBytes bool) (*Ticket, *Exceeded) {
+	t := &Ticket{l: l, s: s}
 	lim := s.Limits
-	h := w.Header()
+	if lim == (Limits{}) {
+		return t, nil
+	}
+	b := l.t.get(s.Key, lim, now)
+	t.b = b
 	if b.req != nil {
 		res := b.req.ReserveN(now, 1)
 		if d := res.DelayFrom(now); d > 0 {
 			res.CancelAt(now)
-			l.reject(w, r, rt, "requests", d, lim.requestBurst(), 0,
-				httpapi.ErrRateLimited.Msg("Request rate limit exceeded: the limit of %s requests per second (burst %d) has been exceeded.", fmtRate(lim.RequestsPerSecond), lim.requestBurst()))
-			return false
+			return nil, l.exceeded("requests", d, lim.requestBurst(),
+				fmt.Sprintf("Request rate limit exceeded: the limit of %s requests per second (burst %d) has been exceeded.", fmtRate(lim.RequestsPerSecond), lim.requestBurst()))
 		}
 		tokens := b.req.TokensAt(now)
-		setHeaders(h, lim.requestBurst(), int64(tokens), refill(tokens, float64(lim.requestBurst()), lim.RequestsPerSecond))
+		t.limit, t.remaining, t.reset, t.hasHeader = lim.requestBurst(), int64(tokens), refill(tokens, float64(lim.requestBurst()), lim.RequestsPerSecond), true
 	}
 	if b.bytes != nil && movesBytes {
 		if tokens := b.bytes.TokensAt(now); tokens < 0 {
 			d := time.Duration(-tokens / lim.BytesPerSecond * float64(time.Second))
-			l.reject(w, r, rt, "bytes", d, int(min(lim.byteBurst(), math.MaxInt32)), 0,
-				httpapi.ErrRateLimited.Msg("Byte rate limit exceeded: the limit of %s bytes per second has been exceeded.", fmtRate(lim.BytesPerSecond)))
-			return false
+			return nil, l.exceeded("bytes", d, int(min(lim.byteBurst(), math.MaxInt32)),
+				fmt.Sprintf("Byte rate limit exceeded: the limit of %s bytes per second has been exceeded.", fmtRate(lim.BytesPerSecond)))
 		}
 	}
 	if lim.DailyRequests > 0 || lim.DailyBytes > 0 {
 		usedReq, usedBytes := l.usage.Used(s.Principal, now)
 		reset := untilMidnight(now)
 		if lim.DailyRequests > 0 && usedReq >= lim.DailyRequests {
-			l.reject(w, r, rt, "daily_requests", reset, int(min(lim.DailyRequests, math.MaxInt32)), 0,
-				httpapi.ErrRateLimited.Msg("Daily request quota of %d exceeded; it resets at 00:00 UTC.", lim.DailyRequests))
-			return false
+			return nil, l.exceeded("daily_requests", reset, int(min(lim.DailyRequests, math.MaxInt32)),
+				fmt.Sprintf("Daily request quota of %d exceeded; it resets at 00:00 UTC.", lim.DailyRequests))
 		}
 		if lim.DailyBytes > 0 && usedBytes >= lim.DailyBytes && movesBytes {
-			l.reject(w, r, rt, "daily_bytes", reset, int(min(lim.DailyBytes, math.MaxInt32)), 0,
-				httpapi.ErrRateLimited.Msg("Daily byte quota of %d exceeded; it resets at 00:00 UTC.", lim.DailyBytes))
-			return false
+			return nil, l.exceeded("daily_bytes", reset, int(min(lim.DailyBytes, math.MaxInt32)),
+				fmt.Sprintf("Daily byte quota of %d exceeded; it resets at 00:00 UTC.", lim.DailyBytes))
 		}
 		if b.req == nil && lim.DailyRequests > 0 {
-			setHeaders(h, int(min(lim.DailyRequests, math.MaxInt32)), lim.DailyRequests-usedReq-1, reset)
+			t.limit, t.remaining, t.reset, t.hasHeader = int(min(lim.DailyRequests, math.MaxInt32)), lim.DailyRequests-usedReq-1, reset, true
 		}
 	}
-	return true
+	return t, nil
 }
 
-func (l *Limiter) reject(w http.ResponseWriter, r *http.Request, rt httpapi.Route, which string, retry time.Duration, limit int, remaining int64, he *httpapi.Error) {
+func (l *Limiter) exceeded(which string, retry time.Duration, max int, msg string) *Exceeded {
 	l.rejected.WithLabelValues(which).Inc()
-	secs := ceilSeconds(retry)
-	h := w.Header()
-	h.Set("Retry-After", strconv.FormatInt(secs, 10))
-	setHeaders(h, limit, remaining, retry)
-	httpapi.WriteError(w, r, nil, rt.ErrorType, he)
-}
-
-// setHeaders writes the RateLimit-* fields (draft-ietf-httpapi-ratelimit-
-// headers): the bucket size, what is left, and the seconds until it is
-// full again.
-func setHeaders(h http.Header, limit int, remaining int64, reset time.Duration) {
-	if remaining < 0 {
-		remaining = 0
-	}
-	h.Set("RateLimit-Limit", strconv.Itoa(limit))
-	h.Set("RateLimit-Remaining", strconv.FormatInt(remaining, 10))
-	h.Set("RateLimit-Reset", strconv.FormatInt(ceilSeconds(reset), 10))
+	return &Exceeded{Limit: which, RetryAfter: retry, Max: max, Message: msg}
 }
 
 func refill(tokens, burst, perSecond float64) time.Duration {
@@ -186,14 +159,6 @@ func refill(tokens, burst, perSecond float64) time.Duration {
 	return time.Duration((burst - tokens) / perSecond * float64(time.Second))
 }
 
-func ceilSeconds(d time.Duration) int64 {
-	s := int64(math.Ceil(d.Seconds()))
-	if s < 1 {
-		s = 1
-	}
-	return s
-}
-
 func untilMidnight(now time.Time) time.Duration {
 	u := now.UTC()
 	next := time.Date(u.Year(), u.Month(), u.Day()+1, 0, 0, 0, 0, time.UTC)
@@ -201,17 +166,6 @@ func untilMidnight(now time.Time) time.Duration {
 }
 
 func fmtRate(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
-
-type countingBody struct {
-	io.ReadCloser
-	n int64
-}
-
-func (c *countingBody) Read(p []byte) (int, error) {
-	n, err := c.ReadCloser.Read(p)
-	c.n += int64(n)
-	return n, err
-}
 
 // usageCollector exports today's usage per known principal, and the rest
 // summed under "_other".
