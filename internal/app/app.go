@@ -51,7 +51,7 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 		}
 	}()
 
-	sec, err := newSecurity(&cfg, logger)
+	sec, err := newSecurity(cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 		logger.Info("embedded broker started", "addr", b.Addr(), "data_dir", cfg.DataDir)
 	}
 
-	kc, closeKafka, err := NewKafka(cfg, info.Brokers, cfg.AutoCreate(), logger, m.Kafka)
+	kc, closeKafka, err := NewKafka(cfg, KafkaConn{Brokers: info.Brokers, SASL: sec.kafkaCreds}, cfg.AutoCreate(), logger, m.Kafka)
 	if err != nil {
 		return err
 	}
@@ -108,7 +108,7 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 		MaxRecordBytes: cfg.HTTP.MaxBodyBytes,
 		ReadTimeout:    cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(), Draining: draining})
 	kastlex.Register(rr, kastlex.Deps{Kafka: kc, Metrics: m, Logger: logger, MaxFetchBytes: cfg.Consumers.MaxBytes,
-		SecurityProtocol: securityProtocol(cfg.Kafka)})
+		SecurityProtocol: securityProtocol(cfg.Kafka.TLS, sec.kafkaCreds.Mechanism != "")})
 	sec.register(rr)
 	// Documents every route, including any registered after it.
 	openapi.Register(rr)
@@ -173,9 +173,8 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 }
 
 // securityProtocol names how kgate reaches the brokers, in Kafka's terms.
-func securityProtocol(k config.Kafka) string {
-	tls := k.TLS.Enabled || k.TLS.CAFile != "" || k.TLS.CertFile != ""
-	sasl := k.SASL.Mechanism != "" || k.SASL.File != ""
+func securityProtocol(t config.TLS, sasl bool) string {
+	tls := t.Enabled || t.CAFile != "" || t.CertFile != ""
 	switch {
 	case tls && sasl:
 		return "SASL_SSL"

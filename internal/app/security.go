@@ -44,6 +44,9 @@ type security struct {
 	// permissions as ACLs; superuser is kgate's own identity on it.
 	secureBroker bool
 	superuser    kafka.Credentials
+	// kafkaCreds are whom kgate's Kafka client connects as: kafka.sasl,
+	// or the superuser on a secured embedded broker.
+	kafkaCreds kafka.Credentials
 
 	svc     atomic.Pointer[auth.Service]
 	audit   *audit.Log
@@ -54,10 +57,10 @@ type security struct {
 }
 
 // newSecurity prepares what must be known before the broker and the Kafka
-// client start: the node id, and for a secured embedded broker kgate's
-// superuser credentials (which the Kafka client then uses).
-func newSecurity(cfg *config.Config, logger *slog.Logger) (*security, error) {
-	s := &security{cfg: *cfg, logger: logger, open: cfg.OpenMode()}
+// client start: the node id, and the Kafka client's credentials (for a
+// secured embedded broker kgate's superuser).
+func newSecurity(cfg config.Config, logger *slog.Logger) (*security, error) {
+	s := &security{cfg: cfg, logger: logger, open: cfg.OpenMode()}
 	if s.open {
 		logger.Warn("open development mode: no auth.users or auth.permissions file is configured, so every request is allowed "+
 			"and the Kafka port needs no SASL; kgate accepts this only because every listener is on loopback",
@@ -68,19 +71,18 @@ func newSecurity(cfg *config.Config, logger *slog.Logger) (*security, error) {
 		return nil, err
 	}
 	s.node = node
+	creds, err := kafka.ResolveSASL(cfg.Kafka.SASL)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.Embedded() && !s.open {
 		s.secureBroker = true
-		creds, err := kafka.ResolveSASL(cfg.Kafka.SASL)
-		if err != nil {
-			return nil, err
-		}
 		if creds.Mechanism == "" {
 			pw, err := brokerSecret(cfg.DataDir)
 			if err != nil {
 				return nil, err
 			}
 			creds = kafka.Credentials{Mechanism: "SCRAM-SHA-512", Username: cfg.Auth.BrokerACL.Superuser, Password: config.Secret(pw)}
-			cfg.Kafka.SASL = config.SASL{Mechanism: creds.Mechanism, Username: creds.Username, Password: creds.Password}
 		}
 		s.superuser = creds
 		// kgate provisions the broker's SCRAM users from the users file
@@ -93,6 +95,7 @@ func newSecurity(cfg *config.Config, logger *slog.Logger) (*security, error) {
 			return nil, fmt.Errorf("resetting the embedded broker's SASL state: %w", err)
 		}
 	}
+	s.kafkaCreds = creds
 	return s, nil
 }
 
