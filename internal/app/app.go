@@ -82,7 +82,8 @@ func build(ctx context.Context, cfg config.Config, logger *slog.Logger, g *group
 	if err != nil {
 		return info, err
 	}
-	creds, err := kafkaCredentials(cfg, cfg.Embedded() && !open)
+	securedBroker := cfg.Embedded() && !open
+	creds, err := kafkaCredentials(cfg, securedBroker)
 	if err != nil {
 		return info, err
 	}
@@ -90,7 +91,7 @@ func build(ctx context.Context, cfg config.Config, logger *slog.Logger, g *group
 	var eb *embedded // nil with external brokers
 	if cfg.Embedded() {
 		var superuser kafka.Credentials // zero: the broker is not secured
-		if !open {
+		if securedBroker {
 			superuser = creds
 		}
 		if eb, err = startEmbedded(cfg, superuser, logger); err != nil {
