@@ -5,24 +5,14 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"sync"
-	"time"
 
-	"golang.org/x/sync/errgroup"
-
-	"github.com/kgate/kgate/internal/broker"
+	"github.com/kgate/kgate/internal/auth"
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/httpapi"
-	"github.com/kgate/kgate/internal/httpapi/guard"
-	"github.com/kgate/kgate/internal/httpapi/kastlex"
-	"github.com/kgate/kgate/internal/httpapi/openapi"
-	"github.com/kgate/kgate/internal/httpapi/ops"
 	v2 "github.com/kgate/kgate/internal/httpapi/v2"
-	v3 "github.com/kgate/kgate/internal/httpapi/v3"
+	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/metrics"
 )
 
@@ -38,154 +28,139 @@ type Info struct {
 }
 
 // Serve runs the gateway until ctx is done, then shuts down gracefully.
-// ready, if non-nil, is called once the HTTP listener accepts.
-func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready func(Info)) (err error) {
-	m := metrics.New()
-	info := Info{Brokers: cfg.Brokers}
-
-	// Teardown runs in reverse order of construction through this
-	// stack; the HTTP drain happens before any of it (see below).
-	var closers []func()
-	defer func() {
-		for i := len(closers) - 1; i >= 0; i-- {
-			closers[i]()
-		}
-	}()
-
-	sec, err := newSecurity(&cfg, logger)
+// ready, if non-nil, is called once the HTTP listener accepts. If a
+// component fails to start, what started before it is stopped again
+// before Serve returns the error.
+func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready func(Info)) error {
+	g := &group{logger: logger}
+	info, err := build(ctx, cfg, logger, g)
 	if err != nil {
+		g.abort()
 		return err
 	}
-
-	var b *broker.Broker
-	if cfg.Embedded() {
-		opts := []broker.Opt{
-			broker.Listen(cfg.BrokerListen),
-			broker.ClusterID(cfg.Broker.ClusterID),
-			broker.CompactionInterval(cfg.Broker.CompactionInterval.D()),
-			broker.Logger(logger),
+	logger.Info("kgate serving", "http", "http://"+info.HTTPAddr, "https", info.HTTPSAddr, "brokers", info.Brokers, "auto_create_topics", cfg.AutoCreate())
+	err = g.run(ctx, func() {
+		if ready != nil {
+			ready(info)
 		}
-		if cfg.Broker.SyncWrites {
-			opts = append(opts, broker.SyncWrites())
-		}
-		opts = append(opts, sec.brokerOpts()...)
-		b, err = broker.Start(cfg.DataDir, opts...)
-		if err != nil {
-			return err
-		}
-		// Last to stop: everything else talks to it.
-		closers = append(closers, func() {
-			b.Close()
-			logger.Info("embedded broker stopped")
-		})
-		info.BrokerAddr = b.Addr()
-		info.Brokers = []string{b.Addr()}
-		logger.Info("embedded broker started", "addr", b.Addr(), "data_dir", cfg.DataDir)
-	}
-
-	kc, closeKafka, err := NewKafka(cfg, info.Brokers, cfg.AutoCreate(), logger, m.Kafka)
-	if err != nil {
-		return err
-	}
-	// Requests have drained by the time this runs (see below).
-	closers = append(closers, closeKafka)
-
-	if err := sec.start(ctx, kc, b, m); err != nil {
-		return err
-	}
-
-	consumers := v2.NewConsumers(kc, cfg.Consumers, m, logger)
-	// Consumer instances leave their groups after HTTP has drained.
-	closers = append(closers, consumers.Close)
-
-	rr := httpapi.NewRouter()
-	ops.Register(rr, ops.Deps{Ping: kc.Ping, Metrics: m.Handler(), MetricsOpen: cfg.Metrics.Open})
-	v2.Register(rr, v2.Deps{Kafka: kc, Consumers: consumers, Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
-		Authorize: guard.Authorizer(sec.Service())})
-	// Closed when the HTTP servers start shutting down: streaming
-	// responses end themselves instead of holding the drain open.
-	draining := make(chan struct{})
-	v3.Register(rr, v3.Deps{Kafka: kc, Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
-		MaxRecordBytes: cfg.HTTP.MaxBodyBytes,
-		ReadTimeout:    cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(), Draining: draining})
-	kastlex.Register(rr, kastlex.Deps{Kafka: kc, Metrics: m, Logger: logger, MaxFetchBytes: cfg.Consumers.MaxBytes,
-		SecurityProtocol: securityProtocol(cfg.Kafka)})
-	sec.register(rr)
-	// Documents every route, including any registered after it.
-	openapi.Register(rr)
-	info.Routes = rr.Routes()
-
-	handler := rr.Handler(httpapi.Chain{
-		Outer: []func(http.Handler) http.Handler{
-			httpapi.Recover(logger),
-			httpapi.RequestIDs,
-			httpapi.AccessLog(logger),
-		},
-		// metrics, authentication, rate limit, authorization, handler
-		PerRoute: append([]httpapi.Middleware{
-			func(rt httpapi.Route, next http.Handler) http.Handler {
-				return m.Instrument(rt.Pattern, rt.Method, next)
-			},
-		}, sec.middleware()...),
-		Logger:       logger,
-		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 	})
-	srv, err := httpapi.NewServer(cfg.Listen, handler, cfg.HTTP, logger)
-	if err != nil {
-		return err
-	}
-	info.HTTPAddr = srv.Addr()
-	tlsSrv, err := sec.httpsServer(handler)
-	if err != nil {
-		return err
-	}
-	var drainOnce sync.Once
-	startDraining := func() { drainOnce.Do(func() { close(draining) }) }
-	srv.HTTPServer().RegisterOnShutdown(startDraining)
-	if tlsSrv != nil {
-		tlsSrv.HTTPServer().RegisterOnShutdown(startDraining)
-	}
-
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Run(gctx) })
-	if tlsSrv != nil {
-		info.HTTPSAddr = tlsSrv.Addr()
-		g.Go(func() error { return tlsSrv.Run(gctx) })
-	}
-	g.Go(func() error { return consumers.Run(gctx) })
-	sec.run(gctx, g)
-	logger.Info("kgate serving", "http", "http://"+srv.Addr(), "https", info.HTTPSAddr, "brokers", info.Brokers, "auto_create_topics", cfg.AutoCreate())
-	if ready != nil {
-		ready(info)
-	}
-	// Shutdown order: srv.Run stops accepting and drains in-flight
-	// requests when ctx ends; then the deferred closers close consumer
-	// instances (they leave their groups), flush and close the producer,
-	// and stop the embedded broker last.
-	err = g.Wait()
-	logger.Info("shutting down")
-	if errors.Is(err, context.Canceled) {
-		err = nil
-	}
 	if err != nil {
 		return fmt.Errorf("serving: %w", err)
 	}
 	return nil
 }
 
-// securityProtocol names how kgate reaches the brokers, in Kafka's terms.
-func securityProtocol(k config.Kafka) string {
-	tls := k.TLS.Enabled || k.TLS.CAFile != "" || k.TLS.CertFile != ""
-	sasl := k.SASL.Mechanism != "" || k.SASL.File != ""
-	switch {
-	case tls && sasl:
-		return "SASL_SSL"
-	case sasl:
-		return "SASL_PLAINTEXT"
-	case tls:
-		return "SSL"
+// build constructs the gateway's components in the order they start and
+// adds each to g as soon as it exists; values one component computes and
+// another needs are passed on, never written into cfg.
+//
+// g stops them in reverse, which is the order a graceful shutdown needs,
+// each step finding everything it uses still running:
+//
+//  1. HTTP and HTTPS stop accepting and drain in-flight requests
+//     (streaming responses are told to end), so every request that came
+//     in gets its answer from a working backend;
+//  2. v2 consumer instances close: they commit (with auto-commit) and
+//     leave their groups, which needs the brokers;
+//  3. the security followers stop: SIGHUP, certificate reloads, the
+//     usage counters (flushed a last time, after the drained requests
+//     counted) and the token store;
+//  4. the Kafka client flushes the producer, so that every record the
+//     drained requests acknowledged reached the brokers, then closes;
+//  5. the embedded broker stops last, persisting its state: everything
+//     else talks to it.
+func build(ctx context.Context, cfg config.Config, logger *slog.Logger, g *group) (Info, error) {
+	m := metrics.New()
+	info := Info{Brokers: cfg.Brokers}
+	open := cfg.OpenMode()
+	if open {
+		logger.Warn("open development mode: no auth.users or auth.permissions file is configured, so every request is allowed "+
+			"and the Kafka port needs no SASL; kgate accepts this only because every listener is on loopback",
+			"listen", cfg.Listen, "broker_listen", cfg.BrokerListen)
 	}
-	return "PLAINTEXT"
-}
+	node, err := nodeID(cfg.DataDir)
+	if err != nil {
+		return info, err
+	}
+	securedBroker := cfg.Embedded() && !open
+	creds, err := kafkaCredentials(cfg, securedBroker)
+	if err != nil {
+		return info, err
+	}
 
-var _ = time.Second
+	var eb *embedded // nil with external brokers
+	if cfg.Embedded() {
+		var superuser kafka.Credentials // zero: the broker is not secured
+		if securedBroker {
+			superuser = creds
+		}
+		if eb, err = startEmbedded(cfg, superuser, logger); err != nil {
+			return info, err
+		}
+		g.add("embedded broker", nil, eb.close)
+		info.BrokerAddr = eb.Addr()
+		info.Brokers = []string{eb.Addr()}
+	}
+
+	kc, closeKafka, err := NewKafka(cfg, KafkaConn{Brokers: info.Brokers, SASL: creds}, cfg.AutoCreate(), logger, m.Kafka)
+	if err != nil {
+		return info, err
+	}
+	g.add("kafka client", nil, closeKafka)
+
+	au, err := openAudit(ctx, cfg.Auth.Audit, open, node, kc, m, logger)
+	if err != nil {
+		return info, err
+	}
+	var syncBroker func(context.Context, *auth.Policy) error // the broker's SCRAM users and ACLs follow the policy
+	if eb.secured() {
+		if syncBroker, err = eb.secure(ctx, kc); err != nil {
+			return info, err
+		}
+	}
+	svc, err := newAuth(ctx, cfg, open, kc, au, syncBroker, logger)
+	if err != nil {
+		return info, err
+	}
+	g.add("auth", svc.Run, nil)
+	if eb.secured() {
+		if err := syncBroker(ctx, svc.Policy()); err != nil {
+			return info, err
+		}
+		eb.guard.admit(svc, au)
+	}
+
+	lim, err := newLimits(ctx, cfg.Auth.Limits, open, node, kc, svc, m, logger)
+	if err != nil {
+		return info, err
+	}
+	g.add("limits", lim.run, nil)
+
+	var certs *auth.CertReloader // nil without HTTPS
+	if cfg.Auth.HTTPS.Listen != "" {
+		if certs, err = auth.NewCertReloader(cfg.Auth.HTTPS, logger); err != nil {
+			return info, err
+		}
+		g.add("https certificates", certs.Run, nil)
+	}
+	hup := newHUPReloader(svc, certs, logger)
+	g.add("sighup", hup.run, hup.stop)
+	if !open {
+		logger.Info("authentication and authorization on", "users", svc.Policy().Users().Len(),
+			"permission_entries", len(svc.Policy().Permissions().Principals()), "kafka_port_sasl", eb.secured())
+	}
+
+	consumers := v2.NewConsumers(kc, cfg.Consumers, m, logger)
+	g.add("v2 consumers", consumers.Run, consumers.Close)
+
+	draining := make(chan struct{})
+	h, routes := api{cfg: cfg, kc: kc, sasl: creds.Mechanism != "", consumers: consumers, auth: svc, limits: lim,
+		metrics: m, draining: draining, logger: logger}.handler()
+	srv, err := listen(cfg, h, certs, draining, logger)
+	if err != nil {
+		return info, err
+	}
+	g.add("http", srv.run, nil)
+	info.HTTPAddr, info.HTTPSAddr, info.Routes = srv.http.Addr(), srv.httpsAddr(), routes
+	return info, nil
+}

@@ -61,8 +61,13 @@ func (s *Server) Listener() net.Listener { return s.ln }
 func (s *Server) SetListener(ln net.Listener) { s.ln = ln }
 
 // Run serves until ctx is done, then stops accepting and drains in-flight
-// requests for up to the shutdown timeout before closing them.
+// requests for up to the shutdown timeout before closing them. With ctx
+// already done it only closes the listener (a gateway whose start failed
+// releases its port without serving).
 func (s *Server) Run(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return s.ln.Close()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(s.ln) }()
 	select {

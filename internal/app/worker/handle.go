@@ -14,6 +14,7 @@ import (
 	"github.com/kgate/kgate/internal/broker"
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/consumer"
+	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/media"
 	"github.com/kgate/kgate/internal/metrics"
 	"github.com/kgate/kgate/internal/vault"
@@ -53,8 +54,12 @@ func Handle(ctx context.Context, cfg config.Config, handler string, logger *slog
 	if err != nil {
 		return err
 	}
+	creds, err := kafka.ResolveSASL(cfg.Kafka.SASL)
+	if err != nil {
+		return err
+	}
 	reg := metrics.NewRegistry()
-	kc, closeKafka, err := app.NewKafka(cfg, brokers, false, logger, metrics.NewKafka(reg))
+	kc, closeKafka, err := app.NewKafka(cfg, app.KafkaConn{Brokers: brokers, SASL: creds}, false, logger, metrics.NewKafka(reg))
 	if err != nil {
 		return err
 	}

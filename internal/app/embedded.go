@@ -1,0 +1,176 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+
+	"github.com/kgate/kgate/internal/audit"
+	"github.com/kgate/kgate/internal/auth"
+	"github.com/kgate/kgate/internal/broker"
+	"github.com/kgate/kgate/internal/config"
+	"github.com/kgate/kgate/internal/kafka"
+)
+
+// embedded is the embedded broker. Unless kgate runs in open mode it is
+// secured: its Kafka port requires SASL, admits clients through a guard,
+// and enforces the permissions as ACLs.
+type embedded struct {
+	*broker.Broker
+	// superuser is kgate's own identity on a secured broker.
+	superuser kafka.Credentials
+	guard     *kafkaGuard // nil: not secured
+	logger    *slog.Logger
+}
+
+// kafkaCredentials returns whom kgate's Kafka client connects as:
+// kafka.sasl as configured, or, on a secured embedded broker when none is
+// configured, auth.broker_acl.superuser with a password generated into the
+// data directory on first start.
+func kafkaCredentials(cfg config.Config, securedBroker bool) (kafka.Credentials, error) {
+	creds, err := kafka.ResolveSASL(cfg.Kafka.SASL)
+	if err != nil || creds.Mechanism != "" || !securedBroker {
+		return creds, err
+	}
+	pw, err := brokerSecret(cfg.DataDir)
+	if err != nil {
+		return kafka.Credentials{}, err
+	}
+	return kafka.Credentials{Mechanism: "SCRAM-SHA-512", Username: cfg.Auth.BrokerACL.Superuser, Password: config.Secret(pw)}, nil
+}
+
+// startEmbedded starts the embedded broker of cfg, secured with superuser
+// as kgate's identity unless superuser is zero.
+func startEmbedded(cfg config.Config, superuser kafka.Credentials, logger *slog.Logger) (*embedded, error) {
+	e := &embedded{superuser: superuser, logger: logger}
+	opts := []broker.Opt{
+		broker.Listen(cfg.BrokerListen),
+		broker.ClusterID(cfg.Broker.ClusterID),
+		broker.CompactionInterval(cfg.Broker.CompactionInterval.D()),
+		broker.Logger(logger),
+	}
+	if cfg.Broker.SyncWrites {
+		opts = append(opts, broker.SyncWrites())
+	}
+	if superuser.Mechanism != "" {
+		// kgate provisions the broker's SCRAM users from the users file
+		// at every start, so the broker's persisted copy is only a cache;
+		// dropping it lets the configured superuser password win over a
+		// stale persisted one (kfake prefers persisted credentials). If
+		// another kgate holds the directory, broker.Start fails next; that
+		// process keeps its credentials in memory and rewrites the file.
+		if err := os.Remove(filepath.Join(cfg.DataDir, "kafka", "sasl.json")); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("resetting the embedded broker's SASL state: %w", err)
+		}
+		e.guard = &kafkaGuard{superuser: superuser.Username}
+		opts = append(opts,
+			broker.KfakeOpts(auth.BrokerOptions(superuser.Mechanism, superuser.Username, superuser.Password.Reveal())...),
+			broker.WrapListener(func(ln net.Listener) net.Listener {
+				return auth.GuardListener(ln, e.guard.allowed, e.guard.denied)
+			}))
+	}
+	b, err := broker.Start(cfg.DataDir, opts...)
+	if err != nil {
+		return nil, err
+	}
+	e.Broker = b
+	logger.Info("embedded broker started", "addr", b.Addr(), "data_dir", cfg.DataDir)
+	return e, nil
+}
+
+// secured reports whether e is an embedded broker that requires SASL.
+func (e *embedded) secured() bool { return e != nil && e.guard != nil }
+
+// secure prepares a secured broker for kgate's Kafka client kc: the SASL
+// handshake is advertised, and the returned function makes the broker's
+// SCRAM users and ACLs follow a policy (at start and after each reload).
+func (e *embedded) secure(ctx context.Context, kc *kafka.Client) (func(context.Context, *auth.Policy) error, error) {
+	if err := auth.AdvertiseSASLHandshakeV0(ctx, e.Cluster(), kc.Kgo()); err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, pol *auth.Policy) error {
+		return auth.SyncBroker(ctx, kc.Kgo(), pol, e.superuser.Username, e.logger)
+	}, nil
+}
+
+// close stops the broker, persisting its state, and unlocks the data
+// directory.
+func (e *embedded) close() {
+	e.Close()
+	e.logger.Info("embedded broker stopped")
+}
+
+// kafkaGuard admits clients to a secured broker's Kafka port: kgate's
+// superuser always, others from the addresses the policy allows them. The
+// broker starts before the policy can be loaded (the token store lives on
+// the broker), so until admit hands over the auth service only the
+// superuser gets in. Its methods are safe for concurrent use.
+type kafkaGuard struct {
+	superuser string
+	auth      atomic.Pointer[guardAuth]
+}
+
+type guardAuth struct {
+	svc   *auth.Service
+	audit *audit.Log
+}
+
+// admit starts checking other clients against svc's policy, recording
+// refusals in a.
+func (k *kafkaGuard) admit(svc *auth.Service, a *audit.Log) {
+	k.auth.Store(&guardAuth{svc: svc, audit: a})
+}
+
+func (k *kafkaGuard) allowed(user string, ip netip.Addr) bool {
+	if user == k.superuser {
+		return true
+	}
+	ga := k.auth.Load()
+	if ga == nil {
+		return false // the policy is not loaded yet
+	}
+	return ga.svc.Policy().ClientAllowed(user, ip)
+}
+
+func (k *kafkaGuard) denied(user string, ip netip.Addr) {
+	ga := k.auth.Load()
+	if ga == nil {
+		return // still starting: only kgate connects then
+	}
+	known := audit.UnknownPrincipal
+	if ga.svc.Policy().Users().Lookup(user) != nil {
+		known = user
+	}
+	ga.audit.Write(context.Background(), audit.Record{Event: audit.Denied, Principal: known, AuthMethod: string(auth.MethodKafkaSASL),
+		ClientIP: ip.String(), Reason: "client address not in the allowed CIDRs (Kafka port)"})
+}
+
+// brokerSecret returns kgate's password on the embedded broker, generated
+// into the data directory (mode 0600) on first start.
+func brokerSecret(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, "broker-superuser.secret")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", fmt.Errorf("creating data directory: %w", err)
+	}
+	var r [32]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return "", err
+	}
+	pw := hex.EncodeToString(r[:])
+	if err := os.WriteFile(path, []byte(pw+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("writing the embedded broker's superuser secret: %w", err)
+	}
+	return pw, nil
+}

@@ -1,0 +1,138 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net/http"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kgate/kgate/internal/auth"
+	"github.com/kgate/kgate/internal/config"
+	"github.com/kgate/kgate/internal/httpapi"
+	"github.com/kgate/kgate/internal/httpapi/admin"
+	"github.com/kgate/kgate/internal/httpapi/guard"
+	"github.com/kgate/kgate/internal/httpapi/kastlex"
+	"github.com/kgate/kgate/internal/httpapi/openapi"
+	"github.com/kgate/kgate/internal/httpapi/ops"
+	v2 "github.com/kgate/kgate/internal/httpapi/v2"
+	v3 "github.com/kgate/kgate/internal/httpapi/v3"
+	"github.com/kgate/kgate/internal/kafka"
+	"github.com/kgate/kgate/internal/metrics"
+)
+
+// api is what the HTTP API surfaces are built from.
+type api struct {
+	cfg       config.Config
+	kc        *kafka.Client
+	sasl      bool // kc authenticates with SASL
+	consumers *v2.Consumers
+	auth      *auth.Service
+	limits    *limits
+	metrics   *metrics.Metrics
+	// draining is closed when the HTTP servers start shutting down:
+	// streaming responses end themselves instead of holding the drain.
+	draining <-chan struct{}
+	logger   *slog.Logger
+}
+
+// handler registers every route and returns the handler with the
+// middleware chain, and the routes.
+func (a api) handler() (http.Handler, []httpapi.Route) {
+	cfg, kc, m, logger := a.cfg, a.kc, a.metrics, a.logger
+	rr := httpapi.NewRouter()
+	ops.Register(rr, ops.Deps{Ping: kc.Ping, Metrics: m.Handler(), MetricsOpen: cfg.Metrics.Open})
+	v2.Register(rr, v2.Deps{Kafka: kc, Consumers: a.consumers, Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
+		Authorize: guard.Authorizer(a.auth)})
+	v3.Register(rr, v3.Deps{Kafka: kc, Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
+		MaxRecordBytes: cfg.HTTP.MaxBodyBytes,
+		ReadTimeout:    cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(), Draining: a.draining})
+	kastlex.Register(rr, kastlex.Deps{Kafka: kc, Metrics: m, Logger: logger, MaxFetchBytes: cfg.Consumers.MaxBytes,
+		SecurityProtocol: securityProtocol(cfg.Kafka.TLS, a.sasl)})
+	admin.Register(rr, admin.Deps{Auth: a.auth, Usage: a.limits.usage, LimitsFor: a.limits.limitsFor})
+	// Documents every route, including any registered after it.
+	openapi.Register(rr)
+
+	h := rr.Handler(httpapi.Chain{
+		Outer: []func(http.Handler) http.Handler{
+			httpapi.Recover(logger),
+			httpapi.RequestIDs,
+			httpapi.AccessLog(logger),
+		},
+		PerRoute: []httpapi.Middleware{
+			func(rt httpapi.Route, next http.Handler) http.Handler {
+				return m.Instrument(rt.Pattern, rt.Method, next)
+			},
+			guard.Authenticate(a.auth),
+			guard.Limit(a.limits.limiter, a.limits.subject),
+			guard.Authorize(a.auth),
+		},
+		Logger:       logger,
+		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+	})
+	return h, rr.Routes()
+}
+
+// securityProtocol names how kgate reaches the brokers, in Kafka's terms.
+func securityProtocol(t config.TLS, sasl bool) string {
+	tls := t.Enabled || t.CAFile != "" || t.CertFile != ""
+	switch {
+	case tls && sasl:
+		return "SASL_SSL"
+	case sasl:
+		return "SASL_PLAINTEXT"
+	case tls:
+		return "SSL"
+	}
+	return "PLAINTEXT"
+}
+
+// servers are the API's listeners, HTTP and, when configured, HTTPS,
+// which serve and drain together.
+type servers struct {
+	http, https *httpapi.Server // https: nil without HTTPS
+	draining    chan<- struct{}
+}
+
+// listen opens the HTTP listener and, with certs, the HTTPS one. It
+// closes draining when the servers start shutting down.
+func listen(cfg config.Config, h http.Handler, certs *auth.CertReloader, draining chan<- struct{}, logger *slog.Logger) (*servers, error) {
+	s := &servers{draining: draining}
+	var err error
+	if s.http, err = httpapi.NewServer(cfg.Listen, h, cfg.HTTP, logger); err != nil {
+		return nil, err
+	}
+	if certs != nil {
+		if s.https, err = httpapi.NewServer(cfg.Auth.HTTPS.Listen, h, cfg.HTTP, logger); err != nil {
+			s.http.Listener().Close()
+			return nil, err
+		}
+		s.https.SetListener(tls.NewListener(s.https.Listener(), certs.TLSConfig()))
+	}
+	return s, nil
+}
+
+// httpsAddr returns the HTTPS listener's address, or "" without HTTPS.
+func (s *servers) httpsAddr() string {
+	if s.https == nil {
+		return ""
+	}
+	return s.https.Addr()
+}
+
+// run serves until ctx is done, then stops accepting on both listeners
+// and drains their in-flight requests, streams told to end by draining.
+func (s *servers) run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.http.Run(gctx) })
+	if s.https != nil {
+		g.Go(func() error { return s.https.Run(gctx) })
+	}
+	g.Go(func() error {
+		<-gctx.Done()
+		close(s.draining)
+		return nil
+	})
+	return g.Wait()
+}
