@@ -87,16 +87,28 @@ func isNull(raw []byte) bool { return len(raw) == 0 || string(raw) == "null" }
 type span struct {
 	b      []byte
 	spaced bool
+	// plain: a string without escapes (its bytes are its value).
+	plain bool
 }
 
 // readSpan reads the value at the lexer's offset into a span.
 func (l *lexer) readSpan() (span, bool) {
-	l.spaced = false
+	l.spaced, l.escaped = false, false
 	start := l.i
 	if !l.skipValue() {
 		return span{}, false
 	}
-	return span{b: l.b[start:l.i], spaced: l.spaced}, true
+	b := l.b[start:l.i]
+	return span{b: b, spaced: l.spaced, plain: b[0] == '"' && !l.escaped}, true
+}
+
+// value makes the Value of a span that is not null.
+func (s span) value() Value {
+	if s.plain {
+		return Value{Raw: s.b, Str: s.b[1 : len(s.b)-1], IsString: true}
+	}
+	v, _ := value(s.b, s.spaced)
+	return v
 }
 
 // decodePartition reads a partition: null or a non-negative int32.
@@ -120,11 +132,7 @@ func (a *arena) decodeData(f Format, s span, field string) ([]byte, *Error) {
 	if isNull(s.b) {
 		return nil, nil
 	}
-	v, e := value(s.b, s.spaced)
-	if e != nil {
-		return nil, e
-	}
-	b, err := a.decode(f, v)
+	b, err := a.decode(f, s.value())
 	if err != nil {
 		if de, ok := err.(*Error); ok {
 			c := *de

@@ -21,9 +21,10 @@ type lexer struct {
 	b   []byte
 	i   int
 	err *Error
-	// spaced is set when skipping whitespace: a caller that clears it
-	// before a value learns whether the value needs compacting.
-	spaced bool
+	// spaced is set when skipping whitespace, escaped when a skipped
+	// string holds an escape: a caller that clears them before a value
+	// learns whether it needs compacting or unescaping.
+	spaced, escaped bool
 }
 
 func (l *lexer) ws() {
@@ -310,6 +311,7 @@ func (l *lexer) skipString() bool {
 			}
 			l.i += n
 		case c == '\\':
+			l.escaped = true
 			if _, ok := l.escape(nil); !ok {
 				return false
 			}

@@ -321,3 +321,16 @@ func BenchmarkDecodeV3(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkDecodeV3String is the record the old v3 decoder's benchmark
+// used (BenchmarkDecodeRecord/fast: 360 ns, 2 allocations on this
+// machine), for comparison across the rewrite.
+func BenchmarkDecodeV3String(b *testing.B) {
+	raw := []byte(`{"key":{"type":"STRING","data":"k12345-678"},"value":{"type":"STRING","data":"` + strings.Repeat("v", 100) + `"}}`)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := DecodeV3(raw, nil, "t"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

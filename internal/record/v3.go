@@ -1,5 +1,7 @@
 package record
 
+import "strings"
+
 // v3Data is a key or value object of a v3 record as written.
 type v3Data struct {
 	// present: the record had the member; obj: as an object (anything
@@ -37,7 +39,7 @@ func DecodeV3(raw []byte, res Resolver, topic string) (Record, error) {
 		l.unexpected("the end of the record")
 		return Record{}, l.err
 	}
-	return convertV3(&r, res, topic, len(raw))
+	return convertV3(&r, res, topic)
 }
 
 // decodeV3Prefix decodes the record object at the start of b (after
@@ -49,7 +51,7 @@ func decodeV3Prefix(b []byte, res Resolver, topic string) (Record, int, error) {
 	if !ok {
 		return Record{}, l.i, l.err
 	}
-	d, err := convertV3(&r, res, topic, l.i)
+	d, err := convertV3(&r, res, topic)
 	return d, l.i, err
 }
 
@@ -115,18 +117,20 @@ func (l *lexer) v3Data(d *v3Data) bool {
 	})
 }
 
-// convertV3 turns a parsed record into a Record; size bounds its bytes.
-func convertV3(r *v3Record, res Resolver, topic string, size int) (Record, error) {
+// convertV3 turns a parsed record into a Record.
+func convertV3(r *v3Record, res Resolver, topic string) (Record, error) {
 	var d Record
 	var e *Error
-	a := arena{b: make([]byte, 0, size)}
+	// What the built-in formats store is never longer than what the
+	// client wrote for it: one allocation holds it all.
+	a := arena{b: make([]byte, 0, len(r.key.data.b)+len(r.value.data.b)+len(r.headers.b))}
 	if d.Partition, e = decodePartition(r.partition.b, "partition_id"); e != nil {
 		return Record{}, e
 	}
-	if d.Key, d.KeyFormat, e = a.v3Data(&r.key, res, topic, "key"); e != nil {
+	if d.Key, d.KeyFormat, e = a.v3Data(&r.key, res, topic, &keyFields); e != nil {
 		return Record{}, e
 	}
-	if d.Value, d.ValueFormat, e = a.v3Data(&r.value, res, topic, "value"); e != nil {
+	if d.Value, d.ValueFormat, e = a.v3Data(&r.value, res, topic, &valueFields); e != nil {
 		return Record{}, e
 	}
 	if d.Headers, e = a.decodeHeaders(r.headers.b, "headers"); e != nil {
@@ -138,68 +142,103 @@ func convertV3(r *v3Record, res Resolver, topic string, size int) (Record, error
 	return d, nil
 }
 
+// dataFields are the spellings of a key's or value's fields in errors
+// (constants, so that converting a record allocates no names).
+type dataFields struct {
+	name, typ, data, subject, strategy, schemaID, version, schema string
+}
+
+var (
+	keyFields   = dataFields{"key", "key.type", "key.data", "key.subject", "key.subject_name_strategy", "key.schema_id", "key.schema_version", "key.schema"}
+	valueFields = dataFields{"value", "value.type", "value.data", "value.subject", "value.subject_name_strategy", "value.schema_id", "value.schema_version", "value.schema"}
+)
+
 // v3Data converts a key or value object.
-func (a *arena) v3Data(d *v3Data, res Resolver, topic, field string) ([]byte, Name, *Error) {
+func (a *arena) v3Data(d *v3Data, res Resolver, topic string, fn *dataFields) ([]byte, Name, *Error) {
 	if !d.present {
 		return nil, "", nil
 	}
 	if !d.obj {
-		return nil, "", errorf(KindInvalid, field, "must be an object with \"type\" and \"data\"")
+		return nil, "", errorf(KindInvalid, fn.name, "must be an object with \"type\" and \"data\"")
 	}
-	ref := SchemaRef{Key: field == "key", Topic: topic}
+	ref := SchemaRef{Key: fn == &keyFields, Topic: topic}
 	if !isNull(d.typ.b) {
-		v, _ := value(d.typ.b, false)
-		n, ok := ParseName(string(v.Str))
-		if !v.IsString || !ok {
-			return nil, "", errorf(KindFormat, field+".type", "must be BINARY, JSON or STRING (or AVRO, JSONSCHEMA or PROTOBUF with a Schema Registry)")
+		v := d.typ.value()
+		n, ok := nameOf(v)
+		if !ok {
+			return nil, "", errorf(KindFormat, fn.typ, "must be BINARY, JSON or STRING (or AVRO, JSONSCHEMA or PROTOBUF with a Schema Registry)")
 		}
 		ref.Type = n
 	}
-	str := func(s span, name string) (*string, *Error) {
-		if isNull(s.b) {
-			return nil, nil
-		}
-		v, _ := value(s.b, false)
-		if !v.IsString {
-			return nil, errorf(KindInvalid, field+"."+name, "must be a string")
-		}
-		t := string(v.Str)
-		return &t, nil
-	}
-	num := func(s span, name string) (*int, *Error) {
-		if isNull(s.b) {
-			return nil, nil
-		}
-		n, ok := parseInt32(s.b)
-		if !ok {
-			return nil, errorf(KindInvalid, field+"."+name, "must be an integer")
-		}
-		i := int(n)
-		return &i, nil
-	}
 	var e *Error
-	if ref.Subject, e = str(d.subject, "subject"); e != nil {
+	if ref.Subject, e = optString(d.subject, fn.subject); e != nil {
 		return nil, "", e
 	}
-	if ref.Strategy, e = str(d.strategy, "subject_name_strategy"); e != nil {
+	if ref.Strategy, e = optString(d.strategy, fn.strategy); e != nil {
 		return nil, "", e
 	}
-	if ref.ID, e = num(d.schemaID, "schema_id"); e != nil {
+	if ref.ID, e = optInt(d.schemaID, fn.schemaID); e != nil {
 		return nil, "", e
 	}
-	if ref.Version, e = num(d.version, "schema_version"); e != nil {
+	if ref.Version, e = optInt(d.version, fn.version); e != nil {
 		return nil, "", e
 	}
-	if ref.Schema, e = str(d.schema, "schema"); e != nil {
+	if ref.Schema, e = optString(d.schema, fn.schema); e != nil {
 		return nil, "", e
 	}
-	f, e := resolve(res, ref, field)
+	f, e := resolve(res, ref, fn.name)
 	if e != nil {
 		return nil, "", e
 	}
-	b, e := a.decodeData(f, d.data, field+".data")
+	b, e := a.decodeData(f, d.data, fn.data)
 	if e != nil {
 		return nil, "", e
 	}
 	return b, f.Name(), nil
+}
+
+// nameOf reads an embedded format's name from a JSON string, in any case,
+// without allocating.
+func nameOf(v Value) (Name, bool) {
+	if !v.IsString {
+		return "", false
+	}
+	switch string(v.Str) { // the usual spelling, without folding
+	case "BINARY":
+		return Binary, true
+	case "JSON":
+		return JSON, true
+	case "STRING":
+		return String, true
+	}
+	for _, n := range [...]Name{Binary, JSON, String, Avro, JSONSchema, Protobuf} {
+		if len(v.Str) == len(n) && strings.EqualFold(string(v.Str), string(n)) {
+			return n, true
+		}
+	}
+	return "", false
+}
+
+func optString(s span, field string) (*string, *Error) {
+	if isNull(s.b) {
+		return nil, nil
+	}
+	v := s.value()
+	if !v.IsString {
+		return nil, errorf(KindInvalid, field, "must be a string")
+	}
+	t := string(v.Str)
+	return &t, nil
+}
+
+func optInt(s span, field string) (*int, *Error) {
+	if isNull(s.b) {
+		return nil, nil
+	}
+	n, ok := parseInt32(s.b)
+	if !ok {
+		return nil, errorf(KindInvalid, field, "must be an integer")
+	}
+	i := int(n)
+	return &i, nil
 }

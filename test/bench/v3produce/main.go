@@ -128,25 +128,41 @@ func run(d time.Duration, size, conns, rounds int, baseline string) error {
 		if err != nil {
 			return err
 		}
-		rb, err := round("b", func(t string) (result, error) { return benchStreams(records+t+"/records", value, 1, d) })
-		if err != nil {
+		var rb, rc, rbb, rbc result
+		thisBuild := func() error {
+			var err error
+			if rb, err = round("b", func(t string) (result, error) { return benchStreams(records+t+"/records", value, 1, d) }); err != nil {
+				return err
+			}
+			rc, err = round("c", func(t string) (result, error) { return benchStreams(records+t+"/records", value, conns, d) })
 			return err
 		}
-		rc, err := round("c", func(t string) (result, error) { return benchStreams(records+t+"/records", value, conns, d) })
-		if err != nil {
+		baseBuild := func() error {
+			if base == nil {
+				return nil
+			}
+			var err error
+			if rbb, err = roundOn(base, "bb", func(t string) (result, error) { return benchStreams(baseRecords+t+"/records", value, 1, d) }); err != nil {
+				return err
+			}
+			rbc, err = roundOn(base, "bc", func(t string) (result, error) { return benchStreams(baseRecords+t+"/records", value, conns, d) })
+			return err
+		}
+		// The builds take turns going first, so that a slow spell of the
+		// machine does not always fall on the same one.
+		first, second := thisBuild, baseBuild
+		if r%2 == 1 {
+			first, second = baseBuild, thisBuild
+		}
+		if err := first(); err != nil {
+			return err
+		}
+		if err := second(); err != nil {
 			return err
 		}
 		fmt.Printf("round %d: (a) %.0f  (a') %.0f  (b) %.0f  (c) %.0f records/s\n", r+1, ra.rate(), ra2.rate(), rb.rate(), rc.rate())
 		a, a2, b, c = better(a, ra), better(a2, ra2), better(b, rb), better(c, rc)
 		if base != nil {
-			rbb, err := roundOn(base, "bb", func(t string) (result, error) { return benchStreams(baseRecords+t+"/records", value, 1, d) })
-			if err != nil {
-				return err
-			}
-			rbc, err := roundOn(base, "bc", func(t string) (result, error) { return benchStreams(baseRecords+t+"/records", value, conns, d) })
-			if err != nil {
-				return err
-			}
 			fmt.Printf("         baseline (b) %.0f  (c) %.0f records/s; this build / baseline: (b) %.3f  (c) %.3f\n", rbb.rate(), rbc.rate(), rb.rate()/rbb.rate(), rc.rate()/rbc.rate())
 			bb, bc = better(bb, rbb), better(bc, rbc)
 			ratiosB, ratiosC = append(ratiosB, rb.rate()/rbb.rate()), append(ratiosC, rc.rate()/rbc.rate())
@@ -171,7 +187,7 @@ func run(d time.Duration, size, conns, rounds int, baseline string) error {
 	fmt.Printf("ratio (b)/(a'): %.3f  (c)/(a'): %.3f\n", b.rate()/a2.rate(), c.rate()/a2.rate())
 	fmt.Printf("CPU efficiency (b)/(a): %.3f   (c)/(a): %.3f\n", b.perCPU()/a.perCPU(), c.perCPU()/a.perCPU())
 	if base != nil {
-		fmt.Printf("\nbaseline %s: best (b) %.0f  (c) %.0f records/s\n", baseline, bb.rate(), bc.rate())
+		fmt.Printf("\nbaseline %s: best (b) %.0f  (c) %.0f records/s, peak RSS %s\n", baseline, bb.rate(), bc.rate(), base.PeakRSS())
 		fmt.Printf("this build / baseline, median of the rounds: records/s (b) %.3f  (c) %.3f;  records/CPU-s (b) %.3f  (c) %.3f\n",
 			median(ratiosB), median(ratiosC), median(cpuB), median(cpuC))
 	}
