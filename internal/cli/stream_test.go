@@ -14,6 +14,8 @@ import (
 
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/kvs/kvsfake"
+	"github.com/kgate/kgate/internal/stream"
+	"github.com/kgate/kgate/internal/testutil"
 )
 
 const (
@@ -24,15 +26,22 @@ const (
 	cliToken = "FwoGZXIvYXdzCliSessionTok3nQ8vR2xM7kLp4WzN9"
 )
 
+// needEncoder skips the test (or fails it in CI) unless the encoder
+// kgate stream picks for a test pattern, and ffprobe, are installed.
 func needEncoder(t *testing.T) {
 	t.Helper()
-	for _, tool := range []string{"gst-launch-1.0", "ffprobe"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("KGATE_REQUIRE_INTEROP") == "1" {
-				t.Fatalf("%s is required (KGATE_REQUIRE_INTEROP=1)", tool)
-			}
-			t.Skipf("%s not installed", tool)
+	testutil.RequireTool(t, "ffprobe")
+	switch tool, err := stream.ResolveTool(stream.ToolAuto); {
+	case err != nil:
+		testutil.Missing(t, err.Error())
+	case tool == stream.ToolGStreamer:
+		elems, err := stream.GStreamerElements(stream.Source{Kind: stream.InputTestPattern, Width: 96, Height: 64, FPS: 20}, stream.EncoderOptions{})
+		if err != nil {
+			t.Fatal(err)
 		}
+		testutil.RequireGStreamer(t, elems...)
+	default:
+		testutil.RequireFFmpeg(t, "libx264")
 	}
 }
 

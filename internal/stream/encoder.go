@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -320,6 +321,32 @@ func gstCommand(src Source, eo EncoderOptions) ([]string, error) {
 	args = append(args, x264...)
 	args = append(args, "!", "video/x-h264,stream-format=byte-stream,alignment=au,profile=baseline", "!", "fdsink", "fd=1", "sync=false")
 	return args, nil
+}
+
+// GStreamerElements lists the elements the gst-launch-1.0 pipeline for
+// src names, in order and without repeats. uridecodebin (file and URL
+// inputs) plugs more at run time: a source for the URI's scheme, a
+// demuxer and a decoder for what it finds.
+func GStreamerElements(src Source, eo EncoderOptions) ([]string, error) {
+	argv, err := encoderCommand(ToolGStreamer, src, eo)
+	if err != nil {
+		return nil, err
+	}
+	var elems []string
+	next := true // the first word, and every word after "!", starts an element or caps
+	for _, a := range argv[1:] {
+		switch {
+		case a == "!":
+			next = true
+		case strings.HasPrefix(a, "-"):
+		case next:
+			next = false
+			if !strings.Contains(a, "/") && !slices.Contains(elems, a) { // caps are media/type,...
+				elems = append(elems, a)
+			}
+		}
+	}
+	return elems, nil
 }
 
 func gstArray(v []int) string {
