@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"reflect"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -32,13 +31,11 @@ KGATE_KAFKA_SASL_PASSWORD, or point the *-file flags at files.
 Flags:
 `
 
-// handleFlags adds the flags of `kgate handle` and `kgate dlq` on top of
-// the shared config flags: each maps onto one key of the config tree.
+// addHandleFlags registers the flags of `kgate handle`'s settings (the
+// handle section): each maps onto one key of the config tree.
 func addHandleFlags(cf *configFlags) *topicsFlag {
 	h := func(c *config.Config) *config.Handle { return &c.Handle }
-	add := func(name, usage string, field func(*config.Config) any) {
-		cf.add(name, usage, func(c *config.Config) reflect.Value { return reflect.ValueOf(field(c)).Elem() })
-	}
+	add := func(name, usage string, get func(*config.Config) any) { cf.add(name, usage, field(get)) }
 	topics := &topicsFlag{}
 	cf.fs.Var(topics, "topic", "topic to consume; repeat or comma-separate (env KGATE_HANDLE_TOPICS)")
 	add("group", "consumer group (default kgate-handle-HANDLER)", func(c *config.Config) any { return &h(c).Group })
@@ -79,6 +76,13 @@ func addHandleFlags(cf *configFlags) *topicsFlag {
 	add("webhook-url", "URL records are POSTed to", func(c *config.Config) any { return &h(c).Webhook.URL })
 	add("webhook-secret-file", "file holding the HMAC secret", func(c *config.Config) any { return &h(c).Webhook.SecretFile })
 	add("webhook-timeout", "bound of one request (default 10s)", func(c *config.Config) any { return &h(c).Webhook.Timeout })
+	return topics
+}
+
+// addKafkaFlags registers the workers' Kafka client security flags, in
+// the seed's terms; --security-protocol is applied by securityProtocol.
+func addKafkaFlags(cf *configFlags) {
+	add := func(name, usage string, get func(*config.Config) any) { cf.add(name, usage, field(get)) }
 	// Kafka security, in the seed's terms.
 	add("security-protocol", "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL", func(c *config.Config) any { return new(string) })
 	add("sasl-mechanism", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (env KGATE_KAFKA_SASL_MECHANISM)", func(c *config.Config) any { return &c.Kafka.SASL.Mechanism })
@@ -87,7 +91,6 @@ func addHandleFlags(cf *configFlags) *topicsFlag {
 	add("tls-ca-file", "CA certificates for the brokers' TLS", func(c *config.Config) any { return &c.Kafka.TLS.CAFile })
 	add("tls-cert-file", "client certificate for TLS", func(c *config.Config) any { return &c.Kafka.TLS.CertFile })
 	add("tls-key-file", "client key for TLS", func(c *config.Config) any { return &c.Kafka.TLS.KeyFile })
-	return topics
 }
 
 // topicsFlag is a repeatable, comma-separating --topic.
@@ -108,17 +111,14 @@ func (t *topicsFlag) Set(s string) error {
 	return nil
 }
 
-// loadHandleConfig applies the flags and --security-protocol, which maps
-// onto kafka.tls.enabled and requires a SASL mechanism for SASL_*.
-func loadHandleConfig(env Env, cf *configFlags, topics *topicsFlag, name string) (config.Config, int) {
-	cfg, code := cf.loadValid(env, name)
-	if code != exitOK {
-		return cfg, code
-	}
-	if topics.set {
-		cfg.Handle.Topics = topics.list
-	}
-	if p := *cf.values["security-protocol"]; p != "" {
+// securityProtocol maps --security-protocol onto kafka.tls.enabled; the
+// SASL protocols need a SASL mechanism.
+func securityProtocol(cf *configFlags) func(*config.Config) error {
+	return func(cfg *config.Config) error {
+		p := *cf.values["security-protocol"]
+		if p == "" {
+			return nil
+		}
 		switch strings.ToUpper(p) {
 		case "PLAINTEXT":
 		case "SSL":
@@ -126,16 +126,29 @@ func loadHandleConfig(env Env, cf *configFlags, topics *topicsFlag, name string)
 		case "SASL_PLAINTEXT", "SASL_SSL":
 			cfg.Kafka.TLS.Enabled = strings.HasSuffix(strings.ToUpper(p), "SSL")
 			if cfg.Kafka.SASL.Mechanism == "" && cfg.Kafka.SASL.File == "" {
-				return cfg, errorf(env, exitConfig, name, "--security-protocol %s needs --sasl-mechanism", p)
+				return fmt.Errorf("--security-protocol %s needs --sasl-mechanism", p)
 			}
 		default:
-			return cfg, errorf(env, exitConfig, name, "--security-protocol must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, got %q", p)
+			return fmt.Errorf("--security-protocol must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, got %q", p)
 		}
+		return nil
 	}
-	if err := cfg.Validate(); err != nil {
-		return cfg, errorf(env, exitConfig, name, "%v", err)
+}
+
+// handleConfigFlags registers every flag of kgate handle on fs. adjust
+// applies --topic and --security-protocol, which are not single keys.
+func handleConfigFlags(fs *flag.FlagSet) (cf *configFlags, adjust func(*config.Config) error) {
+	cf = newConfigFlags(fs, config.HandleCommand)
+	cf.addClusterFlags()
+	addKafkaFlags(cf)
+	topics := addHandleFlags(cf)
+	protocol := securityProtocol(cf)
+	return cf, func(cfg *config.Config) error {
+		if topics.set {
+			cfg.Handle.Topics = topics.list
+		}
+		return protocol(cfg)
 	}
-	return cfg, exitOK
 }
 
 func runHandle(ctx context.Context, env Env, args []string) int {
@@ -144,8 +157,7 @@ func runHandle(ctx context.Context, env Env, args []string) int {
 		fmt.Fprint(fs.Output(), handleUsage)
 		fs.PrintDefaults()
 	}
-	cf := addConfigFlags(fs)
-	topics := addHandleFlags(cf)
+	cf, adjust := handleConfigFlags(fs)
 	var handler string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		handler, args = args[0], args[1:]
@@ -161,7 +173,7 @@ func runHandle(ctx context.Context, env Env, args []string) int {
 		fs.Usage()
 		return exitConfig
 	}
-	cfg, code := loadHandleConfig(env, cf, topics, "handle")
+	cfg, code := cf.loadValid(env, adjust)
 	if code != exitOK {
 		return code
 	}

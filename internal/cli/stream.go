@@ -39,19 +39,11 @@ func (cf *configFlags) addBool(name, usage string, target func(*config.Config) r
 	cf.values[name] = v
 }
 
-// field maps a flag onto the config field get points at.
-func field(get func(c *config.Config) any) func(*config.Config) reflect.Value {
-	return func(c *config.Config) reflect.Value { return reflect.ValueOf(get(c)).Elem() }
-}
-
 // streamFlags registers `kgate stream`'s flags. Keys are deliberately not
 // flags: secrets never go on the command line (use the environment, the
 // YAML file or a credentials file).
 func streamFlags(fs *flag.FlagSet) *configFlags {
-	cf := &configFlags{fs: fs, targets: map[string]func(*config.Config) reflect.Value{}, values: map[string]*string{}}
-	fs.StringVar(&cf.path, "config", "", "YAML configuration file (env KGATE_CONFIG)")
-	cf.add("log-level", "debug, info, warn or error (env KGATE_LOG_LEVEL)", field(func(c *config.Config) any { return &c.Log.Level }))
-	cf.add("log-format", "auto, text or json (env KGATE_LOG_FORMAT)", field(func(c *config.Config) any { return &c.Log.Format }))
+	cf := newConfigFlags(fs, config.StreamCommand)
 
 	cf.add("input", "testsrc, - (raw frames on stdin), an rtsp:// or http(s):// URL, or a video file (env KGATE_STREAM_INPUT)", field(func(c *config.Config) any { return &c.Stream.Input }))
 	cf.add("width", "output width; 0 keeps the input's (raw frames: required; testsrc: 640)", field(func(c *config.Config) any { return &c.Stream.Width }))
@@ -106,7 +98,7 @@ func runStream(ctx context.Context, env Env, args []string) int {
 	if fs.NArg() > 0 {
 		return errorf(env, exitConfig, "stream", "unexpected arguments %q (flags only)", fs.Args())
 	}
-	cfg, code := cf.loadValid(env, "stream")
+	cfg, code := cf.loadValid(env, nil)
 	if code != exitOK {
 		return code
 	}

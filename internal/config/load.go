@@ -55,14 +55,20 @@ func Marshal(cfg any) ([]byte, error) {
 // ApplyEnv overlays the environment onto dst, a pointer to a struct whose
 // fields carry `env:"KGATE_..."` tags (nested structs are walked). getenv
 // is os.Getenv in production. Problems are returned together, each naming
-// the variable.
+// the variable. A command reads only its own variables: see ApplyEnvFor.
 func ApplyEnv(dst any, getenv func(string) string) error {
+	return applyEnv(dst, getenv, nil)
+}
+
+// applyEnv is ApplyEnv for the fields whose key path (from the yaml tags)
+// uses accepts; nil accepts all.
+func applyEnv(dst any, getenv func(string) string, uses func(key string) bool) error {
 	var errs []error
-	walkEnv(reflect.ValueOf(dst).Elem(), getenv, &errs)
+	walkEnv(reflect.ValueOf(dst).Elem(), "", getenv, uses, &errs)
 	return errors.Join(errs...)
 }
 
-func walkEnv(v reflect.Value, getenv func(string) string, errs *[]error) {
+func walkEnv(v reflect.Value, prefix string, getenv func(string) string, uses func(string) bool, errs *[]error) {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
@@ -70,11 +76,18 @@ func walkEnv(v reflect.Value, getenv func(string) string, errs *[]error) {
 			continue
 		}
 		fv := v.Field(i)
+		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if prefix != "" {
+			key = prefix + "." + key
+		}
 		name := f.Tag.Get("env")
 		if name == "" {
 			if fv.Kind() == reflect.Struct {
-				walkEnv(fv, getenv, errs)
+				walkEnv(fv, key, getenv, uses, errs)
 			}
+			continue
+		}
+		if uses != nil && !uses(key) {
 			continue
 		}
 		s := getenv(name)
