@@ -68,45 +68,63 @@ func field(get func(c *config.Config) any) func(*config.Config) reflect.Value {
 
 // load builds the effective configuration: defaults, then the file, then
 // the environment variables of the command's settings, then the flags that
-// were given. It does not validate.
+// were given. It does not validate. The problems of the file, the
+// variables and the flags are returned together (config.Problems); an
+// unreadable file is an error of its own.
 func (cf *configFlags) load(env Env) (config.Config, error) {
 	path := cf.path
 	if path == "" {
 		path = env.Getenv("KGATE_CONFIG")
 	}
+	var ps config.Problems
 	cfg, err := config.Load(path)
-	if err != nil {
+	if !collect(&ps, err) {
 		return cfg, err
 	}
-	if err := config.ApplyEnvFor(&cfg, cf.cmd, env.Getenv); err != nil {
-		return cfg, err
-	}
-	var errs []error
+	collect(&ps, config.ApplyEnvFor(&cfg, cf.cmd, env.Getenv))
 	cf.fs.Visit(func(f *flag.Flag) {
 		target, ok := cf.targets[f.Name]
 		if !ok {
 			return
 		}
 		if err := config.SetString(target(&cfg), *cf.values[f.Name]); err != nil {
-			errs = append(errs, fmt.Errorf("--%s: %w", f.Name, err))
+			ps.Add("--"+f.Name, "%v", err)
 		}
 	})
-	return cfg, errors.Join(errs...)
+	return cfg, ps.Err()
+}
+
+// collect appends err's problems to ps and reports whether err was nil or
+// Problems.
+func collect(ps *config.Problems, err error) bool {
+	var more config.Problems
+	if errors.As(err, &more) {
+		*ps = append(*ps, more...)
+		return true
+	}
+	return err == nil
 }
 
 // loadValid loads, lets adjust (if not nil) apply what the command's own
 // flags mean beyond single keys, and validates the settings the command
-// uses, printing every problem and returning a non-zero exit code when
-// the configuration is unusable.
+// uses. It prints every problem (of the file, the variables, the flags
+// and the values) at once and returns a non-zero exit code when there is
+// any.
 func (cf *configFlags) loadValid(env Env, adjust func(*config.Config) error) (config.Config, int) {
+	var ps config.Problems
 	cfg, err := cf.load(env)
-	if err == nil && adjust != nil {
-		err = adjust(&cfg)
+	if !collect(&ps, err) {
+		fmt.Fprintf(env.Stderr, "%s: %v\n", cf.fs.Name(), err)
+		return cfg, exitConfig
 	}
-	if err == nil {
-		err = cfg.ValidateFor(cf.cmd)
+	if adjust != nil {
+		if err := adjust(&cfg); err != nil {
+			fmt.Fprintf(env.Stderr, "%s: %v\n", cf.fs.Name(), err)
+			return cfg, exitConfig
+		}
 	}
-	if err != nil {
+	collect(&ps, cfg.ValidateFor(cf.cmd))
+	if err := ps.Err(); err != nil {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", cf.fs.Name(), err)
 		return cfg, exitConfig
 	}
