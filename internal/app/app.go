@@ -105,9 +105,9 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 	// responses end themselves instead of holding the drain open.
 	draining := make(chan struct{})
 	v3.Register(rr, v3.Deps{Kafka: kc, Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
-		MaxRecordBytes: cfg.HTTP.MaxBodyBytes,
+		MaxRecordBytes: int64(cfg.HTTP.MaxBodyBytes),
 		ReadTimeout:    cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(), Draining: draining})
-	kastlex.Register(rr, kastlex.Deps{Kafka: kc, Metrics: m, Logger: logger, MaxFetchBytes: cfg.Consumers.MaxBytes,
+	kastlex.Register(rr, kastlex.Deps{Kafka: kc, Metrics: m, Logger: logger, MaxFetchBytes: int64(cfg.Consumers.MaxBytes),
 		SecurityProtocol: securityProtocol(cfg.Kafka)})
 	sec.register(rr)
 	// Documents every route, including any registered after it.
@@ -127,7 +127,7 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 			},
 		}, sec.middleware()...),
 		Logger:       logger,
-		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		MaxBodyBytes: int64(cfg.HTTP.MaxBodyBytes),
 	})
 	srv, err := httpapi.NewServer(cfg.Listen, handler, cfg.HTTP, logger)
 	if err != nil {

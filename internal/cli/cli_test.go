@@ -93,7 +93,7 @@ func TestConfigValidateListsEveryProblem(t *testing.T) {
 	}
 	for _, want := range []string{
 		path + `:3: http.max_body_byte: unknown key`,
-		path + `:4: http.max_body_bytes: "lots" is not an integer`,
+		path + `:4: http.max_body_bytes: "lots" is not a size`,
 		`KGATE_DEFAULT_PARTITIONS: invalid integer "many"`,
 		`--auto-create-topics: invalid boolean "perhaps"`,
 		`listen: must be host:port, got "nohost"`,

@@ -74,7 +74,7 @@ type HandleVault struct {
 	// Dir is the local recordings directory (source dir).
 	Dir string `yaml:"dir" env:"KGATE_HANDLE_VAULT_DIR"`
 	// MaxBytes caps a recording's size.
-	MaxBytes int64 `yaml:"max_bytes" env:"KGATE_HANDLE_VAULT_MAX_BYTES"`
+	MaxBytes Bytes `yaml:"max_bytes" env:"KGATE_HANDLE_VAULT_MAX_BYTES"`
 	// FetchTimeout bounds one download attempt; FetchAttempts is how
 	// often 5xx answers and network errors are tried.
 	FetchTimeout  Duration `yaml:"fetch_timeout" env:"KGATE_HANDLE_VAULT_FETCH_TIMEOUT"`

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"encoding"
 	"fmt"
 	"os"
 	"reflect"
@@ -101,6 +102,9 @@ var durationType = reflect.TypeOf(Duration(0))
 // SetString parses s into the settable value v according to its type; it
 // is how environment variables and flags reach the tree.
 func SetString(v reflect.Value, s string) error {
+	if tu, ok := v.Addr().Interface().(encoding.TextUnmarshaler); ok {
+		return tu.UnmarshalText([]byte(s))
+	}
 	if v.Type() == durationType {
 		d, err := ParseDuration(s)
 		if err != nil {

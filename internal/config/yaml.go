@@ -21,8 +21,10 @@ import (
 // FileProblems collects the problems of one YAML file.
 type FileProblems struct {
 	// File names the file in messages ("" leaves it out).
-	File     string
-	Problems Problems
+	File string
+	// HideValues keeps every value out of messages (files of secrets).
+	HideValues bool
+	Problems   Problems
 }
 
 // At records a problem with the setting at key, found at n's line.
@@ -111,7 +113,7 @@ func Pairs(fp *FileProblems, n *yaml.Node, key string) []Pair {
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		fp.At(n, key, "must be a mapping of keys to values, got %s", describe(n, false))
+		fp.At(n, key, "must be a mapping of keys to values, got %s", describe(n, fp.HideValues))
 		return nil
 	}
 	out := make([]Pair, 0, len(n.Content)/2)
@@ -119,7 +121,7 @@ func Pairs(fp *FileProblems, n *yaml.Node, key string) []Pair {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
-			fp.At(k, key, "keys must be plain names, got %s", describe(k, false))
+			fp.At(k, key, "keys must be plain names, got %s", describe(k, fp.HideValues))
 			continue
 		}
 		if line, dup := first[k.Value]; dup {
@@ -228,7 +230,7 @@ func decodeValue(fp *FileProblems, n *yaml.Node, key string, v reflect.Value, de
 			return
 		}
 		if n.Kind != yaml.SequenceNode {
-			fp.At(n, key, "must be a list, got %s", describe(n, v.Type().Elem() == secretType))
+			fp.At(n, key, "must be a list, got %s", describe(n, fp.HideValues || v.Type().Elem() == secretType))
 			return
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
@@ -244,7 +246,7 @@ func decodeValue(fp *FileProblems, n *yaml.Node, key string, v reflect.Value, de
 // decodeLeaf decodes a single value, naming what it should have been
 // when yaml.v3 cannot.
 func decodeLeaf(fp *FileProblems, n *yaml.Node, key string, v reflect.Value) {
-	secret := v.Type() == secretType
+	secret := fp.HideValues || v.Type() == secretType
 	if v.Kind() != reflect.Interface && n.Kind != yaml.ScalarNode {
 		fp.At(n, key, "must be a single value, got %s", describe(n, secret))
 		return

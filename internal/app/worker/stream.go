@@ -146,7 +146,7 @@ func kvsSink(ctx context.Context, env StreamEnv, sc config.Stream, log *slog.Log
 		Endpoint:       func(ctx context.Context) (string, error) { return ctl.DataEndpoint(ctx, ref) },
 		AckLevel:       level,
 		AckTimeout:     k.AckTimeout.D(),
-		MaxBufferBytes: k.MaxBufferBytes,
+		MaxBufferBytes: int64(k.MaxBufferBytes),
 		BlockWhenFull:  k.BufferFull == "block",
 		UserAgent:      env.UserAgent,
 		Logger:         log,
