@@ -29,36 +29,66 @@ type configFlags struct {
 func newConfigFlags(fs *flag.FlagSet, cmd config.Command) *configFlags {
 	cf := &configFlags{fs: fs, cmd: cmd, targets: map[string]func(*config.Config) reflect.Value{}, values: map[string]*string{}}
 	fs.StringVar(&cf.path, "config", "", "YAML configuration file (env KGATE_CONFIG)")
-	cf.add("log-level", "debug, info, warn or error (env KGATE_LOG_LEVEL)", field(func(c *config.Config) any { return &c.Log.Level }))
-	cf.add("log-format", "auto, text or json (env KGATE_LOG_FORMAT)", field(func(c *config.Config) any { return &c.Log.Format }))
+	cf.add("log-level", "debug, info, warn or error", field(func(c *config.Config) any { return &c.Log.Level }))
+	cf.add("log-format", "auto (text on a terminal, JSON otherwise), text or json", field(func(c *config.Config) any { return &c.Log.Format }))
 	return cf
 }
 
 // addServeFlags registers the operational flags of kgate serve (and of
 // config validate and print, which show serve's configuration).
 func (cf *configFlags) addServeFlags() {
-	cf.add("listen", "HTTP listen address (env KGATE_LISTEN, default 127.0.0.1:8082)", field(func(c *config.Config) any { return &c.Listen }))
-	cf.add("brokers", "comma-separated external Kafka brokers; empty starts the embedded broker (env KGATE_BROKERS)", field(func(c *config.Config) any { return &c.Brokers }))
-	cf.add("data-dir", "data directory of the embedded broker and kgate's state (env KGATE_DATA_DIR, default ./kgate-data)", field(func(c *config.Config) any { return &c.DataDir }))
-	cf.add("broker-listen", "embedded broker's Kafka listen address (env KGATE_BROKER_LISTEN, default 127.0.0.1:9092)", field(func(c *config.Config) any { return &c.BrokerListen }))
-	cf.add("advertised-url", "absolute URL clients reach this node at, for base_uri and links (env KGATE_ADVERTISED_URL)", field(func(c *config.Config) any { return &c.AdvertisedURL }))
-	cf.add("auto-create-topics", "create missing topics on produce: true or false (env KGATE_AUTO_CREATE_TOPICS)", field(func(c *config.Config) any { return &c.AutoCreateTopics }))
-	cf.add("users", "users file: KastleX passwd.yml plus groups and limits (env KGATE_USERS)", field(func(c *config.Config) any { return &c.Auth.Users }))
-	cf.add("permissions", "permissions file: KastleX permissions.yml plus patterns and deny (env KGATE_PERMISSIONS)", field(func(c *config.Config) any { return &c.Auth.Permissions }))
+	cf.add("listen", "HTTP listen address", field(func(c *config.Config) any { return &c.Listen }))
+	cf.add("brokers", "comma-separated external Kafka brokers; empty starts the embedded broker", field(func(c *config.Config) any { return &c.Brokers }))
+	cf.add("data-dir", "data directory of the embedded broker and kgate's state", field(func(c *config.Config) any { return &c.DataDir }))
+	cf.add("broker-listen", "embedded broker's Kafka listen address", field(func(c *config.Config) any { return &c.BrokerListen }))
+	cf.add("advertised-url", "absolute URL clients reach this node at, for base_uri and links", field(func(c *config.Config) any { return &c.AdvertisedURL }))
+	cf.add("auto-create-topics", "create missing topics on produce: true or false (empty: true with the embedded broker, false with external brokers)", field(func(c *config.Config) any { return &c.AutoCreateTopics }))
+	cf.add("users", "users file: KastleX passwd.yml plus groups and limits", field(func(c *config.Config) any { return &c.Auth.Users }))
+	cf.add("permissions", "permissions file: KastleX permissions.yml plus patterns and deny", field(func(c *config.Config) any { return &c.Auth.Permissions }))
 }
 
 // addClusterFlags registers where a worker finds Kafka: external brokers,
 // or the embedded broker of the kgate serve on the same data directory.
 func (cf *configFlags) addClusterFlags() {
-	cf.add("brokers", "comma-separated Kafka brokers; empty uses the embedded broker of the kgate serve on --data-dir (env KGATE_BROKERS)", field(func(c *config.Config) any { return &c.Brokers }))
-	cf.add("data-dir", "data directory of the kgate serve whose embedded broker to use (env KGATE_DATA_DIR, default ./kgate-data)", field(func(c *config.Config) any { return &c.DataDir }))
+	cf.add("brokers", "comma-separated Kafka brokers; empty uses the embedded broker of the kgate serve on --data-dir", field(func(c *config.Config) any { return &c.Brokers }))
+	cf.add("data-dir", "data directory of the kgate serve whose embedded broker to use", field(func(c *config.Config) any { return &c.DataDir }))
 }
 
+// add registers a flag for the setting target points at. Its help ends
+// with the setting's environment variable and default, both read from
+// config (the tags and Default()), so that they are written once.
 func (cf *configFlags) add(name, usage string, target func(*config.Config) reflect.Value) {
+	cf.addDefault(name, usage, "", target)
+}
+
+// addDefault is add for a setting whose default is computed when empty
+// (a group named after the handler): def says how.
+func (cf *configFlags) addDefault(name, usage, def string, target func(*config.Config) reflect.Value) {
 	v := new(string)
-	cf.fs.StringVar(v, name, "", usage)
+	cf.fs.StringVar(v, name, "", usage+settingNotes(target, def))
 	cf.targets[name] = target
 	cf.values[name] = v
+}
+
+// settingNotes returns " (env KGATE_..., default ...)" for the setting
+// target points at; def stands in for an empty default.
+func settingNotes(target func(*config.Config) reflect.Value, def string) string {
+	c := config.Default()
+	v := target(&c)
+	var notes []string
+	if _, env, ok := c.Setting(v); ok && env != "" {
+		notes = append(notes, "env "+env)
+	}
+	if d := config.FormatValue(v); d != "" {
+		def = d
+	}
+	if def != "" {
+		notes = append(notes, "default "+def)
+	}
+	if len(notes) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(notes, ", ") + ")"
 }
 
 // field maps a flag onto the config field get points at.

@@ -29,7 +29,7 @@ func dlqConfigFlags(fs *flag.FlagSet) (cf *configFlags, adjust func(*config.Conf
 	cf = newConfigFlags(fs, config.DLQCommand)
 	cf.addClusterFlags()
 	addKafkaFlags(cf)
-	cf.add("dlq-topic", "dead-letter topic to replay (env KGATE_HANDLE_DLQ_TOPIC)", field(func(c *config.Config) any { return &c.Handle.DLQTopic }))
+	cf.add("dlq-topic", "dead-letter topic to replay", field(func(c *config.Config) any { return &c.Handle.DLQTopic }))
 	return cf, securityProtocol(cf)
 }
 
@@ -45,7 +45,7 @@ func runDLQ(ctx context.Context, env Env, args []string) int {
 		fs.PrintDefaults()
 	}
 	cf, adjust := dlqConfigFlags(fs)
-	replayGroup := fs.String("replay-group", "", "group recording replay progress (default kgate-dlq-replay.DLQ_TOPIC)")
+	replayGroup := fs.String("replay-group", "", "group recording replay progress (default "+consumer.ReplayGroup("DLQ_TOPIC")+")")
 	toTopic := fs.String("to-topic", "", "send every dead letter to this topic instead of its origin")
 	max := fs.Int("max", 0, "replay at most this many dead letters (0: all)")
 	dryRun := fs.Bool("dry-run", false, "list what would be replayed; produce and commit nothing")

@@ -191,7 +191,7 @@ func Default() Config {
 		},
 		Auth:   defaultAuth(),
 		Handle: DefaultHandle(),
-		Stream: defaultStream(),
+		Stream: DefaultStream(),
 	}
 }
 

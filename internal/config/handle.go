@@ -164,6 +164,24 @@ func DefaultHandle() Handle {
 	}
 }
 
+// GroupFor returns the consumer group of handler: Group, or
+// kgate-handle-<handler> when it is not set.
+func (h Handle) GroupFor(handler string) string {
+	if h.Group != "" {
+		return h.Group
+	}
+	return "kgate-handle-" + handler
+}
+
+// DLQTopicFor returns the dead-letter topic of group: DLQTopic, or
+// <group>.dlq when it is not set.
+func (h Handle) DLQTopicFor(group string) string {
+	if h.DLQTopic != "" {
+		return h.DLQTopic
+	}
+	return group + ".dlq"
+}
+
 // validate checks what holds for every handler.
 func (h *Handle) validate(ps *Problems, prefix string) {
 	for i, t := range h.Topics {

@@ -126,7 +126,8 @@ type StreamCredentials struct {
 	RoleARN string `yaml:"role_arn" env:"KGATE_STREAM_KVS_ROLE_ARN"`
 }
 
-func defaultStream() Stream {
+// DefaultStream returns the stream section's defaults.
+func DefaultStream() Stream {
 	return Stream{
 		PixelFormat:  "i420",
 		FlushTimeout: Duration(30 * time.Second),

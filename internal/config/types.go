@@ -22,8 +22,18 @@ type Duration time.Duration
 // D returns d as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
-// String formats d as a Go duration string.
-func (d Duration) String() string { return time.Duration(d).String() }
+// String formats d as a Go duration string without zero tails: 2m, not
+// 2m0s; 1h30m, not 1h30m0s.
+func (d Duration) String() string {
+	s := time.Duration(d).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
 
 // ParseDuration parses a Go duration string or an integer count of
 // milliseconds.
@@ -122,6 +132,23 @@ func ParseBytes(s string) (Bytes, error) {
 	}
 	return Bytes(n * mult), nil
 }
+
+// String formats b with the largest binary suffix that divides it
+// (16Mi, 1Gi), or as a plain number.
+func (b Bytes) String() string {
+	for _, u := range []struct {
+		suf string
+		m   Bytes
+	}{{"Ti", 1 << 40}, {"Gi", 1 << 30}, {"Mi", 1 << 20}, {"Ki", 1 << 10}} {
+		if b != 0 && b%u.m == 0 {
+			return strconv.FormatInt(int64(b/u.m), 10) + u.suf
+		}
+	}
+	return strconv.FormatInt(int64(b), 10)
+}
+
+// MarshalYAML implements yaml.Marshaler: config print shows 16Mi.
+func (b Bytes) MarshalYAML() (any, error) { return b.String(), nil }
 
 // UnmarshalText implements encoding.TextUnmarshaler (the environment and
 // flags).

@@ -24,6 +24,13 @@ type StreamEnv struct {
 	UserAgent string
 }
 
+// The test pattern's size and rate when the configuration leaves them 0.
+const (
+	TestPatternWidth  = 640
+	TestPatternHeight = 480
+	TestPatternFPS    = 30
+)
+
 // Stream runs `kgate stream`: it encodes the input and writes it to every
 // configured sink (.mkv, HLS, Kinesis Video Streams) until the input ends
 // or ctx does, serving metrics meanwhile.
@@ -39,10 +46,10 @@ func Stream(ctx context.Context, sc config.Stream, env StreamEnv, log *slog.Logg
 	src := stream.Source{Kind: kind, Location: loc, Width: sc.Width, Height: sc.Height, FPS: sc.FPS, PixelFormat: pf}
 	if kind == stream.InputTestPattern {
 		if src.Width == 0 {
-			src.Width, src.Height = 640, 480
+			src.Width, src.Height = TestPatternWidth, TestPatternHeight
 		}
 		if src.FPS == 0 {
-			src.FPS = 30
+			src.FPS = TestPatternFPS
 		}
 	}
 	realtime := sc.KVSEnabled() && (kind == stream.InputFile || kind == stream.InputTestPattern)
