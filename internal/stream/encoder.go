@@ -18,6 +18,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/kgate/kgate/internal/config"
 )
 
 // Encoding tools.
@@ -25,15 +27,6 @@ const (
 	ToolAuto      = "auto"
 	ToolGStreamer = "gst"
 	ToolFFmpeg    = "ffmpeg"
-)
-
-// Encoder defaults: the seed's x264enc settings (bframes=0 key-int-max=45
-// bitrate=500) with a preset that keeps 720p30 real time on one core.
-const (
-	DefaultBitrate   = 500 // kbit/s
-	DefaultKeyIntMax = 45
-	DefaultPreset    = "veryfast"
-	DefaultTune      = "zerolatency"
 )
 
 // EncoderOptions configure the H.264 encoder subprocess (GStreamer's
@@ -55,21 +48,26 @@ type EncoderOptions struct {
 	Threads int
 }
 
+// setDefaults fills what is zero with the defaults of config's
+// stream.encoder section (the seed's x264enc settings, bframes=0
+// key-int-max=45 bitrate=500, with a preset that keeps 720p30 real time
+// on one core).
 func (o *EncoderOptions) setDefaults() {
+	d := config.DefaultStream().Encoder
 	if o.Tool == "" {
-		o.Tool = ToolAuto
+		o.Tool = d.Tool
 	}
 	if o.Bitrate <= 0 {
-		o.Bitrate = DefaultBitrate
+		o.Bitrate = d.Bitrate
 	}
 	if o.KeyIntMax <= 0 {
-		o.KeyIntMax = DefaultKeyIntMax
+		o.KeyIntMax = d.KeyIntMax
 	}
 	if o.Preset == "" {
-		o.Preset = DefaultPreset
+		o.Preset = d.Preset
 	}
 	if o.Tune == "" {
-		o.Tune = DefaultTune
+		o.Tune = d.Tune
 	}
 }
 
