@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -213,5 +214,42 @@ func TestConfigOfACommand(t *testing.T) {
 				t.Errorf("exit %d, want %d with %q:\n%s", code, tt.code, tt.want, all)
 			}
 		})
+	}
+}
+
+// One file for every command: a worker validates its own sections of it,
+// not serve's (and serve not the workers').
+func TestSharedFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "kgate.yaml")
+	doc := "listen: 0.0.0.0:1\nauth: {users: /nonexistent/users.yml}\nhandle: {concurrency: 0}\nstream: {fps: 500}\n"
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		cmd  string
+		want []string
+		not  []string
+	}{
+		{"serve", []string{"auth.users: cannot be read"}, []string{"handle.", "stream."}},
+		{"handle", []string{"handle.concurrency:"}, []string{"listen", "auth.", "stream."}},
+		{"dlq", nil, nil},
+		{"stream", []string{"stream.fps:"}, []string{"listen", "auth.", "handle."}},
+	} {
+		env, _, stderr := testEnv(map[string]string{"KGATE_CONFIG": path})
+		code := Run(t.Context(), []string{"config", "validate", tt.cmd}, env)
+		if (code == exitOK) != (len(tt.want) == 0) {
+			t.Errorf("config validate %s: exit %d\n%s", tt.cmd, code, stderr)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(stderr.String(), w) {
+				t.Errorf("config validate %s: stderr lacks %q:\n%s", tt.cmd, w, stderr)
+			}
+		}
+		for _, n := range tt.not {
+			if strings.Contains(stderr.String(), n) {
+				t.Errorf("config validate %s: stderr mentions %q:\n%s", tt.cmd, n, stderr)
+			}
+		}
 	}
 }
