@@ -46,9 +46,9 @@ func (a api) handler() (http.Handler, []httpapi.Route) {
 	v2.Register(rr, v2.Deps{Kafka: kc, Consumers: a.consumers, Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
 		Authorize: guard.Authorizer(a.auth)})
 	v3.Register(rr, v3.Deps{Kafka: kc, Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
-		MaxRecordBytes: cfg.HTTP.MaxBodyBytes,
+		MaxRecordBytes: int64(cfg.HTTP.MaxBodyBytes),
 		ReadTimeout:    cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(), Draining: a.draining})
-	kastlex.Register(rr, kastlex.Deps{Kafka: kc, Metrics: m, Logger: logger, MaxFetchBytes: cfg.Consumers.MaxBytes,
+	kastlex.Register(rr, kastlex.Deps{Kafka: kc, Metrics: m, Logger: logger, MaxFetchBytes: int64(cfg.Consumers.MaxBytes),
 		SecurityProtocol: securityProtocol(cfg.Kafka.TLS, a.sasl)})
 	admin.Register(rr, admin.Deps{Auth: a.auth, Usage: a.limits.usage, LimitsFor: a.limits.limitsFor})
 	// Documents every route, including any registered after it.
@@ -69,7 +69,7 @@ func (a api) handler() (http.Handler, []httpapi.Route) {
 			guard.Authorize(a.auth),
 		},
 		Logger:       logger,
-		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		MaxBodyBytes: int64(cfg.HTTP.MaxBodyBytes),
 	})
 	return h, rr.Routes()
 }

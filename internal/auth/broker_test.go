@@ -235,13 +235,7 @@ func TestKafkaACLsGolden(t *testing.T) {
 // TestKcatSASL shows librdkafka (kcat) authenticating with SCRAM against
 // the embedded broker, which it cannot do against plain kfake.
 func TestKcatSASL(t *testing.T) {
-	kcat, err := exec.LookPath("kcat")
-	if err != nil {
-		if os.Getenv("KGATE_REQUIRE_INTEROP") != "" {
-			t.Fatal("kcat is required (KGATE_REQUIRE_INTEROP is set)")
-		}
-		t.Skip("kcat not installed")
-	}
+	kcat := testutil.RequireTool(t, "kcat")
 	sb := startSecureBroker(t, loadPolicy(t, samplePermissions(t)))
 	cfg := filepath.Join(t.TempDir(), "kcat.conf")
 	write := func(user, pw string) {

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -48,20 +49,21 @@ func TestParseUsersErrors(t *testing.T) {
 	tests := []struct {
 		name, in, want string
 	}{
-		{"unknown field", "a:\n  pasword_hash: x\n", `line 2: user "a": unknown field "pasword_hash"`},
-		{"not bcrypt", "a:\n  password_hash: " + secret + "\n", `line 2: user "a": password_hash is not a bcrypt hash`},
-		{"reserved anonymous", "anonymous:\n  password_hash: \"" + hash + "\"\n", `user "anonymous": the name is reserved`},
-		{"colon in name", "\"a:b\":\n  password_hash: \"" + hash + "\"\n", "may hold letters"},
-		{"duplicate", "a: {}\na: {}\n", `"a" is defined twice`},
-		{"alias", "a: &x {}\nb: *x\n", "anchors and aliases"},
-		{"not a mapping", "- a\n- b\n", "must be a mapping"},
-		{"bad limit", "a:\n  limits:\n    requests_per_second: " + secret + "\n", "requests_per_second must be a non-negative number"},
-		{"negative limit", "a:\n  limits:\n    daily_bytes: -1\n", "daily_bytes must be a non-negative whole number"},
-		{"unknown limit", "a:\n  limits:\n    rps: 1\n", `unknown limit "rps"`},
-		{"bad group", "a:\n  groups: [\"x y\"]\n", "group names may hold"},
-		{"scram size", "a:\n  scram_sha_256: {salt: AAAAAAAAAAAAAAAAAAAAAA==, salted_password: AAAA}\n", "salted_password must hold 32 bytes"},
-		{"scram iterations", "a:\n  scram_sha_512: {salt: AAAAAAAAAAAAAAAAAAAAAA==, salted_password: AAAA, iterations: 10}\n", "between 4096 and 16384"},
-		{"syntax", "a:\n  b: [\n", "invalid YAML"},
+		{"unknown field", "a:\n  pasword_hash: x\n", `line 2: a.pasword_hash: unknown key (known: password_hash, groups, limits, scram_sha_256, scram_sha_512)`},
+		{"not bcrypt", "a:\n  password_hash: " + secret + "\n", `line 2: a.password_hash: is not a bcrypt hash`},
+		{"reserved anonymous", "anonymous:\n  password_hash: \"" + hash + "\"\n", `line 1: anonymous: the name is reserved`},
+		{"colon in name", "\"a:b\":\n  password_hash: \"" + hash + "\"\n", `line 1: "a:b": user names may hold letters`},
+		{"duplicate", "a: {}\na: {}\n", `line 2: a: is given twice (first on line 1)`},
+		{"alias", "a: &x {}\nb: *x\n", "line 1: a: YAML anchors and aliases are not supported"},
+		{"not a mapping", "- a\n- b\n", "line 1: the file must be a mapping"},
+		{"entry not a mapping", "a: " + secret + "\n", "line 1: a: must be a mapping of keys to values, got a value that is not shown"},
+		{"bad limit", "a:\n  limits:\n    requests_per_second: " + secret + "\n", "line 3: a.limits.requests_per_second: must be a non-negative number"},
+		{"negative limit", "a:\n  limits:\n    daily_bytes: -1\n", "line 3: a.limits.daily_bytes: must be a non-negative whole number"},
+		{"unknown limit", "a:\n  limits:\n    rps: 1\n", `line 3: a.limits.rps: unknown key (known: requests_per_second`},
+		{"bad group", "a:\n  groups: [\"x y\"]\n", "line 2: a.groups[0]: group names may hold"},
+		{"scram size", "a:\n  scram_sha_256: {salt: AAAAAAAAAAAAAAAAAAAAAA==, salted_password: AAAA}\n", "line 2: a.scram_sha_256.salted_password: must hold 32 bytes"},
+		{"scram iterations", "a:\n  scram_sha_512: {salt: AAAAAAAAAAAAAAAAAAAAAA==, salted_password: AAAA, iterations: 10}\n", "line 2: a.scram_sha_512.iterations: must be between 4096 and 16384"},
+		{"syntax", "a:\n  b: [\n", "line 2: invalid YAML"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,6 +78,49 @@ func TestParseUsersErrors(t *testing.T) {
 				t.Errorf("error %q quotes a value", err)
 			}
 		})
+	}
+}
+
+// Every problem of a users or permissions file is reported at once, each
+// with the file, line and key path, and no value is quoted.
+func TestFilesReportEveryProblem(t *testing.T) {
+	dir := t.TempDir()
+	users := filepath.Join(dir, "users.yml")
+	os.WriteFile(users, []byte("a:\n  pasword_hash: x\n  limits:\n    rps: 1\n    daily_bytes: lots-of-secret\nb:\n  groups: [\"x y\"]\n\"c d\": {}\n"), 0o600)
+	_, err := LoadUsers(users)
+	for _, want := range []string{
+		users + ":2: a.pasword_hash: unknown key",
+		users + ":4: a.limits.rps: unknown key",
+		users + ":5: a.limits.daily_bytes: must be a non-negative whole number",
+		users + ":7: b.groups[0]: group names may hold",
+		users + `:8: "c d": user names may hold`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("LoadUsers error lacks %q:\n%v", want, err)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "lots-of-secret") {
+		t.Errorf("the error quotes a value:\n%v", err)
+	}
+	perms := filepath.Join(dir, "permissions.yml")
+	os.WriteFile(perms, []byte("u:\n  prodce: all\n  reload: [a]\nv:\n  cidrs: [10.0.0.0/33]\n"), 0o600)
+	_, err = LoadPermissions(perms)
+	for _, want := range []string{perms + ":2: u.prodce: unknown action", perms + ":3: u.reload: is a cluster-wide action", perms + ":5: v.cidrs[0]:"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("LoadPermissions error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+// Sizes and rates take the units the docs promise: bytes_per_second: 1Mi.
+func TestUsersLimitUnits(t *testing.T) {
+	u, err := ParseUsers([]byte("a:\n  limits: {bytes_per_second: 1Mi, byte_burst: 2M, daily_bytes: 10Gi, requests_per_second: 1.5, daily_requests: 100K}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := u.Lookup("a").Limits
+	if *l.BytesPerSecond != 1<<20 || *l.ByteBurst != 2e6 || *l.DailyBytes != 10<<30 || *l.RequestsPerSecond != 1.5 || *l.DailyRequests != 100e3 {
+		t.Errorf("limits %v %v %v %v %v", *l.BytesPerSecond, *l.ByteBurst, *l.DailyBytes, *l.RequestsPerSecond, *l.DailyRequests)
 	}
 }
 
@@ -130,14 +175,15 @@ func TestParsePermissionsErrors(t *testing.T) {
 	tests := []struct {
 		name, in, want string
 	}{
-		{"unknown action", "u:\n  prodce: all\n", `line 2: principal "u": prodce: unknown action`},
-		{"cluster list", "u:\n  reload: [a]\n", "cluster-wide action"},
-		{"star inside", "u:\n  produce: [\"a*b\"]\n", "'*' may only end a pattern"},
+		{"unknown action", "u:\n  prodce: all\n", `line 2: u.prodce: unknown action (known: `},
+		{"cluster list", "u:\n  reload: [a]\n", "line 2: u.reload: is a cluster-wide action: its value is true or false"},
+		{"star inside", "u:\n  produce: [\"a*b\"]\n", "line 2: u.produce[0]: '*' may only end a pattern"},
 		{"placeholder", "u:\n  produce: [\"{name}\"]\n", "the only placeholder is {user}"},
-		{"bad cidr", "u:\n  cidrs: [10.0.0.0/33]\n", "neither a CIDR nor an address"},
-		{"deny unknown", "u:\n  deny:\n    nope: all\n", "unknown action"},
-		{"bad group key", "\"group:a b\":\n  fetch: all\n", "group names may hold"},
-		{"entry not mapping", "u: [a]\n", "must be a mapping"},
+		{"bad cidr", "u:\n  cidrs: [10.0.0.0/33]\n", "line 2: u.cidrs[0]: \"10.0.0.0/33\" is neither a CIDR nor an address"},
+		{"deny unknown", "u:\n  deny:\n    nope: all\n", "line 3: u.deny.nope: unknown action"},
+		{"bad group key", "\"group:a b\":\n  fetch: all\n", `line 1: "group:a b": group names may hold`},
+		{"entry not mapping", "u: [a]\n", "line 1: u: must be a mapping"},
+		{"star principal", "\"*\":\n  prodce: all\n", `line 2: "*".prodce: unknown action`},
 		{"empty pattern", "u:\n  produce: [\"\"]\n", "empty name"},
 	}
 	for _, tt := range tests {

@@ -6,6 +6,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/kgate/kgate/internal/config"
 )
 
 // Scope is what an action's resource names.
@@ -61,11 +63,11 @@ func parsePattern(s string) (pattern, error) {
 		p.text = strings.TrimSuffix(s, "*")
 	}
 	if strings.Contains(p.text, "*") {
-		return pattern{}, fmt.Errorf("%q: '*' may only end a pattern (prefix match) or stand alone", s)
+		return pattern{}, fmt.Errorf("'*' may only end a pattern (prefix match) or stand alone")
 	}
 	rest := strings.ReplaceAll(p.text, "{user}", "")
 	if strings.ContainsAny(rest, "{}") {
-		return pattern{}, fmt.Errorf("%q: the only placeholder is {user}", s)
+		return pattern{}, fmt.Errorf("the only placeholder is {user}")
 	}
 	for _, r := range rest {
 		if r < 0x20 || r == 0x7f {
@@ -129,45 +131,35 @@ type Permissions struct {
 	entries map[string]*entry
 }
 
-// LoadPermissions reads and parses a permissions file.
+// LoadPermissions reads and parses a permissions file; its problems name
+// the file.
 func LoadPermissions(path string) (*Permissions, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading permissions file: %w", err)
 	}
-	p, err := ParsePermissions(b)
-	if err != nil {
-		return nil, fmt.Errorf("permissions file %s: %w", path, err)
-	}
-	return p, nil
+	return parsePermissions(newFile(path), b)
 }
 
 // ParsePermissions parses a permissions file: a mapping of principals
 // (user names, certificate names, "anonymous", "*" for every
 // authenticated caller, "group:NAME") to actions. KastleX's
-// permissions.yml is valid as it is.
-func ParsePermissions(b []byte) (*Permissions, error) {
-	root, err := parseDoc(b)
-	if err != nil {
-		return nil, err
-	}
+// permissions.yml is valid as it is. Every problem is reported
+// (config.Problems), each with its line and key path.
+func ParsePermissions(b []byte) (*Permissions, error) { return parsePermissions(newFile(""), b) }
+
+func parsePermissions(fp *config.FileProblems, b []byte) (*Permissions, error) {
 	ps := &Permissions{entries: map[string]*entry{}}
-	if root == nil {
-		return ps, nil
+	for _, p := range parseFile(fp, b) {
+		key := config.Key("", p.Key)
+		if err := validPrincipalKey(p.Key); err != nil {
+			fp.At(p.KeyNode, key, "%v", err)
+			continue
+		}
+		ps.entries[p.Key] = parseEntry(fp, p, key)
 	}
-	top, err := pairs(root, "permissions file")
-	if err != nil {
+	if err := fp.Err(); err != nil {
 		return nil, err
-	}
-	for _, p := range top {
-		if err := validPrincipalKey(p.key); err != nil {
-			return nil, lineErr(p.k, "%v", err)
-		}
-		e, err := parseEntry(p)
-		if err != nil {
-			return nil, err
-		}
-		ps.entries[p.key] = e
 	}
 	return ps, nil
 }
@@ -183,55 +175,41 @@ func validPrincipalKey(s string) error {
 	}
 	if strings.HasPrefix(s, groupPrefix) {
 		if err := validGroupName(strings.TrimPrefix(s, groupPrefix)); err != nil {
-			return fmt.Errorf("%q: %v", s, err)
+			return err
 		}
 	}
 	return nil
 }
 
-func parseEntry(p pair) (*entry, error) {
+func parseEntry(fp *config.FileProblems, p config.Pair, key string) *entry {
 	e := &entry{allow: map[Action]*grant{}, deny: map[Action]*grant{}}
-	fields, err := pairs(p.v, fmt.Sprintf("principal %q", p.key))
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range fields {
-		what := fmt.Sprintf("principal %q: %s", p.key, f.key)
-		switch f.key {
+	for _, f := range config.Pairs(fp, p.V, key) {
+		k := config.Key(key, f.Key)
+		switch f.Key {
 		case "deny":
-			ds, err := pairs(f.v, what)
-			if err != nil {
-				return nil, err
-			}
-			for _, d := range ds {
-				g, err := parseGrant(d, what+"."+d.key)
-				if err != nil {
-					return nil, err
+			for _, d := range config.Pairs(fp, f.V, k) {
+				if g := parseGrant(fp, d, config.Key(k, d.Key)); g != nil {
+					e.deny[Action(d.Key)] = g
 				}
-				e.deny[Action(d.key)] = g
 			}
 		case "cidrs", "allow_from":
-			list, err := stringList(f.v, what)
-			if err != nil {
-				return nil, err
-			}
+			list, _ := stringList(fp, f.V, k)
 			e.cidrs = []netip.Prefix{}
-			for _, s := range list {
-				pf, err := parseCIDR(s)
+			for _, it := range list {
+				pf, err := parseCIDR(it.value)
 				if err != nil {
-					return nil, lineErr(f.v, "%s: %v", what, err)
+					fp.At(it.node, it.key, "%v", err)
+					continue
 				}
 				e.cidrs = append(e.cidrs, pf)
 			}
 		default:
-			g, err := parseGrant(f, what)
-			if err != nil {
-				return nil, err
+			if g := parseGrant(fp, f, k); g != nil {
+				e.allow[Action(f.Key)] = g
 			}
-			e.allow[Action(f.key)] = g
 		}
 	}
-	return e, nil
+	return e
 }
 
 func parseCIDR(s string) (netip.Prefix, error) {
@@ -246,42 +224,50 @@ func parseCIDR(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
-// parseGrant reads one action's value: true/false/all/none, a pattern or a
-// list of patterns (cluster-wide actions take only true/false).
-func parseGrant(f pair, what string) (*grant, error) {
-	scope, ok := Action(f.key).Scope()
+// parseGrant reads one action's value (the setting at key):
+// true/false/all/none, a pattern or a list of patterns (cluster-wide
+// actions take only true/false). It returns nil after recording a problem.
+func parseGrant(fp *config.FileProblems, f config.Pair, key string) *grant {
+	scope, ok := Action(f.Key).Scope()
 	if !ok {
-		return nil, lineErr(f.k, "%s: unknown action (known: %s, and deny, cidrs)", what, strings.Join(actionNames(), ", "))
+		fp.At(f.KeyNode, key, "unknown action (known: %s, and deny, cidrs)", strings.Join(actionNames(), ", "))
+		return nil
 	}
-	if b, ok := boolValue(f.v); ok {
+	if b, ok := boolValue(f.V); ok {
 		if !b {
-			return &grant{}, nil
+			return &grant{}
 		}
-		return &grant{all: true}, nil
+		return &grant{all: true}
 	}
-	if isNull(f.v) {
-		return &grant{}, nil
+	if config.IsNull(f.V) {
+		return &grant{}
 	}
 	if scope == ScopeCluster {
-		return nil, lineErr(f.v, "%s is a cluster-wide action: its value is true or false", what)
+		fp.At(f.V, key, "is a cluster-wide action: its value is true or false")
+		return nil
 	}
-	list, err := stringList(f.v, what)
-	if err != nil {
-		return nil, err
+	list, ok := stringList(fp, f.V, key)
+	if !ok {
+		return nil
 	}
 	g := &grant{}
-	for _, s := range list {
-		if s == "*" {
+	for _, it := range list {
+		if it.value == "*" {
 			g.all = true
 			continue
 		}
-		pt, err := parsePattern(s)
+		pt, err := parsePattern(it.value)
 		if err != nil {
-			return nil, lineErr(f.v, "%s: %v", what, err)
+			fp.At(it.node, it.key, "%v", err)
+			ok = false
+			continue
 		}
 		g.patterns = append(g.patterns, pt)
 	}
-	return g, nil
+	if !ok {
+		return nil
+	}
+	return g
 }
 
 // Principals returns the names the file has entries for, sorted.

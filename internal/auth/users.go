@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/ratelimit"
 )
 
@@ -77,214 +78,177 @@ func (u *Users) Names() []string {
 	return out
 }
 
-// LoadUsers reads and parses a users file.
+// LoadUsers reads and parses a users file; its problems name the file.
 func LoadUsers(path string) (*Users, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading users file: %w", err)
 	}
-	u, err := ParseUsers(b)
-	if err != nil {
-		return nil, fmt.Errorf("users file %s: %w", path, err)
-	}
-	return u, nil
+	return parseUsers(newFile(path), b)
 }
 
 // ParseUsers parses a users file: a mapping of user names to entries.
 // KastleX's passwd.yml (`name: {password_hash: "$2b$..."}`) is valid as it
-// is. Errors name the line and key and never quote a value.
-func ParseUsers(b []byte) (*Users, error) {
-	root, err := parseDoc(b)
-	if err != nil {
-		return nil, err
-	}
+// is. Every problem is reported (config.Problems), each with its line and
+// key path, and none quotes a value.
+func ParseUsers(b []byte) (*Users, error) { return parseUsers(newFile(""), b) }
+
+func parseUsers(fp *config.FileProblems, b []byte) (*Users, error) {
 	us := &Users{byName: map[string]*User{}}
-	if root == nil {
-		return us, nil
-	}
-	top, err := pairs(root, "users file")
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range top {
-		if err := validUserName(p.key); err != nil {
-			return nil, lineErr(p.k, "user %q: %v", p.key, err)
+	for _, p := range parseFile(fp, b) {
+		key := config.Key("", p.Key)
+		if err := validUserName(p.Key); err != nil {
+			fp.At(p.KeyNode, key, "%v", err)
+			continue
 		}
-		u, err := parseUser(p)
-		if err != nil {
-			return nil, err
-		}
+		u := parseUser(fp, p, key)
 		if len(u.PasswordHash) > 0 {
 			if c, _ := bcrypt.Cost(u.PasswordHash); c > us.maxCost {
 				us.maxCost = c
 			}
 		}
-		us.byName[p.key] = u
+		us.byName[p.Key] = u
+	}
+	if err := fp.Err(); err != nil {
+		return nil, err
 	}
 	return us, nil
 }
 
-func parseUser(p pair) (*User, error) {
-	u := &User{Name: p.key}
-	fields, err := pairs(p.v, fmt.Sprintf("user %q", p.key))
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range fields {
-		what := fmt.Sprintf("user %q: %s", p.key, f.key)
-		switch f.key {
+func parseUser(fp *config.FileProblems, p config.Pair, key string) *User {
+	u := &User{Name: p.Key}
+	for _, f := range config.Pairs(fp, p.V, key) {
+		k := config.Key(key, f.Key)
+		switch f.Key {
 		case "password_hash":
-			s, err := scalar(f.v, what)
-			if err != nil {
-				return nil, err
-			}
-			if s == "" {
+			s, ok := scalar(fp, f.V, k)
+			if !ok || s == "" {
 				continue
 			}
 			if _, err := bcrypt.Cost([]byte(s)); err != nil || !strings.HasPrefix(s, "$2") {
-				return nil, lineErr(f.v, "%s is not a bcrypt hash (make one with `kgate passwd`)", what)
+				fp.At(f.V, k, "is not a bcrypt hash (make one with `kgate passwd`)")
+				continue
 			}
 			u.PasswordHash = []byte(s)
 		case "groups":
-			gs, err := stringList(f.v, what)
-			if err != nil {
-				return nil, err
-			}
+			gs, _ := stringList(fp, f.V, k)
 			for _, g := range gs {
-				if err := validGroupName(g); err != nil {
-					return nil, lineErr(f.v, "%s: %v", what, err)
+				if err := validGroupName(g.value); err != nil {
+					fp.At(g.node, g.key, "%v", err)
+					continue
 				}
+				u.Groups = append(u.Groups, g.value)
 			}
-			u.Groups = gs
 		case "limits":
-			o, err := parseLimits(f.v, what)
-			if err != nil {
-				return nil, err
-			}
-			u.Limits = o
-		case "scram_sha_256", "scram_sha_512":
-			size := 32
-			if f.key == "scram_sha_512" {
-				size = 64
-			}
-			c, err := parseSCRAM(f.v, what, size)
-			if err != nil {
-				return nil, err
-			}
-			if size == 32 {
-				u.SCRAM256 = c
-			} else {
-				u.SCRAM512 = c
-			}
+			u.Limits = parseLimits(fp, f.V, k)
+		case "scram_sha_256":
+			u.SCRAM256 = parseSCRAM(fp, f.V, k, 32)
+		case "scram_sha_512":
+			u.SCRAM512 = parseSCRAM(fp, f.V, k, 64)
 		default:
-			return nil, lineErr(f.k, "user %q: unknown field %q (known: password_hash, groups, limits, scram_sha_256, scram_sha_512)", p.key, f.key)
+			fp.At(f.KeyNode, k, "unknown key (known: password_hash, groups, limits, scram_sha_256, scram_sha_512)")
 		}
 	}
-	return u, nil
+	return u
 }
 
-func parseLimits(n *yaml.Node, what string) (*ratelimit.Override, error) {
-	fields, err := pairs(n, what)
-	if err != nil {
-		return nil, err
-	}
+func parseLimits(fp *config.FileProblems, n *yaml.Node, key string) *ratelimit.Override {
 	o := &ratelimit.Override{}
-	for _, f := range fields {
-		w := what + "." + f.key
-		switch f.key {
+	for _, f := range config.Pairs(fp, n, key) {
+		k := config.Key(key, f.Key)
+		switch f.Key {
 		case "requests_per_second":
-			v, err := floatValue(f.v, w)
-			if err != nil {
-				return nil, err
+			if v, ok := floatValue(fp, f.V, k); ok {
+				o.RequestsPerSecond = &v
 			}
-			o.RequestsPerSecond = &v
 		case "bytes_per_second":
-			v, err := floatValue(f.v, w)
-			if err != nil {
-				return nil, err
+			if v, ok := rateValue(fp, f.V, k); ok {
+				o.BytesPerSecond = &v
 			}
-			o.BytesPerSecond = &v
 		case "request_burst":
-			v, err := intValue(f.v, w)
-			if err != nil {
-				return nil, err
+			v, ok := intValue(fp, f.V, k)
+			if ok && v > 1<<30 {
+				fp.At(f.V, k, "is too large")
+				ok = false
 			}
-			if v > 1<<30 {
-				return nil, lineErr(f.v, "%s is too large", w)
+			if ok {
+				b := int(v)
+				o.RequestBurst = &b
 			}
-			b := int(v)
-			o.RequestBurst = &b
 		case "byte_burst":
-			v, err := intValue(f.v, w)
-			if err != nil {
-				return nil, err
+			if v, ok := intValue(fp, f.V, k); ok {
+				o.ByteBurst = &v
 			}
-			o.ByteBurst = &v
 		case "daily_requests":
-			v, err := intValue(f.v, w)
-			if err != nil {
-				return nil, err
+			if v, ok := intValue(fp, f.V, k); ok {
+				o.DailyRequests = &v
 			}
-			o.DailyRequests = &v
 		case "daily_bytes":
-			v, err := intValue(f.v, w)
-			if err != nil {
-				return nil, err
+			if v, ok := intValue(fp, f.V, k); ok {
+				o.DailyBytes = &v
 			}
-			o.DailyBytes = &v
 		default:
-			return nil, lineErr(f.k, "%s: unknown limit %q (known: requests_per_second, request_burst, bytes_per_second, byte_burst, daily_requests, daily_bytes)", what, f.key)
+			fp.At(f.KeyNode, k, "unknown key (known: requests_per_second, request_burst, bytes_per_second, byte_burst, daily_requests, daily_bytes)")
 		}
 	}
-	return o, nil
+	return o
 }
 
-func parseSCRAM(n *yaml.Node, what string, size int) (*SCRAMCredential, error) {
-	fields, err := pairs(n, what)
-	if err != nil {
-		return nil, err
-	}
+func parseSCRAM(fp *config.FileProblems, n *yaml.Node, key string, size int) *SCRAMCredential {
 	c := &SCRAMCredential{}
-	for _, f := range fields {
-		w := what + "." + f.key
-		switch f.key {
+	before := len(fp.Problems)
+	var saltNode, saltedNode *yaml.Node
+	for _, f := range config.Pairs(fp, n, key) {
+		k := config.Key(key, f.Key)
+		switch f.Key {
 		case "salt", "salted_password":
-			s, err := scalar(f.v, w)
-			if err != nil {
-				return nil, err
+			s, ok := scalar(fp, f.V, k)
+			if !ok {
+				continue
 			}
 			b, err := base64.StdEncoding.DecodeString(s)
 			if err != nil {
-				return nil, lineErr(f.v, "%s must be base64", w)
+				fp.At(f.V, k, "must be base64")
+				continue
 			}
-			if f.key == "salt" {
-				c.Salt = b
+			if f.Key == "salt" {
+				c.Salt, saltNode = b, f.V
 			} else {
-				c.SaltedPassword = b
+				c.SaltedPassword, saltedNode = b, f.V
 			}
 		case "iterations":
-			v, err := intValue(f.v, w)
-			if err != nil {
-				return nil, err
+			v, ok := intValue(fp, f.V, k)
+			if ok && (v < 4096 || v > 16384) {
+				fp.At(f.V, k, "must be between 4096 and 16384 (Kafka's limits)")
+				ok = false
 			}
-			if v < 4096 || v > 16384 {
-				return nil, lineErr(f.v, "%s must be between 4096 and 16384 (Kafka's limits)", w)
+			if ok {
+				c.Iterations = int32(v)
 			}
-			c.Iterations = int32(v)
 		default:
-			return nil, lineErr(f.k, "%s: unknown field %q (known: salt, salted_password, iterations)", what, f.key)
+			fp.At(f.KeyNode, k, "unknown key (known: salt, salted_password, iterations)")
 		}
 	}
+	if len(fp.Problems) != before {
+		return nil
+	}
 	if len(c.Salt) < 8 {
-		return nil, lineErr(n, "%s.salt must hold at least 8 bytes", what)
+		fp.At(orNode(saltNode, n), config.Key(key, "salt"), "must hold at least 8 bytes")
 	}
 	if len(c.SaltedPassword) != size {
-		return nil, lineErr(n, "%s.salted_password must hold %d bytes", what, size)
+		fp.At(orNode(saltedNode, n), config.Key(key, "salted_password"), "must hold %d bytes", size)
 	}
 	if c.Iterations == 0 {
 		c.Iterations = 4096
 	}
-	return c, nil
+	return c
+}
+
+func orNode(n, fallback *yaml.Node) *yaml.Node {
+	if n != nil {
+		return n
+	}
+	return fallback
 }
 
 // validUserName accepts names usable in HTTP Basic (no colon), in SCRAM
@@ -292,7 +256,7 @@ func parseSCRAM(n *yaml.Node, what string, size int) (*SCRAMCredential, error) {
 // of the permissions file's special entries are reserved.
 func validUserName(s string) error {
 	if s == "" || len(s) > 255 {
-		return fmt.Errorf("names must be 1 to 255 characters")
+		return fmt.Errorf("user names must be 1 to 255 characters")
 	}
 	if s == Anonymous || s == "*" || strings.HasPrefix(s, "group:") {
 		return fmt.Errorf("the name is reserved")
@@ -300,7 +264,7 @@ func validUserName(s string) error {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '@' || c == '+' || c == '-') {
-			return fmt.Errorf("names may hold letters, digits and . _ @ + - only")
+			return fmt.Errorf("user names may hold letters, digits and . _ @ + - only")
 		}
 	}
 	return nil

@@ -1,122 +1,82 @@
 package auth
 
 import (
-	"errors"
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/kgate/kgate/internal/config"
 )
 
-// The users and permissions files are parsed from yaml.Node trees rather
-// than decoded into structs: every error names a line and a key, and no
-// error ever quotes a value (a value may be a password hash).
+// The users and permissions files are read from yaml.Node trees with
+// config's YAML helpers rather than decoded into structs: every problem
+// is reported, each as file:line: key.path: problem (config.FileProblems),
+// and no message ever quotes a value (a value may be a password hash).
 
 // maxFileSize bounds the users and permissions files.
 const maxFileSize = 64 << 20
 
-type pair struct {
-	key string
-	k   *yaml.Node
-	v   *yaml.Node
+// newFile returns the problem list of a users or permissions file; file
+// names it in messages ("" leaves it out). Values are never quoted.
+func newFile(file string) *config.FileProblems {
+	return &config.FileProblems{File: file, HideValues: true}
 }
 
-func lineErr(n *yaml.Node, format string, args ...any) error {
-	if n == nil {
-		return fmt.Errorf(format, args...)
-	}
-	return fmt.Errorf("line %d: "+format, append([]any{n.Line}, args...)...)
-}
-
-// parseDoc parses a whole file into its top-level mapping (nil for an
+// parseFile parses a whole file into its top-level entries (none for an
 // empty file). Anchors and aliases are refused: the files are small and
 // aliases only serve to make them hard to audit (or to blow them up).
-func parseDoc(b []byte) (*yaml.Node, error) {
+func parseFile(fp *config.FileProblems, b []byte) []config.Pair {
 	if len(b) > maxFileSize {
-		return nil, fmt.Errorf("file is larger than %d bytes", maxFileSize)
+		fp.At(nil, "", "the file is larger than %d bytes", maxFileSize)
+		return nil
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, yamlSyntax(err)
-	}
-	if doc.Kind == 0 {
-		return nil, nil // empty document
-	}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
-		return nil, errors.New("not a YAML document")
-	}
-	root := doc.Content[0]
-	if err := noAliases(root, 0); err != nil {
-		return nil, err
-	}
-	if root.Kind == yaml.ScalarNode && (root.Tag == "!!null" || root.Value == "") {
-		return nil, nil
+	root := config.ParseYAML(fp, b)
+	if root == nil || !noAliases(fp, root, "", 0) {
+		return nil
 	}
 	if root.Kind != yaml.MappingNode {
-		return nil, lineErr(root, "the file must be a mapping of names to entries")
+		fp.At(root, "", "the file must be a mapping of names to entries")
+		return nil
 	}
-	return root, nil
+	return config.Pairs(fp, root, "")
 }
 
-// yamlSyntax strips the parser's error down to its position and kind; the
-// scanner's messages do not quote values, the decoder's may, and we never
-// decode into typed values here.
-func yamlSyntax(err error) error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	return errors.New("invalid YAML: " + msg)
-}
-
-func noAliases(n *yaml.Node, depth int) error {
+// noAliases records the first anchor or alias under n (the setting at
+// key) and reports whether there is none.
+func noAliases(fp *config.FileProblems, n *yaml.Node, key string, depth int) bool {
 	if depth > 64 {
-		return lineErr(n, "nesting is too deep")
+		fp.At(n, key, "is nested too deeply")
+		return false
 	}
 	if n.Kind == yaml.AliasNode || n.Anchor != "" {
-		return lineErr(n, "YAML anchors and aliases are not supported")
+		fp.At(n, key, "YAML anchors and aliases are not supported")
+		return false
 	}
-	for _, c := range n.Content {
-		if err := noAliases(c, depth+1); err != nil {
-			return err
+	for i, c := range n.Content {
+		k := key
+		switch {
+		case n.Kind == yaml.MappingNode && i%2 == 1:
+			k = config.Key(key, n.Content[i-1].Value)
+		case n.Kind == yaml.SequenceNode:
+			k = key + "[" + strconv.Itoa(i) + "]"
+		}
+		if !noAliases(fp, c, k, depth+1) {
+			return false
 		}
 	}
-	return nil
+	return true
 }
 
-// pairs returns the entries of a mapping node, refusing duplicate and
-// non-scalar keys.
-func pairs(n *yaml.Node, what string) ([]pair, error) {
-	if n.Kind == yaml.ScalarNode && (n.Tag == "!!null" || n.Value == "") {
-		return nil, nil
-	}
-	if n.Kind != yaml.MappingNode {
-		return nil, lineErr(n, "%s must be a mapping", what)
-	}
-	out := make([]pair, 0, len(n.Content)/2)
-	seen := make(map[string]bool, len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind != yaml.ScalarNode {
-			return nil, lineErr(k, "%s: keys must be plain names", what)
-		}
-		if seen[k.Value] {
-			return nil, lineErr(k, "%s: %q is defined twice", what, k.Value)
-		}
-		seen[k.Value] = true
-		out = append(out, pair{key: k.Value, k: k, v: v})
-	}
-	return out, nil
-}
-
-func scalar(n *yaml.Node, what string) (string, error) {
+// scalar returns n's value, or records that n (the setting at key) is not
+// a single value.
+func scalar(fp *config.FileProblems, n *yaml.Node, key string) (string, bool) {
 	if n.Kind != yaml.ScalarNode {
-		return "", lineErr(n, "%s must be a single value", what)
+		fp.At(n, key, "must be a single value")
+		return "", false
 	}
-	return n.Value, nil
-}
-
-func isNull(n *yaml.Node) bool {
-	return n.Kind == yaml.ScalarNode && (n.Tag == "!!null" || n.Value == "" && n.Style == 0)
+	return n.Value, true
 }
 
 // boolValue reads true/false (and KastleX's "all"/"none" spellings).
@@ -133,72 +93,80 @@ func boolValue(n *yaml.Node) (v, ok bool) {
 	return false, false
 }
 
-func floatValue(n *yaml.Node, what string) (float64, error) {
-	s, err := scalar(n, what)
-	if err != nil {
-		return 0, err
+// floatValue reads a non-negative number.
+func floatValue(fp *config.FileProblems, n *yaml.Node, key string) (float64, bool) {
+	s, ok := scalar(fp, n, key)
+	if !ok {
+		return 0, false
 	}
 	f, err := strconv.ParseFloat(strings.ReplaceAll(s, "_", ""), 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
-		return 0, lineErr(n, "%s must be a non-negative number", what)
+		fp.At(n, key, "must be a non-negative number")
+		return 0, false
 	}
-	return f, nil
+	return f, true
 }
 
-func intValue(n *yaml.Node, what string) (int64, error) {
-	s, err := scalar(n, what)
+// rateValue reads bytes per second: a size (1Mi) or a non-negative
+// number, as config.ByteRate.
+func rateValue(fp *config.FileProblems, n *yaml.Node, key string) (float64, bool) {
+	s, ok := scalar(fp, n, key)
+	if !ok {
+		return 0, false
+	}
+	r, err := config.ParseByteRate(s)
 	if err != nil {
-		return 0, err
+		fp.At(n, key, "must be a non-negative number of bytes per second (K, M, G, T, Ki, Mi, Gi, Ti allowed)")
+		return 0, false
 	}
-	v, err := parseSize(s)
-	if err != nil || v < 0 {
-		return 0, lineErr(n, "%s must be a non-negative whole number (suffixes K, M, G, T, Ki, Mi, Gi, Ti allowed)", what)
-	}
-	return v, nil
+	return float64(r), true
 }
 
-// parseSize reads an integer with an optional decimal (K, M, G, T) or
-// binary (Ki, Mi, Gi, Ti) suffix, optionally followed by B.
-func parseSize(s string) (int64, error) {
-	s = strings.TrimSpace(strings.ReplaceAll(s, "_", ""))
-	s = strings.TrimSuffix(strings.TrimSuffix(s, "B"), "b")
-	mult := int64(1)
-	for _, u := range []struct {
-		suf string
-		m   int64
-	}{{"Ki", 1 << 10}, {"Mi", 1 << 20}, {"Gi", 1 << 30}, {"Ti", 1 << 40}, {"K", 1e3}, {"k", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12}} {
-		if strings.HasSuffix(s, u.suf) {
-			s, mult = strings.TrimSuffix(s, u.suf), u.m
-			break
-		}
+// intValue reads a non-negative whole number, sizes' suffixes allowed
+// (as config.Bytes).
+func intValue(fp *config.FileProblems, n *yaml.Node, key string) (int64, bool) {
+	s, ok := scalar(fp, n, key)
+	if !ok {
+		return 0, false
 	}
-	n, err := strconv.ParseInt(s, 10, 64)
+	v, err := config.ParseBytes(s)
 	if err != nil {
-		return 0, err
+		fp.At(n, key, "must be a non-negative whole number (K, M, G, T, Ki, Mi, Gi, Ti allowed)")
+		return 0, false
 	}
-	if n > math.MaxInt64/mult || n < 0 {
-		return 0, errors.New("out of range")
-	}
-	return n * mult, nil
+	return int64(v), true
 }
 
-// stringList reads a sequence of scalars, or one scalar as a list of one.
-func stringList(n *yaml.Node, what string) ([]string, error) {
+// stringList reads a sequence of scalars, or one scalar as a list of one,
+// each with its key path.
+func stringList(fp *config.FileProblems, n *yaml.Node, key string) ([]item, bool) {
 	switch n.Kind {
 	case yaml.ScalarNode:
-		if isNull(n) {
-			return nil, nil
+		if config.IsNull(n) {
+			return nil, true
 		}
-		return []string{n.Value}, nil
+		return []item{{n.Value, n, key}}, true
 	case yaml.SequenceNode:
-		out := make([]string, 0, len(n.Content))
-		for _, c := range n.Content {
+		out := make([]item, 0, len(n.Content))
+		ok := true
+		for i, c := range n.Content {
+			k := key + "[" + strconv.Itoa(i) + "]"
 			if c.Kind != yaml.ScalarNode {
-				return nil, lineErr(c, "%s must be a list of names", what)
+				fp.At(c, k, "must be a name")
+				ok = false
+				continue
 			}
-			out = append(out, c.Value)
+			out = append(out, item{c.Value, c, k})
 		}
-		return out, nil
+		return out, ok
 	}
-	return nil, lineErr(n, "%s must be a list", what)
+	fp.At(n, key, "must be a list")
+	return nil, false
+}
+
+// item is one value of a list with where it is.
+type item struct {
+	value string
+	node  *yaml.Node
+	key   string
 }

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/kgate/kgate/internal/config"
 )
 
 // ErrLocked is returned by Start when another process holds the data
@@ -49,12 +51,12 @@ type cfg struct {
 // Opt configures Start.
 type Opt func(*cfg)
 
-// Listen sets the Kafka listen address, overriding 127.0.0.1:9092. Port 0
-// picks a free port; Addr reports it.
+// Listen sets the Kafka listen address, overriding config's broker_listen
+// default. Port 0 picks a free port; Addr reports it.
 func Listen(addr string) Opt { return func(c *cfg) { c.listen = addr } }
 
-// ClusterID sets the cluster id reported to clients, overriding
-// "kgate-embedded".
+// ClusterID sets the cluster id reported to clients, overriding config's
+// broker.cluster_id default.
 func ClusterID(id string) Opt { return func(c *cfg) { c.clusterID = id } }
 
 // SyncWrites fsyncs every produced batch, overriding the default of
@@ -63,7 +65,8 @@ func ClusterID(id string) Opt { return func(c *cfg) { c.clusterID = id } }
 func SyncWrites() Opt { return func(c *cfg) { c.syncWrites = true } }
 
 // CompactionInterval sets how often compacted topics are compacted,
-// overriding 30s (kfake's own default is one hour).
+// overriding config's broker.compaction_interval default (kfake's own
+// default is one hour).
 func CompactionInterval(d time.Duration) Opt { return func(c *cfg) { c.compactionInterval = d } }
 
 // Logger routes the broker's warnings and errors to l, overriding
@@ -80,11 +83,12 @@ func KfakeOpts(opts ...kfake.Opt) Opt { return func(c *cfg) { c.extra = append(c
 // Start locks dataDir, loads any state persisted there and starts
 // listening. The directory is created if needed.
 func Start(dataDir string, opts ...Opt) (*Broker, error) {
+	d := config.Default() // the embedded broker's defaults, written once
 	c := cfg{
-		listen:             "127.0.0.1:9092",
+		listen:             d.BrokerListen,
 		dataDir:            dataDir,
-		clusterID:          "kgate-embedded",
-		compactionInterval: 30 * time.Second,
+		clusterID:          d.Broker.ClusterID,
+		compactionInterval: d.Broker.CompactionInterval.D(),
 	}
 	for _, o := range opts {
 		o(&c)

@@ -44,7 +44,7 @@ type command struct {
 var commands = map[string]command{
 	"serve":   {"run the HTTP gateway (and the embedded broker when no brokers are configured)", runServe},
 	"stream":  {"send video frames to Kinesis Video Streams, a Matroska file or HLS", runStream},
-	"config":  {"validate or print the effective configuration (config validate | config print)", runConfig},
+	"config":  {"validate or print the effective configuration of serve, or of handle, dlq or stream (config validate|print [COMMAND])", runConfig},
 	"handle":  {"run a consumer-group worker with a built-in handler (vault-colors, exec, webhook)", runHandle},
 	"dlq":     {"replay dead letters to their origin topics (dlq replay)", runDLQ},
 	"version": {"print the version", runVersion},

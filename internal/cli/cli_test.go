@@ -79,3 +79,28 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("version: %q", out)
 	}
 }
+
+// The file's problems (with line and key path), the variables', the
+// flags' and the values' are listed together.
+func TestConfigValidateListsEveryProblem(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte("listen: nohost\nhttp:\n  max_body_byte: 5\n  max_body_bytes: lots\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env, _, stderr := testEnv(map[string]string{"KGATE_LOG_LEVEL": "loud", "KGATE_DEFAULT_PARTITIONS": "many"})
+	if code := Run(context.Background(), []string{"config", "validate", "--config", path, "--auto-create-topics", "perhaps"}, env); code != exitConfig {
+		t.Fatalf("exit %d, want %d", code, exitConfig)
+	}
+	for _, want := range []string{
+		path + `:3: http.max_body_byte: unknown key`,
+		path + `:4: http.max_body_bytes: "lots" is not a size`,
+		`KGATE_DEFAULT_PARTITIONS: invalid integer "many"`,
+		`--auto-create-topics: invalid boolean "perhaps"`,
+		`listen: must be host:port, got "nohost"`,
+		`log.level: must be debug, info, warn or error, got "loud"`,
+	} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+}

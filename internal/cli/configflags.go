@@ -12,76 +12,150 @@ import (
 	"github.com/kgate/kgate/internal/config"
 )
 
-// configFlags are the flags every config-bearing command shares. Each maps
-// onto one key of the config tree and wins over env and file when set.
+// configFlags are the flags of a config-bearing command. Each maps onto
+// one key of the config tree and wins over env and file when set. A
+// command registers only the flags of the settings it uses (cmd).
 type configFlags struct {
 	fs   *flag.FlagSet
+	cmd  config.Command
 	path string
-	// set maps a flag name to where it lands in the tree.
+	// targets maps a flag name to where it lands in the tree.
 	targets map[string]func(*config.Config) reflect.Value
 	values  map[string]*string
 }
 
-// addConfigFlags registers --config and the operational flags on fs.
-func addConfigFlags(fs *flag.FlagSet) *configFlags {
-	cf := &configFlags{fs: fs, targets: map[string]func(*config.Config) reflect.Value{}, values: map[string]*string{}}
+// newConfigFlags registers the flags every command has: --config and the
+// log settings.
+func newConfigFlags(fs *flag.FlagSet, cmd config.Command) *configFlags {
+	cf := &configFlags{fs: fs, cmd: cmd, targets: map[string]func(*config.Config) reflect.Value{}, values: map[string]*string{}}
 	fs.StringVar(&cf.path, "config", "", "YAML configuration file (env KGATE_CONFIG)")
-	cf.add("listen", "HTTP listen address (env KGATE_LISTEN, default 127.0.0.1:8082)", func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Listen).Elem() })
-	cf.add("brokers", "comma-separated external Kafka brokers; empty starts the embedded broker (env KGATE_BROKERS)", func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Brokers).Elem() })
-	cf.add("data-dir", "data directory of the embedded broker and kgate's state (env KGATE_DATA_DIR, default ./kgate-data)", func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.DataDir).Elem() })
-	cf.add("broker-listen", "embedded broker's Kafka listen address (env KGATE_BROKER_LISTEN, default 127.0.0.1:9092)", func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.BrokerListen).Elem() })
-	cf.add("advertised-url", "absolute URL clients reach this node at, for base_uri and links (env KGATE_ADVERTISED_URL)", func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.AdvertisedURL).Elem() })
-	cf.add("auto-create-topics", "create missing topics on produce: true or false (env KGATE_AUTO_CREATE_TOPICS)", func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.AutoCreateTopics).Elem() })
-	cf.add("users", "users file: KastleX passwd.yml plus groups and limits (env KGATE_USERS)", func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Auth.Users).Elem() })
-	cf.add("permissions", "permissions file: KastleX permissions.yml plus patterns and deny (env KGATE_PERMISSIONS)", func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Auth.Permissions).Elem() })
-	cf.add("log-level", "debug, info, warn or error (env KGATE_LOG_LEVEL)", func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Log.Level).Elem() })
-	cf.add("log-format", "auto, text or json (env KGATE_LOG_FORMAT)", func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Log.Format).Elem() })
+	cf.add("log-level", "debug, info, warn or error", field(func(c *config.Config) any { return &c.Log.Level }))
+	cf.add("log-format", "auto (text on a terminal, JSON otherwise), text or json", field(func(c *config.Config) any { return &c.Log.Format }))
 	return cf
 }
 
+// addServeFlags registers the operational flags of kgate serve (and of
+// config validate and print, which show serve's configuration).
+func (cf *configFlags) addServeFlags() {
+	cf.add("listen", "HTTP listen address", field(func(c *config.Config) any { return &c.Listen }))
+	cf.add("brokers", "comma-separated external Kafka brokers; empty starts the embedded broker", field(func(c *config.Config) any { return &c.Brokers }))
+	cf.add("data-dir", "data directory of the embedded broker and kgate's state", field(func(c *config.Config) any { return &c.DataDir }))
+	cf.add("broker-listen", "embedded broker's Kafka listen address", field(func(c *config.Config) any { return &c.BrokerListen }))
+	cf.add("advertised-url", "absolute URL clients reach this node at, for base_uri and links", field(func(c *config.Config) any { return &c.AdvertisedURL }))
+	cf.add("auto-create-topics", "create missing topics on produce: true or false (empty: true with the embedded broker, false with external brokers)", field(func(c *config.Config) any { return &c.AutoCreateTopics }))
+	cf.add("users", "users file: KastleX passwd.yml plus groups and limits", field(func(c *config.Config) any { return &c.Auth.Users }))
+	cf.add("permissions", "permissions file: KastleX permissions.yml plus patterns and deny", field(func(c *config.Config) any { return &c.Auth.Permissions }))
+}
+
+// addClusterFlags registers where a worker finds Kafka: external brokers,
+// or the embedded broker of the kgate serve on the same data directory.
+func (cf *configFlags) addClusterFlags() {
+	cf.add("brokers", "comma-separated Kafka brokers; empty uses the embedded broker of the kgate serve on --data-dir", field(func(c *config.Config) any { return &c.Brokers }))
+	cf.add("data-dir", "data directory of the kgate serve whose embedded broker to use", field(func(c *config.Config) any { return &c.DataDir }))
+}
+
+// add registers a flag for the setting target points at. Its help ends
+// with the setting's environment variable and default, both read from
+// config (the tags and Default()), so that they are written once.
 func (cf *configFlags) add(name, usage string, target func(*config.Config) reflect.Value) {
+	cf.addDefault(name, usage, "", target)
+}
+
+// addDefault is add for a setting whose default is computed when empty
+// (a group named after the handler): def says how.
+func (cf *configFlags) addDefault(name, usage, def string, target func(*config.Config) reflect.Value) {
 	v := new(string)
-	cf.fs.StringVar(v, name, "", usage)
+	cf.fs.StringVar(v, name, "", usage+settingNotes(target, def))
 	cf.targets[name] = target
 	cf.values[name] = v
 }
 
+// settingNotes returns " (env KGATE_..., default ...)" for the setting
+// target points at; def stands in for an empty default.
+func settingNotes(target func(*config.Config) reflect.Value, def string) string {
+	c := config.Default()
+	v := target(&c)
+	var notes []string
+	if _, env, ok := c.Setting(v); ok && env != "" {
+		notes = append(notes, "env "+env)
+	}
+	if d := config.FormatValue(v); d != "" {
+		def = d
+	}
+	if def != "" {
+		notes = append(notes, "default "+def)
+	}
+	if len(notes) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(notes, ", ") + ")"
+}
+
+// field maps a flag onto the config field get points at.
+func field(get func(c *config.Config) any) func(*config.Config) reflect.Value {
+	return func(c *config.Config) reflect.Value { return reflect.ValueOf(get(c)).Elem() }
+}
+
 // load builds the effective configuration: defaults, then the file, then
-// the environment, then the flags that were given. It does not validate.
+// the environment variables of the command's settings, then the flags that
+// were given. It does not validate. The problems of the file, the
+// variables and the flags are returned together (config.Problems); an
+// unreadable file is an error of its own.
 func (cf *configFlags) load(env Env) (config.Config, error) {
 	path := cf.path
 	if path == "" {
 		path = env.Getenv("KGATE_CONFIG")
 	}
+	var ps config.Problems
 	cfg, err := config.Load(path)
-	if err != nil {
+	if !collect(&ps, err) {
 		return cfg, err
 	}
-	if err := config.ApplyEnv(&cfg, env.Getenv); err != nil {
-		return cfg, err
-	}
-	var errs []error
+	collect(&ps, config.ApplyEnvFor(&cfg, cf.cmd, env.Getenv))
 	cf.fs.Visit(func(f *flag.Flag) {
 		target, ok := cf.targets[f.Name]
 		if !ok {
 			return
 		}
 		if err := config.SetString(target(&cfg), *cf.values[f.Name]); err != nil {
-			errs = append(errs, fmt.Errorf("--%s: %w", f.Name, err))
+			ps.Add("--"+f.Name, "%v", err)
 		}
 	})
-	return cfg, errors.Join(errs...)
+	return cfg, ps.Err()
 }
 
-// loadValid loads and validates, printing every problem and returning a
-// non-zero exit code when the configuration is unusable.
-func (cf *configFlags) loadValid(env Env, name string) (config.Config, int) {
-	cfg, err := cf.load(env)
-	if err == nil {
-		err = cfg.Validate()
+// collect appends err's problems to ps and reports whether err was nil or
+// Problems.
+func collect(ps *config.Problems, err error) bool {
+	var more config.Problems
+	if errors.As(err, &more) {
+		*ps = append(*ps, more...)
+		return true
 	}
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "kgate %s: %v\n", name, err)
+	return err == nil
+}
+
+// loadValid loads, lets adjust (if not nil) apply what the command's own
+// flags mean beyond single keys, and validates the settings the command
+// uses. It prints every problem (of the file, the variables, the flags
+// and the values) at once and returns a non-zero exit code when there is
+// any.
+func (cf *configFlags) loadValid(env Env, adjust func(*config.Config) error) (config.Config, int) {
+	var ps config.Problems
+	cfg, err := cf.load(env)
+	if !collect(&ps, err) {
+		fmt.Fprintf(env.Stderr, "%s: %v\n", cf.fs.Name(), err)
+		return cfg, exitConfig
+	}
+	if adjust != nil {
+		if err := adjust(&cfg); err != nil {
+			fmt.Fprintf(env.Stderr, "%s: %v\n", cf.fs.Name(), err)
+			return cfg, exitConfig
+		}
+	}
+	collect(&ps, cfg.ValidateFor(cf.cmd))
+	if err := ps.Err(); err != nil {
+		fmt.Fprintf(env.Stderr, "%s: %v\n", cf.fs.Name(), err)
 		return cfg, exitConfig
 	}
 	return cfg, exitOK

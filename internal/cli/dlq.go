@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kgate/kgate/internal/app/worker"
+	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/consumer"
 	"github.com/kgate/kgate/internal/kafka"
 )
@@ -22,6 +23,16 @@ replay group remembers how far it got, so each dead letter is replayed once.
 Flags:
 `
 
+// dlqConfigFlags registers the configuration flags of kgate dlq replay
+// on fs; adjust applies --security-protocol.
+func dlqConfigFlags(fs *flag.FlagSet) (cf *configFlags, adjust func(*config.Config) error) {
+	cf = newConfigFlags(fs, config.DLQCommand)
+	cf.addClusterFlags()
+	addKafkaFlags(cf)
+	cf.add("dlq-topic", "dead-letter topic to replay", field(func(c *config.Config) any { return &c.Handle.DLQTopic }))
+	return cf, securityProtocol(cf)
+}
+
 // runDLQ implements `kgate dlq replay`.
 func runDLQ(ctx context.Context, env Env, args []string) int {
 	if len(args) == 0 || args[0] != "replay" {
@@ -33,9 +44,8 @@ func runDLQ(ctx context.Context, env Env, args []string) int {
 		fmt.Fprint(fs.Output(), dlqUsage)
 		fs.PrintDefaults()
 	}
-	cf := addConfigFlags(fs)
-	topics := addHandleFlags(cf)
-	replayGroup := fs.String("replay-group", "", "group recording replay progress (default kgate-dlq-replay.DLQ_TOPIC)")
+	cf, adjust := dlqConfigFlags(fs)
+	replayGroup := fs.String("replay-group", "", "group recording replay progress (default "+consumer.ReplayGroup("DLQ_TOPIC")+")")
 	toTopic := fs.String("to-topic", "", "send every dead letter to this topic instead of its origin")
 	max := fs.Int("max", 0, "replay at most this many dead letters (0: all)")
 	dryRun := fs.Bool("dry-run", false, "list what would be replayed; produce and commit nothing")
@@ -45,7 +55,7 @@ func runDLQ(ctx context.Context, env Env, args []string) int {
 	if fs.NArg() > 0 {
 		return errorf(env, exitConfig, "dlq replay", "unexpected arguments %q", fs.Args())
 	}
-	cfg, code := loadHandleConfig(env, cf, topics, "dlq replay")
+	cfg, code := cf.loadValid(env, adjust)
 	if code != exitOK {
 		return code
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"reflect"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -32,62 +31,66 @@ KGATE_KAFKA_SASL_PASSWORD, or point the *-file flags at files.
 Flags:
 `
 
-// handleFlags adds the flags of `kgate handle` and `kgate dlq` on top of
-// the shared config flags: each maps onto one key of the config tree.
+// addHandleFlags registers the flags of `kgate handle`'s settings (the
+// handle section): each maps onto one key of the config tree.
 func addHandleFlags(cf *configFlags) *topicsFlag {
 	h := func(c *config.Config) *config.Handle { return &c.Handle }
-	add := func(name, usage string, field func(*config.Config) any) {
-		cf.add(name, usage, func(c *config.Config) reflect.Value { return reflect.ValueOf(field(c)).Elem() })
-	}
+	add := func(name, usage string, get func(*config.Config) any) { cf.add(name, usage, field(get)) }
 	topics := &topicsFlag{}
 	cf.fs.Var(topics, "topic", "topic to consume; repeat or comma-separate (env KGATE_HANDLE_TOPICS)")
-	add("group", "consumer group (default kgate-handle-HANDLER)", func(c *config.Config) any { return &h(c).Group })
+	cf.addDefault("group", "consumer group", config.Handle{}.GroupFor("HANDLER"), field(func(c *config.Config) any { return &h(c).Group }))
 	add("output-topic", "topic for output records", func(c *config.Config) any { return &h(c).OutputTopic })
-	add("dlq-topic", "dead-letter topic (default GROUP.dlq)", func(c *config.Config) any { return &h(c).DLQTopic })
-	add("create-topics", "create missing topics: true or false (default true)", func(c *config.Config) any { return &h(c).CreateTopics })
-	add("concurrency", "records handled at once across partitions (default 4)", func(c *config.Config) any { return &h(c).Concurrency })
-	add("max-attempts", "attempts before a record is dead-lettered (default 5)", func(c *config.Config) any { return &h(c).MaxAttempts })
-	add("backoff-initial", "first pause between attempts (default 500ms)", func(c *config.Config) any { return &h(c).BackoffInitial })
-	add("backoff-max", "longest pause between attempts (default 30s)", func(c *config.Config) any { return &h(c).BackoffMax })
-	add("handler-timeout", "bound of one attempt (default 2m)", func(c *config.Config) any { return &h(c).HandlerTimeout })
-	add("revoke-grace", "time in-flight records get to finish on revoke or shutdown (default 10s)", func(c *config.Config) any { return &h(c).RevokeGrace })
-	add("commit-interval", "least time between commits; 0 commits as soon as possible (default 0)", func(c *config.Config) any { return &h(c).CommitInterval })
-	add("session-timeout", "consumer group session timeout (default 45s)", func(c *config.Config) any { return &h(c).SessionTimeout })
-	add("metrics-listen", "address of /metrics and /healthz; empty disables (default 127.0.0.1:8083)", func(c *config.Config) any { return &h(c).MetricsListen })
+	cf.addDefault("dlq-topic", "dead-letter topic", config.Handle{}.DLQTopicFor("GROUP"), field(func(c *config.Config) any { return &h(c).DLQTopic }))
+	add("create-topics", "create missing topics: true or false", func(c *config.Config) any { return &h(c).CreateTopics })
+	add("concurrency", "records handled at once across partitions", func(c *config.Config) any { return &h(c).Concurrency })
+	add("max-attempts", "attempts before a record is dead-lettered", func(c *config.Config) any { return &h(c).MaxAttempts })
+	add("backoff-initial", "first pause between attempts", func(c *config.Config) any { return &h(c).BackoffInitial })
+	add("backoff-max", "longest pause between attempts", func(c *config.Config) any { return &h(c).BackoffMax })
+	add("handler-timeout", "bound of one attempt", func(c *config.Config) any { return &h(c).HandlerTimeout })
+	add("revoke-grace", "time in-flight records get to finish on revoke or shutdown", func(c *config.Config) any { return &h(c).RevokeGrace })
+	add("commit-interval", "least time between commits; 0 commits as soon as possible", func(c *config.Config) any { return &h(c).CommitInterval })
+	add("session-timeout", "consumer group session timeout", func(c *config.Config) any { return &h(c).SessionTimeout })
+	add("metrics-listen", "address of /metrics and /healthz; empty disables", func(c *config.Config) any { return &h(c).MetricsListen })
 	add("progress", "one-line status on stderr: auto, on or off", func(c *config.Config) any { return &h(c).Progress })
-	add("temp-dir", "directory for downloaded recordings", func(c *config.Config) any { return &h(c).TempDir })
+	add("temp-dir", "directory for downloaded recordings (empty: the system's temporary directory)", func(c *config.Config) any { return &h(c).TempDir })
 	// vault-colors
 	add("vault-source", "where recordings come from: vault, s3 or dir", func(c *config.Config) any { return &h(c).Vault.Source })
 	add("vault-url", "Kerberos Vault URL (its /api base or the site)", func(c *config.Config) any { return &h(c).Vault.URL })
 	add("vault-access-key-file", "file holding the Vault access key", func(c *config.Config) any { return &h(c).Vault.AccessKeyFile })
 	add("vault-secret-access-key-file", "file holding the Vault secret access key", func(c *config.Config) any { return &h(c).Vault.SecretAccessKeyFile })
 	add("vault-dir", "local recordings directory (source dir)", func(c *config.Config) any { return &h(c).Vault.Dir })
-	add("max-recording-bytes", "size cap of one recording (default 1 GiB)", func(c *config.Config) any { return &h(c).Vault.MaxBytes })
+	add("max-recording-bytes", "size cap of one recording", func(c *config.Config) any { return &h(c).Vault.MaxBytes })
 	add("s3-endpoint", "S3-compatible endpoint URL (source s3)", func(c *config.Config) any { return &h(c).Vault.S3.Endpoint })
-	add("s3-region", "S3 region (default us-east-1)", func(c *config.Config) any { return &h(c).Vault.S3.Region })
+	add("s3-region", "S3 region", func(c *config.Config) any { return &h(c).Vault.S3.Region })
 	add("s3-bucket", "S3 bucket (source s3)", func(c *config.Config) any { return &h(c).Vault.S3.Bucket })
 	add("s3-prefix", "prefix before every recording key (source s3)", func(c *config.Config) any { return &h(c).Vault.S3.Prefix })
-	add("s3-path-style", "path-style bucket addressing: true or false (default true)", func(c *config.Config) any { return &h(c).Vault.S3.PathStyle })
+	add("s3-path-style", "path-style bucket addressing: true or false", func(c *config.Config) any { return &h(c).Vault.S3.PathStyle })
 	add("s3-access-key-id-file", "file holding the S3 access key id", func(c *config.Config) any { return &h(c).Vault.S3.AccessKeyIDFile })
 	add("s3-secret-access-key-file", "file holding the S3 secret access key", func(c *config.Config) any { return &h(c).Vault.S3.SecretAccessKeyFile })
-	add("colors", "number of dominant colours (default 3)", func(c *config.Config) any { return &h(c).Colors.K })
-	add("frame-at", "time of the analysed frame, e.g. 1.5s (default: the first frame)", func(c *config.Config) any { return &h(c).Colors.At })
-	add("ffmpeg", "ffmpeg executable (default ffmpeg)", func(c *config.Config) any { return &h(c).Colors.FFmpeg })
+	add("colors", "number of dominant colours", func(c *config.Config) any { return &h(c).Colors.K })
+	add("frame-at", "time of the analysed frame, e.g. 1.5s; 0 is the first frame", func(c *config.Config) any { return &h(c).Colors.At })
+	add("ffmpeg", "ffmpeg executable", func(c *config.Config) any { return &h(c).Colors.FFmpeg })
 	// exec and webhook
-	add("exec-timeout", "bound of one command run (default 30s)", func(c *config.Config) any { return &h(c).Exec.Timeout })
+	add("exec-timeout", "bound of one command run", func(c *config.Config) any { return &h(c).Exec.Timeout })
 	add("exec-dir", "working directory of the command", func(c *config.Config) any { return &h(c).Exec.Dir })
 	add("webhook-url", "URL records are POSTed to", func(c *config.Config) any { return &h(c).Webhook.URL })
 	add("webhook-secret-file", "file holding the HMAC secret", func(c *config.Config) any { return &h(c).Webhook.SecretFile })
-	add("webhook-timeout", "bound of one request (default 10s)", func(c *config.Config) any { return &h(c).Webhook.Timeout })
+	add("webhook-timeout", "bound of one request", func(c *config.Config) any { return &h(c).Webhook.Timeout })
+	return topics
+}
+
+// addKafkaFlags registers the workers' Kafka client security flags, in
+// the seed's terms; --security-protocol is applied by securityProtocol.
+func addKafkaFlags(cf *configFlags) {
+	add := func(name, usage string, get func(*config.Config) any) { cf.add(name, usage, field(get)) }
 	// Kafka security, in the seed's terms.
 	add("security-protocol", "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL", func(c *config.Config) any { return new(string) })
-	add("sasl-mechanism", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (env KGATE_KAFKA_SASL_MECHANISM)", func(c *config.Config) any { return &c.Kafka.SASL.Mechanism })
-	add("sasl-username", "SASL user name (env KGATE_KAFKA_SASL_USERNAME)", func(c *config.Config) any { return &c.Kafka.SASL.Username })
-	add("sasl-password-file", "file holding the SASL password (or env KGATE_KAFKA_SASL_PASSWORD)", func(c *config.Config) any { return &c.Kafka.SASL.PasswordFile })
+	add("sasl-mechanism", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", func(c *config.Config) any { return &c.Kafka.SASL.Mechanism })
+	add("sasl-username", "SASL user name", func(c *config.Config) any { return &c.Kafka.SASL.Username })
+	add("sasl-password-file", "file holding the SASL password (or set KGATE_KAFKA_SASL_PASSWORD)", func(c *config.Config) any { return &c.Kafka.SASL.PasswordFile })
 	add("tls-ca-file", "CA certificates for the brokers' TLS", func(c *config.Config) any { return &c.Kafka.TLS.CAFile })
 	add("tls-cert-file", "client certificate for TLS", func(c *config.Config) any { return &c.Kafka.TLS.CertFile })
 	add("tls-key-file", "client key for TLS", func(c *config.Config) any { return &c.Kafka.TLS.KeyFile })
-	return topics
 }
 
 // topicsFlag is a repeatable, comma-separating --topic.
@@ -108,17 +111,14 @@ func (t *topicsFlag) Set(s string) error {
 	return nil
 }
 
-// loadHandleConfig applies the flags and --security-protocol, which maps
-// onto kafka.tls.enabled and requires a SASL mechanism for SASL_*.
-func loadHandleConfig(env Env, cf *configFlags, topics *topicsFlag, name string) (config.Config, int) {
-	cfg, code := cf.loadValid(env, name)
-	if code != exitOK {
-		return cfg, code
-	}
-	if topics.set {
-		cfg.Handle.Topics = topics.list
-	}
-	if p := *cf.values["security-protocol"]; p != "" {
+// securityProtocol maps --security-protocol onto kafka.tls.enabled; the
+// SASL protocols need a SASL mechanism.
+func securityProtocol(cf *configFlags) func(*config.Config) error {
+	return func(cfg *config.Config) error {
+		p := *cf.values["security-protocol"]
+		if p == "" {
+			return nil
+		}
 		switch strings.ToUpper(p) {
 		case "PLAINTEXT":
 		case "SSL":
@@ -126,16 +126,29 @@ func loadHandleConfig(env Env, cf *configFlags, topics *topicsFlag, name string)
 		case "SASL_PLAINTEXT", "SASL_SSL":
 			cfg.Kafka.TLS.Enabled = strings.HasSuffix(strings.ToUpper(p), "SSL")
 			if cfg.Kafka.SASL.Mechanism == "" && cfg.Kafka.SASL.File == "" {
-				return cfg, errorf(env, exitConfig, name, "--security-protocol %s needs --sasl-mechanism", p)
+				return fmt.Errorf("--security-protocol %s needs --sasl-mechanism", p)
 			}
 		default:
-			return cfg, errorf(env, exitConfig, name, "--security-protocol must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, got %q", p)
+			return fmt.Errorf("--security-protocol must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, got %q", p)
 		}
+		return nil
 	}
-	if err := cfg.Validate(); err != nil {
-		return cfg, errorf(env, exitConfig, name, "%v", err)
+}
+
+// handleConfigFlags registers every flag of kgate handle on fs. adjust
+// applies --topic and --security-protocol, which are not single keys.
+func handleConfigFlags(fs *flag.FlagSet) (cf *configFlags, adjust func(*config.Config) error) {
+	cf = newConfigFlags(fs, config.HandleCommand)
+	cf.addClusterFlags()
+	addKafkaFlags(cf)
+	topics := addHandleFlags(cf)
+	protocol := securityProtocol(cf)
+	return cf, func(cfg *config.Config) error {
+		if topics.set {
+			cfg.Handle.Topics = topics.list
+		}
+		return protocol(cfg)
 	}
-	return cfg, exitOK
 }
 
 func runHandle(ctx context.Context, env Env, args []string) int {
@@ -144,8 +157,7 @@ func runHandle(ctx context.Context, env Env, args []string) int {
 		fmt.Fprint(fs.Output(), handleUsage)
 		fs.PrintDefaults()
 	}
-	cf := addConfigFlags(fs)
-	topics := addHandleFlags(cf)
+	cf, adjust := handleConfigFlags(fs)
 	var handler string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		handler, args = args[0], args[1:]
@@ -161,7 +173,7 @@ func runHandle(ctx context.Context, env Env, args []string) int {
 		fs.Usage()
 		return exitConfig
 	}
-	cfg, code := loadHandleConfig(env, cf, topics, "handle")
+	cfg, code := cf.loadValid(env, adjust)
 	if code != exitOK {
 		return code
 	}
@@ -175,12 +187,8 @@ func runHandle(ctx context.Context, env Env, args []string) int {
 		return errorf(env, exitConfig, "handle", "%v", err)
 	}
 	hc := &cfg.Handle
-	if hc.Group == "" {
-		hc.Group = "kgate-handle-" + handler
-	}
-	if hc.DLQTopic == "" {
-		hc.DLQTopic = hc.Group + ".dlq"
-	}
+	hc.Group = hc.GroupFor(handler)
+	hc.DLQTopic = hc.DLQTopicFor(hc.Group)
 
 	var rt atomic.Pointer[consumer.Runtime]
 	logger := newLogger(env, cfg.Log)

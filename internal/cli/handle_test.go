@@ -48,14 +48,13 @@ func TestHandleConfigPrecedence(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fs := flag.NewFlagSet("test", flag.ContinueOnError)
-			cf := addConfigFlags(fs)
-			topics := addHandleFlags(cf)
+			cf, adjust := handleConfigFlags(fs)
 			if err := fs.Parse(append([]string{"--config", file}, tt.args...)); err != nil {
 				t.Fatal(err)
 			}
 			var stderr bytes.Buffer
 			env := Env{Stderr: &stderr, Getenv: func(k string) string { return tt.env[k] }}
-			cfg, code := loadHandleConfig(env, cf, topics, "handle")
+			cfg, code := cf.loadValid(env, adjust)
 			if tt.wantErr != "" {
 				if code == exitOK || !strings.Contains(stderr.String(), tt.wantErr) {
 					t.Fatalf("code %d, stderr %q, want %q", code, stderr.String(), tt.wantErr)
@@ -74,8 +73,7 @@ func TestHandleConfigPrecedence(t *testing.T) {
 func TestSASLPlainFromSeed(t *testing.T) {
 	t.Parallel()
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	cf := addConfigFlags(fs)
-	topics := addHandleFlags(cf)
+	cf, adjust := handleConfigFlags(fs)
 	pw := filepath.Join(t.TempDir(), "pw")
 	os.WriteFile(pw, []byte("xxx\n"), 0o600)
 	if err := fs.Parse([]string{"--brokers", "broker1.kerberos.io:9094,broker2.kerberos.io:9094", "--security-protocol", "SASL_PLAINTEXT",
@@ -83,7 +81,7 @@ func TestSASLPlainFromSeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stderr bytes.Buffer
-	cfg, code := loadHandleConfig(Env{Stderr: &stderr, Getenv: func(string) string { return "" }}, cf, topics, "handle")
+	cfg, code := cf.loadValid(Env{Stderr: &stderr, Getenv: func(string) string { return "" }}, adjust)
 	if code != exitOK {
 		t.Fatalf("code %d: %s", code, stderr.String())
 	}
@@ -96,7 +94,7 @@ func TestSASLPlainFromSeed(t *testing.T) {
 func TestNoSecretFlags(t *testing.T) {
 	t.Parallel()
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	addHandleFlags(addConfigFlags(fs))
+	handleConfigFlags(fs)
 	fs.VisitAll(func(f *flag.Flag) {
 		n := f.Name
 		if (strings.Contains(n, "secret") || strings.Contains(n, "password") || strings.Contains(n, "key")) && !strings.HasSuffix(n, "-file") {

@@ -5,15 +5,17 @@ import (
 	"flag"
 
 	"github.com/kgate/kgate/internal/app"
+	"github.com/kgate/kgate/internal/config"
 )
 
 func runServe(ctx context.Context, env Env, args []string) int {
 	fs := flag.NewFlagSet("kgate serve", flag.ContinueOnError)
-	cf := addConfigFlags(fs)
+	cf := newConfigFlags(fs, config.ServeCommand)
+	cf.addServeFlags()
 	if code, ok := parseFlags(fs, args, env.Stderr); !ok {
 		return code
 	}
-	cfg, code := cf.loadValid(env, "serve")
+	cfg, code := cf.loadValid(env, nil)
 	if code != exitOK {
 		return code
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/kgate/kgate/internal/app/worker"
 	"github.com/kgate/kgate/internal/config"
+	"github.com/kgate/kgate/internal/stream"
 )
 
 // boolFlag is a flag that may be given without a value (--create-stream)
@@ -34,64 +35,56 @@ func (b boolFlag) IsBoolFlag() bool { return true }
 
 func (cf *configFlags) addBool(name, usage string, target func(*config.Config) reflect.Value) {
 	v := new(string)
-	cf.fs.Var(boolFlag{v}, name, usage)
+	cf.fs.Var(boolFlag{v}, name, usage+settingNotes(target, ""))
 	cf.targets[name] = target
 	cf.values[name] = v
-}
-
-// field maps a flag onto the config field get points at.
-func field(get func(c *config.Config) any) func(*config.Config) reflect.Value {
-	return func(c *config.Config) reflect.Value { return reflect.ValueOf(get(c)).Elem() }
 }
 
 // streamFlags registers `kgate stream`'s flags. Keys are deliberately not
 // flags: secrets never go on the command line (use the environment, the
 // YAML file or a credentials file).
 func streamFlags(fs *flag.FlagSet) *configFlags {
-	cf := &configFlags{fs: fs, targets: map[string]func(*config.Config) reflect.Value{}, values: map[string]*string{}}
-	fs.StringVar(&cf.path, "config", "", "YAML configuration file (env KGATE_CONFIG)")
-	cf.add("log-level", "debug, info, warn or error (env KGATE_LOG_LEVEL)", field(func(c *config.Config) any { return &c.Log.Level }))
-	cf.add("log-format", "auto, text or json (env KGATE_LOG_FORMAT)", field(func(c *config.Config) any { return &c.Log.Format }))
+	cf := newConfigFlags(fs, config.StreamCommand)
 
-	cf.add("input", "testsrc, - (raw frames on stdin), an rtsp:// or http(s):// URL, or a video file (env KGATE_STREAM_INPUT)", field(func(c *config.Config) any { return &c.Stream.Input }))
-	cf.add("width", "output width; 0 keeps the input's (raw frames: required; testsrc: 640)", field(func(c *config.Config) any { return &c.Stream.Width }))
-	cf.add("height", "output height; 0 keeps the input's (raw frames: required; testsrc: 480)", field(func(c *config.Config) any { return &c.Stream.Height }))
-	cf.add("fps", "output frame rate; 0 detects it (testsrc: 30)", field(func(c *config.Config) any { return &c.Stream.FPS }))
+	cf.add("input", "testsrc, - (raw frames on stdin), an rtsp:// or http(s):// URL, or a video file", field(func(c *config.Config) any { return &c.Stream.Input }))
+	cf.add("width", fmt.Sprintf("output width; 0 keeps the input's (raw frames: required; testsrc: %d)", worker.TestPatternWidth), field(func(c *config.Config) any { return &c.Stream.Width }))
+	cf.add("height", fmt.Sprintf("output height; 0 keeps the input's (raw frames: required; testsrc: %d)", worker.TestPatternHeight), field(func(c *config.Config) any { return &c.Stream.Height }))
+	cf.add("fps", fmt.Sprintf("output frame rate; 0 detects it (testsrc: %v)", worker.TestPatternFPS), field(func(c *config.Config) any { return &c.Stream.FPS }))
 	cf.add("pixel-format", "raw frame layout: i420, nv12, rgb24, bgr24, rgba, bgra, gray8", field(func(c *config.Config) any { return &c.Stream.PixelFormat }))
 	cf.add("frames", "stop after this many frames (0: until the input ends)", field(func(c *config.Config) any { return &c.Stream.Frames }))
 	cf.add("duration", "stop after this much video, e.g. 30s (0: until the input ends)", field(func(c *config.Config) any { return &c.Stream.Duration }))
-	cf.addBool("realtime", "pace frames to the wall clock (default: on for files and testsrc sent to KVS)", field(func(c *config.Config) any { return &c.Stream.Realtime }))
+	cf.addBool("realtime", "pace frames to the wall clock; unset: on for files and testsrc sent to KVS", field(func(c *config.Config) any { return &c.Stream.Realtime }))
 
 	cf.add("encoder", "gst (GStreamer x264enc), ffmpeg or auto", field(func(c *config.Config) any { return &c.Stream.Encoder.Tool }))
-	cf.add("bitrate", "H.264 bitrate in kbit/s (default 500)", field(func(c *config.Config) any { return &c.Stream.Encoder.Bitrate }))
-	cf.add("key-int-max", "longest keyframe interval in frames (default 45, capped to 10 s)", field(func(c *config.Config) any { return &c.Stream.Encoder.KeyIntMax }))
-	cf.add("preset", "x264 speed preset (default veryfast)", field(func(c *config.Config) any { return &c.Stream.Encoder.Preset }))
-	cf.add("tune", "x264 tuning or none (default zerolatency)", field(func(c *config.Config) any { return &c.Stream.Encoder.Tune }))
+	cf.add("bitrate", "H.264 bitrate in kbit/s", field(func(c *config.Config) any { return &c.Stream.Encoder.Bitrate }))
+	cf.add("key-int-max", fmt.Sprintf("longest keyframe interval in frames, capped to %s of video", stream.MaxFragment), field(func(c *config.Config) any { return &c.Stream.Encoder.KeyIntMax }))
+	cf.add("preset", "x264 speed preset", field(func(c *config.Config) any { return &c.Stream.Encoder.Preset }))
+	cf.add("tune", "x264 tuning or none", field(func(c *config.Config) any { return &c.Stream.Encoder.Tune }))
 	cf.add("threads", "encoder threads (0: automatic)", field(func(c *config.Config) any { return &c.Stream.Encoder.Threads }))
 
 	cf.add("mkv", "write a Matroska file here", field(func(c *config.Config) any { return &c.Stream.MKV.Path }))
 	cf.add("hls", "write HLS segments and index.m3u8 into this directory", field(func(c *config.Config) any { return &c.Stream.HLS.Dir }))
-	cf.add("hls-segment-duration", "HLS target segment duration (default 2s)", field(func(c *config.Config) any { return &c.Stream.HLS.SegmentDuration }))
+	cf.add("hls-segment-duration", "HLS target segment duration", field(func(c *config.Config) any { return &c.Stream.HLS.SegmentDuration }))
 	cf.add("hls-playlist-size", "keep only the last N HLS segments (0: all)", field(func(c *config.Config) any { return &c.Stream.HLS.PlaylistSize }))
 
-	cf.add("region", "AWS region of the stream (env KGATE_STREAM_KVS_REGION, AWS_REGION)", field(func(c *config.Config) any { return &c.Stream.KVS.Region }))
+	cf.add("region", "AWS region of the stream; AWS_REGION when unset", field(func(c *config.Config) any { return &c.Stream.KVS.Region }))
 	cf.add("stream-name", "Kinesis Video Streams stream name (enables the KVS sink)", field(func(c *config.Config) any { return &c.Stream.KVS.StreamName }))
 	cf.add("stream-arn", "Kinesis Video Streams stream ARN (instead of the name)", field(func(c *config.Config) any { return &c.Stream.KVS.StreamARN }))
 	cf.addBool("create-stream", "create the stream when it does not exist", field(func(c *config.Config) any { return &c.Stream.KVS.CreateStream }))
-	cf.add("retention-hours", "data retention of a created stream (default 2)", field(func(c *config.Config) any { return &c.Stream.KVS.RetentionHours }))
+	cf.add("retention-hours", "data retention of a created stream, in hours", field(func(c *config.Config) any { return &c.Stream.KVS.RetentionHours }))
 	cf.add("endpoint", "KVS control-plane URL (tests, other partitions)", field(func(c *config.Config) any { return &c.Stream.KVS.Endpoint }))
-	cf.add("fragment-duration", "KVS fragments end at the first keyframe after this long (default 1s)", field(func(c *config.Config) any { return &c.Stream.KVS.FragmentDuration }))
+	cf.add("fragment-duration", "KVS fragments end at the first keyframe after this long", field(func(c *config.Config) any { return &c.Stream.KVS.FragmentDuration }))
 	cf.add("ack-level", "auto, received or persisted: when a fragment stops being kept for resending", field(func(c *config.Config) any { return &c.Stream.KVS.AckLevel }))
-	cf.add("ack-timeout", "resend fragments not acknowledged within this time (default 30s)", field(func(c *config.Config) any { return &c.Stream.KVS.AckTimeout }))
-	cf.add("max-buffer-bytes", "bytes of unacknowledged fragments kept (default 128 MiB)", field(func(c *config.Config) any { return &c.Stream.KVS.MaxBufferBytes }))
+	cf.add("ack-timeout", "resend fragments not acknowledged within this time", field(func(c *config.Config) any { return &c.Stream.KVS.AckTimeout }))
+	cf.add("max-buffer-bytes", "bytes of unacknowledged fragments kept", field(func(c *config.Config) any { return &c.Stream.KVS.MaxBufferBytes }))
 	cf.add("buffer-full", "drop (the oldest fragment) or block", field(func(c *config.Config) any { return &c.Stream.KVS.BufferFull }))
 	cf.add("credentials", "auto, static (KGATE_STREAM_KVS_ACCESS_KEY_ID/_SECRET_ACCESS_KEY), env (AWS_*), file or chain", field(func(c *config.Config) any { return &c.Stream.KVS.Credentials.Source }))
 	cf.add("credentials-file", "KVS producer credentials file (CREDENTIALS\\t<key>\\t<expiry>\\t<secret>\\t<token>), re-read before expiry", field(func(c *config.Config) any { return &c.Stream.KVS.Credentials.File }))
 	cf.add("profile", "AWS shared-config profile (chain source)", field(func(c *config.Config) any { return &c.Stream.KVS.Credentials.Profile }))
 	cf.add("role-arn", "IAM role to assume with the credentials", field(func(c *config.Config) any { return &c.Stream.KVS.Credentials.RoleARN }))
 
-	cf.add("metrics-listen", "serve Prometheus /metrics on this address (default off)", field(func(c *config.Config) any { return &c.Stream.MetricsListen }))
-	cf.add("flush-timeout", "wait this long for the last KVS acknowledgements (default 30s)", field(func(c *config.Config) any { return &c.Stream.FlushTimeout }))
+	cf.add("metrics-listen", "serve Prometheus /metrics on this address (empty: none)", field(func(c *config.Config) any { return &c.Stream.MetricsListen }))
+	cf.add("flush-timeout", "wait this long for the last KVS acknowledgements", field(func(c *config.Config) any { return &c.Stream.FlushTimeout }))
 	cf.add("progress-interval", "log progress this often (0: never)", field(func(c *config.Config) any { return &c.Stream.ProgressInterval }))
 	return cf
 }
@@ -106,7 +99,7 @@ func runStream(ctx context.Context, env Env, args []string) int {
 	if fs.NArg() > 0 {
 		return errorf(env, exitConfig, "stream", "unexpected arguments %q (flags only)", fs.Args())
 	}
-	cfg, code := cf.loadValid(env, "stream")
+	cfg, code := cf.loadValid(env, nil)
 	if code != exitOK {
 		return code
 	}

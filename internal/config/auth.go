@@ -90,12 +90,12 @@ type HTTPS struct {
 // Limits are the default per-principal rate limits and daily quotas;
 // users may override them in the users file. Zero means unlimited.
 type Limits struct {
-	RequestsPerSecond float64 `yaml:"requests_per_second" env:"KGATE_LIMITS_REQUESTS_PER_SECOND"`
-	RequestBurst      int     `yaml:"request_burst" env:"KGATE_LIMITS_REQUEST_BURST"`
-	BytesPerSecond    float64 `yaml:"bytes_per_second" env:"KGATE_LIMITS_BYTES_PER_SECOND"`
-	ByteBurst         int64   `yaml:"byte_burst" env:"KGATE_LIMITS_BYTE_BURST"`
-	DailyRequests     int64   `yaml:"daily_requests" env:"KGATE_LIMITS_DAILY_REQUESTS"`
-	DailyBytes        int64   `yaml:"daily_bytes" env:"KGATE_LIMITS_DAILY_BYTES"`
+	RequestsPerSecond float64  `yaml:"requests_per_second" env:"KGATE_LIMITS_REQUESTS_PER_SECOND"`
+	RequestBurst      int      `yaml:"request_burst" env:"KGATE_LIMITS_REQUEST_BURST"`
+	BytesPerSecond    ByteRate `yaml:"bytes_per_second" env:"KGATE_LIMITS_BYTES_PER_SECOND"`
+	ByteBurst         Bytes    `yaml:"byte_burst" env:"KGATE_LIMITS_BYTE_BURST"`
+	DailyRequests     int64    `yaml:"daily_requests" env:"KGATE_LIMITS_DAILY_REQUESTS"`
+	DailyBytes        Bytes    `yaml:"daily_bytes" env:"KGATE_LIMITS_DAILY_BYTES"`
 	// UsageTopic keeps quota usage across restarts and replicas.
 	UsageTopic string `yaml:"usage_topic" env:"KGATE_LIMITS_USAGE_TOPIC"`
 	// FlushInterval is how often usage is written to the usage topic.

@@ -62,9 +62,9 @@ type Log struct {
 // HTTP configures the API listener.
 type HTTP struct {
 	// MaxBodyBytes caps request bodies; larger ones are answered 413.
-	MaxBodyBytes int64 `yaml:"max_body_bytes" env:"KGATE_HTTP_MAX_BODY_BYTES"`
+	MaxBodyBytes Bytes `yaml:"max_body_bytes" env:"KGATE_HTTP_MAX_BODY_BYTES"`
 	// MaxHeaderBytes caps request headers.
-	MaxHeaderBytes int `yaml:"max_header_bytes" env:"KGATE_HTTP_MAX_HEADER_BYTES"`
+	MaxHeaderBytes Bytes `yaml:"max_header_bytes" env:"KGATE_HTTP_MAX_HEADER_BYTES"`
 	// ReadHeaderTimeout bounds how long a client may take to send headers.
 	ReadHeaderTimeout Duration `yaml:"read_header_timeout" env:"KGATE_HTTP_READ_HEADER_TIMEOUT"`
 	// ReadTimeout bounds reading a whole request; streaming endpoints
@@ -139,7 +139,7 @@ type Consumers struct {
 	// RequestTimeout is the default long-poll wait of a records read.
 	RequestTimeout Duration `yaml:"request_timeout" env:"KGATE_CONSUMERS_REQUEST_TIMEOUT"`
 	// MaxBytes caps the raw key+value bytes one records read returns.
-	MaxBytes int64 `yaml:"max_bytes" env:"KGATE_CONSUMERS_MAX_BYTES"`
+	MaxBytes Bytes `yaml:"max_bytes" env:"KGATE_CONSUMERS_MAX_BYTES"`
 	// FetchMinBytes is the default fetch.min.bytes (-1 disables it).
 	FetchMinBytes int `yaml:"fetch_min_bytes" env:"KGATE_CONSUMERS_FETCH_MIN_BYTES"`
 	// MaxInstances bounds live instances on this node.
@@ -191,7 +191,7 @@ func Default() Config {
 		},
 		Auth:   defaultAuth(),
 		Handle: DefaultHandle(),
-		Stream: defaultStream(),
+		Stream: DefaultStream(),
 	}
 }
 

@@ -11,7 +11,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add("- [")
 	f.Fuzz(func(t *testing.T, doc string) {
 		c := Default()
-		if err := Decode([]byte(doc), &c); err != nil {
+		if err := Decode("fuzz.yaml", []byte(doc), &c); err != nil {
 			return
 		}
 		_ = c.Validate()

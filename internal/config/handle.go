@@ -74,7 +74,7 @@ type HandleVault struct {
 	// Dir is the local recordings directory (source dir).
 	Dir string `yaml:"dir" env:"KGATE_HANDLE_VAULT_DIR"`
 	// MaxBytes caps a recording's size.
-	MaxBytes int64 `yaml:"max_bytes" env:"KGATE_HANDLE_VAULT_MAX_BYTES"`
+	MaxBytes Bytes `yaml:"max_bytes" env:"KGATE_HANDLE_VAULT_MAX_BYTES"`
 	// FetchTimeout bounds one download attempt; FetchAttempts is how
 	// often 5xx answers and network errors are tried.
 	FetchTimeout  Duration `yaml:"fetch_timeout" env:"KGATE_HANDLE_VAULT_FETCH_TIMEOUT"`
@@ -162,6 +162,24 @@ func DefaultHandle() Handle {
 		Exec:    HandleExec{Timeout: Duration(30 * time.Second)},
 		Webhook: HandleWebhook{Timeout: Duration(10 * time.Second)},
 	}
+}
+
+// GroupFor returns the consumer group of handler: Group, or
+// kgate-handle-<handler> when it is not set.
+func (h Handle) GroupFor(handler string) string {
+	if h.Group != "" {
+		return h.Group
+	}
+	return "kgate-handle-" + handler
+}
+
+// DLQTopicFor returns the dead-letter topic of group: DLQTopic, or
+// <group>.dlq when it is not set.
+func (h Handle) DLQTopicFor(group string) string {
+	if h.DLQTopic != "" {
+		return h.DLQTopic
+	}
+	return group + ".dlq"
 }
 
 // validate checks what holds for every handler.

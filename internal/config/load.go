@@ -2,9 +2,8 @@ package config
 
 import (
 	"bytes"
-	"errors"
+	"encoding"
 	"fmt"
-	"io"
 	"os"
 	"reflect"
 	"strconv"
@@ -14,7 +13,8 @@ import (
 )
 
 // Load reads the YAML file at path over Default(). An empty path returns
-// the defaults. Unknown keys are errors.
+// the defaults. Every unknown key and every value of the wrong type is
+// reported at once, as Problems naming the file, line and key path.
 func Load(path string) (Config, error) {
 	cfg := Default()
 	if path == "" {
@@ -24,21 +24,17 @@ func Load(path string) (Config, error) {
 	if err != nil {
 		return cfg, fmt.Errorf("reading config: %w", err)
 	}
-	if err := Decode(b, &cfg); err != nil {
-		return cfg, fmt.Errorf("config file %s: %w", path, err)
-	}
-	return cfg, nil
+	return cfg, Decode(path, b, &cfg)
 }
 
-// Decode decodes YAML into dst (which should already hold defaults),
-// rejecting unknown keys. An empty document leaves dst unchanged.
-func Decode(b []byte, dst any) error {
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(dst); err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	return nil
+// Decode decodes the YAML document b, from the file named file, into dst
+// (which should already hold defaults) with DecodeNode: unknown keys and
+// values of the wrong type are reported together as Problems. An empty
+// document leaves dst unchanged.
+func Decode(file string, b []byte, dst any) error {
+	fp := FileProblems{File: file}
+	DecodeNode(&fp, ParseYAML(&fp, b), "", dst)
+	return fp.Err()
 }
 
 // Marshal renders cfg as YAML with every secret masked.
@@ -55,14 +51,21 @@ func Marshal(cfg any) ([]byte, error) {
 // ApplyEnv overlays the environment onto dst, a pointer to a struct whose
 // fields carry `env:"KGATE_..."` tags (nested structs are walked). getenv
 // is os.Getenv in production. Problems are returned together, each naming
-// the variable.
+// the variable (as Problems whose key is the variable). A command reads
+// only its own variables: see ApplyEnvFor.
 func ApplyEnv(dst any, getenv func(string) string) error {
-	var errs []error
-	walkEnv(reflect.ValueOf(dst).Elem(), getenv, &errs)
-	return errors.Join(errs...)
+	return applyEnv(dst, getenv, nil)
 }
 
-func walkEnv(v reflect.Value, getenv func(string) string, errs *[]error) {
+// applyEnv is ApplyEnv for the fields whose key path (from the yaml tags)
+// uses accepts; nil accepts all.
+func applyEnv(dst any, getenv func(string) string, uses func(key string) bool) error {
+	var ps Problems
+	walkEnv(reflect.ValueOf(dst).Elem(), "", getenv, uses, &ps)
+	return ps.Err()
+}
+
+func walkEnv(v reflect.Value, prefix string, getenv func(string) string, uses func(string) bool, ps *Problems) {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
@@ -70,11 +73,18 @@ func walkEnv(v reflect.Value, getenv func(string) string, errs *[]error) {
 			continue
 		}
 		fv := v.Field(i)
+		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if prefix != "" {
+			key = prefix + "." + key
+		}
 		name := f.Tag.Get("env")
 		if name == "" {
 			if fv.Kind() == reflect.Struct {
-				walkEnv(fv, getenv, errs)
+				walkEnv(fv, key, getenv, uses, ps)
 			}
+			continue
+		}
+		if uses != nil && !uses(key) {
 			continue
 		}
 		s := getenv(name)
@@ -82,7 +92,7 @@ func walkEnv(v reflect.Value, getenv func(string) string, errs *[]error) {
 			continue
 		}
 		if err := SetString(fv, s); err != nil {
-			*errs = append(*errs, fmt.Errorf("%s: %w", name, err))
+			ps.Add(name, "%v", err)
 		}
 	}
 }
@@ -92,6 +102,9 @@ var durationType = reflect.TypeOf(Duration(0))
 // SetString parses s into the settable value v according to its type; it
 // is how environment variables and flags reach the tree.
 func SetString(v reflect.Value, s string) error {
+	if tu, ok := v.Addr().Interface().(encoding.TextUnmarshaler); ok {
+		return tu.UnmarshalText([]byte(s))
+	}
 	if v.Type() == durationType {
 		d, err := ParseDuration(s)
 		if err != nil {

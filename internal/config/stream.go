@@ -102,7 +102,7 @@ type StreamKVS struct {
 	// connection.
 	AckTimeout Duration `yaml:"ack_timeout" env:"KGATE_STREAM_KVS_ACK_TIMEOUT"`
 	// MaxBufferBytes bounds fragments kept until acknowledged.
-	MaxBufferBytes int64 `yaml:"max_buffer_bytes" env:"KGATE_STREAM_KVS_MAX_BUFFER_BYTES"`
+	MaxBufferBytes Bytes `yaml:"max_buffer_bytes" env:"KGATE_STREAM_KVS_MAX_BUFFER_BYTES"`
 	// BufferFull is drop (the oldest fragment, like kvssink) or block (the
 	// encoder waits).
 	BufferFull  string            `yaml:"buffer_full" env:"KGATE_STREAM_KVS_BUFFER_FULL"`
@@ -126,7 +126,8 @@ type StreamCredentials struct {
 	RoleARN string `yaml:"role_arn" env:"KGATE_STREAM_KVS_ROLE_ARN"`
 }
 
-func defaultStream() Stream {
+// DefaultStream returns the stream section's defaults.
+func DefaultStream() Stream {
 	return Stream{
 		PixelFormat:  "i420",
 		FlushTimeout: Duration(30 * time.Second),

@@ -2,8 +2,10 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -20,8 +22,18 @@ type Duration time.Duration
 // D returns d as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
-// String formats d as a Go duration string.
-func (d Duration) String() string { return time.Duration(d).String() }
+// String formats d as a Go duration string without zero tails: 2m, not
+// 2m0s; 1h30m, not 1h30m0s.
+func (d Duration) String() string {
+	s := time.Duration(d).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
 
 // ParseDuration parses a Go duration string or an integer count of
 // milliseconds.
@@ -40,11 +52,11 @@ func ParseDuration(s string) (Duration, error) {
 // UnmarshalYAML implements yaml.Unmarshaler.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: duration must be a scalar", n.Line)
+		return errors.New("a duration must be a single value such as 30s")
 	}
 	v, err := ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
+		return err
 	}
 	*d = v
 	return nil
@@ -93,4 +105,100 @@ func ReadSecret(s Secret, file string) (Secret, error) {
 		return "", fmt.Errorf("reading secret file: %w", err)
 	}
 	return Secret(strings.TrimRight(string(b), "\r\n")), nil
+}
+
+// Bytes is a byte count, written as an integer with an optional decimal
+// (K, M, G, T) or binary (Ki, Mi, Gi, Ti) suffix and an optional B:
+// 1048576, 16Mi, 10GB.
+type Bytes int64
+
+// ParseBytes parses a Bytes value; it is never negative.
+func ParseBytes(s string) (Bytes, error) {
+	t := strings.TrimSpace(strings.ReplaceAll(s, "_", ""))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "b")
+	mult := int64(1)
+	for _, u := range []struct {
+		suf string
+		m   int64
+	}{{"Ki", 1 << 10}, {"Mi", 1 << 20}, {"Gi", 1 << 30}, {"Ti", 1 << 40}, {"K", 1e3}, {"k", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12}} {
+		if strings.HasSuffix(t, u.suf) {
+			t, mult = strings.TrimSuffix(t, u.suf), u.m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("%q is not a size (a whole number of bytes, with K, M, G, T, Ki, Mi, Gi or Ti allowed)", s)
+	}
+	return Bytes(n * mult), nil
+}
+
+// String formats b with the largest binary suffix that divides it
+// (16Mi, 1Gi), or as a plain number.
+func (b Bytes) String() string {
+	for _, u := range []struct {
+		suf string
+		m   Bytes
+	}{{"Ti", 1 << 40}, {"Gi", 1 << 30}, {"Mi", 1 << 20}, {"Ki", 1 << 10}} {
+		if b != 0 && b%u.m == 0 {
+			return strconv.FormatInt(int64(b/u.m), 10) + u.suf
+		}
+	}
+	return strconv.FormatInt(int64(b), 10)
+}
+
+// MarshalYAML implements yaml.Marshaler: config print shows 16Mi.
+func (b Bytes) MarshalYAML() (any, error) { return b.String(), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler (the environment and
+// flags).
+func (b *Bytes) UnmarshalText(t []byte) error {
+	v, err := ParseBytes(string(t))
+	if err != nil {
+		return err
+	}
+	*b = v
+	return nil
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (b *Bytes) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return errors.New("a size must be a single value such as 16Mi")
+	}
+	return b.UnmarshalText([]byte(n.Value))
+}
+
+// ByteRate is a number of bytes per second: a Bytes value (1Mi) or a
+// decimal number (1.5).
+type ByteRate float64
+
+// ParseByteRate parses a ByteRate; it is never negative.
+func ParseByteRate(s string) (ByteRate, error) {
+	if b, err := ParseBytes(s); err == nil {
+		return ByteRate(b), nil
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(strings.ReplaceAll(s, "_", "")), 64)
+	if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+		return 0, fmt.Errorf("%q is not a rate (a non-negative number of bytes per second, with K, M, G, T, Ki, Mi, Gi or Ti allowed)", s)
+	}
+	return ByteRate(f), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (r *ByteRate) UnmarshalText(t []byte) error {
+	v, err := ParseByteRate(string(t))
+	if err != nil {
+		return err
+	}
+	*r = v
+	return nil
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (r *ByteRate) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return errors.New("a rate must be a single value such as 1Mi")
+	}
+	return r.UnmarshalText([]byte(n.Value))
 }

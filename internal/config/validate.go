@@ -10,13 +10,33 @@ import (
 	"strings"
 )
 
-// Problem is one configuration error, located by its key path.
+// Problem is one configuration error, located by its key path and, when
+// it comes from a file, by the file and line.
 type Problem struct {
+	File    string
+	Line    int
 	Key     string
 	Message string
 }
 
-func (p Problem) String() string { return p.Key + ": " + p.Message }
+// String formats p as file:line: key: message, leaving out what is not
+// known.
+func (p Problem) String() string {
+	var b strings.Builder
+	switch {
+	case p.File != "" && p.Line > 0:
+		fmt.Fprintf(&b, "%s:%d: ", p.File, p.Line)
+	case p.File != "":
+		b.WriteString(p.File + ": ")
+	case p.Line > 0:
+		fmt.Fprintf(&b, "line %d: ", p.Line)
+	}
+	if p.Key != "" {
+		b.WriteString(p.Key + ": ")
+	}
+	b.WriteString(p.Message)
+	return b.String()
+}
 
 // Problems is every configuration error found at once. It is an error.
 type Problems []Problem

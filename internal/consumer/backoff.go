@@ -3,23 +3,23 @@ package consumer
 import (
 	"math/rand/v2"
 	"time"
+
+	"github.com/kgate/kgate/internal/config"
 )
 
-// Backoff is an exponential backoff with jitter.
+// Backoff is an exponential backoff with jitter. Zero fields take
+// config's handle.backoff_initial and handle.backoff_max defaults.
 type Backoff struct {
-	// Initial is the pause after the first failure (default 200ms).
+	// Initial is the pause after the first failure.
 	Initial time.Duration
-	// Max caps the pause (default 30s).
+	// Max caps the pause.
 	Max time.Duration
 }
 
 func (b Backoff) withDefaults() Backoff {
-	if b.Initial <= 0 {
-		b.Initial = 200 * time.Millisecond
-	}
-	if b.Max <= 0 {
-		b.Max = 30 * time.Second
-	}
+	d := config.DefaultHandle()
+	setDefault(&b.Initial, d.BackoffInitial.D())
+	setDefault(&b.Max, d.BackoffMax.D())
 	if b.Max < b.Initial {
 		b.Max = b.Initial
 	}

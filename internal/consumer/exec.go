@@ -15,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kgate/kgate/internal/config"
 )
 
 // ExitMalformed is the exit status (sysexits' EX_DATAERR) by which an
@@ -37,11 +39,19 @@ type Exec struct {
 	Argv []string
 	// Dir is the working directory ("" inherits kgate's).
 	Dir string
-	// Timeout bounds one run (default 30s); the command's whole process
-	// group is killed when it passes.
+	// Timeout bounds one run (config's handle.exec.timeout when zero); the
+	// command's whole process group is killed when it passes.
 	Timeout time.Duration
 	// MaxOutput caps stdout (default 8 MiB); more is a failure.
 	MaxOutput int
+}
+
+// timeout returns Timeout, or its default.
+func (e *Exec) timeout() time.Duration {
+	if e.Timeout > 0 {
+		return e.Timeout
+	}
+	return config.DefaultHandle().Exec.Timeout.D()
 }
 
 // stderrInError is how much of a failed command's stderr its error keeps.
@@ -52,10 +62,7 @@ func (e *Exec) Handle(ctx context.Context, r *kgo.Record) ([]Output, error) {
 	if len(e.Argv) == 0 {
 		return nil, Permanent(errors.New("exec: no command"))
 	}
-	timeout := e.Timeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
+	timeout := e.timeout()
 	max := e.MaxOutput
 	if max <= 0 {
 		max = 8 << 20

@@ -63,7 +63,7 @@ func Replay(ctx context.Context, o ReplayOptions) (ReplayResult, error) {
 		return res, errors.New("replay: client and dead-letter topic are required")
 	}
 	if o.Group == "" {
-		o.Group = "kgate-dlq-replay." + o.DLQTopic
+		o.Group = ReplayGroup(o.DLQTopic)
 	}
 	if o.ToTopic != "" && !kafka.ValidTopic(o.ToTopic) {
 		return res, fmt.Errorf("replay: invalid topic name %q", o.ToTopic)
@@ -260,3 +260,7 @@ func SortedTopics(m map[string]int) []string {
 	sort.Strings(out)
 	return out
 }
+
+// ReplayGroup is the replay group of dlqTopic when ReplayOptions.Group is
+// empty.
+func ReplayGroup(dlqTopic string) string { return "kgate-dlq-replay." + dlqTopic }

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/kafka"
 )
 
@@ -32,34 +33,35 @@ type Options struct {
 	OutputTopic string
 	// DLQTopic receives dead letters (required).
 	DLQTopic string
-	// Concurrency bounds records handled at once across partitions
-	// (default 4).
+	// Concurrency bounds records handled at once across partitions.
+	// Zero numbers and durations here take the defaults of config's
+	// handle section (config.DefaultHandle).
 	Concurrency int
 	// MaxAttempts is how often a record is tried before it is
-	// dead-lettered (default 5).
+	// dead-lettered.
 	MaxAttempts int
 	Backoff     Backoff
-	// HandlerTimeout bounds one attempt (default 1 minute).
+	// HandlerTimeout bounds one attempt.
 	HandlerTimeout time.Duration
 	// RevokeGrace is how long in-flight records may finish when their
 	// partition is revoked or the runtime stops; after it they are
-	// abandoned, not committed, and handled again by the next owner
-	// (default 10s).
+	// abandoned, not committed, and handled again by the next owner.
 	RevokeGrace time.Duration
 	// CommitInterval is the least time between two commits; 0 commits
 	// as soon as something was marked, one commit at a time.
 	CommitInterval time.Duration
 	// MaxQueued is how many fetched records a partition may have waiting
-	// before its fetching pauses (default 1000).
+	// before its fetching pauses.
 	MaxQueued int
 	// CreateTopics creates missing input, output and dead-letter topics
-	// with Partitions and Replication (default false: missing output or
-	// dead-letter topics are an error).
+	// with Partitions and Replication (config's default_partitions and
+	// default_replication_factor when zero); when false, missing output or
+	// dead-letter topics are an error.
 	CreateTopics bool
 	Partitions   int32
 	Replication  int16
-	// SessionTimeout and RebalanceTimeout are the group's (defaults
-	// 45s and 60s; the rebalance timeout is raised to RevokeGrace+10s).
+	// SessionTimeout and RebalanceTimeout are the group's (the rebalance
+	// timeout is raised to RevokeGrace+10s).
 	SessionTimeout   time.Duration
 	RebalanceTimeout time.Duration
 	Logger           *slog.Logger
@@ -150,34 +152,21 @@ func New(o Options) (*Runtime, error) {
 	if o.HandlerName == "" {
 		o.HandlerName = "handler"
 	}
-	if o.Concurrency <= 0 {
-		o.Concurrency = 4
-	}
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = 5
-	}
+	// Zero options take kgate handle's configuration defaults, written
+	// once in config.
+	d, top := config.DefaultHandle(), config.Default()
+	setDefault(&o.Concurrency, d.Concurrency)
+	setDefault(&o.MaxAttempts, d.MaxAttempts)
 	o.Backoff = o.Backoff.withDefaults()
-	if o.HandlerTimeout <= 0 {
-		o.HandlerTimeout = time.Minute
-	}
-	if o.RevokeGrace <= 0 {
-		o.RevokeGrace = 10 * time.Second
-	}
-	if o.MaxQueued <= 0 {
-		o.MaxQueued = 1000
-	}
-	if o.Partitions <= 0 {
-		o.Partitions = 1
-	}
+	setDefault(&o.HandlerTimeout, d.HandlerTimeout.D())
+	setDefault(&o.RevokeGrace, d.RevokeGrace.D())
+	setDefault(&o.MaxQueued, d.MaxQueued)
+	setDefault(&o.Partitions, int32(top.DefaultPartitions))
 	if o.Replication == 0 {
-		o.Replication = -1
+		o.Replication = int16(top.DefaultReplicationFactor)
 	}
-	if o.SessionTimeout <= 0 {
-		o.SessionTimeout = 45 * time.Second
-	}
-	if o.RebalanceTimeout <= 0 {
-		o.RebalanceTimeout = time.Minute
-	}
+	setDefault(&o.SessionTimeout, d.SessionTimeout.D())
+	setDefault(&o.RebalanceTimeout, d.RebalanceTimeout.D())
 	if least := o.RevokeGrace + 10*time.Second; o.RebalanceTimeout < least {
 		o.RebalanceTimeout = least
 	}
@@ -689,4 +678,11 @@ func formatTPs(m map[string][]int32) string {
 		s += fmt.Sprintf("%s%v", t, ps)
 	}
 	return s
+}
+
+// setDefault sets *v to def when it is not positive.
+func setDefault[T int | int32 | int64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }

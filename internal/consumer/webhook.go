@@ -50,7 +50,8 @@ type WebhookOptions struct {
 	URL string
 	// Secret keys the HMAC signature (required).
 	Secret config.Secret
-	// Timeout bounds one request (default 10s).
+	// Timeout bounds one request (config's handle.webhook.timeout when
+	// zero).
 	Timeout time.Duration
 	// MaxResponse caps the response body kept as output (default 8 MiB).
 	MaxResponse int64
@@ -67,9 +68,7 @@ func NewWebhook(o WebhookOptions) (*Webhook, error) {
 	if o.Secret == "" {
 		return nil, errors.New("webhook secret is required (it signs every request)")
 	}
-	if o.Timeout <= 0 {
-		o.Timeout = 10 * time.Second
-	}
+	setDefault(&o.Timeout, config.DefaultHandle().Webhook.Timeout.D())
 	if o.MaxResponse <= 0 {
 		o.MaxResponse = 8 << 20
 	}

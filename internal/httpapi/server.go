@@ -34,7 +34,7 @@ func NewServer(addr string, h http.Handler, c config.HTTP, logger *slog.Logger) 
 		ReadTimeout:       c.ReadTimeout.D(),
 		WriteTimeout:      c.WriteTimeout.D(),
 		IdleTimeout:       c.IdleTimeout.D(),
-		MaxHeaderBytes:    c.MaxHeaderBytes,
+		MaxHeaderBytes:    int(c.MaxHeaderBytes),
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}
 	// HTTP/1.1, HTTP/2 over TLS, and HTTP/2 with prior knowledge on

@@ -36,12 +36,12 @@ func ResolveSASL(s config.SASL) (Credentials, error) {
 			return Credentials{}, fmt.Errorf("reading SASL file: %w", err)
 		}
 		var f struct {
-			Username  string `yaml:"username"`
-			Password  string `yaml:"password"`
-			Mechanism string `yaml:"mechanism"`
+			Username  string        `yaml:"username"`
+			Password  config.Secret `yaml:"password"`
+			Mechanism string        `yaml:"mechanism"`
 		}
-		if err := config.Decode(b, &f); err != nil {
-			return Credentials{}, fmt.Errorf("SASL file %s: %w", s.File, err)
+		if err := config.Decode(s.File, b, &f); err != nil {
+			return Credentials{}, fmt.Errorf("SASL file: %w", err)
 		}
 		if f.Mechanism == "" {
 			f.Mechanism = "plain" // KastleX's default
@@ -53,7 +53,7 @@ func ResolveSASL(s config.SASL) (Credentials, error) {
 		if f.Username == "" || f.Password == "" {
 			return Credentials{}, fmt.Errorf("SASL file %s: username and password are required", s.File)
 		}
-		return Credentials{Mechanism: mech, Username: f.Username, Password: config.Secret(f.Password)}, nil
+		return Credentials{Mechanism: mech, Username: f.Username, Password: f.Password}, nil
 	}
 	if s.Mechanism == "" {
 		return Credentials{}, nil

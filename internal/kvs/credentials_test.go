@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -108,49 +109,64 @@ func writeCreds(t *testing.T, path, ak string, expiry time.Time, sk, token strin
 
 // The cache re-reads the file two minutes before the declared expiry, and
 // a file rewritten with a new key is then picked up, before the old
-// credentials expire.
+// credentials expire. The clock is synctest's, and the old credentials
+// expire just after midnight UTC, so the refresh crosses a date change.
+// The keys are long random-looking strings: the log holds timestamps and
+// paths, in which a short secret like "T1" could appear by chance.
 func TestFileProviderRefreshesBeforeExpiry(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "credentials.txt")
-	start := time.Now()
-	expiry1 := start.Add(RefreshWindow + 1500*time.Millisecond).Truncate(time.Second).Add(time.Second)
-	writeCreds(t, path, "AK1", expiry1, "SK1", "T1")
-	var logs bytes.Buffer
-	cache := Refreshing(&FileProvider{Path: path, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	ctx := t.Context()
-	c, err := cache.Retrieve(ctx)
-	if err != nil || c.AccessKeyID != "AK1" || c.SessionToken != "T1" {
-		t.Fatalf("first Retrieve = %+v, %v", c.AccessKeyID, err)
-	}
-	writeCreds(t, path, "AK2", start.Add(time.Hour), "SK2", "T2")
-	// Before the refresh point the cached keys stay.
-	if c, _ := cache.Retrieve(ctx); c.AccessKeyID != "AK1" && time.Now().Before(expiry1.Add(-RefreshWindow)) {
-		t.Fatalf("re-read before the refresh point: %s", c.AccessKeyID)
-	}
-	for {
+	const (
+		ak1, sk1, tok1 = "AKIAQ7ZKX3OLDKEY9F2M", "kq8Vw3/oldSecretR5tYx0pLm2NbZcJ7dHs4GfUe", "FwoGZXIvYXdzOldTokenP4vN8xQ2mRk7LsW9bJ3cT6yH"
+		ak2, sk2, tok2 = "AKIAW4JRN8NEWKEY2H6Q", "Zp3Xc9/newSecretM1qVb7nKw5EoLj2HgTs8DyRa", "FwoGZXIvYXdzNewTokenA6tE3kQ9wPz1VmC5nYr8Lu2J"
+	)
+	synctest.Test(t, func(t *testing.T) {
+		// synctest's clock starts at 2000-01-01 00:00 UTC: go to a minute
+		// before the next midnight.
+		time.Sleep(24*time.Hour - time.Minute)
+		path := filepath.Join(t.TempDir(), "credentials.txt")
+		start := time.Now()
+		expiry1 := start.Add(RefreshWindow + 90*time.Second) // 00:02:30 the next day
+		writeCreds(t, path, ak1, expiry1, sk1, tok1)
+		var logs bytes.Buffer
+		cache := Refreshing(&FileProvider{Path: path, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		ctx := t.Context()
 		c, err := cache.Retrieve(ctx)
-		if err != nil {
-			t.Fatal(err)
+		if err != nil || c.AccessKeyID != ak1 || c.SessionToken != tok1 {
+			t.Fatalf("first Retrieve = %s, %v", MaskKey(c.AccessKeyID), err)
 		}
-		if c.AccessKeyID == "AK2" {
+		writeCreds(t, path, ak2, start.Add(time.Hour), sk2, tok2)
+		refreshAt := expiry1.Add(-RefreshWindow)
+		for {
+			c, err := cache.Retrieve(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
 			now := time.Now()
-			if !now.Before(expiry1) {
-				t.Fatalf("new key picked up at %s, after the old expiry %s", now, expiry1)
+			if c.AccessKeyID == ak2 {
+				if now.Before(refreshAt) {
+					t.Fatalf("new key picked up at %s, before the refresh point %s", now, refreshAt)
+				}
+				if !now.Before(expiry1) {
+					t.Fatalf("new key picked up at %s, after the old expiry %s", now, expiry1)
+				}
+				if c.SecretAccessKey != sk2 || c.SessionToken != tok2 {
+					t.Fatal("new key picked up without its secret and token")
+				}
+				break
 			}
-			if now.Before(expiry1.Add(-RefreshWindow)) {
-				t.Fatalf("new key picked up at %s, before the refresh point %s", now, expiry1.Add(-RefreshWindow))
+			if !now.Before(refreshAt.Add(time.Second)) {
+				t.Fatalf("at %s, after the refresh point %s, the old key is still used", now, refreshAt)
 			}
-			break
+			time.Sleep(100 * time.Millisecond)
 		}
-		if time.Since(start) > 10*time.Second {
-			t.Fatal("new key never picked up")
+		if got := logs.String(); !strings.Contains(got, "access_key=AKIA****") {
+			t.Errorf("the log does not show the masked key:\n%s", got)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	for _, s := range []string{"SK1", "SK2", "T1", "T2", "AK1", "AK2"} {
-		if strings.Contains(logs.String(), s) {
-			t.Errorf("log contains %q:\n%s", s, logs.String())
+		for _, s := range []string{ak1, sk1, tok1, ak2, sk2, tok2} {
+			if strings.Contains(logs.String(), s) {
+				t.Errorf("log contains a key (%.6s...):\n%s", s, logs.String())
+			}
 		}
-	}
+	})
 }
 
 func TestFileProviderKeepsCredentialsWhenRewriteFails(t *testing.T) {

@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"golang.org/x/time/rate"
+
+	"github.com/kgate/kgate/internal/config"
 )
 
 // Service limits of PutMedia (reference/media.md §2.4).
@@ -90,11 +92,11 @@ type Config struct {
 	// AckLevel defaults to AckPersisted.
 	AckLevel AckLevel
 	// AckTimeout bounds the wait for a fragment's final acknowledgement
-	// (and for response headers) before the connection is considered dead.
-	// Default 30 s.
+	// (and for response headers) before the connection is considered dead
+	// (config's stream.kvs.ack_timeout when zero).
 	AckTimeout time.Duration
-	// MaxBufferBytes bounds the fragments kept until acknowledged. Default
-	// 128 MiB.
+	// MaxBufferBytes bounds the fragments kept until acknowledged
+	// (stream.kvs.max_buffer_bytes when zero).
 	MaxBufferBytes int64
 	// BlockWhenFull makes Put wait for room instead of dropping the oldest
 	// unacknowledged fragments (the default, like kvssink's storage).
@@ -124,11 +126,12 @@ func (c *Config) setDefaults() {
 	if c.HTTPClient == nil {
 		c.HTTPClient = NewHTTPClient()
 	}
+	d := config.DefaultStream().KVS // kgate stream's defaults, written once
 	if c.AckTimeout <= 0 {
-		c.AckTimeout = 30 * time.Second
+		c.AckTimeout = d.AckTimeout.D()
 	}
 	if c.MaxBufferBytes <= 0 {
-		c.MaxBufferBytes = 128 << 20
+		c.MaxBufferBytes = int64(d.MaxBufferBytes)
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 5

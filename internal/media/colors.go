@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+
+	"github.com/kgate/kgate/internal/config"
 )
 
 // Color is one dominant colour of a frame: the mean RGB of the pixels in
@@ -15,17 +17,18 @@ type Color struct {
 	Share float64  `json:"share"`
 }
 
-// ColorOptions tune DominantColors. Zero values take the defaults.
+// ColorOptions tune DominantColors. Zero values take the defaults: K,
+// SampleSize and Restarts those of config's handle.colors section.
 type ColorOptions struct {
-	// K is the number of colours to find (default 3). Fewer come back
-	// when the frame has fewer distinct colours.
+	// K is the number of colours to find. Fewer come back when the frame
+	// has fewer distinct colours.
 	K int
 	// SampleSize is how many pixels (sampled deterministically) the
-	// clustering runs on (default 20000). Shares and final colours are
-	// computed over every pixel.
+	// clustering runs on. Shares and final colours are computed over
+	// every pixel.
 	SampleSize int
 	// Restarts is how many k-means++ runs compete; the lowest inertia
-	// wins (default 4).
+	// wins.
 	Restarts int
 	// MaxIterations bounds Lloyd iterations per run (default 50).
 	MaxIterations int
@@ -35,14 +38,15 @@ type ColorOptions struct {
 }
 
 func (o ColorOptions) withDefaults() ColorOptions {
+	d := config.DefaultHandle().Colors // kgate handle's defaults, written once
 	if o.K <= 0 {
-		o.K = 3
+		o.K = d.K
 	}
 	if o.SampleSize <= 0 {
-		o.SampleSize = 20000
+		o.SampleSize = d.SampleSize
 	}
 	if o.Restarts <= 0 {
-		o.Restarts = 4
+		o.Restarts = d.Restarts
 	}
 	if o.MaxIterations <= 0 {
 		o.MaxIterations = 50

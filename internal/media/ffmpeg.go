@@ -11,18 +11,22 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kgate/kgate/internal/config"
 )
 
 // FFmpeg decodes frames by running the ffmpeg program on a file and
 // reading one PPM picture from its stdout. It is safe for concurrent use;
 // every call starts its own process.
 type FFmpeg struct {
-	// Path is the ffmpeg executable; empty means "ffmpeg" on PATH.
+	// Path is the ffmpeg executable; empty means config's
+	// handle.colors.ffmpeg default (ffmpeg on PATH).
 	Path string
 	// Threads is ffmpeg's -threads for decoding; 0 lets ffmpeg choose.
 	// One thread is the right choice when several workers decode at once.
 	Threads int
-	// Timeout bounds one decode; zero means 30 seconds.
+	// Timeout bounds one decode; zero means config's
+	// handle.colors.decode_timeout default.
 	Timeout time.Duration
 	// MaxPixels refuses larger frames; zero means 8K UHD (7680x4320).
 	MaxPixels int
@@ -40,7 +44,7 @@ const stderrTail = 512
 func (f *FFmpeg) Frame(ctx context.Context, path string, at time.Duration) (*Frame, error) {
 	timeout := f.Timeout
 	if timeout <= 0 {
-		timeout = 30 * time.Second
+		timeout = config.DefaultHandle().Colors.DecodeTimeout.D()
 	}
 	maxPixels := f.MaxPixels
 	if maxPixels <= 0 {
@@ -51,7 +55,7 @@ func (f *FFmpeg) Frame(ctx context.Context, path string, at time.Duration) (*Fra
 
 	bin := f.Path
 	if bin == "" {
-		bin = "ffmpeg"
+		bin = config.DefaultHandle().Colors.FFmpeg
 	}
 	args := []string{"-hide_banner", "-loglevel", "error", "-nostdin"}
 	if f.Threads > 0 {

@@ -29,10 +29,10 @@ func FromConfig(c config.Limits) Limits {
 	return Limits{
 		RequestsPerSecond: c.RequestsPerSecond,
 		RequestBurst:      c.RequestBurst,
-		BytesPerSecond:    c.BytesPerSecond,
-		ByteBurst:         c.ByteBurst,
+		BytesPerSecond:    float64(c.BytesPerSecond),
+		ByteBurst:         int64(c.ByteBurst),
 		DailyRequests:     c.DailyRequests,
-		DailyBytes:        c.DailyBytes,
+		DailyBytes:        int64(c.DailyBytes),
 	}
 }
 

@@ -40,8 +40,8 @@ func BenchmarkTestPattern(b *testing.B) {
 	}{{"720p", 1280, 720}, {"1080p", 1920, 1080}} {
 		for _, tool := range []string{ToolGStreamer, ToolFFmpeg} {
 			b.Run(size.name+"/"+tool, func(b *testing.B) {
-				needTools(b, map[string]string{ToolGStreamer: "gst-launch-1.0", ToolFFmpeg: "ffmpeg"}[tool])
 				src := Source{Kind: InputTestPattern, Width: size.w, Height: size.h, FPS: 30, Frames: frames}
+				needEncoder(b, tool, src)
 				eo := EncoderOptions{Tool: tool, Bitrate: 2000, Threads: 1}
 				var base, full cost
 				var encRSS int64

@@ -12,11 +12,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/kgate/kgate/internal/config"
 )
 
 // Encoding tools.
@@ -24,15 +27,6 @@ const (
 	ToolAuto      = "auto"
 	ToolGStreamer = "gst"
 	ToolFFmpeg    = "ffmpeg"
-)
-
-// Encoder defaults: the seed's x264enc settings (bframes=0 key-int-max=45
-// bitrate=500) with a preset that keeps 720p30 real time on one core.
-const (
-	DefaultBitrate   = 500 // kbit/s
-	DefaultKeyIntMax = 45
-	DefaultPreset    = "veryfast"
-	DefaultTune      = "zerolatency"
 )
 
 // EncoderOptions configure the H.264 encoder subprocess (GStreamer's
@@ -54,21 +48,26 @@ type EncoderOptions struct {
 	Threads int
 }
 
+// setDefaults fills what is zero with the defaults of config's
+// stream.encoder section (the seed's x264enc settings, bframes=0
+// key-int-max=45 bitrate=500, with a preset that keeps 720p30 real time
+// on one core).
 func (o *EncoderOptions) setDefaults() {
+	d := config.DefaultStream().Encoder
 	if o.Tool == "" {
-		o.Tool = ToolAuto
+		o.Tool = d.Tool
 	}
 	if o.Bitrate <= 0 {
-		o.Bitrate = DefaultBitrate
+		o.Bitrate = d.Bitrate
 	}
 	if o.KeyIntMax <= 0 {
-		o.KeyIntMax = DefaultKeyIntMax
+		o.KeyIntMax = d.KeyIntMax
 	}
 	if o.Preset == "" {
-		o.Preset = DefaultPreset
+		o.Preset = d.Preset
 	}
 	if o.Tune == "" {
-		o.Tune = DefaultTune
+		o.Tune = d.Tune
 	}
 }
 
@@ -320,6 +319,32 @@ func gstCommand(src Source, eo EncoderOptions) ([]string, error) {
 	args = append(args, x264...)
 	args = append(args, "!", "video/x-h264,stream-format=byte-stream,alignment=au,profile=baseline", "!", "fdsink", "fd=1", "sync=false")
 	return args, nil
+}
+
+// GStreamerElements lists the elements the gst-launch-1.0 pipeline for
+// src names, in order and without repeats. uridecodebin (file and URL
+// inputs) plugs more at run time: a source for the URI's scheme, a
+// demuxer and a decoder for what it finds.
+func GStreamerElements(src Source, eo EncoderOptions) ([]string, error) {
+	argv, err := encoderCommand(ToolGStreamer, src, eo)
+	if err != nil {
+		return nil, err
+	}
+	var elems []string
+	next := true // the first word, and every word after "!", starts an element or caps
+	for _, a := range argv[1:] {
+		switch {
+		case a == "!":
+			next = true
+		case strings.HasPrefix(a, "-"):
+		case next:
+			next = false
+			if !strings.Contains(a, "/") && !slices.Contains(elems, a) { // caps are media/type,...
+				elems = append(elems, a)
+			}
+		}
+	}
+	return elems, nil
 }
 
 func gstArray(v []int) string {

@@ -10,12 +10,14 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/kgate/kgate/internal/config"
 )
 
 // HLSOptions configure an HLS sink.
 type HLSOptions struct {
 	// SegmentDuration is the target: a segment ends at the first keyframe
-	// after this long (default 2 s).
+	// after this long (config's stream.hls.segment_duration when zero).
 	SegmentDuration time.Duration
 	// PlaylistSize keeps only the last N segments in the playlist and
 	// deletes older files (a live window). 0 keeps every segment (an EVENT
@@ -57,7 +59,7 @@ type hlsSegment struct {
 // NewHLS returns a sink writing into dir (created if missing).
 func NewHLS(dir string, opts HLSOptions, log *slog.Logger, m *Metrics) *HLS {
 	if opts.SegmentDuration <= 0 {
-		opts.SegmentDuration = 2 * time.Second
+		opts.SegmentDuration = config.DefaultStream().HLS.SegmentDuration.D()
 	}
 	if opts.Playlist == "" {
 		opts.Playlist = "index.m3u8"

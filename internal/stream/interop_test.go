@@ -2,40 +2,52 @@ package stream
 
 import (
 	"encoding/json"
-	"os"
 	"os/exec"
 	"strconv"
 	"testing"
+
+	"github.com/kgate/kgate/internal/testutil"
 )
 
-// needTools skips the test when a tool is missing, unless
-// KGATE_REQUIRE_INTEROP=1 (CI), where a missing tool fails it.
-func needTools(t testing.TB, tools ...string) {
+// needFFprobe skips the test when ffprobe is missing, unless
+// KGATE_REQUIRE_INTEROP is set (CI), where it fails (testutil's rule).
+func needFFprobe(t testing.TB) { t.Helper(); testutil.RequireTool(t, "ffprobe") }
+
+// needEncoder skips the test (or fails it in CI) unless tool can encode
+// src: ffmpeg with libx264, or gst-launch-1.0 with every element of src's
+// pipeline and the extra ones uridecodebin plugs for the test's input.
+// Auto stands for the tool ResolveTool picks.
+func needEncoder(t testing.TB, tool string, src Source, extra ...string) {
 	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("KGATE_REQUIRE_INTEROP") == "1" {
-				t.Fatalf("%s is required (KGATE_REQUIRE_INTEROP=1) but not installed", tool)
-			}
-			t.Skipf("%s not installed", tool)
+	switch tool {
+	case ToolFFmpeg:
+		testutil.RequireFFmpeg(t, "libx264")
+	case ToolGStreamer:
+		if src.FPS <= 0 {
+			src.FPS = 25 // detected at run time; any rate names the same elements
 		}
-	}
-	if contains(tools, "gst-launch-1.0") && !gstAvailable() {
-		if os.Getenv("KGATE_REQUIRE_INTEROP") == "1" {
-			t.Fatal("x264enc is required (KGATE_REQUIRE_INTEROP=1) but not installed")
+		elems, err := GStreamerElements(src, EncoderOptions{})
+		if err != nil {
+			t.Fatal(err)
 		}
-		t.Skip("x264enc not installed")
+		testutil.RequireGStreamer(t, append(elems, extra...)...)
+	case ToolAuto:
+		resolved, err := ResolveTool(ToolAuto)
+		if err != nil {
+			testutil.Missing(t, err.Error())
+		}
+		needEncoder(t, resolved, src, extra...)
+	default:
+		t.Fatalf("needEncoder: unknown tool %q", tool)
 	}
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
+// What uridecodebin plugs for the tests' H.264 MP4 clips and RTSP camera.
+var (
+	gstFileMP4 = []string{"filesrc", "qtdemux", "h264parse", "avdec_h264"}
+	gstHTTPMP4 = []string{"souphttpsrc", "qtdemux", "h264parse", "avdec_h264"}
+	gstRTSP    = []string{"rtspsrc", "rtph264depay", "h264parse", "avdec_h264"}
+)
 
 // probed is what ffprobe decodes from a file or playlist.
 type probed struct {

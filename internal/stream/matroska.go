@@ -8,14 +8,15 @@ import (
 
 	"github.com/at-wat/ebml-go"
 	"github.com/at-wat/ebml-go/webm"
+
+	"github.com/kgate/kgate/internal/config"
 )
 
 // Fragment limits. KVS takes at most 5 fragments per second and 10 s per
 // fragment.
 const (
-	DefaultMinFragment = time.Second
-	MinFragmentFloor   = 200 * time.Millisecond
-	MaxFragment        = 10 * time.Second
+	MinFragmentFloor = 200 * time.Millisecond
+	MaxFragment      = 10 * time.Second
 )
 
 // MuxerOptions configure a Muxer.
@@ -25,7 +26,8 @@ type MuxerOptions struct {
 	// from 0.
 	Absolute bool
 	// MinFragment: a new cluster starts at the first keyframe after this
-	// long (default 1 s, at least 200 ms).
+	// long (config's stream.kvs.fragment_duration when zero; at least
+	// 200 ms).
 	MinFragment time.Duration
 	// MaxFragment: a cluster never covers more (default and at most 10 s);
 	// without a keyframe in time the cut falls on a non-keyframe.
@@ -68,7 +70,7 @@ type Muxer struct {
 // NewMuxer returns a Muxer.
 func NewMuxer(opts MuxerOptions) *Muxer {
 	if opts.MinFragment <= 0 {
-		opts.MinFragment = DefaultMinFragment
+		opts.MinFragment = config.DefaultStream().KVS.FragmentDuration.D()
 	}
 	opts.MinFragment = max(opts.MinFragment, MinFragmentFloor)
 	if opts.MaxFragment <= 0 || opts.MaxFragment > MaxFragment {

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"math"
 	"time"
+
+	"github.com/kgate/kgate/internal/config"
 )
 
 // Result summarizes a stream.
@@ -188,7 +190,7 @@ type Options struct {
 	// DetectFrames is how many raw frames measure an unknown frame rate.
 	DetectFrames int
 	// FlushTimeout bounds closing the sink after the input ends or ctx
-	// is cancelled (default 30 s).
+	// is cancelled (config's stream.flush_timeout when zero).
 	FlushTimeout time.Duration
 	// ProgressInterval logs progress this often (0: never).
 	ProgressInterval time.Duration
@@ -198,7 +200,7 @@ type Options struct {
 
 func (o *Options) setDefaults() {
 	if o.FlushTimeout <= 0 {
-		o.FlushTimeout = 30 * time.Second
+		o.FlushTimeout = config.DefaultStream().FlushTimeout.D()
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

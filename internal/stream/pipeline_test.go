@@ -25,6 +25,7 @@ import (
 
 	"github.com/kgate/kgate/internal/kvs"
 	"github.com/kgate/kgate/internal/kvs/kvsfake"
+	ktestutil "github.com/kgate/kgate/internal/testutil"
 )
 
 type syncBuffer struct {
@@ -76,14 +77,15 @@ func checkDecodes(t *testing.T, path string, frames, w, h int) {
 func TestRunTestPattern(t *testing.T) {
 	for _, tool := range []string{ToolGStreamer, ToolFFmpeg} {
 		t.Run(tool, func(t *testing.T) {
-			bin := map[string]string{ToolGStreamer: "gst-launch-1.0", ToolFFmpeg: "ffmpeg"}[tool]
-			needTools(t, bin, "ffprobe")
+			src := Source{Kind: InputTestPattern, Width: 160, Height: 120, FPS: 15}
+			needEncoder(t, tool, src)
+			needFFprobe(t)
 			log, _ := testLogger(t)
 			reg := prometheus.NewRegistry()
 			m := NewMetrics(reg)
 			sink, mkv, hls := fileSinks(t, log, m)
 			res, err := Run(t.Context(), Options{
-				Source:  Source{Kind: InputTestPattern, Width: 160, Height: 120, FPS: 15},
+				Source:  src,
 				Encoder: EncoderOptions{Tool: tool, KeyIntMax: 15, Bitrate: 300},
 				Limit:   30, Logger: log, Metrics: m,
 			}, sink)
@@ -108,7 +110,7 @@ func TestRunTestPattern(t *testing.T) {
 // makeClip writes an MP4 (with an audio track) of n frames at 10 fps.
 func makeClip(t *testing.T, w, h, n int) string {
 	t.Helper()
-	needTools(t, "ffmpeg")
+	ktestutil.RequireFFmpeg(t, "libx264", "aac")
 	path := filepath.Join(t.TempDir(), "clip.mp4")
 	out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size="+strconv.Itoa(w)+"x"+strconv.Itoa(h)+":rate=10",
 		"-f", "lavfi", "-i", "sine", "-frames:v", strconv.Itoa(n), "-shortest", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-y", path).CombinedOutput()
@@ -127,15 +129,18 @@ func TestRunFileAndURL(t *testing.T) {
 	defer srv.Close()
 	for _, tool := range []string{ToolGStreamer, ToolFFmpeg} {
 		for _, in := range []struct {
-			kind InputKind
-			loc  string
-		}{{InputFile, clip}, {InputURL, srv.URL + "/clip.mp4"}} {
+			kind    InputKind
+			loc     string
+			plugged []string
+		}{{InputFile, clip, gstFileMP4}, {InputURL, srv.URL + "/clip.mp4", gstHTTPMP4}} {
 			t.Run(tool+"/"+in.kind.String(), func(t *testing.T) {
-				needTools(t, map[string]string{ToolGStreamer: "gst-launch-1.0", ToolFFmpeg: "ffmpeg"}[tool], "ffprobe")
+				src := Source{Kind: in.kind, Location: in.loc}
+				needEncoder(t, tool, src, in.plugged...)
+				needFFprobe(t)
 				log, _ := testLogger(t)
 				sink, mkv, _ := fileSinks(t, log, nil)
 				res, err := Run(t.Context(), Options{
-					Source:  Source{Kind: in.kind, Location: in.loc},
+					Source:  src,
 					Encoder: EncoderOptions{Tool: tool},
 					Logger:  log,
 				}, sink)
@@ -154,12 +159,12 @@ func TestRunFileAndURL(t *testing.T) {
 // An RTSP camera stand-in: GStreamer's RTSP server (through PyGObject) on
 // loopback.
 func TestRunRTSP(t *testing.T) {
-	needTools(t, "gst-launch-1.0", "ffprobe")
-	if exec.Command("/usr/bin/python3", "-c", "import gi; gi.require_version('GstRtspServer', '1.0')").Run() != nil {
-		if os.Getenv("KGATE_REQUIRE_INTEROP") == "1" {
-			t.Fatal("python3-gi and gir1.2-gst-rtsp-server-1.0 are required (KGATE_REQUIRE_INTEROP=1)")
-		}
-		t.Skip("python3-gi or gir1.2-gst-rtsp-server-1.0 not installed")
+	src := Source{Kind: InputURL, Location: "rtsp://127.0.0.1:1/test", FPS: 15}
+	needEncoder(t, ToolGStreamer, src, gstRTSP...)
+	ktestutil.RequireGStreamer(t, "videotestsrc", "x264enc", "rtph264pay") // the server's pipeline
+	needFFprobe(t)
+	if exec.Command(ktestutil.RequirePython(t, "gi"), "-c", "import gi; gi.require_version('GstRtspServer', '1.0')").Run() != nil {
+		ktestutil.Missing(t, "gir1.2-gst-rtsp-server-1.0 is not installed (python3-gi cannot load GstRtspServer)")
 	}
 	srv := exec.Command("/usr/bin/python3", "testdata/rtsp_server.py")
 	out, err := srv.StdoutPipe()
@@ -194,8 +199,9 @@ func TestRunRawStdin(t *testing.T) {
 	for _, tool := range []string{ToolGStreamer, ToolFFmpeg} {
 		for _, pf := range []PixelFormat{PixelI420, PixelBGR24} {
 			t.Run(tool+"/"+pf.String(), func(t *testing.T) {
-				needTools(t, map[string]string{ToolGStreamer: "gst-launch-1.0", ToolFFmpeg: "ffmpeg"}[tool], "ffprobe")
 				const w, h, n = 98, 64, 12 // width not a multiple of 4
+				needEncoder(t, tool, Source{Kind: InputRaw, Width: w, Height: h, FPS: 12, PixelFormat: pf})
+				needFFprobe(t)
 				var in bytes.Buffer
 				for i := range n {
 					in.Write(bytes.Repeat([]byte{byte(i * 20)}, pf.FrameSize(w, h)))
@@ -222,10 +228,8 @@ func TestRunRawStdin(t *testing.T) {
 
 // The Go API: images in, frame rate measured from the write rate.
 func TestWriterImages(t *testing.T) {
-	needTools(t, "ffprobe")
-	if _, err := ResolveTool(ToolAuto); err != nil {
-		needTools(t, "gst-launch-1.0")
-	}
+	needFFprobe(t)
+	needEncoder(t, ToolAuto, Source{Kind: InputRaw, Width: 80, Height: 60})
 	log, _ := testLogger(t)
 	sink, mkv, _ := fileSinks(t, log, nil)
 	w := NewWriter(t.Context(), sink, WriterOptions{DetectFrames: 5, Logger: log})
@@ -259,7 +263,8 @@ func TestWriterImages(t *testing.T) {
 }
 
 func TestWriterYCbCrImages(t *testing.T) {
-	needTools(t, "ffprobe", "ffmpeg")
+	needFFprobe(t)
+	needEncoder(t, ToolFFmpeg, Source{Kind: InputRaw, Width: 64, Height: 48})
 	log, _ := testLogger(t)
 	sink, mkv, _ := fileSinks(t, log, nil)
 	w := NewWriter(t.Context(), sink, WriterOptions{FPS: 5, Encoder: EncoderOptions{Tool: ToolFFmpeg}, Logger: log})
@@ -276,14 +281,13 @@ func TestWriterYCbCrImages(t *testing.T) {
 }
 
 func TestRunRealtime(t *testing.T) {
-	if _, err := ResolveTool(ToolAuto); err != nil {
-		needTools(t, "gst-launch-1.0")
-	}
+	src := Source{Kind: InputTestPattern, Width: 64, Height: 48, FPS: 20}
+	needEncoder(t, ToolAuto, src)
 	log, _ := testLogger(t)
 	sink, _, _ := fileSinks(t, log, nil)
 	start := time.Now()
 	res, err := Run(t.Context(), Options{
-		Source:   Source{Kind: InputTestPattern, Width: 64, Height: 48, FPS: 20},
+		Source:   src,
 		Limit:    11,
 		Realtime: true, Logger: log,
 	}, sink)
@@ -320,7 +324,8 @@ func TestMeasureFPS(t *testing.T) {
 // timecodes, the avcC as codec private data, every frame once, and the
 // stored stream decodes.
 func TestRunToKVS(t *testing.T) {
-	needTools(t, "gst-launch-1.0", "ffprobe")
+	needEncoder(t, ToolGStreamer, Source{Kind: InputTestPattern, Width: 160, Height: 120, FPS: 15})
+	needFFprobe(t)
 	const ak, sk = "AKIASTREAMTEST000001", "streamTestSecret/0000000000000000000001"
 	fake := kvsfake.New(kvsfake.Options{Keys: []kvsfake.Key{{AccessKeyID: ak, SecretAccessKey: sk}}, Logf: t.Logf})
 	defer fake.Close()

@@ -172,7 +172,7 @@ func TestMKVFile(t *testing.T) {
 	if len(r.clusters) != 3 {
 		t.Errorf("%d clusters, want 3", len(r.clusters))
 	}
-	needTools(t, "ffprobe")
+	needFFprobe(t)
 	p := ffprobe(t, path)
 	if p.Codec != "h264" || p.Width != 160 || p.Height != 120 || p.Frames != 30 {
 		t.Errorf("ffprobe: %+v, want h264 160x120 with 30 frames", p)
@@ -183,7 +183,7 @@ func TestMKVFile(t *testing.T) {
 }
 
 func TestMKVFileNotSeekable(t *testing.T) {
-	needTools(t, "ffprobe")
+	needFFprobe(t)
 	tr, frames := testFrames(t)
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "fifo")
@@ -255,7 +255,7 @@ func TestHLS(t *testing.T) {
 					t.Errorf("%s: %d bytes, not whole TS packets", seg, len(b))
 				}
 			}
-			needTools(t, "ffprobe")
+			needFFprobe(t)
 			p := ffprobe(t, h.PlaylistPath())
 			if p.Codec != "h264" || p.Width != 160 || p.Height != 120 || p.Frames != tt.frames {
 				t.Errorf("ffprobe: %+v, want h264 160x120 with %d frames", p, tt.frames)

@@ -85,7 +85,7 @@ func StartGateway(t testing.TB, mutate func(*config.Config)) *Gateway {
 // StartGatewayConfig runs a gateway with exactly cfg.
 func StartGatewayConfig(t testing.TB, cfg config.Config) *Gateway {
 	t.Helper()
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.ValidateFor(config.ServeCommand); err != nil {
 		t.Fatalf("invalid test config: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

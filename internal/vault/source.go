@@ -11,6 +11,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/kgate/kgate/internal/config"
 )
 
 // Source fetches recordings. Implementations are safe for concurrent use.
@@ -80,12 +82,14 @@ func IsPermanent(err error) bool {
 type FetchOptions struct {
 	// TempDir holds the temporary files ("" is os.TempDir()).
 	TempDir string
-	// MaxBytes caps a recording's size (default 1 GiB).
+	// MaxBytes caps a recording's size (config's handle.vault.max_bytes
+	// when zero).
 	MaxBytes int64
-	// Timeout bounds one download attempt (default 2 minutes).
+	// Timeout bounds one download attempt (handle.vault.fetch_timeout
+	// when zero).
 	Timeout time.Duration
 	// Attempts is how often a download is tried on 5xx answers and
-	// network errors (default 3).
+	// network errors (handle.vault.fetch_attempts when zero).
 	Attempts int
 	// Backoff is the first pause between attempts, doubled each time
 	// with jitter (default 250ms).
@@ -93,14 +97,15 @@ type FetchOptions struct {
 }
 
 func (o FetchOptions) withDefaults() FetchOptions {
+	d := config.DefaultHandle().Vault // kgate handle's defaults, written once
 	if o.MaxBytes <= 0 {
-		o.MaxBytes = 1 << 30
+		o.MaxBytes = int64(d.MaxBytes)
 	}
 	if o.Timeout <= 0 {
-		o.Timeout = 2 * time.Minute
+		o.Timeout = d.FetchTimeout.D()
 	}
 	if o.Attempts <= 0 {
-		o.Attempts = 3
+		o.Attempts = d.FetchAttempts
 	}
 	if o.Backoff <= 0 {
 		o.Backoff = 250 * time.Millisecond

@@ -142,7 +142,7 @@ func buildHandler(name string, hc *config.Handle, logger *slog.Logger) (consumer
 
 func buildSource(hc *config.Handle, logger *slog.Logger) (vault.Source, error) {
 	v := hc.Vault
-	fo := vault.FetchOptions{TempDir: hc.TempDir, MaxBytes: v.MaxBytes, Timeout: v.FetchTimeout.D(), Attempts: v.FetchAttempts}
+	fo := vault.FetchOptions{TempDir: hc.TempDir, MaxBytes: int64(v.MaxBytes), Timeout: v.FetchTimeout.D(), Attempts: v.FetchAttempts}
 	switch v.Source {
 	case "vault":
 		ak, err := config.ReadSecret(v.AccessKey, v.AccessKeyFile)

@@ -24,6 +24,13 @@ type StreamEnv struct {
 	UserAgent string
 }
 
+// The test pattern's size and rate when the configuration leaves them 0.
+const (
+	TestPatternWidth  = 640
+	TestPatternHeight = 480
+	TestPatternFPS    = 30
+)
+
 // Stream runs `kgate stream`: it encodes the input and writes it to every
 // configured sink (.mkv, HLS, Kinesis Video Streams) until the input ends
 // or ctx does, serving metrics meanwhile.
@@ -39,10 +46,10 @@ func Stream(ctx context.Context, sc config.Stream, env StreamEnv, log *slog.Logg
 	src := stream.Source{Kind: kind, Location: loc, Width: sc.Width, Height: sc.Height, FPS: sc.FPS, PixelFormat: pf}
 	if kind == stream.InputTestPattern {
 		if src.Width == 0 {
-			src.Width, src.Height = 640, 480
+			src.Width, src.Height = TestPatternWidth, TestPatternHeight
 		}
 		if src.FPS == 0 {
-			src.FPS = 30
+			src.FPS = TestPatternFPS
 		}
 	}
 	realtime := sc.KVSEnabled() && (kind == stream.InputFile || kind == stream.InputTestPattern)
@@ -146,7 +153,7 @@ func kvsSink(ctx context.Context, env StreamEnv, sc config.Stream, log *slog.Log
 		Endpoint:       func(ctx context.Context) (string, error) { return ctl.DataEndpoint(ctx, ref) },
 		AckLevel:       level,
 		AckTimeout:     k.AckTimeout.D(),
-		MaxBufferBytes: k.MaxBufferBytes,
+		MaxBufferBytes: int64(k.MaxBufferBytes),
 		BlockWhenFull:  k.BufferFull == "block",
 		UserAgent:      env.UserAgent,
 		Logger:         log,

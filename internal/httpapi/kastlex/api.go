@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/metrics"
@@ -49,7 +50,7 @@ func newAPI(d Deps) *api {
 		a.logger = slog.New(slog.DiscardHandler)
 	}
 	if a.maxFetch <= 0 {
-		a.maxFetch = 64 << 20
+		a.maxFetch = int64(config.Default().Consumers.MaxBytes)
 	}
 	if a.protocol == "" {
 		a.protocol = "PLAINTEXT"

@@ -452,7 +452,7 @@ func (a consumerAPI) records(w http.ResponseWriter, r *http.Request) error {
 		}
 		// A long poll may outlast the server's write timeout: extend it.
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + 30*time.Second))
-		limit := a.cs.cfg.MaxBytes
+		limit := int64(a.cs.cfg.MaxBytes)
 		if maxBytes > 0 && maxBytes < limit {
 			limit = maxBytes
 		}

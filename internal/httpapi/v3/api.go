@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/metrics"
@@ -69,14 +70,15 @@ func newAPI(d Deps) *api {
 	if a.logger == nil {
 		a.logger = slog.New(slog.DiscardHandler)
 	}
+	def := config.Default().HTTP // serve's defaults, written once
 	if a.maxRecord <= 0 {
-		a.maxRecord = 16 << 20
+		a.maxRecord = int64(def.MaxBodyBytes)
 	}
 	if a.readTimeout <= 0 {
-		a.readTimeout = time.Minute
+		a.readTimeout = def.ReadTimeout.D()
 	}
 	if a.writeTimeout <= 0 {
-		a.writeTimeout = time.Minute
+		a.writeTimeout = def.WriteTimeout.D()
 	}
 	return a
 }

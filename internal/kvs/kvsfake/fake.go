@@ -429,9 +429,13 @@ func (s *Server) putMedia(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	if s.opts.IdleInterval > 0 {
+		// The ticker is waited for: an IDLE event written after the
+		// handler returned would go into the connection's next response
+		// (or a released buffer).
 		stop := make(chan struct{})
-		defer close(stop)
-		go func() {
+		var idle sync.WaitGroup
+		defer func() { close(stop); idle.Wait() }()
+		idle.Go(func() {
 			t := time.NewTicker(s.opts.IdleInterval)
 			defer t.Stop()
 			for {
@@ -442,7 +446,7 @@ func (s *Server) putMedia(w http.ResponseWriter, r *http.Request) {
 					acks.send(map[string]any{"EventType": "IDLE"})
 				}
 			}
-		}()
+		})
 	}
 
 	err = ParseMatroska(r.Body, sess)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kgate/kgate/internal/testutil"
 )
 
 // Band is one horizontal stripe of a test picture.
@@ -32,19 +34,12 @@ type Clip struct {
 	Then []Band
 }
 
-// RequireFFmpeg skips the test when ffmpeg is not installed, unless
-// KGATE_REQUIRE_INTEROP is set (as in CI), when it fails instead (the
-// rule of testutil.RequireTool, without testutil's dependencies).
+// RequireFFmpeg returns the path of ffmpeg with the libx264 encoder Make
+// uses; without it the test is skipped, or fails when
+// KGATE_REQUIRE_INTEROP is set (testutil.RequireFFmpeg).
 func RequireFFmpeg(t testing.TB) string {
 	t.Helper()
-	p, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		if os.Getenv("KGATE_REQUIRE_INTEROP") != "" {
-			t.Fatalf("ffmpeg is required (KGATE_REQUIRE_INTEROP=1): %v", err)
-		}
-		t.Skipf("ffmpeg not installed: %v", err)
-	}
-	return p
+	return testutil.RequireFFmpeg(t, "libx264")
 }
 
 // Make writes the clip as an H.264 MP4 (yuv420p) into dir and returns
