@@ -98,6 +98,12 @@ func (e *Error) Ends() bool {
 
 // KindOf returns the kind of a decoding error, or 0 for other errors.
 func KindOf(err error) Kind {
+	if err == nil {
+		return 0
+	}
+	if e, ok := err.(*Error); ok {
+		return e.Kind
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Kind

@@ -55,11 +55,20 @@ func (a *arena) decode(f Format, v Value) ([]byte, error) {
 		a.b = a.b[:start]
 		return nil, err
 	}
+	if len(a.b) == start {
+		return empty, nil // an empty value, not a null
+	}
 	return a.b[start:len(a.b):len(a.b)], nil
 }
 
+// empty is every empty piece: not nil (a null), and without room.
+var empty = []byte{}
+
 // copy returns a piece holding b.
 func (a *arena) copy(b []byte) []byte {
+	if len(b) == 0 {
+		return empty
+	}
 	a.grow(len(b))
 	start := len(a.b)
 	a.b = append(a.b, b...)
@@ -95,11 +104,17 @@ type span struct {
 func (l *lexer) readSpan() (span, bool) {
 	l.spaced, l.escaped = false, false
 	start := l.i
+	// Strings, the usual member value, skip the general walk.
+	if l.peek() == '"' {
+		if !l.skipString() {
+			return span{}, false
+		}
+		return span{b: l.b[start:l.i], plain: !l.escaped}, true
+	}
 	if !l.skipValue() {
 		return span{}, false
 	}
-	b := l.b[start:l.i]
-	return span{b: b, spaced: l.spaced, plain: b[0] == '"' && !l.escaped}, true
+	return span{b: l.b[start:l.i], spaced: l.spaced}, true
 }
 
 // value makes the Value of a span that is not null.
@@ -164,9 +179,9 @@ func (a *arena) decodeHeaders(raw []byte, field string) ([]kgo.RecordHeader, *Er
 		}
 		for j := 0; ; j++ {
 			l.ws()
-			at := field + "[" + strconv.Itoa(j) + "]"
+			at := func() string { return field + "[" + strconv.Itoa(j) + "]" } // for errors only
 			if l.peek() != '{' {
-				return nil, errorf(KindInvalid, at, "must be an object with \"name\" and \"value\"")
+				return nil, errorf(KindInvalid, at(), "must be an object with \"name\" and \"value\"")
 			}
 			var name, val span
 			haveName := false
@@ -184,24 +199,24 @@ func (a *arena) decodeHeaders(raw []byte, field string) ([]kgo.RecordHeader, *Er
 				return ok
 			})
 			if !haveName || isNull(name.b) {
-				return nil, errorf(KindInvalid, at+".name", "is required")
+				return nil, errorf(KindInvalid, at()+".name", "is required")
 			}
 			if name.b[0] != '"' {
-				return nil, errorf(KindInvalid, at+".name", "must be a string")
+				return nil, errorf(KindInvalid, at()+".name", "must be a string")
 			}
 			nv, _ := value(name.b, false)
 			if len(nv.Str) == 0 {
-				return nil, errorf(KindInvalid, at+".name", "is required")
+				return nil, errorf(KindInvalid, at()+".name", "is required")
 			}
 			h := kgo.RecordHeader{Key: string(nv.Str)}
 			if !isNull(val.b) {
 				vv, _ := value(val.b, false)
 				if !vv.IsString {
-					return nil, errorf(KindBase64, at+".value", "is not a base64 string")
+					return nil, errorf(KindBase64, at()+".value", "is not a base64 string")
 				}
 				b, err := a.decode(BinaryFormat, vv)
 				if err != nil {
-					return nil, errorf(KindBase64, at+".value", "is not a valid base64 string")
+					return nil, errorf(KindBase64, at()+".value", "is not a valid base64 string")
 				}
 				h.Value = b
 			}
@@ -230,9 +245,6 @@ func (a *arena) decodeHeaders(raw []byte, field string) ([]kgo.RecordHeader, *Er
 			case s.b[0] == '"':
 				v, _ := value(s.b, false)
 				h.Value = a.copy(v.Str)
-				if h.Value == nil {
-					h.Value = []byte{}
-				}
 			default:
 				a.grow(len(s.b))
 				start := len(a.b)

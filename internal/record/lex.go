@@ -496,6 +496,23 @@ func (l *lexer) name() ([]byte, bool) {
 	if l.peek() != '"' {
 		return nil, l.unexpected("a string for an object member name")
 	}
+	// Names are short and plain: take them as they are when they are.
+	for k := l.i + 1; k < len(l.b); k++ {
+		c := l.b[k]
+		if c == '"' {
+			n := l.b[l.i+1 : k]
+			l.i = k + 1
+			if l.i < len(l.b) && l.b[l.i] == ':' {
+				l.i++
+				return n, true
+			}
+			l.ws()
+			return n, l.expect(':', "':' after an object member name")
+		}
+		if !plainByte[c] {
+			break
+		}
+	}
 	n, ok := l.str()
 	if !ok {
 		return nil, false
@@ -532,6 +549,30 @@ func (l *lexer) object(member func(name []byte) bool) bool {
 		}
 		return l.expect('}', "',' or '}'")
 	}
+}
+
+// nextMember reads the next member name of the object being read (its
+// '{' consumed): first says whether it is the first member. It returns
+// more=false at the closing brace, and also on a syntax error, which it
+// records in err: loops end with `return l.err == nil`.
+func (l *lexer) nextMember(first bool) (name []byte, more bool) {
+	l.ws()
+	if !first {
+		if !l.eat(',') {
+			if !l.eat('}') {
+				l.unexpected("',' or '}'")
+			}
+			return nil, false
+		}
+	} else if l.eat('}') {
+		return nil, false
+	}
+	n, ok := l.name()
+	if !ok {
+		return nil, false
+	}
+	l.ws()
+	return n, true
 }
 
 // compact appends v, a valid JSON value, without insignificant

@@ -334,3 +334,30 @@ func BenchmarkDecodeV3String(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeV3Binary is the record test/bench/v3produce sends.
+func BenchmarkDecodeV3Binary(b *testing.B) {
+	raw := []byte(`{"value":{"type":"BINARY","data":"` + Base64(bytes.Repeat([]byte("v"), 100)) + `"}}`)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := DecodeV3(raw, nil, "t"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkStream decodes the body test/bench/v3produce sends.
+func BenchmarkStream(b *testing.B) {
+	rec := []byte(`{"value":{"type":"BINARY","data":"` + Base64(bytes.Repeat([]byte("v"), 100)) + `"}}` + "\n")
+	body := bytes.Repeat(rec, 1000)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(rec)))
+	for i := 0; i < b.N; i += 1000 {
+		s := NewStream(bufio.NewReaderSize(bytes.NewReader(body), 64<<10), 1<<20, nil, "t")
+		for {
+			if _, err := s.Next(); err != nil {
+				break
+			}
+		}
+	}
+}

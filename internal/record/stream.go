@@ -41,18 +41,25 @@ func (s *Stream) Started() bool { return s.started }
 // body's read error.
 func (s *Stream) Next() (Record, error) {
 	s.started = false
+	var buf []byte
 	for {
-		c, err := s.r.ReadByte()
-		if err != nil {
-			return Record{}, err // io.EOF between records is the clean end
+		buf, _ = s.r.Peek(s.r.Buffered())
+		i := 0
+		for i < len(buf) && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n') {
+			i++
 		}
-		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
-			_ = s.r.UnreadByte()
+		if i > 0 {
+			_, _ = s.r.Discard(i)
+			buf = buf[i:]
+		}
+		if len(buf) > 0 {
 			break
+		}
+		if _, err := s.r.Peek(1); err != nil {
+			return Record{}, err // io.EOF between records is the clean end
 		}
 	}
 	s.started = true
-	buf, _ := s.r.Peek(s.r.Buffered())
 	if buf[0] != '{' {
 		return Record{}, &Error{Kind: KindSyntax, Problem: "expected a JSON object starting with '{', got " + quoteChar(buf[0])}
 	}

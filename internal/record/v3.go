@@ -6,8 +6,33 @@ import "strings"
 type v3Data struct {
 	// present: the record had the member; obj: as an object (anything
 	// else is refused when converting).
-	present, obj                                            bool
-	typ, data, subject, strategy, schemaID, version, schema span
+	present, obj bool
+	typ, data    span
+	// schema holds the schema fields, when the object has any (rare
+	// without a registry: kept out of the way of the usual record).
+	schema *v3Schema
+}
+
+type v3Schema struct {
+	subject, strategy, schemaID, version, schema span
+}
+
+// schemaField returns where a schema field goes, making d.schema.
+func (d *v3Data) schemaField(name string) *span {
+	if d.schema == nil {
+		d.schema = new(v3Schema)
+	}
+	switch name {
+	case "subject":
+		return &d.schema.subject
+	case "subject_name_strategy":
+		return &d.schema.strategy
+	case "schema_id":
+		return &d.schema.schemaID
+	case "schema_version":
+		return &d.schema.version
+	}
+	return &d.schema.schema
 }
 
 // v3Record is one v3 record object as written.
@@ -30,8 +55,8 @@ type v3Record struct {
 // name strategies.
 func DecodeV3(raw []byte, res Resolver, topic string) (Record, error) {
 	l := lexer{b: raw}
-	r, ok := l.v3Record()
-	if !ok {
+	var r v3Record
+	if !l.v3Record(&r) {
 		return Record{}, l.err
 	}
 	l.ws()
@@ -47,44 +72,53 @@ func DecodeV3(raw []byte, res Resolver, topic string) (Record, error) {
 // looked at. A KindTruncated error means b ends inside the object.
 func decodeV3Prefix(b []byte, res Resolver, topic string) (Record, int, error) {
 	l := lexer{b: b}
-	r, ok := l.v3Record()
-	if !ok {
+	var r v3Record
+	if !l.v3Record(&r) {
 		return Record{}, l.i, l.err
 	}
 	d, err := convertV3(&r, res, topic)
 	return d, l.i, err
 }
 
-// v3Record reads one record object.
-func (l *lexer) v3Record() (v3Record, bool) {
-	var r v3Record
+// v3Record reads one record object into r.
+func (l *lexer) v3Record(r *v3Record) bool {
 	l.ws()
 	if l.peek() != '{' {
 		if l.i >= len(l.b) {
-			return r, l.fail("")
+			return l.fail("")
 		}
-		return r, l.unexpected("a JSON object starting with '{'")
+		return l.unexpected("a JSON object starting with '{'")
 	}
-	ok := l.object(func(n []byte) bool {
-		switch string(n) {
-		case "partition_id":
-			return l.spanInto(&r.partition)
-		case "headers":
-			return l.spanInto(&r.headers)
-		case "timestamp":
-			return l.spanInto(&r.timestamp)
-		case "key":
-			return l.v3Data(&r.key)
-		case "value":
-			return l.v3Data(&r.value)
+	l.i++
+	for first := true; ; first = false {
+		n, more := l.nextMember(first)
+		if !more {
+			break
 		}
-		return l.skipValue()
-	})
-	return r, ok
+		var ok bool
+		switch string(n) {
+		case "value":
+			ok = l.v3Data(&r.value)
+		case "key":
+			ok = l.v3Data(&r.key)
+		case "partition_id":
+			ok = l.spanInto(&r.partition)
+		case "headers":
+			ok = l.spanInto(&r.headers)
+		case "timestamp":
+			ok = l.spanInto(&r.timestamp)
+		default:
+			ok = l.skipValue()
+		}
+		if !ok {
+			return false
+		}
+	}
+	return l.err == nil
 }
 
 // v3Data reads a key or value: null, an object, or (a problem found when
-// converting) any other value, kept in data with typ unset.
+// converting) any other value, kept in data.
 func (l *lexer) v3Data(d *v3Data) bool {
 	*d = v3Data{}
 	switch l.peek() {
@@ -96,34 +130,37 @@ func (l *lexer) v3Data(d *v3Data) bool {
 		return l.spanInto(&d.data) // not an object: refused when converting
 	}
 	d.present, d.obj = true, true
-	return l.object(func(n []byte) bool {
+	l.i++
+	for first := true; ; first = false {
+		n, more := l.nextMember(first)
+		if !more {
+			break
+		}
+		var ok bool
 		switch string(n) {
 		case "type":
-			return l.spanInto(&d.typ)
+			ok = l.spanInto(&d.typ)
 		case "data":
-			return l.spanInto(&d.data)
-		case "subject":
-			return l.spanInto(&d.subject)
-		case "subject_name_strategy":
-			return l.spanInto(&d.strategy)
-		case "schema_id":
-			return l.spanInto(&d.schemaID)
-		case "schema_version":
-			return l.spanInto(&d.version)
-		case "schema":
-			return l.spanInto(&d.schema)
+			ok = l.spanInto(&d.data)
+		case "subject", "subject_name_strategy", "schema_id", "schema_version", "schema":
+			ok = l.spanInto(d.schemaField(string(n)))
+		default:
+			ok = l.skipValue()
 		}
-		return l.skipValue()
-	})
+		if !ok {
+			return false
+		}
+	}
+	return l.err == nil
 }
 
 // convertV3 turns a parsed record into a Record.
 func convertV3(r *v3Record, res Resolver, topic string) (Record, error) {
 	var d Record
 	var e *Error
-	// What the built-in formats store is never longer than what the
-	// client wrote for it: one allocation holds it all.
-	a := arena{b: make([]byte, 0, len(r.key.data.b)+len(r.value.data.b)+len(r.headers.b))}
+	// Each piece is allocated as it is decoded, at the size its format
+	// bounds it to: records in flight hold no slack.
+	var a arena
 	if d.Partition, e = decodePartition(r.partition.b, "partition_id"); e != nil {
 		return Record{}, e
 	}
@@ -141,6 +178,8 @@ func convertV3(r *v3Record, res Resolver, topic string) (Record, error) {
 	}
 	return d, nil
 }
+
+var noSchema v3Schema
 
 // dataFields are the spellings of a key's or value's fields in errors
 // (constants, so that converting a record allocates no names).
@@ -161,29 +200,38 @@ func (a *arena) v3Data(d *v3Data, res Resolver, topic string, fn *dataFields) ([
 	if !d.obj {
 		return nil, "", errorf(KindInvalid, fn.name, "must be an object with \"type\" and \"data\"")
 	}
-	ref := SchemaRef{Key: fn == &keyFields, Topic: topic}
+	var typ Name
 	if !isNull(d.typ.b) {
-		v := d.typ.value()
-		n, ok := nameOf(v)
+		n, ok := nameOf(d.typ)
 		if !ok {
 			return nil, "", errorf(KindFormat, fn.typ, "must be BINARY, JSON or STRING (or AVRO, JSONSCHEMA or PROTOBUF with a Schema Registry)")
 		}
-		ref.Type = n
+		typ = n
 	}
+	// The usual record: a built-in type and no schema fields.
+	sc := d.schema
+	if sc == nil {
+		sc = &noSchema
+	}
+	if f, ok := Builtin(typ); ok && isNull(sc.subject.b) && isNull(sc.strategy.b) && isNull(sc.schemaID.b) && isNull(sc.version.b) && isNull(sc.schema.b) {
+		b, e := a.decodeData(f, d.data, fn.data)
+		return b, typ, e
+	}
+	ref := SchemaRef{Type: typ, Key: fn == &keyFields, Topic: topic}
 	var e *Error
-	if ref.Subject, e = optString(d.subject, fn.subject); e != nil {
+	if ref.Subject, e = optString(sc.subject, fn.subject); e != nil {
 		return nil, "", e
 	}
-	if ref.Strategy, e = optString(d.strategy, fn.strategy); e != nil {
+	if ref.Strategy, e = optString(sc.strategy, fn.strategy); e != nil {
 		return nil, "", e
 	}
-	if ref.ID, e = optInt(d.schemaID, fn.schemaID); e != nil {
+	if ref.ID, e = optInt(sc.schemaID, fn.schemaID); e != nil {
 		return nil, "", e
 	}
-	if ref.Version, e = optInt(d.version, fn.version); e != nil {
+	if ref.Version, e = optInt(sc.version, fn.version); e != nil {
 		return nil, "", e
 	}
-	if ref.Schema, e = optString(d.schema, fn.schema); e != nil {
+	if ref.Schema, e = optString(sc.schema, fn.schema); e != nil {
 		return nil, "", e
 	}
 	f, e := resolve(res, ref, fn.name)
@@ -199,10 +247,11 @@ func (a *arena) v3Data(d *v3Data, res Resolver, topic string, fn *dataFields) ([
 
 // nameOf reads an embedded format's name from a JSON string, in any case,
 // without allocating.
-func nameOf(v Value) (Name, bool) {
-	if !v.IsString {
+func nameOf(s span) (Name, bool) {
+	if s.b[0] != '"' {
 		return "", false
 	}
+	v := s.value()
 	switch string(v.Str) { // the usual spelling, without folding
 	case "BINARY":
 		return Binary, true

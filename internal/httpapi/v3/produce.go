@@ -198,8 +198,10 @@ func (a *api) produceStream(w http.ResponseWriter, r *http.Request) error {
 
 	// The first record, then the rest through the reader goroutine,
 	// which scans and decodes the next records while this one produces.
-	it, more := s.classify(first, ferr, st.Started())
-	s.apply(it)
+	it, ok, more := s.classify(first, ferr, st.Started())
+	if ok {
+		s.apply(&it)
+	}
 	if more {
 		items := make(chan []item, 4)
 		free := make(chan []item, 8) // spent batches go back to the reader
@@ -301,13 +303,13 @@ func (s *stream) readLoop(st *record.Stream, body *beforeRead, items chan<- []it
 	}
 	for {
 		d, err := st.Next()
-		it, more := s.classify(d, err, st.Started())
-		if it != nil {
+		it, ok, more := s.classify(d, err, st.Started())
+		if ok {
 			if at.IsZero() {
 				at = time.Now()
 			}
 			it.at = at
-			batch = append(batch, *it)
+			batch = append(batch, it)
 		}
 		if !more || stopped {
 			if !stopped {
@@ -324,7 +326,6 @@ func (s *stream) readLoop(st *record.Stream, body *beforeRead, items chan<- []it
 // apply answers one item: produce its record or queue its error.
 func (s *stream) apply(it *item) {
 	switch {
-	case it == nil:
 	case it.he != nil:
 		s.fail(it.he)
 	default:
@@ -376,39 +377,40 @@ func readErr(err error) error {
 	return err
 }
 
-// classify turns one read into an item (nil: nothing to answer) and
-// reports whether the stream goes on.
-func (s *stream) classify(d record.Record, rerr error, started bool) (*item, bool) {
+// classify turns one read into an item (ok false: nothing to answer) and
+// reports whether the stream goes on. Items are values: one per record,
+// on the hot path, must not cost an allocation.
+func (s *stream) classify(d record.Record, rerr error, started bool) (it item, ok, more bool) {
 	if rerr != nil {
 		var e *record.Error
 		switch {
 		case errors.Is(rerr, io.EOF):
-			return nil, false
+			return item{}, false, false
 		case errors.As(rerr, &e):
 			if e.Ends() {
-				return &item{he: recordError(e)}, false
+				return item{he: recordError(e)}, true, false
 			}
 			if s.draining.Load() {
 				break // answered as not produced, below
 			}
-			return &item{he: recordError(e)}, true
+			return item{he: recordError(e)}, true, true
 		case errors.Is(rerr, os.ErrDeadlineExceeded):
 			if s.draining.Load() || !started {
-				return nil, false // shutdown, or idle between records: end cleanly
+				return item{}, false, false // shutdown, or idle between records: end cleanly
 			}
-			return &item{he: httpapi.ErrRequestTimeout.Msg("Timed out reading the record; the stream ends here.")}, false
+			return item{he: httpapi.ErrRequestTimeout.Msg("Timed out reading the record; the stream ends here.")}, true, false
 		case errors.Is(rerr, io.ErrUnexpectedEOF):
-			return &item{he: httpapi.ErrBadRequest.Msg("Bad Request: the request body ended inside a record.")}, false
+			return item{he: httpapi.ErrBadRequest.Msg("Bad Request: the request body ended inside a record.")}, true, false
 		default:
 			// The client went away; nobody reads receipts any more.
 			s.a.logger.Debug("produce stream read failed", "err", rerr)
-			return nil, false
+			return item{}, false, false
 		}
 	}
 	if s.draining.Load() {
-		return &item{he: httpapi.ErrShuttingDown.Msg("The gateway is shutting down; this record was not produced.")}, true
+		return item{he: httpapi.ErrShuttingDown.Msg("The gateway is shutting down; this record was not produced.")}, true, true
 	}
-	return &item{d: d}, true
+	return item{d: d}, true, true
 }
 
 // wait blocks on ch until cond holds, flagging waiting meanwhile.
