@@ -104,8 +104,8 @@ func (t *Ticket) Done(end time.Time, moved int64) {
 // Admit checks a subject's buckets and quotas before a request runs:
 // movesBytes says whether byte limits apply (the request moves records).
 // Over a limit it returns the limit; a refused request takes nothing.
-func (l *Limiter) Admit(s Subject, now time.Time, movesBytes bool) (*Ticket, *Exceeded) {
-	t := &Ticket{l: l, s: s}
+func (l *Limiter) Admit(s Subject, now time.Time, movesBytes bool) (Ticket, *Exceeded) {
+	t := Ticket{l: l, s: s}
 	lim := s.Limits
 	if lim == (Limits{}) {
 		return t, nil
@@ -116,7 +116,7 @@ func (l *Limiter) Admit(s Subject, now time.Time, movesBytes bool) (*Ticket, *Ex
 		res := b.req.ReserveN(now, 1)
 		if d := res.DelayFrom(now); d > 0 {
 			res.CancelAt(now)
-			return nil, l.exceeded("requests", d, lim.requestBurst(),
+			return Ticket{}, l.exceeded("requests", d, lim.requestBurst(),
 				fmt.Sprintf("Request rate limit exceeded: the limit of %s requests per second (burst %d) has been exceeded.", fmtRate(lim.RequestsPerSecond), lim.requestBurst()))
 		}
 		tokens := b.req.TokensAt(now)
@@ -125,7 +125,7 @@ func (l *Limiter) Admit(s Subject, now time.Time, movesBytes bool) (*Ticket, *Ex
 	if b.bytes != nil && movesBytes {
 		if tokens := b.bytes.TokensAt(now); tokens < 0 {
 			d := time.Duration(-tokens / lim.BytesPerSecond * float64(time.Second))
-			return nil, l.exceeded("bytes", d, int(min(lim.byteBurst(), math.MaxInt32)),
+			return Ticket{}, l.exceeded("bytes", d, int(min(lim.byteBurst(), math.MaxInt32)),
 				fmt.Sprintf("Byte rate limit exceeded: the limit of %s bytes per second has been exceeded.", fmtRate(lim.BytesPerSecond)))
 		}
 	}
@@ -133,11 +133,11 @@ func (l *Limiter) Admit(s Subject, now time.Time, movesBytes bool) (*Ticket, *Ex
 		usedReq, usedBytes := l.usage.Used(s.Principal, now)
 		reset := untilMidnight(now)
 		if lim.DailyRequests > 0 && usedReq >= lim.DailyRequests {
-			return nil, l.exceeded("daily_requests", reset, int(min(lim.DailyRequests, math.MaxInt32)),
+			return Ticket{}, l.exceeded("daily_requests", reset, int(min(lim.DailyRequests, math.MaxInt32)),
 				fmt.Sprintf("Daily request quota of %d exceeded; it resets at 00:00 UTC.", lim.DailyRequests))
 		}
 		if lim.DailyBytes > 0 && usedBytes >= lim.DailyBytes && movesBytes {
-			return nil, l.exceeded("daily_bytes", reset, int(min(lim.DailyBytes, math.MaxInt32)),
+			return Ticket{}, l.exceeded("daily_bytes", reset, int(min(lim.DailyBytes, math.MaxInt32)),
 				fmt.Sprintf("Daily byte quota of %d exceeded; it resets at 00:00 UTC.", lim.DailyBytes))
 		}
 		if b.req == nil && lim.DailyRequests > 0 {
