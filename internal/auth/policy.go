@@ -38,10 +38,15 @@ type Principal struct {
 	Name string
 	// Method is how the caller authenticated.
 	Method Method
-	// TokenID is the JWT's jti for bearer callers.
+	// TokenID is the JWT's jti for bearer callers, and Expires the
+	// token's expiry (zero for other methods).
 	TokenID string
+	Expires time.Time
 	// ClientIP is the caller's address (after trusted proxies).
 	ClientIP netip.Addr
+	// credential is the fingerprint of the password the principal
+	// proved (basic, bearer): Recheck tells a changed one.
+	credential string
 }
 
 // Authenticated reports whether the caller proved an identity.

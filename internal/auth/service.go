@@ -64,6 +64,7 @@ type Service struct {
 	trusted  []netip.Prefix
 
 	reloadMu sync.Mutex // serializes reloads
+	changes  *changes   // what may change a principal's standing
 }
 
 // New loads the users and permissions files (or the open policy), the JWT
@@ -73,6 +74,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		cfg: o.Config, open: o.Open, protected: o.Protected, audit: o.Audit, logger: o.Logger,
 		onReload: o.OnReload,
 		pw:       newPasswords(o.Config.PasswordCacheTTL.D()),
+		changes:  newChanges(),
 		failures: ratelimit.NewKeyed(o.Config.FailuresPerSecond, o.Config.FailureBurst),
 	}
 	if s.logger == nil {
@@ -97,7 +99,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		}
 		s.jwt = newTokens(key, o.Config.JWT.Issuer, o.Config.JWT.Audience, o.Config.JWT.TTL.D(), o.Config.JWT.Leeway.D())
 		if o.Kafka != nil {
-			st, err := OpenTokenStore(ctx, o.Kafka, o.Config.Tokens.Topic, o.Config.Tokens.SegmentInterval.D(), s.logger)
+			st, err := OpenTokenStore(ctx, o.Kafka, o.Config.Tokens.Topic, o.Config.Tokens.SegmentInterval.D(), s.logger, s.changes.bump)
 			if err != nil {
 				return nil, err
 			}
@@ -179,6 +181,7 @@ func (s *Service) Reload(ctx context.Context, by string) (ReloadResult, error) {
 	}
 	s.policy.Store(pol)
 	s.pw.forget(pol)
+	s.changes.bump()
 	res := ReloadResult{Users: pol.users.Len(), Principals: len(pol.perms.entries)}
 	s.audit.Write(ctx, audit.Record{Event: audit.Reload, Principal: by,
 		Reason: fmt.Sprintf("%d users, %d permission entries", res.Users, res.Principals)})
@@ -314,7 +317,7 @@ func (s *Service) basic(ctx context.Context, ip netip.Addr, cred string) (*Princ
 	if err := s.checkPassword(ctx, ip, user, password); err != nil {
 		return nil, err
 	}
-	return &Principal{Name: user, Method: MethodBasic, ClientIP: ip}, nil
+	return &Principal{Name: user, Method: MethodBasic, ClientIP: ip, credential: fingerprint(s.Policy().users.Lookup(user))}, nil
 }
 
 // checkPassword verifies user's password, refusing at once (429) a client
@@ -366,7 +369,8 @@ func (s *Service) bearer(ctx context.Context, ip netip.Addr, tok string) (*Princ
 		e.Name = c.Subject
 		return nil, e
 	}
-	return &Principal{Name: c.Subject, Method: MethodBearer, TokenID: c.ID, ClientIP: ip}, nil
+	return &Principal{Name: c.Subject, Method: MethodBearer, TokenID: c.ID, Expires: c.ExpiresAt.Time, ClientIP: ip,
+		credential: fingerprint(s.Policy().users.Lookup(c.Subject))}, nil
 }
 
 // ErrLoginDisabled is returned by Login when there is no users file or no

@@ -29,9 +29,10 @@ var ErrTokenRevoked = errors.New("token revoked or unknown")
 // token ids, subjects and times, never the tokens. It is safe for
 // concurrent use.
 type TokenStore struct {
-	table  *ktable.Table
-	logger *slog.Logger
-	sf     singleflight.Group
+	table   *ktable.Table
+	logger  *slog.Logger
+	sf      singleflight.Group
+	changed func()
 
 	// mu guards the maps below, which mirror the topic.
 	mu            sync.RWMutex
@@ -64,9 +65,12 @@ const (
 )
 
 // OpenTokenStore creates the topic if needed and replays it.
-func OpenTokenStore(ctx context.Context, kc *kafka.Client, topic string, segment time.Duration, logger *slog.Logger) (*TokenStore, error) {
+// changed, if set, is called after every record applied (a token issued
+// or revoked on any replica).
+func OpenTokenStore(ctx context.Context, kc *kafka.Client, topic string, segment time.Duration, logger *slog.Logger, changed func()) (*TokenStore, error) {
 	s := &TokenStore{
 		logger:        logger,
+		changed:       changed,
 		byID:          map[string]tokenRecord{},
 		bySub:         map[string]map[string]struct{}{},
 		revokedBefore: map[string]int64{},
@@ -80,6 +84,11 @@ func OpenTokenStore(ctx context.Context, kc *kafka.Client, topic string, segment
 }
 
 func (s *TokenStore) apply(key string, value []byte) {
+	// A token issued changes nobody's standing; a token removed or a
+	// user's tokens revoked may.
+	if s.changed != nil && (value == nil || strings.HasPrefix(key, userKeyPrefix)) {
+		defer s.changed()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {

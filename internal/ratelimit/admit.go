@@ -79,6 +79,8 @@ type Ticket struct {
 	l *Limiter
 	s Subject
 	b *buckets
+	// charged counts the bytes Charge took already (Done takes the rest).
+	charged int64
 	// header: the bucket size, what is left and when it is full again.
 	limit     int
 	remaining int64
@@ -93,12 +95,51 @@ func (t *Ticket) Header() (limit int, remaining int64, reset time.Duration, ok b
 
 // Done records the request in the usage counters and charges the bytes it
 // moved to the byte bucket (which may go into debt: the next request
-// waits it out).
+// waits it out). A request whose handler metered its records with Charge
+// is charged nothing more: moved (the body's bytes) counts only for the
+// others.
 func (t *Ticket) Done(end time.Time, moved int64) {
-	if t.b != nil {
-		t.b.charge(end, moved)
+	if t == nil || t.l == nil {
+		return
 	}
-	t.l.usage.Add(t.s.Principal, end, 1, moved)
+	rest := moved
+	if t.charged > 0 {
+		rest = 0
+	}
+	if t.b != nil {
+		t.b.charge(end, rest)
+	}
+	t.l.usage.Add(t.s.Principal, end, 1, rest)
+}
+
+// Charge counts n bytes as they move, before the request ends (a stream's
+// record, a long poll's records), so that limits hold within one long
+// request and not only between requests. It returns how long the caller
+// should pause before moving more (the byte rate, paid back: a stream over
+// its rate is slowed, not cut off), or the daily byte quota that n would
+// exceed, in which case n is not counted and must not move.
+func (t *Ticket) Charge(now time.Time, n int64) (time.Duration, *Exceeded) {
+	if t == nil || n <= 0 || t.l == nil {
+		return 0, nil
+	}
+	lim := t.s.Limits
+	if lim.DailyBytes > 0 {
+		_, used := t.l.usage.Used(t.s.Principal, now)
+		if used+n > lim.DailyBytes {
+			return 0, t.l.exceeded("daily_bytes", untilMidnight(now), int(min(lim.DailyBytes, math.MaxInt32)),
+				fmt.Sprintf("Daily byte quota of %d exceeded; it resets at 00:00 UTC.", lim.DailyBytes))
+		}
+	}
+	t.charged += n
+	t.l.usage.Add(t.s.Principal, now, 0, n)
+	if t.b == nil || t.b.bytes == nil {
+		return 0, nil
+	}
+	t.b.charge(now, n)
+	if tokens := t.b.bytes.TokensAt(now); tokens < 0 {
+		return time.Duration(-tokens / lim.BytesPerSecond * float64(time.Second)), nil
+	}
+	return 0, nil
 }
 
 // Admit checks a subject's buckets and quotas before a request runs:
@@ -203,4 +244,19 @@ func (c *usageCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(usageRequestsDesc, prometheus.GaugeValue, float64(otherReq), "_other")
 	ch <- prometheus.MustNewConstMetric(usageBytesDesc, prometheus.GaugeValue, float64(otherBytes), "_other")
+}
+
+type ticketKey struct{}
+
+// WithTicket returns ctx carrying the request's ticket, for handlers that
+// meter what they move as it moves.
+func WithTicket(ctx context.Context, t *Ticket) context.Context {
+	return context.WithValue(ctx, ticketKey{}, t)
+}
+
+// TicketFrom returns the ticket of ctx, or nil (whose Charge does
+// nothing): requests that no limiter admitted are not metered.
+func TicketFrom(ctx context.Context) *Ticket {
+	t, _ := ctx.Value(ticketKey{}).(*Ticket)
+	return t
 }

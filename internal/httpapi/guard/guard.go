@@ -43,6 +43,7 @@ func Authenticate(svc *auth.Service) httpapi.Middleware {
 				return
 			}
 			ctx := auth.WithPrincipal(r.Context(), p)
+			ctx = auth.WithService(ctx, svc)
 			ctx = httpapi.SetPrincipal(ctx, p.Name)
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})

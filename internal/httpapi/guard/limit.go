@@ -40,7 +40,7 @@ func Limit(l *ratelimit.Limiter, identify func(*http.Request) ratelimit.Subject)
 			}
 			rw := httpapi.WrapWriter(w)
 			before := rw.Bytes()
-			next.ServeHTTP(rw, r)
+			next.ServeHTTP(rw, r.WithContext(ratelimit.WithTicket(r.Context(), &t)))
 			var moved int64
 			if body != nil {
 				moved += body.n
