@@ -204,3 +204,41 @@ func LiveFor(ctx context.Context) *Live {
 	}
 	return s.Live(p)
 }
+
+// Sees reports whether p may know that the named topic or group (scope)
+// exists: whether some action of p's on it is allowed. Listings (topics,
+// groups) show a tenant only what it sees, so that another tenant's names
+// do not leak; admins see everything.
+func (p *Policy) Sees(pr *Principal, scope Scope, name string) bool {
+	for _, a := range actionsOf[scope] {
+		if p.Decide(pr, a, name).Allowed {
+			return true
+		}
+	}
+	return false
+}
+
+// actionsOf lists the actions of each scope.
+var actionsOf = func() map[Scope][]Action {
+	m := map[Scope][]Action{}
+	for _, a := range Actions() {
+		s, _ := a.Scope()
+		m[s] = append(m[s], a)
+	}
+	return m
+}()
+
+// Sees is Policy.Sees for the principal of ctx, with the service that
+// authenticated it; without one (no authentication in the chain) it sees
+// everything.
+func Sees(ctx context.Context, scope Scope, name string) bool {
+	s, _ := ctx.Value(serviceKey{}).(*Service)
+	if s == nil {
+		return true
+	}
+	p := FromContext(ctx)
+	if p == nil {
+		p = &Principal{Name: Anonymous, Method: MethodAnonymous}
+	}
+	return s.Policy().Sees(p, scope, name)
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/kgate/kgate/internal/auth"
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/kafka"
 )
@@ -50,7 +51,7 @@ func (a *api) topics(w http.ResponseWriter, r *http.Request) error {
 	}
 	names := []string{}
 	for n, td := range tds {
-		if td.Err == nil {
+		if td.Err == nil && auth.Sees(r.Context(), auth.ScopeTopic, n) {
 			names = append(names, n)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/kgate/kgate/internal/auth"
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/kafka"
 )
@@ -82,7 +83,7 @@ func (m metadata) listTopics(w http.ResponseWriter, r *http.Request) error {
 	}
 	names := []string{}
 	for _, td := range tds {
-		if !td.IsInternal && td.Err == nil {
+		if !td.IsInternal && td.Err == nil && auth.Sees(r.Context(), auth.ScopeTopic, td.Topic) {
 			names = append(names, td.Topic)
 		}
 	}

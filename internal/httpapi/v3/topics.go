@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kgate/kgate/internal/auth"
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/kafka"
 )
@@ -82,7 +83,7 @@ func (a *api) listTopics(w http.ResponseWriter, r *http.Request) error {
 	}
 	names := make([]string, 0, len(tds))
 	for n, td := range tds {
-		if td.Err == nil {
+		if td.Err == nil && auth.Sees(r.Context(), auth.ScopeTopic, n) {
 			names = append(names, n)
 		}
 	}
