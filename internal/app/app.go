@@ -70,6 +70,10 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 //  5. the embedded broker stops last, persisting its state: everything
 //     else talks to it.
 func build(ctx context.Context, cfg config.Config, logger *slog.Logger, g *group) (Info, error) {
+	PrivateFiles()
+	if err := privateDataDir(cfg.DataDir, logger); err != nil {
+		return Info{}, err
+	}
 	m := metrics.New()
 	info := Info{Brokers: cfg.Brokers}
 	open := cfg.OpenMode()
@@ -112,6 +116,7 @@ func build(ctx context.Context, cfg config.Config, logger *slog.Logger, g *group
 	if err != nil {
 		return info, err
 	}
+	g.add("audit", au.Run, nil) // writes its last summaries before the Kafka client closes
 	var syncBroker func(context.Context, *auth.Policy) error // the broker's SCRAM users and ACLs follow the policy
 	if eb.secured() {
 		if syncBroker, err = eb.secure(ctx, kc); err != nil {
@@ -127,7 +132,8 @@ func build(ctx context.Context, cfg config.Config, logger *slog.Logger, g *group
 		if err := syncBroker(ctx, svc.Policy()); err != nil {
 			return info, err
 		}
-		eb.guard.admit(svc, au)
+		eb.guard.Admit(svc, au)
+		g.add("kafka port guard", eb.guard.Run, nil) // closes connections whose user's standing changed
 	}
 
 	lim, err := newLimits(ctx, cfg.Auth.Limits, open, node, kc, svc, m, logger)
