@@ -116,7 +116,7 @@ func build(ctx context.Context, cfg config.Config, logger *slog.Logger, g *group
 	if err != nil {
 		return info, err
 	}
-	g.add("audit", au.Run, nil) // writes its last summaries before the Kafka client closes
+	g.add("audit", au.Run, nil)                              // writes its last summaries before the Kafka client closes
 	var syncBroker func(context.Context, *auth.Policy) error // the broker's SCRAM users and ACLs follow the policy
 	if eb.secured() {
 		if syncBroker, err = eb.secure(ctx, kc); err != nil {

@@ -88,7 +88,7 @@ func TestFinding15DataFilesPrivate(t *testing.T) {
 		if d.Name() == "sasl.json" {
 			sawSASL = true
 		}
-		if got := info.Mode() &^ os.ModeType | info.Mode()&os.ModeDir; got != want {
+		if got := info.Mode()&^os.ModeType | info.Mode()&os.ModeDir; got != want {
 			t.Errorf("%s: mode %v, want %v", strings.TrimPrefix(path, cfg.DataDir), info.Mode(), want)
 		}
 		return nil

@@ -480,4 +480,3 @@ func TestFinding5KafkaPortConnectionCaps(t *testing.T) {
 		t.Errorf("audit records of the refused connections: %v", recs)
 	}
 }
-
