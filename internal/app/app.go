@@ -116,7 +116,8 @@ func build(ctx context.Context, cfg config.Config, logger *slog.Logger, g *group
 	if err != nil {
 		return info, err
 	}
-	g.add("audit", au.Run, nil)                              // writes its last summaries before the Kafka client closes
+	// The audit log writes its last summaries before the Kafka client closes.
+	g.add("audit", au.Run, nil)
 	var syncBroker func(context.Context, *auth.Policy) error // the broker's SCRAM users and ACLs follow the policy
 	if eb.secured() {
 		if syncBroker, err = eb.secure(ctx, kc); err != nil {
@@ -160,8 +161,11 @@ func build(ctx context.Context, cfg config.Config, logger *slog.Logger, g *group
 	g.add("v2 consumers", consumers.Run, consumers.Close)
 
 	draining := make(chan struct{})
-	h, routes := api{cfg: cfg, kc: kc, sasl: creds.Mechanism != "", consumers: consumers, auth: svc, limits: lim,
+	h, routes, err := api{cfg: cfg, kc: kc, sasl: creds.Mechanism != "", consumers: consumers, auth: svc, limits: lim,
 		metrics: m, draining: draining, logger: logger}.handler()
+	if err != nil {
+		return info, err
+	}
 	srv, err := listen(cfg, h, certs, draining, logger)
 	if err != nil {
 		return info, err

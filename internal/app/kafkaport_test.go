@@ -160,16 +160,16 @@ func kafkaClient(t testing.TB, g *testutil.Gateway, from, user, password string,
 }
 
 // auditRecords reads the audit topic (as kgate's superuser) until match
-// has returned true for want records or wait has passed, and returns the
-// matching records.
-func auditRecords(t testing.TB, g *testutil.Gateway, wait time.Duration, want int, match func(map[string]any) bool) []map[string]any {
+// has returned true for want records (want < 0: until done, if given,
+// returns true) or wait has passed, and returns the matching records.
+func auditRecords(t testing.TB, g *testutil.Gateway, wait time.Duration, want int, match func(map[string]any) bool, done ...func() bool) []map[string]any {
 	t.Helper()
 	cl := kafkaSuperuser(t, g, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{g.Config.Auth.Audit.Topic: {0: kgo.NewOffset().AtStart()}}))
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(t.Context(), wait)
 	defer cancel()
 	var out []map[string]any
-	for ctx.Err() == nil && (want <= 0 || len(out) < want) {
+	for ctx.Err() == nil && (want == 0 || want > 0 && len(out) < want || want < 0 && (len(done) == 0 || !done[0]())) {
 		fs := cl.PollFetches(ctx)
 		fs.EachRecord(func(r *kgo.Record) {
 			var m map[string]any
