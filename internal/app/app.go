@@ -64,7 +64,9 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 //     leave their groups, which needs the brokers;
 //  3. the security followers stop: SIGHUP, certificate reloads, the
 //     usage counters (flushed a last time, after the drained requests
-//     counted) and the token store;
+//     counted), the Kafka-port guard's follower, the token store, and
+//     the audit log, which writes the summaries of the refusals it
+//     folded;
 //  4. the Kafka client flushes the producer, so that every record the
 //     drained requests acknowledged reached the brokers, then closes;
 //  5. the embedded broker stops last, persisting its state: everything

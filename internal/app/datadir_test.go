@@ -100,3 +100,21 @@ func TestFinding15DataFilesPrivate(t *testing.T) {
 		t.Errorf("checked %d files (sasl.json among them: %v); the broker wrote less than expected", files, sawSASL)
 	}
 }
+
+// TestFinding15EmptyDataDirMadePrivate: an empty directory made for kgate
+// with a loose mode (a package's /var/lib/kgate, a volume mount) holds
+// nothing to protect yet: kgate makes it private and starts.
+func TestFinding15EmptyDataDirMadePrivate(t *testing.T) {
+	cfg := testutil.GatewayConfig(t)
+	if err := os.Chmod(cfg.DataDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	testutil.StartGatewayConfig(t, cfg)
+	fi, err := os.Stat(cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		t.Errorf("data directory mode %04o, want 0700", fi.Mode().Perm())
+	}
+}

@@ -357,7 +357,7 @@ func (g *KafkaGuard) authenticated(c *guardConn) (string, bool) {
 		release, ex := g.authed.Acquire(c.user, g.o.MaxConnectionsPerUser)
 		if ex != nil {
 			g.record(d, audit.Record{Event: audit.Denied, Principal: g.known(d, c.user), ClientIP: c.ip.String(),
-				Reason: fmt.Sprintf("too many %s (at most %d) (Kafka port)", ex.Limit, ex.Max)})
+				Reason: ex.Message + " (Kafka port)"})
 			return "SASL authentication refused: " + ex.Message, false
 		}
 		if !c.authedSlot(release) {
@@ -388,13 +388,6 @@ func (g *KafkaGuard) forget(c *guardConn) {
 	g.mu.Lock()
 	delete(g.conns, c)
 	g.mu.Unlock()
-}
-
-// Open returns how many authenticated connections the guard lists.
-func (g *KafkaGuard) Open() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return len(g.conns)
 }
 
 // kafkaCredential fingerprints the SCRAM credential of u for mechanism,
@@ -446,7 +439,7 @@ func (l *guardListener) Accept() (net.Conn, error) {
 		if ex != nil {
 			c.Close()
 			l.g.record(l.g.deps.Load(), audit.Record{Event: audit.Denied, Principal: audit.UnknownPrincipal, ClientIP: ip.String(),
-				Reason: fmt.Sprintf("too many %s (at most %d) (Kafka port)", ex.Limit, ex.Max)})
+				Reason: ex.Message + " (Kafka port)"})
 			continue
 		}
 		return newGuardConn(c, l.g, ip, release), nil
