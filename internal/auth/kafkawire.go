@@ -19,7 +19,7 @@ import (
 // Bounds on what a connection may send before it has authenticated.
 const (
 	sniffMaxFrames = 16
-	sniffMaxFrame  = 1 << 20
+	sniffMaxFrame  = 64 << 10 // a login's frames are a few hundred bytes
 )
 
 var errSniff = errors.New("malformed or unexpected request before SASL authentication")
