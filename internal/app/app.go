@@ -64,12 +64,18 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 //     leave their groups, which needs the brokers;
 //  3. the security followers stop: SIGHUP, certificate reloads, the
 //     usage counters (flushed a last time, after the drained requests
-//     counted) and the token store;
+//     counted), the Kafka-port guard's follower, the token store, and
+//     the audit log, which writes the summaries of the refusals it
+//     folded;
 //  4. the Kafka client flushes the producer, so that every record the
 //     drained requests acknowledged reached the brokers, then closes;
 //  5. the embedded broker stops last, persisting its state: everything
 //     else talks to it.
 func build(ctx context.Context, cfg config.Config, logger *slog.Logger, g *group) (Info, error) {
+	PrivateFiles()
+	if err := privateDataDir(cfg.DataDir, logger); err != nil {
+		return Info{}, err
+	}
 	m := metrics.New()
 	info := Info{Brokers: cfg.Brokers}
 	open := cfg.OpenMode()
@@ -112,6 +118,8 @@ func build(ctx context.Context, cfg config.Config, logger *slog.Logger, g *group
 	if err != nil {
 		return info, err
 	}
+	// The audit log writes its last summaries before the Kafka client closes.
+	g.add("audit", au.Run, nil)
 	var syncBroker func(context.Context, *auth.Policy) error // the broker's SCRAM users and ACLs follow the policy
 	if eb.secured() {
 		if syncBroker, err = eb.secure(ctx, kc); err != nil {
@@ -127,7 +135,8 @@ func build(ctx context.Context, cfg config.Config, logger *slog.Logger, g *group
 		if err := syncBroker(ctx, svc.Policy()); err != nil {
 			return info, err
 		}
-		eb.guard.admit(svc, au)
+		eb.guard.Admit(svc, au)
+		g.add("kafka port guard", eb.guard.Run, nil) // closes connections whose user's standing changed
 	}
 
 	lim, err := newLimits(ctx, cfg.Auth.Limits, open, node, kc, svc, m, logger)
@@ -154,8 +163,11 @@ func build(ctx context.Context, cfg config.Config, logger *slog.Logger, g *group
 	g.add("v2 consumers", consumers.Run, consumers.Close)
 
 	draining := make(chan struct{})
-	h, routes := api{cfg: cfg, kc: kc, sasl: creds.Mechanism != "", consumers: consumers, auth: svc, limits: lim,
+	h, routes, err := api{cfg: cfg, kc: kc, sasl: creds.Mechanism != "", consumers: consumers, auth: svc, limits: lim,
 		metrics: m, draining: draining, logger: logger}.handler()
+	if err != nil {
+		return info, err
+	}
 	srv, err := listen(cfg, h, certs, draining, logger)
 	if err != nil {
 		return info, err

@@ -7,14 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 
-	"github.com/kgate/kgate/internal/audit"
 	"github.com/kgate/kgate/internal/auth"
 	"github.com/kgate/kgate/internal/broker"
 	"github.com/kgate/kgate/internal/config"
@@ -28,7 +24,7 @@ type embedded struct {
 	*broker.Broker
 	// superuser is kgate's own identity on a secured broker.
 	superuser kafka.Credentials
-	guard     *kafkaGuard // nil: not secured
+	guard     *auth.KafkaGuard // nil: not secured
 	logger    *slog.Logger
 }
 
@@ -71,12 +67,20 @@ func startEmbedded(cfg config.Config, superuser kafka.Credentials, logger *slog.
 		if err := os.Remove(filepath.Join(cfg.DataDir, "kafka", "sasl.json")); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("resetting the embedded broker's SASL state: %w", err)
 		}
-		e.guard = &kafkaGuard{superuser: superuser.Username}
+		e.guard = auth.NewKafkaGuard(auth.KafkaGuardOptions{
+			Superuser:             superuser.Username,
+			SuperuserUnguessable:  cfg.Kafka.SASL.Mechanism == "" && cfg.Kafka.SASL.File == "", // kafkaCredentials generated the password
+			FailuresPerSecond:     cfg.Auth.FailuresPerSecond,
+			FailureBurst:          cfg.Auth.FailureBurst,
+			UserFailuresPerSecond: cfg.Broker.UserFailuresPerSecond,
+			UserFailureBurst:      cfg.Broker.UserFailureBurst,
+			MaxConnections:        cfg.Broker.MaxConnections,
+			MaxConnectionsPerUser: cfg.Broker.MaxConnectionsPerUser,
+			Logger:                logger,
+		})
 		opts = append(opts,
 			broker.KfakeOpts(auth.BrokerOptions(superuser.Mechanism, superuser.Username, superuser.Password.Reveal())...),
-			broker.WrapListener(func(ln net.Listener) net.Listener {
-				return auth.GuardListener(ln, e.guard.allowed, e.guard.denied)
-			}))
+			broker.WrapListener(e.guard.Listener))
 	}
 	b, err := broker.Start(cfg.DataDir, opts...)
 	if err != nil {
@@ -107,51 +111,6 @@ func (e *embedded) secure(ctx context.Context, kc *kafka.Client) (func(context.C
 func (e *embedded) close() {
 	e.Close()
 	e.logger.Info("embedded broker stopped")
-}
-
-// kafkaGuard admits clients to a secured broker's Kafka port: kgate's
-// superuser always, others from the addresses the policy allows them. The
-// broker starts before the policy can be loaded (the token store lives on
-// the broker), so until admit hands over the auth service only the
-// superuser gets in. Its methods are safe for concurrent use.
-type kafkaGuard struct {
-	superuser string
-	auth      atomic.Pointer[guardAuth]
-}
-
-type guardAuth struct {
-	svc   *auth.Service
-	audit *audit.Log
-}
-
-// admit starts checking other clients against svc's policy, recording
-// refusals in a.
-func (k *kafkaGuard) admit(svc *auth.Service, a *audit.Log) {
-	k.auth.Store(&guardAuth{svc: svc, audit: a})
-}
-
-func (k *kafkaGuard) allowed(user string, ip netip.Addr) bool {
-	if user == k.superuser {
-		return true
-	}
-	ga := k.auth.Load()
-	if ga == nil {
-		return false // the policy is not loaded yet
-	}
-	return ga.svc.Policy().ClientAllowed(user, ip)
-}
-
-func (k *kafkaGuard) denied(user string, ip netip.Addr) {
-	ga := k.auth.Load()
-	if ga == nil {
-		return // still starting: only kgate connects then
-	}
-	known := audit.UnknownPrincipal
-	if ga.svc.Policy().Users().Lookup(user) != nil {
-		known = user
-	}
-	ga.audit.Write(context.Background(), audit.Record{Event: audit.Denied, Principal: known, AuthMethod: string(auth.MethodKafkaSASL),
-		ClientIP: ip.String(), Reason: "client address not in the allowed CIDRs (Kafka port)"})
 }
 
 // brokerSecret returns kgate's password on the embedded broker, generated

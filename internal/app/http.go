@@ -39,7 +39,7 @@ type api struct {
 
 // handler registers every route and returns the handler with the
 // middleware chain, and the routes.
-func (a api) handler() (http.Handler, []httpapi.Route) {
+func (a api) handler() (http.Handler, []httpapi.Route, error) {
 	cfg, kc, m, logger := a.cfg, a.kc, a.metrics, a.logger
 	rr := httpapi.NewRouter()
 	ops.Register(rr, ops.Deps{Ping: kc.Ping, Metrics: m.Handler(), MetricsOpen: cfg.Metrics.Open})
@@ -54,6 +54,10 @@ func (a api) handler() (http.Handler, []httpapi.Route) {
 	// Documents every route, including any registered after it.
 	openapi.Register(rr)
 
+	crossOrigin, err := guard.CrossOrigin(a.auth, cfg.HTTP.AllowedOrigins)
+	if err != nil {
+		return nil, nil, err
+	}
 	h := rr.Handler(httpapi.Chain{
 		Outer: []func(http.Handler) http.Handler{
 			httpapi.Recover(logger),
@@ -64,6 +68,7 @@ func (a api) handler() (http.Handler, []httpapi.Route) {
 			func(rt httpapi.Route, next http.Handler) http.Handler {
 				return m.Instrument(rt.Pattern, rt.Method, next)
 			},
+			crossOrigin,
 			guard.Authenticate(a.auth),
 			guard.Limit(a.limits.limiter, a.limits.subject),
 			guard.Authorize(a.auth),
@@ -71,7 +76,7 @@ func (a api) handler() (http.Handler, []httpapi.Route) {
 		Logger:       logger,
 		MaxBodyBytes: int64(cfg.HTTP.MaxBodyBytes),
 	})
-	return h, rr.Routes()
+	return h, rr.Routes(), nil
 }
 
 // securityProtocol names how kgate reaches the brokers, in Kafka's terms.

@@ -25,12 +25,14 @@ import (
 )
 
 // openAudit returns the audit log: to the audit topic through kc (created
-// if missing), or in open mode to the log only.
+// if missing, capped by size), or in open mode to the log only; repeated
+// refusals are folded.
 func openAudit(ctx context.Context, cfg config.Audit, open bool, node string, kc *kafka.Client, m *metrics.Metrics, logger *slog.Logger) (*audit.Log, error) {
+	opts := []audit.Opt{audit.Aggregate(cfg.AggregateInterval.D()), audit.MaxBytes(int64(cfg.MaxBytes))}
 	if open {
-		return audit.New(nil, cfg.Topic, node, logger, m.Registry), nil
+		return audit.New(nil, cfg.Topic, node, logger, m.Registry, opts...), nil
 	}
-	a := audit.New(kc, cfg.Topic, node, logger, m.Registry)
+	a := audit.New(kc, cfg.Topic, node, logger, m.Registry, opts...)
 	if err := a.Open(ctx); err != nil {
 		return nil, err
 	}

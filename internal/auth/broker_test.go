@@ -3,12 +3,11 @@ package auth_test
 import (
 	"context"
 	"errors"
-	"net"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,16 +53,42 @@ type secureBroker struct {
 	set   func(*auth.Policy)
 }
 
+// policyHolder is the policy a test broker's guard follows.
+type policyHolder struct {
+	mu  sync.Mutex
+	p   *auth.Policy
+	gen uint64
+	ch  chan struct{}
+}
+
+func (h *policyHolder) Policy() *auth.Policy { h.mu.Lock(); defer h.mu.Unlock(); return h.p }
+func (h *policyHolder) Generation() uint64   { h.mu.Lock(); defer h.mu.Unlock(); return h.gen }
+func (h *policyHolder) Changed() <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.ch
+}
+
+func (h *policyHolder) set(p *auth.Policy) {
+	h.mu.Lock()
+	h.p = p
+	h.gen++
+	close(h.ch)
+	h.ch = make(chan struct{})
+	h.mu.Unlock()
+}
+
 // startSecureBroker runs the embedded broker as kgate does with users
-// configured: SASL required, ACLs from the policy, the CIDR guard.
+// configured: SASL required, ACLs from the policy, the Kafka-port guard.
 func startSecureBroker(t *testing.T, pol *auth.Policy) *secureBroker {
 	t.Helper()
-	cur := pol
-	sb := &secureBroker{pol: func() *auth.Policy { return cur }}
-	allowed := func(user string, ip netip.Addr) bool { return user == "kgate" || cur.ClientAllowed(user, ip) }
+	h := &policyHolder{p: pol, ch: make(chan struct{})}
+	sb := &secureBroker{pol: h.Policy}
+	guard := auth.NewKafkaGuard(auth.KafkaGuardOptions{Superuser: "kgate", FailuresPerSecond: 1000, FailureBurst: 1000,
+		UserFailuresPerSecond: 1000, UserFailureBurst: 1000, MaxConnections: 1000, MaxConnectionsPerUser: 100, Logger: testutil.Logger()})
 	b, err := broker.Start(t.TempDir(), broker.Listen("127.0.0.1:0"), broker.Logger(testutil.Logger()),
 		broker.KfakeOpts(auth.BrokerOptions("SCRAM-SHA-512", "kgate", superPW)...),
-		broker.WrapListener(func(ln net.Listener) net.Listener { return auth.GuardListener(ln, allowed, nil) }))
+		broker.WrapListener(guard.Listener))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,11 +102,16 @@ func startSecureBroker(t *testing.T, pol *auth.Policy) *secureBroker {
 	if err := auth.SyncBroker(ctx, sb.admin, pol, "kgate", testutil.Logger()); err != nil {
 		t.Fatal(err)
 	}
+	guard.Admit(h, nil)
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = guard.Run(runCtx) }()
+	t.Cleanup(func() { stop(); <-done })
 	sb.set = func(p *auth.Policy) {
 		if err := auth.SyncBroker(ctx, sb.admin, p, "kgate", testutil.Logger()); err != nil {
 			t.Fatal(err)
 		}
-		cur = p
+		h.set(p)
 	}
 	for _, topic := range []string{"customer1", "customer2", "logs-app", "anything", "partner-in", "_kgate_tokens"} {
 		if _, err := kadm.NewClient(sb.admin).CreateTopic(ctx, 1, -1, nil, topic); err != nil {

@@ -1,19 +1,26 @@
 package auth
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math"
 	"net"
 	"net/netip"
-	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kgate/kgate/internal/audit"
+	"github.com/kgate/kgate/internal/ratelimit"
 )
 
 // ClientAllowed reports whether user may connect from ip: every entry that
@@ -35,275 +42,711 @@ func (p *Policy) ClientAllowed(user string, ip netip.Addr) bool {
 	return true
 }
 
-// GuardListener wraps the embedded broker's Kafka listener so that the
-// permissions' client CIDRs hold on the Kafka port too (Kafka ACL hosts
-// are single addresses). Until a connection names its SASL user, the guard
-// reads the Kafka frames passing by to find the user in the first
-// SaslAuthenticate request; a user not allowed from the connection's
-// address is disconnected before the broker sees that request. After that
-// the connection is passed through untouched. allowed is asked per
-// connection; denied, if set, is told of each refusal.
-func GuardListener(ln net.Listener, allowed func(user string, ip netip.Addr) bool, denied func(user string, ip netip.Addr)) net.Listener {
-	return &guardListener{Listener: ln, allowed: allowed, denied: denied}
+// KafkaGuardOptions configure NewKafkaGuard.
+type KafkaGuardOptions struct {
+	// Superuser is kgate's own user on the broker: admitted before the
+	// policy is known, never checked against it nor counted against the
+	// connection caps (the broker still verifies its password, and the
+	// failure limits apply to it as to anyone unless
+	// SuperuserUnguessable).
+	Superuser string
+	// SuperuserUnguessable exempts the superuser from the failure limits
+	// (its failures are still audited): set when kgate generated its
+	// password (256 random bits), so that nobody sharing kgate's address
+	// can lock kgate out of its own broker by failing as it.
+	SuperuserUnguessable bool
+	// FailuresPerSecond and FailureBurst bound failed logins per client
+	// address (auth.failures_per_second, as over HTTP).
+	FailuresPerSecond float64
+	FailureBurst      int
+	// UserFailuresPerSecond and UserFailureBurst bound failed logins per
+	// known user from any address. A user's logins from an address it
+	// logged in from lately are exempt from both this and the address's
+	// limit, and bounded instead by the same per-address rate for that
+	// pair alone: guessing from elsewhere cannot lock a user out of the
+	// places it works from.
+	UserFailuresPerSecond float64
+	UserFailureBurst      int
+	// MaxConnections bounds the node's authenticated client connections
+	// and MaxConnectionsPerUser one user's. Unauthenticated connections
+	// are bounded on their own: pendingPerAddress from one address,
+	// max(MaxConnections, pendingNode) on the node, each for at most
+	// AuthTimeout.
+	MaxConnections        int
+	MaxConnectionsPerUser int
+	// AuthTimeout is how long a connection may take to authenticate
+	// before it is closed (default 10s).
+	AuthTimeout time.Duration
+	Logger      *slog.Logger
 }
 
-type guardListener struct {
-	net.Listener
-	allowed func(string, netip.Addr) bool
-	denied  func(string, netip.Addr)
+// PolicySource is what the guard follows: the policy in force and its
+// changes (an *auth.Service).
+type PolicySource interface {
+	Policy() *Policy
+	Changed() <-chan struct{}
+	Generation() uint64
 }
 
-func (l *guardListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	var ip netip.Addr
-	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		ip, _ = netip.AddrFromSlice(ta.IP)
-		ip = ip.Unmap()
-	}
-	return &guardConn{Conn: c, l: l, ip: ip}, nil
+// KafkaGuard guards the embedded broker's Kafka port, where the broker
+// itself checks passwords (SASL) and ACLs. Until a connection has
+// authenticated, the guard reads the frames passing by in both
+// directions (never more than a few small ones) and
+//
+//   - limits failed logins per client address and per user: over the
+//     limit, a login is answered SASL_AUTHENTICATION_FAILED by the guard
+//     before the broker sees it, and every failure and refusal is
+//     audited (without the password);
+//   - refuses users the permissions' client CIDRs do not allow from the
+//     connection's address (Kafka ACL hosts are single addresses);
+//   - caps connections per user, per unauthenticated address and on the
+//     node;
+//   - closes connections that do not authenticate within AuthTimeout.
+//
+// After that the connection passes untouched, but the guard keeps it in
+// a list: when the policy changes (a reload), connections of users who
+// were deleted, whose SCRAM credentials changed or who are no longer
+// allowed from their address are closed (the ACLs the broker enforces on
+// each request follow reloads on their own; see SyncBroker). The broker
+// does not offer re-authentication (connections.max.reauth.ms is unset),
+// so a connection's user cannot change once it passes.
+//
+// Its methods are safe for concurrent use.
+type KafkaGuard struct {
+	o            KafkaGuardOptions
+	logger       *slog.Logger
+	addrFailures *ratelimit.Keyed
+	userFailures *ratelimit.Keyed
+	pairFailures *ratelimit.Keyed // user from an address it logged in from lately
+	pending      *ratelimit.Slots // not yet authenticated, by address
+	authed       *ratelimit.Slots // authenticated, by user
+	deps         atomic.Pointer[guardDeps]
+
+	// mu guards the fields below.
+	mu    sync.Mutex
+	conns map[*guardConn]struct{} // authenticated connections
+	good  map[goodKey]time.Time   // last login of a user from an address
 }
 
-type guardConn struct {
-	net.Conn
-	l  *guardListener
-	ip netip.Addr
-
-	mu      sync.Mutex // Read is called from one goroutine; mu is for clarity
-	sniff   SASLSniffer
-	decided bool
-	refused error
+type guardDeps struct {
+	src   PolicySource
+	audit *audit.Log
 }
 
-func (c *guardConn) Read(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.refused != nil {
-		return 0, c.refused
-	}
-	n, err := c.Conn.Read(p)
-	if c.decided || n == 0 {
-		return n, err
-	}
-	user, done, perr := c.sniff.Feed(p[:n])
-	switch {
-	case perr != nil:
-		c.refused = fmt.Errorf("kafka port guard: %w", perr)
-	case done && user != "" && !c.l.allowed(user, c.ip):
-		if c.l.denied != nil {
-			c.l.denied(user, c.ip)
-		}
-		c.refused = errors.New("kafka port guard: client address not allowed for this user")
-	case done:
-		c.decided = true
-		return n, err
-	default:
-		return n, err
-	}
-	c.Conn.Close()
-	return 0, c.refused
+type goodKey struct {
+	user string
+	ip   netip.Addr
 }
 
-// SASLSniffer finds the SASL user in the client side of a Kafka
-// connection. Feed it the bytes the client sends, in order, until it
-// reports done.
-type SASLSniffer struct {
-	buf       []byte
-	frames    int
-	mechanism string
-}
-
-// Bounds on what a connection may send before it has authenticated.
+// How long a login keeps its address exempt from the user's and the
+// address's failure limits, and how many such pairs are remembered.
 const (
-	sniffMaxFrames = 16
-	sniffMaxFrame  = 1 << 20
+	goodFor   = 24 * time.Hour
+	goodLimit = 100000
 )
 
-var errSniff = errors.New("malformed or unexpected request before SASL authentication")
+// Bounds on unauthenticated connections (see MaxConnections): generous,
+// since a login takes milliseconds, so that kgate's own connections and
+// clients behind one proxy are not refused, yet one address cannot take
+// the node's allowance.
+const (
+	pendingPerAddress = 64
+	pendingNode       = 256
+)
 
-// Feed consumes client bytes. done is true once the first SaslAuthenticate
-// request has been seen; user is the user it names (empty if the mechanism
-// is unknown). err means the connection must be closed.
-func (s *SASLSniffer) Feed(b []byte) (user string, done bool, err error) {
-	s.buf = append(s.buf, b...)
+// NewKafkaGuard returns a guard admitting only o.Superuser until Admit.
+func NewKafkaGuard(o KafkaGuardOptions) *KafkaGuard {
+	if o.AuthTimeout <= 0 {
+		o.AuthTimeout = 10 * time.Second
+	}
+	g := &KafkaGuard{
+		o:            o,
+		logger:       o.Logger,
+		addrFailures: ratelimit.NewKeyed(o.FailuresPerSecond, o.FailureBurst),
+		userFailures: ratelimit.NewKeyed(o.UserFailuresPerSecond, o.UserFailureBurst),
+		pairFailures: ratelimit.NewKeyed(o.FailuresPerSecond, o.FailureBurst),
+		pending:      ratelimit.NewSlots("unauthenticated Kafka-port connections", max(o.MaxConnections, pendingNode)),
+		authed:       ratelimit.NewSlots("Kafka-port connections", o.MaxConnections),
+		conns:        map[*guardConn]struct{}{},
+		good:         map[goodKey]time.Time{},
+	}
+	if g.logger == nil {
+		g.logger = slog.New(slog.DiscardHandler)
+	}
+	g.logger = g.logger.With("component", "kafka_port")
+	return g
+}
+
+// Admit starts admitting other users by src's policy, recording failures
+// and refusals in a. The broker starts before the policy can be loaded
+// (the token store lives on it), which is why this comes later.
+func (g *KafkaGuard) Admit(src PolicySource, a *audit.Log) {
+	g.deps.Store(&guardDeps{src: src, audit: a})
+}
+
+// Run closes the connections of users whose standing changed, at every
+// change of the policy, until ctx is done; it also forgets idle failure
+// counters. It returns at once when nothing was admitted.
+func (g *KafkaGuard) Run(ctx context.Context) error {
+	d := g.deps.Load()
+	if d == nil {
+		return nil
+	}
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
 	for {
-		if len(s.buf) < 4 {
-			return "", false, nil
+		changed := d.src.Changed()
+		g.recheck(d)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changed:
+		case now := <-t.C:
+			g.sweep(now)
 		}
-		size := int(int32(binary.BigEndian.Uint32(s.buf)))
-		if size < 8 || size > sniffMaxFrame {
-			return "", false, errSniff
-		}
-		if len(s.buf) < 4+size {
-			return "", false, nil
-		}
-		frame := s.buf[4 : 4+size]
-		s.frames++
-		if s.frames > sniffMaxFrames {
-			return "", false, errSniff
-		}
-		user, done, err := s.frame(frame)
-		if err != nil || done {
-			return user, done, err
-		}
-		s.buf = s.buf[4+size:]
 	}
 }
 
-func (s *SASLSniffer) frame(f []byte) (string, bool, error) {
-	r := kbin{b: f}
-	key := r.int16()
-	version := r.int16()
-	r.int32() // correlation id
-	r.nullableString()
-	if r.bad {
-		return "", false, errSniff
+func (g *KafkaGuard) sweep(now time.Time) {
+	g.addrFailures.Sweep(10 * time.Minute)
+	g.userFailures.Sweep(10 * time.Minute)
+	g.pairFailures.Sweep(10 * time.Minute)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for k, at := range g.good {
+		if now.Sub(at) > goodFor {
+			delete(g.good, k)
+		}
 	}
-	switch key {
-	case 17: // SaslHandshake (never flexible)
-		s.mechanism = r.string()
-		if r.bad {
-			return "", false, errSniff
-		}
-	case 36: // SaslAuthenticate
-		var auth []byte
-		if version >= 2 {
-			r.tags()
-			auth = r.compactBytes()
-		} else {
-			auth = r.bytes()
-		}
-		if r.bad {
-			return "", false, errSniff
-		}
-		return saslUser(s.mechanism, auth), true, nil
-	}
-	return "", false, nil
 }
 
-// saslUser extracts the authentication identity from a PLAIN message
-// (authzid NUL authcid NUL password) or a SCRAM client-first message
-// ("n,,n=user,r=nonce").
-func saslUser(mechanism string, auth []byte) string {
-	switch strings.ToUpper(mechanism) {
-	case "PLAIN":
-		parts := bytes.SplitN(auth, []byte{0}, 3)
-		if len(parts) == 3 {
-			return string(parts[1])
+// recheck closes the authenticated connections that no longer stand.
+func (g *KafkaGuard) recheck(d *guardDeps) {
+	pol := d.src.Policy()
+	g.mu.Lock()
+	var gone []*guardConn
+	var why []string
+	for c := range g.conns {
+		if reason := g.standing(pol, c); reason != "" {
+			gone = append(gone, c)
+			why = append(why, reason)
 		}
-	case "SCRAM-SHA-256", "SCRAM-SHA-512":
-		// gs2-header: flag "," [authzid] ","
-		msg := string(auth)
-		i := strings.IndexByte(msg, ',')
-		if i < 0 {
-			return ""
-		}
-		j := strings.IndexByte(msg[i+1:], ',')
-		if j < 0 {
-			return ""
-		}
-		bare := msg[i+1+j+1:]
-		if !strings.HasPrefix(bare, "n=") {
-			return ""
-		}
-		name, _, _ := strings.Cut(bare[2:], ",")
-		return strings.NewReplacer("=2C", ",", "=3D", "=").Replace(name)
+	}
+	g.mu.Unlock()
+	for i, c := range gone {
+		g.disconnect(d, c, why[i])
+	}
+}
+
+// standing returns why c's user may no longer hold c, or "".
+func (g *KafkaGuard) standing(pol *Policy, c *guardConn) string {
+	if c.user == g.o.Superuser {
+		return ""
+	}
+	u := pol.users.Lookup(c.user)
+	switch {
+	case u == nil:
+		return "the user no longer exists"
+	case kafkaCredential(u, c.mechanism) != c.credential:
+		return "the user's Kafka-port credentials changed"
+	case !pol.ClientAllowed(c.user, c.ip):
+		return "client address no longer allowed"
 	}
 	return ""
 }
 
-// kbin reads Kafka's primitive types; a short read sets bad.
-type kbin struct {
-	b   []byte
-	bad bool
+func (g *KafkaGuard) disconnect(d *guardDeps, c *guardConn, reason string) {
+	g.record(d, audit.Record{Event: audit.Disconnect, Principal: c.user, ClientIP: c.ip.String(),
+		Reason: "Kafka-port connection closed: " + reason})
+	c.Close()
 }
 
-func (r *kbin) take(n int) []byte {
-	if n < 0 || len(r.b) < n {
-		r.bad = true
-		r.b = nil
+// record audits r (the Kafka port's method) or, before Admit, logs it.
+func (g *KafkaGuard) record(d *guardDeps, r audit.Record) {
+	r.AuthMethod = string(MethodKafkaSASL)
+	if d != nil && d.audit != nil {
+		d.audit.Write(context.Background(), r)
+		return
+	}
+	g.logger.Warn("kafka port", "event", r.Event, "principal", r.Principal, "client_ip", r.ClientIP, "reason", r.Reason)
+}
+
+// known returns user when it is a user of the policy or the superuser,
+// else audit.UnknownPrincipal (an attempted name may be a password).
+func (g *KafkaGuard) known(d *guardDeps, user string) string {
+	if user != "" && (user == g.o.Superuser || d != nil && d.src.Policy().users.Lookup(user) != nil) {
+		return user
+	}
+	return audit.UnknownPrincipal
+}
+
+// failed counts and audits a failed login.
+func (g *KafkaGuard) failed(user string, ip netip.Addr, reason string) {
+	d := g.deps.Load()
+	g.addrFailures.Take(ip.String())
+	name := g.known(d, user)
+	if name != audit.UnknownPrincipal {
+		g.userFailures.Take(name)
+		g.pairFailures.Take(name + "|" + ip.String())
+	}
+	g.record(d, audit.Record{Event: audit.AuthFailure, Principal: name, ClientIP: ip.String(), Reason: reason + " (Kafka port)"})
+}
+
+// refusal says why a login must not reach the broker: the message for
+// the client and the audit record; nil admits it.
+type refusal struct {
+	msg    string
+	record audit.Record
+}
+
+// admit decides on the first SaslAuthenticate of a connection (the one
+// naming the user), before the broker sees it.
+func (g *KafkaGuard) admit(user string, ip netip.Addr) *refusal {
+	d := g.deps.Load()
+	name := g.known(d, user)
+	rec := func(event, reason string) audit.Record {
+		return audit.Record{Event: event, Principal: name, ClientIP: ip.String(), Reason: reason + " (Kafka port)"}
+	}
+	tooMany := func(wait time.Duration, reason string) *refusal {
+		secs := int64(math.Ceil(wait.Seconds()))
+		return &refusal{msg: fmt.Sprintf("SASL authentication refused: too many failed authentications; retry in %d seconds.", max(secs, 1)),
+			record: rec(audit.AuthFailure, reason)}
+	}
+	switch {
+	case user == g.o.Superuser && g.o.SuperuserUnguessable:
+	case name != audit.UnknownPrincipal && g.goodAddress(name, ip):
+		if over, wait := g.pairFailures.Exhausted(name + "|" + ip.String()); over {
+			return tooMany(wait, "too many failed authentications for this user from this address")
+		}
+	default:
+		if over, wait := g.addrFailures.Exhausted(ip.String()); over {
+			return tooMany(wait, "too many failed authentications from this address")
+		}
+		if name != audit.UnknownPrincipal {
+			if over, wait := g.userFailures.Exhausted(name); over {
+				return tooMany(wait, "too many failed authentications for this user")
+			}
+		}
+	}
+	if user == g.o.Superuser {
 		return nil
 	}
-	out := r.b[:n]
-	r.b = r.b[n:]
-	return out
-}
-
-func (r *kbin) int16() int16 {
-	b := r.take(2)
-	if b == nil {
-		return 0
+	if d == nil {
+		return &refusal{msg: "SASL authentication refused: the gateway is starting; retry.", record: rec(audit.Denied, "the gateway is starting")}
 	}
-	return int16(binary.BigEndian.Uint16(b))
-}
-
-func (r *kbin) int32() int32 {
-	b := r.take(4)
-	if b == nil {
-		return 0
+	if user != "" && !d.src.Policy().ClientAllowed(user, ip) {
+		return &refusal{msg: "SASL authentication refused for this user from this address.",
+			record: rec(audit.Denied, "client address not in the allowed CIDRs")}
 	}
-	return int32(binary.BigEndian.Uint32(b))
+	return nil
 }
 
-func (r *kbin) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.bad = true
-		r.b = nil
-		return 0
+func (g *KafkaGuard) goodAddress(user string, ip netip.Addr) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	at, ok := g.good[goodKey{user, ip}]
+	return ok && time.Since(at) < goodFor
+}
+
+// authenticated takes c's slot as an authenticated connection of its
+// user and lists it; it returns the refusal message when the user or the
+// node has no slot left.
+func (g *KafkaGuard) authenticated(c *guardConn) (string, bool) {
+	d := g.deps.Load()
+	if c.user != g.o.Superuser {
+		release, ex := g.authed.Acquire(c.user, g.o.MaxConnectionsPerUser)
+		if ex != nil {
+			g.record(d, audit.Record{Event: audit.Denied, Principal: g.known(d, c.user), ClientIP: c.ip.String(),
+				Reason: ex.Message + " (Kafka port)"})
+			return "SASL authentication refused: " + ex.Message, false
+		}
+		if !c.authedSlot(release) {
+			return "", true // closed meanwhile
+		}
 	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *kbin) nullableString() {
-	n := r.int16()
-	if n > 0 {
-		r.take(int(n))
+	g.mu.Lock()
+	g.conns[c] = struct{}{}
+	if len(g.good) < goodLimit {
+		g.good[goodKey{c.user, c.ip}] = time.Now()
 	}
+	g.mu.Unlock()
+	if c.isClosed() { // Close may have missed the listing
+		g.forget(c)
+		return "", true
+	}
+	// The policy may have changed between the login and now: Run's
+	// recheck did not see this connection then.
+	if d != nil && d.src.Generation() != c.generation {
+		if reason := g.standing(d.src.Policy(), c); reason != "" {
+			go g.disconnect(d, c, reason)
+		}
+	}
+	return "", true
 }
 
-func (r *kbin) string() string {
-	n := r.int16()
-	if n < 0 {
-		r.bad = true
+func (g *KafkaGuard) forget(c *guardConn) {
+	g.mu.Lock()
+	delete(g.conns, c)
+	g.mu.Unlock()
+}
+
+// kafkaCredential fingerprints the SCRAM credential of u for mechanism,
+// so that a connection authenticated with an older one can be told
+// apart.
+func kafkaCredential(u *User, mechanism string) string {
+	var c *SCRAMCredential
+	switch mechanism {
+	case "SCRAM-SHA-256":
+		c = u.SCRAM256
+	case "SCRAM-SHA-512":
+		c = u.SCRAM512
+	}
+	if c == nil {
 		return ""
 	}
-	return string(r.take(int(n)))
+	h := sha256.New()
+	h.Write(binary.BigEndian.AppendUint32(nil, uint32(c.Iterations)))
+	h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(c.Salt))))
+	h.Write(c.Salt)
+	h.Write(c.SaltedPassword)
+	return hex.EncodeToString(h.Sum(nil)[:12])
 }
 
-func (r *kbin) bytes() []byte {
-	n := r.int32()
-	if n < 0 {
-		return nil
-	}
-	return r.take(int(n))
+// Listener wraps the broker's Kafka listener with the guard.
+func (g *KafkaGuard) Listener(ln net.Listener) net.Listener {
+	return &guardListener{Listener: ln, g: g}
 }
 
-func (r *kbin) compactBytes() []byte {
-	n := r.uvarint()
-	if n == 0 || n > uint64(len(r.b))+1 {
-		if n != 0 {
-			r.bad = true
+type guardListener struct {
+	net.Listener
+	g *KafkaGuard
+}
+
+// Accept returns the next connection the guard admits; one over the caps
+// of unauthenticated connections is closed at once (and audited).
+func (l *guardListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
 		}
-		return nil
+		var ip netip.Addr
+		if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+			ip, _ = netip.AddrFromSlice(ta.IP)
+			ip = ip.Unmap()
+		}
+		release, ex := l.g.pending.Acquire(ip.String(), pendingPerAddress)
+		if ex != nil {
+			c.Close()
+			l.g.record(l.g.deps.Load(), audit.Record{Event: audit.Denied, Principal: audit.UnknownPrincipal, ClientIP: ip.String(),
+				Reason: ex.Message + " (Kafka port)"})
+			continue
+		}
+		return newGuardConn(c, l.g, ip, release), nil
 	}
-	return r.take(int(n - 1))
 }
 
-func (r *kbin) tags() {
-	n := r.uvarint()
-	for i := uint64(0); i < n && !r.bad; i++ {
-		r.uvarint() // tag
-		size := r.uvarint()
-		if size > uint64(len(r.b)) {
-			r.bad = true
+// Connection phases.
+const (
+	phaseSniff int32 = iota // not authenticated: frames are read
+	phasePass               // authenticated: bytes pass untouched
+)
+
+// guardConn is one client connection. The broker reads it from one
+// goroutine and writes it from another.
+type guardConn struct {
+	net.Conn
+	g     *KafkaGuard
+	ip    netip.Addr
+	phase atomic.Int32
+
+	// rmu serializes reads and guards in, out and frames.
+	rmu    sync.Mutex
+	in     []byte // client bytes not yet framed
+	out    []byte // admitted frames the broker has not read yet
+	frames int
+
+	// wmu serializes writes and guards wbuf.
+	wmu  sync.Mutex
+	wbuf []byte // broker bytes of a response not yet complete
+
+	// mu guards the fields below.
+	mu         sync.Mutex
+	mechanism  string
+	user       string
+	credential string          // kafkaCredential when the login began
+	generation uint64          // the policy's generation then
+	auths      map[int32]int16 // SaslAuthenticate requests the broker has not answered: version by correlation id
+	steps      int             // SaslAuthenticate answered without error
+	forwarded  int             // requests handed to the broker
+	answered   int             // responses it wrote
+	outcome    bool            // the login's failure or success was seen
+	closed     bool
+	pending    func() // gives back the unauthenticated slot
+	authed     func() // gives back the authenticated slot
+	timer      *time.Timer
+
+	answers   chan struct{} // signalled at each response
+	closeOnce sync.Once
+}
+
+func newGuardConn(c net.Conn, g *KafkaGuard, ip netip.Addr, release func()) *guardConn {
+	gc := &guardConn{Conn: c, g: g, ip: ip, auths: map[int32]int16{}, pending: release, answers: make(chan struct{}, 1)}
+	gc.timer = time.AfterFunc(g.o.AuthTimeout, func() {
+		if gc.phase.Load() == phaseSniff {
+			g.logger.Debug("kafka port: no authentication in time", "client_ip", ip.String(), "timeout", g.o.AuthTimeout)
+			gc.Close()
+		}
+	})
+	return gc
+}
+
+// authedSlot keeps the release of c's authenticated slot, or calls it
+// and returns false when c is closed already.
+func (c *guardConn) authedSlot(release func()) bool {
+	c.mu.Lock()
+	closed := c.closed
+	if !closed {
+		c.authed = release
+	}
+	c.mu.Unlock()
+	if closed {
+		release()
+	}
+	return !closed
+}
+
+func (c *guardConn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+var errGuardRefused = errors.New("kafka port guard: connection refused")
+
+// Read hands the broker what the client sent: before authentication
+// whole frames the guard has looked at, after it the bytes as they come.
+func (c *guardConn) Read(p []byte) (int, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	var buf [4096]byte
+	for {
+		if len(c.out) > 0 {
+			n := copy(p, c.out)
+			c.out = c.out[n:]
+			return n, nil
+		}
+		if c.phase.Load() == phasePass {
+			if len(c.in) > 0 {
+				n := copy(p, c.in)
+				c.in = c.in[n:]
+				return n, nil
+			}
+			return c.Conn.Read(p)
+		}
+		n, err := frameLen(c.in, sniffMaxFrame)
+		if err == nil && n > 0 && len(c.in) >= n {
+			frame := c.in[:n:n]
+			c.in = c.in[n:]
+			if err := c.request(frame); err != nil {
+				c.Close()
+				return 0, err
+			}
+			continue
+		}
+		if err != nil {
+			c.g.logger.Debug("kafka port: closing", "client_ip", c.ip.String(), "err", err)
+			c.Close()
+			return 0, err
+		}
+		m, rerr := c.Conn.Read(buf[:])
+		c.in = append(c.in, buf[:m]...)
+		if rerr != nil && m == 0 {
+			return 0, rerr
+		}
+	}
+}
+
+// request decides on one request frame of an unauthenticated connection:
+// it is handed to the broker, or the connection is refused.
+func (c *guardConn) request(frame []byte) error {
+	if c.frames++; c.frames > sniffMaxFrames {
+		return errSniff
+	}
+	q, err := parseRequest(frame)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	switch q.key {
+	case keySASLHandshake:
+		c.mechanism = q.mechanism
+	case keySASLAuthenticate:
+		first := c.steps == 0 && len(c.auths) == 0
+		if first {
+			c.user = saslUser(c.mechanism, q.auth)
+			c.mu.Unlock()
+			if r := c.g.admit(c.user, c.ip); r != nil {
+				c.g.record(c.g.deps.Load(), r.record)
+				c.refuse(q.corr, q.version, r.msg)
+				return errGuardRefused
+			}
+			c.mu.Lock()
+			if d := c.g.deps.Load(); d != nil {
+				// Taken before the broker checks the password: a
+				// credential changed after this is caught by the
+				// recheck, never missed.
+				c.generation = d.src.Generation()
+				if u := d.src.Policy().users.Lookup(c.user); u != nil {
+					c.credential = kafkaCredential(u, c.mechanism)
+				}
+			}
+		}
+		c.auths[q.corr] = q.version
+	}
+	c.forwarded++
+	c.mu.Unlock()
+	c.out = append(c.out, frame...)
+	return nil
+}
+
+// refuse answers a SaslAuthenticate itself, once the broker has answered
+// everything before it (clients match responses in order), and closes.
+func (c *guardConn) refuse(corr int32, version int16, msg string) {
+	deadline := time.NewTimer(5 * time.Second)
+	defer deadline.Stop()
+	for {
+		c.mu.Lock()
+		done := c.answered >= c.forwarded
+		c.mu.Unlock()
+		if done {
+			break
+		}
+		select {
+		case <-c.answers:
+		case <-deadline.C:
+			c.Close()
 			return
 		}
-		r.take(int(size))
 	}
+	c.wmu.Lock()
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_, _ = c.Conn.Write(saslFailure(corr, version, msg))
+	c.wmu.Unlock()
+	c.Close()
+}
+
+// Write hands the client what the broker answered; before
+// authentication it reads each response, learning how each
+// SaslAuthenticate went.
+func (c *guardConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.phase.Load() == phasePass && len(c.wbuf) == 0 {
+		return c.Conn.Write(p)
+	}
+	c.wbuf = append(c.wbuf, p...)
+	for len(c.wbuf) > 0 {
+		n, err := frameLen(c.wbuf, math.MaxInt32)
+		if err != nil || n == 0 || len(c.wbuf) < n {
+			if err != nil { // the broker's own framing: cannot happen
+				return 0, err
+			}
+			break
+		}
+		frame := c.wbuf[:n]
+		out, ok := c.response(frame)
+		if _, err := c.Conn.Write(out); err != nil {
+			return 0, err
+		}
+		c.wbuf = c.wbuf[n:]
+		if !ok {
+			c.Close()
+			return 0, errGuardRefused
+		}
+	}
+	if len(c.wbuf) == 0 {
+		c.wbuf = nil
+	}
+	return len(p), nil
+}
+
+// response looks at one response frame before authentication and
+// returns what to write instead (the frame itself, or a refusal), and
+// whether the connection goes on.
+func (c *guardConn) response(frame []byte) ([]byte, bool) {
+	if c.phase.Load() == phasePass {
+		return frame, true
+	}
+	corr := responseCorr(frame)
+	c.mu.Lock()
+	c.answered++
+	select {
+	case c.answers <- struct{}{}:
+	default:
+	}
+	version, isAuth := c.auths[corr]
+	if !isAuth {
+		c.mu.Unlock()
+		return frame, true
+	}
+	delete(c.auths, corr)
+	if code := saslAuthenticateError(frame, version); code != 0 {
+		first := !c.outcome
+		c.outcome = true
+		user := c.user
+		c.mu.Unlock()
+		if first {
+			c.g.failed(user, c.ip, "SASL authentication failed")
+		}
+		return frame, true
+	}
+	c.steps++
+	if c.steps < saslSteps(c.mechanism) {
+		c.mu.Unlock()
+		return frame, true
+	}
+	c.outcome = true
+	c.mu.Unlock()
+	if msg, ok := c.g.authenticated(c); !ok {
+		return saslFailure(corr, version, msg), false
+	}
+	c.timer.Stop()
+	c.mu.Lock()
+	pending := c.pending
+	c.pending = nil
+	c.mu.Unlock()
+	if pending != nil {
+		pending() // no longer an unauthenticated connection
+	}
+	c.phase.Store(phasePass)
+	return frame, true
+}
+
+// Close closes the connection and gives back its slots. A connection
+// closed while the broker had not answered its SaslAuthenticate failed
+// to log in: the broker closes connections whose password is wrong.
+func (c *guardConn) Close() error {
+	c.closeOnce.Do(func() {
+		c.timer.Stop()
+		c.mu.Lock()
+		failed := !c.outcome && len(c.auths) > 0
+		c.outcome, c.closed = true, true
+		user := c.user
+		pending, authed := c.pending, c.authed
+		c.pending, c.authed = nil, nil
+		c.mu.Unlock()
+		if failed {
+			c.g.failed(user, c.ip, "wrong user name or password")
+		}
+		c.g.forget(c)
+		for _, f := range []func(){pending, authed} {
+			if f != nil {
+				f()
+			}
+		}
+	})
+	return c.Conn.Close()
 }
 
 // AdvertiseSASLHandshakeV0 works around librdkafka (kcat, confluent-kafka)

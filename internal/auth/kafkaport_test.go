@@ -3,6 +3,9 @@ package auth
 import (
 	"encoding/binary"
 	"testing"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func TestSASLUser(t *testing.T) {
@@ -58,52 +61,77 @@ func authenticate(version int16, auth string) []byte {
 	return req(36, version, append(b, auth...), false)
 }
 
-func TestSASLSniffer(t *testing.T) {
+func TestParseRequest(t *testing.T) {
 	apiVersions := req(18, 3, []byte{6, 'k', 'g', 'a', 't', 'e', 2, '1', 0}, true)
+	q, err := parseRequest(apiVersions)
+	if err != nil || q.key != 18 || q.corr != 7 {
+		t.Errorf("ApiVersions: %+v %v", q, err)
+	}
+	q, err = parseRequest(handshake("SCRAM-SHA-512"))
+	if err != nil || q.key != keySASLHandshake || q.mechanism != "SCRAM-SHA-512" {
+		t.Errorf("SaslHandshake: %+v %v", q, err)
+	}
 	for _, v := range []int16{0, 1, 2} {
-		stream := append(append(append([]byte{}, apiVersions...), handshake("SCRAM-SHA-512")...), authenticate(v, "n,,n=customer1,r=nonce")...)
-		// Fed in small pieces, as TCP may deliver it.
-		var s SASLSniffer
-		var user string
-		var done bool
-		for i := 0; i < len(stream); i += 3 {
-			end := min(i+3, len(stream))
-			u, d, err := s.Feed(stream[i:end])
-			if err != nil {
-				t.Fatalf("v%d: %v", v, err)
-			}
-			if d {
-				user, done = u, d
-				break
-			}
-		}
-		if !done || user != "customer1" {
-			t.Errorf("v%d: user %q done %v", v, user, done)
+		q, err := parseRequest(authenticate(v, "n,,n=customer1,r=nonce"))
+		if err != nil || q.key != keySASLAuthenticate || q.version != v || string(q.auth) != "n,,n=customer1,r=nonce" {
+			t.Errorf("v%d: %+v %v", v, q, err)
 		}
 	}
-	var s SASLSniffer
-	if _, _, err := s.Feed([]byte{0x7f, 0xff, 0xff, 0xff}); err == nil {
+	// Truncated frames are refused, not read past their end.
+	f := authenticate(2, "n,,n=customer1,r=nonce")
+	for n := 5; n < len(f)-1; n++ { // (the last byte is the request's tags, which the guard does not need)
+		short := append(binary.BigEndian.AppendUint32(nil, uint32(n-4)), f[4:n]...)
+		if q, err := parseRequest(short); err == nil && q.key == keySASLAuthenticate && string(q.auth) == "n,,n=customer1,r=nonce" {
+			t.Errorf("a frame cut to %d bytes parsed whole", n)
+		}
+	}
+	if _, err := frameLen([]byte{0x7f, 0xff, 0xff, 0xff}, sniffMaxFrame); err == nil {
 		t.Error("a 2 GiB frame before authentication was accepted")
 	}
-	s = SASLSniffer{}
-	var err error
-	for i := 0; i <= sniffMaxFrames && err == nil; i++ {
-		_, _, err = s.Feed(apiVersions)
-	}
-	if err == nil {
-		t.Error("endless requests before authentication were accepted")
+	if n, err := frameLen(f[:3], sniffMaxFrame); n != 0 || err != nil {
+		t.Errorf("a partial size: %d %v", n, err)
 	}
 }
 
-func FuzzSASLSniffer(f *testing.F) {
-	f.Add(append(handshake("PLAIN"), authenticate(1, "\x00u\x00p")...))
-	f.Add(append(handshake("SCRAM-SHA-256"), authenticate(2, "n,,n=u,r=x")...))
+// TestSASLFailureFrame: the guard's own answer decodes as the broker's
+// would, in every SaslAuthenticate version, and the guard reads error
+// codes back from such frames.
+func TestSASLFailureFrame(t *testing.T) {
+	for _, v := range []int16{0, 1, 2} {
+		f := saslFailure(42, v, "too many")
+		if n, err := frameLen(f, sniffMaxFrame); err != nil || n != len(f) {
+			t.Fatalf("v%d: frame length %d of %d, %v", v, n, len(f), err)
+		}
+		if responseCorr(f) != 42 || saslAuthenticateError(f, v) != kerr.SaslAuthenticationFailed.Code {
+			t.Errorf("v%d: corr %d code %d", v, responseCorr(f), saslAuthenticateError(f, v))
+		}
+		resp := kmsg.NewPtrSASLAuthenticateResponse()
+		resp.Version = v
+		body := f[8:]
+		if v >= 2 {
+			body = body[1:]
+		}
+		if err := resp.ReadFrom(body); err != nil || resp.ErrorCode != kerr.SaslAuthenticationFailed.Code || resp.ErrorMessage == nil || *resp.ErrorMessage != "too many" {
+			t.Errorf("v%d: %+v %v", v, resp, err)
+		}
+	}
+}
+
+func FuzzParseRequest(f *testing.F) {
+	f.Add(handshake("PLAIN"))
+	f.Add(authenticate(1, "\x00u\x00p"))
+	f.Add(authenticate(2, "n,,n=u,r=x"))
 	f.Add([]byte{0, 0, 0, 9, 0, 36, 0, 2, 0, 0, 0, 1, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var s SASLSniffer
-		_, _, _ = s.Feed(b)
-		if len(s.buf) > sniffMaxFrame+4+len(b) {
-			t.Fatalf("buffered %d bytes", len(s.buf))
+		n, err := frameLen(b, sniffMaxFrame)
+		if err != nil || n == 0 || n > len(b) {
+			return
 		}
+		q, err := parseRequest(b[:n])
+		if err == nil && len(q.auth) > n {
+			t.Fatalf("auth bytes longer than the frame")
+		}
+		_ = saslAuthenticateError(b[:n], q.version)
+		_ = saslUser("SCRAM-SHA-256", q.auth)
 	})
 }

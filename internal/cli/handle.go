@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kgate/kgate/internal/app"
 	"github.com/kgate/kgate/internal/app/worker"
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/consumer"
@@ -190,6 +191,7 @@ func runHandle(ctx context.Context, env Env, args []string) int {
 	hc.Group = hc.GroupFor(handler)
 	hc.DLQTopic = hc.DLQTopicFor(hc.Group)
 
+	app.PrivateFiles() // recordings, frames and temporary files are the user's alone
 	var rt atomic.Pointer[consumer.Runtime]
 	logger := newLogger(env, cfg.Log)
 	if showProgress(env, hc.Progress) {

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strconv"
 
+	"github.com/kgate/kgate/internal/app"
 	"github.com/kgate/kgate/internal/app/worker"
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/stream"
@@ -106,6 +107,7 @@ func runStream(ctx context.Context, env Env, args []string) int {
 	if err := cfg.Stream.CheckRun(); err != nil {
 		return errorf(env, exitConfig, "stream", "%v", err)
 	}
+	app.PrivateFiles() // recordings, frames and temporary files are the user's alone
 	logger := newLogger(env, cfg.Log)
 	if err := worker.Stream(ctx, cfg.Stream, worker.StreamEnv{Stdin: env.Stdin, Getenv: env.Getenv, UserAgent: "kgate/" + version}, logger); err != nil {
 		logger.Error("kgate stream failed", "err", err)

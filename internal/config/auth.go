@@ -110,6 +110,14 @@ type Audit struct {
 	// Topic receives one JSON record per audit event; they are also
 	// logged.
 	Topic string `yaml:"topic" env:"KGATE_AUDIT_TOPIC"`
+	// MaxBytes caps the audit topic (its retention.bytes, set when kgate
+	// creates the topic and at every start); 0 leaves it to the broker.
+	MaxBytes Bytes `yaml:"max_bytes" env:"KGATE_AUDIT_MAX_BYTES"`
+	// AggregateInterval folds repeated refusals of one principal from
+	// one address for one reason: the first is written at once, the
+	// rest of the interval as one record with their count; 0 writes
+	// every one.
+	AggregateInterval Duration `yaml:"aggregate_interval" env:"KGATE_AUDIT_AGGREGATE_INTERVAL"`
 }
 
 // BrokerACL configures how the permissions reach the embedded broker's
@@ -144,7 +152,7 @@ func defaultAuth() Auth {
 			FlushInterval: Duration(time.Second),
 			IdleEviction:  Duration(10 * time.Minute),
 		},
-		Audit:     Audit{Topic: "_kgate_audit"},
+		Audit:     Audit{Topic: "_kgate_audit", MaxBytes: 1 << 30, AggregateInterval: Duration(time.Minute)},
 		BrokerACL: BrokerACL{Superuser: "kgate"},
 	}
 }
@@ -266,6 +274,12 @@ func (c *Config) validateAuth(ps *Problems) {
 	positive(ps, "auth.limits.flush_interval", l.FlushInterval)
 	positive(ps, "auth.limits.idle_eviction", l.IdleEviction)
 	internalTopic(ps, "auth.audit.topic", a.Audit.Topic)
+	if a.Audit.MaxBytes < 0 {
+		ps.Add("auth.audit.max_bytes", "must not be negative (0: the broker's retention.bytes)")
+	}
+	if a.Audit.AggregateInterval < 0 {
+		ps.Add("auth.audit.aggregate_interval", "must not be negative (0: no aggregation)")
+	}
 	if a.BrokerACL.Superuser == "" {
 		ps.Add("auth.broker.superuser", "must not be empty")
 	}

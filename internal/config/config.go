@@ -76,6 +76,10 @@ type HTTP struct {
 	IdleTimeout Duration `yaml:"idle_timeout" env:"KGATE_HTTP_IDLE_TIMEOUT"`
 	// ShutdownTimeout bounds draining in-flight requests on shutdown.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout" env:"KGATE_HTTP_SHUTDOWN_TIMEOUT"`
+	// AllowedOrigins are the origins (scheme://host[:port]) whose pages
+	// may send state-changing requests cross-site; browsers' other
+	// cross-site POST, PUT, DELETE ... are refused (CSRF).
+	AllowedOrigins []string `yaml:"allowed_origins" env:"KGATE_HTTP_ALLOWED_ORIGINS"`
 }
 
 // Kafka configures kgate's connection to the Kafka cluster (external or
@@ -130,6 +134,18 @@ type Broker struct {
 	// CompactionInterval is how often compacted topics are compacted
 	// (the broker's log.cleaner.backoff.ms).
 	CompactionInterval Duration `yaml:"compaction_interval" env:"KGATE_BROKER_COMPACTION_INTERVAL"`
+	// MaxConnections bounds the Kafka port's client connections on this
+	// node (kgate's own are not counted), authenticated and not yet
+	// authenticated each; MaxConnectionsPerUser bounds one user's (and
+	// the unauthenticated ones of one client address).
+	MaxConnections        int `yaml:"max_connections" env:"KGATE_BROKER_MAX_CONNECTIONS"`
+	MaxConnectionsPerUser int `yaml:"max_connections_per_user" env:"KGATE_BROKER_MAX_CONNECTIONS_PER_USER"`
+	// UserFailuresPerSecond and UserFailureBurst bound failed SASL
+	// logins per user on the Kafka port, whatever the address (the
+	// per-address bound is auth.failures_per_second's); addresses the
+	// user logged in from before are exempt.
+	UserFailuresPerSecond float64 `yaml:"user_failures_per_second" env:"KGATE_BROKER_USER_FAILURES_PER_SECOND"`
+	UserFailureBurst      int     `yaml:"user_failure_burst" env:"KGATE_BROKER_USER_FAILURE_BURST"`
 }
 
 // Consumers configures v2 consumer instances.
@@ -179,8 +195,12 @@ func Default() Config {
 			MetadataMaxAge:     Duration(30 * time.Second),
 		},
 		Broker: Broker{
-			ClusterID:          "kgate-embedded",
-			CompactionInterval: Duration(30 * time.Second),
+			ClusterID:             "kgate-embedded",
+			CompactionInterval:    Duration(30 * time.Second),
+			MaxConnections:        1000,
+			MaxConnectionsPerUser: 100,
+			UserFailuresPerSecond: 1,
+			UserFailureBurst:      50,
 		},
 		Consumers: Consumers{
 			InstanceTimeout: Duration(5 * time.Minute),

@@ -108,10 +108,27 @@ func (c *Config) Validate() error {
 	positive(&ps, "http.write_timeout", c.HTTP.WriteTimeout)
 	positive(&ps, "http.idle_timeout", c.HTTP.IdleTimeout)
 	positive(&ps, "http.shutdown_timeout", c.HTTP.ShutdownTimeout)
+	for i, o := range c.HTTP.AllowedOrigins {
+		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
+			ps.Add(fmt.Sprintf("http.allowed_origins[%d]", i), "must be an origin such as https://console.example.com (scheme, host, optional port), got %q", o)
+		}
+	}
 	c.Kafka.validate(&ps, "kafka")
 	positive(&ps, "broker.compaction_interval", c.Broker.CompactionInterval)
 	if c.Embedded() && c.Broker.ClusterID == "" {
 		ps.Add("broker.cluster_id", "must not be empty")
+	}
+	if c.Broker.MaxConnections < 1 {
+		ps.Add("broker.max_connections", "must be positive, got %d", c.Broker.MaxConnections)
+	}
+	if c.Broker.MaxConnectionsPerUser < 1 || c.Broker.MaxConnectionsPerUser > c.Broker.MaxConnections {
+		ps.Add("broker.max_connections_per_user", "must be between 1 and broker.max_connections (%d), got %d", c.Broker.MaxConnections, c.Broker.MaxConnectionsPerUser)
+	}
+	if c.Broker.UserFailuresPerSecond <= 0 {
+		ps.Add("broker.user_failures_per_second", "must be positive, got %v", c.Broker.UserFailuresPerSecond)
+	}
+	if c.Broker.UserFailureBurst < 1 {
+		ps.Add("broker.user_failure_burst", "must be at least 1, got %d", c.Broker.UserFailureBurst)
 	}
 	positive(&ps, "consumers.instance_timeout", c.Consumers.InstanceTimeout)
 	positive(&ps, "consumers.request_timeout", c.Consumers.RequestTimeout)

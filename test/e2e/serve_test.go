@@ -1,12 +1,17 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -273,4 +278,54 @@ func TestSlowHeadersCannotHoldServer(t *testing.T) {
 	if ne, ok := err.(net.Error); ok && ne.Timeout() {
 		t.Fatal("the server kept the slow connection open")
 	}
+}
+
+// TestFinding15DataDirOthersCanReadExits: kgate serve on a data directory
+// with state in it that other users can read exits at once, saying how
+// to fix it; after the fix it serves, and everything it and its broker
+// wrote is its user's alone, though it was started with umask 022.
+func TestFinding15DataDirOthersCanReadExits(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	dir := filepath.Join(t.TempDir(), "data")
+	p := startServe(t, dir) // a first run leaves state
+	if code, _ := post(t, p.HTTP+"/topics/customer1", "application/vnd.kafka.json.v2+json", seedBody); code != 200 {
+		t.Fatalf("produce: %d", code)
+	}
+	if code := p.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit code %d\n%s", code, p.Logs())
+	}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if want := map[bool]os.FileMode{true: 0o700, false: 0o600}[d.IsDir()]; info.Mode().Perm() != want {
+			t.Errorf("%s: mode %04o, want %04o", strings.TrimPrefix(path, dir), info.Mode().Perm(), want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, kgateBin, "serve", "--data-dir", dir, "--listen", "127.0.0.1:0", "--broker-listen", "127.0.0.1:0").CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() == 0 {
+		t.Fatalf("kgate serve on a 0755 data directory: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "chmod -R go-rwx "+dir) {
+		t.Errorf("the message does not say how to fix it:\n%s", out)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	startServe(t, dir).stop(t, syscall.SIGTERM)
 }

@@ -3,6 +3,7 @@ package kastlex
 import (
 	"context"
 	"errors"
+	"mime"
 	"net/http"
 	"strconv"
 	"time"
@@ -36,12 +37,31 @@ func parseHeaders(vals []string) ([]kgo.RecordHeader, error) {
 	return hs, nil
 }
 
+// requireNonSimpleType refuses the content types a browser sends
+// cross-site without asking (no CORS preflight): a page elsewhere could
+// otherwise make a browser with cached Basic credentials produce. A
+// missing Content-Type is refused too (a body without a type is as
+// simple).
+func requireNonSimpleType(r *http.Request) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case err != nil, mt == "text/plain", mt == "application/x-www-form-urlencoded", mt == "multipart/form-data":
+		return httpapi.ErrUnsupportedMediaType.Msg("Send the value with Content-Type: application/binary " +
+			"(form, multipart and text/plain bodies, which browsers send across sites without asking, are refused).")
+	}
+	return nil
+}
+
 // produce serves POST /api/v{1,2}/messages/{topic}[/{partition}]: the
-// body is the value (any Content-Type; KastleX documents
-// application/binary), ?key= the key, x-message-headers the headers.
+// body is the value (Content-Type application/binary, as KastleX
+// documents, or any other but the simple ones; see
+// requireNonSimpleType), ?key= the key, x-message-headers the headers.
 // It answers 204 with x-kafka-partition and x-message-offset.
 func (a *api) produce(withPartition bool) httpapi.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := requireNonSimpleType(r); err != nil {
+			return err
+		}
 		topic, err := topicParam(r)
 		if err != nil {
 			return err
