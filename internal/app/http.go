@@ -18,6 +18,7 @@ import (
 	"github.com/kgate/kgate/internal/httpapi/ops"
 	v2 "github.com/kgate/kgate/internal/httpapi/v2"
 	v3 "github.com/kgate/kgate/internal/httpapi/v3"
+	"github.com/kgate/kgate/internal/instances"
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/metrics"
 )
@@ -27,7 +28,7 @@ type api struct {
 	cfg       config.Config
 	kc        *kafka.Client
 	sasl      bool // kc authenticates with SASL
-	consumers *v2.Consumers
+	consumers *instances.Registry
 	auth      *auth.Service
 	limits    *limits
 	metrics   *metrics.Metrics
@@ -43,8 +44,7 @@ func (a api) handler() (http.Handler, []httpapi.Route) {
 	cfg, kc, m, logger := a.cfg, a.kc, a.metrics, a.logger
 	rr := httpapi.NewRouter()
 	ops.Register(rr, ops.Deps{Ping: kc.Ping, Metrics: m.Handler(), MetricsOpen: cfg.Metrics.Open})
-	v2.Register(rr, v2.Deps{Kafka: kc, Consumers: a.consumers, Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
-		Authorize: guard.Authorizer(a.auth)})
+	v2.Register(rr, v2.Deps{Kafka: kc, Instances: a.consumers, MaxWait: cfg.MaxWait(), Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL})
 	v3.Register(rr, v3.Deps{Kafka: kc, Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
 		MaxRecordBytes: int64(cfg.HTTP.MaxBodyBytes),
 		ReadTimeout:    cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(), Draining: a.draining})
