@@ -97,8 +97,14 @@ func New(o Options) *Registry {
 	}
 }
 
-// Config returns the settings the registry runs with.
-func (r *Registry) Config() config.Consumers { return r.o.Config }
+// Config returns the settings the registry runs with (the defaults for
+// a nil registry).
+func (r *Registry) Config() config.Consumers {
+	if r == nil {
+		return config.Default().Consumers
+	}
+	return r.o.Config
+}
 
 // Run expires idle instances, pauses fetching for unread ones, closes
 // those whose owner no longer stands (checked every second and at every

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kgate/kgate/internal/auth"
+	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/instances"
 	"github.com/kgate/kgate/internal/kafka"
@@ -50,6 +51,9 @@ func Register(rr *httpapi.Router, d Deps) {
 	md := metadata{kc: d.Kafka}
 	pr := producer{kc: d.Kafka, m: sink}
 	ca := consumerAPI{reg: d.Instances, cfg: d.Instances.Config(), maxWait: d.MaxWait, advertisedURL: d.AdvertisedURL, m: sink}
+	if ca.maxWait <= 0 {
+		ca.maxWait = config.Default().MaxWait()
+	}
 	topic := httpapi.PathValue("topic")
 	group := httpapi.PathValue("group")
 
