@@ -378,11 +378,24 @@ func (in *Instance) resetOffset() kgo.Offset {
 // consumers.max_bytes anyway.
 const fetchMaxBytes = 4 << 20
 
+// connIdleTimeout closes an instance's connections unused this long
+// (franz-go's default is 20s; its reaper looks every timeout, so a
+// connection goes within two): an idle instance keeps only its group
+// connection, which heartbeats.
+const connIdleTimeout = 10 * time.Second
+
 func (in *Instance) baseOpts() []kgo.Opt {
 	opts := []kgo.Opt{
 		kgo.ConsumeResetOffset(in.resetOffset()),
 		kgo.FetchMaxWait(500 * time.Millisecond),
 		kgo.FetchMaxBytes(int32(min(int64(fetchMaxBytes), int64(in.r.o.Config.MaxBytes)))),
+		kgo.ConnIdleTimeout(connIdleTimeout),
+		// No KIP-714 telemetry from the gateway's own consumers: its
+		// push loop is a goroutine, a gzip writer and periodic requests
+		// per instance.
+		kgo.DisableClientMetrics(),
+		// Instances never produce: no sticky partitioner state.
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 	}
 	if in.set.MinBytes > 0 {
 		opts = append(opts, kgo.FetchMinBytes(int32(in.set.MinBytes)))

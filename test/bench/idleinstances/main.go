@@ -3,7 +3,7 @@
 // instance, with the embedded broker in the same process (as kgate serve
 // runs it):
 //
-//	go run ./test/bench/idleinstances [-n 300] [-settle 30s] [-baseline BIN]
+//	go run ./test/bench/idleinstances [-n 300] [-settle 45s] [-baseline BIN]
 //
 // It builds kgate, starts `kgate serve` on its embedded broker in a
 // temporary directory (open mode, so that one principal may hold every
@@ -11,7 +11,8 @@
 // group, subscribed to one topic, read once so that it has joined its
 // group), waits -settle (idle connections are reaped, heartbeats settle)
 // and samples again. The difference divided by -n is the cost of one idle
-// subscribed instance; it then deletes them and samples once more. With
+// subscribed instance; it also reports the gateway's CPU time over the
+// second half of the idle time. It then deletes them and samples once more. With
 // -baseline, another kgate binary (say, one built before a change) is
 // measured the same way first.
 package main
@@ -34,7 +35,7 @@ import (
 
 func main() {
 	n := flag.Int("n", 300, "instances")
-	settle := flag.Duration("settle", 30*time.Second, "how long instances idle before the sample")
+	settle := flag.Duration("settle", 45*time.Second, "how long instances idle before the sample")
 	baseline := flag.String("baseline", "", "another kgate binary to measure the same way first")
 	flag.Parse()
 	if *baseline != "" {
@@ -114,7 +115,12 @@ func run(name, bin string, n int, settle time.Duration) error {
 		return err
 	}
 	created := time.Since(start)
-	time.Sleep(settle)
+	// CPU over the last half of the idle time: what idling costs once
+	// instances have settled.
+	time.Sleep(settle / 2)
+	cpu0 := g.CPU()
+	time.Sleep(settle - settle/2)
+	idleCPU := g.CPU() - cpu0
 	idle, err := measure(c, g)
 	if err != nil {
 		return err
@@ -144,7 +150,9 @@ func run(name, bin string, n int, settle time.Duration) error {
 	row("goroutines", func(s sample) float64 { return s.goroutines }, 1, "%.1f")
 	row("file descriptors", func(s sample) float64 { return s.fds }, 1, "%.1f")
 	row("broker connections", func(s sample) float64 { return s.brokerConns }, 1, "%.1f")
-	fmt.Printf("  peak RSS %s\n", g.PeakRSS())
+	fmt.Printf("  gateway CPU while idle: %.1f ms/s (%.2f ms/s per instance); peak RSS %s\n",
+		float64(idleCPU.Milliseconds())/(settle-settle/2).Seconds(),
+		float64(idleCPU.Milliseconds())/(settle-settle/2).Seconds()/float64(n), g.PeakRSS())
 	return nil
 }
 
