@@ -7,11 +7,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/kgate/kgate/internal/auth"
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/httpapi"
-	v2 "github.com/kgate/kgate/internal/httpapi/v2"
+	"github.com/kgate/kgate/internal/instances"
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/metrics"
 )
@@ -159,7 +160,12 @@ func build(ctx context.Context, cfg config.Config, logger *slog.Logger, g *group
 			"permission_entries", len(svc.Policy().Permissions().Principals()), "kafka_port_sasl", eb.secured())
 	}
 
-	consumers := v2.NewConsumers(kc, cfg.Consumers, m, logger)
+	consumers := instances.New(instances.Options{Kafka: kc, Config: cfg.Consumers, Metrics: m, Logger: logger,
+		Changes: svc.Changed,
+		Admin:   func(p *auth.Principal) bool { return svc.Policy().Decide(p, auth.Admin, "").Allowed },
+		// New topics reach patterns within a few seconds, and at most as
+		// late as the gateway's own metadata does.
+		PatternInterval: min(5*time.Second, cfg.Kafka.MetadataMaxAge.D())})
 	g.add("v2 consumers", consumers.Run, consumers.Close)
 
 	draining := make(chan struct{})

@@ -18,6 +18,7 @@ import (
 	"github.com/kgate/kgate/internal/httpapi/ops"
 	v2 "github.com/kgate/kgate/internal/httpapi/v2"
 	v3 "github.com/kgate/kgate/internal/httpapi/v3"
+	"github.com/kgate/kgate/internal/instances"
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/metrics"
 )
@@ -27,7 +28,7 @@ type api struct {
 	cfg       config.Config
 	kc        *kafka.Client
 	sasl      bool // kc authenticates with SASL
-	consumers *v2.Consumers
+	consumers *instances.Registry
 	auth      *auth.Service
 	limits    *limits
 	metrics   *metrics.Metrics
@@ -43,13 +44,13 @@ func (a api) handler() (http.Handler, []httpapi.Route, error) {
 	cfg, kc, m, logger := a.cfg, a.kc, a.metrics, a.logger
 	rr := httpapi.NewRouter()
 	ops.Register(rr, ops.Deps{Ping: kc.Ping, Metrics: m.Handler(), MetricsOpen: cfg.Metrics.Open})
-	v2.Register(rr, v2.Deps{Kafka: kc, Consumers: a.consumers, Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
-		Authorize: guard.Authorizer(a.auth)})
+	v2.Register(rr, v2.Deps{Kafka: kc, Instances: a.consumers, MaxWait: cfg.MaxWait(), Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL})
 	v3.Register(rr, v3.Deps{Kafka: kc, Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
 		MaxRecordBytes: int64(cfg.HTTP.MaxBodyBytes),
-		ReadTimeout:    cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(), Draining: a.draining})
+		ReadTimeout:    cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(), Draining: a.draining,
+		Visible: a.topicVisible})
 	kastlex.Register(rr, kastlex.Deps{Kafka: kc, Metrics: m, Logger: logger, MaxFetchBytes: int64(cfg.Consumers.MaxBytes),
-		SecurityProtocol: securityProtocol(cfg.Kafka.TLS, a.sasl)})
+		SecurityProtocol: securityProtocol(cfg.Kafka.TLS, a.sasl), Visible: a.topicVisible})
 	admin.Register(rr, admin.Deps{Auth: a.auth, Usage: a.limits.usage, LimitsFor: a.limits.limitsFor})
 	// Documents every route, including any registered after it.
 	openapi.Register(rr)
@@ -77,6 +78,25 @@ func (a api) handler() (http.Handler, []httpapi.Route, error) {
 		MaxBodyBytes: int64(cfg.HTTP.MaxBodyBytes),
 	})
 	return h, rr.Routes(), nil
+}
+
+// topicVisible reports whether ctx's caller may see a topic's partitions
+// and offsets where a group's description shows them (v3 assignments and
+// lags, KastleX's consumer groups): with fetch, show_topic or
+// show_offsets on it, by the policy of now. It filters, it does not
+// refuse, so nothing is audited.
+func (a api) topicVisible(ctx context.Context, topic string) bool {
+	p := auth.FromContext(ctx)
+	if p == nil {
+		p = &auth.Principal{Name: auth.Anonymous, Method: auth.MethodAnonymous}
+	}
+	pol := a.auth.Policy()
+	for _, act := range []auth.Action{auth.Fetch, auth.ShowTopic, auth.ShowOffsets} {
+		if pol.Decide(p, act, topic).Allowed {
+			return true
+		}
+	}
+	return false
 }
 
 // securityProtocol names how kgate reaches the brokers, in Kafka's terms.

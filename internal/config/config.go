@@ -160,6 +160,33 @@ type Consumers struct {
 	FetchMinBytes int `yaml:"fetch_min_bytes" env:"KGATE_CONSUMERS_FETCH_MIN_BYTES"`
 	// MaxInstances bounds live instances on this node.
 	MaxInstances int `yaml:"max_instances" env:"KGATE_CONSUMERS_MAX_INSTANCES"`
+	// MaxInstancesPerPrincipal bounds one principal's live instances on
+	// this node (0: only MaxInstances), so that one tenant cannot take
+	// the node's whole allowance.
+	MaxInstancesPerPrincipal int `yaml:"max_instances_per_principal" env:"KGATE_CONSUMERS_MAX_INSTANCES_PER_PRINCIPAL"`
+	// MaxLongPollsPerPrincipal bounds one principal's records reads in
+	// progress on this node (0: no bound but MaxInstances).
+	MaxLongPollsPerPrincipal int `yaml:"max_long_polls_per_principal" env:"KGATE_CONSUMERS_MAX_LONG_POLLS_PER_PRINCIPAL"`
+	// MaxRequestTimeout bounds a read's long-poll wait and the
+	// consumer.request.timeout.ms an instance may ask for; 0 derives it
+	// from http.write_timeout (MaxWait).
+	MaxRequestTimeout Duration `yaml:"max_request_timeout" env:"KGATE_CONSUMERS_MAX_REQUEST_TIMEOUT"`
+}
+
+// writeMargin is what a long poll leaves of http.write_timeout for
+// writing its answer: a tenth, between 1 and 5 seconds.
+func writeMargin(writeTimeout time.Duration) time.Duration {
+	return min(max(writeTimeout/10, time.Second), 5*time.Second)
+}
+
+// MaxWait is the longest a records read may wait for records:
+// consumers.max_request_timeout, or when that is 0, http.write_timeout
+// less a margin for writing the answer (at least 100ms).
+func (c Config) MaxWait() time.Duration {
+	if c.Consumers.MaxRequestTimeout > 0 {
+		return c.Consumers.MaxRequestTimeout.D()
+	}
+	return max(c.HTTP.WriteTimeout.D()-writeMargin(c.HTTP.WriteTimeout.D()), 100*time.Millisecond)
 }
 
 // Metrics configures the /metrics endpoint.
@@ -208,6 +235,9 @@ func Default() Config {
 			MaxBytes:        64 << 20,
 			FetchMinBytes:   -1,
 			MaxInstances:    1000,
+			// A tenth of the node each: ten tenants fill it, one cannot.
+			MaxInstancesPerPrincipal: 100,
+			MaxLongPollsPerPrincipal: 100,
 		},
 		Auth:   defaultAuth(),
 		Handle: DefaultHandle(),

@@ -141,6 +141,22 @@ func (c *Config) Validate() error {
 	if c.Consumers.MaxInstances < 1 {
 		ps.Add("consumers.max_instances", "must be positive, got %d", c.Consumers.MaxInstances)
 	}
+	for _, f := range []struct {
+		key string
+		v   int
+	}{{"max_instances_per_principal", c.Consumers.MaxInstancesPerPrincipal}, {"max_long_polls_per_principal", c.Consumers.MaxLongPollsPerPrincipal}} {
+		if f.v < 0 || f.v > c.Consumers.MaxInstances {
+			ps.Add("consumers."+f.key, "must be between 0 (no bound of its own) and consumers.max_instances (%d), got %d", c.Consumers.MaxInstances, f.v)
+		}
+	}
+	if mr, wt := c.Consumers.MaxRequestTimeout.D(), c.HTTP.WriteTimeout.D(); mr < 0 || mr > 0 && mr > wt-writeMargin(wt) {
+		ps.Add("consumers.max_request_timeout", "must be 0 (derived from http.write_timeout) or positive and at most http.write_timeout less %s (%s), got %s",
+			writeMargin(wt), wt-writeMargin(wt), c.Consumers.MaxRequestTimeout)
+	}
+	if c.Consumers.RequestTimeout.D() > c.MaxWait() {
+		ps.Add("consumers.request_timeout", "must be at most the longest wait a read may have (%s: consumers.max_request_timeout, or http.write_timeout less a margin), got %s",
+			c.MaxWait(), c.Consumers.RequestTimeout)
+	}
 	c.validateAuth(&ps)
 	c.Handle.validate(&ps, "handle")
 	c.Stream.validate(&ps, "stream")

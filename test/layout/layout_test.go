@@ -62,7 +62,7 @@ func TestImportGraph(t *testing.T) {
 	// Domain packages know nothing of HTTP's wire: they return domain
 	// values that the API packages map.
 	domain := []string{"internal/auth", "internal/ratelimit", "internal/audit", "internal/record", "internal/kafka",
-		"internal/config", "internal/ktable", "internal/broker", "internal/consumer", "internal/metrics"}
+		"internal/config", "internal/ktable", "internal/broker", "internal/consumer", "internal/metrics", "internal/instances"}
 	var bad []string
 	for pkg, deps := range g {
 		for _, d := range deps {

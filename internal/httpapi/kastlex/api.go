@@ -7,6 +7,7 @@
 package kastlex
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -29,6 +30,10 @@ type Deps struct {
 	// SecurityProtocol is how kgate reaches the brokers (PLAINTEXT, SSL,
 	// SASL_PLAINTEXT, SASL_SSL); brokers' endpoints are listed with it.
 	SecurityProtocol string
+	// Visible reports whether the caller may see a topic's partitions
+	// and offsets in a group's description (its fetch, show_topic or
+	// show_offsets rights); nil shows every topic.
+	Visible func(ctx context.Context, topic string) bool
 }
 
 type api struct {
@@ -37,6 +42,7 @@ type api struct {
 	logger   *slog.Logger
 	maxFetch int64
 	protocol string
+	visible  func(ctx context.Context, topic string) bool
 }
 
 const (
@@ -45,7 +51,10 @@ const (
 )
 
 func newAPI(d Deps) *api {
-	a := &api{kc: d.Kafka, m: d.Metrics, logger: d.Logger, maxFetch: d.MaxFetchBytes, protocol: d.SecurityProtocol}
+	a := &api{kc: d.Kafka, m: d.Metrics, logger: d.Logger, maxFetch: d.MaxFetchBytes, protocol: d.SecurityProtocol, visible: d.Visible}
+	if a.visible == nil {
+		a.visible = func(context.Context, string) bool { return true }
+	}
 	if a.logger == nil {
 		a.logger = slog.New(slog.DiscardHandler)
 	}

@@ -57,6 +57,19 @@ type groupInfo struct {
 	lag kadm.GroupLag
 }
 
+// visibleTopics keeps the topics the caller may see, so that a group's
+// description never shows another tenant's topics, partitions or high
+// watermarks.
+func (a *api) visibleTopics(ctx context.Context, topics []string) []string {
+	out := []string{}
+	for _, t := range topics {
+		if a.visible(ctx, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // describe loads a group with its committed offsets and lag; a group
 // Kafka does not know is 404.
 func (a *api) describe(ctx context.Context, id string) (groupInfo, error) {
@@ -124,7 +137,8 @@ type v1Partition struct {
 }
 
 func (a *api) groupV1(w http.ResponseWriter, r *http.Request) error {
-	gi, err := a.describe(r.Context(), r.PathValue("group"))
+	ctx := r.Context()
+	gi, err := a.describe(ctx, r.PathValue("group"))
 	if err != nil {
 		return err
 	}
@@ -133,20 +147,23 @@ func (a *api) groupV1(w http.ResponseWriter, r *http.Request) error {
 		vm := v1Member{MemberID: m.MemberID, ClientID: m.ClientID, ClientHost: m.ClientHost}
 		if s, ok := m.Join.AsConsumer(); ok {
 			ud, enc := encoded(s.UserData)
-			vm.Subscription = &v1Subscription{Version: s.Version, UserDataEncoding: enc, UserData: ud, Topics: append([]string{}, s.Topics...)}
+			vm.Subscription = &v1Subscription{Version: s.Version, UserDataEncoding: enc, UserData: ud, Topics: a.visibleTopics(ctx, s.Topics)}
 		}
 		if as, ok := m.Assigned.AsConsumer(); ok {
 			ud, enc := encoded(as.UserData)
 			tp := map[string][]int32{}
 			for _, t := range as.Topics {
-				tp[t.Topic] = append(tp[t.Topic], t.Partitions...)
+				if a.visible(ctx, t.Topic) {
+					tp[t.Topic] = append(tp[t.Topic], t.Partitions...)
+				}
 			}
 			vm.Assignment = &v1Assignment{Version: as.Version, UserDataEncoding: enc, UserData: ud, TopicPartitions: tp}
 		}
 		out.Members = append(out.Members, vm)
 	}
+	seen := map[string]bool{}
 	for _, l := range gi.lag.Sorted() {
-		if l.Commit.At < 0 {
+		if l.Commit.At < 0 || !a.visibleOnce(ctx, seen, l.Topic) {
 			continue
 		}
 		md, enc := encoded([]byte(l.Commit.Metadata))
@@ -205,7 +222,8 @@ type v2Partition struct {
 }
 
 func (a *api) groupV2(w http.ResponseWriter, r *http.Request) error {
-	gi, err := a.describe(r.Context(), r.PathValue("group"))
+	ctx := r.Context()
+	gi, err := a.describe(ctx, r.PathValue("group"))
 	if err != nil {
 		return err
 	}
@@ -215,20 +233,24 @@ func (a *api) groupV2(w http.ResponseWriter, r *http.Request) error {
 		vm := v2Member{MemberID: m.MemberID, ClientID: m.ClientID, ClientHost: m.ClientHost}
 		if s, ok := m.Join.AsConsumer(); ok {
 			ud, enc := encoded(s.UserData)
-			vm.MemberMetadata = &v1Subscription{Version: s.Version, UserDataEncoding: enc, UserData: ud, Topics: append([]string{}, s.Topics...)}
+			vm.MemberMetadata = &v1Subscription{Version: s.Version, UserDataEncoding: enc, UserData: ud, Topics: a.visibleTopics(ctx, s.Topics)}
 		}
 		if as, ok := m.Assigned.AsConsumer(); ok {
 			ud, enc := encoded(as.UserData)
 			va := &v2Assignment{Version: as.Version, UserDataEncoding: enc, UserData: ud, TopicPartitions: []v2TopicParts{}}
 			for _, t := range as.Topics {
+				if !a.visible(ctx, t.Topic) {
+					continue
+				}
 				va.TopicPartitions = append(va.TopicPartitions, v2TopicParts{Topic: t.Topic, Partitions: append([]int32{}, t.Partitions...)})
 			}
 			vm.MemberAssignment = va
 		}
 		out.Members = append(out.Members, vm)
 	}
+	seen := map[string]bool{}
 	for _, l := range gi.lag.Sorted() {
-		if l.Commit.At < 0 {
+		if l.Commit.At < 0 || !a.visibleOnce(ctx, seen, l.Topic) {
 			continue
 		}
 		if n := len(out.CommittedOffsets); n == 0 || out.CommittedOffsets[n-1].Topic != l.Topic {
@@ -249,4 +271,14 @@ func (a *api) groupV2(w http.ResponseWriter, r *http.Request) error {
 			MetadataEncoding: enc, Metadata: md, ErrorCode: ec, Lag: l.Lag})
 	}
 	return writeJSON(w, http.StatusOK, out)
+}
+
+// visibleOnce is visible, decided once per topic of a response.
+func (a *api) visibleOnce(ctx context.Context, seen map[string]bool, topic string) bool {
+	ok, known := seen[topic]
+	if !known {
+		ok = a.visible(ctx, topic)
+		seen[topic] = ok
+	}
+	return ok
 }

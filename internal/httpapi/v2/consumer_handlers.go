@@ -9,17 +9,22 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kgate/kgate/internal/auth"
+	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/httpapi"
+	"github.com/kgate/kgate/internal/instances"
 	"github.com/kgate/kgate/internal/kafka"
+	"github.com/kgate/kgate/internal/ratelimit"
 	"github.com/kgate/kgate/internal/record"
 )
 
-// consumerAPI serves the /consumers routes.
+// consumerAPI serves the /consumers routes: it translates requests into
+// calls on the instance registry and its answers (domain errors
+// included, see instanceError) into the v2 wire.
 type consumerAPI struct {
-	cs            *Consumers
+	reg           *instances.Registry
+	cfg           config.Consumers
+	maxWait       time.Duration // the longest a read may wait
 	advertisedURL string
-	authorize     Authorizer
 	m             metricsSink
 }
 
@@ -70,27 +75,26 @@ func (a consumerAPI) create(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	group := r.PathValue("group")
-	o.owner = httpapi.Principal(r.Context())
-	in, err := a.cs.create(group, o)
+	in, err := a.reg.Create(group, instances.OwnerFor(r.Context()), o)
 	if err != nil {
-		return err
+		return instanceError(w, err)
 	}
 	httpapi.WriteJSON(w, http.StatusOK, mtV2, map[string]string{
-		"instance_id": in.name,
-		"base_uri":    a.baseURI(r, group, in.name),
+		"instance_id": in.Name(),
+		"base_uri":    a.baseURI(r, group, in.Name()),
 	})
 	return nil
 }
 
 // parseCreate validates every documented field of a create request; the
 // body may be empty.
-func (a consumerAPI) parseCreate(body []byte) (instanceOptions, error) {
-	o := instanceOptions{
-		format:         record.BinaryFormat,
-		reset:          "latest",
-		autoCommit:     true, // the Kafka consumer's default, as on Confluent
-		minBytes:       a.cs.cfg.FetchMinBytes,
-		requestTimeout: a.cs.cfg.RequestTimeout.D(),
+func (a consumerAPI) parseCreate(body []byte) (instances.Settings, error) {
+	o := instances.Settings{
+		Format:         record.BinaryFormat,
+		Reset:          "latest",
+		AutoCommit:     true, // the Kafka consumer's default, as on Confluent
+		MinBytes:       a.cfg.FetchMinBytes,
+		RequestTimeout: min(a.cfg.RequestTimeout.D(), a.maxWait),
 	}
 	t := bytes.TrimSpace(body)
 	if len(t) == 0 || bytes.Equal(t, []byte("null")) {
@@ -142,7 +146,7 @@ func (a consumerAPI) parseCreate(body []byte) (instanceOptions, error) {
 	if strings.ContainsAny(name, "/?#") || len(name) > 255 {
 		return o, httpapi.ErrUnprocessable.Msg("Invalid consumer instance name: at most 255 characters, without '/', '?' or '#'.")
 	}
-	o.name = name
+	o.Name = name
 	if s, ok, err := str("format"); err != nil {
 		return o, err
 	} else if ok {
@@ -154,14 +158,14 @@ func (a consumerAPI) parseCreate(body []byte) (instanceOptions, error) {
 		if !ok {
 			return o, httpapi.ErrNoSchemaRegistry.Msg("Payload error. The %s format needs a Schema Registry and none is configured on this gateway; use binary or json.", fm.Lower())
 		}
-		o.format = f
+		o.Format = f
 	}
 	if s, ok, err := str("auto.offset.reset"); err != nil {
 		return o, err
 	} else if ok {
 		switch s {
 		case "earliest", "latest", "none":
-			o.reset = s
+			o.Reset = s
 		default:
 			return o, httpapi.ErrInvalidConsumerConf.Msg("Invalid consumer configuration: Invalid value %s for configuration auto.offset.reset: String must be one of: latest, earliest, none", s)
 		}
@@ -172,7 +176,7 @@ func (a consumerAPI) parseCreate(body []byte) (instanceOptions, error) {
 		if err != nil {
 			return o, httpapi.ErrInvalidConsumerConf.Msg("Invalid consumer configuration: Invalid value %s for configuration enable.auto.commit: Expected value to be either true or false", s)
 		}
-		o.autoCommit = b
+		o.AutoCommit = b
 	}
 	if n, ok, err := num("fetch.min.bytes", "responseMinBytes"); err != nil {
 		return o, err
@@ -180,15 +184,17 @@ func (a consumerAPI) parseCreate(body []byte) (instanceOptions, error) {
 		if n < -1 || n > 10000000 {
 			return o, httpapi.ErrConsumerConfig.Msg("fetch.min.bytes must be between -1 and 10000000.")
 		}
-		o.minBytes = int(n)
+		o.MinBytes = int(n)
 	}
 	if n, ok, err := num("consumer.request.timeout.ms", "requestWaitMs"); err != nil {
 		return o, err
 	} else if ok {
-		if n < 0 || n > int64(time.Hour/time.Millisecond) {
-			return o, httpapi.ErrConsumerConfig.Msg("consumer.request.timeout.ms must be between 0 and 3600000.")
+		// A read may not outlast the server's write timeout: the longest
+		// wait is the server's to set (consumers.max_request_timeout).
+		if maxMs := a.maxWait.Milliseconds(); n < 0 || n > maxMs {
+			return o, httpapi.ErrConsumerConfig.Msg("consumer.request.timeout.ms must be between 0 and %d (this server's consumers.max_request_timeout).", maxMs)
 		}
-		o.requestTimeout = time.Duration(n) * time.Millisecond
+		o.RequestTimeout = time.Duration(n) * time.Millisecond
 	}
 	return o, nil
 }
@@ -208,20 +214,21 @@ func (a consumerAPI) baseURI(r *http.Request, group, name string) string {
 	return base + "/consumers/" + url.PathEscape(group) + "/instances/" + url.PathEscape(name)
 }
 
-// withInstance looks the instance up, holding it in use for fn.
-func (a consumerAPI) withInstance(r *http.Request, fn func(*instance) error) error {
-	in, err := a.cs.get(r.PathValue("group"), r.PathValue("instance"), httpapi.Principal(r.Context()))
+// withInstance looks the caller's instance up, holding it in use for fn,
+// and maps what fn returns onto the wire.
+func (a consumerAPI) withInstance(w http.ResponseWriter, r *http.Request, fn func(*instances.Instance) error) error {
+	in, err := a.reg.Acquire(r.PathValue("group"), r.PathValue("instance"), instances.OwnerFor(r.Context()))
 	if err != nil {
-		return err
+		return instanceError(w, err)
 	}
-	defer in.release()
-	return fn(in)
+	defer in.Release()
+	return instanceError(w, fn(in))
 }
 
 func (a consumerAPI) remove(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", mtV2)
-	if err := a.cs.remove(r.PathValue("group"), r.PathValue("instance"), httpapi.Principal(r.Context())); err != nil {
-		return err
+	if err := a.reg.Remove(r.PathValue("group"), r.PathValue("instance"), instances.OwnerFor(r.Context())); err != nil {
+		return instanceError(w, err)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -232,8 +239,8 @@ type topicPartitionJSON struct {
 	Partition *int32 `json:"partition"`
 }
 
-func parsePartitions(list []topicPartitionJSON) ([]tp, error) {
-	out := make([]tp, 0, len(list))
+func parsePartitions(list []topicPartitionJSON) ([]instances.Partition, error) {
+	out := make([]instances.Partition, 0, len(list))
 	for i, p := range list {
 		if p.Topic == "" || p.Partition == nil {
 			return nil, httpapi.ErrUnprocessable.Msg("partitions[%d] needs \"topic\" and \"partition\".", i)
@@ -241,11 +248,14 @@ func parsePartitions(list []topicPartitionJSON) ([]tp, error) {
 		if *p.Partition < 0 {
 			return nil, httpapi.ErrPartitionNotFound
 		}
-		out = append(out, tp{p.Topic, *p.Partition})
+		out = append(out, instances.Partition{Topic: p.Topic, Partition: *p.Partition})
 	}
 	return out, nil
 }
 
+// subscribe subscribes to topics, each of which the caller must be
+// allowed to fetch, or to a pattern, which only ever matches topics the
+// caller may fetch at each moment (never internal ones, for non-admins).
 func (a consumerAPI) subscribe(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", mtV2)
 	body, err := controlBody(r)
@@ -269,15 +279,12 @@ func (a consumerAPI) subscribe(w http.ResponseWriter, r *http.Request) error {
 			if !kafka.ValidTopic(t) {
 				return httpapi.ErrUnprocessable.Msg("Invalid topic name %q.", truncate(t, 300))
 			}
-			if err := a.authorize(r.Context(), auth.Fetch, t); err != nil {
-				return err
-			}
 		}
-	} else if err := a.authorize(r.Context(), auth.Fetch, "*"); err != nil {
-		return err
+	} else if len(pattern) > maxPattern {
+		return httpapi.ErrUnprocessable.Msg("Invalid topic_pattern: at most %d characters.", maxPattern)
 	}
-	return a.withInstance(r, func(in *instance) error {
-		if err := in.subscribe(req.Topics, pattern); err != nil {
+	return a.withInstance(w, r, func(in *instances.Instance) error {
+		if err := in.Subscribe(r.Context(), req.Topics, pattern); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -285,18 +292,21 @@ func (a consumerAPI) subscribe(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
+// maxPattern bounds a topic_pattern's length.
+const maxPattern = 1000
+
 func (a consumerAPI) getSubscription(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", mtV2)
-	return a.withInstance(r, func(in *instance) error {
-		httpapi.WriteJSON(w, http.StatusOK, mtV2, map[string][]string{"topics": in.subscription()})
+	return a.withInstance(w, r, func(in *instances.Instance) error {
+		httpapi.WriteJSON(w, http.StatusOK, mtV2, map[string][]string{"topics": in.Subscription()})
 		return nil
 	})
 }
 
 func (a consumerAPI) unsubscribe(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", mtV2)
-	return a.withInstance(r, func(in *instance) error {
-		if err := in.unsubscribe(); err != nil {
+	return a.withInstance(w, r, func(in *instances.Instance) error {
+		if err := in.Unsubscribe(); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -304,9 +314,8 @@ func (a consumerAPI) unsubscribe(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
-// partitionsBody decodes {"partitions":[...]} (required) and authorizes
-// reading each topic.
-func (a consumerAPI) partitionsBody(r *http.Request) ([]tp, error) {
+// partitionsBody decodes {"partitions":[...]} (required).
+func partitionsBody(r *http.Request) ([]instances.Partition, error) {
 	body, err := controlBody(r)
 	if err != nil {
 		return nil, err
@@ -317,26 +326,17 @@ func (a consumerAPI) partitionsBody(r *http.Request) ([]tp, error) {
 	if err := requiredBody(body, &req); err != nil {
 		return nil, err
 	}
-	parts, err := parsePartitions(req.Partitions)
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range parts {
-		if err := a.authorize(r.Context(), auth.Fetch, p.topic); err != nil {
-			return nil, err
-		}
-	}
-	return parts, nil
+	return parsePartitions(req.Partitions)
 }
 
 func (a consumerAPI) assign(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", mtV2)
-	parts, err := a.partitionsBody(r)
+	parts, err := partitionsBody(r)
 	if err != nil {
 		return err
 	}
-	return a.withInstance(r, func(in *instance) error {
-		if err := in.assign(r.Context(), parts); err != nil {
+	return a.withInstance(w, r, func(in *instances.Instance) error {
+		if err := in.Assign(r.Context(), parts); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -346,10 +346,10 @@ func (a consumerAPI) assign(w http.ResponseWriter, r *http.Request) error {
 
 func (a consumerAPI) getAssignments(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", mtV2)
-	return a.withInstance(r, func(in *instance) error {
+	return a.withInstance(w, r, func(in *instances.Instance) error {
 		out := []topicPartitionJSON{}
-		for _, p := range in.assignment() {
-			out = append(out, topicPartitionJSON{Topic: p.topic, Partition: ptr(p.partition)})
+		for _, p := range in.Assignment() {
+			out = append(out, topicPartitionJSON{Topic: p.Topic, Partition: ptr(p.Partition)})
 		}
 		httpapi.WriteJSON(w, http.StatusOK, mtV2, map[string]any{"partitions": out})
 		return nil
@@ -377,27 +377,27 @@ func (a consumerAPI) seek(w http.ResponseWriter, r *http.Request) error {
 	if err := requiredBody(body, &req); err != nil {
 		return err
 	}
-	offsets := map[tp]int64{}
+	offsets := map[instances.Partition]int64{}
 	for i, o := range req.Offsets {
 		if o.Topic == "" || o.Partition == nil || o.Offset == nil || *o.Offset < 0 || *o.Partition < 0 {
 			return httpapi.ErrUnprocessable.Msg("offsets[%d] needs \"topic\", \"partition\" and a non-negative \"offset\".", i)
 		}
-		offsets[tp{o.Topic, *o.Partition}] = *o.Offset
+		offsets[instances.Partition{Topic: o.Topic, Partition: *o.Partition}] = *o.Offset
 	}
-	times := map[tp]time.Time{}
+	times := map[instances.Partition]time.Time{}
 	for i, t := range req.Timestamps {
 		ts, err := time.Parse(time.RFC3339Nano, t.Timestamp)
 		if t.Topic == "" || t.Partition == nil || err != nil {
 			return httpapi.ErrUnprocessable.Msg("timestamps[%d] needs \"topic\", \"partition\" and an ISO-8601 \"timestamp\".", i)
 		}
-		times[tp{t.Topic, *t.Partition}] = ts
+		times[instances.Partition{Topic: t.Topic, Partition: *t.Partition}] = ts
 	}
-	return a.withInstance(r, func(in *instance) error {
-		if err := in.seek(offsets); err != nil {
+	return a.withInstance(w, r, func(in *instances.Instance) error {
+		if err := in.Seek(offsets); err != nil {
 			return err
 		}
 		if len(times) > 0 {
-			if err := in.seekTime(r.Context(), times); err != nil {
+			if err := in.SeekTime(r.Context(), times); err != nil {
 				return err
 			}
 		}
@@ -409,12 +409,12 @@ func (a consumerAPI) seek(w http.ResponseWriter, r *http.Request) error {
 func (a consumerAPI) seekEdge(start bool) httpapi.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", mtV2)
-		parts, err := a.partitionsBody(r)
+		parts, err := partitionsBody(r)
 		if err != nil {
 			return err
 		}
-		return a.withInstance(r, func(in *instance) error {
-			if err := in.seekEdge(r.Context(), parts, start); err != nil {
+		return a.withInstance(w, r, func(in *instances.Instance) error {
+			if err := in.SeekEdge(r.Context(), parts, start); err != nil {
 				return err
 			}
 			w.WriteHeader(http.StatusNoContent)
@@ -423,7 +423,15 @@ func (a consumerAPI) seekEdge(start bool) httpapi.HandlerFunc {
 	}
 }
 
+// records is the long poll. Its wait is the instance's
+// consumer.request.timeout.ms, shortened by ?timeout=, and never longer
+// than the server allows (consumers.max_request_timeout, itself under
+// http.write_timeout): a read ends in time to write its answer within the
+// server's write deadline, which it never extends. Each record is
+// authorized with the caller's rights of now and charged to its byte
+// limits as it is taken.
 func (a consumerAPI) records(w http.ResponseWriter, r *http.Request) error {
+	start := time.Now()
 	ct := httpapi.Negotiate(r.Header.Get("Accept"), recordsOffers)
 	if ct == "" {
 		return httpapi.ErrNotAcceptable
@@ -442,31 +450,31 @@ func (a consumerAPI) records(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return a.withInstance(r, func(in *instance) error {
-		if embeddedType(in.opts.format.Name()) != ct {
+	return a.withInstance(w, r, func(in *instances.Instance) error {
+		if embeddedType(in.Settings().Format.Name()) != ct {
 			return httpapi.ErrFormatMismatch
 		}
-		wait := in.opts.requestTimeout
+		wait := in.Settings().RequestTimeout
 		if timeout > 0 && time.Duration(timeout)*time.Millisecond < wait {
 			wait = time.Duration(timeout) * time.Millisecond
 		}
-		// A long poll may outlast the server's write timeout: extend it.
-		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + 30*time.Second))
-		limit := int64(a.cs.cfg.MaxBytes)
+		wait = min(wait, a.maxWait)
+		limit := int64(a.cfg.MaxBytes)
 		if maxBytes > 0 && maxBytes < limit {
 			limit = maxBytes
 		}
-		body, n, size, err := in.read(r.Context(), wait, limit)
+		owner := instances.OwnerFor(r.Context())
+		b, err := in.Read(r.Context(), instances.ReadRequest{Deadline: start.Add(wait), MaxBytes: limit,
+			Live: owner.Live, Ticket: ratelimit.TicketFrom(r.Context())})
 		if err != nil {
 			return err
 		}
-		if a.m != nil && n > 0 {
-			a.m.consumed(n, size)
+		if a.m != nil && b.Records > 0 {
+			a.m.consumed(b.Records, int(b.Bytes))
 		}
-		h := w.Header()
-		h.Set("Content-Length", strconv.Itoa(len(body)))
+		w.Header().Set("Content-Length", strconv.Itoa(len(b.Body)))
 		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(body)
+		_, _ = w.Write(b.Body)
 		return nil
 	})
 }
@@ -483,13 +491,16 @@ func queryInt(q url.Values, name string) (int64, error) {
 	return n, nil
 }
 
+// commit commits the offsets named (each on a topic the caller may
+// fetch now: a forbidden topic is refused whether or not it exists), or
+// without a body everything the instance returned.
 func (a consumerAPI) commit(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", mtV2)
 	body, err := controlBody(r)
 	if err != nil {
 		return err
 	}
-	var offsets map[tp]int64
+	var offsets map[instances.Partition]int64
 	if t := bytes.TrimSpace(body); len(t) > 0 && !bytes.Equal(t, []byte("null")) {
 		var req struct {
 			Offsets []struct {
@@ -502,19 +513,19 @@ func (a consumerAPI) commit(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if req.Offsets != nil {
-			offsets = map[tp]int64{}
+			offsets = map[instances.Partition]int64{}
 			for i, o := range req.Offsets {
 				if o.Topic == "" || o.Partition == nil || o.Offset == nil || *o.Offset < 0 || *o.Partition < 0 {
 					return httpapi.ErrUnprocessable.Msg("offsets[%d] needs \"topic\", \"partition\" and a non-negative \"offset\".", i)
 				}
 				// The client names the last record it processed; Kafka
 				// stores the next one to read, as Confluent does.
-				offsets[tp{o.Topic, *o.Partition}] = *o.Offset + 1
+				offsets[instances.Partition{Topic: o.Topic, Partition: *o.Partition}] = *o.Offset + 1
 			}
 		}
 	}
-	return a.withInstance(r, func(in *instance) error {
-		if err := in.commit(r.Context(), offsets); err != nil {
+	return a.withInstance(w, r, func(in *instances.Instance) error {
+		if err := in.Commit(r.Context(), instances.OwnerFor(r.Context()).Live, offsets); err != nil {
 			return err
 		}
 		httpapi.WriteJSON(w, http.StatusOK, mtV2, []struct{}{})
@@ -522,13 +533,16 @@ func (a consumerAPI) commit(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
+// getCommitted answers the group's committed offsets: of the partitions
+// named (each on a topic the caller may fetch now), or of every topic
+// the caller may fetch now.
 func (a consumerAPI) getCommitted(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", mtV2)
 	b, err := httpapi.ReadBody(r)
 	if err != nil {
 		return err
 	}
-	var parts []tp
+	var parts []instances.Partition
 	if t := bytes.TrimSpace(b); len(t) > 0 && !bytes.Equal(t, []byte("null")) {
 		var req struct {
 			Partitions []topicPartitionJSON `json:"partitions"`
@@ -540,8 +554,8 @@ func (a consumerAPI) getCommitted(w http.ResponseWriter, r *http.Request) error 
 			return err
 		}
 	}
-	return a.withInstance(r, func(in *instance) error {
-		offs, err := in.committed(r.Context(), parts)
+	return a.withInstance(w, r, func(in *instances.Instance) error {
+		offs, err := in.Committed(r.Context(), instances.OwnerFor(r.Context()).Live, parts)
 		if err != nil {
 			return err
 		}

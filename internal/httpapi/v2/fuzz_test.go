@@ -54,7 +54,7 @@ func FuzzParseCreate(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	a := consumerAPI{cs: &Consumers{cfg: config.Default().Consumers}}
+	a := consumerAPI{cfg: config.Default().Consumers, maxWait: config.Default().MaxWait()}
 	f.Fuzz(func(t *testing.T, body string) {
 		o, err := a.parseCreate([]byte(body))
 		if err != nil {
@@ -64,10 +64,10 @@ func FuzzParseCreate(f *testing.F) {
 			}
 			return
 		}
-		if n := o.format.Name(); n != record.Binary && n != record.JSON {
-			t.Fatalf("accepted format %q", o.format)
+		if n := o.Format.Name(); n != record.Binary && n != record.JSON {
+			t.Fatalf("accepted format %q", o.Format)
 		}
-		if o.minBytes < -1 || o.minBytes > 10000000 || o.requestTimeout < 0 {
+		if o.MinBytes < -1 || o.MinBytes > 10000000 || o.RequestTimeout < 0 || o.RequestTimeout > a.maxWait {
 			t.Fatalf("accepted out-of-range options %+v", o)
 		}
 	})

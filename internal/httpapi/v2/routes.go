@@ -4,32 +4,33 @@
 package v2
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/kgate/kgate/internal/auth"
+	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/httpapi"
+	"github.com/kgate/kgate/internal/instances"
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/metrics"
 	"github.com/kgate/kgate/internal/record"
 )
 
-// Authorizer checks, inside a handler, an action on a resource the route
-// alone does not name (the topics of a subscription, say). It returns a
-// catalog error (403) to refuse. Nil allows everything.
-type Authorizer func(ctx context.Context, action auth.Action, resource string) error
-
 // Deps are what the v2 API needs.
 type Deps struct {
-	Kafka     *kafka.Client
-	Consumers *Consumers
-	Metrics   *metrics.Metrics
-	Logger    *slog.Logger
+	Kafka *kafka.Client
+	// Instances holds the consumer instances; it authorizes what the
+	// routes alone do not name (the topics of a subscription, a commit,
+	// each record read) with the caller's rights of that moment.
+	Instances *instances.Registry
+	// MaxWait is the longest a records read may wait
+	// (config.Config.MaxWait: under http.write_timeout).
+	MaxWait time.Duration
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
 	// AdvertisedURL, if set, is the base of consumer base_uri values.
 	AdvertisedURL string
-	// Authorize checks body-named resources; nil allows all.
-	Authorize Authorizer
 }
 
 type promSink struct{ m *metrics.Metrics }
@@ -46,14 +47,13 @@ func (p promSink) consumed(records, bytes int) {
 
 // Register adds every v2 route to rr.
 func Register(rr *httpapi.Router, d Deps) {
-	authz := d.Authorize
-	if authz == nil {
-		authz = func(context.Context, auth.Action, string) error { return nil }
-	}
 	sink := promSink{d.Metrics}
 	md := metadata{kc: d.Kafka}
 	pr := producer{kc: d.Kafka, m: sink}
-	ca := consumerAPI{cs: d.Consumers, advertisedURL: d.AdvertisedURL, authorize: authz, m: sink}
+	ca := consumerAPI{reg: d.Instances, cfg: d.Instances.Config(), maxWait: d.MaxWait, advertisedURL: d.AdvertisedURL, m: sink}
+	if ca.maxWait <= 0 {
+		ca.maxWait = config.Default().MaxWait()
+	}
 	topic := httpapi.PathValue("topic")
 	group := httpapi.PathValue("group")
 

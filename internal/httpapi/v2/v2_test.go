@@ -410,7 +410,7 @@ func TestAutoCommitResumes(t *testing.T) {
 func TestDeleteInterruptsLongRead(t *testing.T) {
 	g := testutil.StartGateway(t, nil)
 	run(t, g, []apitest.Exchange{
-		{Method: "POST", Path: "/consumers/lg", Header: jsonHdr(ctV2), Body: `{"name":"l","consumer.request.timeout.ms":60000}`, Status: 200},
+		{Method: "POST", Path: "/consumers/lg", Header: jsonHdr(ctV2), Body: `{"name":"l","consumer.request.timeout.ms":50000}`, Status: 200},
 		{Method: "POST", Path: "/consumers/lg/instances/l/subscription", Header: jsonHdr(ctV2), Body: `{"topics":["quiet"]}`, Status: 204},
 	})
 	done := make(chan response, 1)

@@ -40,6 +40,10 @@ type Deps struct {
 	// Draining is closed when the server starts shutting down: produce
 	// streams stop reading, answer what they read and end cleanly.
 	Draining <-chan struct{}
+	// Visible reports whether the caller may see a topic's partitions
+	// and offsets in a group's assignments and lags (its fetch,
+	// show_topic or show_offsets rights); nil shows every topic.
+	Visible func(ctx context.Context, topic string) bool
 }
 
 const mtJSON = "application/json"
@@ -54,6 +58,7 @@ type api struct {
 	readTimeout  time.Duration
 	writeTimeout time.Duration
 	draining     <-chan struct{}
+	visible      func(ctx context.Context, topic string) bool
 
 	// The cluster id, from the broker; checked against every path.
 	cidMu sync.Mutex
@@ -66,6 +71,10 @@ func newAPI(d Deps) *api {
 		kc: d.Kafka, m: d.Metrics, logger: d.Logger, advURL: strings.TrimSuffix(d.AdvertisedURL, "/"),
 		maxRecord:   d.MaxRecordBytes,
 		readTimeout: d.ReadTimeout, writeTimeout: d.WriteTimeout, draining: d.Draining,
+		visible: d.Visible,
+	}
+	if a.visible == nil {
+		a.visible = func(context.Context, string) bool { return true }
 	}
 	if a.logger == nil {
 		a.logger = slog.New(slog.DiscardHandler)

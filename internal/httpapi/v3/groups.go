@@ -209,13 +209,18 @@ type assignmentData struct {
 	Lag             rel    `json:"lag"`
 }
 
-func (l links) assignments(g string, m kadm.DescribedGroupMember) []assignmentData {
+// assignments lists a member's assigned partitions on the topics the
+// caller may see.
+func (a *api) assignments(ctx context.Context, l links, g string, m kadm.DescribedGroupMember) []assignmentData {
 	out := []assignmentData{}
 	ca, ok := m.Assigned.AsConsumer()
 	if !ok {
 		return out
 	}
 	for _, t := range ca.Topics {
+		if !a.visible(ctx, t.Topic) {
+			continue
+		}
 		for _, p := range t.Partitions {
 			ps := strconv.Itoa(int(p))
 			out = append(out, assignmentData{
@@ -249,7 +254,7 @@ func (a *api) listAssignments(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, newList("KafkaConsumerAssignmentList",
-		l.url("consumer-groups", g.Group, "consumers", m.MemberID, "assignments"), l.assignments(g.Group, m)))
+		l.url("consumer-groups", g.Group, "consumers", m.MemberID, "assignments"), a.assignments(r.Context(), l, g.Group, m)))
 }
 
 func (a *api) getAssignment(w http.ResponseWriter, r *http.Request) error {
@@ -266,7 +271,7 @@ func (a *api) getAssignment(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	t := r.PathValue("topic_name")
-	for _, as := range l.assignments(g.Group, m) {
+	for _, as := range a.assignments(r.Context(), l, g.Group, m) {
 		if as.TopicName == t && as.PartitionID == p {
 			return writeJSON(w, http.StatusOK, as)
 		}
@@ -290,7 +295,9 @@ type lagData struct {
 }
 
 // lags computes a group's lag per partition, sorted by topic and
-// partition. A group Kafka does not know is 404.
+// partition, on the topics the caller may see: another tenant's topics
+// (their partitions and high watermarks) are left out, even when the
+// group committed offsets on them. A group Kafka does not know is 404.
 func (a *api) lags(ctx context.Context, l links, id string) ([]lagData, error) {
 	if _, err := a.group(ctx, id); err != nil {
 		return nil, err
@@ -307,8 +314,17 @@ func (a *api) lags(ctx context.Context, l links, id string) ([]lagData, error) {
 		return nil, err
 	}
 	out := []lagData{}
+	seen := map[string]bool{}
 	for _, ml := range dl.Lag.Sorted() {
 		if ml.Err != nil {
+			continue
+		}
+		ok, known := seen[ml.Topic]
+		if !known {
+			ok = a.visible(ctx, ml.Topic)
+			seen[ml.Topic] = ok
+		}
+		if !ok {
 			continue
 		}
 		ps := strconv.Itoa(int(ml.Partition))

@@ -1,0 +1,373 @@
+// Package instances is kgate's stateful Kafka group client: the consumer
+// instances of the REST v2 API. An instance belongs to the principal that
+// created it, joins its group when it subscribes (or consumes assigned
+// partitions), buffers what it fetched, and hands out records read by
+// read, committing only what it handed out.
+//
+// Every record crosses the boundary with the owner's rights of that
+// moment: a read authorizes each record's topic with the request's
+// auth.Live and charges its bytes to the request's ratelimit.Ticket;
+// a topic the owner may no longer fetch is paused (a pattern drops it);
+// an instance whose owner no longer stands, or may no longer consume its
+// group, is closed and leaves its group. Pattern subscriptions are
+// resolved here, against the cluster's topic list and the owner's
+// rights, never by handing the caller's expression to the Kafka client.
+//
+// The package knows nothing of HTTP: it returns the domain errors of
+// errors.go, which the API maps onto its wire.
+package instances
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/kgate/kgate/internal/auth"
+	"github.com/kgate/kgate/internal/config"
+	"github.com/kgate/kgate/internal/kafka"
+	"github.com/kgate/kgate/internal/metrics"
+	"github.com/kgate/kgate/internal/ratelimit"
+)
+
+// Options configure New.
+type Options struct {
+	Kafka  *kafka.Client
+	Config config.Consumers
+	// Metrics, if set, counts live instances.
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
+	// Changes returns a channel closed at the next change that may affect
+	// anyone's standing or rights (auth.Service.Changed); nil: none come.
+	Changes func() <-chan struct{}
+	// Admin reports whether a principal is an admin now: only an admin's
+	// topic patterns reach internal topics (names starting with "_").
+	// Nil: nobody's do.
+	Admin func(*auth.Principal) bool
+	// PatternInterval is how often topic patterns are re-resolved against
+	// the cluster's topics (new topics are picked up); default 5s.
+	PatternInterval time.Duration
+	// IdleAfter pauses fetching for instances that nobody read for this
+	// long (they keep their group membership); default 5s.
+	IdleAfter time.Duration
+}
+
+// Registry holds this node's consumer instances. Like Confluent's, they
+// live in this process's memory: clients must come back to this node.
+// Idle instances expire. It is safe for concurrent use.
+type Registry struct {
+	o         Options
+	logger    *slog.Logger
+	instances *ratelimit.Slots // per principal and on the node
+	polls     *ratelimit.Slots // reads in progress
+
+	mu     sync.Mutex
+	byKey  map[key]*Instance
+	closed bool
+
+	closing sync.WaitGroup // instances being closed in the background
+
+	// topicsMu guards the cluster's topic names, for patterns.
+	topicsMu sync.Mutex
+	topics   []string
+	listedAt time.Time
+}
+
+type key struct{ group, name string }
+
+// New returns an empty registry.
+func New(o Options) *Registry {
+	if o.PatternInterval <= 0 {
+		o.PatternInterval = 5 * time.Second
+	}
+	if o.IdleAfter <= 0 {
+		o.IdleAfter = 5 * time.Second
+	}
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Registry{
+		o: o, logger: logger, byKey: map[key]*Instance{},
+		instances: ratelimit.NewSlots("consumer instances", o.Config.MaxInstances),
+		polls:     ratelimit.NewSlots("records reads in progress", o.Config.MaxInstances),
+	}
+}
+
+// Config returns the settings the registry runs with (the defaults for
+// a nil registry).
+func (r *Registry) Config() config.Consumers {
+	if r == nil {
+		return config.Default().Consumers
+	}
+	return r.o.Config
+}
+
+// Run expires idle instances, pauses fetching for unread ones, closes
+// those whose owner no longer stands (checked every second and at every
+// change of rights), and re-resolves topic patterns, until ctx is done.
+func (r *Registry) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.resolvePatterns(ctx)
+	}()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		var changed <-chan struct{}
+		if r.o.Changes != nil {
+			changed = r.o.Changes()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-t.C:
+			r.sweep(ctx, now, false)
+		case <-changed:
+			r.sweep(ctx, time.Now(), true)
+		}
+	}
+}
+
+// sweep expires idle instances, closes those whose owner no longer
+// stands and, after a change of rights, has the others re-check theirs.
+func (r *Registry) sweep(ctx context.Context, now time.Time, changed bool) {
+	var all []*Instance
+	r.mu.Lock()
+	for _, in := range r.byKey {
+		all = append(all, in)
+	}
+	r.mu.Unlock()
+	for _, in := range all {
+		idle := now.Sub(time.Unix(0, in.lastUsed.Load()))
+		if in.busy.Load() == 0 && idle > r.o.Config.InstanceTimeout.D() {
+			if r.drop(in) {
+				r.logger.Info("consumer instance expired", "group", in.group, "instance", in.name)
+				r.closeAsync(in)
+			}
+			continue
+		}
+		if err := in.standing(ctx, now); err != nil {
+			if r.drop(in) {
+				r.logger.Info("consumer instance closed: its owner no longer stands or may not consume its group",
+					"group", in.group, "instance", in.name, "principal", in.ownerName, "err", err)
+				r.closeAsync(in)
+			}
+			continue
+		}
+		if changed {
+			in.kick()
+		}
+		if now.Sub(time.Unix(0, in.lastRead.Load())) > r.o.IdleAfter {
+			in.pauseIdle(ctx)
+		} else if changed {
+			in.tryReconcile(ctx)
+		}
+	}
+}
+
+// resolvePatterns refreshes the topic list every PatternInterval while
+// pattern subscriptions exist, and has them re-resolve.
+func (r *Registry) resolvePatterns(ctx context.Context) {
+	t := time.NewTicker(r.o.PatternInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var pats []*Instance
+		r.mu.Lock()
+		for _, in := range r.byKey {
+			if in.hasPattern.Load() {
+				pats = append(pats, in)
+			}
+		}
+		r.mu.Unlock()
+		if len(pats) == 0 {
+			continue
+		}
+		lctx, cancel := context.WithTimeout(ctx, r.o.PatternInterval)
+		_, err := r.topicNames(lctx, true)
+		cancel()
+		if err != nil {
+			r.logger.Warn("listing topics for pattern subscriptions", "err", err)
+			continue
+		}
+		for _, in := range pats {
+			in.kick()
+			in.tryReconcile(ctx)
+		}
+	}
+}
+
+// topicNames returns the cluster's topic names, listed again when fresh
+// or when the last list is older than PatternInterval.
+func (r *Registry) topicNames(ctx context.Context, fresh bool) ([]string, error) {
+	r.topicsMu.Lock()
+	defer r.topicsMu.Unlock()
+	if !fresh && r.topics != nil && time.Since(r.listedAt) < r.o.PatternInterval {
+		return r.topics, nil
+	}
+	tds, err := r.o.Kafka.Metadata(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing topics: %w", err)
+	}
+	names := make([]string, 0, len(tds))
+	for name, td := range tds {
+		if td.Err == nil {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	r.topics, r.listedAt = names, time.Now()
+	return names, nil
+}
+
+// cachedTopics returns the last topic list without asking the cluster.
+func (r *Registry) cachedTopics() []string {
+	r.topicsMu.Lock()
+	defer r.topicsMu.Unlock()
+	return r.topics
+}
+
+func (r *Registry) gauge(d float64) {
+	if r.o.Metrics != nil {
+		r.o.Metrics.ConsumerInstances.Add(d)
+	}
+}
+
+// drop removes in from the registry; false if it was gone already.
+func (r *Registry) drop(in *Instance) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := key{in.group, in.name}
+	if r.byKey[k] != in {
+		return false
+	}
+	delete(r.byKey, k)
+	return true
+}
+
+func (r *Registry) closeAsync(in *Instance) {
+	r.closing.Add(1)
+	go func() {
+		defer r.closing.Done()
+		in.close()
+	}()
+}
+
+// Close closes every instance (each leaves its group) and waits.
+func (r *Registry) Close() {
+	r.mu.Lock()
+	r.closed = true
+	all := make([]*Instance, 0, len(r.byKey))
+	for k, in := range r.byKey {
+		delete(r.byKey, k)
+		all = append(all, in)
+	}
+	r.mu.Unlock()
+	for _, in := range all {
+		r.closeAsync(in)
+	}
+	r.closing.Wait()
+}
+
+// Owner is whom an instance belongs to: the principal of the request
+// that uses it, and its standing (nil when nothing authenticated it:
+// everything is allowed).
+type Owner struct {
+	Principal *auth.Principal
+	Live      *auth.Live
+}
+
+// OwnerFor returns the owner of ctx's request.
+func OwnerFor(ctx context.Context) Owner {
+	return Owner{Principal: auth.FromContext(ctx), Live: auth.LiveFor(ctx)}
+}
+
+func (o Owner) name() string {
+	if o.Principal == nil {
+		return ""
+	}
+	return o.Principal.Name
+}
+
+// Create registers a new instance of group for owner. Its Kafka client
+// is made when it subscribes or is assigned partitions, so that an
+// instance that consumes nothing costs next to nothing. Over the node's
+// or the owner's cap it returns *ratelimit.Exceeded.
+func (r *Registry) Create(group string, owner Owner, s Settings) (*Instance, error) {
+	if s.Name == "" {
+		s.Name = "rest-consumer-" + newUUID()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, ErrClosed
+	}
+	k := key{group, s.Name}
+	if _, ok := r.byKey[k]; ok {
+		return nil, ErrExists
+	}
+	release, ex := r.instances.Acquire(owner.name(), r.o.Config.MaxInstancesPerPrincipal)
+	if ex != nil {
+		return nil, ex
+	}
+	in := newInstance(r, group, owner, s, release)
+	r.byKey[k] = in
+	r.gauge(1)
+	return in, nil
+}
+
+// Acquire returns owner's instance and marks it in use (it does not
+// expire) until Release; the instance's standing follows owner's from
+// now on (the latest request's principal and rights).
+func (r *Registry) Acquire(group, name string, owner Owner) (*Instance, error) {
+	r.mu.Lock()
+	in, ok := r.byKey[key{group, name}]
+	ok = ok && in.ownerName == owner.name()
+	if ok {
+		in.busy.Add(1)
+	}
+	r.mu.Unlock()
+	if !ok {
+		return nil, ErrNotFound
+	}
+	in.owner.Store(&owner)
+	in.touch()
+	return in, nil
+}
+
+// Remove deletes and closes owner's instance: it leaves its group.
+func (r *Registry) Remove(group, name string, owner Owner) error {
+	r.mu.Lock()
+	k := key{group, name}
+	in, ok := r.byKey[k]
+	ok = ok && in.ownerName == owner.name()
+	if ok {
+		delete(r.byKey, k)
+	}
+	r.mu.Unlock()
+	if !ok {
+		return ErrNotFound
+	}
+	in.close()
+	return nil
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
