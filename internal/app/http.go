@@ -44,10 +44,12 @@ func (a api) handler() (http.Handler, []httpapi.Route) {
 	rr := httpapi.NewRouter()
 	ops.Register(rr, ops.Deps{Ping: kc.Ping, Metrics: m.Handler(), MetricsOpen: cfg.Metrics.Open})
 	v2.Register(rr, v2.Deps{Kafka: kc, Consumers: a.consumers, Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
-		Authorize: guard.Authorizer(a.auth)})
+		Authorize: guard.Authorizer(a.auth), MaxRecords: cfg.HTTP.MaxRecordsPerRequest})
 	v3.Register(rr, v3.Deps{Kafka: kc, Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
 		MaxRecordBytes: int64(cfg.HTTP.MaxBodyBytes),
-		ReadTimeout:    cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(), Draining: a.draining})
+		ReadTimeout:    cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(), Draining: a.draining,
+		RecordTimeout: cfg.HTTP.RecordTimeout.D(), StreamMaxDuration: cfg.HTTP.StreamMaxDuration.D(),
+		MaxStreams: cfg.HTTP.MaxStreams, MaxStreamsPerPrincipal: cfg.HTTP.MaxStreamsPerPrincipal})
 	kastlex.Register(rr, kastlex.Deps{Kafka: kc, Metrics: m, Logger: logger, MaxFetchBytes: int64(cfg.Consumers.MaxBytes),
 		SecurityProtocol: securityProtocol(cfg.Kafka.TLS, a.sasl)})
 	admin.Register(rr, admin.Deps{Auth: a.auth, Usage: a.limits.usage, LimitsFor: a.limits.limitsFor})
@@ -70,6 +72,7 @@ func (a api) handler() (http.Handler, []httpapi.Route) {
 		},
 		Logger:       logger,
 		MaxBodyBytes: int64(cfg.HTTP.MaxBodyBytes),
+		Memory:       httpapi.NewMemory(int64(cfg.HTTP.MemoryBudget)),
 	})
 	return h, rr.Routes()
 }

@@ -142,6 +142,14 @@ func (t *Ticket) Charge(now time.Time, n int64) (time.Duration, *Exceeded) {
 	return 0, nil
 }
 
+// Metered reports whether Charge can slow or refuse this ticket's
+// subject (it has a byte rate or a daily byte quota): such callers charge
+// each record as it moves; for the others Charge only counts, and may be
+// called with sums.
+func (t *Ticket) Metered() bool {
+	return t != nil && t.l != nil && (t.s.Limits.BytesPerSecond > 0 || t.s.Limits.DailyBytes > 0)
+}
+
 // Admit checks a subject's buckets and quotas before a request runs:
 // movesBytes says whether byte limits apply (the request moves records).
 // Over a limit it returns the limit; a refused request takes nothing.

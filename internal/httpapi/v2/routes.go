@@ -30,6 +30,8 @@ type Deps struct {
 	AdvertisedURL string
 	// Authorize checks body-named resources; nil allows all.
 	Authorize Authorizer
+	// MaxRecords caps the records of one produce request (0: the default).
+	MaxRecords int
 }
 
 type promSink struct{ m *metrics.Metrics }
@@ -52,7 +54,7 @@ func Register(rr *httpapi.Router, d Deps) {
 	}
 	sink := promSink{d.Metrics}
 	md := metadata{kc: d.Kafka}
-	pr := producer{kc: d.Kafka, m: sink}
+	pr := producer{kc: d.Kafka, m: sink, maxRecords: d.MaxRecords}
 	ca := consumerAPI{cs: d.Consumers, advertisedURL: d.AdvertisedURL, authorize: authz, m: sink}
 	topic := httpapi.PathValue("topic")
 	group := httpapi.PathValue("group")
