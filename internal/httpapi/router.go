@@ -125,6 +125,9 @@ func (rr *Router) Handler(c Chain) http.Handler {
 		for i := len(c.PerRoute) - 1; i >= 0; i-- {
 			h = c.PerRoute[i](rt, h)
 		}
+		if rt.Stream {
+			h = closeUnlessStreaming(h)
+		}
 		mux.Handle(rt.Key(), h)
 	}
 	// The catch-all has the lowest precedence: it only sees what no
@@ -156,6 +159,24 @@ func adapt(rt Route, logger *slog.Logger, maxBody int64, m *Memory) http.Handler
 		}
 	})
 }
+
+// closeUnlessStreaming marks an HTTP/1 answer to a stream route
+// "Connection: close" until the handler starts streaming (and deletes it,
+// StartStream): a stream refused at the door (401, 429, 503) must not
+// wait for the rest of an endless body, which net/http would otherwise
+// read to reuse the connection.
+func closeUnlessStreaming(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 1 {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// StartStream readies w's header for a stream's 200: the connection
+// stays open for the next request once the stream is done.
+func StartStream(w http.ResponseWriter) { w.Header().Del("Connection") }
 
 // cleanPaths refuses unclean paths before the mux would redirect them to
 // the clean path: no path trick reaches a handler and no client is

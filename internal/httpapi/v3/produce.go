@@ -223,6 +223,7 @@ func (a *api) produceStream(w http.ResponseWriter, r *http.Request) error {
 			s.terr = httpapi.ErrTopicNotFound.Msg("Topic %s not found.", truncate(topic, 255)).Wrap(err)
 		}
 	}
+	httpapi.StartStream(w)
 	w.Header().Set("Content-Type", mtJSON)
 	w.WriteHeader(http.StatusOK)
 	_ = rc.Flush()
