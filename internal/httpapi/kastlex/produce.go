@@ -97,6 +97,10 @@ func (a *api) produce(withPartition bool) httpapi.HandlerFunc {
 		} else if err != nil {
 			return err
 		}
+		// The producer's copy of the value on the wire.
+		if err := httpapi.MemoryFrom(r.Context()).Take(r.Context(), int64(len(key)+len(value))); err != nil {
+			return err
+		}
 		// Metered before it is written: past the daily quota, nothing is.
 		if _, ex := ratelimit.TicketFrom(r.Context()).Charge(time.Now(), int64(len(key)+len(value))); ex != nil {
 			return guard.Exceeded(w.Header(), ex)

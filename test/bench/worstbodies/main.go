@@ -4,9 +4,10 @@
 //
 //	go run ./test/bench/worstbodies [-duration 20s] [-workers 4] [-budget 256Mi] [-baseline BIN]
 //
-// It builds kgate, starts `kgate serve` on its embedded broker (open
-// mode) with the budget, and for -duration keeps -workers clients of each
-// kind busy:
+// It builds kgate, starts one `kgate serve` for its embedded broker and
+// another (open mode, with the budget) using that broker as an external
+// Kafka, so that the RSS measured is the gateway's and not what the broker
+// stores, and for -duration keeps -workers clients of each kind busy:
 //
 //	tiny     v2 produce of http.max_records_per_request tiny records ({"value":1})
 //	toomany  v2 produce of 1,000,000 tiny records (12 MB; refused 413)
@@ -95,7 +96,15 @@ func makeBodies() []body {
 }
 
 func run(name, bin string, budget int64, d time.Duration, workers int, bodies []body) error {
-	gw, err := benchgw.StartBinary(bin, fmt.Sprintf("KGATE_HTTP_MEMORY_BUDGET=%d", budget))
+	// The embedded broker keeps what it stores in memory: it runs in a
+	// kgate of its own, and the gateway measured uses it as an external
+	// Kafka, so that its RSS is the requests' alone.
+	kafka, err := benchgw.Start()
+	if err != nil {
+		return err
+	}
+	defer kafka.Stop()
+	gw, err := benchgw.StartBinary(bin, "KGATE_BROKERS="+kafka.Broker, fmt.Sprintf("KGATE_HTTP_MEMORY_BUDGET=%d", budget))
 	if err != nil {
 		return err
 	}
