@@ -150,8 +150,8 @@ func MemoryFrom(ctx context.Context) *Account {
 // bodyChunk is how far ahead a body of unknown length is reserved.
 const bodyChunk = 64 << 10
 
-// accountedBody reserves a request body's bytes as they are read, past
-// what was reserved for its declared length.
+// accountedBody reserves the bytes of a body of unknown length as they
+// are read.
 type accountedBody struct {
 	io.ReadCloser
 	ctx            context.Context
@@ -181,14 +181,14 @@ func admit(r *http.Request, m *Memory, rt Route, maxBody int64) (*http.Request, 
 	if r.Body == nil || r.Body == http.NoBody || rt.Stream {
 		return r.WithContext(ctx), a, nil
 	}
-	var declared int64
 	if r.ContentLength > 0 {
-		declared = min(r.ContentLength, maxBody+1)
-		if err := a.Take(r.Context(), declared); err != nil {
+		// net/http never reads more than the declared length.
+		if err := a.Take(r.Context(), min(r.ContentLength, maxBody+1)); err != nil {
 			return r, a, err
 		}
+		return r.WithContext(ctx), a, nil
 	}
 	r = r.WithContext(ctx)
-	r.Body = &accountedBody{ReadCloser: r.Body, ctx: ctx, a: a, reserved: declared}
+	r.Body = &accountedBody{ReadCloser: r.Body, ctx: ctx, a: a}
 	return r, a, nil
 }
