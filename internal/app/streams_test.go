@@ -263,6 +263,59 @@ func TestFinding2StreamMetersBytes(t *testing.T) {
 	})
 }
 
+// TestFinding2RequestsMeteredBeforeWriting: v2 produce, v3 records:batch
+// and KastleX produce charge their records before producing them, and
+// KastleX fetch what it returns before returning it: what would pass the
+// daily quota is refused 429 and nothing of it is written or returned
+// (they used to be admitted while the quota was not yet used up and
+// charged afterwards).
+func TestFinding2RequestsMeteredBeforeWriting(t *testing.T) {
+	avoidUTCMidnight(t, time.Minute)
+	g := limitedGateway(t, "    daily_bytes: 2000\n", "")
+	h := []string{"Authorization", seedAuth}
+	v2 := `{"records":[{"value":"` + strings.Repeat("x", 598) + `"}]}` // 600 bytes of JSON
+	if r := do(t, "POST", g.URL+"/topics/customer1", v2, append(h, "Content-Type", mtJSONv2)...); r.status != http.StatusOK {
+		t.Fatalf("v2 within the quota: %d %s", r.status, r.body)
+	}
+	entry := func(id string) string {
+		return `{"id":"` + id + `","value":{"type":"STRING","data":"` + strings.Repeat("y", 600) + `"}}`
+	}
+	r := do(t, "POST", g.URL+"/v3/clusters/kgate-embedded/topics/customer1/records:batch",
+		`{"entries":[`+entry("a")+","+entry("b")+","+entry("c")+`]}`, append(h, "Content-Type", "application/json")...)
+	var batch struct {
+		Successes []struct{ ID string } `json:"successes"`
+		Failures  []struct {
+			ID        string `json:"id"`
+			ErrorCode int    `json:"error_code"`
+		} `json:"failures"`
+	}
+	if err := json.Unmarshal(r.body, &batch); err != nil || r.status != http.StatusMultiStatus {
+		t.Fatalf("batch: %d %s", r.status, r.body)
+	}
+	if len(batch.Successes) != 2 || len(batch.Failures) != 1 || batch.Failures[0].ID != "c" || batch.Failures[0].ErrorCode != 429 {
+		t.Errorf("batch past the quota: %s", r.body)
+	}
+	if r := do(t, "POST", g.URL+"/topics/customer1", v2, append(h, "Content-Type", mtJSONv2)...); r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+		t.Errorf("v2 past the quota: %d %s", r.status, r.body)
+	}
+	if n := brokerRecords(t, g, "customer1"); n != 3 {
+		t.Errorf("%d records on the broker, want 3: nothing past the quota is written", n)
+	}
+	// 1800 bytes used: returning the three records would pass 2000.
+	if r := do(t, "GET", g.URL+"/api/v1/messages/customer1/0/0", "", h...); r.status != http.StatusTooManyRequests {
+		t.Errorf("KastleX fetch past the quota: %d %.300s", r.status, r.body)
+	}
+	if r := do(t, "POST", g.URL+"/api/v1/messages/customer1", strings.Repeat("k", 100), append(h, "Content-Type", "application/binary")...); r.status != http.StatusNoContent {
+		t.Errorf("KastleX produce within the quota: %d %s", r.status, r.body)
+	}
+	if r := do(t, "POST", g.URL+"/api/v1/messages/customer1", strings.Repeat("k", 200), append(h, "Content-Type", "application/binary")...); r.status != http.StatusTooManyRequests {
+		t.Errorf("KastleX produce past the quota: %d %s", r.status, r.body)
+	}
+	if n := brokerRecords(t, g, "customer1"); n != 4 {
+		t.Errorf("%d records on the broker, want 4", n)
+	}
+}
+
 // TestFinding3StreamStopsWhenRightsEnd: a v3 stream opened with a token
 // went on writing after the token was revoked, after the user was deleted
 // and after its produce right was removed. Now it stops within a second
