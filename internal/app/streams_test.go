@@ -241,7 +241,9 @@ func TestFinding2StreamMetersBytes(t *testing.T) {
 			last = r
 		}
 		if last.ErrorCode != 429 || !strings.Contains(last.Message, "Daily byte quota") {
-			t.Errorf("last receipt %+v, want the daily quota's 429", last)
+			s.mu.Lock()
+			t.Errorf("last receipt %+v (the answer ended with %v), want the daily quota's 429", last, s.end)
+			s.mu.Unlock()
 		}
 		accepted := brokerRecords(t, g, "customer1") * size
 		if accepted > 1<<20 {

@@ -261,7 +261,25 @@ func (a *api) produceStream(w http.ResponseWriter, r *http.Request) error {
 			defer rwg.Done()
 			s.readLoop(st, body, items, free, stop)
 		}()
-		for batch := range items {
+		halted := s.halted
+	batches:
+		for {
+			var batch []item
+			select {
+			case b, ok := <-items:
+				if !ok {
+					break batches
+				}
+				batch = b
+			case <-halted:
+				// Stopped while waiting for records (an idle client): the
+				// error goes out now, not when the read ends.
+				halted = nil
+				if e := s.stop.Load(); e != nil {
+					s.answerStop(e)
+				}
+				continue
+			}
 			for i := range batch {
 				s.apply(&batch[i])
 				batch[i] = item{} // let the record go
@@ -292,6 +310,9 @@ func (a *api) produceStream(w http.ResponseWriter, r *http.Request) error {
 	s.closed.Store(true)
 	s.wakeWriter()
 	wg.Wait()
+	if s.stop.Load() != nil && !s.writeDead.Load() {
+		s.discard(body)
+	}
 	return nil
 }
 
@@ -399,6 +420,12 @@ func (s *stream) readLoop(st *record.Stream, body *beforeRead, items chan<- []it
 			if !stopped {
 				send()
 			}
+			if it.stop {
+				// What the client still sends is dropped until the stop's
+				// grace ends, so that it can read what was answered.
+				body.hook = nil
+				_, _ = io.Copy(io.Discard, body)
+			}
 			return
 		}
 		if len(batch) >= 64 && !send() {
@@ -465,6 +492,21 @@ func (s *stream) drain(he *httpapi.Error) {
 		s.noExtend = true
 		_ = s.rc.SetReadDeadline(time.Now().Add(drainGrace))
 	}
+}
+
+// discard reads and drops what the client still sends after the stream
+// stopped and its receipts went out, for the grace period: a client still
+// sending then reads them before the connection closes (closing it with
+// unread bytes resets it, and the client would lose what it had not read).
+// (A read that timed out leaves a chunked body unreadable: then there is
+// nothing more to drop.)
+func (s *stream) discard(body *beforeRead) {
+	body.hook = nil
+	s.deadlineMu.Lock()
+	s.noExtend = true
+	_ = s.rc.SetReadDeadline(time.Now().Add(drainGrace))
+	s.deadlineMu.Unlock()
+	_, _ = io.Copy(io.Discard, body)
 }
 
 // abortRead ends a blocked read at once (the reader must stop).

@@ -98,12 +98,17 @@ func (s *stream) check() *httpapi.Error {
 	return nil
 }
 
-// halt stops the stream with he (the first stop wins): the read in
-// progress ends at once, and nothing more is produced.
+// halt stops the stream with he (the first stop wins): nothing more is
+// produced, the error goes out at once, and reading ends after the grace
+// period (records read meanwhile are dropped), so that a client still
+// sending reads the answer before the connection closes.
 func (s *stream) halt(he *httpapi.Error) {
 	if s.stop.CompareAndSwap(nil, he) {
 		s.haltOnce.Do(func() { close(s.halted) })
-		s.abortRead()
+		s.deadlineMu.Lock()
+		s.noExtend = true
+		_ = s.rc.SetReadDeadline(time.Now().Add(drainGrace))
+		s.deadlineMu.Unlock()
 	}
 }
 
