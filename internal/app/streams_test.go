@@ -401,6 +401,41 @@ func TestFinding3StreamStopsWhenRightsEnd(t *testing.T) {
 			t.Errorf("%d records on the broker, want the one sent before", n)
 		}
 	})
+	t.Run("requests in flight", func(t *testing.T) {
+		// A v2 or KastleX produce whose body is still arriving when the
+		// token is revoked writes nothing.
+		g, _ := reloadGateway(t)
+		for _, c := range []struct{ path, ctype, first, rest string }{
+			{"/topics/customer1", mtJSONv2, `{"records":[{"value":`, `1}]}`},
+			{"/api/v1/messages/customer1", "application/binary", "half", " and the rest"},
+		} {
+			tok := login(t, g.URL, "customer1")
+			pr, pw := io.Pipe()
+			req, err := http.NewRequestWithContext(t.Context(), "POST", g.URL+c.path, pr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", c.ctype)
+			req.Header.Set("Authorization", bearer(tok))
+			done := make(chan response, 1)
+			go func() { done <- send(t, http.DefaultClient, req) }()
+			if _, err := io.WriteString(pw, c.first); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(200 * time.Millisecond) // through the door
+			if r := do(t, "DELETE", g.URL+"/admin/tokens/customer1", "", "Authorization", basic("ops")); r.status != http.StatusNoContent {
+				t.Fatalf("revoke: %d %s", r.status, r.body)
+			}
+			_, _ = io.WriteString(pw, c.rest)
+			pw.Close()
+			if r := <-done; r.status != http.StatusUnauthorized || !strings.Contains(string(r.body), "revoked") {
+				t.Errorf("%s after the revocation: %d %s", c.path, r.status, r.body)
+			}
+		}
+		if n := brokerRecords(t, g, "customer1"); n != 0 {
+			t.Errorf("%d records on the broker, want none", n)
+		}
+	})
 	t.Run("token expired", func(t *testing.T) {
 		users, perms := secureFiles(t)
 		g := testutil.StartGateway(t, func(c *config.Config) {

@@ -104,6 +104,8 @@ func (s *stream) check() *httpapi.Error {
 // sending reads the answer before the connection closes.
 func (s *stream) halt(he *httpapi.Error) {
 	if s.stop.CompareAndSwap(nil, he) {
+		s.a.logger.Info("produce stream stopped", "request_id", httpapi.RequestID(s.ctx), "principal", httpapi.Principal(s.ctx),
+			"topic", s.topic, "status", he.Status, "error_code", he.Code, "reason", he.Message)
 		s.haltOnce.Do(func() { close(s.halted) })
 		s.deadlineMu.Lock()
 		s.noExtend = true
