@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"net/http"
+	"os"
+	"runtime/debug"
 
 	"golang.org/x/sync/errgroup"
 
@@ -44,11 +46,14 @@ func (a api) handler() (http.Handler, []httpapi.Route, error) {
 	cfg, kc, m, logger := a.cfg, a.kc, a.metrics, a.logger
 	rr := httpapi.NewRouter()
 	ops.Register(rr, ops.Deps{Ping: kc.Ping, Metrics: m.Handler(), MetricsOpen: cfg.Metrics.Open})
-	v2.Register(rr, v2.Deps{Kafka: kc, Instances: a.consumers, MaxWait: cfg.MaxWait(), Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL})
+	v2.Register(rr, v2.Deps{Kafka: kc, Instances: a.consumers, MaxWait: cfg.MaxWait(), Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
+		MaxRecords: cfg.HTTP.MaxRecordsPerRequest})
 	v3.Register(rr, v3.Deps{Kafka: kc, Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
 		MaxRecordBytes: int64(cfg.HTTP.MaxBodyBytes),
 		ReadTimeout:    cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(), Draining: a.draining,
-		Visible: a.topicVisible})
+		Visible:       a.topicVisible,
+		RecordTimeout: cfg.HTTP.RecordTimeout.D(), StreamMaxDuration: cfg.HTTP.StreamMaxDuration.D(),
+		MaxStreams: cfg.HTTP.MaxStreams, MaxStreamsPerPrincipal: cfg.HTTP.MaxStreamsPerPrincipal})
 	kastlex.Register(rr, kastlex.Deps{Kafka: kc, Metrics: m, Logger: logger, MaxFetchBytes: int64(cfg.Consumers.MaxBytes),
 		SecurityProtocol: securityProtocol(cfg.Kafka.TLS, a.sasl), Visible: a.topicVisible})
 	admin.Register(rr, admin.Deps{Auth: a.auth, Usage: a.limits.usage, LimitsFor: a.limits.limitsFor})
@@ -76,7 +81,9 @@ func (a api) handler() (http.Handler, []httpapi.Route, error) {
 		},
 		Logger:       logger,
 		MaxBodyBytes: int64(cfg.HTTP.MaxBodyBytes),
+		Memory:       httpapi.NewMemory(int64(cfg.HTTP.MemoryBudget)),
 	})
+	softMemoryLimit(cfg, logger)
 	return h, rr.Routes(), nil
 }
 
@@ -97,6 +104,22 @@ func (a api) topicVisible(ctx context.Context, topic string) bool {
 		}
 	}
 	return false
+}
+
+// softMemoryLimit tells the Go runtime to collect before the heap passes
+// the memory budget plus what kgate needs besides requests (64 MiB), so
+// that the budget bounds the process's size and not only what requests
+// reserve: without it the heap grows to twice what is live between
+// collections. Not with the embedded broker, which keeps what it stores
+// in the same heap (a limit below it would only make collection run
+// without end), nor when GOMEMLIMIT is set.
+func softMemoryLimit(cfg config.Config, logger *slog.Logger) {
+	if cfg.Embedded() || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	limit := int64(cfg.HTTP.MemoryBudget) + 64<<20
+	debug.SetMemoryLimit(limit)
+	logger.Debug("soft memory limit set", "bytes", limit)
 }
 
 // securityProtocol names how kgate reaches the brokers, in Kafka's terms.

@@ -80,6 +80,21 @@ type HTTP struct {
 	// may send state-changing requests cross-site; browsers' other
 	// cross-site POST, PUT, DELETE ... are refused (CSRF).
 	AllowedOrigins []string `yaml:"allowed_origins" env:"KGATE_HTTP_ALLOWED_ORIGINS"`
+	// RecordTimeout bounds receiving one record of a stream, from its
+	// first byte to its last (read_timeout bounds each wait).
+	RecordTimeout Duration `yaml:"record_timeout" env:"KGATE_HTTP_RECORD_TIMEOUT"`
+	// StreamMaxDuration is how long one produce stream may stay open;
+	// later records are answered 408 and the stream closes.
+	StreamMaxDuration Duration `yaml:"stream_max_duration" env:"KGATE_HTTP_STREAM_MAX_DURATION"`
+	// MaxStreams and MaxStreamsPerPrincipal bound the produce streams
+	// open at once on the node and per principal.
+	MaxStreams             int `yaml:"max_streams" env:"KGATE_HTTP_MAX_STREAMS"`
+	MaxStreamsPerPrincipal int `yaml:"max_streams_per_principal" env:"KGATE_HTTP_MAX_STREAMS_PER_PRINCIPAL"`
+	// MaxRecordsPerRequest caps the records of one produce request.
+	MaxRecordsPerRequest int `yaml:"max_records_per_request" env:"KGATE_HTTP_MAX_RECORDS_PER_REQUEST"`
+	// MemoryBudget bounds the memory all requests in flight hold at once
+	// (bodies, decoded records, streams' records in flight).
+	MemoryBudget Bytes `yaml:"memory_budget" env:"KGATE_HTTP_MEMORY_BUDGET"`
 }
 
 // Kafka configures kgate's connection to the Kafka cluster (external or
@@ -213,6 +228,13 @@ func Default() Config {
 			WriteTimeout:      Duration(60 * time.Second),
 			IdleTimeout:       Duration(120 * time.Second),
 			ShutdownTimeout:   Duration(15 * time.Second),
+			RecordTimeout:     Duration(60 * time.Second),
+			// Confluent's streaming.connection.max.duration.ms.
+			StreamMaxDuration:      Duration(24 * time.Hour),
+			MaxStreams:             1024,
+			MaxStreamsPerPrincipal: 32,
+			MaxRecordsPerRequest:   100000,
+			MemoryBudget:           512 << 20,
 		},
 		Kafka: Kafka{
 			ClientID:           "kgate",

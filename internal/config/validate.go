@@ -113,6 +113,22 @@ func (c *Config) Validate() error {
 			ps.Add(fmt.Sprintf("http.allowed_origins[%d]", i), "must be an origin such as https://console.example.com (scheme, host, optional port), got %q", o)
 		}
 	}
+	positive(&ps, "http.record_timeout", c.HTTP.RecordTimeout)
+	positive(&ps, "http.stream_max_duration", c.HTTP.StreamMaxDuration)
+	for _, k := range []struct {
+		key string
+		n   int
+	}{{"http.max_streams", c.HTTP.MaxStreams}, {"http.max_streams_per_principal", c.HTTP.MaxStreamsPerPrincipal}, {"http.max_records_per_request", c.HTTP.MaxRecordsPerRequest}} {
+		if k.n < 1 {
+			ps.Add(k.key, "must be positive, got %d", k.n)
+		}
+	}
+	if c.HTTP.MaxStreamsPerPrincipal > c.HTTP.MaxStreams {
+		ps.Add("http.max_streams_per_principal", "must not exceed http.max_streams (%d), got %d: one tenant must not take the node's streams", c.HTTP.MaxStreams, c.HTTP.MaxStreamsPerPrincipal)
+	}
+	if c.HTTP.MemoryBudget < 16<<20 {
+		ps.Add("http.memory_budget", "must be at least 16Mi, got %d", c.HTTP.MemoryBudget)
+	}
 	c.Kafka.validate(&ps, "kafka")
 	positive(&ps, "broker.compaction_interval", c.Broker.CompactionInterval)
 	if c.Embedded() && c.Broker.ClusterID == "" {

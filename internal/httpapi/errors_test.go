@@ -51,6 +51,7 @@ func TestCatalog(t *testing.T) {
 		{ErrKafkaRetriable, 500, 50003},
 		{ErrBrokerNotAvailable, 503, 50302},
 		{ErrShuttingDown, 503, 503},
+		{ErrOverloaded, 503, 503},
 		{ErrTimeout, 504, 504},
 	}
 	for _, c := range cases {

@@ -48,6 +48,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, def
 	if sw, ok := w.(interface{ Started() bool }); ok && sw.Started() {
 		return
 	}
+	if errors.Is(he, ErrOverloaded) && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "1")
+	}
 	ct := w.Header().Get("Content-Type")
 	if ct == "" {
 		ct = defaultType

@@ -109,6 +109,9 @@ type Chain struct {
 	Logger   *slog.Logger
 	// MaxBodyBytes caps request bodies of non-stream routes.
 	MaxBodyBytes int64
+	// Memory, if set, is the budget requests in flight take from
+	// (Memory.Take); over it they wait a second, then answer 503.
+	Memory *Memory
 }
 
 // Handler builds the serving handler. Unknown paths answer 404 and known
@@ -118,9 +121,12 @@ type Chain struct {
 func (rr *Router) Handler(c Chain) http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range rr.routes {
-		var h http.Handler = adapt(rt, c.Logger, c.MaxBodyBytes)
+		var h http.Handler = adapt(rt, c.Logger, c.MaxBodyBytes, c.Memory)
 		for i := len(c.PerRoute) - 1; i >= 0; i-- {
 			h = c.PerRoute[i](rt, h)
+		}
+		if rt.Stream {
+			h = closeUnlessStreaming(h)
 		}
 		mux.Handle(rt.Key(), h)
 	}
@@ -134,8 +140,17 @@ func (rr *Router) Handler(c Chain) http.Handler {
 	return h
 }
 
-func adapt(rt Route, logger *slog.Logger, maxBody int64) http.Handler {
+func adapt(rt Route, logger *slog.Logger, maxBody int64, m *Memory) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m != nil {
+			r2, a, err := admit(r, m, rt, maxBody)
+			defer a.Close()
+			if err != nil {
+				WriteError(w, r, logger, rt.ErrorType, err)
+				return
+			}
+			r = r2
+		}
 		if !rt.Stream && maxBody > 0 && r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		}
@@ -144,6 +159,24 @@ func adapt(rt Route, logger *slog.Logger, maxBody int64) http.Handler {
 		}
 	})
 }
+
+// closeUnlessStreaming marks an HTTP/1 answer to a stream route
+// "Connection: close" until the handler starts streaming (and deletes it,
+// StartStream): a stream refused at the door (401, 429, 503) must not
+// wait for the rest of an endless body, which net/http would otherwise
+// read to reuse the connection.
+func closeUnlessStreaming(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 1 {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// StartStream readies w's header for a stream's 200: the connection
+// stays open for the next request once the stream is done.
+func StartStream(w http.ResponseWriter) { w.Header().Del("Connection") }
 
 // cleanPaths refuses unclean paths before the mux would redirect them to
 // the clean path: no path trick reaches a handler and no client is

@@ -79,8 +79,11 @@ type Ticket struct {
 	l *Limiter
 	s Subject
 	b *buckets
-	// charged counts the bytes Charge took already (Done takes the rest).
-	charged int64
+	// charged counts the bytes Charge took already (Done takes the rest);
+	// metering says the handler called Charge (it meters what it moves,
+	// and what it refused did not move).
+	charged  int64
+	metering bool
 	// header: the bucket size, what is left and when it is full again.
 	limit     int
 	remaining int64
@@ -103,7 +106,7 @@ func (t *Ticket) Done(end time.Time, moved int64) {
 		return
 	}
 	rest := moved
-	if t.charged > 0 {
+	if t.charged > 0 || t.metering {
 		rest = 0
 	}
 	if t.b != nil {
@@ -122,6 +125,7 @@ func (t *Ticket) Charge(now time.Time, n int64) (time.Duration, *Exceeded) {
 	if t == nil || n <= 0 || t.l == nil {
 		return 0, nil
 	}
+	t.metering = true
 	lim := t.s.Limits
 	if lim.DailyBytes > 0 {
 		_, used := t.l.usage.Used(t.s.Principal, now)
@@ -140,6 +144,14 @@ func (t *Ticket) Charge(now time.Time, n int64) (time.Duration, *Exceeded) {
 		return time.Duration(-tokens / lim.BytesPerSecond * float64(time.Second)), nil
 	}
 	return 0, nil
+}
+
+// Metered reports whether Charge can slow or refuse this ticket's
+// subject (it has a byte rate or a daily byte quota): such callers charge
+// each record as it moves; for the others Charge only counts, and may be
+// called with sums.
+func (t *Ticket) Metered() bool {
+	return t != nil && t.l != nil && (t.s.Limits.BytesPerSecond > 0 || t.s.Limits.DailyBytes > 0)
 }
 
 // Admit checks a subject's buckets and quotas before a request runs:

@@ -361,3 +361,20 @@ func BenchmarkStream(b *testing.B) {
 		}
 	}
 }
+
+// TestDecodeV2Max: a body with more records than the cap is refused
+// (KindTooLarge, nothing returned) as soon as the one past the cap begins.
+func TestDecodeV2Max(t *testing.T) {
+	body := []byte(`{"records":[{"value":1},{"value":2},{"value":3}]}`)
+	if recs, err := DecodeV2Max(body, JSON, nil, 3); err != nil || len(recs) != 3 {
+		t.Fatalf("at the cap: %d records, %v", len(recs), err)
+	}
+	recs, err := DecodeV2Max(body, JSON, nil, 2)
+	if KindOf(err) != KindTooLarge || recs != nil || err.Error() != "The request has more than 2 records; send them in several requests." {
+		t.Fatalf("over the cap: %d records, %v", len(recs), err)
+	}
+	// A syntax error past the cap is not read.
+	if _, err := DecodeV2Max([]byte(`{"records":[{},{},{`), JSON, nil, 2); KindOf(err) != KindTooLarge {
+		t.Errorf("over the cap before a syntax error: %v", err)
+	}
+}

@@ -26,6 +26,13 @@ type v2Record struct {
 // does; a repeated member's last value counts. res makes schema formats
 // (nil: none). The records own their bytes (nothing aliases body).
 func DecodeV2(body []byte, name Name, res Resolver) ([]Record, error) {
+	return DecodeV2Max(body, name, res, 0)
+}
+
+// DecodeV2Max is DecodeV2 for at most max records (0: any number): a body
+// with more is refused (KindTooLarge) as soon as the one past max begins,
+// before it costs more memory.
+func DecodeV2Max(body []byte, name Name, res Resolver, max int) ([]Record, error) {
 	if t := bytes.TrimSpace(body); len(t) == 0 || string(t) == "null" {
 		return nil, &Error{Kind: KindEmpty, Problem: "request body is empty. Data is required"}
 	}
@@ -66,6 +73,10 @@ func DecodeV2(body []byte, name Name, res Resolver) ([]Record, error) {
 				}
 				for i := 0; ; i++ {
 					l.ws()
+					if max > 0 && len(recs) >= max {
+						l.err = &Error{Kind: KindTooLarge, Problem: "the request has more than " + strconv.Itoa(max) + " records; send them in several requests"}
+						return false
+					}
 					if l.peek() != '{' {
 						if _, ok := l.value(); !ok {
 							return false

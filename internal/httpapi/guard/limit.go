@@ -53,6 +53,17 @@ func Limit(l *ratelimit.Limiter, identify func(*http.Request) ratelimit.Subject)
 	}
 }
 
+// Exceeded is a limit a handler ran into while metering (Ticket.Charge):
+// it sets Retry-After and RateLimit-* on h and returns the 429 to answer
+// (or, in a stream, the receipt).
+func Exceeded(h http.Header, ex *ratelimit.Exceeded) *httpapi.Error {
+	if h != nil {
+		h.Set("Retry-After", strconv.FormatInt(ceilSeconds(ex.RetryAfter), 10))
+		setHeaders(h, ex.Max, 0, ex.RetryAfter)
+	}
+	return httpapi.ErrRateLimited.Msg("%s", ex.Message).Wrap(ex)
+}
+
 func reject(w http.ResponseWriter, r *http.Request, rt httpapi.Route, ex *ratelimit.Exceeded) {
 	h := w.Header()
 	h.Set("Retry-After", strconv.FormatInt(ceilSeconds(ex.RetryAfter), 10))

@@ -10,7 +10,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kgate/kgate/internal/httpapi"
+	"github.com/kgate/kgate/internal/httpapi/guard"
 	"github.com/kgate/kgate/internal/kafka"
+	"github.com/kgate/kgate/internal/ratelimit"
 	"github.com/kgate/kgate/internal/record"
 )
 
@@ -174,11 +176,23 @@ func (a *api) fetch(v2 bool) httpapi.HandlerFunc {
 		if err != nil {
 			return kafkaError(err, topic)
 		}
+		n := 0
+		for _, rec := range f.Records {
+			n += len(rec.Key) + len(rec.Value)
+		}
+		if ct == mtBinary && len(f.Records) > 0 {
+			n = len(f.Records[0].Key) + len(f.Records[0].Value)
+		}
+		// What is returned is metered before it is: past the daily quota
+		// the answer is 429 and nothing is returned. Its JSON rendering
+		// takes memory from the budget too.
+		if _, ex := ratelimit.TicketFrom(r.Context()).Charge(time.Now(), int64(n)); ex != nil {
+			return guard.Exceeded(w.Header(), ex)
+		}
+		if err := httpapi.MemoryFrom(r.Context()).Take(r.Context(), 2*int64(n)+int64(len(f.Records))*256); err != nil {
+			return err
+		}
 		if a.m != nil && len(f.Records) > 0 {
-			n := 0
-			for _, rec := range f.Records {
-				n += len(rec.Key) + len(rec.Value)
-			}
 			a.m.RecordsConsumed.WithLabelValues("kastlex").Add(float64(len(f.Records)))
 			a.m.BytesConsumed.WithLabelValues("kastlex").Add(float64(n))
 		}

@@ -10,8 +10,11 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kgate/kgate/internal/auth"
 	"github.com/kgate/kgate/internal/httpapi"
+	"github.com/kgate/kgate/internal/httpapi/guard"
 	"github.com/kgate/kgate/internal/kafka"
+	"github.com/kgate/kgate/internal/ratelimit"
 	"github.com/kgate/kgate/internal/record"
 )
 
@@ -78,6 +81,8 @@ func (a *api) produce(withPartition bool) httpapi.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		live := auth.LiveFor(r.Context())
+		changed := live.Changed()
 		var key []byte
 		if q := r.URL.Query(); q.Has("key") {
 			key = []byte(q.Get("key"))
@@ -89,6 +94,19 @@ func (a *api) produce(withPartition bool) httpapi.HandlerFunc {
 		if value == nil {
 			value = []byte{}
 		}
+		if live != nil {
+			// The body may have taken long: the principal must still stand.
+			var err error
+			select {
+			case <-changed:
+				err = live.Authorize(r.Context(), auth.Produce, topic)
+			default:
+				err = live.Check(time.Now())
+			}
+			if he := guard.LiveRefusal(err); he != nil {
+				return he
+			}
+		}
 		target, err := a.kc.Target(r.Context(), topic)
 		if err != nil {
 			return kafkaError(err, topic)
@@ -98,6 +116,14 @@ func (a *api) produce(withPartition bool) httpapi.HandlerFunc {
 			return httpapi.ErrPartitionNotFound.Msg("Partition %d not found: topic %s has %d partition(s).", partition, topic, target.Partitions)
 		} else if err != nil {
 			return err
+		}
+		// The producer's copy of the value on the wire.
+		if err := httpapi.MemoryFrom(r.Context()).Take(r.Context(), int64(len(key)+len(value))); err != nil {
+			return err
+		}
+		// Metered before it is written: past the daily quota, nothing is.
+		if _, ex := ratelimit.TicketFrom(r.Context()).Charge(time.Now(), int64(len(key)+len(value))); ex != nil {
+			return guard.Exceeded(w.Header(), ex)
 		}
 		res := a.kc.ProduceSync(context.WithoutCancel(r.Context()), []*kgo.Record{rec})[0]
 		if res.Err != nil {

@@ -29,7 +29,7 @@ func FuzzDecodeProduce(f *testing.F) {
 		if binary {
 			fm = record.Binary
 		}
-		recs, err := decodeProduce(fm, []byte(body))
+		recs, err := decodeProduce(fm, []byte(body), 0)
 		if err != nil {
 			var he *httpapi.Error
 			if !errors.As(err, &he) || he.Status < 400 || he.Status >= 500 {

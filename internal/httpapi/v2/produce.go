@@ -8,11 +8,16 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kgate/kgate/internal/auth"
+	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/httpapi"
+	"github.com/kgate/kgate/internal/httpapi/guard"
 	"github.com/kgate/kgate/internal/kafka"
+	"github.com/kgate/kgate/internal/ratelimit"
 	"github.com/kgate/kgate/internal/record"
 )
 
@@ -32,14 +37,26 @@ type partitionOffset struct {
 
 // decodeProduce decodes and validates a whole produce body with the
 // record codec (any invalid record rejects the request, so nothing is
-// written).
-func decodeProduce(f record.Name, body []byte) ([]record.Record, error) {
-	recs, err := record.DecodeV2(body, f, nil)
+// written); more than max records are refused (413).
+func decodeProduce(f record.Name, body []byte, max int) ([]record.Record, error) {
+	recs, err := record.DecodeV2Max(body, f, nil, max)
 	if err != nil {
 		return nil, recordError(err)
 	}
 	return recs, nil
 }
+
+// What a request's records cost in memory besides their bytes (taken
+// as twice the body's size: decoded, and encoded for Kafka), measured
+// (docs/benchmarks.md, worstbodies): decodeCost while the body is decoded
+// (the codec's index of the records), recordCost from then on (the decoded
+// record, the Kafka record, its result and its part of the answer).
+const (
+	decodeCost = 256
+	recordCost = 640
+	// minRecordBytes is the shortest record a body can hold: "{}," .
+	minRecordBytes = 3
+)
 
 // recordError maps a codec error onto v2's wire: JSON syntax and base64
 // are 400 as Confluent's are, values of the wrong shape or type 422 (as
@@ -60,14 +77,27 @@ func recordError(err error) error {
 		return httpapi.ErrNoSchemaRegistry.Msg("Payload error. Schema Registry must be configured when using schemas. %s", e.Message()).Wrap(err)
 	case record.KindEmpty:
 		return httpapi.ErrUnprocessable.Msg("%s", e.Message()).Wrap(err)
+	case record.KindTooLarge:
+		return httpapi.ErrTooLarge.Msg("%s Nothing was written.", e.Message()).Wrap(err)
 	}
 	return httpapi.ErrUnprocessable.Msg("%s", e.Message()).Wrap(err)
 }
 
 // producer produces a v2 request's records.
 type producer struct {
-	kc *kafka.Client
-	m  metricsSink
+	kc         *kafka.Client
+	m          metricsSink
+	maxRecords int
+}
+
+// defaultMaxRecords is http.max_records_per_request's default.
+var defaultMaxRecords = config.Default().HTTP.MaxRecordsPerRequest
+
+func (p producer) max() int {
+	if p.maxRecords > 0 {
+		return p.maxRecords
+	}
+	return defaultMaxRecords
 }
 
 // metricsSink is the part of metrics the produce path records.
@@ -83,15 +113,45 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 	if err != nil {
 		return err
 	}
+	// The principal's standing from now: a body that takes long to
+	// arrive is produced only if the principal still may then.
+	live := auth.LiveFor(r.Context())
+	changed := live.Changed()
 	body, release, err := httpapi.ReadBodyPooled(r)
 	if err != nil {
 		return err
 	}
+	// Memory: the decoder's index while decoding, then the records.
+	mem := httpapi.MemoryFrom(r.Context())
+	max := p.max()
+	est := int64(min(len(body)/minRecordBytes+1, max+1)) * decodeCost
+	if err := mem.Take(r.Context(), est); err != nil {
+		release()
+		return err
+	}
 	// Decoded records own their bytes: the body goes back to the pool.
-	recs, err := decodeProduce(f, body)
+	recs, err := decodeProduce(f, body, max)
 	release()
+	mem.Give(est)
 	if err != nil {
 		return err
+	}
+	// The records, their bytes (about the body's size) and the
+	// producer's copy of them on the wire.
+	if err := mem.Take(r.Context(), int64(len(recs))*recordCost+2*int64(len(body))); err != nil {
+		return err
+	}
+	if live != nil {
+		var err error
+		select {
+		case <-changed:
+			err = live.Authorize(r.Context(), auth.Produce, topic)
+		default:
+			err = live.Check(time.Now())
+		}
+		if he := guard.LiveRefusal(err); he != nil {
+			return he
+		}
 	}
 	if !kafka.ValidTopic(topic) {
 		return httpapi.ErrKafkaBadRequest.Msg("Invalid topic name %q: names are 1 to 249 characters of [a-zA-Z0-9._-].", truncate(topic, 300))
@@ -134,6 +194,11 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 		}
 		krecs[i] = &backing[i]
 		size += d.Size()
+	}
+	// Metered before anything is written: a request past the daily quota
+	// writes nothing (a byte rate is paid back by the next request).
+	if _, ex := ratelimit.TicketFrom(r.Context()).Charge(time.Now(), int64(size)); ex != nil {
+		return guard.Exceeded(w.Header(), ex)
 	}
 	ctx := context.WithoutCancel(r.Context()) // a client leaving must not half-cancel a request
 	results := p.kc.ProduceSync(ctx, krecs)
@@ -183,7 +248,7 @@ func (p producer) forbidden(w http.ResponseWriter, r *http.Request, he *httpapi.
 	if err != nil || len(body) > limit {
 		return he
 	}
-	recs, err := decodeProduce(f, body)
+	recs, err := decodeProduce(f, body, p.max())
 	if err != nil {
 		return he
 	}

@@ -31,6 +31,8 @@ type Deps struct {
 	Logger  *slog.Logger
 	// AdvertisedURL, if set, is the base of consumer base_uri values.
 	AdvertisedURL string
+	// MaxRecords caps the records of one produce request (0: the default).
+	MaxRecords int
 }
 
 type promSink struct{ m *metrics.Metrics }
@@ -49,7 +51,7 @@ func (p promSink) consumed(records, bytes int) {
 func Register(rr *httpapi.Router, d Deps) {
 	sink := promSink{d.Metrics}
 	md := metadata{kc: d.Kafka}
-	pr := producer{kc: d.Kafka, m: sink}
+	pr := producer{kc: d.Kafka, m: sink, maxRecords: d.MaxRecords}
 	ca := consumerAPI{reg: d.Instances, cfg: d.Instances.Config(), maxWait: d.MaxWait, advertisedURL: d.AdvertisedURL, m: sink}
 	if ca.maxWait <= 0 {
 		ca.maxWait = config.Default().MaxWait()

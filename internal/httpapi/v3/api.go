@@ -20,6 +20,7 @@ import (
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/metrics"
+	"github.com/kgate/kgate/internal/ratelimit"
 )
 
 // Deps are what the v3 API needs.
@@ -44,6 +45,13 @@ type Deps struct {
 	// and offsets in a group's assignments and lags (its fetch,
 	// show_topic or show_offsets rights); nil shows every topic.
 	Visible func(ctx context.Context, topic string) bool
+	// RecordTimeout bounds receiving one record of a stream, first byte
+	// to last; StreamMaxDuration a stream's whole life (0: the defaults).
+	RecordTimeout     time.Duration
+	StreamMaxDuration time.Duration
+	// MaxStreams and MaxStreamsPerPrincipal bound the produce streams
+	// open at once on the node and per principal (0: the defaults).
+	MaxStreams, MaxStreamsPerPrincipal int
 }
 
 const mtJSON = "application/json"
@@ -54,11 +62,17 @@ type api struct {
 	logger *slog.Logger
 	advURL string
 
-	maxRecord    int64
-	readTimeout  time.Duration
-	writeTimeout time.Duration
-	draining     <-chan struct{}
-	visible      func(ctx context.Context, topic string) bool
+	maxRecord     int64
+	readTimeout   time.Duration
+	writeTimeout  time.Duration
+	recordTimeout time.Duration
+	maxDuration   time.Duration
+	draining      <-chan struct{}
+	visible       func(ctx context.Context, topic string) bool
+	// streams bounds open produce streams; perPrincipal is each
+	// principal's share.
+	streams      *ratelimit.Slots
+	perPrincipal int
 
 	// The cluster id, from the broker; checked against every path.
 	cidMu sync.Mutex
@@ -71,7 +85,8 @@ func newAPI(d Deps) *api {
 		kc: d.Kafka, m: d.Metrics, logger: d.Logger, advURL: strings.TrimSuffix(d.AdvertisedURL, "/"),
 		maxRecord:   d.MaxRecordBytes,
 		readTimeout: d.ReadTimeout, writeTimeout: d.WriteTimeout, draining: d.Draining,
-		visible: d.Visible,
+		visible:       d.Visible,
+		recordTimeout: d.RecordTimeout, maxDuration: d.StreamMaxDuration, perPrincipal: d.MaxStreamsPerPrincipal,
 	}
 	if a.visible == nil {
 		a.visible = func(context.Context, string) bool { return true }
@@ -89,6 +104,20 @@ func newAPI(d Deps) *api {
 	if a.writeTimeout <= 0 {
 		a.writeTimeout = def.WriteTimeout.D()
 	}
+	if a.recordTimeout <= 0 {
+		a.recordTimeout = def.RecordTimeout.D()
+	}
+	if a.maxDuration <= 0 {
+		a.maxDuration = def.StreamMaxDuration.D()
+	}
+	if a.perPrincipal <= 0 {
+		a.perPrincipal = def.MaxStreamsPerPrincipal
+	}
+	node := d.MaxStreams
+	if node <= 0 {
+		node = def.MaxStreams
+	}
+	a.streams = ratelimit.NewSlots("produce streams", node)
 	return a
 }
 

@@ -7,12 +7,16 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kgate/kgate/internal/auth"
 	"github.com/kgate/kgate/internal/httpapi"
+	"github.com/kgate/kgate/internal/httpapi/guard"
 	"github.com/kgate/kgate/internal/kafka"
+	"github.com/kgate/kgate/internal/ratelimit"
 	"github.com/kgate/kgate/internal/record"
 )
 
@@ -63,6 +67,8 @@ func (a *api) produceBatch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	topic := r.PathValue("topic_name")
+	live := auth.LiveFor(r.Context())
+	changed := live.Changed()
 	var req batchRequest
 	if err := readBody(r, &req, emptyData); err != nil {
 		if errors.Is(err, httpapi.ErrPayload) {
@@ -133,6 +139,37 @@ func (a *api) produceBatch(w http.ResponseWriter, r *http.Request) error {
 		}
 		ps = append(ps, &pending{i: i, d: d, rec: rec, size: d.Size()})
 	}
+	if live != nil {
+		// The body may have taken long: the principal must still stand.
+		var err error
+		select {
+		case <-changed:
+			err = live.Authorize(r.Context(), auth.Produce, topic)
+		default:
+			err = live.Check(time.Now())
+		}
+		if he := guard.LiveRefusal(err); he != nil {
+			return he
+		}
+	}
+	// Each record is metered before it is produced: past the daily
+	// quota it and the rest fail 429.
+	ticket := ratelimit.TicketFrom(r.Context())
+	kept := ps[:0]
+	var quota *httpapi.Error
+	for _, p := range ps {
+		if quota == nil {
+			if _, ex := ticket.Charge(time.Now(), int64(p.size)); ex != nil {
+				quota = guard.Exceeded(w.Header(), ex)
+			}
+		}
+		if quota != nil {
+			fail(p.i, quota)
+			continue
+		}
+		kept = append(kept, p)
+	}
+	ps = kept
 	var wg sync.WaitGroup
 	ctx := context.WithoutCancel(r.Context())
 	for _, p := range ps {

@@ -16,19 +16,28 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kgate/kgate/internal/auth"
 	"github.com/kgate/kgate/internal/httpapi"
+	"github.com/kgate/kgate/internal/httpapi/guard"
 	"github.com/kgate/kgate/internal/kafka"
+	"github.com/kgate/kgate/internal/ratelimit"
 	"github.com/kgate/kgate/internal/record"
 )
 
 // Stream limits. The window bounds records read but not yet answered
-// (memory and latency); the byte budget bounds their payload.
+// (memory and latency); the byte budget bounds what they hold: their
+// payload and recordOverhead each (the decoded record, its slot and
+// receipt), taken from the process's memory budget (httpapi.Memory) in
+// creditChunk steps as the stream needs it.
 const (
 	streamWindow     = 4096
-	streamByteBudget = 64 << 20
+	streamByteBudget = 32 << 20
+	creditChunk      = 1 << 20
+	recordOverhead   = 512
 	// drainGrace is how long a stream keeps reading after shutdown
-	// starts (answering each further record 503), as Confluent's grace
-	// period for streams past their maximum duration.
+	// starts or its lifetime ends (answering each further record 503 or
+	// 408), as Confluent's grace period for streams past their maximum
+	// duration.
 	drainGrace = 500 * time.Millisecond
 	// maxDeadlineSlack: deadlines are pushed at most once a second (or a
 	// quarter of the timeout, when shorter), not on every read or write.
@@ -65,9 +74,10 @@ func produceContent(r *http.Request) (latin1 bool, err error) {
 type slot struct {
 	done    atomic.Bool
 	receipt []byte
-	// produced and size are set with a success receipt (for metrics).
-	produced bool
-	size     int64
+	// produced and size are set with a success receipt (for metrics);
+	// cost is what the record holds of the stream's budget.
+	produced   bool
+	size, cost int64
 
 	rec                kgo.Record // the record in flight
 	keyInfo, valueInfo dataInfo   // for the receipt
@@ -94,10 +104,14 @@ type stream struct {
 	terr   *httpapi.Error // the topic could not be resolved
 	ctx    context.Context
 
-	// inflight counts the key and value bytes produced and not yet
-	// answered; the reader waits on released above streamByteBudget.
+	// inflight counts what records read and not yet answered hold (key
+	// and value bytes and recordOverhead each); the reader waits on
+	// released above credit, which it takes from mem as needed up to
+	// streamByteBudget (credit is the reader's alone).
 	inflight atomic.Int64
 	released chan struct{}
+	mem      *httpapi.Account
+	credit   int64
 
 	// The ring of records in flight, in order: the reader fills slots
 	// at tail, the writer answers them at head.
@@ -114,12 +128,30 @@ type stream struct {
 
 	records, bytes prometheus.Counter
 
+	// What may end the stream while it runs (standing.go): end is the
+	// answer of every further record once the stream is ending (shutdown
+	// 503, lifetime 408), stop the one error object that ends it now
+	// (rights lost, token revoked or expired, daily quota exhausted).
+	// halted closes at either.
+	end, stop  atomic.Pointer[httpapi.Error]
+	halted     chan struct{}
+	haltOnce   sync.Once
+	stopAnswer bool // the stop error was written (the handler's)
+	topic      string
+	live       *auth.Live
+	changed    <-chan struct{} // the handler's: a change to re-check at
+	expires    time.Time       // the token's expiry (zero: none)
+	ticket     *ratelimit.Ticket
+	metered    bool  // charge each record (byte limits apply)
+	uncharged  int64 // bytes produced and not yet counted (unmetered)
+
 	// deadlineMu orders drain's deadline after any extension.
 	deadlineMu sync.Mutex
-	draining   atomic.Bool
+	noExtend   bool        // the read deadline is final (guarded by deadlineMu)
+	readDL     time.Time   // the read deadline set last (guarded by deadlineMu)
 	writeDead  atomic.Bool // the client stopped reading receipts
 
-	readExt, writeExt time.Time // last deadline pushes
+	writeExt time.Time // last write deadline push
 }
 
 // produceStream serves POST /v3/clusters/{cluster_id}/topics/{topic_name}/records.
@@ -133,6 +165,15 @@ func (a *api) produceStream(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	topic := r.PathValue("topic_name")
+	release, ex := a.streams.Acquire(streamHolder(r), a.perPrincipal)
+	if ex != nil {
+		return guard.Exceeded(w.Header(), ex)
+	}
+	defer release()
+	mem := httpapi.MemoryFrom(r.Context())
+	if err := mem.Take(r.Context(), creditChunk); err != nil {
+		return err
+	}
 	rc := http.NewResponseController(w)
 	// HTTP/1.1 needs full duplex to read the body after the first
 	// receipt; HTTP/2 is full duplex already (and says not supported).
@@ -141,9 +182,19 @@ func (a *api) produceStream(w http.ResponseWriter, r *http.Request) error {
 		a: a, rc: rc, w: w, rw: newReceiptWriter(l.cid, topic),
 		ctx:      context.WithoutCancel(r.Context()), // a client leaving must not half-cancel acknowledged work
 		released: make(chan struct{}, 1),
-		slots:    make([]*slot, streamWindow),
-		ready:    make(chan struct{}, 1),
-		space:    make(chan struct{}, 1),
+		mem:      mem, credit: creditChunk,
+		slots:  make([]*slot, streamWindow),
+		ready:  make(chan struct{}, 1),
+		space:  make(chan struct{}, 1),
+		halted: make(chan struct{}),
+		topic:  topic,
+		live:   auth.LiveFor(r.Context()),
+		ticket: ratelimit.TicketFrom(r.Context()),
+	}
+	s.metered = s.ticket.Metered()
+	if s.live != nil {
+		s.changed = s.live.Changed()
+		s.expires = s.live.Principal().Expires
 	}
 	if a.m != nil {
 		s.records, s.bytes = a.m.RecordsProduced.WithLabelValues("v3"), a.m.BytesProduced.WithLabelValues("v3")
@@ -156,7 +207,7 @@ func (a *api) produceStream(w http.ResponseWriter, r *http.Request) error {
 	st := record.NewStream(bufio.NewReaderSize(body, 64<<10), a.maxRecord, nil, topic)
 
 	// The first record decides between a pre-stream error and 200.
-	s.extendRead(true)
+	s.extendRead(time.Now(), true)
 	first, ferr := st.Next()
 	if errors.Is(ferr, io.EOF) {
 		return httpapi.ErrPayload.Msg("Payload error. %s", emptyData)
@@ -172,6 +223,7 @@ func (a *api) produceStream(w http.ResponseWriter, r *http.Request) error {
 			s.terr = httpapi.ErrTopicNotFound.Msg("Topic %s not found.", truncate(topic, 255)).Wrap(err)
 		}
 	}
+	httpapi.StartStream(w)
 	w.Header().Set("Content-Type", mtJSON)
 	w.WriteHeader(http.StatusOK)
 	_ = rc.Flush()
@@ -184,22 +236,19 @@ func (a *api) produceStream(w http.ResponseWriter, r *http.Request) error {
 	}()
 	done := make(chan struct{})
 	var dwg sync.WaitGroup
-	if a.draining != nil {
-		dwg.Add(1)
-		go func() {
-			defer dwg.Done()
-			select {
-			case <-a.draining:
-				s.drain()
-			case <-done:
-			}
-		}()
-	}
+	dwg.Add(1)
+	go func() {
+		defer dwg.Done()
+		s.watch(done)
+	}()
 
 	// The first record, then the rest through the reader goroutine,
 	// which scans and decodes the next records while this one produces.
 	it, ok, more := s.classify(first, ferr, st.Started())
 	if ok {
+		if it.he == nil {
+			it.cost = s.hold(&it.d)
+		}
 		s.apply(&it)
 	}
 	if more {
@@ -212,7 +261,25 @@ func (a *api) produceStream(w http.ResponseWriter, r *http.Request) error {
 			defer rwg.Done()
 			s.readLoop(st, body, items, free, stop)
 		}()
-		for batch := range items {
+		halted := s.halted
+	batches:
+		for {
+			var batch []item
+			select {
+			case b, ok := <-items:
+				if !ok {
+					break batches
+				}
+				batch = b
+			case <-halted:
+				// Stopped while waiting for records (an idle client): the
+				// error goes out now, not when the read ends.
+				halted = nil
+				if e := s.stop.Load(); e != nil {
+					s.answerStop(e)
+				}
+				continue
+			}
 			for i := range batch {
 				s.apply(&batch[i])
 				batch[i] = item{} // let the record go
@@ -232,20 +299,33 @@ func (a *api) produceStream(w http.ResponseWriter, r *http.Request) error {
 		}
 		rwg.Wait()
 	}
+	close(done)
+	dwg.Wait() // no deadline may be set after the handler returns
+	if e := s.stop.Load(); e != nil {
+		s.answerStop(e) // stopped while idle: the error object ends the stream
+	}
+	if s.uncharged > 0 {
+		s.ticket.Charge(time.Now(), s.uncharged)
+	}
 	s.closed.Store(true)
 	s.wakeWriter()
 	wg.Wait()
-	close(done)
-	dwg.Wait() // no deadline may be set after the handler returns
+	if s.stop.Load() != nil && !s.writeDead.Load() {
+		s.discard(body)
+	}
 	return nil
 }
 
 // item is one read of the stream: a record to produce or an error to
-// answer. at is when it was read (the clock is read once per batch).
+// answer (stop: the error that ends the stream). at is when it was read
+// (the clock is read once per batch); cost what the record holds of the
+// stream's budget.
 type item struct {
-	d  record.Record
-	he *httpapi.Error
-	at time.Time
+	d    record.Record
+	he   *httpapi.Error
+	at   time.Time
+	cost int64
+	stop bool
 }
 
 // beforeRead calls hook before each read of the request body, that is
@@ -278,15 +358,26 @@ func (s *stream) readLoop(st *record.Stream, body *beforeRead, items chan<- []it
 	}
 	batch := fresh()
 	var at time.Time // the clock, read once per batch
+	// recordStart is when the record being read began (zero between
+	// records): it must arrive whole within record_timeout.
+	var recordStart time.Time
 	stopped := false
 	var send func() bool
 	body.hook = func() {
 		// About to wait for the client: hand over what is decoded, and
-		// give the client read_timeout from now.
+		// give the client read_timeout from now (but no more than the
+		// record in progress has left).
 		if !stopped && !send() {
 			stopped = true
 		}
-		s.extendRead(false)
+		if st.Started() {
+			if recordStart.IsZero() {
+				recordStart = time.Now()
+			}
+		} else {
+			recordStart = time.Time{}
+		}
+		s.extendRead(recordStart, false)
 	}
 	defer func() { body.hook = nil }()
 	send = func() bool {
@@ -303,8 +394,22 @@ func (s *stream) readLoop(st *record.Stream, body *beforeRead, items chan<- []it
 	}
 	for {
 		d, err := st.Next()
+		recordStart = time.Time{}
 		it, ok, more := s.classify(d, err, st.Started())
 		if ok {
+			if it.he == nil {
+				// Room for the record in the stream's budget; the
+				// decoded records go first, whose answers make room.
+				cost := int64(d.Size()) + recordOverhead
+				if !s.room(cost) {
+					if !send() {
+						return
+					}
+					wait(&s.budgetWaiting, s.released, func() bool { return s.room(cost) })
+				}
+				it.cost = cost
+				s.inflight.Add(cost)
+			}
 			if at.IsZero() {
 				at = time.Now()
 			}
@@ -315,6 +420,12 @@ func (s *stream) readLoop(st *record.Stream, body *beforeRead, items chan<- []it
 			if !stopped {
 				send()
 			}
+			if it.stop {
+				// What the client still sends is dropped until the stop's
+				// grace ends, so that it can read what was answered.
+				body.hook = nil
+				_, _ = io.Copy(io.Discard, body)
+			}
 			return
 		}
 		if len(batch) >= 64 && !send() {
@@ -323,46 +434,116 @@ func (s *stream) readLoop(st *record.Stream, body *beforeRead, items chan<- []it
 	}
 }
 
-// apply answers one item: produce its record or queue its error.
-func (s *stream) apply(it *item) {
-	switch {
-	case it.he != nil:
-		s.fail(it.he)
-	default:
-		s.produce(it.d, it.at)
+// hold counts a record read outside the reader (the first) in flight.
+func (s *stream) hold(d *record.Record) int64 {
+	cost := int64(d.Size()) + recordOverhead
+	s.inflight.Add(cost)
+	return cost
+}
+
+// room reports whether a record of cost fits the stream's budget, taking
+// more of the process's memory budget if it is free (never waiting for
+// it: a stream always has its first credit, and makes room by answering).
+// The reader's alone.
+func (s *stream) room(cost int64) bool {
+	n := s.inflight.Load()
+	if n == 0 || n+cost <= s.credit {
+		return true
+	}
+	for s.credit < streamByteBudget && n+cost > s.credit && s.mem.TryTake(creditChunk) {
+		s.credit += creditChunk
+	}
+	return n+cost <= s.credit
+}
+
+// unhold gives a record's cost back when it was not produced.
+func (s *stream) unhold(cost int64) {
+	if cost > 0 {
+		s.inflight.Add(-cost)
+		if s.budgetWaiting.Load() {
+			poke(s.released)
+		}
 	}
 }
 
-// drain starts the end of the stream on shutdown: reads stop after the
-// grace period.
-func (s *stream) drain() {
+// apply answers one item: produce its record or queue its error.
+func (s *stream) apply(it *item) {
+	switch {
+	case it.stop:
+		s.answerStop(it.he)
+	case it.he != nil:
+		s.fail(it.he)
+	default:
+		s.produce(it.d, it.at, it.cost)
+	}
+}
+
+// drain starts the end of the stream (shutdown, or its lifetime is over):
+// every further record is answered he, and reads stop after the grace
+// period.
+func (s *stream) drain(he *httpapi.Error) {
 	s.deadlineMu.Lock()
 	defer s.deadlineMu.Unlock()
-	s.draining.Store(true)
+	if !s.end.CompareAndSwap(nil, he) {
+		return
+	}
+	s.haltOnce.Do(func() { close(s.halted) })
+	if !s.noExtend {
+		s.noExtend = true
+		_ = s.rc.SetReadDeadline(time.Now().Add(drainGrace))
+	}
+}
+
+// discard reads and drops what the client still sends after the stream
+// stopped and its receipts went out, for the grace period: a client still
+// sending then reads them before the connection closes (closing it with
+// unread bytes resets it, and the client would lose what it had not read).
+// (A read that timed out leaves a chunked body unreadable: then there is
+// nothing more to drop.)
+func (s *stream) discard(body *beforeRead) {
+	body.hook = nil
+	s.deadlineMu.Lock()
+	s.noExtend = true
 	_ = s.rc.SetReadDeadline(time.Now().Add(drainGrace))
+	s.deadlineMu.Unlock()
+	_, _ = io.Copy(io.Discard, body)
 }
 
 // abortRead ends a blocked read at once (the reader must stop).
 func (s *stream) abortRead() {
 	s.deadlineMu.Lock()
 	defer s.deadlineMu.Unlock()
-	s.draining.Store(true)
+	s.noExtend = true
 	_ = s.rc.SetReadDeadline(time.Now())
 }
 
-// extendRead gives the client read_timeout from now to send more: it runs
-// before each read of the body (at most once a second, unless forced).
-func (s *stream) extendRead(force bool) {
+// extendRead gives the client read_timeout from now to send more, but no
+// more than record_timeout from the start of the record in progress
+// (zero: between records): it runs before each read of the body, and
+// pushes the deadline at most once a second (unless forced); it is never
+// pushed past either bound.
+func (s *stream) extendRead(recordStart time.Time, force bool) {
 	s.deadlineMu.Lock()
 	defer s.deadlineMu.Unlock()
-	if s.draining.Load() {
+	if s.noExtend {
 		return
 	}
 	now := time.Now()
-	if force || now.Sub(s.readExt) > min(maxDeadlineSlack, s.a.readTimeout/4) {
-		s.readExt = now
-		_ = s.rc.SetReadDeadline(now.Add(s.a.readTimeout))
+	dl := now.Add(s.a.readTimeout)
+	if !recordStart.IsZero() {
+		dl = minTime(dl, recordStart.Add(s.a.recordTimeout))
 	}
+	if force || dl.Before(s.readDL) || dl.Sub(s.readDL) > min(maxDeadlineSlack, s.a.readTimeout/4) {
+		s.readDL = dl
+		_ = s.rc.SetReadDeadline(dl)
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // readErr classifies a body read error that ends a stream before it
@@ -381,6 +562,11 @@ func readErr(err error) error {
 // reports whether the stream goes on. Items are values: one per record,
 // on the hot path, must not cost an allocation.
 func (s *stream) classify(d record.Record, rerr error, started bool) (it item, ok, more bool) {
+	if e := s.stop.Load(); e != nil {
+		// The stream stopped: whatever was read is not produced, and the
+		// stop error ends it.
+		return item{he: e, stop: true}, true, false
+	}
 	if rerr != nil {
 		var e *record.Error
 		switch {
@@ -390,12 +576,12 @@ func (s *stream) classify(d record.Record, rerr error, started bool) (it item, o
 			if e.Ends() {
 				return item{he: recordError(e)}, true, false
 			}
-			if s.draining.Load() {
+			if s.end.Load() != nil {
 				break // answered as not produced, below
 			}
 			return item{he: recordError(e)}, true, true
 		case errors.Is(rerr, os.ErrDeadlineExceeded):
-			if s.draining.Load() || !started {
+			if s.end.Load() != nil || !started {
 				return item{}, false, false // shutdown, or idle between records: end cleanly
 			}
 			return item{he: httpapi.ErrRequestTimeout.Msg("Timed out reading the record; the stream ends here.")}, true, false
@@ -407,8 +593,8 @@ func (s *stream) classify(d record.Record, rerr error, started bool) (it item, o
 			return item{}, false, false
 		}
 	}
-	if s.draining.Load() {
-		return item{he: httpapi.ErrShuttingDown.Msg("The gateway is shutting down; this record was not produced.")}, true, true
+	if e := s.end.Load(); e != nil {
+		return item{he: e}, true, true
 	}
 	return item{d: d}, true, true
 }
@@ -472,32 +658,40 @@ func (s *stream) fail(he *httpapi.Error) {
 	s.wakeWriter()
 }
 
-func (s *stream) produce(d record.Record, at time.Time) {
+// produce produces one record, if the stream's principal still may and
+// its byte limits allow (standing.go); cost is what it holds.
+func (s *stream) produce(d record.Record, at time.Time, cost int64) {
+	if he := s.check(); he != nil {
+		s.unhold(cost)
+		s.answerStop(he)
+		return
+	}
 	if s.terr != nil {
+		s.unhold(cost)
 		s.fail(s.terr)
 		return
 	}
 	if err := s.a.kc.Refresh(s.ctx, s.target); err != nil {
+		s.unhold(cost)
 		s.fail(httpapi.FromKafka(err))
 		return
 	}
 	size := int64(d.Size())
-	// Wait for room in the byte budget (a record larger than the whole
-	// budget waits until nothing else is in flight).
-	wait(&s.budgetWaiting, s.released, func() bool {
-		n := s.inflight.Load()
-		return n == 0 || n+size <= streamByteBudget
-	})
+	if he := s.charge(size); he != nil {
+		s.unhold(cost)
+		s.answerStop(he)
+		return
+	}
 	sl := s.reserve()
 	if err := s.target.Fill(&sl.rec, d.Partition, d.Key, d.Value, d.Headers, d.Timestamp); err != nil {
+		s.unhold(cost)
 		sl.receipt = streamError(sl.receipt, httpapi.ErrPartitionNotFound.Msg("Partition %d not found: topic %s has %d partition(s).", d.Partition, s.target.Topic, s.target.Partitions))
 		sl.done.Store(true)
 		s.publish()
 		s.wakeWriter()
 		return
 	}
-	s.inflight.Add(size)
-	sl.keyInfo, sl.valueInfo, sl.size = infoOf(d.KeyFormat, d.Key), infoOf(d.ValueFormat, d.Value), size
+	sl.keyInfo, sl.valueInfo, sl.size, sl.cost = infoOf(d.KeyFormat, d.Key), infoOf(d.ValueFormat, d.Value), size, cost
 	s.publish()
 	s.a.kc.ProduceAt(s.ctx, at, &sl.rec, sl.answer)
 }
@@ -513,7 +707,7 @@ func (s *stream) answer(sl *slot, r *kgo.Record, err error) {
 		sl.receipt = s.rw.success(sl.receipt, r.Partition, r.Offset, r.Timestamp, sl.keyInfo, sl.valueInfo)
 		sl.produced = true
 	}
-	s.inflight.Add(-sl.size)
+	s.inflight.Add(-sl.cost)
 	if s.budgetWaiting.Load() {
 		poke(s.released)
 	}

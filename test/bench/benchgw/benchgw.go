@@ -132,19 +132,28 @@ func SelfCPU() time.Duration {
 
 // PeakRSS is the gateway's high-water resident set (VmHWM).
 func (g *Gateway) PeakRSS() string {
+	n := g.PeakRSSBytes()
+	if n < 0 {
+		return "unknown"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+}
+
+// PeakRSSBytes is PeakRSS in bytes (-1: unknown).
+func (g *Gateway) PeakRSSBytes() int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", g.cmd.Process.Pid))
 	if err != nil {
-		return "unknown"
+		return -1
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if strings.HasPrefix(line, "VmHWM:") {
 			if f := strings.Fields(line); len(f) >= 2 {
-				kb, _ := strconv.Atoi(f[1])
-				return fmt.Sprintf("%.1f MiB", float64(kb)/1024)
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				return kb << 10
 			}
 		}
 	}
-	return "unknown"
+	return -1
 }
 
 // Direct produces value with franz-go straight to broker for d, keeping
