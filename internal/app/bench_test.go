@@ -9,8 +9,11 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/testutil"
@@ -140,4 +143,141 @@ func median(xs []float64) float64 {
 		return 0
 	}
 	return s[len(s)/2]
+}
+
+// BenchmarkLoginUnderFlood measures what a flood of wrong passwords does
+// to a legitimate first-time login (finding 12 of issue 16): POST /login
+// for users never seen before (no cached check, no recent success), one
+// at a time from fresh addresses, first on a quiet gateway and then while
+// flood goroutines post wrong passwords from many addresses (through a
+// trusted proxy's X-Forwarded-For), for known users and unknown names
+// alike. bcrypt cost 10. It reports the medians (quiet_ms, flood_ms), the
+// worst flooded login (flood_max_ms), their ratio (flood_x) and what the
+// flood got (flood_401/s, flood_429/s). Run:
+//
+//	go test -run '^$' -bench LoginUnderFlood -benchtime 20x ./internal/app/
+func BenchmarkLoginUnderFlood(b *testing.B) {
+	const (
+		flooders  = 32
+		addresses = 1024
+		victims   = 8
+		password  = "first-time-password"
+	)
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), 10)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := b.N
+	var users strings.Builder
+	for i := range 2 * n {
+		fmt.Fprintf(&users, "user%d:\n  password_hash: %q\n", i, hash)
+	}
+	for i := range victims {
+		fmt.Fprintf(&users, "victim%d:\n  password_hash: %q\n", i, hash)
+	}
+	dir := b.TempDir()
+	usersFile, permsFile := filepath.Join(dir, "users.yml"), filepath.Join(dir, "permissions.yml")
+	if err := os.WriteFile(usersFile, []byte(users.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(permsFile, []byte("\"*\":\n  produce: [\"{user}\"]\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	g := testutil.StartGateway(b, func(c *config.Config) {
+		c.Auth.Users, c.Auth.Permissions = usersFile, permsFile
+		c.Auth.TrustedProxies = []string{"127.0.0.1/32"}
+	})
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * flooders}}
+	post := func(user, pw, from string) (int, time.Duration) {
+		req, _ := http.NewRequest("POST", g.URL+"/login", strings.NewReader("username="+user+"&password="+pw))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", from)
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Error(err)
+			return 0, 0
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, time.Since(start)
+	}
+	logins := func(first int) []float64 {
+		var ms []float64
+		for i := first; i < first+n; i++ {
+			code, d := post(fmt.Sprintf("user%d", i), password, fmt.Sprintf("203.0.%d.%d", 113+i/250, 1+i%250))
+			if code != http.StatusOK {
+				b.Errorf("first-time login of user%d: %d", i, code)
+			}
+			ms = append(ms, float64(d)/float64(time.Millisecond))
+		}
+		return ms
+	}
+	b.ResetTimer()
+	quiet := logins(0)
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var got401, got429, other atomic.Int64
+	var attempts atomic.Int64
+	for f := range flooders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := f; ; i += flooders {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				user := fmt.Sprintf("victim%d", i%victims)
+				if i%2 == 1 {
+					user = fmt.Sprintf("nobody%d", i)
+				}
+				a := i % addresses
+				code, _ := post(user, "wrong", fmt.Sprintf("198.18.%d.%d", a/250, 1+a%250))
+				attempts.Add(1)
+				switch code {
+				case http.StatusUnauthorized:
+					got401.Add(1)
+				case http.StatusTooManyRequests:
+					got429.Add(1)
+				default:
+					other.Add(1)
+				}
+			}
+		}()
+	}
+	// Let the flood reach every address and fill the queue first.
+	floodStart := time.Now()
+	for attempts.Load() < addresses && time.Since(floodStart) < time.Minute {
+		time.Sleep(50 * time.Millisecond)
+	}
+	measured := time.Now()
+	before401, before429 := got401.Load(), got429.Load()
+	flooded := logins(n)
+	secs := time.Since(measured).Seconds()
+	r401, r429 := float64(got401.Load()-before401)/secs, float64(got429.Load()-before429)/secs
+	close(stop)
+	wg.Wait()
+	b.StopTimer()
+	if other.Load() > 0 {
+		b.Errorf("%d flood answers were neither 401 nor 429", other.Load())
+	}
+	q, f := median(quiet), median(flooded)
+	worst := 0.0
+	for _, v := range flooded {
+		worst = max(worst, v)
+	}
+	b.ReportMetric(q, "quiet_ms")
+	b.ReportMetric(f, "flood_ms")
+	b.ReportMetric(worst, "flood_max_ms")
+	b.ReportMetric(f/q, "flood_x")
+	b.ReportMetric(r401, "flood_401/s")
+	b.ReportMetric(r429, "flood_429/s")
+	if n < 5 {
+		return // the framework's probing run
+	}
+	fmt.Fprintf(os.Stderr, "first-time login (bcrypt cost 10, %d flooders from %d addresses): quiet %.0f ms, flooded %.0f ms (worst %.0f ms), %.1fx; flood answered 401 %.0f/s, 429 %.0f/s\n",
+		flooders, addresses, q, f, worst, f/q, r401, r429)
 }
