@@ -8,6 +8,7 @@ package auth
 
 import (
 	"context"
+	"crypto/subtle"
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
@@ -127,7 +128,11 @@ func (s *Service) load() (*Policy, error) {
 			return nil, err
 		}
 	}
-	return NewPolicy(users, perms, s.protected), nil
+	pol := NewPolicy(users, perms, s.protected)
+	if err := pol.Validate(); err != nil {
+		return nil, fmt.Errorf("users file %s and permissions file %s: %w", s.cfg.Users, s.cfg.Permissions, err)
+	}
+	return pol, nil
 }
 
 // Run follows the token store (and expires tokens) until ctx is done.
@@ -262,8 +267,18 @@ func (s *Service) Authenticate(r *http.Request) (*Principal, error) {
 	}
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
 		name := CertificateName(r.TLS.VerifiedChains[0][0], s.cfg.HTTPS.PrincipalFrom)
-		if name == "" || validPrincipalKey(name) != nil {
-			return nil, &Error{Reason: "client certificate has no usable " + s.cfg.HTTPS.PrincipalFrom, Method: MethodCertificate}
+		if name == "" {
+			return nil, &Error{Reason: "client certificate has no " + s.cfg.HTTPS.PrincipalFrom, Method: MethodCertificate}
+		}
+		if err := s.Policy().CheckName(name); err != nil {
+			// The reason names no principal: the certificate's name may
+			// be anything its CA signed. The log has the details.
+			reason := "client certificate " + s.cfg.HTTPS.PrincipalFrom + " refused: " + err.Error()
+			if !errors.Is(err, errNameRule) {
+				s.logger.Warn("client certificate name overlaps another principal", "err", err)
+				reason = "client certificate " + s.cfg.HTTPS.PrincipalFrom + " overlaps another principal's names through a {user} template"
+			}
+			return nil, &Error{Reason: reason, Method: MethodCertificate}
 		}
 		return &Principal{Name: name, Method: MethodCertificate, ClientIP: ip}, nil
 	}
@@ -314,32 +329,35 @@ func (s *Service) basic(ctx context.Context, ip netip.Addr, cred string) (*Princ
 	if !ok {
 		return nil, &Error{Reason: "malformed Basic credentials", Method: MethodBasic}
 	}
-	if err := s.checkPassword(ctx, ip, user, password); err != nil {
+	u, err := s.checkPassword(ctx, ip, user, password)
+	if err != nil {
 		return nil, err
 	}
-	return &Principal{Name: user, Method: MethodBasic, ClientIP: ip, credential: fingerprint(s.Policy().users.Lookup(user))}, nil
+	return &Principal{Name: user, Method: MethodBasic, ClientIP: ip, credential: fingerprint(u)}, nil
 }
 
 // checkPassword verifies user's password, refusing at once (429) a client
-// address that failed too often.
-func (s *Service) checkPassword(ctx context.Context, ip netip.Addr, user, password string) error {
+// address that failed too often, and returns the users-file entry the
+// password was checked against.
+func (s *Service) checkPassword(ctx context.Context, ip netip.Addr, user, password string) (*User, error) {
 	pol := s.Policy()
 	known := ""
-	if pol.users.Lookup(user) != nil {
+	u := pol.users.Lookup(user)
+	if u != nil {
 		known = user
 	}
 	if over, wait := s.failures.Exhausted(ip.String()); over {
-		return &Error{Reason: "too many failed authentications from this address", Method: MethodBasic, Name: known, RetryAfter: wait}
+		return nil, &Error{Reason: "too many failed authentications from this address", Method: MethodBasic, Name: known, RetryAfter: wait}
 	}
 	ok, err := s.pw.check(ctx, pol, user, password)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !ok {
 		s.failures.Take(ip.String())
-		return &Error{Reason: "wrong user name or password", Method: MethodBasic, Name: known}
+		return nil, &Error{Reason: "wrong user name or password", Method: MethodBasic, Name: known}
 	}
-	return nil
+	return u, nil
 }
 
 func (s *Service) bearer(ctx context.Context, ip netip.Addr, tok string) (*Principal, error) {
@@ -357,9 +375,19 @@ func (s *Service) bearer(ctx context.Context, ip netip.Addr, tok string) (*Princ
 	if err != nil {
 		return nil, fail(err.Error())
 	}
-	// Deleting a user from the users file ends its tokens (as KastleX).
-	if s.Policy().users.Lookup(c.Subject) == nil {
+	// Deleting a user from the users file ends its tokens (as KastleX);
+	// changing its password, or deleting it and adding it again (a new
+	// salt even for the same password), ends the tokens issued against
+	// the old credential.
+	u := s.Policy().users.Lookup(c.Subject)
+	if u == nil {
 		return nil, fail("token subject is not a user")
+	}
+	cred := fingerprint(u)
+	if c.Credential == "" || subtle.ConstantTimeCompare([]byte(c.Credential), []byte(cred)) != 1 {
+		e := fail("token was issued against another password of the user (changed, or the user was re-created)").(*Error)
+		e.Name = c.Subject
+		return nil, e
 	}
 	if s.store == nil {
 		return nil, fail("no token store")
@@ -370,7 +398,7 @@ func (s *Service) bearer(ctx context.Context, ip netip.Addr, tok string) (*Princ
 		return nil, e
 	}
 	return &Principal{Name: c.Subject, Method: MethodBearer, TokenID: c.ID, Expires: c.ExpiresAt.Time, ClientIP: ip,
-		credential: fingerprint(s.Policy().users.Lookup(c.Subject))}, nil
+		credential: c.Credential}, nil
 }
 
 // ErrLoginDisabled is returned by Login when there is no users file or no
@@ -383,7 +411,8 @@ func (s *Service) Login(ctx context.Context, ip netip.Addr, user, password strin
 	if s.jwt == nil || s.store == nil {
 		return "", nil, ErrLoginDisabled
 	}
-	if err := s.checkPassword(ctx, ip, user, password); err != nil {
+	u, err := s.checkPassword(ctx, ip, user, password)
+	if err != nil {
 		var ae *Error
 		if errors.As(err, &ae) {
 			s.audit.Write(ctx, audit.Record{Event: audit.LoginFailure, Principal: orUnknown(ae.Name), AuthMethod: string(MethodPassword),
@@ -392,7 +421,7 @@ func (s *Service) Login(ctx context.Context, ip netip.Addr, user, password strin
 		return "", nil, err
 	}
 	now := time.Now()
-	tok, c, err := s.jwt.issue(user, now)
+	tok, c, err := s.jwt.issueFor(user, fingerprint(u), now)
 	if err != nil {
 		return "", nil, err
 	}
