@@ -3,6 +3,7 @@ package app_test
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -149,19 +150,35 @@ func median(xs []float64) float64 {
 // to a legitimate first-time login (finding 12 of issue 16): POST /login
 // for users never seen before (no cached check, no recent success), one
 // at a time from fresh addresses, first on a quiet gateway and then while
-// flood goroutines post wrong passwords from many addresses (through a
-// trusted proxy's X-Forwarded-For), for known users and unknown names
-// alike. bcrypt cost 10. It reports the medians (quiet_ms, flood_ms), the
-// worst flooded login (flood_max_ms), their ratio (flood_x) and what the
-// flood got (flood_401/s, flood_429/s). Run:
+// 32 goroutines post wrong passwords (through a trusted proxy's
+// X-Forwarded-For), for known users and unknown names alike, bcrypt cost
+// 10, in two shapes:
 //
-//	go test -run '^$' -bench LoginUnderFlood -benchtime 20x ./internal/app/
+//	reused     the flood comes from 200 addresses, each of which has
+//	           failed before the logins are measured (a steady flood)
+//	fresh      every attempt comes from a new address of the attacker's
+//	           198.18.0.0/15 (kgate suspects a /24 once it failed)
+//	scattered  every attempt comes from a random address anywhere (a
+//	           botnet: nothing tells an attempt from a first-time login)
+//
+// It reports the medians (quiet_ms, flood_ms), the worst flooded login
+// (flood_max_ms), their ratio (flood_x), the flooded logins refused with
+// 429 (refused) and what the flood got (flood_401/s, flood_429/s). Run:
+//
+//	go test -run '^$' -bench LoginUnderFlood -benchtime 10x ./internal/app/
 func BenchmarkLoginUnderFlood(b *testing.B) {
+	b.Run("reused", func(b *testing.B) { benchLoginUnderFlood(b, 200) })
+	b.Run("fresh", func(b *testing.B) { benchLoginUnderFlood(b, 0) })
+	b.Run("scattered", func(b *testing.B) { benchLoginUnderFlood(b, -1) })
+}
+
+// benchLoginUnderFlood floods from addresses reused ones, from a new
+// address every attempt when addresses is 0, from a random one when -1.
+func benchLoginUnderFlood(b *testing.B, addresses int) {
 	const (
-		flooders  = 32
-		addresses = 1024
-		victims   = 8
-		password  = "first-time-password"
+		flooders = 32
+		victims  = 8
+		password = "first-time-password"
 	)
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), 10)
 	if err != nil {
@@ -202,11 +219,16 @@ func BenchmarkLoginUnderFlood(b *testing.B) {
 		resp.Body.Close()
 		return resp.StatusCode, time.Since(start)
 	}
+	var refused int
 	logins := func(first int) []float64 {
 		var ms []float64
 		for i := first; i < first+n; i++ {
 			code, d := post(fmt.Sprintf("user%d", i), password, fmt.Sprintf("203.0.%d.%d", 113+i/250, 1+i%250))
-			if code != http.StatusOK {
+			switch code {
+			case http.StatusOK:
+			case http.StatusTooManyRequests:
+				refused++
+			default:
 				b.Errorf("first-time login of user%d: %d", i, code)
 			}
 			ms = append(ms, float64(d)/float64(time.Millisecond))
@@ -219,7 +241,7 @@ func BenchmarkLoginUnderFlood(b *testing.B) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var got401, got429, other atomic.Int64
-	var attempts atomic.Int64
+	var next atomic.Int64
 	for f := range flooders {
 		wg.Add(1)
 		go func() {
@@ -234,9 +256,18 @@ func BenchmarkLoginUnderFlood(b *testing.B) {
 				if i%2 == 1 {
 					user = fmt.Sprintf("nobody%d", i)
 				}
-				a := i % addresses
-				code, _ := post(user, "wrong", fmt.Sprintf("198.18.%d.%d", a/250, 1+a%250))
-				attempts.Add(1)
+				a := int(next.Add(1))
+				from := ""
+				switch {
+				case addresses < 0:
+					from = fmt.Sprintf("%d.%d.%d.%d", 1+rand.IntN(222), rand.IntN(256), rand.IntN(256), 1+rand.IntN(254))
+				case addresses > 0:
+					a %= addresses
+					fallthrough
+				default:
+					from = fmt.Sprintf("198.%d.%d.%d", 18+a/65536%2, a/256%256, a%256)
+				}
+				code, _ := post(user, "wrong", from)
 				switch code {
 				case http.StatusUnauthorized:
 					got401.Add(1)
@@ -248,9 +279,10 @@ func BenchmarkLoginUnderFlood(b *testing.B) {
 			}
 		}()
 	}
-	// Let the flood reach every address and fill the queue first.
+	// Let the flood fill the queue and, when it reuses addresses, fail
+	// from every one of them first.
 	floodStart := time.Now()
-	for attempts.Load() < addresses && time.Since(floodStart) < time.Minute {
+	for time.Since(floodStart) < 2*time.Minute && (time.Since(floodStart) < time.Second || got401.Load() < int64(addresses)) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	measured := time.Now()
@@ -273,11 +305,19 @@ func BenchmarkLoginUnderFlood(b *testing.B) {
 	b.ReportMetric(f, "flood_ms")
 	b.ReportMetric(worst, "flood_max_ms")
 	b.ReportMetric(f/q, "flood_x")
+	b.ReportMetric(float64(refused), "refused")
 	b.ReportMetric(r401, "flood_401/s")
 	b.ReportMetric(r429, "flood_429/s")
 	if n < 5 {
 		return // the framework's probing run
 	}
-	fmt.Fprintf(os.Stderr, "first-time login (bcrypt cost 10, %d flooders from %d addresses): quiet %.0f ms, flooded %.0f ms (worst %.0f ms), %.1fx; flood answered 401 %.0f/s, 429 %.0f/s\n",
-		flooders, addresses, q, f, worst, f/q, r401, r429)
+	shape := fmt.Sprintf("%d reused addresses", addresses)
+	switch {
+	case addresses == 0:
+		shape = "a new address of one /15 each attempt"
+	case addresses < 0:
+		shape = "a random address each attempt"
+	}
+	fmt.Fprintf(os.Stderr, "first-time login (bcrypt cost 10, %d flooders from %s): quiet %.0f ms, flooded %.0f ms (worst %.0f ms, %d of %d refused), %.1fx; flood answered 401 %.0f/s, 429 %.0f/s\n",
+		flooders, shape, q, f, worst, refused, n, f/q, r401, r429)
 }

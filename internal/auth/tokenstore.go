@@ -248,6 +248,25 @@ func (s *TokenStore) RevokeUser(ctx context.Context, user string) (int, error) {
 	return len(kvs) - 1, nil
 }
 
+// Trim revokes user's oldest live tokens beyond the newest keep (on every
+// replica) and returns their ids.
+func (s *TokenStore) Trim(ctx context.Context, user string, keep int) ([]string, error) {
+	live := s.List(user)
+	if len(live) <= keep {
+		return nil, nil
+	}
+	var kvs []ktable.KV
+	var ids []string
+	for _, t := range live[:len(live)-keep] {
+		kvs = append(kvs, ktable.KV{Key: tokenKeyPrefix + t.ID})
+		ids = append(ids, t.ID)
+	}
+	if err := s.table.Put(ctx, kvs...); err != nil {
+		return nil, fmt.Errorf("revoking the oldest tokens: %w", err)
+	}
+	return ids, nil
+}
+
 // RevokeID revokes one token; found is false if no live token has that id.
 func (s *TokenStore) RevokeID(ctx context.Context, id string) (sub string, found bool, err error) {
 	_ = s.table.CatchUp(ctx)
