@@ -442,6 +442,9 @@ func TestFinding13TokensPerUserAreCapped(t *testing.T) {
 	var toks []string
 	for range 5 {
 		toks = append(toks, login(t, g.URL, "customer1"))
+		// Issue times have millisecond precision: keep them apart, so
+		// that "oldest" is these tokens' order.
+		time.Sleep(2 * time.Millisecond)
 	}
 	list := do(t, "GET", g.URL+"/admin/tokens/customer1", "", "Authorization", basic("ops"))
 	var got struct {

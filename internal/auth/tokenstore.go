@@ -282,7 +282,7 @@ func (s *TokenStore) RevokeID(ctx context.Context, id string) (sub string, found
 	return r.Sub, true, nil
 }
 
-// List returns user's live tokens, oldest first.
+// List returns user's live tokens, oldest first (by issue time, then id).
 func (s *TokenStore) List(user string) []TokenInfo {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -295,6 +295,13 @@ func (s *TokenStore) List(user string) []TokenInfo {
 		}
 		out = append(out, TokenInfo{ID: id, Subject: r.Sub, IssuedAt: time.UnixMilli(r.IssuedMs).UTC(), ExpiresAt: time.UnixMilli(r.ExpiresMs).UTC()})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].IssuedAt.Before(out[j].IssuedAt) })
+	// Oldest first; tokens issued in the same millisecond by id, so that
+	// replicas trimming at once pick the same ones.
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].IssuedAt.Equal(out[j].IssuedAt) {
+			return out[i].IssuedAt.Before(out[j].IssuedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
 	return out
 }
