@@ -155,7 +155,7 @@ func defaultAuth() Auth {
 		// every 10 s.
 		UserFailuresPerSecond: 0.1,
 		UserFailureBurst:      10,
-		PasswordQueue:         8,
+		PasswordQueue:         32,
 		JWT: JWT{
 			Algorithm: "ES512",
 			Issuer:    "kgate",
