@@ -31,7 +31,8 @@ func isFlood(m map[string]any) bool {
 // TestFinding15AuditFloodAggregated: a flood of refused requests writes
 // one audit record at once, not one per request.
 func TestFinding15AuditFloodAggregated(t *testing.T) {
-	g := secureGateway(t, nil)
+	// One kind of refusal: the per-name failure limit would add another.
+	g := secureGateway(t, func(c *config.Config) { c.Auth.UserFailuresPerSecond, c.Auth.UserFailureBurst = 1000, 1000 })
 	floodFailures(t, g, 300)
 	recs := auditRecords(t, g, 3*time.Second, 0, isFlood)
 	if len(recs) != 1 {
@@ -43,7 +44,10 @@ func TestFinding15AuditFloodAggregated(t *testing.T) {
 // denials come as one summary record with their count; the next interval
 // starts counting again.
 func TestFinding15AuditSummaryCounts(t *testing.T) {
-	g := secureGateway(t, func(c *config.Config) { c.Auth.Audit.AggregateInterval = config.Duration(time.Second) })
+	g := secureGateway(t, func(c *config.Config) {
+		c.Auth.Audit.AggregateInterval = config.Duration(time.Second)
+		c.Auth.UserFailuresPerSecond, c.Auth.UserFailureBurst = 1000, 1000
+	})
 	floodFailures(t, g, 50)
 	count := func(m map[string]any) int {
 		n, _ := m["count"].(float64)

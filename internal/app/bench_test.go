@@ -3,14 +3,18 @@ package app_test
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/testutil"
@@ -140,4 +144,180 @@ func median(xs []float64) float64 {
 		return 0
 	}
 	return s[len(s)/2]
+}
+
+// BenchmarkLoginUnderFlood measures what a flood of wrong passwords does
+// to a legitimate first-time login (finding 12 of issue 16): POST /login
+// for users never seen before (no cached check, no recent success), one
+// at a time from fresh addresses, first on a quiet gateway and then while
+// 32 goroutines post wrong passwords (through a trusted proxy's
+// X-Forwarded-For), for known users and unknown names alike, bcrypt cost
+// 10, in two shapes:
+//
+//	reused     the flood comes from 200 addresses, each of which has
+//	           failed before the logins are measured (a steady flood)
+//	fresh      every attempt comes from a new address of the attacker's
+//	           198.18.0.0/15 (kgate suspects a /24 once it failed)
+//	scattered  every attempt comes from a random address anywhere (a
+//	           botnet: nothing tells an attempt from a first-time login)
+//
+// It reports the medians (quiet_ms, flood_ms), the worst flooded login
+// (flood_max_ms), their ratio (flood_x), the flooded logins refused with
+// 429 (refused) and what the flood got (flood_401/s, flood_429/s). Run:
+//
+//	go test -run '^$' -bench LoginUnderFlood -benchtime 10x ./internal/app/
+func BenchmarkLoginUnderFlood(b *testing.B) {
+	b.Run("reused", func(b *testing.B) { benchLoginUnderFlood(b, 200) })
+	b.Run("fresh", func(b *testing.B) { benchLoginUnderFlood(b, 0) })
+	b.Run("scattered", func(b *testing.B) { benchLoginUnderFlood(b, -1) })
+}
+
+// benchLoginUnderFlood floods from addresses reused ones, from a new
+// address every attempt when addresses is 0, from a random one when -1.
+func benchLoginUnderFlood(b *testing.B, addresses int) {
+	const (
+		flooders = 32
+		victims  = 8
+		password = "first-time-password"
+	)
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), 10)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := b.N
+	var users strings.Builder
+	for i := range 2 * n {
+		fmt.Fprintf(&users, "user%d:\n  password_hash: %q\n", i, hash)
+	}
+	for i := range victims {
+		fmt.Fprintf(&users, "victim%d:\n  password_hash: %q\n", i, hash)
+	}
+	dir := b.TempDir()
+	usersFile, permsFile := filepath.Join(dir, "users.yml"), filepath.Join(dir, "permissions.yml")
+	if err := os.WriteFile(usersFile, []byte(users.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(permsFile, []byte("\"*\":\n  produce: [\"{user}\"]\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	g := testutil.StartGateway(b, func(c *config.Config) {
+		c.Auth.Users, c.Auth.Permissions = usersFile, permsFile
+		c.Auth.TrustedProxies = []string{"127.0.0.1/32"}
+	})
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * flooders}}
+	post := func(user, pw, from string) (int, time.Duration) {
+		req, _ := http.NewRequest("POST", g.URL+"/login", strings.NewReader("username="+user+"&password="+pw))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", from)
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Error(err)
+			return 0, 0
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, time.Since(start)
+	}
+	var refused int
+	logins := func(first int) []float64 {
+		var ms []float64
+		for i := first; i < first+n; i++ {
+			code, d := post(fmt.Sprintf("user%d", i), password, fmt.Sprintf("203.0.%d.%d", 113+i/250, 1+i%250))
+			switch code {
+			case http.StatusOK:
+			case http.StatusTooManyRequests:
+				refused++
+			default:
+				b.Errorf("first-time login of user%d: %d", i, code)
+			}
+			ms = append(ms, float64(d)/float64(time.Millisecond))
+		}
+		return ms
+	}
+	b.ResetTimer()
+	quiet := logins(0)
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var got401, got429, other atomic.Int64
+	var next atomic.Int64
+	for f := range flooders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := f; ; i += flooders {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				user := fmt.Sprintf("victim%d", i%victims)
+				if i%2 == 1 {
+					user = fmt.Sprintf("nobody%d", i)
+				}
+				a := int(next.Add(1))
+				from := ""
+				switch {
+				case addresses < 0:
+					from = fmt.Sprintf("%d.%d.%d.%d", 1+rand.IntN(222), rand.IntN(256), rand.IntN(256), 1+rand.IntN(254))
+				case addresses > 0:
+					a %= addresses
+					fallthrough
+				default:
+					from = fmt.Sprintf("198.%d.%d.%d", 18+a/65536%2, a/256%256, a%256)
+				}
+				code, _ := post(user, "wrong", from)
+				switch code {
+				case http.StatusUnauthorized:
+					got401.Add(1)
+				case http.StatusTooManyRequests:
+					got429.Add(1)
+				default:
+					other.Add(1)
+				}
+			}
+		}()
+	}
+	// Let the flood fill the queue and, when it reuses addresses, fail
+	// from every one of them first.
+	floodStart := time.Now()
+	for time.Since(floodStart) < 2*time.Minute && (time.Since(floodStart) < time.Second || got401.Load() < int64(addresses)) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	measured := time.Now()
+	before401, before429 := got401.Load(), got429.Load()
+	flooded := logins(n)
+	secs := time.Since(measured).Seconds()
+	r401, r429 := float64(got401.Load()-before401)/secs, float64(got429.Load()-before429)/secs
+	close(stop)
+	wg.Wait()
+	b.StopTimer()
+	if other.Load() > 0 {
+		b.Errorf("%d flood answers were neither 401 nor 429", other.Load())
+	}
+	q, f := median(quiet), median(flooded)
+	worst := 0.0
+	for _, v := range flooded {
+		worst = max(worst, v)
+	}
+	b.ReportMetric(q, "quiet_ms")
+	b.ReportMetric(f, "flood_ms")
+	b.ReportMetric(worst, "flood_max_ms")
+	b.ReportMetric(f/q, "flood_x")
+	b.ReportMetric(float64(refused), "refused")
+	b.ReportMetric(r401, "flood_401/s")
+	b.ReportMetric(r429, "flood_429/s")
+	if n < 5 {
+		return // the framework's probing run
+	}
+	shape := fmt.Sprintf("%d reused addresses", addresses)
+	switch {
+	case addresses == 0:
+		shape = "a new address of one /15 each attempt"
+	case addresses < 0:
+		shape = "a random address each attempt"
+	}
+	fmt.Fprintf(os.Stderr, "first-time login (bcrypt cost 10, %d flooders from %s): quiet %.0f ms, flooded %.0f ms (worst %.0f ms, %d of %d refused), %.1fx; flood answered 401 %.0f/s, 429 %.0f/s\n",
+		flooders, shape, q, f, worst, refused, n, f/q, r401, r429)
 }

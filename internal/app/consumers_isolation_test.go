@@ -84,7 +84,7 @@ func writeText(t *testing.T, path, content string) {
 
 // reloadAs reloads the users and permissions files as ops, and returns
 // when the reload took effect.
-func reloadAs(t *testing.T, g *testutil.Gateway) {
+func reloadAsAdmin(t *testing.T, g *testutil.Gateway) {
 	t.Helper()
 	if r := do(t, "POST", g.URL+"/admin/reload", "", "Authorization", basic("ops")); r.status != http.StatusOK {
 		t.Fatalf("reload: %d %s", r.status, r.body)
@@ -311,7 +311,7 @@ func TestFinding3FetchRemovedStopsRecords(t *testing.T) {
 		t.Fatalf("before the reload: %v", got)
 	}
 	writeText(t, perms, strings.Replace(tenantPerms, `fetch: ["{user}", "{user}-*"]`, `fetch: ["{user}", "{user}-a"]`, 1))
-	reloadAs(t, g)
+	reloadAsAdmin(t, g)
 	produceValues(t, g, "customer1", "customer1-b", "b2")
 	produceValues(t, g, "customer1", "customer1-a", "a2")
 	got = readFor(t, g, "customer1", inst, 4*time.Second, nil)
@@ -322,7 +322,7 @@ func TestFinding3FetchRemovedStopsRecords(t *testing.T) {
 		t.Fatalf("after the reload, customer1-a's new record did not arrive: %v", got)
 	}
 	writeText(t, perms, tenantPerms)
-	reloadAs(t, g)
+	reloadAsAdmin(t, g)
 	got = readFor(t, g, "customer1", inst, 10*time.Second, func(rs []consumed) bool { return hasValue(rs, "customer1-b", "b2") })
 	if !hasValue(got, "customer1-b", "b2") {
 		t.Fatalf("fetch restored: the held-back record did not arrive: %v", got)
@@ -354,7 +354,7 @@ func TestFinding3OwnerGoneClosesInstance(t *testing.T) {
 	i := strings.Index(string(origUsers), "customer2:\n")
 	j := strings.Index(string(origUsers), "admin:\n")
 	writeText(t, users, string(origUsers[:i])+string(origUsers[j:]))
-	reloadAs(t, g)
+	reloadAsAdmin(t, g)
 	eventually(t, "the instances leave their groups", func() bool {
 		return groupMembers(t, adm, "customer1-g") == 0 && groupMembers(t, adm, "customer2-g") == 0
 	})
@@ -364,7 +364,7 @@ func TestFinding3OwnerGoneClosesInstance(t *testing.T) {
 	// Rights back: the instances are gone for good.
 	writeText(t, perms, tenantPerms)
 	writeText(t, users, string(origUsers))
-	reloadAs(t, g)
+	reloadAsAdmin(t, g)
 	for user, inst := range map[string]string{"customer1": i1, "customer2": i2} {
 		r := v2(t, g, "GET", inst+"/subscription", "", user)
 		if r.status != http.StatusNotFound || r.errorCode() != 40403 {
@@ -388,7 +388,7 @@ func TestFinding3LongPollEndsOnRevocation(t *testing.T) {
 	}{
 		{"reload", basic("customer1"), func() {
 			writeText(t, perms, strings.Replace(tenantPerms, `consume: ["{user}-*"]`, `consume: []`, 1))
-			reloadAs(t, g)
+			reloadAsAdmin(t, g)
 		}, http.StatusForbidden},
 		{"token", bearer, func() {
 			mustStatus(t, "revoke", do(t, "DELETE", g.URL+"/admin/tokens/customer1", "", "Authorization", basic("ops")), http.StatusNoContent)
@@ -396,7 +396,7 @@ func TestFinding3LongPollEndsOnRevocation(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			writeText(t, perms, tenantPerms)
-			reloadAs(t, g)
+			reloadAsAdmin(t, g)
 			group := "customer1-" + tc.name
 			mustStatus(t, "create", v2(t, g, "POST", "/consumers/"+group, `{"name":"l","format":"binary","consumer.request.timeout.ms":30000}`, tc.authz), http.StatusOK)
 			inst := "/consumers/" + group + "/instances/l"

@@ -14,7 +14,7 @@ import (
 func BenchmarkAuthenticate(b *testing.B) {
 	s := testService(b, nil)
 	s.store = &TokenStore{byID: map[string]tokenRecord{}, bySub: map[string]map[string]struct{}{}, revokedBefore: map[string]int64{}}
-	tok, c, err := s.jwt.issue("customer1", time.Now())
+	tok, c, err := s.jwt.issueFor("customer1", fingerprint(s.Policy().users.Lookup("customer1")), time.Now())
 	if err != nil {
 		b.Fatal(err)
 	}

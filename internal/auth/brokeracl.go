@@ -118,10 +118,17 @@ func (p *Policy) KafkaACLs() []ACL {
 			}
 			set[ACL{principal, kmsg.ACLResourceTypeCluster, "kafka-cluster", kmsg.ACLResourcePatternTypeLiteral, kmsg.ACLOperationAll, true}] = true
 		}
-		// Internal topics: "*" grants must not reach names that start
-		// with "_" (as over HTTP), and kgate's own topics are admin-only.
-		underscoreGrant := map[kmsg.ACLOperation]bool{}
-		allGrant := map[kmsg.ACLOperation]bool{}
+		// Internal names: "all" grants must not reach topics or groups
+		// that start with "_" (as over HTTP). A grant naming one exactly
+		// cannot be kept beside an "all" grant of the same operation on
+		// the Kafka port (a DENY wins over every ALLOW there); it still
+		// holds over HTTP. Load refuses prefix patterns and templates
+		// reaching them, and no user name starts with "_".
+		type resOp struct {
+			res kmsg.ACLResourceType
+			op  kmsg.ACLOperation
+		}
+		allGrant := map[resOp]bool{}
 		for _, e := range entries {
 			for action, g := range e.allow {
 				m, ok := actionOps[action]
@@ -130,17 +137,9 @@ func (p *Policy) KafkaACLs() []ACL {
 				}
 				clusterWide := action == ListTopics || action == ListGroups
 				addGrantACLs(set, principal, name, m, g, true, clusterWide)
-				if m.res != kmsg.ACLResourceTypeTopic {
-					continue
-				}
-				for _, op := range m.ops {
-					if g.all {
-						allGrant[op] = true
-					}
-					for _, pt := range g.patterns {
-						if strings.HasPrefix(strings.ReplaceAll(pt.text, "{user}", name), "_") {
-							underscoreGrant[op] = true
-						}
+				if g.all {
+					for _, op := range m.ops {
+						allGrant[resOp{m.res, op}] = true
 					}
 				}
 			}
@@ -150,9 +149,9 @@ func (p *Policy) KafkaACLs() []ACL {
 				}
 			}
 		}
-		for op := range allGrant {
-			if !underscoreGrant[op] && !admin {
-				set[ACL{principal, kmsg.ACLResourceTypeTopic, "_", kmsg.ACLResourcePatternTypePrefixed, op, false}] = true
+		if !admin {
+			for ro := range allGrant {
+				set[ACL{principal, ro.res, "_", kmsg.ACLResourcePatternTypePrefixed, ro.op, false}] = true
 			}
 		}
 		if !admin {

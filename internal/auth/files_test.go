@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -238,8 +239,13 @@ func FuzzParsePermissions(f *testing.F) {
 		for _, name := range p.Principals() {
 			pr := &Principal{Name: name, Method: "basic"}
 			for _, a := range Actions() {
-				for _, res := range []string{"", "t", "_kgate_tokens", "*", "a/../b"} {
+				for _, res := range []string{"", "t", "_kgate_tokens", "*", "a/../b", "_schemas"} {
 					d := pol.Decide(pr, a, res)
+					// An internal name is reached only by admin or a grant
+					// naming it exactly.
+					if d.Allowed && res == "_schemas" && scopes[a] != ScopeCluster && d.Reason != "admin" && !bytes.Contains(b, []byte("_schemas")) {
+						t.Fatalf("%s may %s _schemas without naming it (%s)", name, a, d.Reason)
+					}
 					if d.Allowed && res == "_kgate_tokens" && d.Reason != "admin" && scopes[a] == ScopeTopic {
 						t.Fatalf("%s may %s the protected topic (%s)", name, a, d.Reason)
 					}

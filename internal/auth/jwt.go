@@ -41,6 +41,10 @@ const maxVerified = 10000
 // Claims are the claims kgate puts in a token.
 type Claims struct {
 	jwt.RegisteredClaims
+	// Credential is the fingerprint of the password the token was
+	// issued against (a private claim): a password change, or the user
+	// deleted and added again, ends the token.
+	Credential string `json:"cred,omitempty"`
 }
 
 func newTokens(key *signingKey, issuer, audience string, ttl, leeway time.Duration) *tokens {
@@ -58,8 +62,14 @@ func newTokens(key *signingKey, issuer, audience string, ttl, leeway time.Durati
 	}
 }
 
-// issue signs a new token for sub.
+// issue signs a new token for sub bound to no credential (bearer refuses
+// it; tests of the token format use it).
 func (t *tokens) issue(sub string, now time.Time) (string, *Claims, error) {
+	return t.issueFor(sub, "", now)
+}
+
+// issueFor signs a new token for sub bound to the credential cred.
+func (t *tokens) issueFor(sub, cred string, now time.Time) (string, *Claims, error) {
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return "", nil, err
@@ -72,7 +82,7 @@ func (t *tokens) issue(sub string, now time.Time) (string, *Claims, error) {
 		NotBefore: jwt.NewNumericDate(now),
 		IssuedAt:  jwt.NewNumericDate(now),
 		ID:        base64.RawURLEncoding.EncodeToString(id[:]),
-	}}
+	}, cred}
 	tok := jwt.NewWithClaims(t.key.method, c)
 	tok.Header["kid"] = t.key.kid
 	s, err := tok.SignedString(t.key.sign)

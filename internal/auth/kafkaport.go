@@ -292,24 +292,24 @@ func (g *KafkaGuard) failed(user string, ip netip.Addr, reason string) {
 	g.record(d, audit.Record{Event: audit.AuthFailure, Principal: name, ClientIP: ip.String(), Reason: reason + " (Kafka port)"})
 }
 
-// refusal says why a login must not reach the broker: the message for
+// portRefusal says why a login must not reach the broker: the message for
 // the client and the audit record; nil admits it.
-type refusal struct {
+type portRefusal struct {
 	msg    string
 	record audit.Record
 }
 
 // admit decides on the first SaslAuthenticate of a connection (the one
 // naming the user), before the broker sees it.
-func (g *KafkaGuard) admit(user string, ip netip.Addr) *refusal {
+func (g *KafkaGuard) admit(user string, ip netip.Addr) *portRefusal {
 	d := g.deps.Load()
 	name := g.known(d, user)
 	rec := func(event, reason string) audit.Record {
 		return audit.Record{Event: event, Principal: name, ClientIP: ip.String(), Reason: reason + " (Kafka port)"}
 	}
-	tooMany := func(wait time.Duration, reason string) *refusal {
+	tooMany := func(wait time.Duration, reason string) *portRefusal {
 		secs := int64(math.Ceil(wait.Seconds()))
-		return &refusal{msg: fmt.Sprintf("SASL authentication refused: too many failed authentications; retry in %d seconds.", max(secs, 1)),
+		return &portRefusal{msg: fmt.Sprintf("SASL authentication refused: too many failed authentications; retry in %d seconds.", max(secs, 1)),
 			record: rec(audit.AuthFailure, reason)}
 	}
 	switch {
@@ -332,10 +332,10 @@ func (g *KafkaGuard) admit(user string, ip netip.Addr) *refusal {
 		return nil
 	}
 	if d == nil {
-		return &refusal{msg: "SASL authentication refused: the gateway is starting; retry.", record: rec(audit.Denied, "the gateway is starting")}
+		return &portRefusal{msg: "SASL authentication refused: the gateway is starting; retry.", record: rec(audit.Denied, "the gateway is starting")}
 	}
 	if user != "" && !d.src.Policy().ClientAllowed(user, ip) {
-		return &refusal{msg: "SASL authentication refused for this user from this address.",
+		return &portRefusal{msg: "SASL authentication refused for this user from this address.",
 			record: rec(audit.Denied, "client address not in the allowed CIDRs")}
 	}
 	return nil

@@ -78,16 +78,22 @@ func parsePattern(s string) (pattern, error) {
 	return p, nil
 }
 
-// match reports whether name matches for the caller user. Names that start
-// with an underscore (Kafka's and kgate's internal topics) match only
-// patterns that start with one too: "*" and "logs-*" never reach them.
+// match reports whether name matches for the caller user. Internal names
+// (InternalName: starting with '_') match only a grant naming them
+// exactly: never a prefix pattern or a template, whatever it expands to.
 func (p pattern) match(name, user string) bool {
+	if InternalName(name) {
+		return !p.prefix && !p.hasUser && name == p.text
+	}
+	return p.matchAny(name, user)
+}
+
+// matchAny is match without the internal-name rule (for deny entries,
+// which may only take rights away).
+func (p pattern) matchAny(name, user string) bool {
 	t := p.text
 	if p.hasUser {
 		t = strings.ReplaceAll(t, "{user}", user)
-	}
-	if strings.HasPrefix(name, "_") && !strings.HasPrefix(t, "_") {
-		return false
 	}
 	if p.prefix {
 		return strings.HasPrefix(name, t)
@@ -102,15 +108,34 @@ type grant struct {
 	patterns []pattern
 }
 
-func (g *grant) match(name, user string) bool {
+// allows reports whether an allow grant covers name for the caller user:
+// "all" never covers internal names (only exact grants and admin do).
+func (g *grant) allows(name, user string) bool {
+	if g == nil {
+		return false
+	}
+	if g.all && !InternalName(name) {
+		return true
+	}
+	for _, p := range g.patterns {
+		if p.match(name, user) {
+			return true
+		}
+	}
+	return false
+}
+
+// denies reports whether a deny grant covers name for the caller user:
+// deny entries reach internal names too.
+func (g *grant) denies(name, user string) bool {
 	if g == nil {
 		return false
 	}
 	if g.all {
-		return !strings.HasPrefix(name, "_") || name == "*"
+		return true
 	}
 	for _, p := range g.patterns {
-		if p.match(name, user) {
+		if p.matchAny(name, user) {
 			return true
 		}
 	}
@@ -164,21 +189,16 @@ func parsePermissions(fp *config.FileProblems, b []byte) (*Permissions, error) {
 	return ps, nil
 }
 
+// validPrincipalKey accepts the special entries ("*", "anonymous",
+// "group:NAME") and valid principal names.
 func validPrincipalKey(s string) error {
-	if s == "" || len(s) > 255 {
-		return fmt.Errorf("principal names must be 1 to 255 characters")
+	switch {
+	case s == everyone || s == Anonymous:
+		return nil
+	case strings.HasPrefix(s, groupPrefix):
+		return validGroupName(strings.TrimPrefix(s, groupPrefix))
 	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return fmt.Errorf("principal names must not contain control characters")
-		}
-	}
-	if strings.HasPrefix(s, groupPrefix) {
-		if err := validGroupName(strings.TrimPrefix(s, groupPrefix)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return ValidPrincipalName(s)
 }
 
 func parseEntry(fp *config.FileProblems, p config.Pair, key string) *entry {
@@ -188,7 +208,7 @@ func parseEntry(fp *config.FileProblems, p config.Pair, key string) *entry {
 		switch f.Key {
 		case "deny":
 			for _, d := range config.Pairs(fp, f.V, k) {
-				if g := parseGrant(fp, d, config.Key(k, d.Key)); g != nil {
+				if g := parseGrant(fp, d, config.Key(k, d.Key), true); g != nil {
 					e.deny[Action(d.Key)] = g
 				}
 			}
@@ -204,7 +224,7 @@ func parseEntry(fp *config.FileProblems, p config.Pair, key string) *entry {
 				e.cidrs = append(e.cidrs, pf)
 			}
 		default:
-			if g := parseGrant(fp, f, k); g != nil {
+			if g := parseGrant(fp, f, k, false); g != nil {
 				e.allow[Action(f.Key)] = g
 			}
 		}
@@ -226,8 +246,10 @@ func parseCIDR(s string) (netip.Prefix, error) {
 
 // parseGrant reads one action's value (the setting at key):
 // true/false/all/none, a pattern or a list of patterns (cluster-wide
-// actions take only true/false). It returns nil after recording a problem.
-func parseGrant(fp *config.FileProblems, f config.Pair, key string) *grant {
+// actions take only true/false). An allow grant may reach an internal
+// name only by naming it exactly. It returns nil after recording a
+// problem.
+func parseGrant(fp *config.FileProblems, f config.Pair, key string, deny bool) *grant {
 	scope, ok := Action(f.Key).Scope()
 	if !ok {
 		fp.At(f.KeyNode, key, "unknown action (known: %s, and deny, cidrs)", strings.Join(actionNames(), ", "))
@@ -257,6 +279,10 @@ func parseGrant(fp *config.FileProblems, f config.Pair, key string) *grant {
 			continue
 		}
 		pt, err := parsePattern(it.value)
+		if err == nil && !deny && InternalName(pt.text) && (pt.prefix || pt.hasUser) {
+			err = fmt.Errorf("names starting with _ are internal (Kafka's, Confluent's, kgate's): " +
+				"a grant reaches one only by naming it exactly, never by a prefix pattern or {user}")
+		}
 		if err != nil {
 			fp.At(it.node, it.key, "%v", err)
 			ok = false

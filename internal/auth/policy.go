@@ -83,6 +83,9 @@ type Policy struct {
 	dummyOnce sync.Once
 	dummy     []byte
 	loadedAt  time.Time
+	// claims are the names templates give each principal, per scope of
+	// claimScopes (overlap.go).
+	claims [2]*claimIndex
 }
 
 // dummyHash returns the hash unknown users are checked against.
@@ -111,6 +114,7 @@ func NewPolicy(users *Users, perms *Permissions, protected []string) *Policy {
 	for _, t := range protected {
 		p.protected[t] = true
 	}
+	p.buildClaims()
 	return p
 }
 
@@ -175,7 +179,7 @@ func (p *Policy) Decide(pr *Principal, action Action, resource string) Decision 
 		return Decision{false, "invalid resource name"}
 	}
 	for _, e := range entries {
-		if g := e.deny[action]; g != nil && (g.all && scope == ScopeCluster || scope != ScopeCluster && g.match(resource, name)) {
+		if g := e.deny[action]; g != nil && (g.all && scope == ScopeCluster || scope != ScopeCluster && g.denies(resource, name)) {
 			return Decision{false, "denied by a deny entry"}
 		}
 	}
@@ -217,7 +221,7 @@ func (p *Policy) Decide(pr *Principal, action Action, resource string) Decision 
 			}
 			continue
 		}
-		if g.match(resource, name) {
+		if g.allows(resource, name) {
 			return Decision{true, "granted"}
 		}
 	}

@@ -8,6 +8,7 @@ package auth
 
 import (
 	"context"
+	"crypto/subtle"
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
@@ -24,7 +25,6 @@ import (
 	"github.com/kgate/kgate/internal/audit"
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/kafka"
-	"github.com/kgate/kgate/internal/ratelimit"
 )
 
 // Options configure New.
@@ -60,7 +60,7 @@ type Service struct {
 	pw       *passwords
 	jwt      *tokens     // nil without users
 	store    *TokenStore // nil without users
-	failures *ratelimit.Keyed
+	attempts *attempts
 	trusted  []netip.Prefix
 
 	reloadMu sync.Mutex // serializes reloads
@@ -73,9 +73,10 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	s := &Service{
 		cfg: o.Config, open: o.Open, protected: o.Protected, audit: o.Audit, logger: o.Logger,
 		onReload: o.OnReload,
-		pw:       newPasswords(o.Config.PasswordCacheTTL.D()),
+		pw:       newPasswords(o.Config.PasswordCacheTTL.D(), o.Config.PasswordQueue),
 		changes:  newChanges(),
-		failures: ratelimit.NewKeyed(o.Config.FailuresPerSecond, o.Config.FailureBurst),
+		attempts: newAttempts(o.Config.FailuresPerSecond, o.Config.FailureBurst, o.Config.UserFailuresPerSecond, o.Config.UserFailureBurst,
+			o.Config.Login.PerUserPerMinute, o.Config.Login.PerUserBurst),
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -127,7 +128,11 @@ func (s *Service) load() (*Policy, error) {
 			return nil, err
 		}
 	}
-	return NewPolicy(users, perms, s.protected), nil
+	pol := NewPolicy(users, perms, s.protected)
+	if err := pol.Validate(); err != nil {
+		return nil, fmt.Errorf("users file %s and permissions file %s: %w", s.cfg.Users, s.cfg.Permissions, err)
+	}
+	return pol, nil
 }
 
 // Run follows the token store (and expires tokens) until ctx is done.
@@ -147,8 +152,8 @@ func (s *Service) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
-			s.failures.Sweep(10 * time.Minute)
+		case now := <-t.C:
+			s.attempts.sweep(now)
 		}
 	}
 }
@@ -188,14 +193,33 @@ func (s *Service) Reload(ctx context.Context, by string) (ReloadResult, error) {
 	return res, nil
 }
 
-// Error is an authentication failure: the client sees a 401 (or a 429
-// when its address failed too often); Reason is for the audit log.
+// Error is an authentication failure: the client sees a 401, or a 429
+// (RetryAfter set) when the attempt was refused unchecked (Refusal says
+// why in words for the client); Reason is for the audit log.
 type Error struct {
 	Reason     string
 	Method     Method
 	Name       string // the user named, if it is a known user
 	RetryAfter time.Duration
 	bearer     bool
+	refusal    refusal
+}
+
+// Refusal is a sentence for the client saying why an attempt with
+// RetryAfter was refused. It tells nothing about whether a user exists
+// (the per-name limit counts unknown names too).
+func (e *Error) Refusal() string {
+	switch e.refusal {
+	case refusedName:
+		return "Too many failed authentications for this user name."
+	case refusedBusy:
+		return "Too many password checks in progress."
+	case refusedLogins:
+		return "Too many logins for this user."
+	case refusedTokens:
+		return "The user holds the most live tokens allowed."
+	}
+	return "Too many failed authentications from this address."
 }
 
 func (e *Error) Error() string { return "authentication failed: " + e.Reason }
@@ -262,8 +286,18 @@ func (s *Service) Authenticate(r *http.Request) (*Principal, error) {
 	}
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
 		name := CertificateName(r.TLS.VerifiedChains[0][0], s.cfg.HTTPS.PrincipalFrom)
-		if name == "" || validPrincipalKey(name) != nil {
-			return nil, &Error{Reason: "client certificate has no usable " + s.cfg.HTTPS.PrincipalFrom, Method: MethodCertificate}
+		if name == "" {
+			return nil, &Error{Reason: "client certificate has no " + s.cfg.HTTPS.PrincipalFrom, Method: MethodCertificate}
+		}
+		if err := s.Policy().CheckName(name); err != nil {
+			// The reason names no principal: the certificate's name may
+			// be anything its CA signed. The log has the details.
+			reason := "client certificate " + s.cfg.HTTPS.PrincipalFrom + " refused: " + err.Error()
+			if !errors.Is(err, errNameRule) {
+				s.logger.Warn("client certificate name overlaps another principal", "err", err)
+				reason = "client certificate " + s.cfg.HTTPS.PrincipalFrom + " overlaps another principal's names through a {user} template"
+			}
+			return nil, &Error{Reason: reason, Method: MethodCertificate}
 		}
 		return &Principal{Name: name, Method: MethodCertificate, ClientIP: ip}, nil
 	}
@@ -314,52 +348,101 @@ func (s *Service) basic(ctx context.Context, ip netip.Addr, cred string) (*Princ
 	if !ok {
 		return nil, &Error{Reason: "malformed Basic credentials", Method: MethodBasic}
 	}
-	if err := s.checkPassword(ctx, ip, user, password); err != nil {
+	u, err := s.checkPassword(ctx, ip, user, password)
+	if err != nil {
 		return nil, err
 	}
-	return &Principal{Name: user, Method: MethodBasic, ClientIP: ip, credential: fingerprint(s.Policy().users.Lookup(user))}, nil
+	return &Principal{Name: user, Method: MethodBasic, ClientIP: ip, credential: fingerprint(u)}, nil
 }
 
-// checkPassword verifies user's password, refusing at once (429) a client
-// address that failed too often.
-func (s *Service) checkPassword(ctx context.Context, ip netip.Addr, user, password string) error {
+// checkPassword verifies user's password, refusing at once (429) an
+// address or a user name that failed too often and a check that may not
+// wait for a bcrypt, and returns the users-file entry the password was
+// checked against.
+func (s *Service) checkPassword(ctx context.Context, ip netip.Addr, user, password string) (*User, error) {
 	pol := s.Policy()
 	known := ""
-	if pol.users.Lookup(user) != nil {
+	u := pol.users.Lookup(user)
+	if u != nil {
 		known = user
 	}
-	if over, wait := s.failures.Exhausted(ip.String()); over {
-		return &Error{Reason: "too many failed authentications from this address", Method: MethodBasic, Name: known, RetryAfter: wait}
+	if e := s.RefuseAttempt(ip, user, MethodBasic); e != nil {
+		e.Name = known
+		return nil, e
 	}
-	ok, err := s.pw.check(ctx, pol, user, password)
+	ok, err := s.pw.checkAs(ctx, pol, user, password, s.attempts.class(ip, user, time.Now()))
+	if errors.Is(err, errBusy) {
+		s.attempts.crowded(ip, time.Now())
+		return nil, &Error{Reason: errBusy.Error(), Method: MethodBasic, Name: known, RetryAfter: time.Second, refusal: refusedBusy}
+	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !ok {
-		s.failures.Take(ip.String())
-		return &Error{Reason: "wrong user name or password", Method: MethodBasic, Name: known}
+		s.AttemptFailed(ip, user)
+		return nil, &Error{Reason: "wrong user name or password", Method: MethodBasic, Name: known}
+	}
+	s.AttemptSucceeded(ip, user)
+	return u, nil
+}
+
+// RefuseAttempt returns the *Error (a 429 over HTTP, with RetryAfter) of
+// an authentication from ip naming user (empty if none: a token) that
+// must be refused without checking it: the address failed too often, or
+// the name did (known or not) and this address has not succeeded as that
+// user recently. Every door that checks credentials (HTTP, the Kafka
+// port) asks it first and reports the outcome to AttemptFailed or
+// AttemptSucceeded. The *Error names no user; the caller sets Name when
+// the user is known.
+func (s *Service) RefuseAttempt(ip netip.Addr, user string, m Method) *Error {
+	why, wait := s.attempts.refuse(ip, user, time.Now())
+	switch why {
+	case refusedAddress:
+		return &Error{Reason: "too many failed authentications from this address", Method: m, RetryAfter: wait, refusal: why, bearer: m == MethodBearer}
+	case refusedName:
+		return &Error{Reason: "too many failed authentications for this user", Method: m, RetryAfter: wait, refusal: why, bearer: m == MethodBearer}
 	}
 	return nil
+}
+
+// AttemptFailed records a failed authentication from ip naming user
+// (empty: a bad token counts against the address only).
+func (s *Service) AttemptFailed(ip netip.Addr, user string) { s.attempts.failed(ip, user, time.Now()) }
+
+// AttemptSucceeded records that user proved its credentials from ip: that
+// pair is spared the per-user limit and goes first to bcrypt for a day.
+func (s *Service) AttemptSucceeded(ip netip.Addr, user string) {
+	s.attempts.succeeded(ip, user, time.Now())
 }
 
 func (s *Service) bearer(ctx context.Context, ip netip.Addr, tok string) (*Principal, error) {
 	if s.jwt == nil {
 		return nil, &Error{Reason: "bearer tokens are not enabled (no users file)", Method: MethodBearer, bearer: true}
 	}
-	if over, wait := s.failures.Exhausted(ip.String()); over {
-		return nil, &Error{Reason: "too many failed authentications from this address", Method: MethodBearer, RetryAfter: wait, bearer: true}
+	if e := s.RefuseAttempt(ip, "", MethodBearer); e != nil {
+		return nil, e
 	}
 	fail := func(reason string) error {
-		s.failures.Take(ip.String())
+		s.AttemptFailed(ip, "")
 		return &Error{Reason: reason, Method: MethodBearer, bearer: true}
 	}
 	c, err := s.jwt.verify(tok)
 	if err != nil {
 		return nil, fail(err.Error())
 	}
-	// Deleting a user from the users file ends its tokens (as KastleX).
-	if s.Policy().users.Lookup(c.Subject) == nil {
+	// Deleting a user from the users file ends its tokens (as KastleX);
+	// changing its password, or deleting it and adding it again (a new
+	// salt even for the same password), ends the tokens issued against
+	// the old credential.
+	u := s.Policy().users.Lookup(c.Subject)
+	if u == nil {
 		return nil, fail("token subject is not a user")
+	}
+	cred := fingerprint(u)
+	if c.Credential == "" || subtle.ConstantTimeCompare([]byte(c.Credential), []byte(cred)) != 1 {
+		e := fail("token was issued against another password of the user (changed, or the user was re-created)").(*Error)
+		e.Name = c.Subject
+		return nil, e
 	}
 	if s.store == nil {
 		return nil, fail("no token store")
@@ -370,7 +453,7 @@ func (s *Service) bearer(ctx context.Context, ip netip.Addr, tok string) (*Princ
 		return nil, e
 	}
 	return &Principal{Name: c.Subject, Method: MethodBearer, TokenID: c.ID, Expires: c.ExpiresAt.Time, ClientIP: ip,
-		credential: fingerprint(s.Policy().users.Lookup(c.Subject))}, nil
+		credential: c.Credential}, nil
 }
 
 // ErrLoginDisabled is returned by Login when there is no users file or no
@@ -378,21 +461,43 @@ func (s *Service) bearer(ctx context.Context, ip netip.Addr, tok string) (*Princ
 var ErrLoginDisabled = errors.New("login is not enabled")
 
 // Login checks a user's password and issues a token recorded in the token
-// store. It returns the token and its claims.
+// store. It returns the token and its claims. A user logs in at most
+// auth.login.per_user_per_minute times a minute (beyond, an *Error with
+// RetryAfter: asked only after the password checked out, so it tells
+// nothing to whoever lacks it) and holds at most auth.tokens.max_per_user
+// live tokens: beyond, the oldest are revoked (when_full: revoke_oldest,
+// so forgotten tokens never lock a user out) or the login is refused
+// until the oldest expires (refuse).
 func (s *Service) Login(ctx context.Context, ip netip.Addr, user, password string) (string, *Claims, error) {
 	if s.jwt == nil || s.store == nil {
 		return "", nil, ErrLoginDisabled
 	}
-	if err := s.checkPassword(ctx, ip, user, password); err != nil {
+	refuse := func(e *Error) (string, *Claims, error) {
+		s.audit.Write(ctx, audit.Record{Event: audit.LoginFailure, Principal: orUnknown(e.Name), AuthMethod: string(MethodPassword),
+			ClientIP: ip.String(), Reason: e.Reason})
+		return "", nil, e
+	}
+	u, err := s.checkPassword(ctx, ip, user, password)
+	if err != nil {
 		var ae *Error
 		if errors.As(err, &ae) {
-			s.audit.Write(ctx, audit.Record{Event: audit.LoginFailure, Principal: orUnknown(ae.Name), AuthMethod: string(MethodPassword),
-				ClientIP: ip.String(), Reason: ae.Reason})
+			return refuse(ae)
 		}
 		return "", nil, err
 	}
 	now := time.Now()
-	tok, c, err := s.jwt.issue(user, now)
+	tc := s.cfg.Tokens
+	if tc.WhenFull == "refuse" {
+		if live := s.store.List(user); len(live) >= tc.MaxPerUser {
+			return refuse(&Error{Reason: fmt.Sprintf("the user holds %d live tokens, the most allowed (auth.tokens.max_per_user)", len(live)),
+				Method: MethodPassword, Name: user, RetryAfter: max(time.Until(live[0].ExpiresAt), time.Second), refusal: refusedTokens})
+		}
+	}
+	if ok, wait := s.attempts.login(user, now); !ok {
+		return refuse(&Error{Reason: "too many logins for this user (auth.login.per_user_per_minute)", Method: MethodPassword, Name: user,
+			RetryAfter: wait, refusal: refusedLogins})
+	}
+	tok, c, err := s.jwt.issueFor(user, fingerprint(u), now)
 	if err != nil {
 		return "", nil, err
 	}
@@ -400,6 +505,16 @@ func (s *Service) Login(ctx context.Context, ip netip.Addr, user, password strin
 		return "", nil, err
 	}
 	s.audit.Write(ctx, audit.Record{Event: audit.Login, Principal: user, AuthMethod: string(MethodPassword), ClientIP: ip.String(), TokenID: c.ID})
+	if tc.WhenFull != "refuse" {
+		ids, err := s.store.Trim(ctx, user, tc.MaxPerUser)
+		if err != nil {
+			s.logger.Warn("revoking a user's oldest tokens", "principal", user, "err", err)
+		}
+		for _, id := range ids {
+			s.audit.Write(ctx, audit.Record{Event: audit.Revoke, Principal: user, AuthMethod: string(MethodPassword), ClientIP: ip.String(),
+				Target: user, TokenID: id, Reason: fmt.Sprintf("the oldest token beyond auth.tokens.max_per_user (%d)", tc.MaxPerUser)})
+		}
+	}
 	return tok, c, nil
 }
 

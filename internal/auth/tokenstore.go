@@ -248,6 +248,25 @@ func (s *TokenStore) RevokeUser(ctx context.Context, user string) (int, error) {
 	return len(kvs) - 1, nil
 }
 
+// Trim revokes user's oldest live tokens beyond the newest keep (on every
+// replica) and returns their ids.
+func (s *TokenStore) Trim(ctx context.Context, user string, keep int) ([]string, error) {
+	live := s.List(user)
+	if len(live) <= keep {
+		return nil, nil
+	}
+	var kvs []ktable.KV
+	var ids []string
+	for _, t := range live[:len(live)-keep] {
+		kvs = append(kvs, ktable.KV{Key: tokenKeyPrefix + t.ID})
+		ids = append(ids, t.ID)
+	}
+	if err := s.table.Put(ctx, kvs...); err != nil {
+		return nil, fmt.Errorf("revoking the oldest tokens: %w", err)
+	}
+	return ids, nil
+}
+
 // RevokeID revokes one token; found is false if no live token has that id.
 func (s *TokenStore) RevokeID(ctx context.Context, id string) (sub string, found bool, err error) {
 	_ = s.table.CatchUp(ctx)
@@ -263,7 +282,7 @@ func (s *TokenStore) RevokeID(ctx context.Context, id string) (sub string, found
 	return r.Sub, true, nil
 }
 
-// List returns user's live tokens, oldest first.
+// List returns user's live tokens, oldest first (by issue time, then id).
 func (s *TokenStore) List(user string) []TokenInfo {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -276,6 +295,13 @@ func (s *TokenStore) List(user string) []TokenInfo {
 		}
 		out = append(out, TokenInfo{ID: id, Subject: r.Sub, IssuedAt: time.UnixMilli(r.IssuedMs).UTC(), ExpiresAt: time.UnixMilli(r.ExpiresMs).UTC()})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].IssuedAt.Before(out[j].IssuedAt) })
+	// Oldest first; tokens issued in the same millisecond by id, so that
+	// replicas trimming at once pick the same ones.
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].IssuedAt.Equal(out[j].IssuedAt) {
+			return out[i].IssuedAt.Before(out[j].IssuedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
 	return out
 }

@@ -252,14 +252,12 @@ func orNode(n, fallback *yaml.Node) *yaml.Node {
 }
 
 // validUserName accepts names usable in HTTP Basic (no colon), in SCRAM
-// and in logs: letters, digits and . _ @ + - (1 to 255 bytes). The names
-// of the permissions file's special entries are reserved.
+// and in logs: letters, digits and . _ @ + - (1 to 255 bytes), that are
+// valid principal names (ValidPrincipalName: not reserved, not starting
+// with '_').
 func validUserName(s string) error {
 	if s == "" || len(s) > 255 {
 		return fmt.Errorf("user names must be 1 to 255 characters")
-	}
-	if s == Anonymous || s == "*" || strings.HasPrefix(s, "group:") {
-		return fmt.Errorf("the name is reserved")
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -267,7 +265,7 @@ func validUserName(s string) error {
 			return fmt.Errorf("user names may hold letters, digits and . _ @ + - only")
 		}
 	}
-	return nil
+	return ValidPrincipalName(s)
 }
 
 func validGroupName(s string) error {

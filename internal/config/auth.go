@@ -34,9 +34,22 @@ type Auth struct {
 	// checking the password.
 	FailuresPerSecond float64 `yaml:"failures_per_second" env:"KGATE_AUTH_FAILURES_PER_SECOND"`
 	FailureBurst      int     `yaml:"failure_burst" env:"KGATE_AUTH_FAILURE_BURST"`
+	// UserFailuresPerSecond and UserFailureBurst bound failed
+	// authentications naming one user name (known or not) from any
+	// address; beyond them kgate answers 429, except to an address the
+	// user succeeded from recently.
+	UserFailuresPerSecond float64 `yaml:"user_failures_per_second" env:"KGATE_AUTH_USER_FAILURES_PER_SECOND"`
+	UserFailureBurst      int     `yaml:"user_failure_burst" env:"KGATE_AUTH_USER_FAILURE_BURST"`
+	// PasswordQueue bounds the password checks that wait for a bcrypt
+	// (GOMAXPROCS run at once). Beyond it attempts are refused (429) at
+	// once; attempts from addresses or for names that failed recently are
+	// refused as soon as a round of checks waits; a user and address that
+	// succeeded recently always queue, ahead of the others.
+	PasswordQueue int `yaml:"password_queue" env:"KGATE_AUTH_PASSWORD_QUEUE"`
 
 	JWT       JWT       `yaml:"jwt"`
 	Tokens    Tokens    `yaml:"tokens"`
+	Login     Login     `yaml:"login"`
 	HTTPS     HTTPS     `yaml:"https"`
 	Limits    Limits    `yaml:"limits"`
 	Audit     Audit     `yaml:"audit"`
@@ -66,6 +79,18 @@ type Tokens struct {
 	// SegmentInterval is the topic's segment.ms: Kafka compacts only
 	// rolled segments, so this bounds how long superseded entries stay.
 	SegmentInterval Duration `yaml:"segment_interval" env:"KGATE_TOKENS_SEGMENT_INTERVAL"`
+	// MaxPerUser bounds a user's live tokens; WhenFull says what a login
+	// beyond it does: revoke_oldest (the user is never locked out by
+	// forgotten tokens) or refuse (429 until the oldest expires).
+	MaxPerUser int    `yaml:"max_per_user" env:"KGATE_TOKENS_MAX_PER_USER"`
+	WhenFull   string `yaml:"when_full" env:"KGATE_TOKENS_WHEN_FULL"`
+}
+
+// Login limits successful logins (POST /login) per user: a token bucket
+// refilling at PerUserPerMinute up to PerUserBurst; beyond, 429.
+type Login struct {
+	PerUserPerMinute float64 `yaml:"per_user_per_minute" env:"KGATE_LOGIN_PER_USER_PER_MINUTE"`
+	PerUserBurst     int     `yaml:"per_user_burst" env:"KGATE_LOGIN_PER_USER_BURST"`
 }
 
 // HTTPS configures the TLS listener.
@@ -134,6 +159,11 @@ func defaultAuth() Auth {
 		PasswordCacheTTL:  Duration(5 * time.Minute),
 		FailuresPerSecond: 5,
 		FailureBurst:      20,
+		// A tenth of a guess per second per name: 10 at once, then one
+		// every 10 s.
+		UserFailuresPerSecond: 0.1,
+		UserFailureBurst:      10,
+		PasswordQueue:         32,
 		JWT: JWT{
 			Algorithm: "ES512",
 			Issuer:    "kgate",
@@ -141,7 +171,8 @@ func defaultAuth() Auth {
 			TTL:       Duration(24 * time.Hour),
 			Leeway:    Duration(5 * time.Second),
 		},
-		Tokens: Tokens{Topic: "_kgate_tokens", SegmentInterval: Duration(10 * time.Minute)},
+		Tokens: Tokens{Topic: "_kgate_tokens", SegmentInterval: Duration(10 * time.Minute), MaxPerUser: 100, WhenFull: "revoke_oldest"},
+		Login:  Login{PerUserPerMinute: 30, PerUserBurst: 10},
 		HTTPS: HTTPS{
 			ClientAuth:     "optional",
 			PrincipalFrom:  "cn",
@@ -227,6 +258,15 @@ func (c *Config) validateAuth(ps *Problems) {
 	if a.FailureBurst < 1 {
 		ps.Add("auth.failure_burst", "must be at least 1, got %d", a.FailureBurst)
 	}
+	if a.UserFailuresPerSecond <= 0 {
+		ps.Add("auth.user_failures_per_second", "must be positive, got %v", a.UserFailuresPerSecond)
+	}
+	if a.UserFailureBurst < 1 {
+		ps.Add("auth.user_failure_burst", "must be at least 1, got %d", a.UserFailureBurst)
+	}
+	if a.PasswordQueue < 1 {
+		ps.Add("auth.password_queue", "must be at least 1, got %d", a.PasswordQueue)
+	}
 	if !slices.Contains(jwtAlgorithms, a.JWT.Algorithm) {
 		ps.Add("auth.jwt.algorithm", "must be one of %s, got %q", strings.Join(jwtAlgorithms, ", "), a.JWT.Algorithm)
 	}
@@ -246,6 +286,18 @@ func (c *Config) validateAuth(ps *Problems) {
 	}
 	internalTopic(ps, "auth.tokens.topic", a.Tokens.Topic)
 	positive(ps, "auth.tokens.segment_interval", a.Tokens.SegmentInterval)
+	if a.Tokens.MaxPerUser < 1 {
+		ps.Add("auth.tokens.max_per_user", "must be at least 1, got %d", a.Tokens.MaxPerUser)
+	}
+	if a.Tokens.WhenFull != "revoke_oldest" && a.Tokens.WhenFull != "refuse" {
+		ps.Add("auth.tokens.when_full", "must be revoke_oldest or refuse, got %q", a.Tokens.WhenFull)
+	}
+	if a.Login.PerUserPerMinute <= 0 {
+		ps.Add("auth.login.per_user_per_minute", "must be positive, got %v", a.Login.PerUserPerMinute)
+	}
+	if a.Login.PerUserBurst < 1 {
+		ps.Add("auth.login.per_user_burst", "must be at least 1, got %d", a.Login.PerUserBurst)
+	}
 	h := a.HTTPS
 	if h.Listen != "" {
 		CheckHostPort(ps, "auth.https.listen", h.Listen)

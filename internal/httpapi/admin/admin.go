@@ -68,7 +68,7 @@ func (a api) login(w http.ResponseWriter, r *http.Request) error {
 		switch {
 		case errors.As(err, &ae) && ae.RetryAfter > 0:
 			w.Header().Set("Retry-After", secondsString(ae.RetryAfter))
-			return httpapi.ErrRateLimited.Msg("Too many failed logins from this address.").Wrap(err)
+			return httpapi.ErrRateLimited.Msg("%s", ae.Refusal()).Wrap(err)
 		case errors.As(err, &ae):
 			return httpapi.ErrUnauthenticated.Msg("Invalid user name or password.").Wrap(err)
 		case errors.Is(err, auth.ErrLoginDisabled):

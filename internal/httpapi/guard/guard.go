@@ -60,7 +60,7 @@ func writeAuthError(w http.ResponseWriter, r *http.Request, svc *auth.Service, r
 	if ae.RetryAfter > 0 {
 		secs := int64(ae.RetryAfter.Seconds()) + 1
 		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-		httpapi.WriteError(w, r, nil, rt.ErrorType, httpapi.ErrRateLimited.Msg("Too many failed authentications from this address; retry in %d seconds.", secs).Wrap(ae))
+		httpapi.WriteError(w, r, nil, rt.ErrorType, httpapi.ErrRateLimited.Msg("%s Retry in %d seconds.", ae.Refusal(), secs).Wrap(ae))
 		return
 	}
 	challenge(w.Header(), ae.Bearer())
