@@ -23,7 +23,6 @@ import (
 // Actions map to Kafka operations as follows (deny entries give the same
 // operations as DENY ACLs; Kafka's implied DESCRIBE applies to ALLOW):
 //
-//	list_topics   DESCRIBE on every topic
 //	show_topic    DESCRIBE, DESCRIBE_CONFIGS on the topics
 //	show_offsets  DESCRIBE on the topics
 //	show_urps     DESCRIBE on the topics
@@ -34,11 +33,14 @@ import (
 //	alter_config  ALTER, ALTER_CONFIGS on the topics
 //	consume       READ on the groups
 //	show_group    DESCRIBE on the groups
-//	list_groups   DESCRIBE on every group
 //	admin         ALL on every topic, group, transactional id and the cluster
 //
-// The other actions (list_brokers, show_broker, list_urps, reload,
-// revoke, metrics) have no Kafka counterpart. Anonymous callers have no
+// list_topics and list_groups grant nothing on the Kafka port: a Kafka
+// listing shows what the principal may DESCRIBE, which its other grants
+// imply, as over HTTP (Policy.Sees). Mapping them to DESCRIBE on every
+// topic or group would tell a tenant which of another tenant's topics
+// exist. The other actions (list_brokers, show_broker, list_urps,
+// reload, revoke, metrics) have no Kafka counterpart either. Anonymous callers have no
 // Kafka-port access at all: the port requires SASL.
 
 type kafkaOp struct {
@@ -47,7 +49,6 @@ type kafkaOp struct {
 }
 
 var actionOps = map[Action]kafkaOp{
-	ListTopics:  {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationDescribe}},
 	ShowTopic:   {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationDescribe, kmsg.ACLOperationDescribeConfigs}},
 	ShowOffsets: {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationDescribe}},
 	ShowURPs:    {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationDescribe}},
@@ -58,7 +59,6 @@ var actionOps = map[Action]kafkaOp{
 	AlterConfig: {kmsg.ACLResourceTypeTopic, []kmsg.ACLOperation{kmsg.ACLOperationAlter, kmsg.ACLOperationAlterConfigs}},
 	Consume:     {kmsg.ACLResourceTypeGroup, []kmsg.ACLOperation{kmsg.ACLOperationRead}},
 	ShowGroup:   {kmsg.ACLResourceTypeGroup, []kmsg.ACLOperation{kmsg.ACLOperationDescribe}},
-	ListGroups:  {kmsg.ACLResourceTypeGroup, []kmsg.ACLOperation{kmsg.ACLOperationDescribe}},
 }
 
 // topicOps are every topic operation the mapping grants, for the denials
@@ -135,8 +135,7 @@ func (p *Policy) KafkaACLs() []ACL {
 				if !ok {
 					continue
 				}
-				clusterWide := action == ListTopics || action == ListGroups
-				addGrantACLs(set, principal, name, m, g, true, clusterWide)
+				addGrantACLs(set, principal, name, m, g, true)
 				if g.all {
 					for _, op := range m.ops {
 						allGrant[resOp{m.res, op}] = true
@@ -145,7 +144,7 @@ func (p *Policy) KafkaACLs() []ACL {
 			}
 			for action, g := range e.deny {
 				if m, ok := actionOps[action]; ok {
-					addGrantACLs(set, principal, name, m, g, false, action == ListTopics || action == ListGroups)
+					addGrantACLs(set, principal, name, m, g, false)
 				}
 			}
 		}
@@ -170,17 +169,11 @@ func (p *Policy) KafkaACLs() []ACL {
 	return out
 }
 
-func addGrantACLs(set map[ACL]bool, principal, user string, m kafkaOp, g *grant, allow, clusterWide bool) {
+func addGrantACLs(set map[ACL]bool, principal, user string, m kafkaOp, g *grant, allow bool) {
 	add := func(name string, pt kmsg.ACLResourcePatternType) {
 		for _, op := range m.ops {
 			set[ACL{principal, m.res, name, pt, op, allow}] = true
 		}
-	}
-	if clusterWide {
-		if g.all {
-			add("*", kmsg.ACLResourcePatternTypeLiteral)
-		}
-		return
 	}
 	if g.all {
 		add("*", kmsg.ACLResourcePatternTypeLiteral)
