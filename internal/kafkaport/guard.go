@@ -1,60 +1,85 @@
-package auth
+package kafkaport
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kgate/kgate/internal/audit"
 	"github.com/kgate/kgate/internal/ratelimit"
 )
 
-// ClientAllowed reports whether user may connect from ip: every entry that
-// applies to the user (its own, its groups', "*") and lists cidrs must
-// contain ip. Users without such entries may connect from anywhere.
-func (p *Policy) ClientAllowed(user string, ip netip.Addr) bool {
-	if p.open {
-		return true
-	}
-	var groups []string
-	if u := p.users.Lookup(user); u != nil {
-		groups = u.Groups
-	}
-	for _, e := range p.perms.applicable(user, groups, true) {
-		if e.cidrs != nil && !inAny(ip, e.cidrs) {
-			return false
-		}
-	}
-	return true
+// authMethod is the audit records' auth_method (auth.MethodKafkaSASL).
+const authMethod = "kafka_sasl"
+
+// Policy is what the guard asks of kgate's users and permissions in
+// force, and follows (an *auth.Service implements it). Its methods must
+// be safe for concurrent use.
+type Policy interface {
+	// Generation counts changes of the policy; Changed is closed at the
+	// next one.
+	Generation() uint64
+	Changed() <-chan struct{}
+	// KnownUser reports whether user is in the users file.
+	KnownUser(user string) bool
+	// ClientAllowed reports whether user may connect from ip.
+	ClientAllowed(user string, ip netip.Addr) bool
+	// SCRAMCredential returns user's salted password for mechanism
+	// (SCRAM-SHA-256 or SCRAM-SHA-512); ok is false when it has none.
+	SCRAMCredential(user, mechanism string) (iterations int, salt, saltedPassword []byte, ok bool)
+	// CheckPassword reports whether password is user's, paying the same
+	// work for unknown users; err is a check that could not be made
+	// (the password checks are overloaded).
+	CheckPassword(ctx context.Context, ip netip.Addr, user, password string) (bool, error)
+	// CredentialID fingerprints the credential user proves with
+	// mechanism ("" when none), so that a connection authenticated with
+	// an older one can be told apart.
+	CredentialID(user, mechanism string) string
 }
 
-// KafkaGuardOptions configure NewKafkaGuard.
-type KafkaGuardOptions struct {
+// Options configure New.
+type Options struct {
 	// Superuser is kgate's own user on the broker: admitted before the
 	// policy is known, never checked against it nor counted against the
-	// connection caps (the broker still verifies its password, and the
-	// failure limits apply to it as to anyone unless
-	// SuperuserUnguessable).
-	Superuser string
+	// connection caps (the failure limits apply to it as to anyone
+	// unless SuperuserUnguessable). The guard checks its password
+	// itself (its SCRAM credentials are salted from it at New) and logs
+	// in to the broker with its real credentials, by
+	// SuperuserMechanism (default SCRAM-SHA-512), the mechanism the
+	// broker was given it with.
+	Superuser          string
+	SuperuserPassword  string
+	SuperuserMechanism string
 	// SuperuserUnguessable exempts the superuser from the failure limits
 	// (its failures are still audited): set when kgate generated its
 	// password (256 random bits), so that nobody sharing kgate's address
 	// can lock kgate out of its own broker by failing as it.
 	SuperuserUnguessable bool
+	// Credentials derives the other users' broker credentials; it must
+	// be the one the broker's users are provisioned from (required).
+	Credentials *Credentials
+	// Enabled lists the mechanisms offered, in order (default
+	// DefaultMechanisms, then the names in Mechanisms, sorted).
+	Enabled []string
+	// Mechanisms adds mechanisms to the built-in PLAIN, SCRAM-SHA-256
+	// and SCRAM-SHA-512, or replaces them: GSSAPI and OAUTHBEARER
+	// plug in here.
+	Mechanisms map[string]NewSession
+	// PlainOverPlaintext offers PLAIN on connections from addresses
+	// other than loopback (broker.sasl.plain_over_plaintext); by
+	// default PLAIN, which sends the password in the clear, is offered
+	// on loopback connections only (the Kafka port has no TLS).
+	PlainOverPlaintext bool
 	// FailuresPerSecond and FailureBurst bound failed logins per client
 	// address (auth.failures_per_second, as over HTTP).
 	FailuresPerSecond float64
@@ -80,57 +105,56 @@ type KafkaGuardOptions struct {
 	Logger      *slog.Logger
 }
 
-// PolicySource is what the guard follows: the policy in force and its
-// changes (an *auth.Service).
-type PolicySource interface {
-	Policy() *Policy
-	Changed() <-chan struct{}
-	Generation() uint64
-}
-
-// KafkaGuard guards the embedded broker's Kafka port, where the broker
-// itself checks passwords (SASL) and ACLs. Until a connection has
-// authenticated, the guard reads the frames passing by in both
-// directions (never more than a few small ones) and
+// Guard guards the embedded broker's Kafka port and terminates SASL on
+// it: until a connection has authenticated, the guard answers its
+// SaslHandshake and SaslAuthenticate requests itself (forwarding only
+// ApiVersions to the broker), then logs in to the broker on the client's
+// behalf (see Credentials) and lets the connection pass untouched. On
+// the way it
 //
-//   - limits failed logins per client address and per user: over the
-//     limit, a login is answered SASL_AUTHENTICATION_FAILED by the guard
-//     before the broker sees it, and every failure and refusal is
-//     audited (without the password);
+//   - limits failed logins per client address and per user, and audits
+//     every failure, refusal and success (never a password);
 //   - refuses users the permissions' client CIDRs do not allow from the
 //     connection's address (Kafka ACL hosts are single addresses);
 //   - caps connections per user, per unauthenticated address and on the
 //     node;
-//   - closes connections that do not authenticate within AuthTimeout.
+//   - closes connections that do not authenticate within AuthTimeout,
+//     and those that send anything else than ApiVersions and the SASL
+//     requests before (Kafka's ILLEGAL_SASL_STATE).
 //
-// After that the connection passes untouched, but the guard keeps it in
-// a list: when the policy changes (a reload), connections of users who
-// were deleted, whose SCRAM credentials changed or who are no longer
-// allowed from their address are closed (the ACLs the broker enforces on
-// each request follow reloads on their own; see SyncBroker). The broker
-// does not offer re-authentication (connections.max.reauth.ms is unset),
-// so a connection's user cannot change once it passes.
+// After that the guard keeps the connection in a list: when the policy
+// changes (a reload), connections of users who were deleted, whose
+// credentials changed or who are no longer allowed from their address
+// are closed (the ACLs the broker enforces on each request follow
+// reloads on their own). Neither the guard nor the broker offers
+// re-authentication, so a connection's user cannot change once it
+// passes.
 //
 // Its methods are safe for concurrent use.
-type KafkaGuard struct {
-	o            KafkaGuardOptions
+type Guard struct {
+	o            Options
 	logger       *slog.Logger
+	mechanisms   map[string]NewSession
+	enabled      []string
+	superSCRAM   map[string]scramCredential
+	fakeKey      [32]byte
 	addrFailures *ratelimit.Keyed
 	userFailures *ratelimit.Keyed
 	pairFailures *ratelimit.Keyed // user from an address it logged in from lately
 	pending      *ratelimit.Slots // not yet authenticated, by address
 	authed       *ratelimit.Slots // authenticated, by user
-	deps         atomic.Pointer[guardDeps]
+	deps         atomic.Pointer[deps]
 
 	// mu guards the fields below.
 	mu    sync.Mutex
-	conns map[*guardConn]struct{} // authenticated connections
-	good  map[goodKey]time.Time   // last login of a user from an address
+	conns map[*conn]struct{}    // authenticated connections
+	good  map[goodKey]time.Time // last login of a user from an address
 }
 
-type guardDeps struct {
-	src   PolicySource
-	audit *audit.Log
+type deps struct {
+	pol       Policy
+	audit     *audit.Log
+	provision func(ctx context.Context, user string) error
 }
 
 type goodKey struct {
@@ -154,12 +178,18 @@ const (
 	pendingNode       = 256
 )
 
-// NewKafkaGuard returns a guard admitting only o.Superuser until Admit.
-func NewKafkaGuard(o KafkaGuardOptions) *KafkaGuard {
+// New returns a guard admitting only o.Superuser until Admit.
+func New(o Options) (*Guard, error) {
 	if o.AuthTimeout <= 0 {
 		o.AuthTimeout = 10 * time.Second
 	}
-	g := &KafkaGuard{
+	if o.SuperuserMechanism == "" {
+		o.SuperuserMechanism = SCRAMSHA512
+	}
+	if o.Credentials == nil {
+		return nil, fmt.Errorf("kafka port guard: no broker credentials")
+	}
+	g := &Guard{
 		o:            o,
 		logger:       o.Logger,
 		addrFailures: ratelimit.NewKeyed(o.FailuresPerSecond, o.FailureBurst),
@@ -167,27 +197,68 @@ func NewKafkaGuard(o KafkaGuardOptions) *KafkaGuard {
 		pairFailures: ratelimit.NewKeyed(o.FailuresPerSecond, o.FailureBurst),
 		pending:      ratelimit.NewSlots("unauthenticated Kafka-port connections", max(o.MaxConnections, pendingNode)),
 		authed:       ratelimit.NewSlots("Kafka-port connections", o.MaxConnections),
-		conns:        map[*guardConn]struct{}{},
+		conns:        map[*conn]struct{}{},
 		good:         map[goodKey]time.Time{},
+		superSCRAM:   map[string]scramCredential{},
 	}
 	if g.logger == nil {
 		g.logger = slog.New(slog.DiscardHandler)
 	}
 	g.logger = g.logger.With("component", "kafka_port")
-	return g
+	m := hmac.New(sha256.New, o.Credentials.secret)
+	m.Write([]byte("kafka-port stand-in salts"))
+	copy(g.fakeKey[:], m.Sum(nil))
+	for _, mech := range []string{SCRAMSHA256, SCRAMSHA512} {
+		salt := make([]byte, 24)
+		_, _ = rand.Read(salt)
+		g.superSCRAM[mech] = scramCredential{iterations: defaultIterations, salt: salt, salted: saltPassword(mech, o.SuperuserPassword, salt, defaultIterations)}
+	}
+	g.mechanisms = map[string]NewSession{
+		Plain:       g.newPlain,
+		SCRAMSHA256: g.newSCRAM(SCRAMSHA256),
+		SCRAMSHA512: g.newSCRAM(SCRAMSHA512),
+	}
+	var extra []string
+	for name, f := range o.Mechanisms {
+		if _, builtin := g.mechanisms[name]; !builtin {
+			extra = append(extra, name)
+		}
+		g.mechanisms[name] = f
+	}
+	slices.Sort(extra)
+	g.enabled = o.Enabled
+	if g.enabled == nil {
+		g.enabled = append(slices.Clone(DefaultMechanisms), extra...)
+	}
+	for _, name := range g.enabled {
+		if g.mechanisms[name] == nil {
+			return nil, fmt.Errorf("kafka port guard: SASL mechanism %q is not available", name)
+		}
+	}
+	return g, nil
 }
 
-// Admit starts admitting other users by src's policy, recording failures
-// and refusals in a. The broker starts before the policy can be loaded
-// (the token store lives on it), which is why this comes later.
-func (g *KafkaGuard) Admit(src PolicySource, a *audit.Log) {
-	g.deps.Store(&guardDeps{src: src, audit: a})
+// Admit starts admitting other users by pol, recording failures, refusals
+// and successes in a. provision, if not nil, makes the broker know a user
+// who authenticated but is not in the users file (say, a Kerberos
+// principal) before the guard logs in to the broker as it. The broker
+// starts before the policy can be loaded (the token store lives on it),
+// which is why this comes later.
+func (g *Guard) Admit(pol Policy, a *audit.Log, provision func(ctx context.Context, user string) error) {
+	g.deps.Store(&deps{pol: pol, audit: a, provision: provision})
+}
+
+func (g *Guard) policy() Policy {
+	if d := g.deps.Load(); d != nil {
+		return d.pol
+	}
+	return nil
 }
 
 // Run closes the connections of users whose standing changed, at every
 // change of the policy, until ctx is done; it also forgets idle failure
 // counters. It returns at once when nothing was admitted.
-func (g *KafkaGuard) Run(ctx context.Context) error {
+func (g *Guard) Run(ctx context.Context) error {
 	d := g.deps.Load()
 	if d == nil {
 		return nil
@@ -195,7 +266,7 @@ func (g *KafkaGuard) Run(ctx context.Context) error {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
-		changed := d.src.Changed()
+		changed := d.pol.Changed()
 		g.recheck(d)
 		select {
 		case <-ctx.Done():
@@ -207,7 +278,7 @@ func (g *KafkaGuard) Run(ctx context.Context) error {
 	}
 }
 
-func (g *KafkaGuard) sweep(now time.Time) {
+func (g *Guard) sweep(now time.Time) {
 	g.addrFailures.Sweep(10 * time.Minute)
 	g.userFailures.Sweep(10 * time.Minute)
 	g.pairFailures.Sweep(10 * time.Minute)
@@ -221,13 +292,12 @@ func (g *KafkaGuard) sweep(now time.Time) {
 }
 
 // recheck closes the authenticated connections that no longer stand.
-func (g *KafkaGuard) recheck(d *guardDeps) {
-	pol := d.src.Policy()
+func (g *Guard) recheck(d *deps) {
 	g.mu.Lock()
-	var gone []*guardConn
+	var gone []*conn
 	var why []string
 	for c := range g.conns {
-		if reason := g.standing(pol, c); reason != "" {
+		if reason := g.standing(d.pol, c); reason != "" {
 			gone = append(gone, c)
 			why = append(why, reason)
 		}
@@ -238,79 +308,93 @@ func (g *KafkaGuard) recheck(d *guardDeps) {
 	}
 }
 
-// standing returns why c's user may no longer hold c, or "".
-func (g *KafkaGuard) standing(pol *Policy, c *guardConn) string {
-	if c.user == g.o.Superuser {
+// standing returns why c's user may no longer hold c, or "". A user who
+// was not in the users file when it logged in (authenticated by a
+// mechanism of its own, say Kerberos) is not required to be in it.
+func (g *Guard) standing(pol Policy, c *conn) string {
+	id := c.identity()
+	if id.user == g.o.Superuser {
 		return ""
 	}
-	u := pol.users.Lookup(c.user)
 	switch {
-	case u == nil:
+	case id.inUsers && !pol.KnownUser(id.user):
 		return "the user no longer exists"
-	case kafkaCredential(u, c.mechanism) != c.credential:
-		return "the user's Kafka-port credentials changed"
-	case !pol.ClientAllowed(c.user, c.ip):
+	case pol.CredentialID(id.user, id.mechanism) != id.credential:
+		return "the user's credentials changed"
+	case !pol.ClientAllowed(id.user, c.ip):
 		return "client address no longer allowed"
 	}
 	return ""
 }
 
-func (g *KafkaGuard) disconnect(d *guardDeps, c *guardConn, reason string) {
-	g.record(d, audit.Record{Event: audit.Disconnect, Principal: c.user, ClientIP: c.ip.String(),
+func (g *Guard) disconnect(d *deps, c *conn, reason string) {
+	g.record(d, audit.Record{Event: audit.Disconnect, Principal: c.identity().user, ClientIP: c.ip.String(),
 		Reason: "Kafka-port connection closed: " + reason})
 	c.Close()
 }
 
 // record audits r (the Kafka port's method) or, before Admit, logs it.
-func (g *KafkaGuard) record(d *guardDeps, r audit.Record) {
-	r.AuthMethod = string(MethodKafkaSASL)
+func (g *Guard) record(d *deps, r audit.Record) {
+	r.AuthMethod = authMethod
 	if d != nil && d.audit != nil {
 		d.audit.Write(context.Background(), r)
 		return
 	}
-	g.logger.Warn("kafka port", "event", r.Event, "principal", r.Principal, "client_ip", r.ClientIP, "reason", r.Reason)
+	level := slog.LevelWarn
+	if r.Event == audit.Login {
+		level = slog.LevelInfo
+	}
+	g.logger.Log(context.Background(), level, "kafka port", "event", r.Event, "principal", r.Principal, "client_ip", r.ClientIP, "reason", r.Reason)
 }
 
 // known returns user when it is a user of the policy or the superuser,
 // else audit.UnknownPrincipal (an attempted name may be a password).
-func (g *KafkaGuard) known(d *guardDeps, user string) string {
-	if user != "" && (user == g.o.Superuser || d != nil && d.src.Policy().users.Lookup(user) != nil) {
+func (g *Guard) known(d *deps, user string) string {
+	if user != "" && (user == g.o.Superuser || d != nil && d.pol.KnownUser(user)) {
 		return user
 	}
 	return audit.UnknownPrincipal
 }
 
-// failed counts and audits a failed login.
-func (g *KafkaGuard) failed(user string, ip netip.Addr, reason string) {
+// failed logs and audits a failed login, and counts bad credentials
+// against the failure limits.
+func (g *Guard) failed(c *conn, mechanism string, f *Failure) {
 	d := g.deps.Load()
-	g.addrFailures.Take(ip.String())
-	name := g.known(d, user)
-	if name != audit.UnknownPrincipal {
-		g.userFailures.Take(name)
-		g.pairFailures.Take(name + "|" + ip.String())
+	name := g.known(d, f.User)
+	if f.Class == ClassBadCredentials {
+		g.addrFailures.Take(c.ip.String())
+		if name != audit.UnknownPrincipal {
+			g.userFailures.Take(name)
+			g.pairFailures.Take(name + "|" + c.ip.String())
+		}
 	}
-	g.record(d, audit.Record{Event: audit.AuthFailure, Principal: name, ClientIP: ip.String(), Reason: reason + " (Kafka port)"})
+	event := audit.AuthFailure
+	if f.denied {
+		event = audit.Denied
+	}
+	reason := string(f.Class)
+	if f.Cause != "" {
+		reason += ": " + f.Cause
+	} else if f.Detail != "" {
+		reason += ": " + f.Detail
+	}
+	if mechanism != "" {
+		reason += " (Kafka port, " + mechanism + ")"
+	} else {
+		reason += " (Kafka port)"
+	}
+	g.record(d, audit.Record{Event: event, Principal: name, ClientIP: c.ip.String(), Reason: reason})
 }
 
-// portRefusal says why a login must not reach the broker: the message for
-// the client and the audit record; nil admits it.
-type portRefusal struct {
-	msg    string
-	record audit.Record
-}
-
-// admit decides on the first SaslAuthenticate of a connection (the one
-// naming the user), before the broker sees it.
-func (g *KafkaGuard) admit(user string, ip netip.Addr) *portRefusal {
+// claim decides on a login once the user it names is known, before its
+// credentials are checked: nil admits it.
+func (g *Guard) claim(user string, ip netip.Addr) *Failure {
 	d := g.deps.Load()
 	name := g.known(d, user)
-	rec := func(event, reason string) audit.Record {
-		return audit.Record{Event: event, Principal: name, ClientIP: ip.String(), Reason: reason + " (Kafka port)"}
-	}
-	tooMany := func(wait time.Duration, reason string) *portRefusal {
+	tooMany := func(wait time.Duration, reason string) *Failure {
 		secs := int64(math.Ceil(wait.Seconds()))
-		return &portRefusal{msg: fmt.Sprintf("SASL authentication refused: too many failed authentications; retry in %d seconds.", max(secs, 1)),
-			record: rec(audit.AuthFailure, reason)}
+		return &Failure{Class: ClassTooManyFailures, User: user, Cause: reason,
+			Detail: fmt.Sprintf("too many failed authentications; retry in %d seconds.", max(secs, 1))}
 	}
 	switch {
 	case user == g.o.Superuser && g.o.SuperuserUnguessable:
@@ -332,99 +416,97 @@ func (g *KafkaGuard) admit(user string, ip netip.Addr) *portRefusal {
 		return nil
 	}
 	if d == nil {
-		return &portRefusal{msg: "SASL authentication refused: the gateway is starting; retry.", record: rec(audit.Denied, "the gateway is starting")}
+		return &Failure{Class: ClassUnavailable, Detail: "the gateway is starting; retry.", User: user, Cause: "the gateway is starting", denied: true}
 	}
-	if user != "" && !d.src.Policy().ClientAllowed(user, ip) {
-		return &portRefusal{msg: "SASL authentication refused for this user from this address.",
-			record: rec(audit.Denied, "client address not in the allowed CIDRs")}
+	if user != "" && !d.pol.ClientAllowed(user, ip) {
+		return &Failure{Class: ClassNotAllowed, Detail: "this user may not connect from this address.", User: user,
+			Cause: "client address not in the allowed CIDRs", denied: true}
 	}
 	return nil
 }
 
-func (g *KafkaGuard) goodAddress(user string, ip netip.Addr) bool {
+func (g *Guard) goodAddress(user string, ip netip.Addr) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	at, ok := g.good[goodKey{user, ip}]
 	return ok && time.Since(at) < goodFor
 }
 
-// authenticated takes c's slot as an authenticated connection of its
-// user and lists it; it returns the refusal message when the user or the
-// node has no slot left.
-func (g *KafkaGuard) authenticated(c *guardConn) (string, bool) {
-	d := g.deps.Load()
-	if c.user != g.o.Superuser {
-		release, ex := g.authed.Acquire(c.user, g.o.MaxConnectionsPerUser)
-		if ex != nil {
-			g.record(d, audit.Record{Event: audit.Denied, Principal: g.known(d, c.user), ClientIP: c.ip.String(),
-				Reason: ex.Message + " (Kafka port)"})
-			return "SASL authentication refused: " + ex.Message, false
-		}
-		if !c.authedSlot(release) {
-			return "", true // closed meanwhile
-		}
+// admitted takes c's slot as an authenticated connection of its user;
+// it returns the refusal when the user or the node has no slot left.
+func (g *Guard) admitted(c *conn, user string) *Failure {
+	if user == g.o.Superuser {
+		return nil
 	}
+	release, ex := g.authed.Acquire(user, g.o.MaxConnectionsPerUser)
+	if ex != nil {
+		return &Failure{Class: ClassTooManyConns, Detail: ex.Message, User: user, Cause: ex.Message, denied: true}
+	}
+	c.authedSlot(release)
+	return nil
+}
+
+// passed lists c, authenticated and logged in to the broker, among the
+// connections that follow the policy.
+func (g *Guard) passed(c *conn) {
+	d := g.deps.Load()
+	id := c.identity()
 	g.mu.Lock()
 	g.conns[c] = struct{}{}
 	if len(g.good) < goodLimit {
-		g.good[goodKey{c.user, c.ip}] = time.Now()
+		g.good[goodKey{id.user, c.ip}] = time.Now()
 	}
 	g.mu.Unlock()
+	g.record(d, audit.Record{Event: audit.Login, Principal: id.user, ClientIP: c.ip.String(),
+		Reason: "Kafka-port SASL login (" + id.mechanism + ")"})
 	if c.isClosed() { // Close may have missed the listing
 		g.forget(c)
-		return "", true
+		return
 	}
 	// The policy may have changed between the login and now: Run's
 	// recheck did not see this connection then.
-	if d != nil && d.src.Generation() != c.generation {
-		if reason := g.standing(d.src.Policy(), c); reason != "" {
+	if d != nil && d.pol.Generation() != id.generation {
+		if reason := g.standing(d.pol, c); reason != "" {
 			go g.disconnect(d, c, reason)
 		}
 	}
-	return "", true
 }
 
-func (g *KafkaGuard) forget(c *guardConn) {
+func (g *Guard) forget(c *conn) {
 	g.mu.Lock()
 	delete(g.conns, c)
 	g.mu.Unlock()
 }
 
-// kafkaCredential fingerprints the SCRAM credential of u for mechanism,
-// so that a connection authenticated with an older one can be told
-// apart.
-func kafkaCredential(u *User, mechanism string) string {
-	var c *SCRAMCredential
-	switch mechanism {
-	case "SCRAM-SHA-256":
-		c = u.SCRAM256
-	case "SCRAM-SHA-512":
-		c = u.SCRAM512
+// plainAllowed reports whether PLAIN may be used from ip.
+func (g *Guard) plainAllowed(ip netip.Addr) bool {
+	return g.o.PlainOverPlaintext || ip.IsLoopback()
+}
+
+// offered lists the mechanisms a connection from ip may use.
+func (g *Guard) offered(ip netip.Addr) []string {
+	out := make([]string, 0, len(g.enabled))
+	for _, m := range g.enabled {
+		if m != Plain || g.plainAllowed(ip) {
+			out = append(out, m)
+		}
 	}
-	if c == nil {
-		return ""
-	}
-	h := sha256.New()
-	h.Write(binary.BigEndian.AppendUint32(nil, uint32(c.Iterations)))
-	h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(c.Salt))))
-	h.Write(c.Salt)
-	h.Write(c.SaltedPassword)
-	return hex.EncodeToString(h.Sum(nil)[:12])
+	return out
 }
 
 // Listener wraps the broker's Kafka listener with the guard.
-func (g *KafkaGuard) Listener(ln net.Listener) net.Listener {
-	return &guardListener{Listener: ln, g: g}
+func (g *Guard) Listener(ln net.Listener) net.Listener {
+	return &listener{Listener: ln, g: g}
 }
 
-type guardListener struct {
+type listener struct {
 	net.Listener
-	g *KafkaGuard
+	g *Guard
 }
 
 // Accept returns the next connection the guard admits; one over the caps
 // of unauthenticated connections is closed at once (and audited).
-func (l *guardListener) Accept() (net.Conn, error) {
+func (l *listener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
@@ -442,393 +524,6 @@ func (l *guardListener) Accept() (net.Conn, error) {
 				Reason: ex.Message + " (Kafka port)"})
 			continue
 		}
-		return newGuardConn(c, l.g, ip, release), nil
+		return newConn(c, l.g, ip, release), nil
 	}
-}
-
-// Connection phases.
-const (
-	phaseSniff int32 = iota // not authenticated: frames are read
-	phasePass               // authenticated: bytes pass untouched
-)
-
-// guardConn is one client connection. The broker reads it from one
-// goroutine and writes it from another.
-type guardConn struct {
-	net.Conn
-	g     *KafkaGuard
-	ip    netip.Addr
-	phase atomic.Int32
-
-	// rmu serializes reads and guards in, out and frames.
-	rmu    sync.Mutex
-	in     []byte // client bytes not yet framed
-	out    []byte // admitted frames the broker has not read yet
-	frames int
-
-	// wmu serializes writes and guards wbuf.
-	wmu  sync.Mutex
-	wbuf []byte // broker bytes of a response not yet complete
-
-	// mu guards the fields below.
-	mu         sync.Mutex
-	mechanism  string
-	user       string
-	credential string          // kafkaCredential when the login began
-	generation uint64          // the policy's generation then
-	auths      map[int32]int16 // SaslAuthenticate requests the broker has not answered: version by correlation id
-	steps      int             // SaslAuthenticate answered without error
-	forwarded  int             // requests handed to the broker
-	answered   int             // responses it wrote
-	outcome    bool            // the login's failure or success was seen
-	closed     bool
-	pending    func() // gives back the unauthenticated slot
-	authed     func() // gives back the authenticated slot
-	timer      *time.Timer
-
-	answers   chan struct{} // signalled at each response
-	closeOnce sync.Once
-}
-
-func newGuardConn(c net.Conn, g *KafkaGuard, ip netip.Addr, release func()) *guardConn {
-	gc := &guardConn{Conn: c, g: g, ip: ip, auths: map[int32]int16{}, pending: release, answers: make(chan struct{}, 1)}
-	gc.timer = time.AfterFunc(g.o.AuthTimeout, func() {
-		if gc.phase.Load() == phaseSniff {
-			g.logger.Debug("kafka port: no authentication in time", "client_ip", ip.String(), "timeout", g.o.AuthTimeout)
-			gc.Close()
-		}
-	})
-	return gc
-}
-
-// authedSlot keeps the release of c's authenticated slot, or calls it
-// and returns false when c is closed already.
-func (c *guardConn) authedSlot(release func()) bool {
-	c.mu.Lock()
-	closed := c.closed
-	if !closed {
-		c.authed = release
-	}
-	c.mu.Unlock()
-	if closed {
-		release()
-	}
-	return !closed
-}
-
-func (c *guardConn) isClosed() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closed
-}
-
-var errGuardRefused = errors.New("kafka port guard: connection refused")
-
-// Read hands the broker what the client sent: before authentication
-// whole frames the guard has looked at, after it the bytes as they come.
-func (c *guardConn) Read(p []byte) (int, error) {
-	c.rmu.Lock()
-	defer c.rmu.Unlock()
-	var buf [4096]byte
-	for {
-		if len(c.out) > 0 {
-			n := copy(p, c.out)
-			c.out = c.out[n:]
-			return n, nil
-		}
-		if c.phase.Load() == phasePass {
-			if len(c.in) > 0 {
-				n := copy(p, c.in)
-				c.in = c.in[n:]
-				return n, nil
-			}
-			return c.Conn.Read(p)
-		}
-		n, err := frameLen(c.in, sniffMaxFrame)
-		if err == nil && n > 0 && len(c.in) >= n {
-			frame := c.in[:n:n]
-			c.in = c.in[n:]
-			if err := c.request(frame); err != nil {
-				c.Close()
-				return 0, err
-			}
-			continue
-		}
-		if err != nil {
-			c.g.logger.Debug("kafka port: closing", "client_ip", c.ip.String(), "err", err)
-			c.Close()
-			return 0, err
-		}
-		m, rerr := c.Conn.Read(buf[:])
-		c.in = append(c.in, buf[:m]...)
-		if rerr != nil && m == 0 {
-			return 0, rerr
-		}
-	}
-}
-
-// request decides on one request frame of an unauthenticated connection:
-// it is handed to the broker, or the connection is refused.
-func (c *guardConn) request(frame []byte) error {
-	if c.frames++; c.frames > sniffMaxFrames {
-		return errSniff
-	}
-	q, err := parseRequest(frame)
-	if err != nil {
-		return err
-	}
-	c.mu.Lock()
-	switch q.key {
-	case keySASLHandshake:
-		c.mechanism = q.mechanism
-	case keySASLAuthenticate:
-		first := c.steps == 0 && len(c.auths) == 0
-		if first {
-			c.user = saslUser(c.mechanism, q.auth)
-			c.mu.Unlock()
-			if r := c.g.admit(c.user, c.ip); r != nil {
-				c.g.record(c.g.deps.Load(), r.record)
-				c.refuse(q.corr, q.version, r.msg)
-				return errGuardRefused
-			}
-			c.mu.Lock()
-			if d := c.g.deps.Load(); d != nil {
-				// Taken before the broker checks the password: a
-				// credential changed after this is caught by the
-				// recheck, never missed.
-				c.generation = d.src.Generation()
-				if u := d.src.Policy().users.Lookup(c.user); u != nil {
-					c.credential = kafkaCredential(u, c.mechanism)
-				}
-			}
-		}
-		c.auths[q.corr] = q.version
-	}
-	c.forwarded++
-	c.mu.Unlock()
-	c.out = append(c.out, frame...)
-	return nil
-}
-
-// refuse answers a SaslAuthenticate itself, once the broker has answered
-// everything before it (clients match responses in order), and closes.
-func (c *guardConn) refuse(corr int32, version int16, msg string) {
-	deadline := time.NewTimer(5 * time.Second)
-	defer deadline.Stop()
-	for {
-		c.mu.Lock()
-		done := c.answered >= c.forwarded
-		c.mu.Unlock()
-		if done {
-			break
-		}
-		select {
-		case <-c.answers:
-		case <-deadline.C:
-			c.Close()
-			return
-		}
-	}
-	c.wmu.Lock()
-	_ = c.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	_, _ = c.Conn.Write(saslFailure(corr, version, msg))
-	c.wmu.Unlock()
-	c.Close()
-}
-
-// Write hands the client what the broker answered; before
-// authentication it reads each response, learning how each
-// SaslAuthenticate went.
-func (c *guardConn) Write(p []byte) (int, error) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.phase.Load() == phasePass && len(c.wbuf) == 0 {
-		return c.Conn.Write(p)
-	}
-	c.wbuf = append(c.wbuf, p...)
-	for len(c.wbuf) > 0 {
-		n, err := frameLen(c.wbuf, math.MaxInt32)
-		if err != nil || n == 0 || len(c.wbuf) < n {
-			if err != nil { // the broker's own framing: cannot happen
-				return 0, err
-			}
-			break
-		}
-		frame := c.wbuf[:n]
-		out, ok := c.response(frame)
-		if _, err := c.Conn.Write(out); err != nil {
-			return 0, err
-		}
-		c.wbuf = c.wbuf[n:]
-		if !ok {
-			c.Close()
-			return 0, errGuardRefused
-		}
-	}
-	if len(c.wbuf) == 0 {
-		c.wbuf = nil
-	}
-	return len(p), nil
-}
-
-// response looks at one response frame before authentication and
-// returns what to write instead (the frame itself, or a refusal), and
-// whether the connection goes on.
-func (c *guardConn) response(frame []byte) ([]byte, bool) {
-	if c.phase.Load() == phasePass {
-		return frame, true
-	}
-	corr := responseCorr(frame)
-	c.mu.Lock()
-	c.answered++
-	select {
-	case c.answers <- struct{}{}:
-	default:
-	}
-	version, isAuth := c.auths[corr]
-	if !isAuth {
-		c.mu.Unlock()
-		return frame, true
-	}
-	delete(c.auths, corr)
-	if code := saslAuthenticateError(frame, version); code != 0 {
-		first := !c.outcome
-		c.outcome = true
-		user := c.user
-		c.mu.Unlock()
-		if first {
-			c.g.failed(user, c.ip, "SASL authentication failed")
-		}
-		return frame, true
-	}
-	c.steps++
-	if c.steps < saslSteps(c.mechanism) {
-		c.mu.Unlock()
-		return frame, true
-	}
-	c.outcome = true
-	c.mu.Unlock()
-	if msg, ok := c.g.authenticated(c); !ok {
-		return saslFailure(corr, version, msg), false
-	}
-	c.timer.Stop()
-	c.mu.Lock()
-	pending := c.pending
-	c.pending = nil
-	c.mu.Unlock()
-	if pending != nil {
-		pending() // no longer an unauthenticated connection
-	}
-	c.phase.Store(phasePass)
-	return frame, true
-}
-
-// Close closes the connection and gives back its slots. A connection
-// closed while the broker had not answered its SaslAuthenticate failed
-// to log in: the broker closes connections whose password is wrong.
-func (c *guardConn) Close() error {
-	c.closeOnce.Do(func() {
-		c.timer.Stop()
-		c.mu.Lock()
-		failed := !c.outcome && len(c.auths) > 0
-		c.outcome, c.closed = true, true
-		user := c.user
-		pending, authed := c.pending, c.authed
-		c.pending, c.authed = nil, nil
-		c.mu.Unlock()
-		if failed {
-			c.g.failed(user, c.ip, "wrong user name or password")
-		}
-		c.g.forget(c)
-		for _, f := range []func(){pending, authed} {
-			if f != nil {
-				f()
-			}
-		}
-	})
-	return c.Conn.Close()
-}
-
-// AdvertiseSASLHandshakeV0 works around librdkafka (kcat, confluent-kafka)
-// refusing SASL against kfake: librdkafka enables SASL only when the
-// broker's ApiVersions range for SaslHandshake includes version 0, and
-// kfake serves version 1 only. The fix uses kfake's public control hooks
-// and copies nothing of kfake: kgate asks the broker for its ApiVersions
-// once, then answers every ApiVersions request with that response, the
-// SaslHandshake range widened to 0-1. librdkafka then negotiates version 1,
-// which kfake serves. Requests the copy cannot answer faithfully (a newer
-// version than captured, or KIP-1242's cluster/node check) go to kfake.
-// cl must be connected to the broker.
-func AdvertiseSASLHandshakeV0(ctx context.Context, c *kfake.Cluster, cl *kgo.Client) error {
-	req := kmsg.NewPtrApiVersionsRequest()
-	req.ClientSoftwareName = "kgate"
-	req.ClientSoftwareVersion = "1"
-	resp, err := req.RequestWith(ctx, cl)
-	if err != nil {
-		return fmt.Errorf("asking the embedded broker for its API versions: %w", err)
-	}
-	if resp.ErrorCode != 0 {
-		return fmt.Errorf("asking the embedded broker for its API versions: error code %d", resp.ErrorCode)
-	}
-	var maxVersion int16 = -1
-	for i := range resp.ApiKeys {
-		k := &resp.ApiKeys[i]
-		if k.ApiKey == int16(kmsg.SASLHandshake) {
-			k.MinVersion = 0
-		}
-		if k.ApiKey == int16(kmsg.ApiVersions) {
-			maxVersion = k.MaxVersion
-		}
-	}
-	if maxVersion < 0 {
-		return errors.New("the embedded broker does not list ApiVersions")
-	}
-	installAPIVersions(c, resp, maxVersion)
-	return nil
-}
-
-// installAPIVersions registers the control function. A control function
-// remembers every connection it saw, so it is replaced by a fresh one
-// every so many requests to keep that memory bounded.
-func installAPIVersions(c *kfake.Cluster, captured *kmsg.ApiVersionsResponse, maxVersion int16) {
-	const renewEvery = 1000
-	calls := 0
-	c.ControlKey(int16(kmsg.ApiVersions), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		req, ok := kreq.(*kmsg.ApiVersionsRequest)
-		if !ok || req.Version > maxVersion || req.Version >= 5 && (req.ClusterID != nil || req.NodeID != -1) {
-			return nil, nil, false
-		}
-		if req.Version >= 3 && (!validSoftware(req.ClientSoftwareName) || !validSoftware(req.ClientSoftwareVersion)) {
-			return nil, nil, false
-		}
-		calls++
-		if calls >= renewEvery {
-			c.DropControl()
-			installAPIVersions(c, captured, maxVersion)
-		}
-		resp := req.ResponseKind().(*kmsg.ApiVersionsResponse)
-		resp.Version = req.Version
-		resp.ApiKeys = append(resp.ApiKeys[:0], captured.ApiKeys...)
-		resp.SupportedFeatures = captured.SupportedFeatures
-		resp.FinalizedFeatures = captured.FinalizedFeatures
-		resp.FinalizedFeaturesEpoch = captured.FinalizedFeaturesEpoch
-		resp.ZkMigrationReady = captured.ZkMigrationReady
-		return resp, nil, true
-	})
-}
-
-// validSoftware is KIP-511's rule for client software names and versions.
-func validSoftware(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-		if !alnum && (c != '-' && c != '.' || i == 0 || i == len(s)-1) {
-			return false
-		}
-	}
-	return true
 }

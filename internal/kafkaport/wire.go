@@ -1,51 +1,52 @@
-package auth
+package kafkaport
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
-	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// The Kafka-port guard reads the frames that pass by until a connection
-// has authenticated: the client's requests (to find the SASL mechanism
-// and user) and the broker's responses (to learn whether each
-// SaslAuthenticate succeeded). These are the few fields it needs, read
-// without trusting the client.
+// Until a connection has authenticated, the guard reads every frame the
+// client sends (Kafka requests, or after a SaslHandshake v0 raw SASL
+// tokens) and writes the SASL responses itself; the broker's responses
+// to what it forwards (ApiVersions) and to its own login requests are
+// framed here too. These are the few fields it needs, read without
+// trusting the client.
 
 // Bounds on what a connection may send before it has authenticated.
 const (
-	sniffMaxFrames = 16
-	sniffMaxFrame  = 64 << 10 // a login's frames are a few hundred bytes
+	maxFrames = 16
+	maxFrame  = 64 << 10 // a login's frames are a few hundred bytes (a Kerberos ticket a few KiB)
 )
 
-var errSniff = errors.New("malformed or unexpected request before SASL authentication")
+var errFrame = errors.New("malformed or unexpected request before SASL authentication")
 
 // Request API keys the guard looks at.
 const (
+	keyApiVersions      = int16(kmsg.ApiVersions)
 	keySASLHandshake    = int16(kmsg.SASLHandshake)
 	keySASLAuthenticate = int16(kmsg.SASLAuthenticate)
 )
 
 // frameLen returns the length of the size-prefixed frame at the start of
-// b (0 while its size is not all there), or errSniff for a size out of
-// bounds.
-func frameLen(b []byte, max int) (int, error) {
+// b (0 while its size is not all there), or errFrame for a size out of
+// bounds. minSize is 4 for Kafka requests and responses (the header),
+// 0 for raw SASL tokens (an empty token is valid).
+func frameLen(b []byte, minSize, max int) (int, error) {
 	if len(b) < 4 {
 		return 0, nil
 	}
 	size := int(int32(binary.BigEndian.Uint32(b)))
-	if size < 4 || size > max {
-		return 0, errSniff
+	if size < minSize || size > max {
+		return 0, errFrame
 	}
 	return 4 + size, nil
 }
 
-// kafkaRequest is what the guard reads of one request frame.
-type kafkaRequest struct {
+// request is what the guard reads of one request frame.
+type request struct {
 	key, version int16
 	corr         int32
 	mechanism    string // SaslHandshake
@@ -53,12 +54,15 @@ type kafkaRequest struct {
 }
 
 // parseRequest reads a request frame (size prefix included).
-func parseRequest(f []byte) (kafkaRequest, error) {
+func parseRequest(f []byte) (request, error) {
+	if len(f) < 4 {
+		return request{}, errFrame
+	}
 	r := kbin{b: f[4:]}
-	q := kafkaRequest{key: r.int16(), version: r.int16(), corr: r.int32()}
+	q := request{key: r.int16(), version: r.int16(), corr: r.int32()}
 	r.nullableString() // client id
 	if r.bad {
-		return q, errSniff
+		return q, errFrame
 	}
 	switch q.key {
 	case keySASLHandshake: // never flexible
@@ -72,7 +76,7 @@ func parseRequest(f []byte) (kafkaRequest, error) {
 		}
 	}
 	if r.bad {
-		return q, errSniff
+		return q, errFrame
 	}
 	return q, nil
 }
@@ -83,6 +87,70 @@ func responseCorr(f []byte) int32 {
 		return -1
 	}
 	return int32(binary.BigEndian.Uint32(f[4:]))
+}
+
+// responseFrame encodes resp as the response to corr, size prefix
+// included.
+func responseFrame(corr int32, resp kmsg.Response) []byte {
+	b := make([]byte, 8, 64)
+	if resp.IsFlexible() && resp.Key() != keyApiVersions {
+		b = append(b, 0) // no tagged fields in the header
+	}
+	b = resp.AppendTo(b)
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+	binary.BigEndian.PutUint32(b[4:], uint32(corr))
+	return b
+}
+
+// readResponse decodes a response frame of req's version into resp.
+func readResponse(f []byte, resp kmsg.Response) error {
+	if len(f) < 8 {
+		return errFrame
+	}
+	body := f[8:]
+	if resp.IsFlexible() && resp.Key() != keyApiVersions {
+		r := kbin{b: body}
+		r.tags()
+		if r.bad {
+			return errFrame
+		}
+		body = r.b
+	}
+	return resp.ReadFrom(body)
+}
+
+// handshakeResponse answers a SaslHandshake of version v with code and
+// the mechanisms the connection may use (every answer lists them:
+// clients such as kafkajs check the list).
+func handshakeResponse(corr int32, v int16, code int16, mechanisms []string) []byte {
+	resp := kmsg.NewPtrSASLHandshakeResponse()
+	resp.Version = v
+	resp.ErrorCode = code
+	resp.SupportedMechanisms = mechanisms
+	return responseFrame(corr, resp)
+}
+
+// authenticateResponse answers a SaslAuthenticate of version v with the
+// server's next SASL message.
+func authenticateResponse(corr int32, v int16, reply []byte) []byte {
+	resp := kmsg.NewPtrSASLAuthenticateResponse()
+	resp.Version = v
+	resp.SASLAuthBytes = reply
+	if resp.SASLAuthBytes == nil {
+		resp.SASLAuthBytes = []byte{}
+	}
+	return responseFrame(corr, resp)
+}
+
+// saslFailure is a SaslAuthenticate response frame refusing the request
+// with SASL_AUTHENTICATION_FAILED and msg.
+func saslFailure(corr int32, version int16, msg string) []byte {
+	resp := kmsg.NewPtrSASLAuthenticateResponse()
+	resp.Version = version
+	resp.ErrorCode = kerr.SaslAuthenticationFailed.Code
+	resp.ErrorMessage = &msg
+	resp.SASLAuthBytes = []byte{}
+	return responseFrame(corr, resp)
 }
 
 // saslAuthenticateError returns the error code of a SaslAuthenticate
@@ -102,64 +170,10 @@ func saslAuthenticateError(f []byte, v int16) int16 {
 	return code
 }
 
-// saslFailure is a SaslAuthenticate response frame refusing the request
-// with SASL_AUTHENTICATION_FAILED and msg.
-func saslFailure(corr int32, version int16, msg string) []byte {
-	resp := kmsg.NewPtrSASLAuthenticateResponse()
-	resp.Version = version
-	resp.ErrorCode = kerr.SaslAuthenticationFailed.Code
-	resp.ErrorMessage = &msg
-	b := make([]byte, 8, 64+len(msg))
-	if resp.IsFlexible() {
-		b = append(b, 0) // no tagged fields in the header
-	}
-	b = resp.AppendTo(b)
-	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
-	binary.BigEndian.PutUint32(b[4:], uint32(corr))
-	return b
-}
-
-// saslSteps is how many successful SaslAuthenticate round trips
-// authenticate with mechanism (0: not one the broker serves).
-func saslSteps(mechanism string) int {
-	switch strings.ToUpper(mechanism) {
-	case "PLAIN":
-		return 1
-	case "SCRAM-SHA-256", "SCRAM-SHA-512":
-		return 2
-	}
-	return 0
-}
-
-// saslUser extracts the authentication identity from a PLAIN message
-// (authzid NUL authcid NUL password) or a SCRAM client-first message
-// ("n,,n=user,r=nonce").
-func saslUser(mechanism string, auth []byte) string {
-	switch strings.ToUpper(mechanism) {
-	case "PLAIN":
-		parts := bytes.SplitN(auth, []byte{0}, 3)
-		if len(parts) == 3 {
-			return string(parts[1])
-		}
-	case "SCRAM-SHA-256", "SCRAM-SHA-512":
-		// gs2-header: flag "," [authzid] ","
-		msg := string(auth)
-		i := strings.IndexByte(msg, ',')
-		if i < 0 {
-			return ""
-		}
-		j := strings.IndexByte(msg[i+1:], ',')
-		if j < 0 {
-			return ""
-		}
-		bare := msg[i+1+j+1:]
-		if !strings.HasPrefix(bare, "n=") {
-			return ""
-		}
-		name, _, _ := strings.Cut(bare[2:], ",")
-		return strings.NewReplacer("=2C", ",", "=3D", "=").Replace(name)
-	}
-	return ""
+// rawToken frames a SASL token as a v0 exchange does: a 4-byte length
+// and the token, no Kafka header.
+func rawToken(tok []byte) []byte {
+	return append(binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(tok)), uint32(len(tok))), tok...)
 }
 
 // kbin reads Kafka's primitive types; a short read sets bad.
