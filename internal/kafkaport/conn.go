@@ -116,6 +116,8 @@ func newConn(c net.Conn, g *Guard, ip netip.Addr, release func()) *conn {
 	gc := &conn{Conn: c, g: g, ip: ip, pending: release, answers: make(chan struct{}, 1),
 		done: make(chan struct{}), loginResp: make(chan []byte, 1)}
 	gc.ctx, gc.cancel = context.WithCancel(context.Background())
+	gc.mu.Lock()
+	defer gc.mu.Unlock()
 	gc.timer = time.AfterFunc(g.o.AuthTimeout, func() {
 		if !gc.pass.Load() {
 			g.logger.Debug("kafka port: no authentication in time", "client_ip", ip.String(), "timeout", g.o.AuthTimeout)
@@ -383,8 +385,8 @@ func (c *conn) awaitBroker() error {
 	if err := c.writeClient(m.frame()); err != nil {
 		return err
 	}
-	c.timer.Stop()
 	c.mu.Lock()
+	c.timer.Stop()
 	pending := c.pending
 	c.pending = nil
 	c.mu.Unlock()
@@ -496,7 +498,9 @@ func (c *conn) Write(p []byte) (int, error) {
 // broker, which closes connections whose login fails: the client is told.
 func (c *conn) Close() error {
 	c.closeOnce.Do(func() {
+		c.mu.Lock()
 		c.timer.Stop()
+		c.mu.Unlock()
 		c.cancel()
 		close(c.done)
 		if m := c.takeFinal(); m != nil {

@@ -2,7 +2,14 @@ package kafkaport
 
 import (
 	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -94,4 +101,128 @@ func TestSASLFailureFrame(t *testing.T) {
 			t.Errorf("v%d: %+v %v", v, resp, err)
 		}
 	}
+}
+
+// testGuard is a guard before Admit: only its superuser may log in.
+func testGuard(t testing.TB, plainOverPlaintext bool) *Guard {
+	g, err := New(Options{Superuser: "kgate", SuperuserPassword: "pw", Credentials: NewCredentials([]byte("secret")),
+		PlainOverPlaintext: plainOverPlaintext, FailuresPerSecond: 1000, FailureBurst: 1000,
+		UserFailuresPerSecond: 1000, UserFailureBurst: 1000, MaxConnections: 10, MaxConnectionsPerUser: 10,
+		AuthTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// TestPlainOnlyOnLoopback: PLAIN is listed and usable on loopback; from
+// elsewhere it is not listed, and trying it fails naming the setting.
+func TestPlainOnlyOnLoopback(t *testing.T) {
+	remote := netip.MustParseAddr("192.0.2.7")
+	g := testGuard(t, false)
+	if got := g.offered(remote); slices.Contains(got, Plain) || len(got) != 2 {
+		t.Errorf("offered to %v: %v", remote, got)
+	}
+	if got := g.offered(netip.MustParseAddr("127.0.0.1")); !slices.Contains(got, Plain) {
+		t.Errorf("offered on loopback: %v", got)
+	}
+	s := g.newPlain(Conn{IP: remote, Claim: func(string) error { return nil }})
+	_, _, err := s.Step(t.Context(), []byte("\x00kgate\x00pw"))
+	var f *Failure
+	if !errors.As(err, &f) || f.Class != ClassNotAllowed || !strings.Contains(f.Message(), "broker.sasl.plain_over_plaintext") {
+		t.Errorf("PLAIN from %v: %v", remote, err)
+	}
+	g = testGuard(t, true)
+	if got := g.offered(remote); !slices.Contains(got, Plain) {
+		t.Errorf("offered with plain_over_plaintext: %v", got)
+	}
+	s = g.newPlain(Conn{IP: remote, Claim: func(string) error { return nil }})
+	if _, done, err := s.Step(t.Context(), []byte("kgate\x00kgate\x00pw")); !done || err != nil || s.User() != "kgate" {
+		t.Errorf("PLAIN with plain_over_plaintext: %v %v", done, err)
+	}
+}
+
+// fakeBroker reads what the guard hands the broker and answers every
+// request with an empty response of its correlation id (for ApiVersions
+// v0: no error, no keys).
+func fakeBroker(c *conn) {
+	defer c.Close()
+	for {
+		var size [4]byte
+		if _, err := io.ReadFull(c, size[:]); err != nil {
+			return
+		}
+		body := make([]byte, binary.BigEndian.Uint32(size[:]))
+		if _, err := io.ReadFull(c, body); err != nil || len(body) < 8 {
+			return
+		}
+		resp := binary.BigEndian.AppendUint32(nil, 10)
+		resp = append(resp, body[4:8]...)
+		resp = append(resp, 0, 0, 0, 0, 0, 0)
+		if _, err := c.Write(resp); err != nil {
+			return
+		}
+	}
+}
+
+// FuzzGuardConn feeds a guarded connection arbitrary client bytes (Kafka
+// requests, v0 raw tokens): it never panics, never hands the broker more
+// than it may read before authenticating, and ends.
+func FuzzGuardConn(f *testing.F) {
+	f.Add(handshake("PLAIN"))
+	f.Add(append(handshake("SCRAM-SHA-512"), authenticate(1, "n,,n=kgate,r=abc")...))
+	f.Add(append(handshake("PLAIN"), authenticate(2, "\x00kgate\x00wrong")...))
+	v0 := req(17, 0, append(binary.BigEndian.AppendUint16(nil, 5), "PLAIN"...), false)
+	f.Add(append(v0, rawToken([]byte("\x00kgate\x00pw"))...))
+	f.Add(append(v0, rawToken([]byte("\x00u\x00"))...))
+	f.Add(append(req(18, 0, nil, false), handshake("GSSAPI")...))
+	f.Add(req(3, 9, []byte{0, 0, 0, 0}, false))
+	f.Add([]byte{0, 0, 0, 9, 0, 36, 0, 2, 0, 0, 0, 1, 0xff})
+	g := testGuard(f, false)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer ln.Close()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		client, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer client.Close()
+		server, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newConn(server, g, netip.MustParseAddr("127.0.0.1"), func() {})
+		done := make(chan struct{})
+		go func() { defer close(done); fakeBroker(c) }()
+		_ = client.SetDeadline(time.Now().Add(5 * time.Second))
+		_, _ = client.Write(b)
+		_ = client.(*net.TCPConn).CloseWrite() // the guard sees the end of b
+		_, _ = io.Copy(io.Discard, client)
+		<-done
+	})
+}
+
+func FuzzParseRequest(f *testing.F) {
+	f.Add(handshake("PLAIN"))
+	f.Add(authenticate(1, "\x00u\x00p"))
+	f.Add(authenticate(2, "n,,n=u,r=x"))
+	f.Add([]byte{0, 0, 0, 9, 0, 36, 0, 2, 0, 0, 0, 1, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, minSize := range []int{0, 4} {
+			n, err := frameLen(b, minSize, maxFrame)
+			if err != nil || n == 0 || n > len(b) {
+				continue
+			}
+			q, err := parseRequest(b[:n])
+			if err == nil && len(q.auth) > n {
+				t.Fatalf("auth bytes longer than the frame")
+			}
+			_ = saslAuthenticateError(b[:n], q.version)
+			_, _, _ = parsePlain(b[4:n])
+			_, _ = decodeSASLName(string(b[4:n]))
+		}
+	})
 }
