@@ -136,7 +136,9 @@ func build(ctx context.Context, cfg config.Config, logger *slog.Logger, g *group
 		if err := syncBroker(ctx, svc.Policy()); err != nil {
 			return info, err
 		}
-		eb.guard.Admit(svc, au)
+		eb.guard.Admit(svc, au, func(ctx context.Context, user string) error {
+			return auth.ProvisionBrokerUser(ctx, kc.Kgo(), user, eb.creds.SCRAM512)
+		})
 		g.add("kafka port guard", eb.guard.Run, nil) // closes connections whose user's standing changed
 	}
 

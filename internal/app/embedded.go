@@ -15,16 +15,19 @@ import (
 	"github.com/kgate/kgate/internal/broker"
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/kafka"
+	"github.com/kgate/kgate/internal/kafkaport"
 )
 
 // embedded is the embedded broker. Unless kgate runs in open mode it is
-// secured: its Kafka port requires SASL, admits clients through a guard,
-// and enforces the permissions as ACLs.
+// secured: its Kafka port requires SASL, which a guard terminates before
+// the broker (see package kafkaport), and the broker enforces the
+// permissions as ACLs.
 type embedded struct {
 	*broker.Broker
 	// superuser is kgate's own identity on a secured broker.
 	superuser kafka.Credentials
-	guard     *auth.KafkaGuard // nil: not secured
+	guard     *kafkaport.Guard       // nil: not secured
+	creds     *kafkaport.Credentials // the users' broker credentials
 	logger    *slog.Logger
 }
 
@@ -67,9 +70,20 @@ func startEmbedded(cfg config.Config, superuser kafka.Credentials, logger *slog.
 		if err := os.Remove(filepath.Join(cfg.DataDir, "kafka", "sasl.json")); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("resetting the embedded broker's SASL state: %w", err)
 		}
-		e.guard = auth.NewKafkaGuard(auth.KafkaGuardOptions{
+		secret, err := dataSecret(cfg.DataDir, "kafka-port.secret", "the Kafka port's broker-credential secret")
+		if err != nil {
+			return nil, err
+		}
+		e.creds = kafkaport.NewCredentials([]byte(secret))
+		mech, _ := config.NormalizeSASLMechanism(superuser.Mechanism)
+		e.guard, err = kafkaport.New(kafkaport.Options{
 			Superuser:             superuser.Username,
+			SuperuserPassword:     superuser.Password.Reveal(),
+			SuperuserMechanism:    mech,
 			SuperuserUnguessable:  cfg.Kafka.SASL.Mechanism == "" && cfg.Kafka.SASL.File == "", // kafkaCredentials generated the password
+			Credentials:           e.creds,
+			Enabled:               cfg.Broker.SASL.Mechanisms,
+			PlainOverPlaintext:    cfg.Broker.SASL.PlainOverPlaintext,
 			FailuresPerSecond:     cfg.Auth.FailuresPerSecond,
 			FailureBurst:          cfg.Auth.FailureBurst,
 			UserFailuresPerSecond: cfg.Broker.UserFailuresPerSecond,
@@ -78,8 +92,11 @@ func startEmbedded(cfg config.Config, superuser kafka.Credentials, logger *slog.
 			MaxConnectionsPerUser: cfg.Broker.MaxConnectionsPerUser,
 			Logger:                logger,
 		})
+		if err != nil {
+			return nil, err
+		}
 		opts = append(opts,
-			broker.KfakeOpts(auth.BrokerOptions(superuser.Mechanism, superuser.Username, superuser.Password.Reveal())...),
+			broker.KfakeOpts(auth.BrokerOptions(mech, superuser.Username, superuser.Password.Reveal())...),
 			broker.WrapListener(e.guard.Listener))
 	}
 	b, err := broker.Start(cfg.DataDir, opts...)
@@ -98,11 +115,11 @@ func (e *embedded) secured() bool { return e != nil && e.guard != nil }
 // handshake is advertised, and the returned function makes the broker's
 // SCRAM users and ACLs follow a policy (at start and after each reload).
 func (e *embedded) secure(ctx context.Context, kc *kafka.Client) (func(context.Context, *auth.Policy) error, error) {
-	if err := auth.AdvertiseSASLHandshakeV0(ctx, e.Cluster(), kc.Kgo()); err != nil {
+	if err := kafkaport.AdvertiseSASLHandshakeV0(ctx, e.Cluster(), kc.Kgo()); err != nil {
 		return nil, err
 	}
 	return func(ctx context.Context, pol *auth.Policy) error {
-		return auth.SyncBroker(ctx, kc.Kgo(), pol, e.superuser.Username, e.logger)
+		return auth.SyncBroker(ctx, kc.Kgo(), pol, e.superuser.Username, e.creds.SCRAM512, e.logger)
 	}, nil
 }
 
@@ -116,7 +133,14 @@ func (e *embedded) close() {
 // brokerSecret returns kgate's password on the embedded broker, generated
 // into the data directory (mode 0600) on first start.
 func brokerSecret(dataDir string) (string, error) {
-	path := filepath.Join(dataDir, "broker-superuser.secret")
+	return dataSecret(dataDir, "broker-superuser.secret", "the embedded broker's superuser secret")
+}
+
+// dataSecret returns the secret in the data directory's file name (at
+// least 32 characters), generating 32 random bytes (hex) into it, mode
+// 0600, when there is none.
+func dataSecret(dataDir, name, what string) (string, error) {
+	path := filepath.Join(dataDir, name)
 	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
 		return strings.TrimSpace(string(b)), nil
 	}
@@ -129,7 +153,7 @@ func brokerSecret(dataDir string) (string, error) {
 	}
 	pw := hex.EncodeToString(r[:])
 	if err := os.WriteFile(path, []byte(pw+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("writing the embedded broker's superuser secret: %w", err)
+		return "", fmt.Errorf("writing %s: %w", what, err)
 	}
 	return pw, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/kgate/kgate/internal/config"
@@ -95,17 +96,22 @@ func (e *saslError) Error() string { return fmt.Sprintf("SASL error %d: %s", e.c
 // returns nil once authenticated, a *saslError when the server answered
 // with an error, or the I/O error of a connection closed on the attempt.
 func (c *kafkaConn) scramLogin(user, password string) error {
+	return c.saslLogin(scram.Auth{User: user, Pass: password}.AsSha512Mechanism())
+}
+
+// saslLogin authenticates c with m, as scramLogin.
+func (c *kafkaConn) saslLogin(m sasl.Mechanism) error {
 	hs := kmsg.NewPtrSASLHandshakeRequest()
 	hs.Version = 1
-	hs.Mechanism = "SCRAM-SHA-512"
+	hs.Mechanism = m.Name()
 	r, err := c.roundTrip(hs)
 	if err != nil {
 		return err
 	}
 	if code := r.(*kmsg.SASLHandshakeResponse).ErrorCode; code != 0 {
-		return &saslError{code: code, msg: "handshake"}
+		return &saslError{code: code, msg: "handshake: " + strings.Join(r.(*kmsg.SASLHandshakeResponse).SupportedMechanisms, ",")}
 	}
-	sess, msg, err := scram.Auth{User: user, Pass: password}.AsSha512Mechanism().Authenticate(context.Background(), c.RemoteAddr().String())
+	sess, msg, err := m.Authenticate(context.Background(), c.RemoteAddr().String())
 	if err != nil {
 		return err
 	}

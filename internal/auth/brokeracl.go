@@ -206,16 +206,23 @@ func BrokerOptions(mechanism, superuser, password string) []kfake.Opt {
 	}
 }
 
+// BrokerCredential returns the SCRAM-SHA-512 credential the embedded
+// broker knows user by. Clients never use it: the Kafka-port guard
+// authenticates them itself and then logs in to the broker with it on
+// their behalf (see package kafkaport), so the users file's own SCRAM
+// credentials never reach the broker.
+type BrokerCredential func(user string) (iterations int32, salt, saltedPassword []byte)
+
 // SyncBroker makes the broker's SCRAM users and ACLs those of the policy:
-// users with SCRAM credentials in the users file get them, every other
-// SCRAM user but superuser is removed, and the ACLs become exactly
-// KafkaACLs. It runs as the superuser.
-func SyncBroker(ctx context.Context, cl *kgo.Client, pol *Policy, superuser string, logger *slog.Logger) error {
+// every user of the users file gets its SCRAM-SHA-512 broker credential
+// from cred, every other SCRAM credential but superuser's is removed, and
+// the ACLs become exactly KafkaACLs. It runs as the superuser.
+func SyncBroker(ctx context.Context, cl *kgo.Client, pol *Policy, superuser string, cred BrokerCredential, logger *slog.Logger) error {
 	if pol.users.Lookup(superuser) != nil {
 		return fmt.Errorf("users file: %q is the name kgate uses on the embedded broker (auth.broker.superuser); rename the user", superuser)
 	}
 	adm := kadm.NewClient(cl)
-	if err := syncSCRAM(ctx, adm, pol, superuser); err != nil {
+	if err := syncSCRAM(ctx, adm, pol, superuser, cred); err != nil {
 		return fmt.Errorf("embedded broker SCRAM users: %w", err)
 	}
 	created, deleted, err := syncACLs(ctx, cl, pol.KafkaACLs())
@@ -226,7 +233,25 @@ func SyncBroker(ctx context.Context, cl *kgo.Client, pol *Policy, superuser stri
 	return nil
 }
 
-func syncSCRAM(ctx context.Context, adm *kadm.Client, pol *Policy, superuser string) error {
+// ProvisionBrokerUser gives the broker user's credential from cred: for a
+// user the Kafka-port guard authenticated who is not in the users file
+// (the next SyncBroker removes it again; connections already logged in
+// stay).
+func ProvisionBrokerUser(ctx context.Context, cl *kgo.Client, user string, cred BrokerCredential) error {
+	iter, salt, sp := cred(user)
+	res, err := kadm.NewClient(cl).AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: user, Mechanism: kadm.ScramSha512, Iterations: iter, Salt: salt, SaltedPassword: sp}})
+	if err != nil {
+		return err
+	}
+	for _, r := range res {
+		if r.Err != nil {
+			return fmt.Errorf("user %q: %w", r.User, r.Err)
+		}
+	}
+	return nil
+}
+
+func syncSCRAM(ctx context.Context, adm *kadm.Client, pol *Policy, superuser string, cred BrokerCredential) error {
 	have, err := adm.DescribeUserSCRAMs(ctx)
 	if err != nil {
 		return err
@@ -237,24 +262,16 @@ func syncSCRAM(ctx context.Context, adm *kadm.Client, pol *Policy, superuser str
 		if user == superuser {
 			continue
 		}
-		u := pol.users.Lookup(user)
+		known := pol.users.Lookup(user) != nil
 		for _, ci := range d.CredInfos {
-			keep := u != nil && (ci.Mechanism == kadm.ScramSha256 && u.SCRAM256 != nil || ci.Mechanism == kadm.ScramSha512 && u.SCRAM512 != nil)
-			if !keep {
+			if !known || ci.Mechanism != kadm.ScramSha512 {
 				del = append(del, kadm.DeleteSCRAM{User: user, Mechanism: ci.Mechanism})
 			}
 		}
 	}
 	for _, name := range pol.users.Names() {
-		u := pol.users.Lookup(name)
-		for _, c := range []struct {
-			m kadm.ScramMechanism
-			c *SCRAMCredential
-		}{{kadm.ScramSha256, u.SCRAM256}, {kadm.ScramSha512, u.SCRAM512}} {
-			if c.c != nil {
-				up = append(up, kadm.UpsertSCRAM{User: name, Mechanism: c.m, Iterations: c.c.Iterations, Salt: c.c.Salt, SaltedPassword: c.c.SaltedPassword})
-			}
-		}
+		iter, salt, sp := cred(name)
+		up = append(up, kadm.UpsertSCRAM{User: name, Mechanism: kadm.ScramSha512, Iterations: iter, Salt: salt, SaltedPassword: sp})
 	}
 	// One request per round, each naming a user at most once: brokers
 	// (kfake included) refuse a request that names a user twice.

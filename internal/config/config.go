@@ -10,6 +10,7 @@
 package config
 
 import (
+	"slices"
 	"time"
 )
 
@@ -161,6 +162,22 @@ type Broker struct {
 	// user logged in from before are exempt.
 	UserFailuresPerSecond float64 `yaml:"user_failures_per_second" env:"KGATE_BROKER_USER_FAILURES_PER_SECOND"`
 	UserFailureBurst      int     `yaml:"user_failure_burst" env:"KGATE_BROKER_USER_FAILURE_BURST"`
+	// SASL configures the SASL the Kafka port's guard terminates.
+	SASL BrokerSASL `yaml:"sasl"`
+}
+
+// BrokerMechanisms are the SASL mechanisms the Kafka port can offer.
+var BrokerMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
+
+// BrokerSASL configures the Kafka port's SASL (a secured embedded broker).
+type BrokerSASL struct {
+	// Mechanisms are offered, in this order, in every SaslHandshake
+	// response.
+	Mechanisms []string `yaml:"mechanisms" env:"KGATE_BROKER_SASL_MECHANISMS"`
+	// PlainOverPlaintext offers PLAIN, which sends the password in the
+	// clear, on connections from other addresses than loopback too (the
+	// Kafka port has no TLS).
+	PlainOverPlaintext bool `yaml:"plain_over_plaintext" env:"KGATE_BROKER_SASL_PLAIN_OVER_PLAINTEXT"`
 }
 
 // Consumers configures v2 consumer instances.
@@ -250,6 +267,7 @@ func Default() Config {
 			MaxConnectionsPerUser: 100,
 			UserFailuresPerSecond: 1,
 			UserFailureBurst:      50,
+			SASL:                  BrokerSASL{Mechanisms: slices.Clone(BrokerMechanisms)},
 		},
 		Consumers: Consumers{
 			InstanceTimeout: Duration(5 * time.Minute),

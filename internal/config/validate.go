@@ -146,6 +146,17 @@ func (c *Config) Validate() error {
 	if c.Broker.UserFailureBurst < 1 {
 		ps.Add("broker.user_failure_burst", "must be at least 1, got %d", c.Broker.UserFailureBurst)
 	}
+	if len(c.Broker.SASL.Mechanisms) == 0 {
+		ps.Add("broker.sasl.mechanisms", "must name at least one of %s", strings.Join(BrokerMechanisms, ", "))
+	}
+	for i, m := range c.Broker.SASL.Mechanisms {
+		switch {
+		case !slices.Contains(BrokerMechanisms, m):
+			ps.Add(fmt.Sprintf("broker.sasl.mechanisms[%d]", i), "must be one of %s (as spelled), got %q", strings.Join(BrokerMechanisms, ", "), m)
+		case slices.Index(c.Broker.SASL.Mechanisms, m) < i:
+			ps.Add(fmt.Sprintf("broker.sasl.mechanisms[%d]", i), "%s is listed twice", m)
+		}
+	}
 	positive(&ps, "consumers.instance_timeout", c.Consumers.InstanceTimeout)
 	positive(&ps, "consumers.request_timeout", c.Consumers.RequestTimeout)
 	if c.Consumers.MaxBytes < 1 {

@@ -1,4 +1,4 @@
-package auth_test
+package kafkaport_test
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,25 +17,14 @@ import (
 
 	"github.com/kgate/kgate/internal/auth"
 	"github.com/kgate/kgate/internal/broker"
+	"github.com/kgate/kgate/internal/config"
+	"github.com/kgate/kgate/internal/kafkaport"
 	"github.com/kgate/kgate/internal/testutil"
 )
 
 const superPW = "super-secret-password-for-the-test-broker"
 
 var protected = []string{"_kgate_tokens", "_kgate_usage", "_kgate_audit"}
-
-func loadPolicy(t testing.TB, permissions string) *auth.Policy {
-	t.Helper()
-	u, err := auth.LoadUsers("testdata/users.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := auth.ParsePermissions([]byte(permissions))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return auth.NewPolicy(u, p, protected)
-}
 
 func samplePermissions(t testing.TB) string {
 	b, err := os.ReadFile("testdata/permissions.yml")
@@ -49,43 +37,22 @@ func samplePermissions(t testing.TB) string {
 type secureBroker struct {
 	addr  string
 	admin *kgo.Client
-	pol   func() *auth.Policy
-	set   func(*auth.Policy)
-}
-
-// policyHolder is the policy a test broker's guard follows.
-type policyHolder struct {
-	mu  sync.Mutex
-	p   *auth.Policy
-	gen uint64
-	ch  chan struct{}
-}
-
-func (h *policyHolder) Policy() *auth.Policy { h.mu.Lock(); defer h.mu.Unlock(); return h.p }
-func (h *policyHolder) Generation() uint64   { h.mu.Lock(); defer h.mu.Unlock(); return h.gen }
-func (h *policyHolder) Changed() <-chan struct{} {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.ch
-}
-
-func (h *policyHolder) set(p *auth.Policy) {
-	h.mu.Lock()
-	h.p = p
-	h.gen++
-	close(h.ch)
-	h.ch = make(chan struct{})
-	h.mu.Unlock()
+	// set rewrites the permissions file and reloads, as kgate does.
+	set func(permissions string)
 }
 
 // startSecureBroker runs the embedded broker as kgate does with users
-// configured: SASL required, ACLs from the policy, the Kafka-port guard.
-func startSecureBroker(t *testing.T, pol *auth.Policy) *secureBroker {
+// configured: the guard terminating SASL before it, ACLs and the users'
+// broker credentials from a real auth.Service over testdata's files.
+func startSecureBroker(t *testing.T, permissions string) *secureBroker {
 	t.Helper()
-	h := &policyHolder{p: pol, ch: make(chan struct{})}
-	sb := &secureBroker{pol: h.Policy}
-	guard := auth.NewKafkaGuard(auth.KafkaGuardOptions{Superuser: "kgate", FailuresPerSecond: 1000, FailureBurst: 1000,
-		UserFailuresPerSecond: 1000, UserFailureBurst: 1000, MaxConnections: 1000, MaxConnectionsPerUser: 100, Logger: testutil.Logger()})
+	creds := kafkaport.NewCredentials([]byte("0123456789abcdef0123456789abcdef"))
+	guard, err := kafkaport.New(kafkaport.Options{Superuser: "kgate", SuperuserPassword: superPW, Credentials: creds,
+		FailuresPerSecond: 1000, FailureBurst: 1000, UserFailuresPerSecond: 1000, UserFailureBurst: 1000,
+		MaxConnections: 1000, MaxConnectionsPerUser: 100, Logger: testutil.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	b, err := broker.Start(t.TempDir(), broker.Listen("127.0.0.1:0"), broker.Logger(testutil.Logger()),
 		broker.KfakeOpts(auth.BrokerOptions("SCRAM-SHA-512", "kgate", superPW)...),
 		broker.WrapListener(guard.Listener))
@@ -93,25 +60,49 @@ func startSecureBroker(t *testing.T, pol *auth.Policy) *secureBroker {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	sb.addr = b.Addr()
+	sb := &secureBroker{addr: b.Addr()}
 	sb.admin = client(t, sb.addr, "kgate", superPW, true)
 	ctx := t.Context()
-	if err := auth.AdvertiseSASLHandshakeV0(ctx, b.Cluster(), sb.admin); err != nil {
+	if err := kafkaport.AdvertiseSASLHandshakeV0(ctx, b.Cluster(), sb.admin); err != nil {
 		t.Fatal(err)
 	}
-	if err := auth.SyncBroker(ctx, sb.admin, pol, "kgate", testutil.Logger()); err != nil {
+	dir := t.TempDir()
+	users, perms := filepath.Join(dir, "users.yml"), filepath.Join(dir, "permissions.yml")
+	ub, err := os.ReadFile("testdata/users.yml")
+	if err != nil {
 		t.Fatal(err)
 	}
-	guard.Admit(h, nil)
+	for path, b := range map[string][]byte{users: ub, perms: []byte(permissions)} {
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ac := config.Default().Auth
+	ac.Users, ac.Permissions = users, perms
+	sync := func(ctx context.Context, pol *auth.Policy) error {
+		return auth.SyncBroker(ctx, sb.admin, pol, "kgate", creds.SCRAM512, testutil.Logger())
+	}
+	svc, err := auth.New(ctx, auth.Options{Config: ac, DataDir: dir, Protected: protected, Logger: testutil.Logger(), OnReload: sync})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sync(ctx, svc.Policy()); err != nil {
+		t.Fatal(err)
+	}
+	guard.Admit(svc, nil, func(ctx context.Context, user string) error {
+		return auth.ProvisionBrokerUser(ctx, sb.admin, user, creds.SCRAM512)
+	})
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = guard.Run(runCtx) }()
 	t.Cleanup(func() { stop(); <-done })
-	sb.set = func(p *auth.Policy) {
-		if err := auth.SyncBroker(ctx, sb.admin, p, "kgate", testutil.Logger()); err != nil {
+	sb.set = func(p string) {
+		if err := os.WriteFile(perms, []byte(p), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		h.set(p)
+		if _, err := svc.Reload(ctx, "test"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, topic := range []string{"customer1", "customer2", "logs-app", "anything", "partner-in", "_kgate_tokens"} {
 		if _, err := kadm.NewClient(sb.admin).CreateTopic(ctx, 1, -1, nil, topic); err != nil {
@@ -168,7 +159,7 @@ func fetch(t *testing.T, addr, user, pw, topic string) error {
 }
 
 func TestKafkaPortHasHTTPRights(t *testing.T) {
-	sb := startSecureBroker(t, loadPolicy(t, samplePermissions(t)))
+	sb := startSecureBroker(t, samplePermissions(t))
 	if err := produce(t, client(t, sb.addr, "admin", "adminpw", true), "logs-app"); err != nil {
 		t.Fatalf("admin produce: %v", err)
 	}
@@ -231,42 +222,33 @@ func TestKafkaPortHasHTTPRights(t *testing.T) {
 }
 
 func TestKafkaPortFollowsReload(t *testing.T) {
-	sb := startSecureBroker(t, loadPolicy(t, samplePermissions(t)))
+	sb := startSecureBroker(t, samplePermissions(t))
 	c1 := client(t, sb.addr, "customer1", "password1", true)
 	if err := produce(t, c1, "customer2"); !errors.Is(err, kerr.TopicAuthorizationFailed) {
 		t.Fatalf("before reload: %v", err)
 	}
-	sb.set(loadPolicy(t, samplePermissions(t)+"\ncustomer1:\n  produce: [customer2]\n"))
+	sb.set(samplePermissions(t) + "\ncustomer1:\n  produce: [customer2]\n")
 	if err := produce(t, c1, "customer2"); err != nil {
 		t.Fatalf("after granting: %v", err)
 	}
-	sb.set(loadPolicy(t, samplePermissions(t)))
+	sb.set(samplePermissions(t))
 	if err := produce(t, c1, "customer2"); !errors.Is(err, kerr.TopicAuthorizationFailed) {
 		t.Fatalf("after revoking the grant: %v", err)
 	}
 	// The CIDR guard follows the policy too: allowed from loopback,
 	// partner's connection goes through (the control for the refusal in
 	// TestKafkaPortHasHTTPRights).
-	sb.set(loadPolicy(t, strings.Replace(samplePermissions(t), "cidrs: [10.0.0.0/8]", "cidrs: [10.0.0.0/8, 127.0.0.0/8]", 1)))
+	sb.set(strings.Replace(samplePermissions(t), "cidrs: [10.0.0.0/8]", "cidrs: [10.0.0.0/8, 127.0.0.0/8]", 1))
 	if err := produce(t, client(t, sb.addr, "partner", "partnerpw", true), "partner-in"); err != nil {
 		t.Fatalf("partner from loopback once allowed: %v", err)
 	}
-}
-
-func TestKafkaACLsGolden(t *testing.T) {
-	var b strings.Builder
-	for _, a := range loadPolicy(t, samplePermissions(t)).KafkaACLs() {
-		b.WriteString(a.String())
-		b.WriteByte('\n')
-	}
-	testutil.Golden(t, "kafka_acls", []byte(b.String()))
 }
 
 // TestKcatSASL shows librdkafka (kcat) authenticating with SCRAM against
 // the embedded broker, which it cannot do against plain kfake.
 func TestKcatSASL(t *testing.T) {
 	kcat := testutil.RequireTool(t, "kcat")
-	sb := startSecureBroker(t, loadPolicy(t, samplePermissions(t)))
+	sb := startSecureBroker(t, samplePermissions(t))
 	cfg := filepath.Join(t.TempDir(), "kcat.conf")
 	write := func(user, pw string) {
 		conf := "security.protocol=SASL_PLAINTEXT\nsasl.mechanisms=SCRAM-SHA-512\nsasl.username=" + user + "\nsasl.password=" + pw + "\n"
