@@ -10,7 +10,7 @@ import (
 
 // requestFrame is a request frame of n bytes in all with the API key and
 // correlation id (the rest is padding: the meter reads the header only).
-func requestFrame(key int16, corr int32, n int) []byte {
+func meterRequest(key int16, corr int32, n int) []byte {
 	f := make([]byte, n)
 	binary.BigEndian.PutUint32(f, uint32(n-4))
 	binary.BigEndian.PutUint16(f[4:], uint16(key))
@@ -18,7 +18,7 @@ func requestFrame(key int16, corr int32, n int) []byte {
 	return f
 }
 
-func responseFrame(corr int32, n int) []byte {
+func meterResponse(corr int32, n int) []byte {
 	f := make([]byte, n)
 	binary.BigEndian.PutUint32(f, uint32(n-4))
 	binary.BigEndian.PutUint32(f[4:], uint32(corr))
@@ -41,31 +41,31 @@ func TestMeterSlowsToTheByteRate(t *testing.T) {
 	u := ratelimit.NewUsage("n1")
 	m := newMeter(ticket(t, u, ratelimit.Limits{BytesPerSecond: 1000, ByteBurst: 1000}, now), clock)
 
-	if d, ex := m.request(requestFrame(apiProduce, 1, 600)); d != 0 || ex != nil {
+	if d, ex := m.request(meterRequest(apiProduce, 1, 600)); d != 0 || ex != nil {
 		t.Fatalf("first produce within the burst: wait %v, %v", d, ex)
 	}
-	d, ex := m.request(requestFrame(apiProduce, 2, 600))
+	d, ex := m.request(meterRequest(apiProduce, 2, 600))
 	if ex != nil || d != 200*time.Millisecond {
 		t.Fatalf("second produce, 200 bytes over the burst at 1000/s: wait %v (%v), want 200ms", d, ex)
 	}
 	// A metadata request right after waits out the debt too: the
 	// connection is muted, not the request kind.
-	if d, _ := m.request(requestFrame(3, 3, 50)); d != 200*time.Millisecond {
+	if d, _ := m.request(meterRequest(3, 3, 50)); d != 200*time.Millisecond {
 		t.Fatalf("metadata while muted: wait %v, want 200ms", d)
 	}
 	now = now.Add(200 * time.Millisecond)
-	if d, _ := m.request(requestFrame(3, 4, 50)); d != 0 {
+	if d, _ := m.request(meterRequest(3, 4, 50)); d != 0 {
 		t.Fatalf("metadata after the debt was paid: wait %v", d)
 	}
 
 	// Fetch responses are charged when written, the request is free.
-	if d, _ := m.request(requestFrame(apiFetch, 5, 80)); d != 0 {
+	if d, _ := m.request(meterRequest(apiFetch, 5, 80)); d != 0 {
 		t.Fatalf("fetch request: wait %v", d)
 	}
-	m.response(responseFrame(4, 5000)) // metadata's answer: not charged
-	m.response(responseFrame(5, 1500))
+	m.response(meterResponse(4, 5000)) // metadata's answer: not charged
+	m.response(meterResponse(5, 1500))
 	// The bucket was empty (the debt just paid): 1500 bytes take 1.5s.
-	if d, _ := m.request(requestFrame(apiFetch, 6, 80)); d != 1500*time.Millisecond {
+	if d, _ := m.request(meterRequest(apiFetch, 6, 80)); d != 1500*time.Millisecond {
 		t.Fatalf("fetch after a 1500-byte fetch response: wait %v, want 1.5s", d)
 	}
 	if _, b := u.Used("customer1", now); b != 600+600+1500 {
@@ -77,10 +77,10 @@ func TestMeterEndsAtTheDailyQuota(t *testing.T) {
 	now := time.Date(2026, 3, 4, 23, 59, 0, 0, time.UTC)
 	u := ratelimit.NewUsage("n1")
 	m := newMeter(ticket(t, u, ratelimit.Limits{DailyBytes: 1000}, now), func() time.Time { return now })
-	if _, ex := m.request(requestFrame(apiProduce, 1, 900)); ex != nil {
+	if _, ex := m.request(meterRequest(apiProduce, 1, 900)); ex != nil {
 		t.Fatalf("produce within the quota: %v", ex)
 	}
-	_, ex := m.request(requestFrame(apiProduce, 2, 200))
+	_, ex := m.request(meterRequest(apiProduce, 2, 200))
 	if ex == nil || ex.Limit != "daily_bytes" {
 		t.Fatalf("produce over the quota: %v, want daily_bytes", ex)
 	}
@@ -89,9 +89,9 @@ func TestMeterEndsAtTheDailyQuota(t *testing.T) {
 	}
 
 	m = newMeter(ticket(t, u, ratelimit.Limits{DailyBytes: 1000}, now), func() time.Time { return now })
-	m.request(requestFrame(apiFetch, 1, 80))
-	m.response(responseFrame(1, 500))
-	if _, ex := m.request(requestFrame(apiFetch, 2, 80)); ex == nil {
+	m.request(meterRequest(apiFetch, 1, 80))
+	m.response(meterResponse(1, 500))
+	if _, ex := m.request(meterRequest(apiFetch, 2, 80)); ex == nil {
 		t.Fatal("a request after a fetch response that exceeded the quota went through")
 	}
 }
