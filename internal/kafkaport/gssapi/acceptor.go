@@ -137,9 +137,9 @@ type Session struct {
 type step int
 
 const (
-	stepInitial step = iota // awaiting the initial context token
-	stepAfterRep            // AP-REP sent, awaiting an empty message
-	stepAnswer              // offer sent, awaiting the answer
+	stepInitial  step = iota // awaiting the initial context token
+	stepAfterRep             // AP-REP sent, awaiting an empty message
+	stepAnswer               // offer sent, awaiting the answer
 	stepDone
 	stepFailed
 )
@@ -192,7 +192,12 @@ func (s *Session) Step(ctx context.Context, msg []byte) (reply []byte, done bool
 }
 
 // User returns the kgate user the principal maps to, once done.
-func (s *Session) User() string { return s.user }
+func (s *Session) User() string {
+	if s.step != stepDone {
+		return ""
+	}
+	return s.user
+}
 
 // Principal returns the client's full Kerberos principal, such as
 // alice@KGATE.TEST, once done.

@@ -312,7 +312,6 @@ func unframe(t *testing.T, tok, tokID []byte) []byte {
 	return rv.Bytes[len(oid)+2:]
 }
 
-
 // TestMutualAuthentication: a client asking for mutual authentication
 // with an authenticator subkey (MIT's and the JDK's shape) gets an AP-REP
 // it can verify, then the offer under the subkey; authorization ids that
