@@ -161,7 +161,35 @@ type Broker struct {
 	// user logged in from before are exempt.
 	UserFailuresPerSecond float64 `yaml:"user_failures_per_second" env:"KGATE_BROKER_USER_FAILURES_PER_SECOND"`
 	UserFailureBurst      int     `yaml:"user_failure_burst" env:"KGATE_BROKER_USER_FAILURE_BURST"`
+	// SASL configures the mechanisms kgate itself terminates on the
+	// Kafka port.
+	SASL BrokerSASL `yaml:"sasl"`
 }
+
+// BrokerSASL configures SASL on the embedded broker's Kafka port.
+type BrokerSASL struct {
+	Kerberos Kerberos `yaml:"kerberos"`
+}
+
+// Kerberos configures the GSSAPI (Kerberos) mechanism of the Kafka port:
+// the service's keys and how client principals map to kgate users.
+// Kerberos users need no password in the users file.
+type Kerberos struct {
+	// Keytab is the path of the keytab holding ServicePrincipal's keys;
+	// it must not be readable by everyone.
+	Keytab string `yaml:"keytab" env:"KGATE_BROKER_SASL_KERBEROS_KEYTAB"`
+	// ServicePrincipal is the broker's principal with its realm, such as
+	// kafka/broker1.example.com@EXAMPLE.COM (clients ask for
+	// <sasl.kerberos.service.name>/<the host they connect to>).
+	ServicePrincipal string `yaml:"service_principal" env:"KGATE_BROKER_SASL_KERBEROS_SERVICE_PRINCIPAL"`
+	// PrincipalToLocalRules are Kafka's
+	// sasl.kerberos.principal.to.local.rules, tried in order; DEFAULT
+	// strips the service principal's realm (and only that realm).
+	PrincipalToLocalRules []string `yaml:"principal_to_local_rules" env:"KGATE_BROKER_SASL_KERBEROS_PRINCIPAL_TO_LOCAL_RULES"`
+}
+
+// Enabled reports whether the Kafka port offers GSSAPI.
+func (k Kerberos) Enabled() bool { return k.Keytab != "" || k.ServicePrincipal != "" }
 
 // Consumers configures v2 consumer instances.
 type Consumers struct {
@@ -250,6 +278,8 @@ func Default() Config {
 			MaxConnectionsPerUser: 100,
 			UserFailuresPerSecond: 1,
 			UserFailureBurst:      50,
+			// Kafka's default.
+			SASL: BrokerSASL{Kerberos: Kerberos{PrincipalToLocalRules: []string{"DEFAULT"}}},
 		},
 		Consumers: Consumers{
 			InstanceTimeout: Duration(5 * time.Minute),
