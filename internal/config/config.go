@@ -178,7 +178,29 @@ type BrokerSASL struct {
 	// clear, on connections from other addresses than loopback too (the
 	// Kafka port has no TLS).
 	PlainOverPlaintext bool `yaml:"plain_over_plaintext" env:"KGATE_BROKER_SASL_PLAIN_OVER_PLAINTEXT"`
+	// Kerberos configures GSSAPI.
+	Kerberos Kerberos `yaml:"kerberos"`
 }
+
+// Kerberos configures the GSSAPI (Kerberos) mechanism of the Kafka port:
+// the service's keys and how client principals map to kgate users.
+// Kerberos users need no password in the users file.
+type Kerberos struct {
+	// Keytab is the path of the keytab holding ServicePrincipal's keys;
+	// it must not be readable by everyone.
+	Keytab string `yaml:"keytab" env:"KGATE_BROKER_SASL_KERBEROS_KEYTAB"`
+	// ServicePrincipal is the broker's principal with its realm, such as
+	// kafka/broker1.example.com@EXAMPLE.COM (clients ask for
+	// <sasl.kerberos.service.name>/<the host they connect to>).
+	ServicePrincipal string `yaml:"service_principal" env:"KGATE_BROKER_SASL_KERBEROS_SERVICE_PRINCIPAL"`
+	// PrincipalToLocalRules are Kafka's
+	// sasl.kerberos.principal.to.local.rules, tried in order; DEFAULT
+	// strips the service principal's realm (and only that realm).
+	PrincipalToLocalRules []string `yaml:"principal_to_local_rules" env:"KGATE_BROKER_SASL_KERBEROS_PRINCIPAL_TO_LOCAL_RULES"`
+}
+
+// Enabled reports whether the Kafka port offers GSSAPI.
+func (k Kerberos) Enabled() bool { return k.Keytab != "" || k.ServicePrincipal != "" }
 
 // Consumers configures v2 consumer instances.
 type Consumers struct {
@@ -267,7 +289,8 @@ func Default() Config {
 			MaxConnectionsPerUser: 100,
 			UserFailuresPerSecond: 1,
 			UserFailureBurst:      50,
-			SASL:                  BrokerSASL{Mechanisms: slices.Clone(BrokerMechanisms)},
+			// Kerberos's rules: Kafka's default.
+			SASL: BrokerSASL{Mechanisms: slices.Clone(BrokerMechanisms), Kerberos: Kerberos{PrincipalToLocalRules: []string{"DEFAULT"}}},
 		},
 		Consumers: Consumers{
 			InstanceTimeout: Duration(5 * time.Minute),

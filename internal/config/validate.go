@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -157,6 +158,7 @@ func (c *Config) Validate() error {
 			ps.Add(fmt.Sprintf("broker.sasl.mechanisms[%d]", i), "%s is listed twice", m)
 		}
 	}
+	c.Broker.SASL.Kerberos.validate(&ps, "broker.sasl.kerberos")
 	positive(&ps, "consumers.instance_timeout", c.Consumers.InstanceTimeout)
 	positive(&ps, "consumers.request_timeout", c.Consumers.RequestTimeout)
 	if c.Consumers.MaxBytes < 1 {
@@ -237,6 +239,39 @@ func (k *Kafka) validate(ps *Problems, prefix string) {
 	}
 	if s.Password == "" && s.PasswordFile == "" {
 		ps.Add(prefix+".sasl.password", "must be set (or password_file) with a SASL mechanism")
+	}
+}
+
+// servicePrincipal is name/host@REALM (or name@REALM): components
+// without "/", "@", escapes or spaces, and a realm.
+var servicePrincipal = regexp.MustCompile(`^[^/@\\\s]+(/[^/@\\\s]+)*@[^/@\\\s]+$`)
+
+func (k Kerberos) validate(ps *Problems, prefix string) {
+	if !k.Enabled() {
+		return
+	}
+	if k.Keytab == "" {
+		ps.Add(prefix+".keytab", "must be set with service_principal")
+	} else if fi, err := os.Stat(k.Keytab); err != nil {
+		ps.Add(prefix+".keytab", "cannot be read: %v", err)
+	} else if fi.Mode().Perm()&0o004 != 0 {
+		ps.Add(prefix+".keytab", "%s is readable by every user (mode %04o): it holds the service's keys; chmod 600 or 640", k.Keytab, fi.Mode().Perm())
+	} else {
+		fileReadable(ps, prefix+".keytab", k.Keytab)
+	}
+	if !servicePrincipal.MatchString(k.ServicePrincipal) {
+		ps.Add(prefix+".service_principal", "must be a principal with its realm such as kafka/broker1.example.com@EXAMPLE.COM, got %q", k.ServicePrincipal)
+	}
+	// The rules' regular expressions are compiled when the Kafka port
+	// starts (kafkaport/gssapi, which config does not import); here only
+	// their shape is checked.
+	if len(k.PrincipalToLocalRules) == 0 {
+		ps.Add(prefix+".principal_to_local_rules", "must hold at least one rule (DEFAULT strips the service principal's realm)")
+	}
+	for i, r := range k.PrincipalToLocalRules {
+		if r != "DEFAULT" && !strings.HasPrefix(r, "RULE:[") {
+			ps.Add(fmt.Sprintf("%s.principal_to_local_rules[%d]", prefix, i), "must be DEFAULT or RULE:[n:format](match)s/from/to/g, got %q", r)
+		}
 	}
 }
 
