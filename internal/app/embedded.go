@@ -16,6 +16,7 @@ import (
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/kafkaport"
+	"github.com/kgate/kgate/internal/kafkaport/gssapi"
 )
 
 // embedded is the embedded broker. Unless kgate runs in open mode it is
@@ -76,13 +77,18 @@ func startEmbedded(cfg config.Config, superuser kafka.Credentials, logger *slog.
 		}
 		e.creds = kafkaport.NewCredentials([]byte(secret))
 		mech, _ := config.NormalizeSASLMechanism(superuser.Mechanism)
+		extra, err := saslMechanisms(cfg.Broker.SASL)
+		if err != nil {
+			return nil, err
+		}
 		e.guard, err = kafkaport.New(kafkaport.Options{
+			Mechanisms:            extra,
 			Superuser:             superuser.Username,
 			SuperuserPassword:     superuser.Password.Reveal(),
 			SuperuserMechanism:    mech,
 			SuperuserUnguessable:  cfg.Kafka.SASL.Mechanism == "" && cfg.Kafka.SASL.File == "", // kafkaCredentials generated the password
 			Credentials:           e.creds,
-			Enabled:               cfg.Broker.SASL.Mechanisms,
+			Enabled:               cfg.Broker.SASL.Offered(),
 			PlainOverPlaintext:    cfg.Broker.SASL.PlainOverPlaintext,
 			FailuresPerSecond:     cfg.Auth.FailuresPerSecond,
 			FailureBurst:          cfg.Auth.FailureBurst,
@@ -157,3 +163,47 @@ func dataSecret(dataDir, name, what string) (string, error) {
 	}
 	return pw, nil
 }
+
+// saslMechanisms are the Kafka port's mechanisms beyond the guard's own:
+// GSSAPI when Kerberos is configured.
+func saslMechanisms(c config.BrokerSASL) (map[string]kafkaport.NewSession, error) {
+	m := map[string]kafkaport.NewSession{}
+	if k := c.Kerberos; k.Enabled() {
+		acc, err := gssapi.New(gssapi.Config{Keytab: k.Keytab, ServicePrincipal: k.ServicePrincipal, Rules: k.PrincipalToLocalRules})
+		if err != nil {
+			return nil, fmt.Errorf("broker.sasl.kerberos: %w", err)
+		}
+		m["GSSAPI"] = func(c kafkaport.Conn) kafkaport.Session {
+			return &kerberosSession{s: acc.Start(c.IP), claim: c.Claim}
+		}
+	}
+	return m, nil
+}
+
+// kerberosSession is a GSSAPI exchange as the guard runs sessions: the
+// user is known once the ticket checked out, and is claimed then (its
+// failure limits and address rules apply).
+type kerberosSession struct {
+	s     *gssapi.Session
+	claim func(string) error
+}
+
+func (k *kerberosSession) Step(ctx context.Context, msg []byte) ([]byte, bool, error) {
+	reply, done, err := k.s.Step(ctx, msg)
+	if err != nil {
+		switch r := gssapi.ReasonOf(err); r {
+		case gssapi.ReasonExpired:
+			return nil, true, kafkaport.TokenExpired(k.s.User(), "Kerberos: "+err.Error())
+		default:
+			return nil, true, kafkaport.BadCredentials(k.s.User(), "Kerberos: "+err.Error())
+		}
+	}
+	if done {
+		if err := k.claim(k.s.User()); err != nil {
+			return nil, true, err
+		}
+	}
+	return reply, done, nil
+}
+
+func (k *kerberosSession) User() string { return k.s.User() }

@@ -167,7 +167,13 @@ type Broker struct {
 }
 
 // BrokerMechanisms are the SASL mechanisms the Kafka port can offer.
-var BrokerMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
+// GSSAPI is offered only with broker.sasl.kerberos configured, and then
+// whether listed or not (see BrokerSASL.Offered).
+var BrokerMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "GSSAPI"}
+
+// DefaultBrokerMechanisms are offered when broker.sasl.mechanisms is not
+// set.
+var DefaultBrokerMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
 
 // BrokerSASL configures the Kafka port's SASL (a secured embedded broker).
 type BrokerSASL struct {
@@ -201,6 +207,17 @@ type Kerberos struct {
 
 // Enabled reports whether the Kafka port offers GSSAPI.
 func (k Kerberos) Enabled() bool { return k.Keytab != "" || k.ServicePrincipal != "" }
+
+// Offered returns the mechanisms the Kafka port offers: Mechanisms, with
+// GSSAPI added at the end when Kerberos is configured and dropped when it
+// is not (configuring a keytab is how GSSAPI is turned on).
+func (s BrokerSASL) Offered() []string {
+	out := slices.DeleteFunc(slices.Clone(s.Mechanisms), func(m string) bool { return m == "GSSAPI" })
+	if s.Kerberos.Enabled() {
+		out = append(out, "GSSAPI")
+	}
+	return out
+}
 
 // Consumers configures v2 consumer instances.
 type Consumers struct {
@@ -290,7 +307,7 @@ func Default() Config {
 			UserFailuresPerSecond: 1,
 			UserFailureBurst:      50,
 			// Kerberos's rules: Kafka's default.
-			SASL: BrokerSASL{Mechanisms: slices.Clone(BrokerMechanisms), Kerberos: Kerberos{PrincipalToLocalRules: []string{"DEFAULT"}}},
+			SASL: BrokerSASL{Mechanisms: slices.Clone(DefaultBrokerMechanisms), Kerberos: Kerberos{PrincipalToLocalRules: []string{"DEFAULT"}}},
 		},
 		Consumers: Consumers{
 			InstanceTimeout: Duration(5 * time.Minute),

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -83,5 +84,25 @@ func TestKerberosEnv(t *testing.T) {
 	}
 	if !ServeCommand.Uses("broker.sasl.kerberos.keytab") {
 		t.Error("kgate serve does not read broker.sasl.kerberos")
+	}
+}
+
+func TestBrokerSASLOffered(t *testing.T) {
+	s := Default().Broker.SASL
+	if got := s.Offered(); !slices.Equal(got, []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}) {
+		t.Errorf("without Kerberos: %v", got)
+	}
+	s.Kerberos.Keytab, s.Kerberos.ServicePrincipal = "/k", "kafka/h@R"
+	if got := s.Offered(); !slices.Equal(got, []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "GSSAPI"}) {
+		t.Errorf("with Kerberos: %v", got)
+	}
+	s.Mechanisms = []string{"GSSAPI", "SCRAM-SHA-512"}
+	if got := s.Offered(); !slices.Equal(got, []string{"SCRAM-SHA-512", "GSSAPI"}) {
+		t.Errorf("listed first: %v", got)
+	}
+	c := Default()
+	c.Broker.SASL.Mechanisms = []string{"GSSAPI"}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "GSSAPI needs broker.sasl.kerberos") {
+		t.Errorf("GSSAPI without Kerberos: %v", err)
 	}
 }

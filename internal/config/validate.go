@@ -158,6 +158,9 @@ func (c *Config) Validate() error {
 			ps.Add(fmt.Sprintf("broker.sasl.mechanisms[%d]", i), "%s is listed twice", m)
 		}
 	}
+	if slices.Contains(c.Broker.SASL.Mechanisms, "GSSAPI") && !c.Broker.SASL.Kerberos.Enabled() {
+		ps.Add("broker.sasl.mechanisms", "GSSAPI needs broker.sasl.kerberos.keytab and broker.sasl.kerberos.service_principal")
+	}
 	c.Broker.SASL.Kerberos.validate(&ps, "broker.sasl.kerberos")
 	positive(&ps, "consumers.instance_timeout", c.Consumers.InstanceTimeout)
 	positive(&ps, "consumers.request_timeout", c.Consumers.RequestTimeout)
