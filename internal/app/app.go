@@ -147,6 +147,9 @@ func build(ctx context.Context, cfg config.Config, logger *slog.Logger, g *group
 		return info, err
 	}
 	g.add("limits", lim.run, nil)
+	if eb.secured() {
+		eb.guard.Meter(lim) // a tenant's byte limits hold on the Kafka port too
+	}
 
 	var certs *auth.CertReloader // nil without HTTPS
 	if cfg.Auth.HTTPS.Listen != "" {

@@ -103,6 +103,17 @@ func (l *limits) limitsFor(principal string) ratelimit.Limits {
 	return ratelimit.FromConfig(l.cfg).With(l.svc.Policy().LimitsFor(principal))
 }
 
+// Admit admits a Kafka-port connection of user: its Produce requests and
+// Fetch responses are charged to the ticket, against the same buckets and
+// quotas as the user's HTTP requests.
+func (l *limits) Admit(user string, now time.Time) (*ratelimit.Ticket, *ratelimit.Exceeded) {
+	t, ex := l.limiter.Admit(ratelimit.Subject{Key: user, Principal: user, Limits: l.limitsFor(user)}, now, true)
+	if ex != nil {
+		return nil, ex
+	}
+	return &t, nil
+}
+
 // subject names whom a request is charged to: the principal, and for
 // anonymous callers each client address gets its own buckets (the daily
 // quota is shared by all anonymous callers).

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kgate/kgate/internal/audit"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
@@ -37,9 +38,12 @@ var (
 // time, and Read waits for each answer before handing on the next.
 type conn struct {
 	net.Conn
-	g      *Guard
-	ip     netip.Addr
-	pass   atomic.Bool // authenticated and logged in: bytes pass untouched
+	g    *Guard
+	ip   netip.Addr
+	pass atomic.Bool // authenticated and logged in: bytes pass untouched
+	// meter, set before pass, charges the user's traffic (nil: kgate's
+	// own connections, or no limits).
+	meter  *meter
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{} // closed by Close
@@ -166,6 +170,13 @@ func (c *conn) Read(p []byte) (int, error) {
 			return n, nil
 		}
 		if c.pass.Load() {
+			if c.meter != nil {
+				if err := c.meteredFrame(); err != nil {
+					c.Close()
+					return 0, err
+				}
+				continue
+			}
 			if len(c.in) > 0 { // sent by the client before its login ended
 				n := copy(p, c.in)
 				c.in = c.in[n:]
@@ -187,6 +198,52 @@ func (c *conn) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
+}
+
+// meteredFrame reads the client's next request, charges it and, after
+// the wait the meter asks for, hands it to the broker. A request over the
+// daily byte quota is not handed over: the connection ends (audited).
+func (c *conn) meteredFrame() error {
+	var buf [16 << 10]byte
+	for {
+		n, err := frameLen(c.in, 4, math.MaxInt32)
+		if err != nil {
+			return err
+		}
+		if n > 0 && len(c.in) >= n {
+			break
+		}
+		m, rerr := c.Conn.Read(buf[:])
+		c.in = append(c.in, buf[:m]...)
+		if rerr != nil && m == 0 {
+			return rerr
+		}
+	}
+	n, _ := frameLen(c.in, 4, math.MaxInt32)
+	frame := c.in[:n:n]
+	wait, ex := c.meter.request(frame)
+	if ex != nil {
+		id := c.identity()
+		c.g.logger.Info("kafka port: closing a connection over its daily byte quota", "principal", id.user, "client_ip", c.ip.String())
+		c.g.record(c.g.deps.Load(), audit.Record{Event: audit.Denied, Principal: id.user, ClientIP: c.ip.String(),
+			Reason: ex.Message + " (Kafka port)"})
+		return errRefused
+	}
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-c.done:
+			t.Stop()
+			return errClosed
+		}
+	}
+	c.out = append(c.out[:0], frame...)
+	c.in = c.in[n:]
+	if len(c.in) == 0 {
+		c.in = nil
+	}
+	return nil
 }
 
 // readFrame reads the client's next frame (size prefix included).
@@ -393,6 +450,17 @@ func (c *conn) awaitBroker() error {
 	if pending != nil {
 		pending() // no longer an unauthenticated connection
 	}
+	if id := c.identity(); id.user != c.g.o.Superuser {
+		if ref := c.g.limits.Load(); ref != nil {
+			t, ex := ref.l.Admit(id.user, time.Now())
+			if ex != nil {
+				c.g.record(c.g.deps.Load(), audit.Record{Event: audit.Denied, Principal: id.user, ClientIP: c.ip.String(),
+					Reason: ex.Message + " (Kafka port)"})
+				return errRefused
+			}
+			c.meter = newMeter(t, nil)
+		}
+	}
 	c.pass.Store(true)
 	c.g.passed(c)
 	return nil
@@ -454,7 +522,7 @@ func (c *conn) writeClient(b []byte) error {
 func (c *conn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.pass.Load() && len(c.wbuf) == 0 {
+	if c.pass.Load() && c.meter == nil && len(c.wbuf) == 0 {
 		return c.Conn.Write(p)
 	}
 	c.wbuf = append(c.wbuf, p...)
@@ -475,6 +543,9 @@ func (c *conn) Write(p []byte) (int, error) {
 			default: // one request at a time: cannot happen
 				return 0, errors.New("kafka port guard: unexpected broker response during login")
 			}
+		}
+		if c.pass.Load() && c.meter != nil {
+			c.meter.response(frame)
 		}
 		if _, err := c.Conn.Write(frame); err != nil {
 			return 0, err
@@ -522,6 +593,9 @@ func (c *conn) Close() error {
 		c.pending, c.authed = nil, nil
 		c.mu.Unlock()
 		c.g.forget(c)
+		if c.pass.Load() && c.meter != nil {
+			c.meter.done()
+		}
 		for _, f := range []func(){pending, authed} {
 			if f != nil {
 				f()

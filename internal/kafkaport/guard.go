@@ -144,12 +144,20 @@ type Guard struct {
 	pending      *ratelimit.Slots // not yet authenticated, by address
 	authed       *ratelimit.Slots // authenticated, by user
 	deps         atomic.Pointer[deps]
+	limits       atomic.Pointer[limitsRef]
 
 	// mu guards the fields below.
 	mu    sync.Mutex
 	conns map[*conn]struct{}    // authenticated connections
 	good  map[goodKey]time.Time // last login of a user from an address
 }
+
+type limitsRef struct{ l Limits }
+
+// Meter makes every connection authenticated from now on charge its
+// Produce requests and Fetch responses to its user's byte limits (see
+// meter); kgate's own connections are not charged.
+func (g *Guard) Meter(l Limits) { g.limits.Store(&limitsRef{l}) }
 
 type deps struct {
 	pol       Policy

@@ -114,4 +114,8 @@ func (m *meter) response(frame []byte) {
 
 // done records the connection in the usage counters (it counts as one
 // request; its bytes were charged as they moved).
-func (m *meter) done() { m.ticket.Done(m.now(), 0) }
+func (m *meter) done() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ticket.Done(m.now(), 0)
+}
