@@ -81,3 +81,54 @@ func TestKafkaPortByteRate(t *testing.T) {
 		t.Errorf("usage shows %d bytes, want at least the %d produced over the Kafka port (%s)", u.Bytes, bytes, r.body)
 	}
 }
+
+// TestKafkaPortDailyQuota: a Produce request over the tenant's daily byte
+// quota is not written; the connection ends and the next login is refused
+// with SASL_AUTHENTICATION_FAILED naming the quota.
+func TestKafkaPortDailyQuota(t *testing.T) {
+	g, users, _ := tenantGateway(t, nil)
+	b, err := os.ReadFile(users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeText(t, users, strings.Replace(string(b), "daily_bytes: 10Mi", "daily_bytes: 6000", 1))
+	reloadAsAdmin(t, g)
+	produceValues(t, g, "customer1", "customer1-daily", "first")
+
+	value := make([]byte, 1000)
+	rand.Read(value)
+	// A producer sending 1000-byte records until the quota stops it: the
+	// guard ends its connection before the request that would go over,
+	// and refuses its logins from then on (franz-go keeps retrying such
+	// records until it is closed).
+	cl := kafkaClient(t, g, "127.0.0.1", "customer1", "password1", kgo.ProducerLinger(0),
+		kgo.ProducerBatchCompression(kgo.NoCompression()))
+	for range 10 {
+		cl.Produce(t.Context(), &kgo.Record{Topic: "customer1-daily", Value: value}, nil)
+	}
+	var refusal error
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		fresh := kafkaClient(t, g, "127.0.0.1", "customer1", "password1", kgo.RequestRetries(0))
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		refusal = fresh.Ping(ctx)
+		cancel()
+		fresh.Close()
+		if refusal != nil {
+			break
+		}
+	}
+	if refusal == nil || !strings.Contains(refusal.Error(), "Daily byte quota") {
+		t.Fatalf("login after 10 kB against a quota of 6000 bytes: %v, want a refusal naming the daily byte quota", refusal)
+	}
+	cl.Close()
+	adm := kadm.NewClient(kafkaSuperuser(t, g))
+	ends, err := adm.ListEndOffsets(t.Context(), "customer1-daily")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var written int64
+	ends.Each(func(o kadm.ListedOffset) { written += o.Offset })
+	if (written-1)*1000 > 6000 { // one batch of all ten may be refused whole
+		t.Errorf("%d records on the broker, want the HTTP one and at most 6 of 1000 bytes", written)
+	}
+}

@@ -224,6 +224,7 @@ func (c *conn) meteredFrame() error {
 	wait, ex := c.meter.request(frame)
 	if ex != nil {
 		id := c.identity()
+		c.g.quotaSpent(id.user, ex, time.Now())
 		c.g.logger.Info("kafka port: closing a connection over its daily byte quota", "principal", id.user, "client_ip", c.ip.String())
 		c.g.record(c.g.deps.Load(), audit.Record{Event: audit.Denied, Principal: id.user, ClientIP: c.ip.String(),
 			Reason: ex.Message + " (Kafka port)"})
@@ -439,6 +440,15 @@ func (c *conn) awaitBroker() error {
 	}
 	c.login = nil
 	c.inLogin.Store(false)
+	if id := c.identity(); id.user != c.g.o.Superuser {
+		if ref := c.g.limits.Load(); ref != nil {
+			t, refused := c.g.admitTraffic(ref, id.user, time.Now())
+			if refused != "" { // a daily quota used up, or a request rate
+				return c.fail(&Failure{Class: ClassQuota, Detail: refused, User: id.user, Cause: refused, denied: true}, m)
+			}
+			c.meter = newMeter(t, nil)
+		}
+	}
 	if err := c.writeClient(m.frame()); err != nil {
 		return err
 	}
@@ -449,17 +459,6 @@ func (c *conn) awaitBroker() error {
 	c.mu.Unlock()
 	if pending != nil {
 		pending() // no longer an unauthenticated connection
-	}
-	if id := c.identity(); id.user != c.g.o.Superuser {
-		if ref := c.g.limits.Load(); ref != nil {
-			t, ex := ref.l.Admit(id.user, time.Now())
-			if ex != nil {
-				c.g.record(c.g.deps.Load(), audit.Record{Event: audit.Denied, Principal: id.user, ClientIP: c.ip.String(),
-					Reason: ex.Message + " (Kafka port)"})
-				return errRefused
-			}
-			c.meter = newMeter(t, nil)
-		}
 	}
 	c.pass.Store(true)
 	c.g.passed(c)

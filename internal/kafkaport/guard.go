@@ -145,6 +145,11 @@ type Guard struct {
 	authed       *ratelimit.Slots // authenticated, by user
 	deps         atomic.Pointer[deps]
 	limits       atomic.Pointer[limitsRef]
+	// spent holds, by user, the *spentQuota of a daily quota a request
+	// ran into on the Kafka port: its logins are refused until it resets
+	// (the limiter only refuses once the quota is used up, and a request
+	// that would go over it must not come back at every reconnection).
+	spent sync.Map
 
 	// mu guards the fields below.
 	mu    sync.Mutex
@@ -153,6 +158,33 @@ type Guard struct {
 }
 
 type limitsRef struct{ l Limits }
+
+type spentQuota struct {
+	until time.Time
+	msg   string
+}
+
+// quotaSpent refuses user's logins until the daily quota ex resets.
+func (g *Guard) quotaSpent(user string, ex *ratelimit.Exceeded, now time.Time) {
+	g.spent.Store(user, &spentQuota{until: now.Add(ex.RetryAfter), msg: ex.Message})
+}
+
+// admitTraffic returns the ticket a login of user is charged to, or why
+// it is refused.
+func (g *Guard) admitTraffic(ref *limitsRef, user string, now time.Time) (*ratelimit.Ticket, string) {
+	if v, ok := g.spent.Load(user); ok {
+		q := v.(*spentQuota)
+		if now.Before(q.until) {
+			return nil, q.msg
+		}
+		g.spent.CompareAndDelete(user, v)
+	}
+	t, ex := ref.l.Admit(user, now)
+	if ex != nil {
+		return nil, ex.Message
+	}
+	return t, ""
+}
 
 // Meter makes every connection authenticated from now on charge its
 // Produce requests and Fetch responses to its user's byte limits (see

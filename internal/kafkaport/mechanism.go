@@ -63,6 +63,7 @@ const (
 	ClassTokenExpired     Class = "token expired"
 	ClassTooManyConns     Class = "too many connections"
 	ClassUnavailable      Class = "unavailable"
+	ClassQuota            Class = "quota exceeded"
 )
 
 // Failure is a refused login: the client gets SASL_AUTHENTICATION_FAILED
