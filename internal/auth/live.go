@@ -159,6 +159,23 @@ func (l *Live) Check(now time.Time) error {
 	return l.err
 }
 
+// Still re-checks, after work that may have taken long (reading a
+// body), that the principal stands and may still do action on resource:
+// the full Authorize when the policy changed since changed (a Changed
+// channel taken before the work) was closed, else only Check (expiry and
+// revocation).
+func (l *Live) Still(ctx context.Context, changed <-chan struct{}, action Action, resource string) error {
+	if l == nil {
+		return nil
+	}
+	select {
+	case <-changed:
+		return l.Authorize(ctx, action, resource)
+	default:
+		return l.Check(time.Now())
+	}
+}
+
 // Authorize checks action on resource with the rights in force now: the
 // principal's *Error when it no longer stands, a *Denial (audited once
 // per change) when it may not, nil when it may.

@@ -94,18 +94,9 @@ func (a *api) produce(withPartition bool) httpapi.HandlerFunc {
 		if value == nil {
 			value = []byte{}
 		}
-		if live != nil {
-			// The body may have taken long: the principal must still stand.
-			var err error
-			select {
-			case <-changed:
-				err = live.Authorize(r.Context(), auth.Produce, topic)
-			default:
-				err = live.Check(time.Now())
-			}
-			if he := guard.LiveRefusal(err); he != nil {
-				return he
-			}
+		// The body may have taken long: the principal must still stand.
+		if he := guard.LiveRefusal(live.Still(r.Context(), changed, auth.Produce, topic)); he != nil {
+			return he
 		}
 		target, err := a.kc.Target(r.Context(), topic)
 		if err != nil {

@@ -141,17 +141,9 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 	if err := mem.Take(r.Context(), int64(len(recs))*recordCost+2*int64(len(body))); err != nil {
 		return err
 	}
-	if live != nil {
-		var err error
-		select {
-		case <-changed:
-			err = live.Authorize(r.Context(), auth.Produce, topic)
-		default:
-			err = live.Check(time.Now())
-		}
-		if he := guard.LiveRefusal(err); he != nil {
-			return he
-		}
+	// The body may have taken long: the principal must still stand.
+	if he := guard.LiveRefusal(live.Still(r.Context(), changed, auth.Produce, topic)); he != nil {
+		return he
 	}
 	if !kafka.ValidTopic(topic) {
 		return httpapi.ErrKafkaBadRequest.Msg("Invalid topic name %q: names are 1 to 249 characters of [a-zA-Z0-9._-].", truncate(topic, 300))

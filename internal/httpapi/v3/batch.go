@@ -139,18 +139,9 @@ func (a *api) produceBatch(w http.ResponseWriter, r *http.Request) error {
 		}
 		ps = append(ps, &pending{i: i, d: d, rec: rec, size: d.Size()})
 	}
-	if live != nil {
-		// The body may have taken long: the principal must still stand.
-		var err error
-		select {
-		case <-changed:
-			err = live.Authorize(r.Context(), auth.Produce, topic)
-		default:
-			err = live.Check(time.Now())
-		}
-		if he := guard.LiveRefusal(err); he != nil {
-			return he
-		}
+	// The body may have taken long: the principal must still stand.
+	if he := guard.LiveRefusal(live.Still(r.Context(), changed, auth.Produce, topic)); he != nil {
+		return he
 	}
 	// Each record is metered before it is produced: past the daily
 	// quota it and the rest fail 429.

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -190,4 +191,36 @@ func Direct(broker, topic string, value []byte, d time.Duration, gatewaySettings
 		return 0, 0, 0, err
 	}
 	return ok.Load(), bad.Load(), time.Since(start), nil
+}
+
+// ClusterID returns the only cluster id the gateway at base lists.
+func ClusterID(base string) (string, error) {
+	resp, err := http.Get(base + "/v3/clusters")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var cl struct {
+		Data []struct {
+			ClusterID string `json:"cluster_id"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&cl); err != nil || len(cl.Data) != 1 {
+		return "", fmt.Errorf("listing clusters: %v", err)
+	}
+	return cl.Data[0].ClusterID, nil
+}
+
+// CreateTopic creates topic, one partition, through the gateway's v3 API.
+func CreateTopic(base, cid, topic string) error {
+	resp, err := http.Post(base+"/v3/clusters/"+cid+"/topics", "application/json",
+		strings.NewReader(`{"topic_name":"`+topic+`","partitions_count":1}`))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("creating %s: %s", topic, resp.Status)
+	}
+	return nil
 }

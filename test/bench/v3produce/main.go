@@ -29,7 +29,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -37,7 +36,6 @@ import (
 	"os"
 	"runtime"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,7 +83,7 @@ func run(d time.Duration, size, conns, rounds int, baseline string) error {
 			return err
 		}
 		defer base.Stop()
-		bcid, err := clusterID(base.URL)
+		bcid, err := benchgw.ClusterID(base.URL)
 		if err != nil {
 			return err
 		}
@@ -97,7 +95,7 @@ func run(d time.Duration, size, conns, rounds int, baseline string) error {
 	fmt.Printf("kgate v3 streaming produce benchmark: %d-byte values, %s per scenario, %d rounds, GOMAXPROCS=%d, %s/%s\n",
 		size, d, rounds, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
 
-	cid, err := clusterID(gw.URL)
+	cid, err := benchgw.ClusterID(gw.URL)
 	if err != nil {
 		return err
 	}
@@ -107,11 +105,11 @@ func run(d time.Duration, size, conns, rounds int, baseline string) error {
 	for r := 0; r < rounds; r++ {
 		roundOn := func(g *benchgw.Gateway, name string, f func(topic string) (result, error)) (result, error) {
 			topic := fmt.Sprintf("bench-%s-%d", name, r)
-			gcid, err := clusterID(g.URL)
+			gcid, err := benchgw.ClusterID(g.URL)
 			if err != nil {
 				return result{}, err
 			}
-			if err := createTopic(g.URL, gcid, topic); err != nil {
+			if err := benchgw.CreateTopic(g.URL, gcid, topic); err != nil {
 				return result{}, err
 			}
 			before := g.CPU() + benchgw.SelfCPU()
@@ -271,34 +269,4 @@ func benchStreams(url string, value []byte, conns int, d time.Duration) (result,
 		return result{}, err
 	}
 	return result{records: ok.Load(), failures: failed.Load(), elapsed: el}, nil
-}
-
-func clusterID(base string) (string, error) {
-	resp, err := http.Get(base + "/v3/clusters")
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	var cl struct {
-		Data []struct {
-			ClusterID string `json:"cluster_id"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&cl); err != nil || len(cl.Data) != 1 {
-		return "", fmt.Errorf("listing clusters: %v", err)
-	}
-	return cl.Data[0].ClusterID, nil
-}
-
-func createTopic(base, cid, topic string) error {
-	resp, err := http.Post(base+"/v3/clusters/"+cid+"/topics", "application/json",
-		strings.NewReader(`{"topic_name":"`+topic+`","partitions_count":1}`))
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		return fmt.Errorf("creating %s: %s", topic, resp.Status)
-	}
-	return nil
 }

@@ -25,7 +25,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -109,12 +108,12 @@ func run(name, bin string, budget int64, d time.Duration, workers int, bodies []
 		return err
 	}
 	defer gw.Stop()
-	cid, err := clusterID(gw.URL)
+	cid, err := benchgw.ClusterID(gw.URL)
 	if err != nil {
 		return err
 	}
 	for _, t := range []string{"worst-tiny", "worst-toomany", "worst-huge", "worst-deep", "worst-kastlex", "worst-stream"} {
-		if err := createTopic(gw.URL, cid, t); err != nil {
+		if err := benchgw.CreateTopic(gw.URL, cid, t); err != nil {
 			return err
 		}
 	}
@@ -216,34 +215,4 @@ func stream(url string, deadline time.Time) (int, int) {
 	}
 	pw.CloseWithError(io.ErrClosedPipe)
 	return n, resp.StatusCode
-}
-
-func clusterID(base string) (string, error) {
-	resp, err := http.Get(base + "/v3/clusters")
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	var cl struct {
-		Data []struct {
-			ClusterID string `json:"cluster_id"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&cl); err != nil || len(cl.Data) != 1 {
-		return "", fmt.Errorf("listing clusters: %v", err)
-	}
-	return cl.Data[0].ClusterID, nil
-}
-
-func createTopic(base, cid, topic string) error {
-	resp, err := http.Post(base+"/v3/clusters/"+cid+"/topics", "application/json",
-		strings.NewReader(`{"topic_name":"`+topic+`","partitions_count":1}`))
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		return fmt.Errorf("creating %s: %s", topic, resp.Status)
-	}
-	return nil
 }
