@@ -139,6 +139,7 @@ func build(ctx context.Context, cfg config.Config, logger *slog.Logger, g *group
 		eb.guard.Admit(svc, au, func(ctx context.Context, user string) error {
 			return auth.ProvisionBrokerUser(ctx, kc.Kgo(), user, eb.creds.SCRAM512)
 		})
+		eb.tokens.Store(svc)                         // OAUTHBEARER logins with kgate's tokens
 		g.add("kafka port guard", eb.guard.Run, nil) // closes connections whose user's standing changed
 	}
 

@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/kgate/kgate/internal/auth"
 	"github.com/kgate/kgate/internal/broker"
@@ -17,6 +20,7 @@ import (
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/kafkaport"
 	"github.com/kgate/kgate/internal/kafkaport/gssapi"
+	"github.com/kgate/kgate/internal/kafkaport/oauthbearer"
 )
 
 // embedded is the embedded broker. Unless kgate runs in open mode it is
@@ -29,7 +33,10 @@ type embedded struct {
 	superuser kafka.Credentials
 	guard     *kafkaport.Guard       // nil: not secured
 	creds     *kafkaport.Credentials // the users' broker credentials
-	logger    *slog.Logger
+	// tokens checks OAUTHBEARER logins once the policy is loaded (the
+	// guard starts before it).
+	tokens atomic.Pointer[auth.Service]
+	logger *slog.Logger
 }
 
 // kafkaCredentials returns whom kgate's Kafka client connects as:
@@ -77,7 +84,7 @@ func startEmbedded(cfg config.Config, superuser kafka.Credentials, logger *slog.
 		}
 		e.creds = kafkaport.NewCredentials([]byte(secret))
 		mech, _ := config.NormalizeSASLMechanism(superuser.Mechanism)
-		extra, err := saslMechanisms(cfg.Broker.SASL)
+		extra, err := saslMechanisms(cfg.Broker.SASL, &e.tokens)
 		if err != nil {
 			return nil, err
 		}
@@ -165,9 +172,16 @@ func dataSecret(dataDir, name, what string) (string, error) {
 }
 
 // saslMechanisms are the Kafka port's mechanisms beyond the guard's own:
+// OAUTHBEARER with kgate's tokens, checked by tokens once it is set, and
 // GSSAPI when Kerberos is configured.
-func saslMechanisms(c config.BrokerSASL) (map[string]kafkaport.NewSession, error) {
-	m := map[string]kafkaport.NewSession{}
+func saslMechanisms(c config.BrokerSASL, tokens *atomic.Pointer[auth.Service]) (map[string]kafkaport.NewSession, error) {
+	m := map[string]kafkaport.NewSession{
+		oauthbearer.Mechanism: func(c kafkaport.Conn) kafkaport.Session {
+			b := &bearerSession{tokens: tokens, ip: c.IP, claim: c.Claim}
+			b.s = oauthbearer.Start(b)
+			return b
+		},
+	}
 	if k := c.Kerberos; k.Enabled() {
 		acc, err := gssapi.New(gssapi.Config{Keytab: k.Keytab, ServicePrincipal: k.ServicePrincipal, Rules: k.PrincipalToLocalRules})
 		if err != nil {
@@ -178,6 +192,80 @@ func saslMechanisms(c config.BrokerSASL) (map[string]kafkaport.NewSession, error
 		}
 	}
 	return m, nil
+}
+
+// bearerSession is an OAUTHBEARER exchange carrying one of kgate's tokens
+// (from POST /login): the token is checked as over HTTP, and the
+// connection lasts while it does (expiry, revocation on any replica, a
+// password change: see kafkaport.Lasting).
+type bearerSession struct {
+	s      *oauthbearer.Session
+	tokens *atomic.Pointer[auth.Service]
+	ip     netip.Addr
+	claim  func(string) error
+	p      *auth.Principal // once the token checked out
+}
+
+func (b *bearerSession) Step(ctx context.Context, msg []byte) ([]byte, bool, error) {
+	// The address's failure limits hold before a token costs a
+	// signature check.
+	if err := b.claim(""); err != nil {
+		return nil, true, err
+	}
+	reply, done, err := b.s.Step(ctx, msg)
+	if err != nil {
+		var f *kafkaport.Failure
+		if errors.As(err, &f) {
+			return nil, true, f
+		}
+		var ae *auth.Error
+		if errors.As(err, &ae) && ae.TokenExpired() {
+			return nil, true, kafkaport.TokenExpired("", "OAUTHBEARER: "+ae.Reason)
+		}
+		name := ""
+		if ae != nil {
+			name = ae.Name
+		}
+		return nil, true, kafkaport.BadCredentials(name, "OAUTHBEARER: "+err.Error())
+	}
+	return reply, done, nil
+}
+
+// VerifyBearer is the oauthbearer.Verifier of the session's token.
+func (b *bearerSession) VerifyBearer(ctx context.Context, token string) (oauthbearer.Identity, error) {
+	svc := b.tokens.Load()
+	if svc == nil {
+		return oauthbearer.Identity{}, &kafkaport.Failure{Class: kafkaport.ClassUnavailable, Detail: "the gateway is starting; retry.",
+			Cause: "the gateway is starting"}
+	}
+	p, err := svc.BearerPrincipal(ctx, b.ip, token)
+	if err != nil {
+		return oauthbearer.Identity{}, err
+	}
+	b.p = p
+	return oauthbearer.Identity{User: p.Name, Expires: p.Expires}, nil
+}
+
+func (b *bearerSession) User() string { return b.s.User() }
+
+// Expires is the token's expiry.
+func (b *bearerSession) Expires() time.Time { return b.s.Expires() }
+
+// Stands re-checks the token's principal: still a user with the same
+// password, the token not revoked nor expired, the address allowed.
+func (b *bearerSession) Stands(now time.Time) error {
+	svc := b.tokens.Load()
+	if b.p == nil || svc == nil {
+		return errors.New("no token")
+	}
+	if err := svc.Recheck(b.p, now); err != nil {
+		var ae *auth.Error
+		if errors.As(err, &ae) {
+			return errors.New(ae.Reason)
+		}
+		return err
+	}
+	return nil
 }
 
 // kerberosSession is a GSSAPI exchange as the guard runs sessions: the
@@ -207,3 +295,16 @@ func (k *kerberosSession) Step(ctx context.Context, msg []byte) ([]byte, bool, e
 }
 
 func (k *kerberosSession) User() string { return k.s.User() }
+
+// Expires is the end time of the client's ticket: the connection is
+// closed then (the client reconnects with a renewed ticket).
+func (k *kerberosSession) Expires() time.Time { return k.s.Expires() }
+
+// Stands refuses a ticket already at its end (the acceptor tolerates the
+// clock skew on it).
+func (k *kerberosSession) Stands(now time.Time) error {
+	if e := k.s.Expires(); !e.IsZero() && !now.Before(e) {
+		return errors.New("the Kerberos ticket expired")
+	}
+	return nil
+}

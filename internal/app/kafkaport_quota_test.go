@@ -21,7 +21,7 @@ import (
 // cut off, and its bytes show in /admin/usage as HTTP's do.
 func TestKafkaPortByteRate(t *testing.T) {
 	const rate, burst, size = 40000, 40000, 1000
-	const run = 5 * time.Second
+	const run = 10 * time.Second
 	g, users, _ := tenantGateway(t, nil)
 	b, err := os.ReadFile(users)
 	if err != nil {

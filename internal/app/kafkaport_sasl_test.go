@@ -44,7 +44,7 @@ func mechanism(name, user, password string) sasl.Mechanism {
 // saslGateway is a secure gateway whose users file also holds plainonly
 // (a bcrypt password, no SCRAM credentials) and whose permissions let
 // customer1 consume in the seed's group mygroup.
-func saslGateway(t *testing.T) *testutil.Gateway {
+func saslGateway(t *testing.T, mutate ...func(*config.Config)) *testutil.Gateway {
 	t.Helper()
 	hash, err := bcrypt.GenerateFromPassword([]byte("plainonlypw"), 4)
 	if err != nil {
@@ -53,6 +53,9 @@ func saslGateway(t *testing.T) *testutil.Gateway {
 	return secureGateway(t, func(c *config.Config) {
 		appendFile(t, c.Auth.Users, "plainonly:\n  password_hash: \""+string(hash)+"\"\n")
 		appendFile(t, c.Auth.Permissions, "customer1:\n  consume: [mygroup]\n")
+		for _, m := range mutate {
+			m(c)
+		}
 	})
 }
 
@@ -152,8 +155,8 @@ func TestKafkaPortFranzGoMechanisms(t *testing.T) {
 	}
 	// An unknown mechanism: UNSUPPORTED_SASL_MECHANISM listing the others.
 	c := dialKafka(t, g.Info.BrokerAddr, "127.0.0.1")
-	err = c.saslLogin(plainNamed{"OAUTHBEARER"})
-	if !errors.As(err, &se) || se.code != kerr.UnsupportedSaslMechanism.Code || !strings.Contains(se.msg, "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512") {
+	err = c.saslLogin(plainNamed{"SCRAM-SHA-1"})
+	if !errors.As(err, &se) || se.code != kerr.UnsupportedSaslMechanism.Code || !strings.Contains(se.msg, "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER") {
 		t.Errorf("unknown mechanism: %v", err)
 	}
 	recs := auditRecords(t, g, 10*time.Second, 0, func(m map[string]any) bool {

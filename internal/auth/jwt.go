@@ -146,7 +146,7 @@ func (t *tokens) verifySignature(s string) (*Claims, error) {
 		return t.key.verify, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errBadToken, err)
+		return nil, fmt.Errorf("%w: %w", errBadToken, err)
 	}
 	if c.Subject == "" || c.ID == "" || c.IssuedAt == nil {
 		return nil, fmt.Errorf("%w: sub, jti and iat are required", errBadToken)

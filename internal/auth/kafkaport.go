@@ -64,11 +64,14 @@ func (s *Service) CheckPassword(ctx context.Context, ip netip.Addr, user, passwo
 }
 
 // CredentialID fingerprints the credential user proves with mechanism:
-// the bcrypt hash for PLAIN, the salted password for SCRAM, "" for other
-// mechanisms or when there is none.
+// the bcrypt hash for PLAIN and for OAUTHBEARER (kgate's tokens), the
+// salted password for SCRAM, "" for other mechanisms or when there is
+// none.
 func (s *Service) CredentialID(user, mechanism string) string {
 	u := s.Policy().users.Lookup(user)
-	if mechanism == "PLAIN" {
+	if mechanism == "PLAIN" || mechanism == "OAUTHBEARER" {
+		// kgate's tokens are bound to the password they were issued
+		// against: changing it ends them, and their connections.
 		return fingerprint(u)
 	}
 	c := scramOf(u, mechanism)
@@ -94,4 +97,18 @@ func scramOf(u *User, mechanism string) *SCRAMCredential {
 		return u.SCRAM512
 	}
 	return nil
+}
+
+// BearerPrincipal checks one of kgate's tokens (from POST /login)
+// presented on the Kafka port from ip (SASL OAUTHBEARER) as HTTP checks
+// a Bearer header, leaving the failure limits to the port's own. It
+// returns the principal, whose standing Recheck follows for the life of
+// the connection, or an *Error.
+func (s *Service) BearerPrincipal(ctx context.Context, ip netip.Addr, token string) (*Principal, error) {
+	p, err := s.token(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	p.ClientIP = ip
+	return p, nil
 }

@@ -22,6 +22,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/kgate/kgate/internal/audit"
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/kafka"
@@ -203,7 +205,12 @@ type Error struct {
 	RetryAfter time.Duration
 	bearer     bool
 	refusal    refusal
+	expired    bool // a token that expired
 }
+
+// TokenExpired reports whether the failure is a bearer token that
+// expired (so a client may get a fresh one), not a bad one.
+func (e *Error) TokenExpired() bool { return e.expired }
 
 // Refusal is a sentence for the client saying why an attempt with
 // RetryAfter was refused. It tells nothing about whether a user exists
@@ -422,13 +429,31 @@ func (s *Service) bearer(ctx context.Context, ip netip.Addr, tok string) (*Princ
 	if e := s.RefuseAttempt(ip, "", MethodBearer); e != nil {
 		return nil, e
 	}
-	fail := func(reason string) error {
+	p, err := s.token(ctx, tok)
+	if err != nil {
 		s.AttemptFailed(ip, "")
-		return &Error{Reason: reason, Method: MethodBearer, bearer: true}
+		return nil, err
+	}
+	p.ClientIP = ip
+	return p, nil
+}
+
+// token checks one of kgate's tokens: its signature and claims, that its
+// user still exists with the password it was issued against, and that
+// it was not revoked. It returns the principal (without a client
+// address) or an *Error.
+func (s *Service) token(ctx context.Context, tok string) (*Principal, error) {
+	fail := func(reason, user string) *Error {
+		return &Error{Reason: reason, Method: MethodBearer, Name: user, bearer: true}
+	}
+	if s.jwt == nil {
+		return nil, fail("bearer tokens are not enabled (no users file)", "")
 	}
 	c, err := s.jwt.verify(tok)
 	if err != nil {
-		return nil, fail(err.Error())
+		e := fail(err.Error(), "")
+		e.expired = errors.Is(err, jwt.ErrTokenExpired)
+		return nil, e
 	}
 	// Deleting a user from the users file ends its tokens (as KastleX);
 	// changing its password, or deleting it and adding it again (a new
@@ -436,24 +461,27 @@ func (s *Service) bearer(ctx context.Context, ip netip.Addr, tok string) (*Princ
 	// the old credential.
 	u := s.Policy().users.Lookup(c.Subject)
 	if u == nil {
-		return nil, fail("token subject is not a user")
+		return nil, fail("token subject is not a user", "")
 	}
 	cred := fingerprint(u)
 	if c.Credential == "" || subtle.ConstantTimeCompare([]byte(c.Credential), []byte(cred)) != 1 {
-		e := fail("token was issued against another password of the user (changed, or the user was re-created)").(*Error)
-		e.Name = c.Subject
-		return nil, e
+		return nil, fail("token was issued against another password of the user (changed, or the user was re-created)", c.Subject)
 	}
 	if s.store == nil {
-		return nil, fail("no token store")
+		return nil, fail("no token store", "")
 	}
-	if err := s.store.Check(ctx, c.ID, c.Subject); err != nil {
-		e := fail(err.Error()).(*Error)
-		e.Name = c.Subject
+	// Within the leeway the signature check lets an expired token
+	// through; the store, which drops expired tokens, would then call
+	// it revoked.
+	if !time.Now().Before(c.ExpiresAt.Time) {
+		e := fail("token expired", c.Subject)
+		e.expired = true
 		return nil, e
 	}
-	return &Principal{Name: c.Subject, Method: MethodBearer, TokenID: c.ID, Expires: c.ExpiresAt.Time, ClientIP: ip,
-		credential: c.Credential}, nil
+	if err := s.store.Check(ctx, c.ID, c.Subject); err != nil {
+		return nil, fail(err.Error(), c.Subject)
+	}
+	return &Principal{Name: c.Subject, Method: MethodBearer, TokenID: c.ID, Expires: c.ExpiresAt.Time, credential: c.Credential}, nil
 }
 
 // ErrLoginDisabled is returned by Login when there is no users file or no

@@ -169,11 +169,11 @@ type Broker struct {
 // BrokerMechanisms are the SASL mechanisms the Kafka port can offer.
 // GSSAPI is offered only with broker.sasl.kerberos configured, and then
 // whether listed or not (see BrokerSASL.Offered).
-var BrokerMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "GSSAPI"}
+var BrokerMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI"}
 
 // DefaultBrokerMechanisms are offered when broker.sasl.mechanisms is not
 // set.
-var DefaultBrokerMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
+var DefaultBrokerMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"}
 
 // BrokerSASL configures the Kafka port's SASL (a secured embedded broker).
 type BrokerSASL struct {

@@ -89,11 +89,11 @@ func TestKerberosEnv(t *testing.T) {
 
 func TestBrokerSASLOffered(t *testing.T) {
 	s := Default().Broker.SASL
-	if got := s.Offered(); !slices.Equal(got, []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}) {
+	if got := s.Offered(); !slices.Equal(got, []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"}) {
 		t.Errorf("without Kerberos: %v", got)
 	}
 	s.Kerberos.Keytab, s.Kerberos.ServicePrincipal = "/k", "kafka/h@R"
-	if got := s.Offered(); !slices.Equal(got, []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "GSSAPI"}) {
+	if got := s.Offered(); !slices.Equal(got, []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI"}) {
 		t.Errorf("with Kerberos: %v", got)
 	}
 	s.Mechanisms = []string{"GSSAPI", "SCRAM-SHA-512"}

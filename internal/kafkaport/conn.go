@@ -79,6 +79,7 @@ type conn struct {
 	pending   func() // gives back the unauthenticated slot
 	authed    func() // gives back the authenticated slot
 	timer     *time.Timer
+	expiry    *time.Timer // closes the connection when its credential expires
 
 	answers   chan struct{} // signalled at each response to the client
 	closeOnce sync.Once
@@ -91,6 +92,9 @@ type identity struct {
 	credential      string // CredentialID when the login began
 	generation      uint64 // the policy's generation then
 	inUsers         bool   // the user was in the users file
+	// lasting is the session when its credential may end before the
+	// connection (a token, a ticket).
+	lasting Lasting
 }
 
 // finalMsg is the successful end of a client's login, written once the
@@ -376,6 +380,14 @@ func (c *conn) step(msg []byte, m *finalMsg) error {
 		m.reply = reply
 		return c.writeClient(m.frame())
 	}
+	if l, ok := c.sess.(Lasting); ok {
+		if err := l.Stands(time.Now()); err != nil {
+			return c.fail(&Failure{Class: ClassTokenExpired, User: user, Cause: err.Error()}, m)
+		}
+		c.mu.Lock()
+		c.id.lasting = l
+		c.mu.Unlock()
+	}
 	if f := c.g.admitted(c, user); f != nil {
 		return c.fail(f, m)
 	}
@@ -570,6 +582,9 @@ func (c *conn) Close() error {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
 		c.timer.Stop()
+		if c.expiry != nil {
+			c.expiry.Stop()
+		}
 		c.mu.Unlock()
 		c.cancel()
 		close(c.done)

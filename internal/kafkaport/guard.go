@@ -128,7 +128,9 @@ type Options struct {
 // are closed (the ACLs the broker enforces on each request follow
 // reloads on their own). Neither the guard nor the broker offers
 // re-authentication, so a connection's user cannot change once it
-// passes.
+// passes; a connection whose credential can end (a Lasting session: a
+// token, a ticket) is closed when it expires, or at a change of the
+// policy once it no longer stands (a revoked token).
 //
 // Its methods are safe for concurrent use.
 type Guard struct {
@@ -363,8 +365,22 @@ func (g *Guard) standing(pol Policy, c *conn) string {
 		return "the user's credentials changed"
 	case !pol.ClientAllowed(id.user, c.ip):
 		return "client address no longer allowed"
+	case id.lasting != nil:
+		if err := id.lasting.Stands(time.Now()); err != nil {
+			return err.Error()
+		}
 	}
 	return ""
+}
+
+// expireAt closes c when its credential expires.
+func (g *Guard) expireAt(d *deps, c *conn, at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	c.expiry = time.AfterFunc(time.Until(at), func() { g.disconnect(d, c, "the credential expired") })
 }
 
 func (g *Guard) disconnect(d *deps, c *conn, reason string) {
@@ -502,6 +518,11 @@ func (g *Guard) passed(c *conn) {
 	if c.isClosed() { // Close may have missed the listing
 		g.forget(c)
 		return
+	}
+	if id.lasting != nil {
+		if at := id.lasting.Expires(); !at.IsZero() {
+			g.expireAt(d, c, at)
+		}
 	}
 	// The policy may have changed between the login and now: Run's
 	// recheck did not see this connection then.

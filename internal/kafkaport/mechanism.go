@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"time"
 )
 
 // SASL mechanism names, as Kafka spells them (case matters).
@@ -31,6 +32,20 @@ type Session interface {
 	// User is the kgate user the client authenticated as, once Step
 	// returned done (before, the user it claims, or "").
 	User() string
+}
+
+// Lasting is a Session whose credential may end before its connection
+// does: a token that expires or is revoked, a ticket that expires. Once
+// the client has authenticated, the guard closes the connection at
+// Expires, and at every change of the policy (a reload, a revocation on
+// any replica) when Stands returns an error, whose message is audited.
+// Neither the guard nor the broker offers re-authentication (KIP-368):
+// the client reconnects with a fresh credential.
+type Lasting interface {
+	// Expires is when the credential ends (zero: never).
+	Expires() time.Time
+	// Stands returns nil while the credential still holds at now.
+	Stands(now time.Time) error
 }
 
 // Conn is what a session knows of its connection.
