@@ -109,7 +109,10 @@ func build(ctx context.Context, cfg config.Config, logger *slog.Logger, g *group
 		info.Brokers = []string{eb.Addr()}
 	}
 
-	kc, closeKafka, err := NewKafka(cfg, KafkaConn{Brokers: info.Brokers, SASL: creds}, cfg.AutoCreate(), logger, m.Kafka)
+	if c := eb.tlsCerts(); c != nil {
+		g.add("kafka port certificates", c.Run, nil)
+	}
+	kc, closeKafka, err := NewKafka(cfg, KafkaConn{Brokers: info.Brokers, SASL: creds, TLS: eb.clientTLS()}, cfg.AutoCreate(), logger, m.Kafka)
 	if err != nil {
 		return info, err
 	}
@@ -159,7 +162,13 @@ func build(ctx context.Context, cfg config.Config, logger *slog.Logger, g *group
 		}
 		g.add("https certificates", certs.Run, nil)
 	}
-	hup := newHUPReloader(svc, certs, logger)
+	var reloaded []*auth.CertReloader
+	for _, c := range []*auth.CertReloader{certs, eb.tlsCerts()} {
+		if c != nil {
+			reloaded = append(reloaded, c)
+		}
+	}
+	hup := newHUPReloader(svc, reloaded, logger)
 	g.add("sighup", hup.run, hup.stop)
 	if !open {
 		logger.Info("authentication and authorization on", "users", svc.Policy().Users().Len(),

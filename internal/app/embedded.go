@@ -1,12 +1,15 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -36,6 +39,8 @@ type embedded struct {
 	// tokens checks OAUTHBEARER logins once the policy is loaded (the
 	// guard starts before it).
 	tokens atomic.Pointer[auth.Service]
+	// certs serves the Kafka port's certificate (nil: no TLS).
+	certs  *auth.CertReloader
 	logger *slog.Logger
 }
 
@@ -68,6 +73,14 @@ func startEmbedded(cfg config.Config, superuser kafka.Credentials, logger *slog.
 	if cfg.Broker.SyncWrites {
 		opts = append(opts, broker.SyncWrites())
 	}
+	if t := cfg.Broker.TLS; t.Enabled() {
+		var err error
+		e.certs, err = auth.NewCertReloaderFor("Kafka port", nil,
+			config.HTTPS{CertFile: t.CertFile, KeyFile: t.KeyFile, ReloadInterval: cfg.Auth.HTTPS.ReloadInterval}, logger)
+		if err != nil {
+			return nil, fmt.Errorf("broker.tls: %w", err)
+		}
+	}
 	if superuser.Mechanism != "" {
 		// kgate provisions the broker's SCRAM users from the users file
 		// at every start, so the broker's persisted copy is only a cache;
@@ -97,6 +110,7 @@ func startEmbedded(cfg config.Config, superuser kafka.Credentials, logger *slog.
 			Credentials:           e.creds,
 			Enabled:               cfg.Broker.SASL.Offered(),
 			PlainOverPlaintext:    cfg.Broker.SASL.PlainOverPlaintext,
+			TLS:                   e.certs != nil,
 			FailuresPerSecond:     cfg.Auth.FailuresPerSecond,
 			FailureBurst:          cfg.Auth.FailureBurst,
 			UserFailuresPerSecond: cfg.Broker.UserFailuresPerSecond,
@@ -108,9 +122,20 @@ func startEmbedded(cfg config.Config, superuser kafka.Credentials, logger *slog.
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts,
-			broker.KfakeOpts(auth.BrokerOptions(mech, superuser.Username, superuser.Password.Reveal())...),
-			broker.WrapListener(e.guard.Listener))
+		opts = append(opts, broker.KfakeOpts(auth.BrokerOptions(mech, superuser.Username, superuser.Password.Reveal())...))
+	}
+	if e.guard != nil || e.certs != nil {
+		// TLS first, then the guard: it reads the client's frames above
+		// TLS.
+		opts = append(opts, broker.WrapListener(func(ln net.Listener) net.Listener {
+			if e.certs != nil {
+				ln = tls.NewListener(ln, e.certs.TLSConfig())
+			}
+			if e.guard != nil {
+				ln = e.guard.Listener(ln)
+			}
+			return ln
+		}))
 	}
 	b, err := broker.Start(cfg.DataDir, opts...)
 	if err != nil {
@@ -119,6 +144,36 @@ func startEmbedded(cfg config.Config, superuser kafka.Credentials, logger *slog.
 	e.Broker = b
 	logger.Info("embedded broker started", "addr", b.Addr(), "data_dir", cfg.DataDir)
 	return e, nil
+}
+
+// tlsCerts is the Kafka port's certificate reloader (nil without TLS).
+func (e *embedded) tlsCerts() *auth.CertReloader {
+	if e == nil {
+		return nil
+	}
+	return e.certs
+}
+
+// clientTLS is the TLS configuration of kgate's own client of e: nil
+// without TLS, else one that accepts only the certificate e serves (kgate
+// reaches its own broker at a loopback address the certificate need not
+// name).
+func (e *embedded) clientTLS() *tls.Config {
+	if e == nil || e.certs == nil {
+		return nil
+	}
+	return &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: true, //nolint:gosec // VerifyConnection pins the certificate in service
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			cur := e.certs.Certificate()
+			if cur == nil || len(cs.PeerCertificates) == 0 || len(cur.Certificate) == 0 ||
+				!bytes.Equal(cs.PeerCertificates[0].Raw, cur.Certificate[0]) {
+				return errors.New("the embedded broker presented another certificate than broker.tls.cert_file's")
+			}
+			return nil
+		},
+	}
 }
 
 // secured reports whether e is an embedded broker that requires SASL.

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -17,6 +18,9 @@ type KafkaConn struct {
 	// resolved by the caller: kafka.sasl for the workers and an external
 	// cluster, kgate's superuser on a secured embedded broker.
 	SASL kafka.Credentials
+	// TLS, when set, replaces kafka.tls (kgate's own client of an
+	// embedded broker whose Kafka port speaks TLS).
+	TLS *tls.Config
 }
 
 // NewKafka connects kgate's Kafka client for cfg (the gateway's and the
@@ -36,6 +40,7 @@ func NewKafka(cfg config.Config, conn KafkaConn, autoCreate bool, logger *slog.L
 		Replication:       int16(cfg.DefaultReplicationFactor),
 		Logger:            logger,
 		Hooks:             hooks,
+		TLS:               conn.TLS,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -134,14 +134,14 @@ func (l *limits) subject(r *http.Request) ratelimit.Subject {
 // hupReloader re-reads users, permissions and certificates on SIGHUP.
 type hupReloader struct {
 	svc    *auth.Service
-	certs  *auth.CertReloader // nil without HTTPS
+	certs  []*auth.CertReloader // HTTPS's and the Kafka port's, when set
 	logger *slog.Logger
 	hup    chan os.Signal
 }
 
 // newHUPReloader subscribes to SIGHUP at once, so that a SIGHUP right
 // after startup reloads rather than kills; stop unsubscribes.
-func newHUPReloader(svc *auth.Service, certs *auth.CertReloader, logger *slog.Logger) *hupReloader {
+func newHUPReloader(svc *auth.Service, certs []*auth.CertReloader, logger *slog.Logger) *hupReloader {
 	r := &hupReloader{svc: svc, certs: certs, logger: logger, hup: make(chan os.Signal, 1)}
 	signal.Notify(r.hup, syscall.SIGHUP)
 	return r
@@ -169,8 +169,8 @@ func (r *hupReloader) reload(ctx context.Context, by string) {
 	} else {
 		r.logger.Info("users and permissions reloaded", "by", by, "users", res.Users, "permission_entries", res.Principals)
 	}
-	if r.certs != nil {
-		_ = r.certs.Reload()
+	for _, c := range r.certs {
+		_ = c.Reload()
 	}
 }
 

@@ -23,6 +23,8 @@ import (
 type CertReloader struct {
 	cfg    config.HTTPS
 	logger *slog.Logger
+	what   string   // names the listener in errors and logs
+	protos []string // ALPN protocols offered
 
 	state atomic.Pointer[tlsState]
 
@@ -37,11 +39,26 @@ type tlsState struct {
 
 // NewCertReloader loads the files once; an error here stops startup.
 func NewCertReloader(cfg config.HTTPS, logger *slog.Logger) (*CertReloader, error) {
-	c := &CertReloader{cfg: cfg, logger: logger}
+	return NewCertReloaderFor("HTTPS", []string{"h2", "http/1.1"}, cfg, logger)
+}
+
+// NewCertReloaderFor is NewCertReloader for another listener: what names
+// it in errors and logs (say, "Kafka port"), protos are its ALPN
+// protocols (none for Kafka).
+func NewCertReloaderFor(what string, protos []string, cfg config.HTTPS, logger *slog.Logger) (*CertReloader, error) {
+	c := &CertReloader{cfg: cfg, logger: logger, what: what, protos: protos}
 	if err := c.load(true); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// Certificate returns the certificate in service.
+func (c *CertReloader) Certificate() *tls.Certificate {
+	if st := c.state.Load(); st != nil {
+		return st.cert
+	}
+	return nil
 }
 
 func (c *CertReloader) files() []string {
@@ -81,7 +98,7 @@ func (c *CertReloader) loadChanged(force bool) (bool, error) {
 	}
 	cert, err := tls.LoadX509KeyPair(c.cfg.CertFile, c.cfg.KeyFile)
 	if err != nil {
-		return false, fmt.Errorf("loading HTTPS certificate: %w", err)
+		return false, fmt.Errorf("loading %s certificate: %w", c.what, err)
 	}
 	st := &tlsState{cert: &cert}
 	if c.cfg.ClientCAFile != "" {
@@ -104,11 +121,11 @@ func (c *CertReloader) loadChanged(force bool) (bool, error) {
 func (c *CertReloader) Reload() error {
 	changed, err := c.loadChanged(false)
 	if err != nil {
-		c.logger.Error("HTTPS certificate reload failed; the previous certificate stays in service", "err", err)
+		c.logger.Error(c.what+" certificate reload failed; the previous certificate stays in service", "err", err)
 		return err
 	}
 	if changed {
-		c.logger.Info("HTTPS certificate reloaded", "cert_file", c.cfg.CertFile)
+		c.logger.Info(c.what+" certificate reloaded", "cert_file", c.cfg.CertFile)
 	}
 	return nil
 }
@@ -131,7 +148,7 @@ func (c *CertReloader) Run(ctx context.Context) error {
 // current certificate, and client certificates verified against the
 // current CAs when a client CA file is configured.
 func (c *CertReloader) TLSConfig() *tls.Config {
-	base := &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
+	base := &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: c.protos}
 	base.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
 		st := c.state.Load()
 		if st == nil {
@@ -139,7 +156,7 @@ func (c *CertReloader) TLSConfig() *tls.Config {
 		}
 		cfg := &tls.Config{
 			MinVersion:   tls.VersionTLS12,
-			NextProtos:   []string{"h2", "http/1.1"},
+			NextProtos:   c.protos,
 			Certificates: []tls.Certificate{*st.cert},
 		}
 		if st.cas != nil {

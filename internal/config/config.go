@@ -164,7 +164,21 @@ type Broker struct {
 	UserFailureBurst      int     `yaml:"user_failure_burst" env:"KGATE_BROKER_USER_FAILURE_BURST"`
 	// SASL configures the SASL the Kafka port's guard terminates.
 	SASL BrokerSASL `yaml:"sasl"`
+	// TLS makes the Kafka port speak TLS only (SASL_SSL).
+	TLS BrokerTLS `yaml:"tls"`
 }
+
+// BrokerTLS configures TLS on the embedded broker's Kafka port: with a
+// certificate, every connection (kgate's own too) is TLS, the guard reads
+// above it, and PLAIN is offered on every connection. The files are
+// re-read when they change.
+type BrokerTLS struct {
+	CertFile string `yaml:"cert_file" env:"KGATE_BROKER_TLS_CERT_FILE"`
+	KeyFile  string `yaml:"key_file" env:"KGATE_BROKER_TLS_KEY_FILE"`
+}
+
+// Enabled reports whether the Kafka port speaks TLS.
+func (t BrokerTLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
 
 // BrokerMechanisms are the SASL mechanisms the Kafka port can offer.
 // GSSAPI is offered only with broker.sasl.kerberos configured, and then

@@ -160,3 +160,34 @@ func TestEnvNamesDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestBrokerTLSValidated: broker.tls needs both files, readable, and
+// the embedded broker.
+func TestBrokerTLSValidated(t *testing.T) {
+	file := writeFile(t, "x")
+	for _, tc := range []struct {
+		name    string
+		brokers []string
+		tls     BrokerTLS
+		want    string
+	}{
+		{"cert only", nil, BrokerTLS{CertFile: file}, "cert_file and key_file must be set together"},
+		{"unreadable", nil, BrokerTLS{CertFile: file, KeyFile: file + ".missing"}, "broker.tls.key_file"},
+		{"external brokers", []string{"kafka:9092"}, BrokerTLS{CertFile: file, KeyFile: file}, "kafka.tls"},
+		{"fine", nil, BrokerTLS{CertFile: file, KeyFile: file}, ""},
+	} {
+		c := Default()
+		c.Brokers = tc.brokers
+		c.Broker.TLS = tc.tls
+		err := c.Validate()
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error naming %q", tc.name, err, tc.want)
+		}
+	}
+}

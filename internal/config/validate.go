@@ -162,6 +162,17 @@ func (c *Config) Validate() error {
 		ps.Add("broker.sasl.mechanisms", "GSSAPI needs broker.sasl.kerberos.keytab and broker.sasl.kerberos.service_principal")
 	}
 	c.Broker.SASL.Kerberos.validate(&ps, "broker.sasl.kerberos")
+	if t := c.Broker.TLS; t.Enabled() {
+		switch {
+		case !c.Embedded():
+			ps.Add("broker.tls", "applies to the embedded broker only (kafka.brokers is set: use kafka.tls to reach those brokers)")
+		case t.CertFile == "" || t.KeyFile == "":
+			ps.Add("broker.tls", "cert_file and key_file must be set together")
+		default:
+			fileReadable(&ps, "broker.tls.cert_file", t.CertFile)
+			fileReadable(&ps, "broker.tls.key_file", t.KeyFile)
+		}
+	}
 	positive(&ps, "consumers.instance_timeout", c.Consumers.InstanceTimeout)
 	positive(&ps, "consumers.request_timeout", c.Consumers.RequestTimeout)
 	if c.Consumers.MaxBytes < 1 {

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -100,6 +101,10 @@ type Options struct {
 	// kprom registers its collectors once per registry, so further
 	// clients built with NewClient do not get them.
 	Hooks []kgo.Hook
+	// TLS, when set, is the client's TLS configuration instead of
+	// kafka.tls's (kgate's own client of an embedded broker whose Kafka
+	// port speaks TLS).
+	TLS *tls.Config
 }
 
 // New connects the shared producer and admin client. It does not wait for
@@ -108,6 +113,9 @@ func New(o Options) (*Client, error) {
 	conn, err := ConnOpts(o.Brokers, o.Kafka, o.Logger)
 	if err != nil {
 		return nil, err
+	}
+	if o.TLS != nil {
+		conn = append(conn, kgo.DialTLSConfig(o.TLS))
 	}
 	codec, err := compression(o.Kafka.Compression)
 	if err != nil {

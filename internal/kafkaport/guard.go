@@ -78,8 +78,11 @@ type Options struct {
 	// PlainOverPlaintext offers PLAIN on connections from addresses
 	// other than loopback (broker.sasl.plain_over_plaintext); by
 	// default PLAIN, which sends the password in the clear, is offered
-	// on loopback connections only (the Kafka port has no TLS).
+	// on loopback connections only unless the port speaks TLS.
 	PlainOverPlaintext bool
+	// TLS says the guard reads above TLS (the Kafka port's listener
+	// speaks TLS only): PLAIN is offered on every connection.
+	TLS bool
 	// FailuresPerSecond and FailureBurst bound failed logins per client
 	// address (auth.failures_per_second, as over HTTP).
 	FailuresPerSecond float64
@@ -541,7 +544,7 @@ func (g *Guard) forget(c *conn) {
 
 // plainAllowed reports whether PLAIN may be used from ip.
 func (g *Guard) plainAllowed(ip netip.Addr) bool {
-	return g.o.PlainOverPlaintext || ip.IsLoopback()
+	return g.o.TLS || g.o.PlainOverPlaintext || ip.IsLoopback()
 }
 
 // offered lists the mechanisms a connection from ip may use.

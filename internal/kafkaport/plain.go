@@ -51,7 +51,7 @@ func (s *plainSession) Step(ctx context.Context, msg []byte) ([]byte, bool, erro
 	s.done = true
 	if !s.allowed {
 		return nil, false, &Failure{Class: ClassNotAllowed, denied: true,
-			Detail: "PLAIN sends the password in the clear and is offered on loopback connections only; use SCRAM-SHA-512, or set broker.sasl.plain_over_plaintext: true",
+			Detail: "PLAIN sends the password in the clear and is offered on loopback connections only; use SCRAM-SHA-512, configure broker.tls, or set broker.sasl.plain_over_plaintext: true",
 			Cause:  "PLAIN from a non-loopback address while broker.sasl.plain_over_plaintext is false"}
 	}
 	user, password, err := parsePlain(msg)

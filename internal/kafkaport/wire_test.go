@@ -132,6 +132,11 @@ func TestPlainOnlyOnLoopback(t *testing.T) {
 	if !errors.As(err, &f) || f.Class != ClassNotAllowed || !strings.Contains(f.Message(), "broker.sasl.plain_over_plaintext") {
 		t.Errorf("PLAIN from %v: %v", remote, err)
 	}
+	g = testGuard(t, false)
+	g.o.TLS = true
+	if got := g.offered(remote); !slices.Contains(got, Plain) {
+		t.Errorf("offered above TLS: %v", got)
+	}
 	g = testGuard(t, true)
 	if got := g.offered(remote); !slices.Contains(got, Plain) {
 		t.Errorf("offered with plain_over_plaintext: %v", got)
