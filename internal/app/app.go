@@ -135,6 +135,9 @@ func build(ctx context.Context, cfg config.Config, logger *slog.Logger, g *group
 		return info, err
 	}
 	g.add("auth", svc.Run, nil)
+	if v := svc.OIDC(); v != nil {
+		m.Registry.MustRegister(oidcCollector{v})
+	}
 	if eb.secured() {
 		if err := syncBroker(ctx, svc.Policy()); err != nil {
 			return info, err

@@ -28,9 +28,11 @@ import (
 //	anonymous  the secured gateway, no credentials (anonymous may produce)
 //	basic      the secured gateway, HTTP Basic (bcrypt cache)
 //	jwt        the secured gateway, a Bearer token from POST /login
+//	oidc       the secured gateway, a Bearer access token (RS256) of an
+//	           OpenID provider on loopback (auth.oidc)
 //
 // and reports each as a percentage of open's throughput (basic_%, jwt_%,
-// anonymous_%). Run:
+// oidc_%, anonymous_%). Run:
 //
 //	go test -run '^$' -bench AuthOverhead -benchtime 3000x ./internal/app/
 func BenchmarkAuthOverhead(b *testing.B) {
@@ -45,12 +47,17 @@ func BenchmarkAuthOverhead(b *testing.B) {
 	if err := os.WriteFile(users, []byte(noLimits), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	if err := os.WriteFile(perms, []byte("anonymous:\n  produce: [bench-anonymous]\ncustomer1:\n  produce: [bench-basic, bench-jwt]\n"), 0o600); err != nil {
+	if err := os.WriteFile(perms, []byte("anonymous:\n  produce: [bench-anonymous]\ncustomer1:\n  produce: [bench-basic, bench-jwt]\ncorp:sid1:\n  produce: [bench-oidc]\n"), 0o600); err != nil {
 		b.Fatal(err)
 	}
 	open := testutil.StartGateway(b, nil)
-	sec := testutil.StartGateway(b, func(c *config.Config) { c.Auth.Users, c.Auth.Permissions = users, perms })
+	idp := testutil.StartOIDCProvider(b)
+	sec := testutil.StartGateway(b, func(c *config.Config) {
+		c.Auth.Users, c.Auth.Permissions = users, perms
+		c.Auth.OIDC = []config.OIDCIssuer{{Issuer: idp.Issuer, Audiences: []string{"sid1"}, Prefix: "corp:"}}
+	})
 	tok := login(b, sec.URL, "customer1")
+	device := idp.DeviceToken(b)
 
 	type door struct {
 		name, url, authz string
@@ -63,6 +70,7 @@ func BenchmarkAuthOverhead(b *testing.B) {
 		{name: "anonymous", url: sec.URL + "/topics/bench-anonymous"},
 		{name: "basic", url: sec.URL + "/topics/bench-basic", authz: seedAuth},
 		{name: "jwt", url: sec.URL + "/topics/bench-jwt", authz: "Bearer " + tok},
+		{name: "oidc", url: sec.URL + "/topics/bench-oidc", authz: "Bearer " + device},
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	const workers = 8
@@ -133,8 +141,9 @@ func BenchmarkAuthOverhead(b *testing.B) {
 	if b.N < 100 {
 		return // the framework's probing run
 	}
-	fmt.Fprintf(os.Stderr, "auth overhead (median of %d rounds): open %.0f req/s; anonymous %.1f%%, basic %.1f%%, jwt %.1f%% of open\n",
-		len(doors[0].ratios), rate(doors[0]), 100*median(doors[1].ratios), 100*median(doors[2].ratios), 100*median(doors[3].ratios))
+	fmt.Fprintf(os.Stderr, "auth overhead (median of %d rounds): open %.0f req/s; anonymous %.1f%%, basic %.1f%%, jwt %.1f%%, oidc %.1f%% of open\n",
+		len(doors[0].ratios), rate(doors[0]), 100*median(doors[1].ratios), 100*median(doors[2].ratios), 100*median(doors[3].ratios),
+		100*median(doors[4].ratios))
 }
 
 func median(xs []float64) float64 {

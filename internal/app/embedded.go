@@ -293,6 +293,11 @@ func (b *bearerSession) VerifyBearer(ctx context.Context, token string) (oauthbe
 		return oauthbearer.Identity{}, &kafkaport.Failure{Class: kafkaport.ClassUnavailable, Detail: "the gateway is starting; retry.",
 			Cause: "the gateway is starting"}
 	}
+	if svc.OIDC().Handles(token) {
+		return oauthbearer.Identity{}, &kafkaport.Failure{Class: kafkaport.ClassBadCredentials,
+			Detail: "tokens of external issuers (auth.oidc) are not accepted on the Kafka port yet; use a token from POST /login",
+			Cause:  "a token of an auth.oidc issuer on the Kafka port"}
+	}
 	p, err := svc.BearerPrincipal(ctx, b.ip, token)
 	if err != nil {
 		return oauthbearer.Identity{}, err

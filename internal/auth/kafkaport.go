@@ -105,6 +105,11 @@ func scramOf(u *User, mechanism string) *SCRAMCredential {
 // returns the principal, whose standing Recheck follows for the life of
 // the connection, or an *Error.
 func (s *Service) BearerPrincipal(ctx context.Context, ip netip.Addr, token string) (*Principal, error) {
+	if s.oidc.Handles(token) {
+		// The broker's ACLs are generated for users-file users only, so
+		// an external principal would get in with no rights.
+		return nil, &Error{Reason: "tokens of auth.oidc issuers are not accepted on the Kafka port (yet): use HTTP, or a kgate token from POST /login", Method: MethodOIDC, bearer: true}
+	}
 	p, err := s.token(ctx, token)
 	if err != nil {
 		return nil, err

@@ -64,7 +64,7 @@ func (s *Service) Recheck(p *Principal, now time.Time) error {
 	}
 	pol := s.Policy()
 	fail := func(reason string) error {
-		return &Error{Reason: reason, Method: p.Method, Name: p.Name, bearer: p.Method == MethodBearer}
+		return &Error{Reason: reason, Method: p.Method, Name: p.Name, bearer: p.Method == MethodBearer || p.Method == MethodOIDC}
 	}
 	switch p.Method {
 	case MethodBasic, MethodBearer:
@@ -75,6 +75,9 @@ func (s *Service) Recheck(p *Principal, now time.Time) error {
 		if p.credential != fingerprint(u) {
 			return fail("the user's password changed")
 		}
+	}
+	if p.Method == MethodOIDC && !now.Before(p.Expires) {
+		return fail("token expired")
 	}
 	if p.Method == MethodBearer {
 		if !p.Expires.IsZero() && !now.Before(p.Expires) {

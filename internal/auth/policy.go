@@ -25,6 +25,9 @@ const (
 	MethodOpen Method = "open"
 	// MethodPassword is a login with a password (POST /login).
 	MethodPassword Method = "password"
+	// MethodOIDC is a bearer token of an external OpenID Connect /
+	// OAuth2 issuer (auth.oidc).
+	MethodOIDC Method = "oidc"
 	// MethodKafkaSASL is a SASL login on the Kafka port.
 	MethodKafkaSASL Method = "kafka_sasl"
 	// MethodHeader marks failures before any method could be told (a
@@ -44,6 +47,11 @@ type Principal struct {
 	Expires time.Time
 	// ClientIP is the caller's address (after trusted proxies).
 	ClientIP netip.Addr
+	// Issuer and Groups are an OIDC principal's: its token's issuer and
+	// the kgate groups its groups claim maps to (users-file users have
+	// their groups in the users file).
+	Issuer string
+	Groups []string
 	// credential is the fingerprint of the password the principal
 	// proved (basic, bearer): Recheck tells a changed one.
 	credential string
@@ -160,7 +168,9 @@ func (p *Policy) Decide(pr *Principal, action Action, resource string) Decision 
 	authenticated := pr.Authenticated()
 	if authenticated {
 		name = pr.Name
-		if u := p.users.Lookup(name); u != nil {
+		if pr.Method == MethodOIDC {
+			groups = pr.Groups
+		} else if u := p.users.Lookup(name); u != nil {
 			groups = u.Groups
 		}
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/kgate/kgate/internal/audit"
+	"github.com/kgate/kgate/internal/auth/oidc"
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/kafka"
 )
@@ -60,8 +61,9 @@ type Service struct {
 
 	policy   atomic.Pointer[Policy]
 	pw       *passwords
-	jwt      *tokens     // nil without users
-	store    *TokenStore // nil without users
+	jwt      *tokens        // nil without users
+	oidc     *oidc.Verifier // nil without auth.oidc
+	store    *TokenStore    // nil without users
 	attempts *attempts
 	trusted  []netip.Prefix
 
@@ -95,6 +97,12 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		return nil, err
 	}
 	s.policy.Store(pol)
+	if len(o.Config.OIDC) > 0 {
+		if s.oidc, err = oidc.New(oidc.Options{Issuers: o.Config.OIDC, Logger: s.logger,
+			CheckName: ValidPrincipalName, CheckGroup: validGroupName}); err != nil {
+			return nil, err
+		}
+	}
 	if o.Config.Users != "" {
 		key, err := loadSigningKey(o.Config.JWT.Algorithm, o.Config.JWT.KeyFile, o.DataDir, s.logger)
 		if err != nil {
@@ -148,6 +156,9 @@ func (s *Service) Run(ctx context.Context) error {
 			defer wg.Done()
 			_ = s.store.Run(ctx)
 		}()
+	}
+	if s.oidc != nil {
+		wg.Go(func() { _ = s.oidc.Run(ctx) })
 	}
 	defer wg.Wait()
 	for {
@@ -423,7 +434,7 @@ func (s *Service) AttemptSucceeded(ip netip.Addr, user string) {
 }
 
 func (s *Service) bearer(ctx context.Context, ip netip.Addr, tok string) (*Principal, error) {
-	if s.jwt == nil {
+	if s.jwt == nil && s.oidc == nil {
 		return nil, &Error{Reason: "bearer tokens are not enabled (no users file)", Method: MethodBearer, bearer: true}
 	}
 	if e := s.RefuseAttempt(ip, "", MethodBearer); e != nil {
@@ -443,6 +454,9 @@ func (s *Service) bearer(ctx context.Context, ip netip.Addr, tok string) (*Princ
 // it was not revoked. It returns the principal (without a client
 // address) or an *Error.
 func (s *Service) token(ctx context.Context, tok string) (*Principal, error) {
+	if p, err := s.external(ctx, tok); !errors.Is(err, oidc.ErrForeign) {
+		return p, err
+	}
 	fail := func(reason, user string) *Error {
 		return &Error{Reason: reason, Method: MethodBearer, Name: user, bearer: true}
 	}
@@ -483,6 +497,32 @@ func (s *Service) token(ctx context.Context, tok string) (*Principal, error) {
 	}
 	return &Principal{Name: c.Subject, Method: MethodBearer, TokenID: c.ID, Expires: c.ExpiresAt.Time, credential: c.Credential}, nil
 }
+
+// external checks a token of an auth.oidc issuer: its signature with the
+// issuer's keys, its claims, and that its principal name may
+// authenticate (as a client certificate's: Policy.CheckName). It returns
+// oidc.ErrForeign for a token of no such issuer.
+func (s *Service) external(ctx context.Context, tok string) (*Principal, error) {
+	id, err := s.oidc.Verify(ctx, tok)
+	if errors.Is(err, oidc.ErrForeign) {
+		return nil, err
+	}
+	if err != nil {
+		e := &Error{Reason: err.Error(), Method: MethodOIDC, bearer: true}
+		var oe *oidc.Error
+		e.expired = errors.As(err, &oe) && oe.Expired
+		return nil, e
+	}
+	if err := s.Policy().CheckName(id.Name); err != nil {
+		// The reason names no principal: the name may be anything.
+		return nil, &Error{Reason: "token's principal name refused: " + err.Error(), Method: MethodOIDC, bearer: true}
+	}
+	return &Principal{Name: id.Name, Method: MethodOIDC, TokenID: id.ID, Expires: id.Expires, Issuer: id.Issuer, Groups: id.Groups}, nil
+}
+
+// OIDC is the verifier of auth.oidc's issuers (nil without them): its
+// Run fetches their keys, its Statuses report them.
+func (s *Service) OIDC() *oidc.Verifier { return s.oidc }
 
 // ErrLoginDisabled is returned by Login when there is no users file or no
 // token store.

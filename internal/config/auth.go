@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -47,13 +48,16 @@ type Auth struct {
 	// succeeded recently always queue, ahead of the others.
 	PasswordQueue int `yaml:"password_queue" env:"KGATE_AUTH_PASSWORD_QUEUE"`
 
-	JWT       JWT       `yaml:"jwt"`
-	Tokens    Tokens    `yaml:"tokens"`
-	Login     Login     `yaml:"login"`
-	HTTPS     HTTPS     `yaml:"https"`
-	Limits    Limits    `yaml:"limits"`
-	Audit     Audit     `yaml:"audit"`
-	BrokerACL BrokerACL `yaml:"broker"`
+	JWT    JWT    `yaml:"jwt"`
+	Tokens Tokens `yaml:"tokens"`
+	// OIDC lists the OpenID Connect / OAuth2 issuers whose bearer tokens
+	// kgate accepts beside its own.
+	OIDC      []OIDCIssuer `yaml:"oidc"`
+	Login     Login        `yaml:"login"`
+	HTTPS     HTTPS        `yaml:"https"`
+	Limits    Limits       `yaml:"limits"`
+	Audit     Audit        `yaml:"audit"`
+	BrokerACL BrokerACL    `yaml:"broker"`
 }
 
 // JWT configures the tokens POST /login issues.
@@ -70,6 +74,73 @@ type JWT struct {
 	TTL      Duration `yaml:"ttl" env:"KGATE_JWT_TTL"`
 	// Leeway tolerates clock skew between replicas on exp, nbf and iat.
 	Leeway Duration `yaml:"leeway" env:"KGATE_JWT_LEEWAY"`
+}
+
+// OIDCIssuer trusts the bearer tokens (JWTs: access or ID tokens) of one
+// OpenID Connect / OAuth2 issuer. Zero values take the defaults of
+// WithDefaults.
+type OIDCIssuer struct {
+	// Issuer is the issuer URL, exactly as tokens' iss claim holds it;
+	// its discovery document is Issuer/.well-known/openid-configuration.
+	Issuer string `yaml:"issuer"`
+	// JWKSURL, when set, is where the keys are, instead of discovery's
+	// jwks_uri.
+	JWKSURL string `yaml:"jwks_url"`
+	// Audiences: a token's aud must hold one of them.
+	Audiences []string `yaml:"audiences"`
+	// Algorithms are the signature algorithms accepted (default RS256);
+	// of RS256/384/512, PS256/384/512, ES256/384/512 and EdDSA. HMAC and
+	// none are never accepted.
+	Algorithms []string `yaml:"algorithms"`
+	// PrincipalClaim names the claim (a dotted path for nested ones)
+	// that is the principal's name: sub (default), preferred_username,
+	// email, client_id, azp or any other holding a string.
+	PrincipalClaim string `yaml:"principal_claim"`
+	// Prefix is put before every principal name of this issuer (say
+	// "corp:"), so that two issuers' users cannot be taken for each
+	// other or for users-file users.
+	Prefix string `yaml:"prefix"`
+	// GroupsClaim names the claim (dotted path, e.g. realm_access.roles)
+	// holding the principal's groups: a list of strings or one
+	// space-separated string. Empty: no groups.
+	GroupsClaim string `yaml:"groups_claim"`
+	// Groups maps the issuer's group names to kgate group names; when
+	// set, groups it does not name are dropped.
+	Groups map[string]string `yaml:"groups"`
+	// ClockSkew is tolerated on exp, nbf and iat (default 60s).
+	ClockSkew Duration `yaml:"clock_skew"`
+	// CAFile is the PEM CA bundle to verify the issuer's TLS
+	// certificate (default: the system's).
+	CAFile string `yaml:"ca_file"`
+	// RefreshInterval is how often the keys are fetched again (default
+	// 15m); a token with an unknown kid fetches them at once, up to 3
+	// times in a row, then at most once per MinRefreshInterval (default
+	// 10s).
+	RefreshInterval    Duration `yaml:"refresh_interval"`
+	MinRefreshInterval Duration `yaml:"min_refresh_interval"`
+}
+
+// OIDCAlgorithms are the signature algorithms an issuer may be pinned to.
+var OIDCAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+// WithDefaults returns o with its zero settings defaulted.
+func (o OIDCIssuer) WithDefaults() OIDCIssuer {
+	if len(o.Algorithms) == 0 {
+		o.Algorithms = []string{"RS256"}
+	}
+	if o.PrincipalClaim == "" {
+		o.PrincipalClaim = "sub"
+	}
+	if o.ClockSkew == 0 {
+		o.ClockSkew = Duration(time.Minute)
+	}
+	if o.RefreshInterval == 0 {
+		o.RefreshInterval = Duration(15 * time.Minute)
+	}
+	if o.MinRefreshInterval == 0 {
+		o.MinRefreshInterval = Duration(10 * time.Second)
+	}
+	return o
 }
 
 // Tokens configures the token store, a compacted topic every replica
@@ -284,6 +355,7 @@ func (c *Config) validateAuth(ps *Problems) {
 	if a.JWT.Leeway < 0 || a.JWT.Leeway > Duration(5*time.Minute) {
 		ps.Add("auth.jwt.leeway", "must be between 0 and 5m, got %s", a.JWT.Leeway)
 	}
+	c.validateOIDC(ps)
 	internalTopic(ps, "auth.tokens.topic", a.Tokens.Topic)
 	positive(ps, "auth.tokens.segment_interval", a.Tokens.SegmentInterval)
 	if a.Tokens.MaxPerUser < 1 {
@@ -348,4 +420,63 @@ func internalTopic(ps *Problems, key, name string) {
 			return
 		}
 	}
+}
+
+func (c *Config) validateOIDC(ps *Problems) {
+	seen := map[string]bool{}
+	for i, o := range c.Auth.OIDC {
+		key := fmt.Sprintf("auth.oidc[%d]", i)
+		o = o.WithDefaults()
+		if c.OpenMode() {
+			ps.Add(key, "needs auth.permissions (in open mode no token is checked)")
+		}
+		switch {
+		case o.Issuer == "":
+			ps.Add(key+".issuer", "must be set")
+		case o.Issuer == c.Auth.JWT.Issuer:
+			ps.Add(key+".issuer", "must differ from auth.jwt.issuer (%q, kgate's own tokens)", o.Issuer)
+		case seen[o.Issuer]:
+			ps.Add(key+".issuer", "%q is listed twice", o.Issuer)
+		default:
+			issuerURL(ps, key+".issuer", o.Issuer)
+		}
+		seen[o.Issuer] = true
+		if o.JWKSURL != "" {
+			issuerURL(ps, key+".jwks_url", o.JWKSURL)
+		}
+		if len(o.Audiences) == 0 {
+			ps.Add(key+".audiences", "must list at least one audience (a token for another service must not be accepted)")
+		}
+		for _, a := range o.Algorithms {
+			if !slices.Contains(OIDCAlgorithms, a) {
+				ps.Add(key+".algorithms", "must be of %s (never HMAC or none), got %q", strings.Join(OIDCAlgorithms, ", "), a)
+			}
+		}
+		if o.ClockSkew < 0 || o.ClockSkew > Duration(10*time.Minute) {
+			ps.Add(key+".clock_skew", "must be between 0 and 10m, got %s", o.ClockSkew)
+		}
+		positive(ps, key+".refresh_interval", o.RefreshInterval)
+		positive(ps, key+".min_refresh_interval", o.MinRefreshInterval)
+		fileReadable(ps, key+".ca_file", o.CAFile)
+	}
+}
+
+// issuerURL checks that u is an https URL, or http on a loopback host.
+func issuerURL(ps *Problems, key, u string) {
+	p, err := url.Parse(u)
+	switch {
+	case err != nil || p.Host == "" || p.User != nil || p.RawQuery != "" || p.Fragment != "":
+		ps.Add(key, "must be an absolute URL without credentials, query or fragment, got %q", u)
+	case p.Scheme == "https":
+	case p.Scheme == "http" && IsLoopback(hostWithPort(p)):
+	default:
+		ps.Add(key, "must be https (http only on loopback), got %q", u)
+	}
+}
+
+func hostWithPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
 }

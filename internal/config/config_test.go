@@ -191,3 +191,41 @@ func TestBrokerTLSValidated(t *testing.T) {
 		}
 	}
 }
+
+// TestOIDCValidated: an issuer needs an https (or loopback http) URL
+// other than kgate's own, audiences, and asymmetric algorithms.
+func TestOIDCValidated(t *testing.T) {
+	perms := writeFile(t, "x")
+	good := OIDCIssuer{Issuer: "https://idp.example/realms/corp", Audiences: []string{"kgate"}}
+	for _, tc := range []struct {
+		name string
+		edit func(*OIDCIssuer)
+		want string
+	}{
+		{"fine", func(*OIDCIssuer) {}, ""},
+		{"loopback http", func(o *OIDCIssuer) { o.Issuer = "http://127.0.0.1:5556/dex" }, ""},
+		{"remote http", func(o *OIDCIssuer) { o.Issuer = "http://idp.example" }, "auth.oidc[0].issuer"},
+		{"no audience", func(o *OIDCIssuer) { o.Audiences = nil }, "auth.oidc[0].audiences"},
+		{"hmac", func(o *OIDCIssuer) { o.Algorithms = []string{"HS256"} }, "never HMAC"},
+		{"none", func(o *OIDCIssuer) { o.Algorithms = []string{"none"} }, "auth.oidc[0].algorithms"},
+		{"kgate's issuer", func(o *OIDCIssuer) { o.Issuer = "kgate" }, "must differ from auth.jwt.issuer"},
+		{"jwks over http", func(o *OIDCIssuer) { o.JWKSURL = "http://keys.example/jwks" }, "auth.oidc[0].jwks_url"},
+		{"skew", func(o *OIDCIssuer) { o.ClockSkew = Duration(time.Hour) }, "auth.oidc[0].clock_skew"},
+	} {
+		c := Default()
+		c.Auth.Permissions = perms
+		o := good
+		tc.edit(&o)
+		c.Auth.OIDC = []OIDCIssuer{o}
+		err := c.Validate()
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error naming %q", tc.name, err, tc.want)
+		}
+	}
+}

@@ -19,6 +19,9 @@ type Deps struct {
 	Metrics http.Handler
 	// MetricsOpen serves /metrics without authentication.
 	MetricsOpen bool
+	// Detail adds entries to a ready answer (nil: none): states of
+	// dependencies that do not make the node unready.
+	Detail func() map[string]any
 }
 
 // Register adds the operational routes.
@@ -40,7 +43,13 @@ func Register(rr *httpapi.Router, d Deps) {
 			if err := d.Ping(ctx); err != nil {
 				return httpapi.ErrBrokerNotAvailable.Msg("Kafka is not reachable.").Wrap(err)
 			}
-			httpapi.WriteJSON(w, http.StatusOK, "application/json", map[string]string{"status": "ready"})
+			body := map[string]any{"status": "ready"}
+			if d.Detail != nil {
+				for k, v := range d.Detail() {
+					body[k] = v
+				}
+			}
+			httpapi.WriteJSON(w, http.StatusOK, "application/json", body)
 			return nil
 		},
 	})
