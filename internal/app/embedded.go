@@ -20,9 +20,9 @@ import (
 	"github.com/kgate/kgate/internal/auth"
 	"github.com/kgate/kgate/internal/broker"
 	"github.com/kgate/kgate/internal/config"
+	"github.com/kgate/kgate/internal/gssapi"
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/kafkaport"
-	"github.com/kgate/kgate/internal/kafkaport/gssapi"
 	"github.com/kgate/kgate/internal/kafkaport/oauthbearer"
 )
 

@@ -76,7 +76,7 @@ func (s *Service) Recheck(p *Principal, now time.Time) error {
 			return fail("the user's password changed")
 		}
 	}
-	if p.Method == MethodOIDC && !now.Before(p.Expires) {
+	if (p.Method == MethodOIDC || p.Method == MethodKerberos) && !p.Expires.IsZero() && !now.Before(p.Expires) {
 		return fail("token expired")
 	}
 	if p.Method == MethodBearer {

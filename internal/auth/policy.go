@@ -25,6 +25,8 @@ const (
 	MethodOpen Method = "open"
 	// MethodPassword is a login with a password (POST /login).
 	MethodPassword Method = "password"
+	// MethodKerberos is HTTP Negotiate (SPNEGO) with a Kerberos ticket.
+	MethodKerberos Method = "kerberos"
 	// MethodOIDC is a bearer token of an external OpenID Connect /
 	// OAuth2 issuer (auth.oidc).
 	MethodOIDC Method = "oidc"
@@ -52,6 +54,11 @@ type Principal struct {
 	// their groups in the users file).
 	Issuer string
 	Groups []string
+	// Kerberos is a Negotiate principal's Kerberos name (alice@REALM),
+	// and NegotiateReply the token its answer carries in
+	// WWW-Authenticate: Negotiate (mutual authentication; may be empty).
+	Kerberos       string
+	NegotiateReply []byte
 	// credential is the fingerprint of the password the principal
 	// proved (basic, bearer): Recheck tells a changed one.
 	credential string

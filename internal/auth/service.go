@@ -27,6 +27,7 @@ import (
 	"github.com/kgate/kgate/internal/audit"
 	"github.com/kgate/kgate/internal/auth/oidc"
 	"github.com/kgate/kgate/internal/config"
+	"github.com/kgate/kgate/internal/gssapi"
 	"github.com/kgate/kgate/internal/kafka"
 )
 
@@ -61,9 +62,10 @@ type Service struct {
 
 	policy   atomic.Pointer[Policy]
 	pw       *passwords
-	jwt      *tokens        // nil without users
-	oidc     *oidc.Verifier // nil without auth.oidc
-	store    *TokenStore    // nil without users
+	jwt      *tokens          // nil without users
+	oidc     *oidc.Verifier   // nil without auth.oidc
+	krb      *gssapi.Acceptor // nil without auth.kerberos
+	store    *TokenStore      // nil without users
 	attempts *attempts
 	trusted  []netip.Prefix
 
@@ -97,6 +99,11 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		return nil, err
 	}
 	s.policy.Store(pol)
+	if k := o.Config.Kerberos; k.Enabled() {
+		if s.krb, err = gssapi.New(gssapi.Config{Keytab: k.Keytab, ServicePrincipal: k.ServicePrincipal, Rules: k.PrincipalToLocalRules}); err != nil {
+			return nil, fmt.Errorf("auth.kerberos: %w", err)
+		}
+	}
 	if len(o.Config.OIDC) > 0 {
 		if s.oidc, err = oidc.New(oidc.Options{Issuers: o.Config.OIDC, Logger: s.logger,
 			CheckName: ValidPrincipalName, CheckGroup: validGroupName}); err != nil {
@@ -200,6 +207,12 @@ func (s *Service) Reload(ctx context.Context, by string) (ReloadResult, error) {
 	s.policy.Store(pol)
 	s.pw.forget(pol)
 	s.changes.bump()
+	if s.krb != nil {
+		// A rotated service key: on failure the keys in hand stay.
+		if err := s.krb.Reload(); err != nil {
+			s.logger.Error("auth.kerberos keytab reload failed, the keys loaded before stay in use", "err", err)
+		}
+	}
 	res := ReloadResult{Users: pol.users.Len(), Principals: len(pol.perms.entries)}
 	s.audit.Write(ctx, audit.Record{Event: audit.Reload, Principal: by,
 		Reason: fmt.Sprintf("%d users, %d permission entries", res.Users, res.Principals)})
@@ -299,6 +312,8 @@ func (s *Service) Authenticate(r *http.Request) (*Principal, error) {
 			return s.basic(r.Context(), ip, cred)
 		case "bearer":
 			return s.bearer(r.Context(), ip, cred)
+		case "negotiate":
+			return s.negotiate(ip, cred)
 		}
 		return nil, &Error{Reason: "unsupported Authorization scheme", Method: MethodHeader}
 	}
@@ -497,6 +512,41 @@ func (s *Service) token(ctx context.Context, tok string) (*Principal, error) {
 	}
 	return &Principal{Name: c.Subject, Method: MethodBearer, TokenID: c.ID, Expires: c.ExpiresAt.Time, credential: c.Credential}, nil
 }
+
+// negotiate checks an HTTP Negotiate (SPNEGO) token with the service
+// keytab and maps its Kerberos principal to a kgate principal (which,
+// like a certificate's, needs no users-file entry; one gives it groups
+// and limits).
+func (s *Service) negotiate(ip netip.Addr, cred string) (*Principal, error) {
+	if s.krb == nil {
+		return nil, &Error{Reason: "Negotiate is not enabled (no auth.kerberos)", Method: MethodKerberos}
+	}
+	if e := s.RefuseAttempt(ip, "", MethodKerberos); e != nil {
+		return nil, e
+	}
+	tok, err := base64.StdEncoding.DecodeString(cred)
+	if err != nil || len(tok) == 0 {
+		s.AttemptFailed(ip, "")
+		return nil, &Error{Reason: "Negotiate token is not base64", Method: MethodKerberos}
+	}
+	n, err := s.krb.Negotiate(ip, tok)
+	if err != nil {
+		s.AttemptFailed(ip, "")
+		e := &Error{Reason: "kerberos: " + err.Error(), Method: MethodKerberos}
+		e.expired = gssapi.ReasonOf(err) == gssapi.ReasonExpired
+		return nil, e
+	}
+	if err := s.Policy().CheckName(n.User); err != nil {
+		s.AttemptFailed(ip, "")
+		return nil, &Error{Reason: "kerberos principal " + n.Principal.String() + " maps to a refused name: " + err.Error(), Method: MethodKerberos}
+	}
+	s.AttemptSucceeded(ip, n.User)
+	return &Principal{Name: n.User, Method: MethodKerberos, Expires: n.Expires, ClientIP: ip,
+		Kerberos: n.Principal.String(), NegotiateReply: n.Reply}, nil
+}
+
+// Negotiates reports whether HTTP offers Negotiate (auth.kerberos).
+func (s *Service) Negotiates() bool { return s.krb != nil }
 
 // external checks a token of an auth.oidc issuer: its signature with the
 // issuer's keys, its claims, and that its principal name may

@@ -52,7 +52,9 @@ type Auth struct {
 	Tokens Tokens `yaml:"tokens"`
 	// OIDC lists the OpenID Connect / OAuth2 issuers whose bearer tokens
 	// kgate accepts beside its own.
-	OIDC      []OIDCIssuer `yaml:"oidc"`
+	OIDC []OIDCIssuer `yaml:"oidc"`
+	// Kerberos enables SPNEGO (Authorization: Negotiate) on HTTP.
+	Kerberos  HTTPKerberos `yaml:"kerberos"`
 	Login     Login        `yaml:"login"`
 	HTTPS     HTTPS        `yaml:"https"`
 	Limits    Limits       `yaml:"limits"`
@@ -75,6 +77,25 @@ type JWT struct {
 	// Leeway tolerates clock skew between replicas on exp, nbf and iat.
 	Leeway Duration `yaml:"leeway" env:"KGATE_JWT_LEEWAY"`
 }
+
+// HTTPKerberos configures Kerberos on HTTP (SPNEGO, RFC 4559): callers
+// send "Authorization: Negotiate <token>" with a ticket for
+// ServicePrincipal, and the client principal is mapped to a kgate user
+// with Kafka's principal-to-local rules, as on the Kafka port.
+type HTTPKerberos struct {
+	// Keytab holds ServicePrincipal's keys; it must not be readable by
+	// everyone.
+	Keytab string `yaml:"keytab" env:"KGATE_AUTH_KERBEROS_KEYTAB"`
+	// ServicePrincipal is the gateway's HTTP service principal with its
+	// realm, HTTP/<the host clients use>@REALM.
+	ServicePrincipal string `yaml:"service_principal" env:"KGATE_AUTH_KERBEROS_SERVICE_PRINCIPAL"`
+	// PrincipalToLocalRules map client principals to kgate users
+	// (DEFAULT strips the service principal's realm).
+	PrincipalToLocalRules []string `yaml:"principal_to_local_rules" env:"KGATE_AUTH_KERBEROS_PRINCIPAL_TO_LOCAL_RULES"`
+}
+
+// Enabled reports whether HTTP offers Negotiate.
+func (k HTTPKerberos) Enabled() bool { return k.Keytab != "" || k.ServicePrincipal != "" }
 
 // OIDCIssuer trusts the bearer tokens (JWTs: access or ID tokens) of one
 // OpenID Connect / OAuth2 issuer. Zero values take the defaults of
@@ -256,6 +277,7 @@ func defaultAuth() Auth {
 		},
 		Audit:     Audit{Topic: "_kgate_audit", MaxBytes: 1 << 30, AggregateInterval: Duration(time.Minute)},
 		BrokerACL: BrokerACL{Superuser: "kgate"},
+		Kerberos:  HTTPKerberos{PrincipalToLocalRules: []string{"DEFAULT"}},
 	}
 }
 
@@ -356,6 +378,12 @@ func (c *Config) validateAuth(ps *Problems) {
 		ps.Add("auth.jwt.leeway", "must be between 0 and 5m, got %s", a.JWT.Leeway)
 	}
 	c.validateOIDC(ps)
+	if k := a.Kerberos; k.Enabled() {
+		if c.OpenMode() {
+			ps.Add("auth.kerberos", "needs auth.permissions (in open mode nobody is authenticated)")
+		}
+		Kerberos{Keytab: k.Keytab, ServicePrincipal: k.ServicePrincipal, PrincipalToLocalRules: k.PrincipalToLocalRules}.validate(ps, "auth.kerberos")
+	}
 	internalTopic(ps, "auth.tokens.topic", a.Tokens.Topic)
 	positive(ps, "auth.tokens.segment_interval", a.Tokens.SegmentInterval)
 	if a.Tokens.MaxPerUser < 1 {

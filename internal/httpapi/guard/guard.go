@@ -8,6 +8,7 @@ package guard
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"strconv"
@@ -16,8 +17,13 @@ import (
 	"github.com/kgate/kgate/internal/httpapi"
 )
 
-// challenge sets the WWW-Authenticate fields of a 401.
-func challenge(h http.Header, bearerErr bool) {
+// challenge sets the WWW-Authenticate fields of a 401: Negotiate first
+// when Kerberos is configured (browsers try the first scheme they
+// support), then Basic and Bearer.
+func challenge(h http.Header, svc *auth.Service, bearerErr bool) {
+	if svc.Negotiates() {
+		h.Add("WWW-Authenticate", "Negotiate")
+	}
 	h.Add("WWW-Authenticate", `Basic realm="kgate", charset="UTF-8"`)
 	if bearerErr {
 		h.Add("WWW-Authenticate", `Bearer realm="kgate", error="invalid_token"`)
@@ -42,6 +48,10 @@ func Authenticate(svc *auth.Service) httpapi.Middleware {
 				writeAuthError(w, r, svc, rt, err)
 				return
 			}
+			if len(p.NegotiateReply) > 0 {
+				// Mutual authentication (RFC 4559 section 5).
+				w.Header().Set("WWW-Authenticate", "Negotiate "+base64.StdEncoding.EncodeToString(p.NegotiateReply))
+			}
 			ctx := auth.WithPrincipal(r.Context(), p)
 			ctx = auth.WithService(ctx, svc)
 			ctx = httpapi.SetPrincipal(ctx, p.Name)
@@ -63,7 +73,7 @@ func writeAuthError(w http.ResponseWriter, r *http.Request, svc *auth.Service, r
 		httpapi.WriteError(w, r, nil, rt.ErrorType, httpapi.ErrRateLimited.Msg("%s Retry in %d seconds.", ae.Refusal(), secs).Wrap(ae))
 		return
 	}
-	challenge(w.Header(), ae.Bearer())
+	challenge(w.Header(), svc, ae.Bearer())
 	httpapi.WriteError(w, r, nil, rt.ErrorType, httpapi.ErrUnauthenticated.Wrap(ae))
 }
 
@@ -92,7 +102,7 @@ func Authorize(svc *auth.Service) httpapi.Middleware {
 			}
 			he := Refusal(svc.Deny(r.Context(), p, rt.Name, rt.Action, resource, d))
 			if errors.Is(he, httpapi.ErrUnauthenticated) {
-				challenge(w.Header(), false)
+				challenge(w.Header(), svc, false)
 			} else if rt.Forbidden != nil {
 				if err := rt.Forbidden(w, r, he); err != nil {
 					httpapi.WriteError(w, r, nil, rt.ErrorType, err)

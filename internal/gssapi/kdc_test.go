@@ -21,7 +21,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/types"
 	"github.com/twmb/franz-go/pkg/sasl/kerberos"
 
-	"github.com/kgate/kgate/internal/kafkaport/gssapi"
+	"github.com/kgate/kgate/internal/gssapi"
 	"github.com/kgate/kgate/internal/testutil"
 )
 

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kgate/kgate/internal/kafkaport/gssapi"
+	"github.com/kgate/kgate/internal/gssapi"
 	"github.com/kgate/kgate/internal/testutil"
 )
 

@@ -218,6 +218,59 @@ func (s *Session) Expires() time.Time {
 }
 
 func (s *Session) initial(msg []byte) ([]byte, *Error) {
+	tk, e := s.a.verifyInitial(s.remote, msg)
+	if e != nil {
+		return nil, e
+	}
+	// RFC 4121 section 2: with no acceptor subkey (we assert none), the
+	// initiator's subkey protects the wrap tokens, else the session key.
+	s.key = tk.sessionKey
+	if len(tk.auth.SubKey.KeyValue) > 0 {
+		if _, err := crypto.GetEtype(tk.auth.SubKey.KeyType); err != nil {
+			return nil, refuse(ReasonBadToken, "authenticator subkey of unsupported type %d", tk.auth.SubKey.KeyType)
+		}
+		s.key = tk.auth.SubKey
+	}
+	s.principal, s.user, s.expires = tk.client, tk.user, tk.expires
+
+	if !tk.mutual {
+		// Without an AP-REP the acceptor's sequence numbers start at the
+		// initiator's (RFC 1964 section 1.2.1.1 as MIT does it).
+		s.seq = uint32(tk.auth.SeqNumber)
+		offer, err := newOffer(s.key, s.seq)
+		if err != nil {
+			return nil, &Error{Reason: ReasonBadToken, Err: err}
+		}
+		s.step = stepAnswer
+		return offer, nil
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	s.seq = binary.BigEndian.Uint32(b[:]) & 0x3fffffff
+	rep, err := newAPRep(tk.auth, tk.sessionKey, s.seq)
+	if err != nil {
+		return nil, &Error{Reason: ReasonBadToken, Err: err}
+	}
+	s.step = stepAfterRep
+	return rep, nil
+}
+
+// ticket is a verified initial context token.
+type ticket struct {
+	auth       types.Authenticator
+	sessionKey types.EncryptionKey // the ticket's
+	client     Principal
+	user       string
+	expires    time.Time
+	mutual     bool // the client asked for an AP-REP
+}
+
+// verifyInitial checks an initial context token (an RFC 2743 framed
+// KRB_AP_REQ) from remote: the ticket with the keytab, its times and
+// addresses, the authenticator with the session key, the mapping of the
+// client to a kgate user, and that the authenticator was not seen
+// before.
+func (a *Acceptor) verifyInitial(remote netip.Addr, msg []byte) (*ticket, *Error) {
 	if len(msg) > maxInitialToken {
 		return nil, refuse(ReasonBadToken, "initial token of %d bytes (at most %d)", len(msg), maxInitialToken)
 	}
@@ -229,7 +282,6 @@ func (s *Session) initial(msg []byte) ([]byte, *Error) {
 	if e != nil {
 		return nil, e
 	}
-	a := s.a
 	tkt := &req.Ticket
 	if tkt.Realm != a.service.Realm || !slices.Equal(tkt.SName.NameString, a.service.Components) {
 		return nil, refuse(ReasonWrongService, "ticket is for %s, not %s", Principal{Components: tkt.SName.NameString, Realm: tkt.Realm}, a.service)
@@ -257,8 +309,8 @@ func (s *Session) initial(msg []byte) ([]byte, *Error) {
 		return nil, refuse(ReasonExpired, "ticket expired at %s", enc.EndTime.Format(time.RFC3339))
 	}
 	if len(enc.CAddr) > 0 {
-		if !s.remote.IsValid() || !types.HostAddressesContains(enc.CAddr, types.HostAddressFromNetIP(net.IP(s.remote.Unmap().AsSlice()))) {
-			return nil, refuse(ReasonAddress, "ticket is bound to addresses %s is not one of", s.remote)
+		if !remote.IsValid() || !types.HostAddressesContains(enc.CAddr, types.HostAddressFromNetIP(net.IP(remote.Unmap().AsSlice()))) {
+			return nil, refuse(ReasonAddress, "ticket is bound to addresses %s is not one of", remote)
 		}
 	}
 	if err := req.DecryptAuthenticator(enc.Key); err != nil {
@@ -291,39 +343,8 @@ func (s *Session) initial(msg []byte) ([]byte, *Error) {
 	if a.replay.seen(req.EncryptedAuthenticator.Cipher, ct.Add(a.skew), now) {
 		return nil, refuse(ReasonReplay, "authenticator of %s seen before", client)
 	}
-
-	// RFC 4121 section 2: with no acceptor subkey (we assert none), the
-	// initiator's subkey protects the wrap tokens, else the session key.
-	s.key = enc.Key
-	if len(auth.SubKey.KeyValue) > 0 {
-		if _, err := crypto.GetEtype(auth.SubKey.KeyType); err != nil {
-			return nil, refuse(ReasonBadToken, "authenticator subkey of unsupported type %d", auth.SubKey.KeyType)
-		}
-		s.key = auth.SubKey
-	}
-	s.principal, s.user, s.expires = client, user, enc.EndTime
-
-	mutual := gf&flagMutual != 0 || types.IsFlagSet(&req.APOptions, flags.APOptionMutualRequired)
-	if !mutual {
-		// Without an AP-REP the acceptor's sequence numbers start at the
-		// initiator's (RFC 1964 section 1.2.1.1 as MIT does it).
-		s.seq = uint32(auth.SeqNumber)
-		offer, err := newOffer(s.key, s.seq)
-		if err != nil {
-			return nil, &Error{Reason: ReasonBadToken, Err: err}
-		}
-		s.step = stepAnswer
-		return offer, nil
-	}
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	s.seq = binary.BigEndian.Uint32(b[:]) & 0x3fffffff
-	rep, err := newAPRep(auth, enc.Key, s.seq)
-	if err != nil {
-		return nil, &Error{Reason: ReasonBadToken, Err: err}
-	}
-	s.step = stepAfterRep
-	return rep, nil
+	return &ticket{auth: auth, sessionKey: enc.Key, client: client, user: user, expires: enc.EndTime,
+		mutual: gf&flagMutual != 0 || types.IsFlagSet(&req.APOptions, flags.APOptionMutualRequired)}, nil
 }
 
 // answer checks the client's choice of security layer and its
