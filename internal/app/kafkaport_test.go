@@ -195,12 +195,16 @@ func auditRecords(t testing.TB, g *testutil.Gateway, wait time.Duration, want in
 // superuser (whose password kgate generated into the data directory).
 func kafkaSuperuser(t testing.TB, g *testutil.Gateway, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	secret, err := os.ReadFile(filepath.Join(g.Config.DataDir, "broker-superuser.secret"))
-	if err != nil {
-		t.Fatal(err)
+	pw := g.Config.Kafka.SASL.Password.Reveal() // kafka.sasl's, when set, is the superuser's
+	if pw == "" {
+		secret, err := os.ReadFile(filepath.Join(g.Config.DataDir, "broker-superuser.secret"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pw = strings.TrimSpace(string(secret))
 	}
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(g.Info.BrokerAddr),
-		kgo.SASL(scram.Auth{User: "kgate", Pass: strings.TrimSpace(string(secret))}.AsSha512Mechanism())}, opts...)...)
+		kgo.SASL(scram.Auth{User: "kgate", Pass: pw}.AsSha512Mechanism())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func newAuth(ctx context.Context, cfg config.Config, open bool, kc *kafka.Client
 		Config:    ac,
 		Open:      open,
 		DataDir:   cfg.DataDir,
-		Protected: []string{ac.Tokens.Topic, ac.Limits.UsageTopic, ac.Audit.Topic},
+		Protected: []string{ac.Tokens.Topic, ac.APIKeys.Topic, ac.Limits.UsageTopic, ac.Audit.Topic},
 		Kafka:     tokenKafka,
 		Audit:     a,
 		Logger:    logger,

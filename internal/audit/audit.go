@@ -36,6 +36,8 @@ const (
 	Login        = "login"
 	LoginFailure = "login_failure"
 	Revoke       = "revoke"
+	// APIKeyCreate is an API key made (never the key itself).
+	APIKeyCreate = "apikey_create"
 	Reload       = "reload"
 	ReloadFailed = "reload_failed"
 	// Disconnect is a long-lived connection (the Kafka port's) closed

@@ -79,6 +79,14 @@ func (s *Service) Recheck(p *Principal, now time.Time) error {
 	if (p.Method == MethodOIDC || p.Method == MethodKerberos) && !p.Expires.IsZero() && !now.Before(p.Expires) {
 		return fail("token expired")
 	}
+	if p.Method == MethodAPIKey {
+		if s.keys == nil {
+			return fail("API key revoked")
+		}
+		if err := s.keys.Stands(p.TokenID, now); err != nil {
+			return fail(err.Error())
+		}
+	}
 	if p.Method == MethodBearer {
 		if !p.Expires.IsZero() && !now.Before(p.Expires) {
 			return fail("token expired")

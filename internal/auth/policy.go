@@ -25,6 +25,8 @@ const (
 	MethodOpen Method = "open"
 	// MethodPassword is a login with a password (POST /login).
 	MethodPassword Method = "password"
+	// MethodAPIKey is an API key (X-API-Key, or as Basic's password).
+	MethodAPIKey Method = "api_key"
 	// MethodKerberos is HTTP Negotiate (SPNEGO) with a Kerberos ticket.
 	MethodKerberos Method = "kerberos"
 	// MethodOIDC is a bearer token of an external OpenID Connect /
@@ -59,6 +61,8 @@ type Principal struct {
 	// WWW-Authenticate: Negotiate (mutual authentication; may be empty).
 	Kerberos       string
 	NegotiateReply []byte
+	// Plan is the usage plan an API key carries ("": the user's).
+	Plan string
 	// credential is the fingerprint of the password the principal
 	// proved (basic, bearer): Recheck tells a changed one.
 	credential string

@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,10 +63,12 @@ type Service struct {
 
 	policy   atomic.Pointer[Policy]
 	pw       *passwords
-	jwt      *tokens          // nil without users
-	oidc     *oidc.Verifier   // nil without auth.oidc
-	krb      *gssapi.Acceptor // nil without auth.kerberos
-	store    *TokenStore      // nil without users
+	jwt      *tokens                // nil without users
+	oidc     *oidc.Verifier         // nil without auth.oidc
+	krb      *gssapi.Acceptor       // nil without auth.kerberos
+	keys     *APIKeys               // nil without users or Kafka
+	plans    func(name string) bool // whether a plan exists (nil: any)
+	store    *TokenStore            // nil without users
 	attempts *attempts
 	trusted  []netip.Prefix
 
@@ -122,6 +125,9 @@ func New(ctx context.Context, o Options) (*Service, error) {
 				return nil, err
 			}
 			s.store = st
+			if s.keys, err = OpenAPIKeys(ctx, o.Kafka, o.Config.APIKeys.Topic, o.Config.Tokens.SegmentInterval.D(), s.logger, s.changes.bump); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return s, nil
@@ -166,6 +172,9 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	if s.oidc != nil {
 		wg.Go(func() { _ = s.oidc.Run(ctx) })
+	}
+	if s.keys != nil {
+		wg.Go(func() { _ = s.keys.Run(ctx) })
 	}
 	defer wg.Wait()
 	for {
@@ -229,7 +238,8 @@ type Error struct {
 	RetryAfter time.Duration
 	bearer     bool
 	refusal    refusal
-	expired    bool // a token that expired
+	expired    bool   // a token that expired
+	tokenID    string // the API key's id, when the key was found
 }
 
 // TokenExpired reports whether the failure is a bearer token that
@@ -300,7 +310,16 @@ func (s *Service) Authenticate(r *http.Request) (*Principal, error) {
 	if s.open {
 		return &Principal{Name: Anonymous, Method: MethodOpen, ClientIP: ip}, nil
 	}
+	if bad := keyInURL(r); bad != "" {
+		return nil, &Error{Reason: "an API key in the URL's query parameter " + strconv.Quote(bad) + " (keys are never accepted in URLs: send X-API-Key or Basic)", Method: MethodAPIKey}
+	}
 	hs := r.Header.Values("Authorization")
+	if ks := r.Header.Values("X-API-Key"); len(ks) > 0 {
+		if len(ks) > 1 || len(hs) > 0 {
+			return nil, &Error{Reason: "several credentials (X-API-Key with another X-API-Key or Authorization)", Method: MethodHeader}
+		}
+		return s.apiKey(r.Context(), ip, "", strings.TrimSpace(ks[0]))
+	}
 	switch {
 	case len(hs) > 1:
 		return nil, &Error{Reason: "several Authorization headers", Method: MethodHeader}
@@ -380,6 +399,11 @@ func (s *Service) basic(ctx context.Context, ip netip.Addr, cred string) (*Princ
 	user, password, ok := ParseBasic(cred)
 	if !ok {
 		return nil, &Error{Reason: "malformed Basic credentials", Method: MethodBasic}
+	}
+	if LooksLikeAPIKey(password) {
+		// Agents that send only Basic (fluent-bit, syslog-ng) carry a
+		// key as the password of its user.
+		return s.apiKey(ctx, ip, user, password)
 	}
 	u, err := s.checkPassword(ctx, ip, user, password)
 	if err != nil {
@@ -544,6 +568,118 @@ func (s *Service) negotiate(ip netip.Addr, cred string) (*Principal, error) {
 	return &Principal{Name: n.User, Method: MethodKerberos, Expires: n.Expires, ClientIP: ip,
 		Kerberos: n.Principal.String(), NegotiateReply: n.Reply}, nil
 }
+
+// keyInURL returns the name of a query parameter of r holding an API
+// key, or "".
+func keyInURL(r *http.Request) string {
+	if !strings.Contains(r.URL.RawQuery, APIKeyPrefix) {
+		return ""
+	}
+	for name, vs := range r.URL.Query() {
+		for _, v := range vs {
+			if LooksLikeAPIKey(v) || strings.HasPrefix(v, APIKeyPrefix) && len(v) > 20 {
+				return name
+			}
+		}
+	}
+	return ""
+}
+
+// apiKey checks an API key (X-API-Key, or the password of Basic for
+// user, who must then be the key's user). A key acts as its user with
+// the key's plan.
+func (s *Service) apiKey(ctx context.Context, ip netip.Addr, user, key string) (*Principal, error) {
+	if s.keys == nil {
+		return nil, &Error{Reason: ErrAPIKeysDisabled.Error() + " (no users file)", Method: MethodAPIKey}
+	}
+	if e := s.RefuseAttempt(ip, "", MethodAPIKey); e != nil {
+		return nil, e
+	}
+	k, err := s.keys.Check(ctx, key, time.Now())
+	if err != nil {
+		s.AttemptFailed(ip, "")
+		e := &Error{Reason: err.Error(), Method: MethodAPIKey}
+		if k.ID != "" {
+			e.Name, e.tokenID = k.User, k.ID
+		}
+		e.expired = errors.Is(err, ErrAPIKeyExpired)
+		return nil, e
+	}
+	if user != "" && user != k.User {
+		s.AttemptFailed(ip, "")
+		return nil, &Error{Reason: "Basic user name is not the API key's user", Method: MethodAPIKey, tokenID: k.ID}
+	}
+	if err := s.Policy().CheckName(k.User); err != nil {
+		return nil, &Error{Reason: "API key's user refused: " + err.Error(), Method: MethodAPIKey, tokenID: k.ID}
+	}
+	s.AttemptSucceeded(ip, k.User)
+	return &Principal{Name: k.User, Method: MethodAPIKey, TokenID: k.ID, Expires: k.Expires, Plan: k.Plan, ClientIP: ip}, nil
+}
+
+// APIKeys is the API key store (nil without a users file or Kafka).
+func (s *Service) APIKeys() *APIKeys { return s.keys }
+
+// CreateAPIKey makes a key for desc.User on behalf of by, audited. ttl 0
+// makes a key without expiry (refused when auth.api_keys.max_ttl is
+// set). It returns the key (shown once) and its description.
+func (s *Service) CreateAPIKey(ctx context.Context, by *Principal, desc APIKey, ttl time.Duration) (string, APIKey, error) {
+	if s.keys == nil {
+		return "", APIKey{}, ErrAPIKeysDisabled
+	}
+	if err := ValidPrincipalName(desc.User); err != nil {
+		return "", APIKey{}, &KeyRequestError{Reason: "user: " + err.Error()}
+	}
+	if max := s.cfg.APIKeys.MaxTTL.D(); max > 0 && (ttl <= 0 || ttl > max) {
+		return "", APIKey{}, &KeyRequestError{Reason: fmt.Sprintf("expires must be set and at most %s (auth.api_keys.max_ttl)", max)}
+	}
+	if desc.Plan != "" && s.plans != nil && !s.plans(desc.Plan) {
+		return "", APIKey{}, &KeyRequestError{Reason: fmt.Sprintf("no plan %q in auth.plans", desc.Plan)}
+	}
+	if len(desc.Description) > 256 {
+		return "", APIKey{}, &KeyRequestError{Reason: "description longer than 256 bytes"}
+	}
+	now := time.Now()
+	live := 0
+	for _, k := range s.keys.List(desc.User) {
+		if keyStanding(k, now) == nil {
+			live++
+		}
+	}
+	if live >= s.cfg.APIKeys.MaxPerUser {
+		return "", APIKey{}, &KeyRequestError{Reason: fmt.Sprintf("%s holds %d live keys, the most allowed (auth.api_keys.max_per_user); revoke one first", desc.User, live)}
+	}
+	if ttl > 0 {
+		desc.Expires = now.Add(ttl).UTC().Truncate(time.Second)
+	}
+	desc.CreatedBy = by.Name
+	key, k, err := s.keys.Create(ctx, desc)
+	if err != nil {
+		return "", APIKey{}, err
+	}
+	s.audit.Write(ctx, audit.Record{Event: audit.APIKeyCreate, Principal: by.Name, AuthMethod: string(by.Method), ClientIP: addrString(by.ClientIP),
+		Target: k.User, TokenID: k.ID, Reason: "plan " + strconv.Quote(k.Plan)})
+	return key, k, nil
+}
+
+// RevokeAPIKey revokes the key id on behalf of by, audited; found is
+// false when no live key has this id.
+func (s *Service) RevokeAPIKey(ctx context.Context, by *Principal, id string) (bool, error) {
+	if s.keys == nil {
+		return false, ErrAPIKeysDisabled
+	}
+	k, found, err := s.keys.Revoke(ctx, id, by.Name)
+	if err != nil || !found {
+		return false, err
+	}
+	s.audit.Write(ctx, audit.Record{Event: audit.Revoke, Principal: by.Name, AuthMethod: string(by.Method), ClientIP: addrString(by.ClientIP),
+		Target: k.User, TokenID: k.ID, Reason: "API key"})
+	return true, nil
+}
+
+// KeyRequestError is a refused API key request (for the client).
+type KeyRequestError struct{ Reason string }
+
+func (e *KeyRequestError) Error() string { return e.Reason }
 
 // Negotiates reports whether HTTP offers Negotiate (auth.kerberos).
 func (s *Service) Negotiates() bool { return s.krb != nil }
@@ -741,5 +877,5 @@ func (e *Error) Bearer() bool { return e.bearer }
 // AuditFailure audits an authentication failure on route (action) from ip.
 func (s *Service) AuditFailure(ctx context.Context, e *Error, ip netip.Addr, route string, action Action) {
 	s.audit.Write(ctx, audit.Record{Event: audit.AuthFailure, Principal: orUnknown(e.Name), AuthMethod: string(e.Method),
-		ClientIP: addrString(ip), Route: route, Action: string(action), Reason: e.Reason})
+		ClientIP: addrString(ip), Route: route, Action: string(action), Reason: e.Reason, TokenID: e.tokenID})
 }

@@ -48,6 +48,7 @@ var commands = map[string]command{
 	"handle":  {"run a consumer-group worker with a built-in handler (vault-colors, exec, webhook)", runHandle},
 	"dlq":     {"replay dead letters to their origin topics (dlq replay)", runDLQ},
 	"version": {"print the version", runVersion},
+	"apikey":  {"create, list or revoke API keys through a running gateway (apikey create|list|revoke)", runAPIKey},
 	"passwd":  {"print a bcrypt hash (and users-file entry) for a password read from the terminal or stdin", runPasswd},
 }
 

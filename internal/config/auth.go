@@ -50,6 +50,8 @@ type Auth struct {
 
 	JWT    JWT    `yaml:"jwt"`
 	Tokens Tokens `yaml:"tokens"`
+	// APIKeys configures the API keys' store.
+	APIKeys APIKeys `yaml:"api_keys"`
 	// OIDC lists the OpenID Connect / OAuth2 issuers whose bearer tokens
 	// kgate accepts beside its own.
 	OIDC []OIDCIssuer `yaml:"oidc"`
@@ -164,6 +166,17 @@ func (o OIDCIssuer) WithDefaults() OIDCIssuer {
 	return o
 }
 
+// APIKeys configures the API key store, a compacted topic every replica
+// replays and follows (keys are made with POST /admin/apikeys or kgate
+// apikey create).
+type APIKeys struct {
+	Topic string `yaml:"topic" env:"KGATE_API_KEYS_TOPIC"`
+	// MaxPerUser bounds a user's live (not revoked, not expired) keys.
+	MaxPerUser int `yaml:"max_per_user" env:"KGATE_API_KEYS_MAX_PER_USER"`
+	// MaxTTL bounds a key's lifetime (0: keys may live forever).
+	MaxTTL Duration `yaml:"max_ttl" env:"KGATE_API_KEYS_MAX_TTL"`
+}
+
 // Tokens configures the token store, a compacted topic every replica
 // replays and follows.
 type Tokens struct {
@@ -263,8 +276,9 @@ func defaultAuth() Auth {
 			TTL:       Duration(24 * time.Hour),
 			Leeway:    Duration(5 * time.Second),
 		},
-		Tokens: Tokens{Topic: "_kgate_tokens", SegmentInterval: Duration(10 * time.Minute), MaxPerUser: 100, WhenFull: "revoke_oldest"},
-		Login:  Login{PerUserPerMinute: 30, PerUserBurst: 10},
+		Tokens:  Tokens{Topic: "_kgate_tokens", SegmentInterval: Duration(10 * time.Minute), MaxPerUser: 100, WhenFull: "revoke_oldest"},
+		APIKeys: APIKeys{Topic: "_kgate_apikeys", MaxPerUser: 20},
+		Login:   Login{PerUserPerMinute: 30, PerUserBurst: 10},
 		HTTPS: HTTPS{
 			ClientAuth:     "optional",
 			PrincipalFrom:  "cn",
@@ -385,6 +399,13 @@ func (c *Config) validateAuth(ps *Problems) {
 		Kerberos{Keytab: k.Keytab, ServicePrincipal: k.ServicePrincipal, PrincipalToLocalRules: k.PrincipalToLocalRules}.validate(ps, "auth.kerberos")
 	}
 	internalTopic(ps, "auth.tokens.topic", a.Tokens.Topic)
+	internalTopic(ps, "auth.api_keys.topic", a.APIKeys.Topic)
+	if a.APIKeys.MaxPerUser < 1 {
+		ps.Add("auth.api_keys.max_per_user", "must be at least 1, got %d", a.APIKeys.MaxPerUser)
+	}
+	if a.APIKeys.MaxTTL < 0 {
+		ps.Add("auth.api_keys.max_ttl", "must not be negative (0: no bound)")
+	}
 	positive(ps, "auth.tokens.segment_interval", a.Tokens.SegmentInterval)
 	if a.Tokens.MaxPerUser < 1 {
 		ps.Add("auth.tokens.max_per_user", "must be at least 1, got %d", a.Tokens.MaxPerUser)

@@ -1,6 +1,7 @@
 // Package admin serves KastleX's login and administration endpoints:
 // POST /login, GET|POST /admin/reload, DELETE /admin/tokens/{username},
-// DELETE /admin/tokens/id/{jti}, GET /admin/tokens/{username} and the
+// DELETE /admin/tokens/id/{jti}, GET /admin/tokens/{username}, the API
+// keys at POST|GET /admin/apikeys and DELETE /admin/apikeys/{id}, and the
 // quota usage at GET /admin/usage[/{principal}].
 package admin
 
@@ -48,6 +49,12 @@ func Register(rr *httpapi.Router, d Deps) {
 		Summary: "Revoke one token by its jti.", Handler: a.revokeID})
 	rr.Add(httpapi.Route{Method: "GET", Pattern: "/admin/tokens/{username}", Name: "admin.tokens.list", Action: auth.Revoke, ErrorType: jsonType,
 		Summary: "List a user's live tokens (ids and times, never the tokens).", Handler: a.listTokens})
+	rr.Add(httpapi.Route{Method: "POST", Pattern: "/admin/apikeys", Name: "admin.apikeys.create", Action: auth.Admin, ErrorType: jsonType,
+		Summary: "Make an API key for a user (JSON user, plan, expires such as 90d, description); the key is in this answer only.", Handler: a.createKey})
+	rr.Add(httpapi.Route{Method: "GET", Pattern: "/admin/apikeys", Name: "admin.apikeys.list", Action: auth.Admin, ErrorType: jsonType,
+		Summary: "List API keys (?user=NAME for one user's), revoked ones included; never the keys.", Handler: a.listKeys})
+	rr.Add(httpapi.Route{Method: "DELETE", Pattern: "/admin/apikeys/{id}", Name: "admin.apikeys.revoke", Action: auth.Revoke, ErrorType: jsonType,
+		Summary: "Revoke an API key by its id; every replica refuses it within a second.", Handler: a.revokeKey})
 	rr.Add(httpapi.Route{Method: "GET", Pattern: "/admin/usage", Name: "admin.usage.list", Action: auth.Admin, ErrorType: jsonType,
 		Summary: "Today's requests and bytes per principal, with their limits.", Handler: a.usage})
 	rr.Add(httpapi.Route{Method: "GET", Pattern: "/admin/usage/{principal}", Name: "admin.usage.get", Action: auth.Admin, ErrorType: jsonType,
@@ -230,3 +237,85 @@ func (a api) usageOne(w http.ResponseWriter, r *http.Request) error {
 }
 
 func secondsString(d time.Duration) string { return strconv.FormatInt(int64(d.Seconds())+1, 10) }
+
+// ParseTTL reads a key lifetime: Go's durations (720h) or days (90d).
+func ParseTTL(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "never" {
+		return 0, nil
+	}
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 1 || n > 36500 {
+			return 0, errors.New("expires: want a number of days such as 90d, or a duration such as 720h")
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v <= 0 {
+		return 0, errors.New("expires: want a number of days such as 90d, or a duration such as 720h")
+	}
+	return v, nil
+}
+
+func keysError(err error) error {
+	var ke *auth.KeyRequestError
+	switch {
+	case errors.Is(err, auth.ErrAPIKeysDisabled):
+		return httpapi.ErrNotFound.Msg("API keys are not enabled: no users file is configured.").Wrap(err)
+	case errors.As(err, &ke):
+		return httpapi.ErrUnprocessable.Msg("%s", ke.Reason).Wrap(err)
+	}
+	return err
+}
+
+func (a api) createKey(w http.ResponseWriter, r *http.Request) error {
+	body, err := httpapi.ReadBody(r)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		User        string `json:"user"`
+		Plan        string `json:"plan"`
+		Expires     string `json:"expires"`
+		Description string `json:"description"`
+	}
+	if err := httpapi.DecodeJSON(body, &req); err != nil {
+		return err
+	}
+	if req.User == "" {
+		return httpapi.ErrUnprocessable.Msg("user is required.")
+	}
+	ttl, err := ParseTTL(req.Expires)
+	if err != nil {
+		return httpapi.ErrUnprocessable.Msg("%s", err.Error())
+	}
+	key, k, err := a.d.Auth.CreateAPIKey(r.Context(), caller(r.Context()), auth.APIKey{User: req.User, Plan: req.Plan, Description: req.Description}, ttl)
+	if err != nil {
+		return keysError(err)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httpapi.WriteJSON(w, http.StatusCreated, jsonType, map[string]any{"key": key, "api_key": k})
+	return nil
+}
+
+func (a api) listKeys(w http.ResponseWriter, r *http.Request) error {
+	ks := a.d.Auth.APIKeys()
+	if ks == nil {
+		return keysError(auth.ErrAPIKeysDisabled)
+	}
+	httpapi.WriteJSON(w, http.StatusOK, jsonType, map[string]any{"api_keys": ks.List(r.URL.Query().Get("user"))})
+	return nil
+}
+
+func (a api) revokeKey(w http.ResponseWriter, r *http.Request) error {
+	found, err := a.d.Auth.RevokeAPIKey(r.Context(), caller(r.Context()), r.PathValue("id"))
+	if err != nil {
+		return keysError(err)
+	}
+	if !found {
+		return httpapi.ErrNotFound.Msg("No live API key has this id.")
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
