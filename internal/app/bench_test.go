@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -30,9 +31,10 @@ import (
 //	jwt        the secured gateway, a Bearer token from POST /login
 //	oidc       the secured gateway, a Bearer access token (RS256) of an
 //	           OpenID provider on loopback (auth.oidc)
+//	apikey     the secured gateway, X-API-Key with a key of customer1
 //
 // and reports each as a percentage of open's throughput (basic_%, jwt_%,
-// oidc_%, anonymous_%). Run:
+// oidc_%, apikey_%, anonymous_%). Run:
 //
 //	go test -run '^$' -bench AuthOverhead -benchtime 3000x ./internal/app/
 func BenchmarkAuthOverhead(b *testing.B) {
@@ -47,7 +49,7 @@ func BenchmarkAuthOverhead(b *testing.B) {
 	if err := os.WriteFile(users, []byte(noLimits), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	if err := os.WriteFile(perms, []byte("anonymous:\n  produce: [bench-anonymous]\ncustomer1:\n  produce: [bench-basic, bench-jwt]\ncorp:sid1:\n  produce: [bench-oidc]\n"), 0o600); err != nil {
+	if err := os.WriteFile(perms, []byte("anonymous:\n  produce: [bench-anonymous]\ncustomer1:\n  produce: [bench-basic, bench-jwt, bench-apikey]\ncorp:sid1:\n  produce: [bench-oidc]\nadmin:\n  admin: true\n"), 0o600); err != nil {
 		b.Fatal(err)
 	}
 	open := testutil.StartGateway(b, nil)
@@ -58,9 +60,18 @@ func BenchmarkAuthOverhead(b *testing.B) {
 	})
 	tok := login(b, sec.URL, "customer1")
 	device := idp.DeviceToken(b)
+	r := do(b, "POST", sec.URL+"/admin/apikeys", `{"user":"customer1"}`, "Content-Type", "application/json", "Authorization", basic("admin"))
+	var created struct {
+		Key string `json:"key"`
+	}
+	if err := json.Unmarshal(r.body, &created); err != nil || created.Key == "" {
+		b.Fatalf("creating an API key: %d %s", r.status, r.body)
+	}
+	key := created.Key
 
 	type door struct {
 		name, url, authz string
+		key              string // X-API-Key
 		elapsed          time.Duration
 		n                int
 		ratios           []float64 // per round: open's batch time / this door's
@@ -71,6 +82,7 @@ func BenchmarkAuthOverhead(b *testing.B) {
 		{name: "basic", url: sec.URL + "/topics/bench-basic", authz: seedAuth},
 		{name: "jwt", url: sec.URL + "/topics/bench-jwt", authz: "Bearer " + tok},
 		{name: "oidc", url: sec.URL + "/topics/bench-oidc", authz: "Bearer " + device},
+		{name: "apikey", url: sec.URL + "/topics/bench-apikey", key: key},
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	const workers = 8
@@ -86,6 +98,9 @@ func BenchmarkAuthOverhead(b *testing.B) {
 					req.Header.Set("Content-Type", mtJSONv2)
 					if d.authz != "" {
 						req.Header.Set("Authorization", d.authz)
+					}
+					if d.key != "" {
+						req.Header.Set("X-API-Key", d.key)
 					}
 					resp, err := client.Do(req)
 					if err != nil {
@@ -141,9 +156,9 @@ func BenchmarkAuthOverhead(b *testing.B) {
 	if b.N < 100 {
 		return // the framework's probing run
 	}
-	fmt.Fprintf(os.Stderr, "auth overhead (median of %d rounds): open %.0f req/s; anonymous %.1f%%, basic %.1f%%, jwt %.1f%%, oidc %.1f%% of open\n",
+	fmt.Fprintf(os.Stderr, "auth overhead (median of %d rounds): open %.0f req/s; anonymous %.1f%%, basic %.1f%%, jwt %.1f%%, oidc %.1f%%, apikey %.1f%% of open\n",
 		len(doors[0].ratios), rate(doors[0]), 100*median(doors[1].ratios), 100*median(doors[2].ratios), 100*median(doors[3].ratios),
-		100*median(doors[4].ratios))
+		100*median(doors[4].ratios), 100*median(doors[5].ratios))
 }
 
 func median(xs []float64) float64 {
