@@ -3,11 +3,14 @@ package app_test
 import (
 	"encoding/json"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kgate/kgate/internal/cli"
+	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/testutil"
 )
 
@@ -161,5 +164,96 @@ func TestAPIKeyCommand(t *testing.T) {
 	// Without credentials the command says how to give them.
 	if code, _, errs = run("", "list"); code != 2 || !strings.Contains(errs, "--as") {
 		t.Errorf("no credentials: %d %q", code, errs)
+	}
+}
+
+// TestUsagePlans: usage plans from an API key and from the users file:
+// a route class's own rate, a monthly and a daily quota answered 429
+// with Retry-After to the period's end and RateLimit-*, the key's usage
+// at its admin route and the plan's in metrics; the key's user without
+// the key keeps its own limits.
+func TestUsagePlans(t *testing.T) {
+	start := time.Now().UTC()
+	g := secureGateway(t, func(c *config.Config) {
+		c.Auth.Plans = map[string]config.Plan{
+			"bronze": {RequestsPerSecond: 1000, MonthlyRequests: 5,
+				Routes: map[string]config.PlanRates{"produce": {RequestsPerSecond: 0.01, RequestBurst: 2}}},
+			"silver": {DailyRequests: 3, WeeklyRequests: 1000},
+		}
+		b, err := os.ReadFile(c.Auth.Users)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeText(t, c.Auth.Users, strings.Replace(string(b), "customer2:\n", "customer2:\n  plan: silver\n", 1))
+	})
+	seedTopic(t, g, "customer1")
+	key, id := createKey(t, g, `{"user":"customer1","plan":"bronze"}`)
+
+	// The produce class: 2 at once, then its rate (one per 100 s).
+	for i := range 2 {
+		if r := produceV2(t, g, "customer1", "X-API-Key", key); r.status != 200 {
+			t.Fatalf("produce %d with the key: %d %s", i, r.status, r.body)
+		}
+	}
+	r := produceV2(t, g, "customer1", "X-API-Key", key)
+	if r.status != 429 || r.header.Get("Retry-After") == "" || r.header.Get("RateLimit-Limit") != "2" {
+		t.Fatalf("third produce: %d %s %v, want 429 with Retry-After and RateLimit-Limit 2", r.status, r.body, r.header)
+	}
+	// Other routes take the plan's own rate, and count against its
+	// monthly quota of 5 (two produced, the refused one not counted).
+	for i := range 3 {
+		if r := do(t, "GET", g.URL+"/topics/customer1", "", "X-API-Key", key); r.status != 200 {
+			t.Fatalf("GET %d with the key: %d %s", i, r.status, r.body)
+		}
+	}
+	r = do(t, "GET", g.URL+"/topics/customer1", "", "X-API-Key", key)
+	if r.status != 429 || !strings.Contains(string(r.body), "Monthly request quota of 5 exceeded") {
+		t.Fatalf("sixth request: %d %s, want the monthly quota", r.status, r.body)
+	}
+	if now := time.Now().UTC(); now.Month() == start.Month() {
+		next := time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+		ra, _ := strconv.Atoi(r.header.Get("Retry-After"))
+		if want := int(next.Sub(now).Seconds()); ra < want-2 || ra > want+2 {
+			t.Errorf("Retry-After %d, want about %d (the month's end)", ra, want)
+		}
+	}
+	// The key's user without the key: its own limits.
+	if r := produceV2(t, g, "customer1", "Authorization", basic("customer1")); r.status != 200 {
+		t.Errorf("customer1 with its password: %d %s", r.status, r.body)
+	}
+	// The key's usage and its plan's limits.
+	u := do(t, "GET", g.URL+"/admin/apikeys/"+id+"/usage", "", "Authorization", basic("admin"))
+	var ku struct {
+		CountedAs string `json:"counted_as"`
+		Usage     struct {
+			ThisMonth struct {
+				Requests int64 `json:"requests"`
+			} `json:"this_month"`
+			Limits struct {
+				MonthlyRequests int64 `json:"monthly_requests"`
+			} `json:"limits"`
+		} `json:"usage"`
+	}
+	if err := json.Unmarshal(u.body, &ku); err != nil || ku.CountedAs != "apikey:"+id || ku.Usage.ThisMonth.Requests != 5 || ku.Usage.Limits.MonthlyRequests != 5 {
+		t.Errorf("key usage: %d %s", u.status, u.body)
+	}
+	// customer2's users-file plan: 3 requests a day.
+	for i := range 3 {
+		if r := produceV2(t, g, "customer2", "Authorization", basic("customer2")); r.status != 200 {
+			t.Fatalf("customer2 request %d: %d %s", i, r.status, r.body)
+		}
+	}
+	if r := produceV2(t, g, "customer2", "Authorization", basic("customer2")); r.status != 429 || !strings.Contains(string(r.body), "Daily request quota of 3") {
+		t.Errorf("customer2's fourth request: %d %s, want the daily quota", r.status, r.body)
+	}
+	m := do(t, "GET", g.URL+"/metrics", "", "Authorization", basic("ops"))
+	for _, want := range []string{`kgate_plan_requests_total{plan="bronze"} 5`, `kgate_plan_requests_total{plan="silver"} 3`} {
+		if !strings.Contains(string(m.body), want) {
+			t.Errorf("metrics lack %s:\n%s", want, grepLines(string(m.body), "kgate_plan"))
+		}
+	}
+	// A key naming an unknown plan is refused.
+	if r := do(t, "POST", g.URL+"/admin/apikeys", `{"user":"customer1","plan":"gold"}`, "Content-Type", "application/json", "Authorization", basic("admin")); r.status != 422 {
+		t.Errorf("a key with an unknown plan: %d %s, want 422", r.status, r.body)
 	}
 }

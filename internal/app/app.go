@@ -149,7 +149,7 @@ func build(ctx context.Context, cfg config.Config, logger *slog.Logger, g *group
 		g.add("kafka port guard", eb.guard.Run, nil) // closes connections whose user's standing changed
 	}
 
-	lim, err := newLimits(ctx, cfg.Auth.Limits, open, node, kc, svc, m, logger)
+	lim, err := newLimits(ctx, cfg.Auth.Limits, cfg.Auth.Plans, open, node, kc, svc, m, logger)
 	if err != nil {
 		return info, err
 	}

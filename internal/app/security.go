@@ -67,15 +67,16 @@ func newAuth(ctx context.Context, cfg config.Config, open bool, kc *kafka.Client
 // topic, which they follow and flush to while running) and the limiter.
 type limits struct {
 	cfg     config.Limits
+	plans   map[string]config.Plan
 	svc     *auth.Service
 	usage   *ratelimit.Usage
 	limiter *ratelimit.Limiter
 }
 
 // newLimits replays the usage topic (unless open) and builds the limiter.
-func newLimits(ctx context.Context, cfg config.Limits, open bool, node string, kc *kafka.Client, svc *auth.Service,
+func newLimits(ctx context.Context, cfg config.Limits, plans map[string]config.Plan, open bool, node string, kc *kafka.Client, svc *auth.Service,
 	m *metrics.Metrics, logger *slog.Logger) (*limits, error) {
-	l := &limits{cfg: cfg, svc: svc}
+	l := &limits{cfg: cfg, plans: plans, svc: svc}
 	if open {
 		l.usage = ratelimit.NewUsage(node)
 	} else {
@@ -98,9 +99,36 @@ func (l *limits) run(ctx context.Context) error {
 	return g.Wait()
 }
 
-// limitsFor returns the limits in force for a principal.
+// limitsFor returns the limits in force for a principal: its users-file
+// plan's (or the defaults), changed by its users-file limits.
 func (l *limits) limitsFor(principal string) ratelimit.Limits {
-	return ratelimit.FromConfig(l.cfg).With(l.svc.Policy().LimitsFor(principal))
+	lim, _ := l.resolve(principal, "")
+	return lim
+}
+
+// resolve returns the limits of principal and the plan they come from:
+// plan (an API key's or an OIDC claim's) when set, used as it is; else
+// the users-file plan of principal, or the defaults, changed by its
+// users-file limits.
+func (l *limits) resolve(principal, plan string) (ratelimit.Limits, string) {
+	if p, ok := l.plans[plan]; ok && plan != "" {
+		return ratelimit.FromPlan(p), plan
+	}
+	pol := l.svc.Policy()
+	base := ratelimit.FromConfig(l.cfg)
+	plan = pol.PlanOf(principal)
+	if p, ok := l.plans[plan]; ok && plan != "" {
+		base = ratelimit.FromPlan(p)
+	} else {
+		plan = ""
+	}
+	return base.With(pol.LimitsFor(principal)), plan
+}
+
+// PlanLimits returns a plan's limits (ok false: no such plan).
+func (l *limits) PlanLimits(plan string) (ratelimit.Limits, bool) {
+	p, ok := l.plans[plan]
+	return ratelimit.FromPlan(p), ok
 }
 
 // Admit admits a Kafka-port connection of user: its Produce requests and
@@ -117,18 +145,31 @@ func (l *limits) Admit(user string, now time.Time) (*ratelimit.Ticket, *ratelimi
 // subject names whom a request is charged to: the principal, and for
 // anonymous callers each client address gets its own buckets (the daily
 // quota is shared by all anonymous callers).
-func (l *limits) subject(r *http.Request) ratelimit.Subject {
+//
+// An API key with a plan of its own has its own buckets and counters
+// ("apikey:ID"); a key without one is charged to its user. A plan's route
+// class override (produce, consume, admin) gets buckets of its own.
+func (l *limits) subject(r *http.Request, action auth.Action) ratelimit.Subject {
 	p := auth.FromContext(r.Context())
-	name, key := auth.Anonymous, auth.Anonymous
+	name, key, counter, plan := auth.Anonymous, auth.Anonymous, auth.Anonymous, ""
 	if p != nil {
-		name = p.Name
-		key = p.Name
+		name, key, counter, plan = p.Name, p.Name, p.Name, p.Plan
 		if !p.Authenticated() {
-			name = auth.Anonymous
+			name, counter, plan = auth.Anonymous, auth.Anonymous, ""
 			key = auth.Anonymous + "@" + p.ClientIP.String()
 		}
+		if p.Method == auth.MethodAPIKey && p.Plan != "" {
+			key, counter = "apikey:"+p.TokenID, "apikey:"+p.TokenID
+		}
 	}
-	return ratelimit.Subject{Key: key, Principal: name, Limits: l.limitsFor(name)}
+	lim, plan := l.resolve(name, plan)
+	if c := action.Class(); c != "" && plan != "" {
+		if rates, ok := l.plans[plan].Routes[c]; ok {
+			lim = lim.WithRates(rates)
+			key += "#" + c
+		}
+	}
+	return ratelimit.Subject{Key: key, Principal: counter, Limits: lim, Plan: plan}
 }
 
 // hupReloader re-reads users, permissions and certificates on SIGHUP.

@@ -53,6 +53,22 @@ func (a Action) Scope() (Scope, bool) {
 // what they receive.
 func (a Action) MovesData() bool { return a == Produce || a == Fetch || a == Consume }
 
+// Class is the route class of a usage plan's overrides the action falls
+// in: produce, consume (fetch and consumer groups) or admin (topic
+// administration, reloads, revocation, admin); "" for the others
+// (listings and descriptions), which take the plan's own rates.
+func (a Action) Class() string {
+	switch a {
+	case Produce:
+		return "produce"
+	case Fetch, Consume:
+		return "consume"
+	case Admin, Reload, Revoke, CreateTopic, DeleteTopic, AlterConfig:
+		return "admin"
+	}
+	return ""
+}
+
 // Actions returns every known action, sorted.
 func Actions() []Action {
 	out := make([]Action, 0, len(scopes))

@@ -50,7 +50,7 @@ func TestParseUsersErrors(t *testing.T) {
 	tests := []struct {
 		name, in, want string
 	}{
-		{"unknown field", "a:\n  pasword_hash: x\n", `line 2: a.pasword_hash: unknown key (known: password_hash, groups, limits, scram_sha_256, scram_sha_512)`},
+		{"unknown field", "a:\n  pasword_hash: x\n", `line 2: a.pasword_hash: unknown key (known: password_hash, groups, limits, plan, scram_sha_256, scram_sha_512)`},
 		{"not bcrypt", "a:\n  password_hash: " + secret + "\n", `line 2: a.password_hash: is not a bcrypt hash`},
 		{"reserved anonymous", "anonymous:\n  password_hash: \"" + hash + "\"\n", `line 1: anonymous: the name is reserved`},
 		{"colon in name", "\"a:b\":\n  password_hash: \"" + hash + "\"\n", `line 1: "a:b": user names may hold letters`},

@@ -151,6 +151,14 @@ func (p *Policy) Users() *Users { return p.users }
 func (p *Policy) Permissions() *Permissions { return p.perms }
 
 // LimitsFor returns the limit overrides of a principal, or nil.
+// PlanOf returns the users-file plan of name ("" if none).
+func (p *Policy) PlanOf(name string) string {
+	if u := p.users.Lookup(name); u != nil {
+		return u.Plan
+	}
+	return ""
+}
+
 func (p *Policy) LimitsFor(name string) *ratelimit.Override {
 	if u := p.users.Lookup(name); u != nil {
 		return u.Limits

@@ -63,12 +63,11 @@ type Service struct {
 
 	policy   atomic.Pointer[Policy]
 	pw       *passwords
-	jwt      *tokens                // nil without users
-	oidc     *oidc.Verifier         // nil without auth.oidc
-	krb      *gssapi.Acceptor       // nil without auth.kerberos
-	keys     *APIKeys               // nil without users or Kafka
-	plans    func(name string) bool // whether a plan exists (nil: any)
-	store    *TokenStore            // nil without users
+	jwt      *tokens          // nil without users
+	oidc     *oidc.Verifier   // nil without auth.oidc
+	krb      *gssapi.Acceptor // nil without auth.kerberos
+	keys     *APIKeys         // nil without users or Kafka
+	store    *TokenStore      // nil without users
 	attempts *attempts
 	trusted  []netip.Prefix
 
@@ -152,6 +151,13 @@ func (s *Service) load() (*Policy, error) {
 		}
 	}
 	pol := NewPolicy(users, perms, s.protected)
+	if users != nil {
+		for _, n := range users.Names() {
+			if pl := users.Lookup(n).Plan; pl != "" && !s.planExists(pl) {
+				return nil, fmt.Errorf("users file %s: user %s: plan %q is not in auth.plans", s.cfg.Users, n, pl)
+			}
+		}
+	}
 	if err := pol.Validate(); err != nil {
 		return nil, fmt.Errorf("users file %s and permissions file %s: %w", s.cfg.Users, s.cfg.Permissions, err)
 	}
@@ -632,7 +638,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, by *Principal, desc APIKey, 
 	if max := s.cfg.APIKeys.MaxTTL.D(); max > 0 && (ttl <= 0 || ttl > max) {
 		return "", APIKey{}, &KeyRequestError{Reason: fmt.Sprintf("expires must be set and at most %s (auth.api_keys.max_ttl)", max)}
 	}
-	if desc.Plan != "" && s.plans != nil && !s.plans(desc.Plan) {
+	if desc.Plan != "" && !s.planExists(desc.Plan) {
 		return "", APIKey{}, &KeyRequestError{Reason: fmt.Sprintf("no plan %q in auth.plans", desc.Plan)}
 	}
 	if len(desc.Description) > 256 {
@@ -676,6 +682,12 @@ func (s *Service) RevokeAPIKey(ctx context.Context, by *Principal, id string) (b
 	return true, nil
 }
 
+// planExists reports whether auth.plans defines name.
+func (s *Service) planExists(name string) bool {
+	_, ok := s.cfg.Plans[name]
+	return ok
+}
+
 // KeyRequestError is a refused API key request (for the client).
 type KeyRequestError struct{ Reason string }
 
@@ -703,7 +715,10 @@ func (s *Service) external(ctx context.Context, tok string) (*Principal, error) 
 		// The reason names no principal: the name may be anything.
 		return nil, &Error{Reason: "token's principal name refused: " + err.Error(), Method: MethodOIDC, bearer: true}
 	}
-	return &Principal{Name: id.Name, Method: MethodOIDC, TokenID: id.ID, Expires: id.Expires, Issuer: id.Issuer, Groups: id.Groups}, nil
+	if id.Plan != "" && !s.planExists(id.Plan) {
+		return nil, &Error{Reason: fmt.Sprintf("token's plan %q is not in auth.plans", id.Plan), Method: MethodOIDC, bearer: true}
+	}
+	return &Principal{Name: id.Name, Method: MethodOIDC, TokenID: id.ID, Expires: id.Expires, Issuer: id.Issuer, Groups: id.Groups, Plan: id.Plan}, nil
 }
 
 // OIDC is the verifier of auth.oidc's issuers (nil without them): its

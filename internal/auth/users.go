@@ -26,6 +26,9 @@ type User struct {
 	PasswordHash []byte
 	Groups       []string
 	Limits       *ratelimit.Override
+	// Plan names the user's usage plan (auth.plans); its users-file
+	// Limits still override the plan's.
+	Plan string
 	// SCRAM credentials for the embedded broker's Kafka port; nil when
 	// the user has no Kafka-port access.
 	SCRAM256 *SCRAMCredential
@@ -141,12 +144,16 @@ func parseUser(fp *config.FileProblems, p config.Pair, key string) *User {
 			}
 		case "limits":
 			u.Limits = parseLimits(fp, f.V, k)
+		case "plan":
+			if s, ok := scalar(fp, f.V, k); ok {
+				u.Plan = s
+			}
 		case "scram_sha_256":
 			u.SCRAM256 = parseSCRAM(fp, f.V, k, 32)
 		case "scram_sha_512":
 			u.SCRAM512 = parseSCRAM(fp, f.V, k, 64)
 		default:
-			fp.At(f.KeyNode, k, "unknown key (known: password_hash, groups, limits, scram_sha_256, scram_sha_512)")
+			fp.At(f.KeyNode, k, "unknown key (known: password_hash, groups, limits, plan, scram_sha_256, scram_sha_512)")
 		}
 	}
 	return u

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -56,12 +57,15 @@ type Auth struct {
 	// kgate accepts beside its own.
 	OIDC []OIDCIssuer `yaml:"oidc"`
 	// Kerberos enables SPNEGO (Authorization: Negotiate) on HTTP.
-	Kerberos  HTTPKerberos `yaml:"kerberos"`
-	Login     Login        `yaml:"login"`
-	HTTPS     HTTPS        `yaml:"https"`
-	Limits    Limits       `yaml:"limits"`
-	Audit     Audit        `yaml:"audit"`
-	BrokerACL BrokerACL    `yaml:"broker"`
+	Kerberos HTTPKerberos `yaml:"kerberos"`
+	Login    Login        `yaml:"login"`
+	HTTPS    HTTPS        `yaml:"https"`
+	Limits   Limits       `yaml:"limits"`
+	// Plans are the usage plans a user (users file plan:), an API key
+	// or an OIDC claim names.
+	Plans     map[string]Plan `yaml:"plans"`
+	Audit     Audit           `yaml:"audit"`
+	BrokerACL BrokerACL       `yaml:"broker"`
 }
 
 // JWT configures the tokens POST /login issues.
@@ -127,6 +131,9 @@ type OIDCIssuer struct {
 	// holding the principal's groups: a list of strings or one
 	// space-separated string. Empty: no groups.
 	GroupsClaim string `yaml:"groups_claim"`
+	// PlanClaim names the claim (dotted path) holding the principal's
+	// usage plan (auth.plans). Empty: the users file's, or none.
+	PlanClaim string `yaml:"plan_claim"`
 	// Groups maps the issuer's group names to kgate group names; when
 	// set, groups it does not name are dropped.
 	Groups map[string]string `yaml:"groups"`
@@ -235,6 +242,35 @@ type Limits struct {
 	IdleEviction Duration `yaml:"idle_eviction" env:"KGATE_LIMITS_IDLE_EVICTION"`
 }
 
+// Plan is a usage plan: rates with bursts, and quotas per day, ISO week
+// and month; zero means unlimited. Routes overrides the rates for a class
+// of routes (produce, consume, admin): its fields that are set replace
+// the plan's, with buckets of their own.
+type Plan struct {
+	RequestsPerSecond float64              `yaml:"requests_per_second"`
+	RequestBurst      int                  `yaml:"request_burst"`
+	BytesPerSecond    ByteRate             `yaml:"bytes_per_second"`
+	ByteBurst         Bytes                `yaml:"byte_burst"`
+	DailyRequests     int64                `yaml:"daily_requests"`
+	DailyBytes        Bytes                `yaml:"daily_bytes"`
+	WeeklyRequests    int64                `yaml:"weekly_requests"`
+	WeeklyBytes       Bytes                `yaml:"weekly_bytes"`
+	MonthlyRequests   int64                `yaml:"monthly_requests"`
+	MonthlyBytes      Bytes                `yaml:"monthly_bytes"`
+	Routes            map[string]PlanRates `yaml:"routes"`
+}
+
+// PlanRates are a route class's rates in a plan.
+type PlanRates struct {
+	RequestsPerSecond float64  `yaml:"requests_per_second"`
+	RequestBurst      int      `yaml:"request_burst"`
+	BytesPerSecond    ByteRate `yaml:"bytes_per_second"`
+	ByteBurst         Bytes    `yaml:"byte_burst"`
+}
+
+// RouteClasses are the classes a plan's routes may override.
+var RouteClasses = []string{"produce", "consume", "admin"}
+
 // Audit configures the audit trail.
 type Audit struct {
 	// Topic receives one JSON record per audit event; they are also
@@ -325,6 +361,8 @@ func IsLoopback(hostport string) bool {
 	a, err := netip.ParseAddr(host)
 	return err == nil && a.IsLoopback()
 }
+
+var planName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 var jwtAlgorithms = []string{"ES512", "ES384", "ES256", "EdDSA", "HS512", "HS384", "HS256"}
 
@@ -444,6 +482,24 @@ func (c *Config) validateAuth(ps *Problems) {
 		ps.Add("auth.limits", "limits must not be negative (0 means unlimited)")
 	}
 	internalTopic(ps, "auth.limits.usage_topic", l.UsageTopic)
+	for name, p := range a.Plans {
+		key := "auth.plans." + name
+		if !planName.MatchString(name) {
+			ps.Add(key, "plan names may hold letters, digits and . _ - only (1 to 64)")
+		}
+		if p.RequestsPerSecond < 0 || p.RequestBurst < 0 || p.BytesPerSecond < 0 || p.ByteBurst < 0 || p.DailyRequests < 0 || p.DailyBytes < 0 ||
+			p.WeeklyRequests < 0 || p.WeeklyBytes < 0 || p.MonthlyRequests < 0 || p.MonthlyBytes < 0 {
+			ps.Add(key, "limits must not be negative (0 means unlimited)")
+		}
+		for class, r := range p.Routes {
+			if !slices.Contains(RouteClasses, class) {
+				ps.Add(key+".routes."+class, "unknown route class (known: %s)", strings.Join(RouteClasses, ", "))
+			}
+			if r.RequestsPerSecond < 0 || r.RequestBurst < 0 || r.BytesPerSecond < 0 || r.ByteBurst < 0 {
+				ps.Add(key+".routes."+class, "limits must not be negative")
+			}
+		}
+	}
 	positive(ps, "auth.limits.flush_interval", l.FlushInterval)
 	positive(ps, "auth.limits.idle_eviction", l.IdleEviction)
 	internalTopic(ps, "auth.audit.topic", a.Audit.Topic)

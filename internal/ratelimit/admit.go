@@ -18,6 +18,9 @@ type Subject struct {
 	// Principal names the daily quota and the usage counters.
 	Principal string
 	Limits    Limits
+	// Plan is the usage plan the limits come from ("": none), for the
+	// per-plan metrics.
+	Plan string
 }
 
 // Limiter enforces Limits per subject. It is safe for concurrent use.
@@ -27,6 +30,9 @@ type Limiter struct {
 	idle  time.Duration
 
 	rejected *prometheus.CounterVec
+	// planRequests and planBytes count what each plan's subjects did
+	// (the label set is auth.plans').
+	planRequests, planBytes *prometheus.CounterVec
 }
 
 // New returns a limiter counting usage in u, dropping idle buckets after
@@ -40,9 +46,15 @@ func New(u *Usage, idle time.Duration, reg prometheus.Registerer, known func() [
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kgate_ratelimit_rejected_total", Help: "Requests refused with 429, by the limit that tripped.",
 		}, []string{"limit"}),
+		planRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kgate_plan_requests_total", Help: "Requests admitted per usage plan (auth.plans).",
+		}, []string{"plan"}),
+		planBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kgate_plan_bytes_total", Help: "Produce and consume bytes per usage plan (auth.plans).",
+		}, []string{"plan"}),
 	}
 	if reg != nil {
-		reg.MustRegister(l.rejected, &usageCollector{u: u, known: known})
+		reg.MustRegister(l.rejected, l.planRequests, l.planBytes, &usageCollector{u: u, known: known})
 	}
 	return l
 }
@@ -113,6 +125,10 @@ func (t *Ticket) Done(end time.Time, moved int64) {
 		t.b.charge(end, rest)
 	}
 	t.l.usage.Add(t.s.Principal, end, 1, rest)
+	if t.s.Plan != "" {
+		t.l.planRequests.WithLabelValues(t.s.Plan).Inc()
+		t.l.planBytes.WithLabelValues(t.s.Plan).Add(float64(rest))
+	}
 }
 
 // Charge counts n bytes as they move, before the request ends (a stream's
@@ -127,15 +143,19 @@ func (t *Ticket) Charge(now time.Time, n int64) (time.Duration, *Exceeded) {
 	}
 	t.metering = true
 	lim := t.s.Limits
-	if lim.DailyBytes > 0 {
-		_, used := t.l.usage.Used(t.s.Principal, now)
-		if used+n > lim.DailyBytes {
-			return 0, t.l.exceeded("daily_bytes", untilMidnight(now), int(min(lim.DailyBytes, math.MaxInt32)),
-				fmt.Sprintf("Daily byte quota of %d exceeded; it resets at 00:00 UTC.", lim.DailyBytes))
+	if lim.hasByteQuota() {
+		used := t.l.usage.UsedIn(t.s.Principal, now)
+		for _, q := range quotas(lim, used, now) {
+			if q.bytes && q.max > 0 && q.used+n > q.max {
+				return 0, t.l.exceeded(q.name, q.reset, int(min(q.max, math.MaxInt32)), q.message())
+			}
 		}
 	}
 	t.charged += n
 	t.l.usage.Add(t.s.Principal, now, 0, n)
+	if t.s.Plan != "" {
+		t.l.planBytes.WithLabelValues(t.s.Plan).Add(float64(n))
+	}
 	if t.b == nil || t.b.bytes == nil {
 		return 0, nil
 	}
@@ -151,7 +171,7 @@ func (t *Ticket) Charge(now time.Time, n int64) (time.Duration, *Exceeded) {
 // each record as it moves; for the others Charge only counts, and may be
 // called with sums.
 func (t *Ticket) Metered() bool {
-	return t != nil && t.l != nil && (t.s.Limits.BytesPerSecond > 0 || t.s.Limits.DailyBytes > 0)
+	return t != nil && t.l != nil && (t.s.Limits.BytesPerSecond > 0 || t.s.Limits.hasByteQuota())
 }
 
 // Admit checks a subject's buckets and quotas before a request runs:
@@ -182,22 +202,70 @@ func (l *Limiter) Admit(s Subject, now time.Time, movesBytes bool) (Ticket, *Exc
 				fmt.Sprintf("Byte rate limit exceeded: the limit of %s bytes per second has been exceeded.", fmtRate(lim.BytesPerSecond)))
 		}
 	}
-	if lim.DailyRequests > 0 || lim.DailyBytes > 0 {
-		usedReq, usedBytes := l.usage.Used(s.Principal, now)
-		reset := untilMidnight(now)
-		if lim.DailyRequests > 0 && usedReq >= lim.DailyRequests {
-			return Ticket{}, l.exceeded("daily_requests", reset, int(min(lim.DailyRequests, math.MaxInt32)),
-				fmt.Sprintf("Daily request quota of %d exceeded; it resets at 00:00 UTC.", lim.DailyRequests))
+	if lim.hasQuota() {
+		used := l.usage.UsedIn(s.Principal, now)
+		for _, q := range quotas(lim, used, now) {
+			if q.max <= 0 || q.used < q.max || q.bytes && !movesBytes {
+				continue
+			}
+			return Ticket{}, l.exceeded(q.name, q.reset, int(min(q.max, math.MaxInt32)), q.message())
 		}
-		if lim.DailyBytes > 0 && usedBytes >= lim.DailyBytes && movesBytes {
-			return Ticket{}, l.exceeded("daily_bytes", reset, int(min(lim.DailyBytes, math.MaxInt32)),
-				fmt.Sprintf("Daily byte quota of %d exceeded; it resets at 00:00 UTC.", lim.DailyBytes))
-		}
-		if b.req == nil && lim.DailyRequests > 0 {
-			t.limit, t.remaining, t.reset, t.hasHeader = int(min(lim.DailyRequests, math.MaxInt32)), lim.DailyRequests-usedReq-1, reset, true
+		if b.req == nil {
+			// The RateLimit-* fields show the request quota that ends
+			// soonest.
+			for _, q := range quotas(lim, used, now) {
+				if !q.bytes && q.max > 0 {
+					t.limit, t.remaining, t.reset, t.hasHeader = int(min(q.max, math.MaxInt32)), q.max-q.used-1, q.reset, true
+					break
+				}
+			}
 		}
 	}
 	return t, nil
+}
+
+// quota is one period quota with its usage.
+type quota struct {
+	name, period, resets string
+	bytes                bool
+	max, used            int64
+	reset                time.Duration
+}
+
+func (q quota) message() string {
+	what := "request"
+	if q.bytes {
+		what = "byte"
+	}
+	return fmt.Sprintf("%s %s quota of %d exceeded; it resets %s.", q.period, what, q.max, q.resets)
+}
+
+// quotas lists lim's period quotas, day first (the soonest to reset).
+func quotas(lim Limits, u Used, now time.Time) []quota {
+	day, week, month := untilMidnight(now), untilMonday(now), untilNextMonth(now)
+	return []quota{
+		{name: "daily_requests", period: "Daily", resets: "at 00:00 UTC", max: lim.DailyRequests, used: u.Day.Requests, reset: day},
+		{name: "daily_bytes", period: "Daily", resets: "at 00:00 UTC", bytes: true, max: lim.DailyBytes, used: u.Day.Bytes, reset: day},
+		{name: "weekly_requests", period: "Weekly", resets: "on Monday 00:00 UTC", max: lim.WeeklyRequests, used: u.Week.Requests, reset: week},
+		{name: "weekly_bytes", period: "Weekly", resets: "on Monday 00:00 UTC", bytes: true, max: lim.WeeklyBytes, used: u.Week.Bytes, reset: week},
+		{name: "monthly_requests", period: "Monthly", resets: "on the 1st 00:00 UTC", max: lim.MonthlyRequests, used: u.Month.Requests, reset: month},
+		{name: "monthly_bytes", period: "Monthly", resets: "on the 1st 00:00 UTC", bytes: true, max: lim.MonthlyBytes, used: u.Month.Bytes, reset: month},
+	}
+}
+
+func untilMonday(now time.Time) time.Duration {
+	u := now.UTC()
+	days := (8 - int(u.Weekday())) % 7 // Monday is 1
+	if days == 0 {
+		days = 7
+	}
+	next := time.Date(u.Year(), u.Month(), u.Day()+days, 0, 0, 0, 0, time.UTC)
+	return next.Sub(u)
+}
+
+func untilNextMonth(now time.Time) time.Duration {
+	u := now.UTC()
+	return time.Date(u.Year(), u.Month()+1, 1, 0, 0, 0, 0, time.UTC).Sub(u)
 }
 
 func (l *Limiter) exceeded(which string, retry time.Duration, max int, msg string) *Exceeded {

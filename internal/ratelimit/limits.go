@@ -11,7 +11,21 @@ type Limits struct {
 	ByteBurst         int64
 	DailyRequests     int64
 	DailyBytes        int64
+	// Weekly (ISO week, from Monday 00:00 UTC) and monthly (calendar
+	// month, UTC) quotas: a usage plan's.
+	WeeklyRequests  int64
+	WeeklyBytes     int64
+	MonthlyRequests int64
+	MonthlyBytes    int64
 }
+
+// hasQuota reports whether any period quota applies.
+func (l Limits) hasQuota() bool {
+	return l.DailyRequests > 0 || l.DailyBytes > 0 || l.WeeklyRequests > 0 || l.WeeklyBytes > 0 || l.MonthlyRequests > 0 || l.MonthlyBytes > 0
+}
+
+// hasByteQuota reports whether a byte quota applies.
+func (l Limits) hasByteQuota() bool { return l.DailyBytes > 0 || l.WeeklyBytes > 0 || l.MonthlyBytes > 0 }
 
 // Override changes some of the defaults for one user (the users file's
 // limits entry); nil fields keep the default, zero means unlimited.
@@ -34,6 +48,39 @@ func FromConfig(c config.Limits) Limits {
 		DailyRequests:     c.DailyRequests,
 		DailyBytes:        int64(c.DailyBytes),
 	}
+}
+
+// FromPlan returns a usage plan's limits (its route overrides aside).
+func FromPlan(p config.Plan) Limits {
+	return Limits{
+		RequestsPerSecond: p.RequestsPerSecond,
+		RequestBurst:      p.RequestBurst,
+		BytesPerSecond:    float64(p.BytesPerSecond),
+		ByteBurst:         int64(p.ByteBurst),
+		DailyRequests:     p.DailyRequests,
+		DailyBytes:        int64(p.DailyBytes),
+		WeeklyRequests:    p.WeeklyRequests,
+		WeeklyBytes:       int64(p.WeeklyBytes),
+		MonthlyRequests:   p.MonthlyRequests,
+		MonthlyBytes:      int64(p.MonthlyBytes),
+	}
+}
+
+// WithRates returns l with the rates r sets (a plan's route class).
+func (l Limits) WithRates(r config.PlanRates) Limits {
+	if r.RequestsPerSecond > 0 {
+		l.RequestsPerSecond = r.RequestsPerSecond
+	}
+	if r.RequestBurst > 0 {
+		l.RequestBurst = r.RequestBurst
+	}
+	if r.BytesPerSecond > 0 {
+		l.BytesPerSecond = float64(r.BytesPerSecond)
+	}
+	if r.ByteBurst > 0 {
+		l.ByteBurst = int64(r.ByteBurst)
+	}
+	return l
 }
 
 // With returns l changed by o.

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"sort"
 	"strings"
@@ -14,7 +15,8 @@ import (
 	"github.com/kgate/kgate/internal/ktable"
 )
 
-// Usage counts each principal's requests and bytes per UTC day. Each
+// Usage counts each principal's requests and bytes per UTC day, ISO
+// week (from Monday 00:00 UTC) and calendar month. Each
 // gateway (node) writes its own counters to the usage topic (key
 // "principal|node"), reads every other node's, and a principal's usage is
 // the sum over nodes: quotas hold across replicas and restarts. A crash
@@ -35,7 +37,65 @@ type counter struct {
 	Day      string `json:"day"`
 	Requests int64  `json:"requests"`
 	Bytes    int64  `json:"bytes"`
-	dirty    bool
+	// The week's and month's counts (records written before kgate kept
+	// them have none: they count from their next write).
+	Week          string `json:"week,omitempty"`
+	WeekRequests  int64  `json:"week_requests,omitempty"`
+	WeekBytes     int64  `json:"week_bytes,omitempty"`
+	Month         string `json:"month,omitempty"`
+	MonthRequests int64  `json:"month_requests,omitempty"`
+	MonthBytes    int64  `json:"month_bytes,omitempty"`
+	dirty         bool
+}
+
+// Periods names the day, ISO week and month of a time (UTC).
+type Periods struct{ Day, Week, Month string }
+
+// PeriodsOf returns the periods t falls in.
+func PeriodsOf(t time.Time) Periods {
+	u := t.UTC()
+	y, w := u.ISOWeek()
+	return Periods{Day: Day(t), Week: fmt.Sprintf("%04d-W%02d", y, w), Month: u.Format("2006-01")}
+}
+
+// Counts are requests and bytes over one period.
+type Counts struct {
+	Requests int64 `json:"requests"`
+	Bytes    int64 `json:"bytes"`
+}
+
+// Used is a principal's usage in the periods of now, over every node.
+type Used struct {
+	Day, Week, Month Counts
+}
+
+// roll starts the periods of c that p is past.
+func (c *counter) roll(p Periods) {
+	if c.Day != p.Day {
+		c.Day, c.Requests, c.Bytes = p.Day, 0, 0
+	}
+	if c.Week != p.Week {
+		c.Week, c.WeekRequests, c.WeekBytes = p.Week, 0, 0
+	}
+	if c.Month != p.Month {
+		c.Month, c.MonthRequests, c.MonthBytes = p.Month, 0, 0
+	}
+}
+
+// add adds c's counts in the periods p to u.
+func (c *counter) addTo(u *Used, p Periods) {
+	if c.Day == p.Day {
+		u.Day.Requests += c.Requests
+		u.Day.Bytes += c.Bytes
+	}
+	if c.Week == p.Week {
+		u.Week.Requests += c.WeekRequests
+		u.Week.Bytes += c.WeekBytes
+	}
+	if c.Month == p.Month {
+		u.Month.Requests += c.MonthRequests
+		u.Month.Bytes += c.MonthBytes
+	}
 }
 
 // Day returns the UTC day of t as kept in the usage topic. It is on every
@@ -98,7 +158,8 @@ func (u *Usage) apply(key string, value []byte) {
 		// Our own counts come back from the topic: at start they are
 		// the state we left; afterwards we are ahead of them.
 		if l := u.local[principal]; l == nil || l.Day < c.Day || l.Day == c.Day && l.Requests < c.Requests {
-			u.local[principal] = &counter{Day: c.Day, Requests: c.Requests, Bytes: c.Bytes}
+			c.dirty = false
+			u.local[principal] = &c
 		}
 		return
 	}
@@ -120,67 +181,95 @@ func splitKey(key string) (principal, node string, ok bool) {
 
 // Used returns principal's requests and bytes today over every node.
 func (u *Usage) Used(principal string, now time.Time) (requests, bytes int64) {
-	day := Day(now)
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.usedLocked(principal, day)
+	got := u.UsedIn(principal, now)
+	return got.Day.Requests, got.Day.Bytes
 }
 
-func (u *Usage) usedLocked(principal, day string) (requests, bytes int64) {
-	if c := u.local[principal]; c != nil && c.Day == day {
-		requests, bytes = c.Requests, c.Bytes
+// UsedIn returns principal's usage in the day, week and month of now over
+// every node.
+func (u *Usage) UsedIn(principal string, now time.Time) Used {
+	p := PeriodsOf(now)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.usedLocked(principal, p)
+}
+
+func (u *Usage) usedLocked(principal string, p Periods) Used {
+	var out Used
+	if c := u.local[principal]; c != nil {
+		c.addTo(&out, p)
 	}
 	for _, c := range u.remote[principal] {
-		if c.Day == day {
-			requests += c.Requests
-			bytes += c.Bytes
-		}
+		c.addTo(&out, p)
 	}
-	return requests, bytes
+	return out
 }
 
 // Add counts requests and bytes for principal today.
 func (u *Usage) Add(principal string, now time.Time, requests, bytes int64) {
-	day := Day(now)
+	p := PeriodsOf(now)
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	c := u.local[principal]
-	if c == nil || c.Day != day {
-		c = &counter{Day: day}
+	if c == nil {
+		c = &counter{}
 		u.local[principal] = c
 	}
+	c.roll(p)
 	c.Requests += requests
 	c.Bytes += bytes
+	c.WeekRequests += requests
+	c.WeekBytes += bytes
+	c.MonthRequests += requests
+	c.MonthBytes += bytes
 	c.dirty = true
 }
 
-// PrincipalUsage is one principal's usage today.
+// PrincipalUsage is one principal's usage today (Requests, Bytes), this
+// week and this month.
 type PrincipalUsage struct {
 	Principal string `json:"principal"`
 	Day       string `json:"day"`
 	Requests  int64  `json:"requests"`
 	Bytes     int64  `json:"bytes"`
+	Week      string `json:"week"`
+	ThisWeek  Counts `json:"this_week"`
+	Month     string `json:"month"`
+	ThisMonth Counts `json:"this_month"`
+}
+
+// UsageOf returns principal's PrincipalUsage at now.
+func (u *Usage) UsageOf(principal string, now time.Time) PrincipalUsage {
+	p := PeriodsOf(now)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return principalUsage(principal, p, u.usedLocked(principal, p))
+}
+
+func principalUsage(principal string, p Periods, got Used) PrincipalUsage {
+	return PrincipalUsage{Principal: principal, Day: p.Day, Requests: got.Day.Requests, Bytes: got.Day.Bytes,
+		Week: p.Week, ThisWeek: got.Week, Month: p.Month, ThisMonth: got.Month}
 }
 
 // Snapshot returns every principal's usage today, sorted by name.
 func (u *Usage) Snapshot(now time.Time) []PrincipalUsage {
-	day := Day(now)
+	p := PeriodsOf(now)
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	names := map[string]bool{}
-	for p := range u.local {
-		names[p] = true
+	for n := range u.local {
+		names[n] = true
 	}
-	for p := range u.remote {
-		names[p] = true
+	for n := range u.remote {
+		names[n] = true
 	}
 	out := make([]PrincipalUsage, 0, len(names))
-	for p := range names {
-		r, b := u.usedLocked(p, day)
-		if r == 0 && b == 0 {
+	for n := range names {
+		got := u.usedLocked(n, p)
+		if got == (Used{}) {
 			continue
 		}
-		out = append(out, PrincipalUsage{Principal: p, Day: day, Requests: r, Bytes: b})
+		out = append(out, principalUsage(n, p, got))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Principal < out[j].Principal })
 	return out
@@ -233,12 +322,13 @@ func (u *Usage) Flush(ctx context.Context) {
 		c.dirty = false
 		kvs = append(kvs, ktable.KV{Key: p + "|" + u.node, Value: v})
 	}
-	// Counters of days gone by (of nodes that left, say) are removed, so
-	// that the topic does not grow with every node ever seen.
-	stale := Day(time.Now().Add(-48 * time.Hour))
+	// Counters of months gone by (of nodes that left, say) are removed,
+	// so that the topic does not grow with every node ever seen.
+	now := time.Now()
+	stale, month := Day(now.Add(-48*time.Hour)), PeriodsOf(now).Month
 	for p, nodes := range u.remote {
 		for n, c := range nodes {
-			if c.Day < stale {
+			if c.Day < stale && c.Month != month && c.Week != PeriodsOf(now).Week {
 				kvs = append(kvs, ktable.KV{Key: p + "|" + n})
 			}
 		}

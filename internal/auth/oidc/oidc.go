@@ -52,6 +52,8 @@ type Identity struct {
 	Name string
 	// Groups are the kgate groups the token's groups claim maps to.
 	Groups []string
+	// Plan is the plan_claim's value ("" without one).
+	Plan string
 	// ID is the token's jti (may be empty); Expires its exp.
 	ID      string
 	Expires time.Time
@@ -334,6 +336,9 @@ func (v *Verifier) claims(is *issuer, payload []byte) (*Identity, error) {
 	}
 	id := &Identity{Issuer: is.cfg.Issuer, Name: name, Expires: exp}
 	id.ID, _ = c["jti"].(string)
+	if is.cfg.PlanClaim != "" {
+		id.Plan, _ = lookup(c, is.cfg.PlanClaim).(string)
+	}
 	if is.cfg.GroupsClaim != "" {
 		id.Groups = v.groups(is, lookup(c, is.cfg.GroupsClaim))
 	}

@@ -27,6 +27,8 @@ type Deps struct {
 	Usage *ratelimit.Usage
 	// LimitsFor returns the limits in force for a principal.
 	LimitsFor func(principal string) ratelimit.Limits
+	// PlanLimits returns a usage plan's limits (ok false: no such plan).
+	PlanLimits func(plan string) (ratelimit.Limits, bool)
 }
 
 const jsonType = "application/json"
@@ -53,6 +55,8 @@ func Register(rr *httpapi.Router, d Deps) {
 		Summary: "Make an API key for a user (JSON user, plan, expires such as 90d, description); the key is in this answer only.", Handler: a.createKey})
 	rr.Add(httpapi.Route{Method: "GET", Pattern: "/admin/apikeys", Name: "admin.apikeys.list", Action: auth.Admin, ErrorType: jsonType,
 		Summary: "List API keys (?user=NAME for one user's), revoked ones included; never the keys.", Handler: a.listKeys})
+	rr.Add(httpapi.Route{Method: "GET", Pattern: "/admin/apikeys/{id}/usage", Name: "admin.apikeys.usage", Action: auth.Admin, ErrorType: jsonType,
+		Summary: "An API key's requests and bytes today, this week and this month, with its plan's limits (a key without a plan is counted as its user).", Handler: a.keyUsage})
 	rr.Add(httpapi.Route{Method: "DELETE", Pattern: "/admin/apikeys/{id}", Name: "admin.apikeys.revoke", Action: auth.Revoke, ErrorType: jsonType,
 		Summary: "Revoke an API key by its id; every replica refuses it within a second.", Handler: a.revokeKey})
 	rr.Add(httpapi.Route{Method: "GET", Pattern: "/admin/usage", Name: "admin.usage.list", Action: auth.Admin, ErrorType: jsonType,
@@ -205,6 +209,10 @@ type limitsJSON struct {
 	ByteBurst         int64   `json:"byte_burst"`
 	DailyRequests     int64   `json:"daily_requests"`
 	DailyBytes        int64   `json:"daily_bytes"`
+	WeeklyRequests    int64   `json:"weekly_requests"`
+	WeeklyBytes       int64   `json:"weekly_bytes"`
+	MonthlyRequests   int64   `json:"monthly_requests"`
+	MonthlyBytes      int64   `json:"monthly_bytes"`
 }
 
 func (a api) withLimits(u ratelimit.PrincipalUsage) usageJSON {
@@ -230,7 +238,7 @@ func (a api) usageOne(w http.ResponseWriter, r *http.Request) error {
 	p := r.PathValue("principal")
 	u := ratelimit.PrincipalUsage{Principal: p, Day: ratelimit.Day(time.Now())}
 	if a.d.Usage != nil {
-		u.Requests, u.Bytes = a.d.Usage.Used(p, time.Now())
+		u = a.d.Usage.UsageOf(p, time.Now())
 	}
 	httpapi.WriteJSON(w, http.StatusOK, jsonType, a.withLimits(u))
 	return nil
@@ -317,5 +325,38 @@ func (a api) revokeKey(w http.ResponseWriter, r *http.Request) error {
 		return httpapi.ErrNotFound.Msg("No live API key has this id.")
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a api) keyUsage(w http.ResponseWriter, r *http.Request) error {
+	ks := a.d.Auth.APIKeys()
+	if ks == nil {
+		return keysError(auth.ErrAPIKeysDisabled)
+	}
+	id := r.PathValue("id")
+	var key *auth.APIKey
+	for _, k := range ks.List("") {
+		if k.ID == id {
+			key = &k
+			break
+		}
+	}
+	if key == nil {
+		return httpapi.ErrNotFound.Msg("No API key has this id.")
+	}
+	now := time.Now()
+	counted, lim := key.User, ratelimit.Limits{}
+	if key.Plan != "" && a.d.PlanLimits != nil {
+		counted = "apikey:" + key.ID
+		lim, _ = a.d.PlanLimits(key.Plan)
+	} else if a.d.LimitsFor != nil {
+		lim = a.d.LimitsFor(key.User)
+	}
+	u := ratelimit.PrincipalUsage{Principal: counted, Day: ratelimit.Day(now)}
+	if a.d.Usage != nil {
+		u = a.d.Usage.UsageOf(counted, now)
+	}
+	httpapi.WriteJSON(w, http.StatusOK, jsonType, map[string]any{"api_key": key, "counted_as": counted,
+		"usage": usageJSON{PrincipalUsage: u, Limits: limitsJSON(lim)}})
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/kgate/kgate/internal/auth"
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/ratelimit"
 )
@@ -17,7 +18,7 @@ import (
 // admitted gets the RateLimit-* of its bucket. Routes whose action moves
 // data are metered by what they move: produce by the body it sends,
 // fetch and consume by the body they receive.
-func Limit(l *ratelimit.Limiter, identify func(*http.Request) ratelimit.Subject) httpapi.Middleware {
+func Limit(l *ratelimit.Limiter, identify func(*http.Request, auth.Action) ratelimit.Subject) httpapi.Middleware {
 	return func(rt httpapi.Route, next http.Handler) http.Handler {
 		if rt.Public {
 			return next
@@ -25,7 +26,7 @@ func Limit(l *ratelimit.Limiter, identify func(*http.Request) ratelimit.Subject)
 		moves := rt.Action.MovesData()
 		reqBytes := moves && !rt.Action.Receives()
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			t, ex := l.Admit(identify(r), time.Now(), moves)
+			t, ex := l.Admit(identify(r, rt.Action), time.Now(), moves)
 			if ex != nil {
 				reject(w, r, rt, ex)
 				return

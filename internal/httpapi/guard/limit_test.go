@@ -18,7 +18,7 @@ import (
 // serve runs one request through the limiter's middleware for subject s.
 func serve(l *ratelimit.Limiter, action auth.Action, s ratelimit.Subject, body string) *httptest.ResponseRecorder {
 	rt := httpapi.Route{Method: "POST", Pattern: "/x", Name: "x", Action: action}
-	h := Limit(l, func(*http.Request) ratelimit.Subject { return s })(rt, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := Limit(l, func(*http.Request, auth.Action) ratelimit.Subject { return s })(rt, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		if action == auth.Fetch {
 			_, _ = w.Write([]byte(strings.Repeat("r", 100)))
