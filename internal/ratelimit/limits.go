@@ -25,7 +25,9 @@ func (l Limits) hasQuota() bool {
 }
 
 // hasByteQuota reports whether a byte quota applies.
-func (l Limits) hasByteQuota() bool { return l.DailyBytes > 0 || l.WeeklyBytes > 0 || l.MonthlyBytes > 0 }
+func (l Limits) hasByteQuota() bool {
+	return l.DailyBytes > 0 || l.WeeklyBytes > 0 || l.MonthlyBytes > 0
+}
 
 // Override changes some of the defaults for one user (the users file's
 // limits entry); nil fields keep the default, zero means unlimited.
