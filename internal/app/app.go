@@ -143,7 +143,14 @@ func build(ctx context.Context, cfg config.Config, logger *slog.Logger, g *group
 			return info, err
 		}
 		eb.guard.Admit(svc, au, func(ctx context.Context, user string) error {
-			return auth.ProvisionBrokerUser(ctx, kc.Kgo(), user, eb.creds.SCRAM512)
+			if err := auth.ProvisionBrokerUser(ctx, kc.Kgo(), user, eb.creds.SCRAM512); err != nil {
+				return err
+			}
+			// An OIDC principal: the ACLs its token's groups give it.
+			if groups, ok := svc.External(user); ok {
+				return auth.SyncPrincipalACLs(ctx, kc.Kgo(), svc.Policy(), user, groups)
+			}
+			return nil
 		})
 		eb.tokens.Store(svc)                         // OAUTHBEARER logins with kgate's tokens
 		g.add("kafka port guard", eb.guard.Run, nil) // closes connections whose user's standing changed

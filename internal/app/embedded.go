@@ -187,7 +187,11 @@ func (e *embedded) secure(ctx context.Context, kc *kafka.Client) (func(context.C
 		return nil, err
 	}
 	return func(ctx context.Context, pol *auth.Policy) error {
-		return auth.SyncBroker(ctx, kc.Kgo(), pol, e.superuser.Username, e.creds.SCRAM512, e.logger)
+		var extra map[string][]string
+		if svc := e.tokens.Load(); svc != nil {
+			extra = svc.ExternalPrincipals(time.Now()) // their ACLs stay while they are logged in
+		}
+		return auth.SyncBroker(ctx, kc.Kgo(), pol, e.superuser.Username, e.creds.SCRAM512, extra, e.logger)
 	}, nil
 }
 
@@ -292,11 +296,6 @@ func (b *bearerSession) VerifyBearer(ctx context.Context, token string) (oauthbe
 	if svc == nil {
 		return oauthbearer.Identity{}, &kafkaport.Failure{Class: kafkaport.ClassUnavailable, Detail: "the gateway is starting; retry.",
 			Cause: "the gateway is starting"}
-	}
-	if svc.OIDC().Handles(token) {
-		return oauthbearer.Identity{}, &kafkaport.Failure{Class: kafkaport.ClassBadCredentials,
-			Detail: "tokens of external issuers (auth.oidc) are not accepted on the Kafka port yet; use a token from POST /login",
-			Cause:  "a token of an auth.oidc issuer on the Kafka port"}
 	}
 	p, err := svc.BearerPrincipal(ctx, b.ip, token)
 	if err != nil {

@@ -88,12 +88,45 @@ func (a ACL) String() string {
 }
 
 // KafkaACLs derives the Kafka ACLs of every user in the policy, sorted.
-func (p *Policy) KafkaACLs() []ACL {
+func (p *Policy) KafkaACLs() []ACL { return p.KafkaACLsWith(nil) }
+
+// KafkaACLsWith derives the Kafka ACLs of every user in the policy and of
+// extra principals (name to groups: external principals, such as an
+// OIDC issuer's, logged in on the Kafka port) that are not users, sorted.
+func (p *Policy) KafkaACLsWith(extra map[string][]string) []ACL {
 	set := map[ACL]bool{}
 	for _, name := range p.users.Names() {
-		u := p.users.Lookup(name)
+		p.addKafkaACLs(set, name, p.users.Lookup(name).Groups)
+	}
+	for name, groups := range extra {
+		if p.users.Lookup(name) == nil {
+			p.addKafkaACLs(set, name, groups)
+		}
+	}
+	return sortedACLs(set)
+}
+
+// PrincipalACLs derives the Kafka ACLs of one principal with groups.
+func (p *Policy) PrincipalACLs(name string, groups []string) []ACL {
+	set := map[ACL]bool{}
+	p.addKafkaACLs(set, name, groups)
+	return sortedACLs(set)
+}
+
+func sortedACLs(set map[ACL]bool) []ACL {
+	out := make([]ACL, 0, len(set))
+	for a := range set {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
+
+// addKafkaACLs adds the ACLs of name with groups to set.
+func (p *Policy) addKafkaACLs(set map[ACL]bool, name string, groups []string) {
+	{
 		principal := "User:" + name
-		entries := p.perms.applicable(name, u.Groups, true)
+		entries := p.perms.applicable(name, groups, true)
 		denies := entries
 		// anonymous' grants are a floor (see Decide); over Kafka its
 		// CIDRs cannot be told apart from the user's, so a floor limited
@@ -161,12 +194,6 @@ func (p *Policy) KafkaACLs() []ACL {
 			}
 		}
 	}
-	out := make([]ACL, 0, len(set))
-	for a := range set {
-		out = append(out, a)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
-	return out
 }
 
 func addGrantACLs(set map[ACL]bool, principal, user string, m kafkaOp, g *grant, allow bool) {
@@ -217,7 +244,10 @@ type BrokerCredential func(user string) (iterations int32, salt, saltedPassword 
 // every user of the users file gets its SCRAM-SHA-512 broker credential
 // from cred, every other SCRAM credential but superuser's is removed, and
 // the ACLs become exactly KafkaACLs. It runs as the superuser.
-func SyncBroker(ctx context.Context, cl *kgo.Client, pol *Policy, superuser string, cred BrokerCredential, logger *slog.Logger) error {
+//
+// extra are external principals logged in on the Kafka port (name to
+// groups), whose ACLs are kept too.
+func SyncBroker(ctx context.Context, cl *kgo.Client, pol *Policy, superuser string, cred BrokerCredential, extra map[string][]string, logger *slog.Logger) error {
 	if pol.users.Lookup(superuser) != nil {
 		return fmt.Errorf("users file: %q is the name kgate uses on the embedded broker (auth.broker.superuser); rename the user", superuser)
 	}
@@ -225,7 +255,7 @@ func SyncBroker(ctx context.Context, cl *kgo.Client, pol *Policy, superuser stri
 	if err := syncSCRAM(ctx, adm, pol, superuser, cred); err != nil {
 		return fmt.Errorf("embedded broker SCRAM users: %w", err)
 	}
-	created, deleted, err := syncACLs(ctx, cl, pol.KafkaACLs())
+	created, deleted, err := syncACLs(ctx, cl, "", pol.KafkaACLsWith(extra))
 	if err != nil {
 		return fmt.Errorf("embedded broker ACLs: %w", err)
 	}
@@ -310,8 +340,22 @@ func syncSCRAM(ctx context.Context, adm *kadm.Client, pol *Policy, superuser str
 	return nil
 }
 
-func syncACLs(ctx context.Context, cl *kgo.Client, want []ACL) (created, deleted int, err error) {
+// SyncPrincipalACLs makes the broker's ACLs of one principal (an external
+// one, at its login) those the policy gives it with groups.
+func SyncPrincipalACLs(ctx context.Context, cl *kgo.Client, pol *Policy, name string, groups []string) error {
+	if _, _, err := syncACLs(ctx, cl, "User:"+name, pol.PrincipalACLs(name, groups)); err != nil {
+		return fmt.Errorf("ACLs of %s on the embedded broker: %w", name, err)
+	}
+	return nil
+}
+
+// syncACLs makes the broker's ACLs want: all of them, or those of
+// principal when it is set.
+func syncACLs(ctx context.Context, cl *kgo.Client, principal string, want []ACL) (created, deleted int, err error) {
 	dreq := kmsg.NewPtrDescribeACLsRequest()
+	if principal != "" {
+		dreq.Principal = kmsg.StringPtr(principal)
+	}
 	dreq.ResourceType = kmsg.ACLResourceTypeAny
 	dreq.ResourcePatternType = kmsg.ACLResourcePatternTypeAny
 	dreq.Operation = kmsg.ACLOperationAny

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -105,15 +106,67 @@ func scramOf(u *User, mechanism string) *SCRAMCredential {
 // returns the principal, whose standing Recheck follows for the life of
 // the connection, or an *Error.
 func (s *Service) BearerPrincipal(ctx context.Context, ip netip.Addr, token string) (*Principal, error) {
-	if s.oidc.Handles(token) {
-		// The broker's ACLs are generated for users-file users only, so
-		// an external principal would get in with no rights.
-		return nil, &Error{Reason: "tokens of auth.oidc issuers are not accepted on the Kafka port (yet): use HTTP, or a kgate token from POST /login", Method: MethodOIDC, bearer: true}
-	}
 	p, err := s.token(ctx, token)
 	if err != nil {
 		return nil, err
 	}
+	if p.Method == MethodOIDC {
+		// The broker knows users-file users by their users-file groups;
+		// an issuer's principal of the same name would get those.
+		if s.Policy().users.Lookup(p.Name) != nil {
+			return nil, &Error{Reason: "OIDC principal " + p.Name + " is also a users-file user: give the issuer a prefix (auth.oidc[].prefix)", Method: MethodOIDC, bearer: true}
+		}
+		s.rememberExternal(p.Name, p.Groups, p.Expires)
+	}
 	p.ClientIP = ip
 	return p, nil
+}
+
+// external is a principal from outside the users file logged in on the
+// Kafka port, with the groups its credential gave it: the broker gets its
+// ACLs until its credential ends.
+type external struct {
+	groups []string
+	until  time.Time
+}
+
+func (s *Service) rememberExternal(name string, groups []string, until time.Time) {
+	s.extMu.Lock()
+	defer s.extMu.Unlock()
+	if s.ext == nil {
+		s.ext = map[string]external{}
+	}
+	if e, ok := s.ext[name]; ok && e.until.After(until) {
+		until = e.until // an earlier connection's credential lasts longer
+	}
+	s.ext[name] = external{groups: slices.Clone(groups), until: until}
+}
+
+// External returns the groups of an external principal logged in on the
+// Kafka port (ok false: none such, or its credential ended).
+func (s *Service) External(name string) (groups []string, ok bool) {
+	s.extMu.Lock()
+	defer s.extMu.Unlock()
+	e, ok := s.ext[name]
+	if !ok || !time.Now().Before(e.until) {
+		return nil, false
+	}
+	return slices.Clone(e.groups), true
+}
+
+// ExternalPrincipals returns the external principals logged in on the
+// Kafka port whose credentials have not ended, with their groups (for
+// SyncBroker), forgetting the others.
+func (s *Service) ExternalPrincipals(now time.Time) map[string][]string {
+	s.extMu.Lock()
+	defer s.extMu.Unlock()
+	out := map[string][]string{}
+	for n, e := range s.ext {
+		if !now.Before(e.until) {
+			delete(s.ext, n)
+			continue
+		}
+		out[n] = slices.Clone(e.groups)
+	}
+	return out
 }

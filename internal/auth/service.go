@@ -61,13 +61,16 @@ type Service struct {
 	logger    *slog.Logger
 	onReload  func(context.Context, *Policy) error
 
-	policy   atomic.Pointer[Policy]
-	pw       *passwords
-	jwt      *tokens          // nil without users
-	oidc     *oidc.Verifier   // nil without auth.oidc
-	krb      *gssapi.Acceptor // nil without auth.kerberos
-	keys     *APIKeys         // nil without users or Kafka
-	store    *TokenStore      // nil without users
+	policy atomic.Pointer[Policy]
+	pw     *passwords
+	jwt    *tokens          // nil without users
+	oidc   *oidc.Verifier   // nil without auth.oidc
+	krb    *gssapi.Acceptor // nil without auth.kerberos
+	keys   *APIKeys         // nil without users or Kafka
+
+	extMu    sync.Mutex
+	ext      map[string]external // external principals on the Kafka port
+	store    *TokenStore         // nil without users
 	attempts *attempts
 	trusted  []netip.Prefix
 

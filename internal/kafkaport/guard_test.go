@@ -80,7 +80,7 @@ func startSecureBroker(t *testing.T, permissions string) *secureBroker {
 	ac := config.Default().Auth
 	ac.Users, ac.Permissions = users, perms
 	sync := func(ctx context.Context, pol *auth.Policy) error {
-		return auth.SyncBroker(ctx, sb.admin, pol, "kgate", creds.SCRAM512, testutil.Logger())
+		return auth.SyncBroker(ctx, sb.admin, pol, "kgate", creds.SCRAM512, nil, testutil.Logger())
 	}
 	svc, err := auth.New(ctx, auth.Options{Config: ac, DataDir: dir, Protected: protected, Logger: testutil.Logger(), OnReload: sync})
 	if err != nil {
