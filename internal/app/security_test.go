@@ -5,9 +5,15 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
+
+	krbclient "github.com/jcmturner/gokrb5/v8/client"
+	krbconfig "github.com/jcmturner/gokrb5/v8/config"
+	"github.com/jcmturner/gokrb5/v8/keytab"
+	"github.com/jcmturner/gokrb5/v8/spnego"
 
 	"github.com/kgate/kgate/internal/auth"
 	"github.com/kgate/kgate/internal/config"
@@ -129,8 +135,75 @@ var pathValues = map[string]string{
 // TestAuthorizationMatrix sends every route as every sample principal and
 // checks that the gateway refuses exactly what the policy refuses; the
 // whole matrix is kept in testdata/authz_matrix.golden for review.
+// customer1 is sent with every authentication kind (Basic, a kgate token,
+// an API key, Kerberos through a real KDC), and an OIDC issuer's device
+// corp:sid1 (groups [readers]) with its provider's token: each kind must
+// give exactly the policy's decision for its principal.
 func TestAuthorizationMatrix(t *testing.T) {
-	g := secureGateway(t, nil)
+	testutil.RequireKDC(t)
+	kdc := testutil.StartKDC(t)
+	kdc.AddPrincipal("HTTP/127.0.0.1", "")
+	kdc.AddPrincipal("customer1", "")
+	idp := testutil.StartOIDCProvider(t)
+	idp.Claims("sid1", map[string]any{"groups": []string{"readers"}})
+	g := secureGateway(t, func(c *config.Config) {
+		// customer1 is sent four times per route: its users-file rate
+		// would answer 429 before the policy is asked.
+		b, err := os.ReadFile(c.Auth.Users)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeText(t, c.Auth.Users, strings.Replace(string(b), "  limits:\n    requests_per_second: 100\n    daily_bytes: 10Mi\n", "", 1))
+		c.Auth.Kerberos = config.HTTPKerberos{Keytab: kdc.Keytab("HTTP/127.0.0.1"), ServicePrincipal: "HTTP/127.0.0.1@" + kdc.Realm(),
+			PrincipalToLocalRules: []string{"DEFAULT"}}
+		c.Auth.OIDC = []config.OIDCIssuer{{Issuer: idp.Issuer, Audiences: []string{"sid1"}, Prefix: "corp:", GroupsClaim: "groups"}}
+	})
+	jwtTok := login(t, g.URL, "customer1")
+	apiKey, _ := createKey(t, g, `{"user":"customer1"}`)
+	oidcTok := idp.DeviceToken(t)
+	krbConf, err := krbconfig.Load(kdc.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kt, err := keytab.Load(kdc.Keytab("customer1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc := krbclient.NewWithKeytab("customer1", kdc.Realm(), kt, krbConf, krbclient.DisablePAFXFAST(true))
+	if err := kc.Login(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(kc.Destroy)
+	// Each column: who the policy sees, and the credentials sent.
+	type column struct {
+		label     string
+		principal *auth.Principal
+		creds     func() []string
+	}
+	ip := netip.MustParseAddr("127.0.0.1")
+	var columns []column
+	for _, who := range []string{auth.Anonymous, "customer1", "customer2", "reader", "mallory", "ops", "admin"} {
+		who := who
+		columns = append(columns, column{label: who, principal: &auth.Principal{Name: who, Method: method(who), ClientIP: ip}, creds: func() []string {
+			if who == auth.Anonymous {
+				return nil
+			}
+			return []string{"Authorization", basic(who)}
+		}})
+	}
+	c1 := &auth.Principal{Name: "customer1", Method: auth.MethodBasic, ClientIP: ip}
+	columns = append(columns,
+		column{"customer1/jwt", c1, func() []string { return []string{"Authorization", bearer(jwtTok)} }},
+		column{"customer1/apikey", c1, func() []string { return []string{"X-API-Key", apiKey} }},
+		column{"customer1/kerberos", c1, func() []string {
+			req, _ := http.NewRequest("GET", g.URL, nil)
+			if err := spnego.SetSPNEGOHeader(kc, req, "HTTP/127.0.0.1"); err != nil {
+				t.Fatal(err)
+			}
+			return []string{"Authorization", req.Header.Get("Authorization")}
+		}},
+		column{"corp:sid1/oidc", &auth.Principal{Name: "corp:sid1", Method: auth.MethodOIDC, Groups: []string{"readers"}, ClientIP: ip},
+			func() []string { return []string{"Authorization", bearer(oidcTok)} }})
 	users, perms := secureFiles(t)
 	u, err := auth.LoadUsers(users)
 	if err != nil {
@@ -141,8 +214,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := g.Config.Auth
-	pol := auth.NewPolicy(u, p, []string{a.Tokens.Topic, a.Limits.UsageTopic, a.Audit.Topic})
-	principals := []string{auth.Anonymous, "customer1", "customer2", "reader", "mallory", "ops", "admin"}
+	pol := auth.NewPolicy(u, p, []string{a.Tokens.Topic, a.APIKeys.Topic, a.Limits.UsageTopic, a.Audit.Topic})
 	var golden strings.Builder
 	for _, rt := range g.Info.Routes {
 		if rt.Public {
@@ -156,7 +228,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 			return "x"
 		})
 		fmt.Fprintf(&golden, "%-7s %-60s %-12s", rt.Method, rt.Pattern, rt.Action)
-		for _, who := range principals {
+		for _, col := range columns {
+			who := col.label
 			req, err := http.NewRequest(rt.Method, g.URL+path, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -172,7 +245,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			if rt.Resource != nil {
 				resource = rt.Resource(req)
 			}
-			want := pol.Decide(&auth.Principal{Name: who, Method: method(who), ClientIP: netip.MustParseAddr("127.0.0.1")}, rt.Action, resource).Allowed
+			want := pol.Decide(col.principal, rt.Action, resource).Allowed
 			body, ct := "", ""
 			if rt.Action == "produce" {
 				body, ct = seedBody, mtJSONv2
@@ -181,9 +254,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			if ct != "" {
 				hdr = append(hdr, "Content-Type", ct)
 			}
-			if who != auth.Anonymous {
-				hdr = append(hdr, "Authorization", basic(who))
-			}
+			hdr = append(hdr, col.creds()...)
 			r := do(t, rt.Method, g.URL+path, body, hdr...)
 			denied := r.status == http.StatusUnauthorized && r.errorCode() == 40101 ||
 				r.status == http.StatusForbidden && (r.errorCode() == 40301 || strings.Contains(string(r.body), `"error_code":40301`))
