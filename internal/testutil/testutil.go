@@ -4,12 +4,14 @@
 package testutil
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -85,13 +87,51 @@ func StartGateway(t testing.TB, mutate func(*config.Config)) *Gateway {
 // StartGatewayConfig runs a gateway with exactly cfg.
 func StartGatewayConfig(t testing.TB, cfg config.Config) *Gateway {
 	t.Helper()
+	return startGateway(t, cfg, Logger())
+}
+
+// LogBuffer collects a gateway's log lines; it is safe for concurrent
+// use.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns every line written so far.
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// StartGatewayLogged runs a gateway (as StartGateway) whose every log
+// line, debug included, is kept in the returned buffer (as JSON, as
+// kgate serve writes them).
+func StartGatewayLogged(t testing.TB, mutate func(*config.Config)) (*Gateway, *LogBuffer) {
+	t.Helper()
+	cfg := GatewayConfig(t)
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	lb := &LogBuffer{}
+	return startGateway(t, cfg, slog.New(slog.NewJSONHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug}))), lb
+}
+
+func startGateway(t testing.TB, cfg config.Config, logger *slog.Logger) *Gateway {
+	t.Helper()
 	if err := cfg.ValidateFor(config.ServeCommand); err != nil {
 		t.Fatalf("invalid test config: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan app.Info, 1)
 	done := make(chan error, 1)
-	go func() { done <- app.Serve(ctx, cfg, Logger(), func(i app.Info) { ready <- i }) }()
+	go func() { done <- app.Serve(ctx, cfg, logger, func(i app.Info) { ready <- i }) }()
 	g := &Gateway{Config: cfg}
 	var stopped bool
 	g.stop = func() {
