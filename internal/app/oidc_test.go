@@ -347,3 +347,27 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestOIDCPlanClaim: an issuer's plan_claim names the principal's usage
+// plan; a plan kgate does not know refuses the token.
+func TestOIDCPlanClaim(t *testing.T) {
+	g, corp, partner := oidcGateway(t, func(c *config.Config) {
+		c.Auth.Plans = map[string]config.Plan{"trial": {DailyRequests: 2}}
+		c.Auth.OIDC[0].PlanClaim = "kgate.plan"
+		c.Auth.OIDC[1].PlanClaim = "kgate.plan"
+	})
+	corp.Claims("sid1", map[string]any{"kgate": map[string]any{"plan": "trial"}})
+	partner.Claims("sid1", map[string]any{"kgate": map[string]any{"plan": "platinum"}})
+	tok := corp.DeviceToken(t)
+	for i := range 2 {
+		if r := produceV2(t, g, "devices-in", "Authorization", bearer(tok)); r.status != 200 {
+			t.Fatalf("request %d: %d %s", i, r.status, r.body)
+		}
+	}
+	if r := produceV2(t, g, "devices-in", "Authorization", bearer(tok)); r.status != 429 || !strings.Contains(string(r.body), "Daily request quota of 2") {
+		t.Errorf("third request on the trial plan: %d %s", r.status, r.body)
+	}
+	if r := produceV2(t, g, "devices-in", "Authorization", bearer(partner.DeviceToken(t))); r.status != 401 {
+		t.Errorf("a token naming an unknown plan: %d %s, want 401", r.status, r.body)
+	}
+}
