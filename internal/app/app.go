@@ -33,8 +33,25 @@ type Info struct {
 // component fails to start, what started before it is stopped again
 // before Serve returns the error.
 func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready func(Info)) error {
+	return ServeProcess(ctx, cfg, Process{Logger: logger, Ready: ready})
+}
+
+// Process is what the process around a gateway gives it besides the
+// configuration.
+type Process struct {
+	Logger *slog.Logger
+	// Ready, if non-nil, is called once the HTTP listener accepts.
+	Ready func(Info)
+	// LogDropped, if non-nil, counts the log lines the logger's output
+	// dropped (exported as a metric).
+	LogDropped func() uint64
+}
+
+// ServeProcess is Serve with everything the process gives.
+func ServeProcess(ctx context.Context, cfg config.Config, p Process) error {
+	logger, ready := p.Logger, p.Ready
 	g := &group{logger: logger}
-	info, err := build(ctx, cfg, logger, g)
+	info, err := build(ctx, cfg, p, g)
 	if err != nil {
 		g.abort()
 		return err
@@ -72,12 +89,16 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 //     drained requests acknowledged reached the brokers, then closes;
 //  5. the embedded broker stops last, persisting its state: everything
 //     else talks to it.
-func build(ctx context.Context, cfg config.Config, logger *slog.Logger, g *group) (Info, error) {
+func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, error) {
+	logger := p.Logger
 	PrivateFiles()
 	if err := privateDataDir(cfg.DataDir, logger); err != nil {
 		return Info{}, err
 	}
 	m := metrics.New()
+	if p.LogDropped != nil {
+		m.LogDropped(p.LogDropped)
+	}
 	info := Info{Brokers: cfg.Brokers}
 	open := cfg.OpenMode()
 	if open {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/kgate/kgate/internal/config"
+	"github.com/kgate/kgate/internal/logging"
 )
 
 // configFlags are the flags of a config-bearing command. Each maps onto
@@ -164,6 +166,12 @@ func (cf *configFlags) loadValid(env Env, adjust func(*config.Config) error) (co
 // newLogger builds the process logger: text on a terminal, JSON otherwise,
 // unless the configuration says which.
 func newLogger(env Env, lc config.Log) *slog.Logger {
+	return slog.New(newLogHandler(env, env.Stderr, lc))
+}
+
+// newLogHandler is newLogger's handler writing to w (env.Stderr decides
+// what "auto" means).
+func newLogHandler(env Env, w io.Writer, lc config.Log) slog.Handler {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(lc.Level))
 	opts := &slog.HandlerOptions{Level: level}
@@ -174,13 +182,24 @@ func newLogger(env Env, lc config.Log) *slog.Logger {
 			format = "text"
 		}
 	}
-	var h slog.Handler
 	if format == "text" {
-		h = slog.NewTextHandler(env.Stderr, opts)
-	} else {
-		h = slog.NewJSONHandler(env.Stderr, opts)
+		return slog.NewTextHandler(w, opts)
 	}
-	return slog.New(h)
+	return slog.NewJSONHandler(w, opts)
+}
+
+// newAsyncLogger is newLogger writing through an asynchronous, bounded
+// writer (one write system call per batch of lines instead of one per
+// line: the access log writes a line per request). Start and Close the
+// writer around its use.
+func newAsyncLogger(env Env, lc config.Log) (*slog.Logger, *logging.Writer) {
+	notice := func(n uint64) []byte {
+		var b bytes.Buffer
+		slog.New(newLogHandler(env, &b, lc)).Warn("log lines dropped: the log output could not keep up", "dropped", n)
+		return b.Bytes()
+	}
+	w := logging.NewWriter(env.Stderr, 0, 0, notice)
+	return slog.New(newLogHandler(env, w, lc)), w
 }
 
 // parseFlags parses args with fs, mapping -h to exit 0 and errors to 2.

@@ -19,8 +19,10 @@ func runServe(ctx context.Context, env Env, args []string) int {
 	if code != exitOK {
 		return code
 	}
-	logger := newLogger(env, cfg.Log)
-	if err := app.Serve(ctx, cfg, logger, nil); err != nil {
+	logger, lw := newAsyncLogger(env, cfg.Log)
+	lw.Start()
+	defer lw.Close()
+	if err := app.ServeProcess(ctx, cfg, app.Process{Logger: logger, LogDropped: lw.Dropped}); err != nil {
 		logger.Error("kgate serve failed", "err", err)
 		return exitFail
 	}

@@ -87,6 +87,14 @@ func New() *Metrics {
 	return m
 }
 
+// LogDropped exports dropped, the process log's count of lines it dropped
+// because its output could not keep up, as kgate_log_dropped_lines_total.
+func (m *Metrics) LogDropped(dropped func() uint64) {
+	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "kgate_log_dropped_lines_total", Help: "Log lines dropped because the log output could not keep up.",
+	}, func() float64 { return float64(dropped()) }))
+}
+
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})

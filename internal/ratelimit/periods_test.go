@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -58,5 +59,28 @@ func TestWeeklyAndMonthlyQuotas(t *testing.T) {
 	}
 	if ex := admit(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)); ex != nil {
 		t.Fatalf("next month: %v", ex)
+	}
+}
+
+// TestPeriodsCache: the kept day's answer is never given for another day:
+// times asked in any order, on both sides of midnights, get their own
+// periods.
+func TestPeriodsCache(t *testing.T) {
+	fresh := func(at time.Time) Periods {
+		u := at.UTC()
+		y, w := u.ISOWeek()
+		return Periods{Day: u.Format("2006-01-02"), Week: fmt.Sprintf("%04d-W%02d", y, w), Month: u.Format("2006-01")}
+	}
+	midnight := time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC)
+	times := []time.Time{
+		midnight, midnight.Add(-time.Nanosecond), midnight.Add(24*time.Hour - time.Nanosecond), midnight.Add(24 * time.Hour),
+		midnight.Add(-time.Nanosecond), midnight.Add(time.Hour), midnight.Add(24 * time.Hour), midnight.Add(-24 * time.Hour),
+		time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC), time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC),
+		midnight.In(time.FixedZone("UTC+14", 14*3600)), midnight.Add(-time.Second).In(time.FixedZone("UTC-12", -12*3600)),
+	}
+	for _, at := range times {
+		if got, want := PeriodsOf(at), fresh(at); got != want {
+			t.Errorf("%s: %+v, want %+v", at.Format(time.RFC3339Nano), got, want)
+		}
 	}
 }

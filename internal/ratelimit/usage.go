@@ -51,12 +51,29 @@ type counter struct {
 // Periods names the day, ISO week and month of a time (UTC).
 type Periods struct{ Day, Week, Month string }
 
-// PeriodsOf returns the periods t falls in.
+// PeriodsOf returns the periods t falls in. Every request asks, so the
+// last UTC day's answer is kept (the three periods change only at a UTC
+// midnight): asking again that day costs no formatting.
 func PeriodsOf(t time.Time) Periods {
+	sec := t.Unix()
+	if c := lastPeriods.Load(); c != nil && sec >= c.from && sec < c.to {
+		return c.p
+	}
 	u := t.UTC()
 	y, w := u.ISOWeek()
-	return Periods{Day: Day(t), Week: fmt.Sprintf("%04d-W%02d", y, w), Month: u.Format("2006-01")}
+	p := Periods{Day: Day(t), Week: fmt.Sprintf("%04d-W%02d", y, w), Month: u.Format("2006-01")}
+	from := time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC).Unix()
+	lastPeriods.Store(&cachedPeriods{from: from, to: from + 24*60*60, p: p})
+	return p
 }
+
+// cachedPeriods are the periods of the UTC day [from, to) in Unix seconds.
+type cachedPeriods struct {
+	from, to int64
+	p        Periods
+}
+
+var lastPeriods atomic.Pointer[cachedPeriods]
 
 // Counts are requests and bytes over one period.
 type Counts struct {

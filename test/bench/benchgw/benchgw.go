@@ -24,7 +24,7 @@ import (
 
 // Gateway is a running `kgate serve` on its embedded broker.
 type Gateway struct {
-	cmd *exec.Cmd
+	Proc
 	dir string
 	// URL is the HTTP API's base URL; Broker the embedded broker's address.
 	URL    string
@@ -45,12 +45,9 @@ func StartBinary(bin string, env ...string) (*Gateway, error) {
 		return nil, err
 	}
 	if bin == "" {
-		bin = filepath.Join(dir, "kgate")
-		build := exec.Command("go", "build", "-o", bin, "github.com/kgate/kgate/cmd/kgate")
-		build.Stderr = os.Stderr
-		if err := build.Run(); err != nil {
+		if bin, err = Build(dir); err != nil {
 			os.RemoveAll(dir)
-			return nil, fmt.Errorf("building kgate: %w", err)
+			return nil, err
 		}
 	}
 	cmd := exec.Command(bin, "serve", "--data-dir", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0", "--broker-listen", "127.0.0.1:0", "--log-format", "json")
@@ -64,7 +61,7 @@ func StartBinary(bin string, env ...string) (*Gateway, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	g := &Gateway{cmd: cmd, dir: dir}
+	g := &Gateway{Proc: Proc{cmd: cmd}, dir: dir}
 	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -85,6 +82,9 @@ func StartBinary(bin string, env ...string) (*Gateway, error) {
 					closed = true
 				}
 			}
+			if closed {
+				break // the rest (access log lines) is not parsed: the load generator shares the machine
+			}
 		}
 		_, _ = io.Copy(io.Discard, stderr)
 	}()
@@ -99,6 +99,17 @@ func StartBinary(bin string, env ...string) (*Gateway, error) {
 	}
 }
 
+// Build builds this checkout's kgate into dir and returns the binary's path.
+func Build(dir string) (string, error) {
+	bin := filepath.Join(dir, "kgate")
+	build := exec.Command("go", "build", "-o", bin, "github.com/kgate/kgate/cmd/kgate")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		return "", fmt.Errorf("building kgate: %w", err)
+	}
+	return bin, nil
+}
+
 // Stop shuts the gateway down and removes its directory.
 func (g *Gateway) Stop() {
 	_ = g.cmd.Process.Signal(os.Interrupt)
@@ -106,9 +117,66 @@ func (g *Gateway) Stop() {
 	os.RemoveAll(g.dir)
 }
 
-// CPU is the gateway process's user+system CPU time so far.
-func (g *Gateway) CPU() time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", g.cmd.Process.Pid))
+// Proc is a process a benchmark started, whose CPU time and peak RSS
+// are its own.
+type Proc struct {
+	cmd *exec.Cmd
+}
+
+// StartProcLine starts name with args and extra environment as a Proc,
+// its standard error on this process's, waits up to 30 s for its first
+// line on standard output (say, the address it listens on) and returns it.
+func StartProcLine(name string, args []string, env ...string) (*Proc, string, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	line := make(chan string, 1)
+	go func() {
+		br := bufio.NewReader(stdout)
+		s, _ := br.ReadString('\n')
+		line <- strings.TrimSpace(s)
+		_, _ = io.Copy(io.Discard, br)
+	}()
+	select {
+	case s := <-line:
+		if s == "" {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			return nil, "", fmt.Errorf("%s printed no line", name)
+		}
+		return &Proc{cmd: cmd}, s, nil
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, "", fmt.Errorf("%s did not start", name)
+	}
+}
+
+// Stop interrupts the process and waits for it.
+func (p *Proc) Stop() {
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	_ = p.cmd.Wait()
+}
+
+// PID is the process id.
+func (p *Proc) PID() int { return p.cmd.Process.Pid }
+
+// ResetPeakRSS starts a new high-water mark of the resident set, so that
+// PeakRSS tells one scenario's peak (Linux: clear_refs 5).
+func (p *Proc) ResetPeakRSS() {
+	_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", p.cmd.Process.Pid), []byte("5"), 0)
+}
+
+// CPU is the process's user+system CPU time so far.
+func (p *Proc) CPU() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
 	if err != nil {
 		return 0
 	}
@@ -131,9 +199,9 @@ func SelfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// PeakRSS is the gateway's high-water resident set (VmHWM).
-func (g *Gateway) PeakRSS() string {
-	n := g.PeakRSSBytes()
+// PeakRSS is the process's high-water resident set (VmHWM).
+func (p *Proc) PeakRSS() string {
+	n := p.PeakRSSBytes()
 	if n < 0 {
 		return "unknown"
 	}
@@ -141,8 +209,8 @@ func (g *Gateway) PeakRSS() string {
 }
 
 // PeakRSSBytes is PeakRSS in bytes (-1: unknown).
-func (g *Gateway) PeakRSSBytes() int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", g.cmd.Process.Pid))
+func (p *Proc) PeakRSSBytes() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
 		return -1
 	}
