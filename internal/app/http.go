@@ -64,6 +64,10 @@ func (a api) handler() (http.Handler, []httpapi.Route, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// Admission sheds load past the node's limit of requests in progress
+	// (before authentication, whose work it protects too).
+	adm := httpapi.NewAdmission(cfg.HTTP.MaxConcurrentRequests, cfg.HTTP.MaxQueuedRequests, cfg.HTTP.QueueTimeout.D())
+	m.Admission(adm.Shed, adm.Queued)
 	h := rr.Handler(httpapi.Chain{
 		Outer: []func(http.Handler) http.Handler{
 			httpapi.Recover(logger),
@@ -74,6 +78,7 @@ func (a api) handler() (http.Handler, []httpapi.Route, error) {
 			func(rt httpapi.Route, next http.Handler) http.Handler {
 				return m.Instrument(rt.Pattern, rt.Method, next)
 			},
+			httpapi.Admit(adm),
 			crossOrigin,
 			guard.Authenticate(a.auth),
 			guard.Limit(a.limits.limiter, a.limits.subject),

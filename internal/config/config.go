@@ -96,6 +96,14 @@ type HTTP struct {
 	// MemoryBudget bounds the memory all requests in flight hold at once
 	// (bodies, decoded records, streams' records in flight).
 	MemoryBudget Bytes `yaml:"memory_budget" env:"KGATE_HTTP_MEMORY_BUDGET"`
+	// MaxConcurrentRequests bounds the requests served at once (streams
+	// and probes aside); 0 disables admission. Past it requests wait in
+	// a queue of MaxQueuedRequests for at most QueueTimeout, and are
+	// answered 503 with Retry-After when the queue is full or the wait
+	// runs out.
+	MaxConcurrentRequests int      `yaml:"max_concurrent_requests" env:"KGATE_HTTP_MAX_CONCURRENT_REQUESTS"`
+	MaxQueuedRequests     int      `yaml:"max_queued_requests" env:"KGATE_HTTP_MAX_QUEUED_REQUESTS"`
+	QueueTimeout          Duration `yaml:"queue_timeout" env:"KGATE_HTTP_QUEUE_TIMEOUT"`
 }
 
 // Kafka configures kgate's connection to the Kafka cluster (external or
@@ -305,6 +313,9 @@ func Default() Config {
 			MaxStreamsPerPrincipal: 32,
 			MaxRecordsPerRequest:   100000,
 			MemoryBudget:           512 << 20,
+			MaxConcurrentRequests:  1024,
+			MaxQueuedRequests:      1024,
+			QueueTimeout:           Duration(250 * time.Millisecond),
 		},
 		Kafka: Kafka{
 			ClientID:           "kgate",

@@ -127,6 +127,15 @@ func (c *Config) Validate() error {
 	if c.HTTP.MaxStreamsPerPrincipal > c.HTTP.MaxStreams {
 		ps.Add("http.max_streams_per_principal", "must not exceed http.max_streams (%d), got %d: one tenant must not take the node's streams", c.HTTP.MaxStreams, c.HTTP.MaxStreamsPerPrincipal)
 	}
+	if c.HTTP.MaxConcurrentRequests < 0 {
+		ps.Add("http.max_concurrent_requests", "must not be negative (0 disables admission), got %d", c.HTTP.MaxConcurrentRequests)
+	}
+	if c.HTTP.MaxConcurrentRequests > 0 {
+		if c.HTTP.MaxQueuedRequests < 0 {
+			ps.Add("http.max_queued_requests", "must not be negative, got %d", c.HTTP.MaxQueuedRequests)
+		}
+		positive(&ps, "http.queue_timeout", c.HTTP.QueueTimeout)
+	}
 	if c.HTTP.MemoryBudget < 16<<20 {
 		ps.Add("http.memory_budget", "must be at least 16Mi, got %d", c.HTTP.MemoryBudget)
 	}

@@ -52,6 +52,7 @@ func TestCatalog(t *testing.T) {
 		{ErrBrokerNotAvailable, 503, 50302},
 		{ErrShuttingDown, 503, 503},
 		{ErrOverloaded, 503, 503},
+		{ErrBusy, 503, 503},
 		{ErrTimeout, 504, 504},
 	}
 	for _, c := range cases {

@@ -28,6 +28,10 @@ type Route struct {
 	Resource func(*http.Request) string
 	// Public routes skip authentication and authorization (/healthz).
 	Public bool
+	// Probe routes (health, readiness, metrics) answer even when the node
+	// serves as many requests as it admits: admission does not count
+	// them.
+	Probe bool
 	// Stream routes read an unbounded body; the body cap applies per
 	// record inside the handler instead of to the whole request.
 	Stream bool

@@ -95,6 +95,16 @@ func (m *Metrics) LogDropped(dropped func() uint64) {
 	}, func() float64 { return float64(dropped()) }))
 }
 
+// Admission exports the HTTP admission's shed requests
+// (kgate_http_shed_requests_total) and its queue (kgate_http_queued_requests).
+func (m *Metrics) Admission(shed func() uint64, queued func() int64) {
+	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "kgate_http_shed_requests_total", Help: "Requests answered 503 because the node was serving http.max_concurrent_requests and its queue was full or the wait ran out.",
+	}, func() float64 { return float64(shed()) }), prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "kgate_http_queued_requests", Help: "Requests waiting for one of http.max_concurrent_requests.",
+	}, func() float64 { return float64(queued()) }))
+}
+
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})

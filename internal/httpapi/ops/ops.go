@@ -27,7 +27,7 @@ type Deps struct {
 // Register adds the operational routes.
 func Register(rr *httpapi.Router, d Deps) {
 	rr.Add(httpapi.Route{
-		Method: "GET", Pattern: "/healthz", Name: "ops.healthz", Public: true,
+		Method: "GET", Pattern: "/healthz", Name: "ops.healthz", Public: true, Probe: true,
 		Summary: "Liveness: the process serves HTTP.",
 		Handler: func(w http.ResponseWriter, r *http.Request) error {
 			httpapi.WriteJSON(w, http.StatusOK, "application/json", map[string]string{"status": "ok"})
@@ -35,7 +35,7 @@ func Register(rr *httpapi.Router, d Deps) {
 		},
 	})
 	rr.Add(httpapi.Route{
-		Method: "GET", Pattern: "/readyz", Name: "ops.readyz", Public: true,
+		Method: "GET", Pattern: "/readyz", Name: "ops.readyz", Public: true, Probe: true,
 		Summary: "Readiness: a Kafka broker answers.",
 		Handler: func(w http.ResponseWriter, r *http.Request) error {
 			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -54,7 +54,7 @@ func Register(rr *httpapi.Router, d Deps) {
 		},
 	})
 	rr.Add(httpapi.Route{
-		Method: "GET", Pattern: "/metrics", Name: "ops.metrics", Action: auth.Metrics, Public: d.MetricsOpen,
+		Method: "GET", Pattern: "/metrics", Name: "ops.metrics", Action: auth.Metrics, Public: d.MetricsOpen, Probe: true,
 		Summary: "Prometheus metrics.",
 		Handler: func(w http.ResponseWriter, r *http.Request) error {
 			d.Metrics.ServeHTTP(w, r)
