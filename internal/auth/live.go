@@ -126,7 +126,7 @@ type liveKey struct {
 
 // Live returns p's standing, valid as of now.
 func (s *Service) Live(p *Principal) *Live {
-	return &Live{svc: s, p: p, gen: s.Generation(), allowed: map[liveKey]error{}}
+	return &Live{svc: s, p: p, gen: s.Generation()} // allowed is made at the first decision kept
 }
 
 // Principal returns whom l stands for.
@@ -207,6 +207,9 @@ func (l *Live) Authorize(ctx context.Context, action Action, resource string) er
 	var err error
 	if d := l.svc.Policy().Decide(l.p, action, resource); !d.Allowed {
 		err = l.svc.Deny(ctx, l.p, "", action, resource, d)
+	}
+	if l.allowed == nil {
+		l.allowed = map[liveKey]error{}
 	}
 	if len(l.allowed) < 1024 { // a pattern subscription may name many topics
 		l.allowed[k] = err

@@ -99,11 +99,12 @@ func Recover(logger *slog.Logger) func(http.Handler) http.Handler {
 // one, puts it in the context and returns it in the response.
 func RequestIDs(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-ID")
+		// The header's canonical form, so that neither lookup allocates.
+		id := r.Header.Get("X-Request-Id")
 		if !validRequestID(id) {
 			id = newRequestID()
 		}
-		w.Header().Set("X-Request-ID", id)
+		w.Header()["X-Request-Id"] = []string{id}
 		next.ServeHTTP(w, r.WithContext(withReqInfo(audit.WithRequestID(r.Context(), id))))
 	})
 }

@@ -164,7 +164,7 @@ func (w *Writer) flush(last bool) {
 		_, _ = w.out.Write(w.notice(n))
 	}
 	w.mu.Lock()
-	if cap(b) <= 64<<10 { // keep a modest buffer; let a burst's go
+	if cap(b) <= 1<<20 { // keep the buffer a busy second needs; let a burst's go
 		w.spare = b[:0]
 	} else {
 		w.spare = nil
