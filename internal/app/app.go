@@ -133,7 +133,7 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 	if c := eb.tlsCerts(); c != nil {
 		g.add("kafka port certificates", c.Run, nil)
 	}
-	kc, closeKafka, err := NewKafka(cfg, KafkaConn{Brokers: info.Brokers, SASL: creds, TLS: eb.clientTLS()}, cfg.AutoCreate(), logger, m.Kafka)
+	kc, closeKafka, err := NewKafka(cfg, KafkaConn{Brokers: info.Brokers, SASL: creds, TLS: eb.clientTLS(), Dial: eb.dial()}, cfg.AutoCreate(), logger, m.Kafka)
 	if err != nil {
 		return info, err
 	}

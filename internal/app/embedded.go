@@ -137,6 +137,11 @@ func startEmbedded(cfg config.Config, superuser kafka.Credentials, logger *slog.
 			return ln
 		}))
 	}
+	if e.certs == nil {
+		// kgate's own client reaches the broker through a Unix socket in
+		// the data directory (with TLS on the Kafka port it keeps TLS).
+		opts = append(opts, broker.LocalSocket(filepath.Join(cfg.DataDir, localSocket)))
+	}
 	b, err := broker.Start(cfg.DataDir, opts...)
 	if err != nil {
 		return nil, err
@@ -144,6 +149,18 @@ func startEmbedded(cfg config.Config, superuser kafka.Credentials, logger *slog.
 	e.Broker = b
 	logger.Info("embedded broker started", "addr", b.Addr(), "data_dir", cfg.DataDir)
 	return e, nil
+}
+
+// localSocket is the embedded broker's Unix socket in the data directory.
+const localSocket = "broker.sock"
+
+// dial is how kgate's own client reaches e: through its Unix socket when
+// it has one (nil: over TCP).
+func (e *embedded) dial() func(ctx context.Context, network, host string) (net.Conn, error) {
+	if e == nil || e.Local() == "" {
+		return nil
+	}
+	return broker.LocalDialer(e.Addr(), e.Local())
 }
 
 // tlsCerts is the Kafka port's certificate reloader (nil without TLS).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"log/slog"
+	"net"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -21,6 +22,9 @@ type KafkaConn struct {
 	// TLS, when set, replaces kafka.tls (kgate's own client of an
 	// embedded broker whose Kafka port speaks TLS).
 	TLS *tls.Config
+	// Dial, when set, opens the connections (the embedded broker's Unix
+	// socket).
+	Dial func(ctx context.Context, network, host string) (net.Conn, error)
 }
 
 // NewKafka connects kgate's Kafka client for cfg (the gateway's and the
@@ -41,6 +45,7 @@ func NewKafka(cfg config.Config, conn KafkaConn, autoCreate bool, logger *slog.L
 		Logger:            logger,
 		Hooks:             hooks,
 		TLS:               conn.TLS,
+		Dial:              conn.Dial,
 	})
 	if err != nil {
 		return nil, nil, err

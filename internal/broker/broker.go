@@ -35,6 +35,7 @@ type Broker struct {
 	lock    *os.File
 	addr    string
 	dir     string
+	local   string
 }
 
 type cfg struct {
@@ -46,6 +47,7 @@ type cfg struct {
 	logger             *slog.Logger
 	extra              []kfake.Opt
 	wrap               func(net.Listener) net.Listener
+	local              string
 }
 
 // Opt configures Start.
@@ -108,6 +110,18 @@ func Start(dataDir string, opts ...Opt) (*Broker, error) {
 	if c.wrap != nil {
 		ln = c.wrap(ln)
 	}
+	var local string
+	if c.local != "" {
+		lln, err := listenLocal(c.local)
+		if err != nil {
+			ln.Close()
+			unlock(lock)
+			return nil, fmt.Errorf("embedded broker listening on %s: %w", c.local, err)
+		}
+		if lln != nil {
+			ln, local = mergeListeners(ln, lln), c.local
+		}
+	}
 	kopts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.DataDir(filepath.Join(dataDir, "kafka")),
@@ -132,7 +146,7 @@ func Start(dataDir string, opts ...Opt) (*Broker, error) {
 		unlock(lock)
 		return nil, fmt.Errorf("starting embedded broker: %w", err)
 	}
-	b := &Broker{cluster: cluster, lock: lock, addr: ln.Addr().String(), dir: dataDir}
+	b := &Broker{cluster: cluster, lock: lock, addr: ln.Addr().String(), dir: dataDir, local: local}
 	if err := writeAddrFile(dataDir, b.addr); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("writing %s: %w", AddrFile, err)
@@ -151,6 +165,9 @@ func (b *Broker) Cluster() *kfake.Cluster { return b.cluster }
 func (b *Broker) Close() {
 	removeAddrFile(b.dir)
 	b.cluster.Close()
+	if b.local != "" {
+		_ = os.Remove(b.local)
+	}
 	unlock(b.lock)
 }
 

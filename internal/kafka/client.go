@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -105,6 +106,9 @@ type Options struct {
 	// kafka.tls's (kgate's own client of an embedded broker whose Kafka
 	// port speaks TLS).
 	TLS *tls.Config
+	// Dial, when set, opens the client's connections instead of a TCP
+	// dial (the embedded broker's Unix socket).
+	Dial func(ctx context.Context, network, host string) (net.Conn, error)
 }
 
 // New connects the shared producer and admin client. It does not wait for
@@ -116,6 +120,8 @@ func New(o Options) (*Client, error) {
 	}
 	if o.TLS != nil {
 		conn = append(conn, kgo.DialTLSConfig(o.TLS))
+	} else if o.Dial != nil {
+		conn = append(conn, kgo.Dialer(o.Dial))
 	}
 	codec, err := compression(o.Kafka.Compression)
 	if err != nil {
