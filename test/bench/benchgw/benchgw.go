@@ -159,6 +159,17 @@ func StartProcLine(name string, args []string, env ...string) (*Proc, string, er
 	}
 }
 
+// StartProcQuiet starts name with args and extra environment as a Proc,
+// its output discarded.
+func StartProcQuiet(name string, args []string, env ...string) (*Proc, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return &Proc{cmd: cmd}, nil
+}
+
 // Stop interrupts the process and waits for it.
 func (p *Proc) Stop() {
 	_ = p.cmd.Process.Signal(os.Interrupt)

@@ -66,6 +66,7 @@ func main() {
 	flag.StringVar(&o.load, "load", "auto", "closed-loop load generator: wrk, go, or auto (wrk when on PATH)")
 	flag.StringVar(&o.peer, "peer", "", "URL of another gateway's produce endpoint to run (b)'s load against, say kafka-pixy's http://127.0.0.1:19092/topics/bench-p/messages")
 	flag.StringVar(&o.peerBody, "peer-body", "raw", "what -peer is sent: raw (the value as the body, as kafka-pixy takes it) or v2 (kgate's body)")
+	flag.StringVar(&o.peerCmd, "peer-cmd", "", "command that starts the peer gateway in front of the standalone broker ({broker} is replaced by its address; topic bench-p is created there), say \"kafka-pixy -kafkaPeers {broker} -tcpAddr 127.0.0.1:19192 -grpcAddr 127.0.0.1:19191\"")
 	flag.StringVar(&o.baseline, "baseline", "", "another kgate binary (say, built before a change) whose (b) and (c) run in the same rounds")
 	flag.StringVar(&o.only, "only", "", "comma-separated scenarios to run (0,a,b,e,p,c,o): all by default")
 	env := flag.String("gateway-env", "", "extra KEY=VALUE,... environment for the gateways (GOGC=400, say)")
@@ -105,6 +106,7 @@ type options struct {
 	rounds, size, clients int
 	rates                 []float64
 	load, peer, peerBody  string
+	peerCmd               string
 	baseline, only        string
 	env                   []string
 	wrk                   bool
@@ -213,11 +215,25 @@ func run(o options) error {
 	offsets := func(broker, topic string) func() int64 {
 		return func() int64 { return endOffsets(broker, topic) }
 	}
+	// The peer fronts the same standalone broker, with its topic made
+	// there beforehand.
+	if err := createTopic(brokerAddr, "bench-p"); err != nil {
+		return err
+	}
+	var peerProc *benchgw.Proc
+	if o.peerCmd != "" {
+		f := strings.Fields(strings.ReplaceAll(o.peerCmd, "{broker}", brokerAddr))
+		if peerProc, err = benchgw.StartProcQuiet(f[0], f[1:]); err != nil {
+			return err
+		}
+		defer peerProc.Stop()
+		time.Sleep(2 * time.Second) // no readiness line to wait for
+	}
 	var peer target
 	if o.peer != "" {
 		peer = target{url: o.peer, contentType: v2, body: single, perReq: 1}
 		if o.peerBody == "raw" {
-			peer = target{url: o.peer, contentType: "application/octet-stream", body: value, perReq: 1}
+			peer = target{url: o.peer, contentType: "text/plain", body: value, perReq: 1}
 		}
 	}
 
@@ -288,7 +304,11 @@ func run(o options) error {
 			}
 		}
 		if o.peer != "" && o.runs("p") {
-			if err := add(closed("p", "(p) peer "+o.peer, peer, nil, nil)); err != nil {
+			var srv []server
+			if peerProc != nil {
+				srv = []server{peerProc, standalone}
+			}
+			if err := add(closed("p", "(p) peer "+o.peer, peer, srv, offsets(brokerAddr, "bench-p"))); err != nil {
 				return err
 			}
 		}
@@ -417,6 +437,19 @@ func peakOf(srv []server) int64 {
 		return -1
 	}
 	return srv[0].PeakRSSBytes()
+}
+
+// createTopic creates topic, one partition, on broker.
+func createTopic(broker, topic string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, topic)
+	return err
 }
 
 // endOffsets sums topic's partitions' end offsets on broker (-1: unknown).
