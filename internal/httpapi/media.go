@@ -24,11 +24,30 @@ func MediaType(contentType string) string {
 	if contentType == "" {
 		return ""
 	}
+	if simpleMediaType(contentType) {
+		return contentType // what clients send on the hot path: nothing to parse
+	}
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		return ""
 	}
 	return strings.ToLower(mt)
+}
+
+// simpleMediaType reports whether s is a lowercase type/subtype with no
+// parameters, which mime.ParseMediaType would return unchanged.
+func simpleMediaType(s string) bool {
+	slash := -1
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '.', c == '+', c == '-':
+		case c == '/' && slash < 0:
+			slash = i
+		default:
+			return false
+		}
+	}
+	return slash > 0 && slash < len(s)-1
 }
 
 func parseAccept(h string) []mediaRange {

@@ -1,6 +1,10 @@
 package httpapi
 
-import "testing"
+import (
+	"mime"
+	"strings"
+	"testing"
+)
 
 func TestNegotiate(t *testing.T) {
 	offers := []Offer{{"application/vnd.kafka.binary.v2+json", 1}, {"application/vnd.kafka.json.v2+json", 0.1}, {"application/vnd.kafka.v2+json", 0.05}}
@@ -32,5 +36,28 @@ func FuzzNegotiate(f *testing.F) {
 			t.Fatalf("negotiated %q", got)
 		}
 		_ = MediaType(accept)
+	})
+}
+
+// FuzzMediaType: the shortcut for parameterless lowercase types answers
+// what mime.ParseMediaType does.
+func FuzzMediaType(f *testing.F) {
+	for _, s := range []string{"application/vnd.kafka.binary.v2+json", "application/json", "Application/JSON",
+		"application/json; charset=utf-8", "text/plain", "a/", "/b", "a/b/c", "ab", "application/vnd.kafka.v2+json;q=1", " a/b", "a/b "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := ""
+		if s != "" {
+			if mt, _, err := mime.ParseMediaType(s); err == nil {
+				want = strings.ToLower(mt)
+			}
+		}
+		if simpleMediaType(s) && s != want {
+			t.Fatalf("MediaType(%q) shortcut gives %q, ParseMediaType %q", s, s, want)
+		}
+		if got := MediaType(s); got != want {
+			t.Fatalf("MediaType(%q) = %q, want %q", s, got, want)
+		}
 	})
 }
