@@ -7,9 +7,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/kgate/kgate/internal/auth"
+	"github.com/kgate/kgate/internal/cluster"
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/instances"
@@ -45,6 +47,9 @@ type Process struct {
 	// LogDropped, if non-nil, counts the log lines the logger's output
 	// dropped (exported as a metric).
 	LogDropped func() uint64
+	// Version is the build's version, announced to the other replicas
+	// ("": dev).
+	Version string
 }
 
 // ServeProcess is Serve with everything the process gives.
@@ -78,16 +83,18 @@ func ServeProcess(ctx context.Context, cfg config.Config, p Process) error {
 //  1. HTTP and HTTPS stop accepting and drain in-flight requests
 //     (streaming responses are told to end), so every request that came
 //     in gets its answer from a working backend;
-//  2. v2 consumer instances close: they commit (with auto-commit) and
+//  2. this node leaves the replicas' membership (a tombstone in the
+//     nodes topic), so the others stop counting it at once;
+//  3. v2 consumer instances close: they commit (with auto-commit) and
 //     leave their groups, which needs the brokers;
-//  3. the security followers stop: SIGHUP, certificate reloads, the
+//  4. the security followers stop: SIGHUP, certificate reloads, the
 //     usage counters (flushed a last time, after the drained requests
 //     counted), the Kafka-port guard's follower, the token store, and
 //     the audit log, which writes the summaries of the refusals it
 //     folded;
-//  4. the Kafka client flushes the producer, so that every record the
+//  5. the Kafka client flushes the producer, so that every record the
 //     drained requests acknowledged reached the brokers, then closes;
-//  5. the embedded broker stops last, persisting its state: everything
+//  6. the embedded broker stops last, persisting its state: everything
 //     else talks to it.
 func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, error) {
 	logger := p.Logger
@@ -214,9 +221,30 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 		PatternInterval: min(5*time.Second, cfg.Kafka.MetadataMaxAge.D())})
 	g.add("v2 consumers", consumers.Run, consumers.Close)
 
+	// Admission sheds load past the node's limit of requests in progress.
+	adm := httpapi.NewAdmission(cfg.HTTP.MaxConcurrentRequests, cfg.HTTP.MaxQueuedRequests, cfg.HTTP.QueueTimeout.D())
+	// The replicas know each other through the nodes topic; this node
+	// leaves it after HTTP has drained (it stops before, in reverse).
+	// This node's internal URL: the configured one, or the HTTP
+	// listener's once it is bound (below).
+	var selfURL atomic.Pointer[string]
+	internalURL := func() string {
+		if u := selfURL.Load(); u != nil {
+			return *u
+		}
+		return ""
+	}
+	members, err := openMembership(ctx, cfg, p.Version, open, node, kc, internalURL, func() cluster.Load {
+		return cluster.Load{InFlightRequests: adm.InFlight(), ConsumerInstances: consumers.Len()}
+	}, logger)
+	if err != nil {
+		return info, err
+	}
+	g.add("membership", members.Run, nil)
+
 	draining := make(chan struct{})
 	h, routes, err := api{cfg: cfg, kc: kc, sasl: creds.Mechanism != "", consumers: consumers, auth: svc, limits: lim,
-		metrics: m, draining: draining, logger: logger}.handler()
+		admission: adm, members: members, metrics: m, draining: draining, logger: logger}.handler()
 	if err != nil {
 		return info, err
 	}
@@ -224,6 +252,11 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 	if err != nil {
 		return info, err
 	}
+	u := cfg.Cluster.AdvertisedInternalURL
+	if u == "" {
+		u = "http://" + srv.http.Addr()
+	}
+	selfURL.Store(&u)
 	g.add("http", srv.run, nil)
 	info.HTTPAddr, info.HTTPSAddr, info.Routes = srv.http.Addr(), srv.httpsAddr(), routes
 	return info, nil

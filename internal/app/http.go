@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kgate/kgate/internal/auth"
+	"github.com/kgate/kgate/internal/cluster"
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/httpapi/admin"
@@ -33,6 +34,8 @@ type api struct {
 	consumers *instances.Registry
 	auth      *auth.Service
 	limits    *limits
+	admission *httpapi.Admission
+	members   *cluster.Membership
 	metrics   *metrics.Metrics
 	// draining is closed when the HTTP servers start shutting down:
 	// streaming responses end themselves instead of holding the drain.
@@ -56,7 +59,8 @@ func (a api) handler() (http.Handler, []httpapi.Route, error) {
 		MaxStreams: cfg.HTTP.MaxStreams, MaxStreamsPerPrincipal: cfg.HTTP.MaxStreamsPerPrincipal})
 	kastlex.Register(rr, kastlex.Deps{Kafka: kc, Metrics: m, Logger: logger, MaxFetchBytes: int64(cfg.Consumers.MaxBytes),
 		SecurityProtocol: securityProtocol(cfg.Kafka.TLS, a.sasl), Visible: a.topicVisible})
-	admin.Register(rr, admin.Deps{Auth: a.auth, Usage: a.limits.usage, LimitsFor: a.limits.limitsFor, PlanLimits: a.limits.PlanLimits})
+	admin.Register(rr, admin.Deps{Auth: a.auth, Usage: a.limits.usage, LimitsFor: a.limits.limitsFor, PlanLimits: a.limits.PlanLimits,
+		Nodes: a.members.Nodes})
 	// Documents every route, including any registered after it.
 	openapi.Register(rr)
 
@@ -64,9 +68,8 @@ func (a api) handler() (http.Handler, []httpapi.Route, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	// Admission sheds load past the node's limit of requests in progress
-	// (before authentication, whose work it protects too).
-	adm := httpapi.NewAdmission(cfg.HTTP.MaxConcurrentRequests, cfg.HTTP.MaxQueuedRequests, cfg.HTTP.QueueTimeout.D())
+	// Admission comes before authentication, whose work it protects too.
+	adm := a.admission
 	m.Admission(adm.Shed, adm.Queued)
 	h := rr.Handler(httpapi.Chain{
 		Outer: []func(http.Handler) http.Handler{

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kgate/kgate/internal/audit"
 	"github.com/kgate/kgate/internal/auth"
+	"github.com/kgate/kgate/internal/cluster"
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/metrics"
@@ -54,7 +55,7 @@ func newAuth(ctx context.Context, cfg config.Config, open bool, kc *kafka.Client
 		Config:    ac,
 		Open:      open,
 		DataDir:   cfg.DataDir,
-		Protected: []string{ac.Tokens.Topic, ac.APIKeys.Topic, ac.Limits.UsageTopic, ac.Audit.Topic},
+		Protected: []string{ac.Tokens.Topic, ac.APIKeys.Topic, ac.Limits.UsageTopic, ac.Audit.Topic, cfg.Cluster.NodesTopic},
 		Kafka:     tokenKafka,
 		Audit:     a,
 		Logger:    logger,
@@ -236,4 +237,25 @@ func nodeID(dataDir string) (string, error) {
 		return "", fmt.Errorf("writing node id: %w", err)
 	}
 	return id, nil
+}
+
+// openMembership opens this node's membership of the replicas: in the
+// nodes topic through kc, or in open development mode this node alone.
+// url returns the node's internal URL once its HTTP listener is bound.
+func openMembership(ctx context.Context, cfg config.Config, version string, open bool, node string, kc *kafka.Client,
+	url func() string, load func() cluster.Load, logger *slog.Logger) (*cluster.Membership, error) {
+	if version == "" {
+		version = "dev"
+	}
+	var mkc *kafka.Client
+	if !open {
+		mkc = kc
+	}
+	return cluster.Open(ctx, mkc, cluster.Options{
+		Topic:    cfg.Cluster.NodesTopic,
+		Self:     cluster.Node{ID: node, Version: version, Started: time.Now().UTC()},
+		URL:      url,
+		Interval: cfg.Cluster.HeartbeatInterval.D(), Timeout: cfg.Cluster.NodeTimeout.D(),
+		Load: load, Logger: logger,
+	})
 }

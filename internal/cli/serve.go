@@ -22,7 +22,7 @@ func runServe(ctx context.Context, env Env, args []string) int {
 	logger, lw := newAsyncLogger(env, cfg.Log)
 	lw.Start()
 	defer lw.Close()
-	if err := app.ServeProcess(ctx, cfg, app.Process{Logger: logger, LogDropped: lw.Dropped}); err != nil {
+	if err := app.ServeProcess(ctx, cfg, app.Process{Logger: logger, LogDropped: lw.Dropped, Version: Version()}); err != nil {
 		logger.Error("kgate serve failed", "err", err)
 		return exitFail
 	}

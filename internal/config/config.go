@@ -48,6 +48,7 @@ type Config struct {
 	Consumers Consumers `yaml:"consumers"`
 	Metrics   Metrics   `yaml:"metrics"`
 	Auth      Auth      `yaml:"auth"`
+	Cluster   Cluster   `yaml:"cluster"`
 	Handle    Handle    `yaml:"handle"`
 	Stream    Stream    `yaml:"stream"`
 }
@@ -104,6 +105,22 @@ type HTTP struct {
 	MaxConcurrentRequests int      `yaml:"max_concurrent_requests" env:"KGATE_HTTP_MAX_CONCURRENT_REQUESTS"`
 	MaxQueuedRequests     int      `yaml:"max_queued_requests" env:"KGATE_HTTP_MAX_QUEUED_REQUESTS"`
 	QueueTimeout          Duration `yaml:"queue_timeout" env:"KGATE_HTTP_QUEUE_TIMEOUT"`
+}
+
+// Cluster configures how kgate serve replicas in front of one Kafka
+// cluster know each other.
+type Cluster struct {
+	// AdvertisedInternalURL is how the other replicas reach this one
+	// (empty: http:// and the listen address).
+	AdvertisedInternalURL string `yaml:"advertised_internal_url" env:"KGATE_CLUSTER_ADVERTISED_INTERNAL_URL"`
+	// NodesTopic is the compacted topic where each replica announces
+	// itself and heartbeats.
+	NodesTopic string `yaml:"nodes_topic" env:"KGATE_CLUSTER_NODES_TOPIC"`
+	// HeartbeatInterval is how often a replica announces itself again.
+	HeartbeatInterval Duration `yaml:"heartbeat_interval" env:"KGATE_CLUSTER_HEARTBEAT_INTERVAL"`
+	// NodeTimeout is how long after its last heartbeat a replica counts
+	// as gone.
+	NodeTimeout Duration `yaml:"node_timeout" env:"KGATE_CLUSTER_NODE_TIMEOUT"`
 }
 
 // Kafka configures kgate's connection to the Kafka cluster (external or
@@ -316,6 +333,11 @@ func Default() Config {
 			MaxConcurrentRequests:  1024,
 			MaxQueuedRequests:      1024,
 			QueueTimeout:           Duration(250 * time.Millisecond),
+		},
+		Cluster: Cluster{
+			NodesTopic:        "_kgate_nodes",
+			HeartbeatInterval: Duration(time.Second),
+			NodeTimeout:       Duration(5 * time.Second),
 		},
 		Kafka: Kafka{
 			ClientID:           "kgate",

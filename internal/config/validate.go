@@ -139,6 +139,7 @@ func (c *Config) Validate() error {
 	if c.HTTP.MemoryBudget < 16<<20 {
 		ps.Add("http.memory_budget", "must be at least 16Mi, got %d", c.HTTP.MemoryBudget)
 	}
+	c.Cluster.validate(&ps)
 	c.Kafka.validate(&ps, "kafka")
 	positive(&ps, "broker.compaction_interval", c.Broker.CompactionInterval)
 	if c.Embedded() && c.Broker.ClusterID == "" {
@@ -346,4 +347,19 @@ func fileReadable(ps *Problems, key, path string) {
 		return
 	}
 	f.Close()
+}
+
+func (c Cluster) validate(ps *Problems) {
+	if u := c.AdvertisedInternalURL; u != "" {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			ps.Add("cluster.advertised_internal_url", "must be an absolute http or https URL, got %q", u)
+		}
+	}
+	if !strings.HasPrefix(c.NodesTopic, "_") {
+		ps.Add("cluster.nodes_topic", "must be an internal topic name starting with _, got %q", c.NodesTopic)
+	}
+	positive(ps, "cluster.heartbeat_interval", c.HeartbeatInterval)
+	if c.NodeTimeout < 2*c.HeartbeatInterval {
+		ps.Add("cluster.node_timeout", "must be at least twice cluster.heartbeat_interval (%s), got %s", c.HeartbeatInterval.D(), c.NodeTimeout.D())
+	}
 }

@@ -97,6 +97,13 @@ func New(o Options) *Registry {
 	}
 }
 
+// Len returns how many instances the registry holds.
+func (r *Registry) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.byKey)
+}
+
 // Config returns the settings the registry runs with (the defaults for
 // a nil registry).
 func (r *Registry) Config() config.Consumers {

@@ -1,8 +1,9 @@
 // Package admin serves KastleX's login and administration endpoints:
 // POST /login, GET|POST /admin/reload, DELETE /admin/tokens/{username},
 // DELETE /admin/tokens/id/{jti}, GET /admin/tokens/{username}, the API
-// keys at POST|GET /admin/apikeys and DELETE /admin/apikeys/{id}, and the
-// quota usage at GET /admin/usage[/{principal}].
+// keys at POST|GET /admin/apikeys and DELETE /admin/apikeys/{id}, the
+// quota usage at GET /admin/usage[/{principal}], and the replicas at GET
+// /admin/nodes.
 package admin
 
 import (
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/kgate/kgate/internal/auth"
+	"github.com/kgate/kgate/internal/cluster"
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/ratelimit"
 )
@@ -29,6 +31,8 @@ type Deps struct {
 	LimitsFor func(principal string) ratelimit.Limits
 	// PlanLimits returns a usage plan's limits (ok false: no such plan).
 	PlanLimits func(plan string) (ratelimit.Limits, bool)
+	// Nodes returns the live replicas (nil: this node knows of none).
+	Nodes func() []cluster.Node
 }
 
 const jsonType = "application/json"
@@ -59,6 +63,10 @@ func Register(rr *httpapi.Router, d Deps) {
 		Summary: "An API key's requests and bytes today, this week and this month, with its plan's limits (a key without a plan is counted as its user).", Handler: a.keyUsage})
 	rr.Add(httpapi.Route{Method: "DELETE", Pattern: "/admin/apikeys/{id}", Name: "admin.apikeys.revoke", Action: auth.Revoke, ErrorType: jsonType,
 		Summary: "Revoke an API key by its id; every replica refuses it within a second.", Handler: a.revokeKey})
+	rr.Add(httpapi.Route{Method: "GET", Pattern: "/admin/nodes", Name: "admin.nodes.list", Action: auth.Admin, ErrorType: jsonType,
+		Summary: "The live kgate replicas in front of this Kafka cluster (this one included): id, internal URL, version, start, last heartbeat, load.",
+		Doc:     &httpapi.Doc{Responses: []httpapi.Response{{Status: 200, Description: "The replicas, by id.", Body: &httpapi.Body{Schema: nodesJSON{}}}}},
+		Handler: a.nodes})
 	rr.Add(httpapi.Route{Method: "GET", Pattern: "/admin/usage", Name: "admin.usage.list", Action: auth.Admin, ErrorType: jsonType,
 		Summary: "Today's requests and bytes per principal, with their limits.", Handler: a.usage})
 	rr.Add(httpapi.Route{Method: "GET", Pattern: "/admin/usage/{principal}", Name: "admin.usage.get", Action: auth.Admin, ErrorType: jsonType,
@@ -241,6 +249,20 @@ func (a api) usageOne(w http.ResponseWriter, r *http.Request) error {
 		u = a.d.Usage.UsageOf(p, time.Now())
 	}
 	httpapi.WriteJSON(w, http.StatusOK, jsonType, a.withLimits(u))
+	return nil
+}
+
+// nodesJSON is GET /admin/nodes' answer.
+type nodesJSON struct {
+	Nodes []cluster.Node `json:"nodes"`
+}
+
+func (a api) nodes(w http.ResponseWriter, r *http.Request) error {
+	out := nodesJSON{Nodes: []cluster.Node{}}
+	if a.d.Nodes != nil {
+		out.Nodes = append(out.Nodes, a.d.Nodes()...)
+	}
+	httpapi.WriteJSON(w, http.StatusOK, jsonType, out)
 	return nil
 }
 
