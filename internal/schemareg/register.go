@@ -192,6 +192,8 @@ func (r *Registry) check(level Level, p *prepared, against []*Schema) ([]string,
 		against = against[len(against)-1:]
 	}
 	var msgs []string
+	olds := make([]Parsed, 0, len(against))
+	versions := make([]int, 0, len(against))
 	for _, old := range against {
 		if old.Type != p.typ {
 			msgs = append(msgs, fmt.Sprintf("version %d: the schema type changed from %s to %s", old.Version, old.Type, p.typ))
@@ -201,18 +203,33 @@ func (r *Registry) check(level Level, p *prepared, against []*Schema) ([]string,
 		if err != nil {
 			return nil, storeError(err)
 		}
-		if level.backward() {
-			for _, m := range p.parsed.CanRead(op) {
-				msgs = append(msgs, fmt.Sprintf("version %d: the new schema cannot read data written with it (BACKWARD): %s", old.Version, m))
-			}
-		}
-		if level.forward() {
-			for _, m := range op.CanRead(p.parsed) {
-				msgs = append(msgs, fmt.Sprintf("version %d: it cannot read data written with the new schema (FORWARD): %s", old.Version, m))
-			}
+		olds = append(olds, op)
+		versions = append(versions, old.Version)
+	}
+	for i, op := range olds {
+		for _, m := range Check(level, p.parsed, op) {
+			msgs = append(msgs, fmt.Sprintf("version %d: %s", versions[i], m))
 		}
 	}
 	return msgs, nil
+}
+
+// Check returns why a new schema may not follow an old one at level
+// (transitivity is the caller's: it calls Check for each old schema the
+// level names); none when it may.
+func Check(level Level, newer, older Parsed) []string {
+	var msgs []string
+	if level.backward() {
+		for _, m := range newer.CanRead(older) {
+			msgs = append(msgs, "the new schema cannot read data written with the old one (BACKWARD): "+m)
+		}
+	}
+	if level.forward() {
+		for _, m := range older.CanRead(newer) {
+			msgs = append(msgs, "the old schema cannot read data written with the new one (FORWARD): "+m)
+		}
+	}
+	return msgs
 }
 
 // Compatibility checks a schema against one version of a subject (Latest:
