@@ -15,6 +15,7 @@ import (
 	"github.com/kgate/kgate/internal/instances"
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/metrics"
+	"github.com/kgate/kgate/internal/schemareg"
 )
 
 // Info describes a started gateway; Serve reports it once everything
@@ -22,6 +23,9 @@ import (
 type Info struct {
 	HTTPAddr   string
 	HTTPSAddr  string // empty without HTTPS
+	// SchemaRegistryAddr is the schema registry's own listener; empty
+	// when it is off or has none.
+	SchemaRegistryAddr string
 	BrokerAddr string // empty with external brokers
 	Brokers    []string
 	// Routes are every route the gateway serves (tests walk them).
@@ -39,7 +43,7 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 		g.abort()
 		return err
 	}
-	logger.Info("kgate serving", "http", "http://"+info.HTTPAddr, "https", info.HTTPSAddr, "brokers", info.Brokers, "auto_create_topics", cfg.AutoCreate())
+	logger.Info("kgate serving", "http", "http://"+info.HTTPAddr, "https", info.HTTPSAddr, "schema_registry", info.SchemaRegistryAddr, "brokers", info.Brokers, "auto_create_topics", cfg.AutoCreate())
 	err = g.run(ctx, func() {
 		if ready != nil {
 			ready(info)
@@ -61,6 +65,8 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 //  1. HTTP and HTTPS stop accepting and drain in-flight requests
 //     (streaming responses are told to end), so every request that came
 //     in gets its answer from a working backend;
+//     (the schema registry's listener among them), then the schema
+//     registry stops following its topic;
 //  2. v2 consumer instances close: they commit (with auto-commit) and
 //     leave their groups, which needs the brokers;
 //  3. the security followers stop: SIGHUP, certificate reloads, the
@@ -193,9 +199,18 @@ func build(ctx context.Context, cfg config.Config, logger *slog.Logger, g *group
 		PatternInterval: min(5*time.Second, cfg.Kafka.MetadataMaxAge.D())})
 	g.add("v2 consumers", consumers.Run, consumers.Close)
 
+	var registry *schemareg.Registry // nil when off
+	if cfg.SchemaRegistryOn() {
+		if registry, err = schemareg.Open(ctx, kc, schemareg.Options{Topic: cfg.SchemaRegistry.Topic, Logger: logger}); err != nil {
+			return info, err
+		}
+		// It follows the topic until the HTTP servers have drained.
+		g.add("schema registry", registry.Run, nil)
+	}
+
 	draining := make(chan struct{})
 	h, routes, err := api{cfg: cfg, kc: kc, sasl: creds.Mechanism != "", consumers: consumers, auth: svc, limits: lim,
-		metrics: m, draining: draining, logger: logger}.handler()
+		metrics: m, registry: registry, audit: au, draining: draining, logger: logger}.handler()
 	if err != nil {
 		return info, err
 	}
@@ -205,5 +220,6 @@ func build(ctx context.Context, cfg config.Config, logger *slog.Logger, g *group
 	}
 	g.add("http", srv.run, nil)
 	info.HTTPAddr, info.HTTPSAddr, info.Routes = srv.http.Addr(), srv.httpsAddr(), routes
+	info.SchemaRegistryAddr = srv.registryAddr()
 	return info, nil
 }
