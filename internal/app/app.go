@@ -21,13 +21,13 @@ import (
 // Info describes a started gateway; Serve reports it once everything
 // listens (tests use it to learn ports chosen with :0).
 type Info struct {
-	HTTPAddr   string
-	HTTPSAddr  string // empty without HTTPS
+	HTTPAddr  string
+	HTTPSAddr string // empty without HTTPS
 	// SchemaRegistryAddr is the schema registry's own listener; empty
 	// when it is off or has none.
 	SchemaRegistryAddr string
-	BrokerAddr string // empty with external brokers
-	Brokers    []string
+	BrokerAddr         string // empty with external brokers
+	Brokers            []string
 	// Routes are every route the gateway serves (tests walk them).
 	Routes []httpapi.Route
 }

@@ -455,4 +455,3 @@ admin:
 		t.Fatal("the registration is not in the audit log")
 	}
 }
-

@@ -608,4 +608,3 @@ func (a *api) deleteMode(subject bool) httpapi.HandlerFunc {
 		return reply(w, r, map[string]schemareg.Mode{"mode": old})
 	}
 }
-
