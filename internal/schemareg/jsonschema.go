@@ -201,9 +201,6 @@ func (c *jsonCompat) reads(r, w jsonNode, path string) {
 	case rm == nil: // false
 		c.fail(path, "the reader accepts nothing")
 		return
-	case len(wm) == 0:
-		c.fail(path, "the writer's open content model accepts what the reader constrains")
-		return
 	}
 
 	// Combinators.
@@ -246,6 +243,10 @@ func (c *jsonCompat) reads(r, w jsonNode, path string) {
 			}
 		}
 		c.reads(r, jsonNode{rest, w.doc, w.path + "/-allOf"}, path)
+		return
+	}
+	if len(wm) == 0 {
+		c.fail(path, "the writer's open content model accepts what the reader constrains")
 		return
 	}
 

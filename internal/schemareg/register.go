@@ -50,7 +50,7 @@ func (r *Registry) prepare(reg Registration) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := parseSafely(Source{Type: typ, Schema: reg.Schema, Refs: named})
+	p, err := Parse(Source{Type: typ, Schema: reg.Schema, Refs: named})
 	if err != nil {
 		return nil, &Error{Code: CodeInvalidSchema, Message: fmt.Sprintf("Invalid schema: %s", oneLine(err.Error())), Cause: err}
 	}
@@ -61,17 +61,6 @@ func (r *Registry) prepare(reg Registration) (*prepared, error) {
 		canonical = p.Normalized()
 	}
 	return &prepared{typ: typ, parsed: p, text: text, fp: fingerprint(typ, canonical, refs), refs: refs}, nil
-}
-
-// parseSafely parses untrusted text: a parser's panic is an invalid
-// schema, not a dead gateway.
-func parseSafely(src Source) (p Parsed, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			p, err = nil, fmt.Errorf("the parser failed: %v", v)
-		}
-	}()
-	return Parse(src)
 }
 
 func oneLine(s string) string {
@@ -121,7 +110,7 @@ func (r *Registry) parsedOf(s *Schema) (Parsed, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := parseSafely(Source{Type: s.Type, Schema: s.Schema, Refs: named})
+	p, err := Parse(Source{Type: s.Type, Schema: s.Schema, Refs: named})
 	if err != nil {
 		return nil, fmt.Errorf("stored schema %d no longer parses: %w", s.ID, err)
 	}
