@@ -455,3 +455,21 @@ admin:
 		t.Fatal("the registration is not in the audit log")
 	}
 }
+
+// TestSchemaRegistryTopicAdminOnly: the registry's topic is kgate's own
+// state: even a grant naming it exactly does not reach it through the
+// topic APIs (a stray record there would corrupt the registry).
+func TestSchemaRegistryTopicAdminOnly(t *testing.T) {
+	t.Parallel()
+	users, _ := secureFiles(t)
+	perms := filepath.Join(t.TempDir(), "permissions.yml")
+	if err := os.WriteFile(perms, []byte("customer1:\n  produce: [_schemas]\n  fetch: [_schemas]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := testutil.StartGateway(t, func(c *config.Config) {
+		c.Auth.Users, c.Auth.Permissions = users, perms
+	})
+	if r := produceV2(t, g, "_schemas", "Authorization", basic("customer1")); r.status != http.StatusForbidden {
+		t.Fatalf("customer1 wrote to _schemas: %d %s", r.status, r.body)
+	}
+}
