@@ -473,3 +473,52 @@ func TestSchemaRegistryTopicAdminOnly(t *testing.T) {
 		t.Fatalf("customer1 wrote to _schemas: %d %s", r.status, r.body)
 	}
 }
+
+// TestSchemaRegistryImportAndNormalize: IMPORT mode keeps the ids and
+// versions given (and later registrations allocate past them); the
+// same Avro schema written differently is one schema.
+func TestSchemaRegistryImportAndNormalize(t *testing.T) {
+	t.Parallel()
+	g := testutil.StartGateway(t, nil)
+	cl := srClient(t, "http://"+g.Info.SchemaRegistryAddr)
+	ctx := t.Context()
+	if r := cl.SetMode(ctx, sr.ModeImport); r[0].Err != nil {
+		t.Fatal(r[0].Err)
+	}
+	imported, err := cl.CreateSchemaWithIDAndVersion(ctx, "imported-value", sr.Schema{Schema: avroOrder}, 100, 5)
+	if err != nil || imported.ID != 100 || imported.Version != 5 {
+		t.Fatalf("import = %+v, %v", imported, err)
+	}
+	// Another schema may not take an imported id.
+	if _, err := cl.CreateSchemaWithIDAndVersion(ctx, "other-value", sr.Schema{Schema: avroUserV1}, 100, 1); srCode(err) != 42205 {
+		t.Fatalf("importing another schema under id 100: %v, want 42205", err)
+	}
+	if r := cl.SetMode(ctx, sr.ModeReadWrite); r[0].Err != nil {
+		t.Fatal(r[0].Err)
+	}
+	next, err := cl.CreateSchema(ctx, "new-value", sr.Schema{Schema: avroUserV1})
+	if err != nil || next.ID <= 100 {
+		t.Fatalf("registration after the import = %+v, %v; want an id past 100", next, err)
+	}
+	// Importing into a registry that holds schemas needs force.
+	if r := cl.SetMode(ctx, sr.ModeImport); srCode(r[0].Err) != 42205 {
+		t.Fatalf("IMPORT on a non-empty registry: %v, want 42205", r[0].Err)
+	}
+	if r := cl.SetMode(sr.WithParams(ctx, sr.Force), sr.ModeImport); r[0].Err != nil {
+		t.Fatalf("IMPORT with force: %v", r[0].Err)
+	}
+	if r := cl.SetMode(ctx, sr.ModeReadWrite); r[0].Err != nil {
+		t.Fatal(r[0].Err)
+	}
+
+	// Whitespace and key order do not make another schema.
+	spaced := "{ \"fields\": [ {\"type\": \"string\", \"name\": \"name\"} ],\n  \"name\": \"User\", \"type\": \"record\" }"
+	same, err := cl.CreateSchema(sr.WithParams(ctx, sr.Normalize), "new-value", sr.Schema{Schema: spaced})
+	if err != nil || same.ID != next.ID || same.Version != next.Version {
+		t.Fatalf("the same schema written differently = %+v, %v; want id %d version %d", same, err, next.ID, next.Version)
+	}
+	found, err := cl.LookupSchema(ctx, "new-value", sr.Schema{Schema: spaced})
+	if err != nil || found.ID != next.ID {
+		t.Fatalf("lookup of the same schema written differently = %+v, %v", found, err)
+	}
+}
