@@ -44,6 +44,8 @@ type proc struct {
 	cmd        *exec.Cmd
 	HTTP       string // http://127.0.0.1:port
 	BrokerAddr string
+	// SchemaRegistry is the registry listener's address (host:port).
+	SchemaRegistry string
 	done       chan error
 	mu         sync.Mutex
 	logs       strings.Builder
@@ -82,6 +84,7 @@ func startServe(t *testing.T, dataDir string, env ...string) *proc {
 				p.BrokerAddr, _ = m["addr"].(string)
 			case "kgate serving":
 				p.HTTP, _ = m["http"].(string)
+				p.SchemaRegistry, _ = m["schema_registry"].(string)
 				once.Do(func() { close(ready) })
 			}
 		}

@@ -65,6 +65,28 @@ func decode(r *http.Request, dst any) error {
 	return httpapi.DecodeJSON(b, dst)
 }
 
+// catalog is the catalog entry of each registry error code.
+var catalog = map[schemareg.ErrorCode]*httpapi.Error{
+	schemareg.CodeSubjectNotFound:       httpapi.ErrSubjectNotFound,
+	schemareg.CodeVersionNotFound:       httpapi.ErrVersionNotFound,
+	schemareg.CodeSchemaNotFound:        httpapi.ErrSchemaNotFound,
+	schemareg.CodeSubjectSoftDeleted:    httpapi.ErrSubjectSoftDeleted,
+	schemareg.CodeSubjectNotSoftDeleted: httpapi.ErrSubjectNotSoftDeleted,
+	schemareg.CodeVersionSoftDeleted:    httpapi.ErrVersionSoftDeleted,
+	schemareg.CodeVersionNotSoftDeleted: httpapi.ErrVersionNotSoftDeleted,
+	schemareg.CodeSubjectConfigNotFound: httpapi.ErrSubjectConfigNotFound,
+	schemareg.CodeSubjectModeNotFound:   httpapi.ErrSubjectModeNotFound,
+	schemareg.CodeIncompatible:          httpapi.ErrIncompatibleSchema,
+	schemareg.CodeInvalidSchema:         httpapi.ErrInvalidSchema,
+	schemareg.CodeInvalidVersion:        httpapi.ErrInvalidVersion,
+	schemareg.CodeInvalidCompatibility:  httpapi.ErrInvalidCompatibility,
+	schemareg.CodeInvalidMode:           httpapi.ErrInvalidMode,
+	schemareg.CodeOperationNotPermitted: httpapi.ErrOperationNotPermitted,
+	schemareg.CodeReferenceExists:       httpapi.ErrReferenceExists,
+	schemareg.CodeStore:                 httpapi.ErrSchemaStore,
+	schemareg.CodeStoreTimeout:          httpapi.ErrSchemaStoreTimeout,
+}
+
 // wire maps the registry's errors to the catalog; it is the one place
 // they become wire errors.
 func wire(err error) error {
@@ -72,26 +94,7 @@ func wire(err error) error {
 	if !errors.As(err, &e) {
 		return err
 	}
-	entry, ok := map[schemareg.ErrorCode]*httpapi.Error{
-		schemareg.CodeSubjectNotFound:       httpapi.ErrSubjectNotFound,
-		schemareg.CodeVersionNotFound:       httpapi.ErrVersionNotFound,
-		schemareg.CodeSchemaNotFound:        httpapi.ErrSchemaNotFound,
-		schemareg.CodeSubjectSoftDeleted:    httpapi.ErrSubjectSoftDeleted,
-		schemareg.CodeSubjectNotSoftDeleted: httpapi.ErrSubjectNotSoftDeleted,
-		schemareg.CodeVersionSoftDeleted:    httpapi.ErrVersionSoftDeleted,
-		schemareg.CodeVersionNotSoftDeleted: httpapi.ErrVersionNotSoftDeleted,
-		schemareg.CodeSubjectConfigNotFound: httpapi.ErrSubjectConfigNotFound,
-		schemareg.CodeSubjectModeNotFound:   httpapi.ErrSubjectModeNotFound,
-		schemareg.CodeIncompatible:          httpapi.ErrIncompatibleSchema,
-		schemareg.CodeInvalidSchema:         httpapi.ErrInvalidSchema,
-		schemareg.CodeInvalidVersion:        httpapi.ErrInvalidVersion,
-		schemareg.CodeInvalidCompatibility:  httpapi.ErrInvalidCompatibility,
-		schemareg.CodeInvalidMode:           httpapi.ErrInvalidMode,
-		schemareg.CodeOperationNotPermitted: httpapi.ErrOperationNotPermitted,
-		schemareg.CodeReferenceExists:       httpapi.ErrReferenceExists,
-		schemareg.CodeStore:                 httpapi.ErrSchemaStore,
-		schemareg.CodeStoreTimeout:          httpapi.ErrSchemaStoreTimeout,
-	}[e.Code]
+	entry, ok := catalog[e.Code]
 	if !ok {
 		return httpapi.ErrInternal.Wrap(err)
 	}
