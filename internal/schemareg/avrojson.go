@@ -143,7 +143,8 @@ func appendAvro(dst []byte, s avro.Schema, v any, at string, depth int) ([]byte,
 				dst = binary.AppendVarint(dst, int64(len(k)))
 				dst = append(dst, k...)
 				var err error
-				if dst, err = appendAvro(dst, values, m[k], at+"."+k, depth+1); err != nil {
+				// The path never names a key: data is not quoted in errors.
+				if dst, err = appendAvro(dst, values, m[k], at+"{}", depth+1); err != nil {
 					return dst, err
 				}
 			}
@@ -177,7 +178,7 @@ func appendAvro(dst []byte, s avro.Schema, v any, at string, depth int) ([]byte,
 		}
 		for k := range m {
 			if !known[k] {
-				return dst, fmt.Errorf("%s.%s: no such field in record %s", at, k, s.(*avro.RecordSchema).FullName())
+				return dst, fmt.Errorf("%s: a field that record %s does not have", at, s.(*avro.RecordSchema).FullName())
 			}
 		}
 		return dst, nil
@@ -202,7 +203,7 @@ func appendAvro(dst []byte, s avro.Schema, v any, at string, depth int) ([]byte,
 					return appendAvro(dst, t, x, at+"."+name, depth+1)
 				}
 			}
-			return dst, fmt.Errorf("%s: %q is not a branch of the union", at, name)
+			return dst, fmt.Errorf("%s: names no branch of the union", at)
 		}
 	}
 	return dst, fmt.Errorf("%s: unsupported Avro type %s", at, s.Type())

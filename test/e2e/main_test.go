@@ -46,9 +46,9 @@ type proc struct {
 	BrokerAddr string
 	// SchemaRegistry is the registry listener's address (host:port).
 	SchemaRegistry string
-	done       chan error
-	mu         sync.Mutex
-	logs       strings.Builder
+	done           chan error
+	mu             sync.Mutex
+	logs           strings.Builder
 }
 
 // startServe runs `kgate serve` on dataDir with random ports and waits

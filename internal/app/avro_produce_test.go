@@ -1,0 +1,105 @@
+package app_test
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kgate/kgate/internal/testutil"
+)
+
+const mtAvroV2 = "application/vnd.kafka.avro.v2+json"
+
+// TestV2ProduceAvro: v2 produce with the avro embedded format registers
+// value_schema under <topic>-value (or takes value_schema_id), validates
+// every record against it, and writes Confluent's wire format: magic 0,
+// the 4-byte schema id, the Avro binary.
+func TestV2ProduceAvro(t *testing.T) {
+	t.Parallel()
+	g := testutil.StartGateway(t, nil)
+	schemaJSON, _ := json.Marshal(avroUserV2)
+	body := `{"value_schema":` + string(schemaJSON) + `,"records":[{"value":{"name":"ann","age":3}},{"value":{"name":"bob"}}]}`
+	r := do(t, "POST", g.URL+"/topics/avro-users", body, "Content-Type", mtAvroV2)
+	if r.status != 200 {
+		t.Fatalf("avro produce = %d %s", r.status, r.body)
+	}
+	var resp struct {
+		Offsets []struct {
+			Offset    *int64 `json:"offset"`
+			ErrorCode *int   `json:"error_code"`
+		} `json:"offsets"`
+		KeySchemaID   *int `json:"key_schema_id"`
+		ValueSchemaID *int `json:"value_schema_id"`
+	}
+	if err := json.Unmarshal(r.body, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if resp.ValueSchemaID == nil || resp.KeySchemaID != nil || len(resp.Offsets) != 2 {
+		t.Fatalf("answer %s", r.body)
+	}
+	id := *resp.ValueSchemaID
+	cl := srClient(t, "http://"+g.Info.SchemaRegistryAddr)
+	reg, err := cl.SchemaByVersion(t.Context(), "avro-users-value", -1)
+	if err != nil || reg.ID != id {
+		t.Fatalf("avro-users-value = %+v, %v; want id %d", reg, err, id)
+	}
+
+	// By id, and refusals that write nothing.
+	r = do(t, "POST", g.URL+"/topics/avro-users", `{"value_schema_id":`+strconv.Itoa(id)+`,"records":[{"value":{"name":"cy","age":1}}]}`, "Content-Type", mtAvroV2)
+	if r.status != 200 || !json.Valid(r.body) || r.json(t)["value_schema_id"] != float64(id) {
+		t.Fatalf("produce by id = %d %s", r.status, r.body)
+	}
+	for _, bad := range []string{
+		`{"value_schema_id":` + strconv.Itoa(id) + `,"records":[{"value":{"name":"ok"}},{"value":{"name":7}}]}`,
+		`{"value_schema_id":` + strconv.Itoa(id) + `,"records":[{"value":{"age":1}}]}`,
+		`{"value_schema_id":999,"records":[{"value":{"name":"x"}}]}`,
+		`{"value_schema":"{\"type\":\"record\",\"name\":\"User\",\"fields\":[{\"name\":\"name\",\"type\":\"int\"}]}","records":[{"value":{"name":1}}]}`,
+		`{"value_schema":"nope","records":[{"value":1}]}`,
+		`{"value_schema_id":` + strconv.Itoa(id) + `,"records":[{"key":"k","value":{"name":"x"}}]}`,
+	} {
+		if r := do(t, "POST", g.URL+"/topics/avro-users", bad, "Content-Type", mtAvroV2); r.status != 422 {
+			t.Errorf("%s = %d %s, want 422", bad, r.status, r.body)
+		}
+	}
+	if vs, err := cl.SubjectVersions(t.Context(), "avro-users-value"); err != nil || len(vs) != 1 {
+		t.Fatalf("an incompatible value_schema was registered: %v, %v", vs, err)
+	}
+
+	kc, err := kgo.NewClient(kgo.SeedBrokers(g.Info.BrokerAddr), kgo.ConsumeTopics("avro-users"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	schema := avro.MustParse(avroUserV2)
+	var got []map[string]any
+	deadline := time.Now().Add(10 * time.Second)
+	for len(got) < 3 && time.Now().Before(deadline) {
+		fs := kc.PollRecords(t.Context(), 10)
+		fs.EachRecord(func(rec *kgo.Record) {
+			v := rec.Value
+			if len(v) < 5 || v[0] != 0 || int(binary.BigEndian.Uint32(v[1:5])) != id {
+				t.Fatalf("record %d is not in Confluent's wire format with id %d: % x", rec.Offset, id, v)
+			}
+			var m map[string]any
+			if err := avro.Unmarshal(schema, v[5:], &m); err != nil {
+				t.Fatalf("record %d: %v", rec.Offset, err)
+			}
+			got = append(got, m)
+		})
+	}
+	want := []map[string]any{{"name": "ann", "age": 3}, {"name": "bob", "age": 0}, {"name": "cy", "age": 1}}
+	if len(got) != len(want) {
+		t.Fatalf("read %d records, want %d: %v", len(got), len(want), got)
+	}
+	for i := range want {
+		if got[i]["name"] != want[i]["name"] || got[i]["age"] != want[i]["age"] {
+			t.Errorf("record %d = %v, want %v", i, got[i], want[i])
+		}
+	}
+}
