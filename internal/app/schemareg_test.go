@@ -404,6 +404,7 @@ func TestSchemaRegistryPermissions(t *testing.T) {
 	perms := filepath.Join(t.TempDir(), "permissions.yml")
 	if err := os.WriteFile(perms, []byte(`
 "*":
+  produce: ["{user}", "{user}.raw"]
   list_subjects: true
   subject_read: ["{user}-*", "shared-*"]
   subject_write: ["{user}-*"]
@@ -450,6 +451,18 @@ admin:
 	// The _schemas topic is not reachable through the topic APIs.
 	if r := do(t, "GET", g.URL+"/topics/_schemas", "", "Authorization", basic("customer1")); r.status != http.StatusForbidden {
 		t.Fatalf("customer1 reading _schemas = %d %s", r.status, r.body)
+	}
+	// Avro produce registers its value_schema only where the caller may
+	// write the subject.
+	avroBody := `{"value_schema":"\"string\"","records":[{"value":"x"}]}`
+	if r := do(t, "POST", g.URL+"/topics/customer1", avroBody, "Content-Type", mtAvroV2, "Authorization", basic("customer1")); r.status != 200 {
+		t.Fatalf("customer1 avro produce to customer1 = %d %s", r.status, r.body)
+	}
+	if r := do(t, "POST", g.URL+"/topics/customer1.raw", avroBody, "Content-Type", mtAvroV2, "Authorization", basic("customer1")); r.status != 422 || !strings.Contains(string(r.body), "not authorized") {
+		t.Fatalf("customer1 avro produce registering customer1.raw-value = %d %s", r.status, r.body)
+	}
+	if r := do(t, "GET", base+"/subjects", "", "Authorization", basic("admin")); string(r.body) != `["customer1-value","shared-value"]` {
+		t.Fatalf("subjects after the avro produces = %s", r.body)
 	}
 	if !strings.Contains(logs.String(), `"event":"schema_change"`) || !strings.Contains(logs.String(), `"resource":"customer1-value"`) {
 		t.Fatal("the registration is not in the audit log")
