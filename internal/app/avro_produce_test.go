@@ -102,4 +102,38 @@ func TestV2ProduceAvro(t *testing.T) {
 			t.Errorf("record %d = %v, want %v", i, got[i], want[i])
 		}
 	}
+
+	// A v2 consumer in the avro format reads them back as JSON.
+	v2 := "application/vnd.kafka.v2+json"
+	if r := do(t, "POST", g.URL+"/consumers/avro-g", `{"name":"c1","format":"avro","auto.offset.reset":"earliest"}`, "Content-Type", v2); r.status != 200 {
+		t.Fatalf("avro consumer = %d %s", r.status, r.body)
+	}
+	if r := do(t, "POST", g.URL+"/consumers/avro-g/instances/c1/subscription", `{"topics":["avro-users"]}`, "Content-Type", v2); r.status != 204 {
+		t.Fatalf("subscription = %d %s", r.status, r.body)
+	}
+	type rec struct {
+		Key   any `json:"key"`
+		Value any `json:"value"`
+	}
+	var read []rec
+	for deadline := time.Now().Add(15 * time.Second); len(read) < 3 && time.Now().Before(deadline); {
+		r := do(t, "GET", g.URL+"/consumers/avro-g/instances/c1/records?timeout=1000", "", "Accept", mtAvroV2)
+		if r.status != 200 {
+			t.Fatalf("avro records = %d %s", r.status, r.body)
+		}
+		var rs []rec
+		if err := json.Unmarshal(r.body, &rs); err != nil {
+			t.Fatalf("%s: %v", r.body, err)
+		}
+		read = append(read, rs...)
+	}
+	wantJSON := []string{`{"age":3,"name":"ann"}`, `{"age":0,"name":"bob"}`, `{"age":1,"name":"cy"}`}
+	if len(read) != len(wantJSON) {
+		t.Fatalf("consumed %d records, want %d: %v", len(read), len(wantJSON), read)
+	}
+	for i, w := range wantJSON {
+		if b, _ := json.Marshal(read[i].Value); string(b) != w || read[i].Key != nil {
+			t.Errorf("consumed record %d = %s (key %v), want %s", i, b, read[i].Key, w)
+		}
+	}
 }

@@ -115,7 +115,44 @@ func (r *Registry) avroFormat(id int) (record.Format, error) {
 	case err != nil:
 		return nil, err
 	}
-	return avroWire{id: id, schema: p.(*avroSchema)}, nil
+	return avroWire{id: id, schema: p.(*avroSchema), reg: r}, nil
+}
+
+// AvroFormat is the avro embedded format of consumers: stored bytes in
+// Confluent's wire format are shown as Avro JSON with the schema their id
+// names. It decodes nothing (producers resolve a schema per request).
+func (r *Registry) AvroFormat() record.Format { return avroReader{r} }
+
+type avroReader struct{ reg *Registry }
+
+func (avroReader) Name() record.Name { return record.Avro }
+
+func (avroReader) Decode(dst []byte, _ record.Value) ([]byte, error) {
+	return dst, invalid("needs a schema")
+}
+
+func (f avroReader) Encode(dst, b []byte) ([]byte, error) { return f.reg.showWire(dst, b) }
+
+func (avroReader) MaxDecodedLen(record.Value) int { return 0 }
+
+// showWire appends the Avro JSON of b, bytes in Confluent's wire format.
+func (r *Registry) showWire(dst, b []byte) ([]byte, error) {
+	undecodable := func(format string, args ...any) error {
+		return &record.Error{Kind: record.KindUndecodable, Problem: fmt.Sprintf(format, args...)}
+	}
+	if len(b) < 5 || b[0] != 0 {
+		return dst, undecodable("is not in the Schema Registry wire format (magic byte 0 and a schema id)")
+	}
+	id := int(binary.BigEndian.Uint32(b[1:5]))
+	f, err := r.avroFormat(id)
+	if err != nil {
+		return dst, undecodable("names schema id %d, which is not an avro schema of this registry", id)
+	}
+	out, err := f.(avroWire).schema.AppendJSONFromAvro(dst, b[5:])
+	if err != nil {
+		return dst, undecodable("does not match its Avro schema %d: %v", id, err)
+	}
+	return out, nil
 }
 
 // avroWire is the avro embedded format for one schema: Confluent's wire
@@ -124,6 +161,7 @@ func (r *Registry) avroFormat(id int) (record.Format, error) {
 type avroWire struct {
 	id     int
 	schema *avroSchema
+	reg    *Registry
 }
 
 func (avroWire) Name() record.Name { return record.Avro }
@@ -139,10 +177,8 @@ func (f avroWire) Decode(dst []byte, v record.Value) ([]byte, error) {
 	return dst, nil
 }
 
-// Encode is for consumers, which do not read the avro format yet.
-func (f avroWire) Encode(dst, b []byte) ([]byte, error) {
-	return dst, &record.Error{Kind: record.KindUndecodable, Problem: "cannot be shown in the avro format yet"}
-}
+// Encode shows stored bytes in the avro format (whatever their schema id).
+func (f avroWire) Encode(dst, b []byte) ([]byte, error) { return f.reg.showWire(dst, b) }
 
 // MaxDecodedLen is an estimate: the Avro binary of a JSON value is
 // usually shorter than its text (a float written "1" takes 4 bytes, but

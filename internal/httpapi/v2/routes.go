@@ -56,7 +56,7 @@ func Register(rr *httpapi.Router, d Deps) {
 	sink := promSink{d.Metrics}
 	md := metadata{kc: d.Kafka}
 	pr := producer{kc: d.Kafka, m: sink, maxRecords: d.MaxRecords, schemas: d.Schemas}
-	ca := consumerAPI{reg: d.Instances, cfg: d.Instances.Config(), maxWait: d.MaxWait, advertisedURL: d.AdvertisedURL, m: sink}
+	ca := consumerAPI{reg: d.Instances, schemas: d.Schemas, cfg: d.Instances.Config(), maxWait: d.MaxWait, advertisedURL: d.AdvertisedURL, m: sink}
 	if ca.maxWait <= 0 {
 		ca.maxWait = config.Default().MaxWait()
 	}

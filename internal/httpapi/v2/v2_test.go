@@ -297,7 +297,7 @@ func TestConsumerRejects(t *testing.T) {
 	run(t, g, []apitest.Exchange{
 		{Method: "POST", Path: "/consumers/g", Header: jsonHdr(ctV2), Body: `{"name":"c"}`, Status: 200},
 		{Name: "consumer_bad_format", Method: "POST", Path: "/consumers/g", Header: jsonHdr(ctV2), Body: `{"format":"xml"}`, Status: 422, Code: 422},
-		{Name: "consumer_avro_no_registry", Method: "POST", Path: "/consumers/g", Header: jsonHdr(ctV2), Body: `{"format":"AVRO"}`, Status: 422, Code: 42206},
+		{Name: "consumer_protobuf_no_registry", Method: "POST", Path: "/consumers/g", Header: jsonHdr(ctV2), Body: `{"format":"PROTOBUF"}`, Status: 422, Code: 42206},
 		{Name: "consumer_bad_reset", Method: "POST", Path: "/consumers/g", Header: jsonHdr(ctV2), Body: `{"auto.offset.reset":"smallest"}`, Status: 422, Code: 42204},
 		{Name: "consumer_bad_min_bytes", Method: "POST", Path: "/consumers/g", Header: jsonHdr(ctV2), Body: `{"fetch.min.bytes":20000000}`, Status: 422, Code: 40001},
 		{Name: "consumer_bad_autocommit", Method: "POST", Path: "/consumers/g", Header: jsonHdr(ctV2), Body: `{"auto.commit.enable":"maybe"}`, Status: 422, Code: 42204},
