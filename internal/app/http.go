@@ -53,7 +53,7 @@ func (a api) handler() (http.Handler, []httpapi.Route, error) {
 	rr := httpapi.NewRouter()
 	ops.Register(rr, ops.Deps{Ping: kc.Ping, Metrics: m.Handler(), MetricsOpen: cfg.Metrics.Open, Detail: a.readyDetail})
 	v2.Register(rr, v2.Deps{Kafka: kc, Instances: a.consumers, MaxWait: cfg.MaxWait(), Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
-		MaxRecords: cfg.HTTP.MaxRecordsPerRequest, Schemas: a.registry})
+		MaxRecords: cfg.HTTP.MaxRecordsPerRequest, Schemas: a.registry, Audit: a.audit})
 	v3.Register(rr, v3.Deps{Kafka: kc, Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
 		MaxRecordBytes: int64(cfg.HTTP.MaxBodyBytes),
 		ReadTimeout:    cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(), Draining: a.draining,

@@ -464,6 +464,21 @@ admin:
 	if r := do(t, "GET", base+"/subjects", "", "Authorization", basic("admin")); string(r.body) != `["customer1-value","shared-value"]` {
 		t.Fatalf("subjects after the avro produces = %s", r.body)
 	}
+	if r := do(t, "POST", g.URL+"/topics/customer1", `{"value_schema":"\"long\"","records":[{"value":5}]}`, "Content-Type", mtAvroV2, "Authorization", basic("customer1")); r.status != 422 {
+		t.Fatalf("an incompatible value_schema = %d %s", r.status, r.body)
+	}
+	if r := do(t, "PUT", base+"/config/customer1-value", `{"compatibility":"NONE"}`, "Content-Type", ct, "Authorization", basic("customer1")); r.status != http.StatusForbidden {
+		t.Fatalf("customer1 setting its subject's level without subject_config = %d %s", r.status, r.body)
+	}
+	if r := do(t, "PUT", base+"/config/customer1-value", `{"compatibility":"NONE"}`, "Content-Type", ct, "Authorization", basic("admin")); r.status != 200 {
+		t.Fatalf("admin setting customer1-value's level = %d %s", r.status, r.body)
+	}
+	if r := do(t, "POST", g.URL+"/topics/customer1", `{"value_schema":"\"long\"","records":[{"value":5}]}`, "Content-Type", mtAvroV2, "Authorization", basic("customer1")); r.status != 200 {
+		t.Fatalf("a value_schema registered by a produce = %d %s", r.status, r.body)
+	}
+	if !strings.Contains(logs.String(), "registered by a produce: version 2") {
+		t.Fatal("the produce's registration is not in the audit log")
+	}
 	if !strings.Contains(logs.String(), `"event":"schema_change"`) || !strings.Contains(logs.String(), `"resource":"customer1-value"`) {
 		t.Fatal("the registration is not in the audit log")
 	}

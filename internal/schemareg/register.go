@@ -246,28 +246,41 @@ func (r *Registry) Compatibility(subject string, version int, reg Registration) 
 }
 
 // Register registers a schema under a subject and returns the version
-// holding it: the existing one when the subject already has the schema,
-// else a new version, refused (CodeIncompatible) when it breaks the
-// subject's compatibility level. The same schema gets the same id in
-// every subject.
-func (r *Registry) Register(ctx context.Context, subject string, reg Registration) (Schema, error) {
+// holding it and whether it is new: the existing one when the subject
+// already has the schema, else a new version, refused (CodeIncompatible)
+// when it breaks the subject's compatibility level. The same schema gets
+// the same id in every subject.
+func (r *Registry) Register(ctx context.Context, subject string, reg Registration) (Schema, bool, error) {
+	s, err := r.register(ctx, subject, reg)
+	if err != nil {
+		return Schema{}, false, err
+	}
+	return s.Schema, s.created, nil
+}
+
+type registered struct {
+	Schema
+	created bool
+}
+
+func (r *Registry) register(ctx context.Context, subject string, reg Registration) (registered, error) {
 	p, err := r.prepare(reg)
 	if err != nil {
-		return Schema{}, err
+		return registered{}, err
 	}
 	done, err := r.begin(ctx)
 	if err != nil {
-		return Schema{}, err
+		return registered{}, err
 	}
 	defer done()
 	if err := r.writable(subject); err != nil {
-		return Schema{}, err
+		return registered{}, err
 	}
 	r.mu.RLock()
 	importing := r.mode(subject) == Import
 	r.mu.RUnlock()
 	if (reg.ID != 0 || reg.Version != 0) && !importing {
-		return Schema{}, errorf(CodeOperationNotPermitted, "Registering a schema with an id or a version is only permitted in IMPORT mode")
+		return registered{}, errorf(CodeOperationNotPermitted, "Registering a schema with an id or a version is only permitted in IMPORT mode")
 	}
 	// Another replica may win the version this one picks; then it tries
 	// again on what it has read since.
@@ -275,7 +288,7 @@ func (r *Registry) Register(ctx context.Context, subject string, reg Registratio
 		r.mu.RLock()
 		if s := r.findLocked(subject, p, false); s != nil && (reg.ID == 0 || reg.ID == s.ID) {
 			r.mu.RUnlock()
-			return *s, nil
+			return registered{Schema: *s}, nil
 		}
 		live := r.versionsOf(subject, false)
 		all := r.versionsOf(subject, true)
@@ -285,21 +298,21 @@ func (r *Registry) Register(ctx context.Context, subject string, reg Registratio
 		if !importing {
 			msgs, err := r.check(level, p, live)
 			if err != nil {
-				return Schema{}, err
+				return registered{}, err
 			}
 			if len(msgs) > 0 {
-				return Schema{}, errorf(CodeIncompatible, "Schema being registered is incompatible with an earlier schema for subject \"%s\", details: [%s]", subject, strings.Join(msgs, "; "))
+				return registered{}, errorf(CodeIncompatible, "Schema being registered is incompatible with an earlier schema for subject \"%s\", details: [%s]", subject, strings.Join(msgs, "; "))
 			}
 		}
 		switch {
 		case reg.ID != 0:
 			if err := r.claimExact(ctx, reg.ID, p.fp); err != nil {
-				return Schema{}, err
+				return registered{}, err
 			}
 			id = reg.ID
 		case !known:
 			if id, err = r.claim(ctx, p.fp); err != nil {
-				return Schema{}, err
+				return registered{}, err
 			}
 		}
 		version := 1
@@ -312,30 +325,30 @@ func (r *Registry) Register(ctx context.Context, subject string, reg Registratio
 			cur := r.subjects[subject][version]
 			r.mu.RUnlock()
 			if cur != nil {
-				return Schema{}, errorf(CodeOperationNotPermitted, "Version %d of subject %s exists already", version, subject)
+				return registered{}, errorf(CodeOperationNotPermitted, "Version %d of subject %s exists already", version, subject)
 			}
 		}
 		s := Schema{Subject: subject, Version: version, ID: id, Type: p.typ, References: p.refs, Schema: p.text}
 		key := schemaKeyOf(subject, version)
 		if err := r.put(ctx, ktable.KV{Key: key, Value: mustJSON(s)}); err != nil {
-			return Schema{}, err
+			return registered{}, err
 		}
 		r.mu.RLock()
 		won := r.subjects[subject][version]
 		r.mu.RUnlock()
 		if won != nil && won.ID == id {
 			r.logger.Info("schema registered", "subject", subject, "version", version, "id", id, "schema_type", p.typ)
-			return s, nil
+			return registered{Schema: s, created: true}, nil
 		}
 		if won != nil {
 			// Lost the version: rewrite the winner's record so that
 			// compaction keeps it, then try again.
 			if err := r.put(ctx, ktable.KV{Key: key, Value: mustJSON(*won)}); err != nil {
-				return Schema{}, err
+				return registered{}, err
 			}
 		}
 	}
-	return Schema{}, storeError(fmt.Errorf("registering under %q: lost the race for a version five times", subject))
+	return registered{}, storeError(fmt.Errorf("registering under %q: lost the race for a version five times", subject))
 }
 
 // claim wins an id for a fingerprint (or learns the one it already has).

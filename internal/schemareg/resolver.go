@@ -24,12 +24,21 @@ type Resolver struct {
 
 	mu             sync.Mutex
 	keyID, valueID int
+	created        []Schema
 }
 
 // NewResolver returns a resolver for a request producing to topic. allow
 // says whether the caller may register under (write) or read a subject.
 func (r *Registry) NewResolver(ctx context.Context, topic string, allow func(write bool, subject string) bool) *Resolver {
 	return &Resolver{reg: r, ctx: ctx, topic: topic, allow: allow}
+}
+
+// Created returns the versions the request registered (for the audit
+// trail).
+func (res *Resolver) Created() []Schema {
+	res.mu.Lock()
+	defer res.mu.Unlock()
+	return append([]Schema(nil), res.created...)
 }
 
 // IDs returns the key's and the value's schema ids (0: none).
@@ -58,7 +67,7 @@ func (res *Resolver) Resolve(ref record.SchemaRef) (record.Format, error) {
 		if !res.allow(true, subject) {
 			return nil, invalid("cannot be registered: not authorized to write subject %q", subject)
 		}
-		s, err := res.reg.Register(res.ctx, subject, Registration{Schema: *ref.Schema, Type: string(Avro)})
+		s, created, err := res.reg.Register(res.ctx, subject, Registration{Schema: *ref.Schema, Type: string(Avro)})
 		if err != nil {
 			var e *Error
 			if errors.As(err, &e) {
@@ -67,6 +76,11 @@ func (res *Resolver) Resolve(ref record.SchemaRef) (record.Format, error) {
 			return nil, err
 		}
 		id = s.ID
+		if created {
+			res.mu.Lock()
+			res.created = append(res.created, s)
+			res.mu.Unlock()
+		}
 	case ref.ID != nil:
 		id = *ref.ID
 		usages, err := res.reg.Usages(id, true)

@@ -326,11 +326,13 @@ func (a *api) register(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s, err := a.reg.Register(r.Context(), subject, reg)
+	s, created, err := a.reg.Register(r.Context(), subject, reg)
 	if err != nil {
 		return wire(err)
 	}
-	a.record(r, auth.SubjectWrite, subject, fmt.Sprintf("registered: version %d, id %d", s.Version, s.ID))
+	if created {
+		a.record(r, auth.SubjectWrite, subject, fmt.Sprintf("registered: version %d, id %d", s.Version, s.ID))
+	}
 	return reply(w, r, struct {
 		ID int `json:"id"`
 	}{s.ID})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kgate/kgate/internal/audit"
 	"github.com/kgate/kgate/internal/auth"
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/httpapi"
@@ -90,6 +91,21 @@ type producer struct {
 	m          metricsSink
 	maxRecords int
 	schemas    *schemareg.Registry // nil: no registry
+	audit      *audit.Log          // nil: no audit trail
+}
+
+// auditSchema records a schema a produce registered, as the registry's
+// own routes do.
+func (p producer) auditSchema(r *http.Request, s schemareg.Schema) {
+	rec := audit.Record{Event: audit.SchemaChange, Route: r.Pattern, Action: string(auth.SubjectWrite), Resource: s.Subject,
+		Reason: fmt.Sprintf("registered by a produce: version %d, id %d", s.Version, s.ID)}
+	if pr := auth.FromContext(r.Context()); pr != nil {
+		rec.Principal, rec.AuthMethod = pr.Name, string(pr.Method)
+		if pr.ClientIP.IsValid() {
+			rec.ClientIP = pr.ClientIP.String()
+		}
+	}
+	p.audit.Write(r.Context(), rec)
 }
 
 // schemaIDs are the key_schema_id and value_schema_id of an answer.
@@ -164,6 +180,9 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 	release()
 	if sres != nil {
 		ids.key, ids.value = sres.IDs()
+		for _, s := range sres.Created() {
+			p.auditSchema(r, s)
+		}
 	}
 	mem.Give(est)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/kgate/kgate/internal/audit"
 	"github.com/kgate/kgate/internal/auth"
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/httpapi"
@@ -37,6 +38,8 @@ type Deps struct {
 	// Schemas is the schema registry the avro format resolves its
 	// schemas with; nil: none (schema formats answer 42206).
 	Schemas *schemareg.Registry
+	// Audit records the schemas produces register (nil: none).
+	Audit *audit.Log
 }
 
 type promSink struct{ m *metrics.Metrics }
@@ -55,7 +58,7 @@ func (p promSink) consumed(records, bytes int) {
 func Register(rr *httpapi.Router, d Deps) {
 	sink := promSink{d.Metrics}
 	md := metadata{kc: d.Kafka}
-	pr := producer{kc: d.Kafka, m: sink, maxRecords: d.MaxRecords, schemas: d.Schemas}
+	pr := producer{kc: d.Kafka, m: sink, maxRecords: d.MaxRecords, schemas: d.Schemas, audit: d.Audit}
 	ca := consumerAPI{reg: d.Instances, schemas: d.Schemas, cfg: d.Instances.Config(), maxWait: d.MaxWait, advertisedURL: d.AdvertisedURL, m: sink}
 	if ca.maxWait <= 0 {
 		ca.maxWait = config.Default().MaxWait()
