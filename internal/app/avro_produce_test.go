@@ -137,3 +137,75 @@ func TestV2ProduceAvro(t *testing.T) {
 		}
 	}
 }
+
+// TestV2ProduceJSONSchema: the jsonschema embedded format validates each
+// record against the schema, writes magic 0, the id and the JSON text,
+// and a jsonschema consumer reads the JSON back.
+func TestV2ProduceJSONSchema(t *testing.T) {
+	t.Parallel()
+	g := testutil.StartGateway(t, nil)
+	const mt = "application/vnd.kafka.jsonschema.v2+json"
+	schema, _ := json.Marshal(`{"type":"object","properties":{"n":{"type":"integer"}},"required":["n"]}`)
+	r := do(t, "POST", g.URL+"/topics/js", `{"value_schema":`+string(schema)+`,"records":[{"value":{"n":1}},{"value":{ "n" : 2 }}]}`, "Content-Type", mt)
+	if r.status != 200 {
+		t.Fatalf("jsonschema produce = %d %s", r.status, r.body)
+	}
+	id, _ := r.json(t)["value_schema_id"].(float64)
+	if id < 1 {
+		t.Fatalf("no value_schema_id in %s", r.body)
+	}
+	for _, bad := range []string{
+		`{"value_schema_id":` + strconv.Itoa(int(id)) + `,"records":[{"value":{"n":1}},{"value":{"n":"two"}}]}`,
+		`{"value_schema_id":` + strconv.Itoa(int(id)) + `,"records":[{"value":{}}]}`,
+		`{"value_schema":"{\"type\":\"strin\"}","records":[{"value":"x"}]}`,
+	} {
+		if r := do(t, "POST", g.URL+"/topics/js", bad, "Content-Type", mt); r.status != 422 {
+			t.Errorf("%s = %d %s, want 422", bad, r.status, r.body)
+		}
+	}
+	kc, err := kgo.NewClient(kgo.SeedBrokers(g.Info.BrokerAddr), kgo.ConsumeTopics("js"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	var values []string
+	for deadline := time.Now().Add(10 * time.Second); len(values) < 2 && time.Now().Before(deadline); {
+		kc.PollRecords(t.Context(), 10).EachRecord(func(rec *kgo.Record) {
+			v := rec.Value
+			if len(v) < 5 || v[0] != 0 || int(binary.BigEndian.Uint32(v[1:5])) != int(id) {
+				t.Fatalf("record %d is not in the wire format: % x", rec.Offset, v)
+			}
+			values = append(values, string(v[5:]))
+		})
+	}
+	if len(values) != 2 || values[0] != `{"n":1}` || values[1] != `{"n":2}` {
+		t.Fatalf("stored values = %q", values)
+	}
+
+	v2 := "application/vnd.kafka.v2+json"
+	if r := do(t, "POST", g.URL+"/consumers/js-g", `{"name":"c1","format":"jsonschema","auto.offset.reset":"earliest"}`, "Content-Type", v2); r.status != 200 {
+		t.Fatalf("jsonschema consumer = %d %s", r.status, r.body)
+	}
+	if r := do(t, "POST", g.URL+"/consumers/js-g/instances/c1/subscription", `{"topics":["js"]}`, "Content-Type", v2); r.status != 204 {
+		t.Fatalf("subscription = %d %s", r.status, r.body)
+	}
+	var read []json.RawMessage
+	for deadline := time.Now().Add(15 * time.Second); len(read) < 2 && time.Now().Before(deadline); {
+		r := do(t, "GET", g.URL+"/consumers/js-g/instances/c1/records?timeout=1000", "", "Accept", mt)
+		if r.status != 200 {
+			t.Fatalf("jsonschema records = %d %s", r.status, r.body)
+		}
+		var rs []struct {
+			Value json.RawMessage `json:"value"`
+		}
+		if err := json.Unmarshal(r.body, &rs); err != nil {
+			t.Fatalf("%s: %v", r.body, err)
+		}
+		for _, x := range rs {
+			read = append(read, x.Value)
+		}
+	}
+	if len(read) != 2 || string(read[0]) != `{"n":1}` || string(read[1]) != `{"n":2}` {
+		t.Fatalf("consumed %q", read)
+	}
+}

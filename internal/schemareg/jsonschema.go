@@ -1,6 +1,7 @@
 package schemareg
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -25,6 +26,7 @@ type jsonFormat struct{}
 const jsonBase = "https://schemas.kgate.invalid/"
 
 type jsonSchema struct {
+	compiled  *jsonschema.Schema
 	doc       any
 	refs      map[string]any // absolute URL (no fragment) to document
 	canonical string
@@ -65,15 +67,25 @@ func (jsonFormat) parse(src Source) (Parsed, error) {
 	if err := c.AddResource(base.String(), doc); err != nil {
 		return nil, err
 	}
-	if _, err := c.Compile(base.String()); err != nil {
+	compiled, err := c.Compile(base.String())
+	if err != nil {
 		return nil, err
 	}
-	s.doc = doc
+	s.compiled, s.doc = compiled, doc
 	s.refs[base.String()] = doc
 	if s.canonical, err = compactJSON(src.Schema); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// Validate checks a JSON document against the schema.
+func (s *jsonSchema) Validate(data []byte) error {
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	return s.compiled.Validate(v)
 }
 
 func (s *jsonSchema) Canonical() string  { return s.canonical }

@@ -1,8 +1,10 @@
 package schemareg
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -13,8 +15,9 @@ import (
 // Resolver makes the formats of one produce request's embedded schemas
 // (record.Resolver): a schema given in full is registered under the
 // topic's subject (TopicNameStrategy: "<topic>-value", "<topic>-key"), a
-// schema id is looked up. Only AVRO is supported so far. It remembers the
-// ids it resolved for the response. A Resolver serves one request; it is
+// schema id is looked up. AVRO and JSON are supported so far. It
+// remembers the ids it resolved for the response and the versions it
+// registered for the audit trail. A Resolver serves one request; it is
 // safe for concurrent use.
 type Resolver struct {
 	reg   *Registry
@@ -52,10 +55,26 @@ func invalid(format string, args ...any) *record.Error {
 	return &record.Error{Kind: record.KindInvalid, Problem: fmt.Sprintf(format, args...)}
 }
 
+func undecodable(format string, args ...any) *record.Error {
+	return &record.Error{Kind: record.KindUndecodable, Problem: fmt.Sprintf(format, args...)}
+}
+
+// schemaTypeOf is the schema type of an embedded format.
+func schemaTypeOf(n record.Name) (SchemaType, bool) {
+	switch n {
+	case record.Avro:
+		return Avro, true
+	case record.JSONSchema:
+		return JSON, true
+	}
+	return "", false
+}
+
 // Resolve implements record.Resolver.
 func (res *Resolver) Resolve(ref record.SchemaRef) (record.Format, error) {
-	if ref.Type != record.Avro {
-		return nil, &record.Error{Kind: record.KindNeedsRegistry, Problem: fmt.Sprintf("the %s format is not supported by kgate's schema registry yet (only avro)", ref.Type)}
+	typ, ok := schemaTypeOf(ref.Type)
+	if !ok {
+		return nil, &record.Error{Kind: record.KindNeedsRegistry, Problem: fmt.Sprintf("the %s format is not supported by kgate's schema registry yet (avro and jsonschema are)", ref.Type.Lower())}
 	}
 	subject := res.topic + "-value"
 	if ref.Key {
@@ -67,7 +86,7 @@ func (res *Resolver) Resolve(ref record.SchemaRef) (record.Format, error) {
 		if !res.allow(true, subject) {
 			return nil, invalid("cannot be registered: not authorized to write subject %q", subject)
 		}
-		s, created, err := res.reg.Register(res.ctx, subject, Registration{Schema: *ref.Schema, Type: string(Avro)})
+		s, created, err := res.reg.Register(res.ctx, subject, Registration{Schema: *ref.Schema, Type: string(typ)})
 		if err != nil {
 			var e *Error
 			if errors.As(err, &e) {
@@ -96,9 +115,9 @@ func (res *Resolver) Resolve(ref record.SchemaRef) (record.Format, error) {
 		}
 	default:
 		// Records may leave it out (null keys need no schema).
-		return noSchema{}, nil
+		return noSchema{ref.Type}, nil
 	}
-	f, err := res.reg.avroFormat(id)
+	f, err := res.reg.wireFormat(id, typ)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +131,8 @@ func (res *Resolver) Resolve(ref record.SchemaRef) (record.Format, error) {
 	return f, nil
 }
 
-func (r *Registry) avroFormat(id int) (record.Format, error) {
+// parsedByID returns the parsed schema of an id of type typ.
+func (r *Registry) parsedByID(id int, typ SchemaType) (Parsed, error) {
 	r.mu.RLock()
 	s := r.ids[id]
 	var p Parsed
@@ -123,94 +143,140 @@ func (r *Registry) avroFormat(id int) (record.Format, error) {
 	r.mu.RUnlock()
 	switch {
 	case s == nil:
-		return nil, invalid("names schema id %d, which does not exist", id)
-	case s.Type != Avro:
-		return nil, invalid("names schema id %d, a %s schema, not an avro one", id, s.Type)
-	case err != nil:
-		return nil, err
+		return nil, fmt.Errorf("schema id %d does not exist", id)
+	case s.Type != typ:
+		return nil, fmt.Errorf("schema id %d is a %s schema, not a %s one", id, s.Type, typ)
 	}
-	return avroWire{id: id, schema: p.(*avroSchema), reg: r}, nil
+	return p, err
 }
 
-// AvroFormat is the avro embedded format of consumers: stored bytes in
-// Confluent's wire format are shown as Avro JSON with the schema their id
-// names. It decodes nothing (producers resolve a schema per request).
-func (r *Registry) AvroFormat() record.Format { return avroReader{r} }
-
-type avroReader struct{ reg *Registry }
-
-func (avroReader) Name() record.Name { return record.Avro }
-
-func (avroReader) Decode(dst []byte, _ record.Value) ([]byte, error) {
-	return dst, invalid("needs a schema")
-}
-
-func (f avroReader) Encode(dst, b []byte) ([]byte, error) { return f.reg.showWire(dst, b) }
-
-func (avroReader) MaxDecodedLen(record.Value) int { return 0 }
-
-// showWire appends the Avro JSON of b, bytes in Confluent's wire format.
-func (r *Registry) showWire(dst, b []byte) ([]byte, error) {
-	undecodable := func(format string, args ...any) error {
-		return &record.Error{Kind: record.KindUndecodable, Problem: fmt.Sprintf(format, args...)}
-	}
-	if len(b) < 5 || b[0] != 0 {
-		return dst, undecodable("is not in the Schema Registry wire format (magic byte 0 and a schema id)")
-	}
-	id := int(binary.BigEndian.Uint32(b[1:5]))
-	f, err := r.avroFormat(id)
+func (r *Registry) wireFormat(id int, typ SchemaType) (record.Format, error) {
+	p, err := r.parsedByID(id, typ)
 	if err != nil {
-		return dst, undecodable("names schema id %d, which is not an avro schema of this registry", id)
+		return nil, invalid("names %v", err)
 	}
-	out, err := f.(avroWire).schema.AppendJSONFromAvro(dst, b[5:])
-	if err != nil {
-		return dst, undecodable("does not match its Avro schema %d: %v", id, err)
-	}
-	return out, nil
+	return wireFormat{id: id, typ: typ, parsed: p, reg: r}, nil
 }
 
-// avroWire is the avro embedded format for one schema: Confluent's wire
+// wireFormat is an embedded format for one schema: Confluent's wire
 // format, magic byte 0, the schema id in 4 bytes big-endian, then the
-// Avro binary encoding.
-type avroWire struct {
+// Avro binary encoding (avro) or the JSON text (jsonschema).
+type wireFormat struct {
 	id     int
-	schema *avroSchema
+	typ    SchemaType
+	parsed Parsed
 	reg    *Registry
 }
 
-func (avroWire) Name() record.Name { return record.Avro }
+func formatName(t SchemaType) record.Name {
+	if t == JSON {
+		return record.JSONSchema
+	}
+	return record.Avro
+}
 
-func (f avroWire) Decode(dst []byte, v record.Value) ([]byte, error) {
+func (f wireFormat) Name() record.Name { return formatName(f.typ) }
+
+func (f wireFormat) Decode(dst []byte, v record.Value) ([]byte, error) {
 	start := len(dst)
 	dst = append(dst, 0)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(f.id))
-	dst, err := f.schema.AppendAvroJSON(dst, v.Raw)
-	if err != nil {
-		return dst[:start], invalid("does not match the Avro schema %d: %v", f.id, err)
+	switch p := f.parsed.(type) {
+	case *avroSchema:
+		out, err := p.AppendAvroJSON(dst, v.Raw)
+		if err != nil {
+			return dst[:start], invalid("does not match the Avro schema %d: %v", f.id, err)
+		}
+		return out, nil
+	case *jsonSchema:
+		if err := p.Validate(v.Raw); err != nil {
+			return dst[:start], invalid("does not match the JSON schema %d", f.id)
+		}
+		buf := bytes.NewBuffer(dst)
+		if err := json.Compact(buf, v.Raw); err != nil {
+			return dst[:start], invalid("is not JSON")
+		}
+		return buf.Bytes(), nil
 	}
-	return dst, nil
+	return dst[:start], invalid("has a schema type that cannot be produced")
 }
 
-// Encode shows stored bytes in the avro format (whatever their schema id).
-func (f avroWire) Encode(dst, b []byte) ([]byte, error) { return f.reg.showWire(dst, b) }
+// Encode shows stored bytes in the format (whatever their schema id).
+func (f wireFormat) Encode(dst, b []byte) ([]byte, error) { return f.reg.showWire(dst, b, f.typ) }
 
 // MaxDecodedLen is an estimate: the Avro binary of a JSON value is
 // usually shorter than its text (a float written "1" takes 4 bytes, but
 // the arena grows past an estimate safely).
-func (avroWire) MaxDecodedLen(v record.Value) int { return len(v.Raw) + 5 }
+func (wireFormat) MaxDecodedLen(v record.Value) int { return len(v.Raw) + 5 }
+
+// ReaderFormat is the embedded format of consumers of a schema type
+// (record.Avro or record.JSONSchema): stored bytes in Confluent's wire
+// format are shown as JSON with the schema their id names. It decodes
+// nothing (producers resolve a schema per request). ok is false for
+// other formats.
+func (r *Registry) ReaderFormat(n record.Name) (record.Format, bool) {
+	typ, ok := schemaTypeOf(n)
+	if !ok {
+		return nil, false
+	}
+	return reader{r, typ}, true
+}
+
+type reader struct {
+	reg *Registry
+	typ SchemaType
+}
+
+func (f reader) Name() record.Name { return formatName(f.typ) }
+
+func (reader) Decode(dst []byte, _ record.Value) ([]byte, error) {
+	return dst, invalid("needs a schema")
+}
+
+func (f reader) Encode(dst, b []byte) ([]byte, error) { return f.reg.showWire(dst, b, f.typ) }
+
+func (reader) MaxDecodedLen(record.Value) int { return 0 }
+
+// showWire appends the JSON of b, bytes in Confluent's wire format whose
+// schema is of type typ.
+func (r *Registry) showWire(dst, b []byte, typ SchemaType) ([]byte, error) {
+	if len(b) < 5 || b[0] != 0 {
+		return dst, undecodable("is not in the Schema Registry wire format (magic byte 0 and a schema id)")
+	}
+	id := int(binary.BigEndian.Uint32(b[1:5]))
+	p, err := r.parsedByID(id, typ)
+	if err != nil {
+		return dst, undecodable("names %v", err)
+	}
+	switch p := p.(type) {
+	case *avroSchema:
+		out, err := p.AppendJSONFromAvro(dst, b[5:])
+		if err != nil {
+			return dst, undecodable("does not match its Avro schema %d: %v", id, err)
+		}
+		return out, nil
+	case *jsonSchema:
+		buf := bytes.NewBuffer(dst)
+		if err := json.Compact(buf, b[5:]); err != nil {
+			return dst, undecodable("is not JSON after its schema id %d", id)
+		}
+		return buf.Bytes(), nil
+	}
+	return dst, undecodable("has a schema type that cannot be shown")
+}
 
 // noSchema is the format of a key or value the request gives no schema
 // for: only nulls (which are not decoded) fit.
-type noSchema struct{}
+type noSchema struct{ name record.Name }
 
-func (noSchema) Name() record.Name { return record.Avro }
+func (f noSchema) Name() record.Name { return f.name }
 
 func (noSchema) Decode(dst []byte, _ record.Value) ([]byte, error) {
 	return dst, invalid("needs a schema: the request has no key_schema/key_schema_id or value_schema/value_schema_id for it")
 }
 
 func (noSchema) Encode(dst, _ []byte) ([]byte, error) {
-	return dst, &record.Error{Kind: record.KindUndecodable, Problem: "cannot be shown in the avro format yet"}
+	return dst, undecodable("has no schema")
 }
 
 func (noSchema) MaxDecodedLen(record.Value) int { return 0 }

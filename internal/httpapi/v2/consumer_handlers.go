@@ -23,7 +23,7 @@ import (
 // included, see instanceError) into the v2 wire.
 type consumerAPI struct {
 	reg           *instances.Registry
-	schemas       *schemareg.Registry // nil: no registry (avro answers 42206)
+	schemas       *schemareg.Registry // nil: no registry (schema formats answer 42206)
 	cfg           config.Consumers
 	maxWait       time.Duration // the longest a read may wait
 	advertisedURL string
@@ -157,8 +157,8 @@ func (a consumerAPI) parseCreate(body []byte) (instances.Settings, error) {
 			return o, httpapi.ErrUnprocessable.Msg("Invalid format type.")
 		}
 		f, ok := record.Builtin(fm)
-		if fm == record.Avro && a.schemas != nil {
-			f, ok = a.schemas.AvroFormat(), true
+		if !ok && a.schemas != nil {
+			f, ok = a.schemas.ReaderFormat(fm)
 		}
 		if !ok {
 			return o, httpapi.ErrNoSchemaRegistry.Msg("Payload error. The %s format needs a Schema Registry and none is configured on this gateway; use binary or json.", fm.Lower())
