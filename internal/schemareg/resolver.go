@@ -15,7 +15,7 @@ import (
 // Resolver makes the formats of one produce request's embedded schemas
 // (record.Resolver): a schema given in full is registered under the
 // topic's subject (TopicNameStrategy: "<topic>-value", "<topic>-key"), a
-// schema id is looked up. AVRO and JSON are supported so far. It
+// schema id is looked up. It
 // remembers the ids it resolved for the response and the versions it
 // registered for the audit trail. A Resolver serves one request; it is
 // safe for concurrent use.
@@ -66,6 +66,8 @@ func schemaTypeOf(n record.Name) (SchemaType, bool) {
 		return Avro, true
 	case record.JSONSchema:
 		return JSON, true
+	case record.Protobuf:
+		return Protobuf, true
 	}
 	return "", false
 }
@@ -74,7 +76,7 @@ func schemaTypeOf(n record.Name) (SchemaType, bool) {
 func (res *Resolver) Resolve(ref record.SchemaRef) (record.Format, error) {
 	typ, ok := schemaTypeOf(ref.Type)
 	if !ok {
-		return nil, &record.Error{Kind: record.KindNeedsRegistry, Problem: fmt.Sprintf("the %s format is not supported by kgate's schema registry yet (avro and jsonschema are)", ref.Type.Lower())}
+		return nil, &record.Error{Kind: record.KindNeedsRegistry, Problem: fmt.Sprintf("the %s format is not supported by kgate's schema registry", ref.Type.Lower())}
 	}
 	subject := res.topic + "-value"
 	if ref.Key {
@@ -160,7 +162,9 @@ func (r *Registry) wireFormat(id int, typ SchemaType) (record.Format, error) {
 
 // wireFormat is an embedded format for one schema: Confluent's wire
 // format, magic byte 0, the schema id in 4 bytes big-endian, then the
-// Avro binary encoding (avro) or the JSON text (jsonschema).
+// Avro binary encoding (avro), the JSON text (jsonschema), or the message
+// indexes and the Protobuf binary of the schema's first message
+// (protobuf).
 type wireFormat struct {
 	id     int
 	typ    SchemaType
@@ -169,8 +173,11 @@ type wireFormat struct {
 }
 
 func formatName(t SchemaType) record.Name {
-	if t == JSON {
+	switch t {
+	case JSON:
 		return record.JSONSchema
+	case Protobuf:
+		return record.Protobuf
 	}
 	return record.Avro
 }
@@ -197,6 +204,12 @@ func (f wireFormat) Decode(dst []byte, v record.Value) ([]byte, error) {
 			return dst[:start], invalid("is not JSON")
 		}
 		return buf.Bytes(), nil
+	case *protoSchema:
+		out, err := p.appendProtoJSON(dst, v.Raw)
+		if err != nil {
+			return dst[:start], invalid("does not match the Protobuf schema %d: %v", f.id, err)
+		}
+		return out, nil
 	}
 	return dst[:start], invalid("has a schema type that cannot be produced")
 }
@@ -261,6 +274,12 @@ func (r *Registry) showWire(dst, b []byte, typ SchemaType) ([]byte, error) {
 			return dst, undecodable("is not JSON after its schema id %d", id)
 		}
 		return buf.Bytes(), nil
+	case *protoSchema:
+		out, err := p.appendJSONFromProto(dst, b[5:])
+		if err != nil {
+			return dst, undecodable("does not match its Protobuf schema %d: %v", id, err)
+		}
+		return out, nil
 	}
 	return dst, undecodable("has a schema type that cannot be shown")
 }

@@ -112,13 +112,12 @@ func (p producer) auditSchema(r *http.Request, s schemareg.Schema) {
 type schemaIDs struct{ key, value int }
 
 // resolver returns the schema resolver of a request producing to topic
-// in format f: nil without a registry and for protobuf (not served yet:
-// it still answers 42206). A
+// in format f: nil without a registry and for formats without schemas. A
 // schema given in full is registered only if the caller may write its
 // subject; an id is used only if the caller may read a subject holding
 // it.
 func (p producer) resolver(r *http.Request, f record.Name, topic string) *schemareg.Resolver {
-	if p.schemas == nil || (f != record.Avro && f != record.JSONSchema) {
+	if p.schemas == nil || !f.NeedsSchema() {
 		return nil
 	}
 	ctx := r.Context()
