@@ -62,11 +62,10 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready fu
 // g stops them in reverse, which is the order a graceful shutdown needs,
 // each step finding everything it uses still running:
 //
-//  1. HTTP and HTTPS stop accepting and drain in-flight requests
-//     (streaming responses are told to end), so every request that came
-//     in gets its answer from a working backend;
-//     (the schema registry's listener among them), then the schema
-//     registry stops following its topic;
+//  1. HTTP, HTTPS and the schema registry's listener stop accepting and
+//     drain in-flight requests (streaming responses are told to end), so
+//     every request that came in gets its answer from a working backend;
+//     then the schema registry stops following its topic;
 //  2. v2 consumer instances close: they commit (with auto-commit) and
 //     leave their groups, which needs the brokers;
 //  3. the security followers stop: SIGHUP, certificate reloads, the
