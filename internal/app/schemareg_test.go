@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/sr"
 
@@ -548,5 +549,81 @@ func TestSchemaRegistryImportAndNormalize(t *testing.T) {
 	found, err := cl.LookupSchema(ctx, "new-value", sr.Schema{Schema: spaced})
 	if err != nil || found.ID != next.ID {
 		t.Fatalf("lookup of the same schema written differently = %+v, %v", found, err)
+	}
+}
+
+// TestSchemaRegistryVersionRace: two gateways registering different
+// schemas under one subject at once give each its own version, and both
+// serve the same versions afterwards.
+func TestSchemaRegistryVersionRace(t *testing.T) {
+	t.Parallel()
+	g1 := testutil.StartGateway(t, nil)
+	on := true
+	g2 := testutil.StartGateway(t, func(c *config.Config) {
+		c.Brokers = []string{g1.Info.BrokerAddr}
+		c.SchemaRegistry.Enabled = &on
+	})
+	clients := []*sr.Client{srClient(t, "http://"+g1.Info.SchemaRegistryAddr), srClient(t, "http://"+g2.Info.SchemaRegistryAddr)}
+	ctx := t.Context()
+	if r := clients[0].SetCompatibility(ctx, sr.SetCompatibility{Level: sr.CompatNone}, "race-value"); r[0].Err != nil {
+		t.Fatal(r[0].Err)
+	}
+	const n = 6
+	type result struct {
+		i, id, version int
+		err            error
+	}
+	results := make([]result, 2*n)
+	var wg sync.WaitGroup
+	for gw, cl := range clients {
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				k := gw*n + i
+				s := fmt.Sprintf(`{"type":"record","name":"V%d","fields":[]}`, k)
+				// RegisterSchema answers the id only; the version is read
+				// back below.
+				id, err := cl.RegisterSchema(ctx, "race-value", sr.Schema{Schema: s}, -1, -1)
+				results[k] = result{k, id, 0, err}
+			}()
+		}
+	}
+	wg.Wait()
+	ids := map[int]bool{}
+	for _, r := range results {
+		if r.err != nil {
+			t.Fatalf("schema %d: %v", r.i, r.err)
+		}
+		if ids[r.id] {
+			t.Fatalf("id %d given twice", r.id)
+		}
+		ids[r.id] = true
+	}
+	for gw, cl := range clients {
+		// A replica sees the other's last writes within a fetch round
+		// trip (reads do not wait for the topic's end).
+		var vs []int
+		var err error
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			vs, err = cl.SubjectVersions(ctx, "race-value")
+			if err == nil && len(vs) == 2*n || time.Now().After(deadline) {
+				break
+			}
+		}
+		if err != nil || len(vs) != 2*n {
+			t.Fatalf("gateway %d: versions %v, %v; want %d", gw, vs, err, 2*n)
+		}
+		seen := map[int]bool{}
+		for _, v := range vs {
+			s, err := cl.SchemaByVersion(ctx, "race-value", v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ids[s.ID] || seen[s.ID] {
+				t.Fatalf("gateway %d: version %d holds id %d (registered: %v, seen: %v)", gw, v, s.ID, ids, seen)
+			}
+			seen[s.ID] = true
+		}
 	}
 }
