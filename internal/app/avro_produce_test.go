@@ -9,6 +9,7 @@ import (
 
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/kgate/kgate/internal/testutil"
 )
@@ -277,5 +278,67 @@ func TestV2ProduceProtobuf(t *testing.T) {
 	}
 	if len(read) != 2 || read[0] != `{"id":"o1","qty":"3","tags":["a"]}` || read[1] != `{"id":"o2"}` {
 		t.Fatalf("consumed %q", read)
+	}
+}
+
+// TestV3ProduceSchemas: v3 records name their schema by the subject's
+// latest version (type only), an id (type inferred) or the schema itself
+// under a subject; data that does not fit fails its entry alone.
+func TestV3ProduceSchemas(t *testing.T) {
+	t.Parallel()
+	g := testutil.StartGateway(t, nil)
+	cl := srClient(t, "http://"+g.Info.SchemaRegistryAddr)
+	user, err := cl.CreateSchema(t.Context(), "v3t-value", sr.Schema{Schema: avroUserV2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := g.URL + "/v3/clusters/kgate-embedded/topics/v3t/records:batch"
+	body := `{"entries":[
+		{"id":"latest","value":{"type":"AVRO","data":{"name":"ann","age":1}}},
+		{"id":"by-id","value":{"schema_id":` + strconv.Itoa(user.ID) + `,"data":{"name":"bob"}}},
+		{"id":"by-schema","value":{"type":"AVRO","subject":"v3t-strings","schema":"\"string\"","data":"plain"}},
+		{"id":"misfit","value":{"type":"AVRO","data":{"name":5}}},
+		{"id":"no-such-id","value":{"schema_id":999,"data":{}}}
+	]}`
+	r := do(t, "POST", url, body, "Content-Type", "application/json")
+	if r.status != 207 {
+		t.Fatalf("batch = %d %s", r.status, r.body)
+	}
+	var resp struct {
+		Successes []struct {
+			ID     string `json:"id"`
+			Offset int64  `json:"offset"`
+		} `json:"successes"`
+		Failures []struct {
+			ID        string `json:"id"`
+			ErrorCode int    `json:"error_code"`
+		} `json:"failures"`
+	}
+	if err := json.Unmarshal(r.body, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Successes) != 3 || len(resp.Failures) != 2 || resp.Failures[0].ID != "misfit" || resp.Failures[1].ID != "no-such-id" {
+		t.Fatalf("batch answer %s", r.body)
+	}
+	strings1, err := cl.SchemaByVersion(t.Context(), "v3t-strings", -1)
+	if err != nil {
+		t.Fatalf("the schema given in a record was not registered: %v", err)
+	}
+	kc, err := kgo.NewClient(kgo.SeedBrokers(g.Info.BrokerAddr), kgo.ConsumeTopics("v3t"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	var ids []int
+	for deadline := time.Now().Add(10 * time.Second); len(ids) < 3 && time.Now().Before(deadline); {
+		kc.PollRecords(t.Context(), 10).EachRecord(func(rec *kgo.Record) {
+			if len(rec.Value) < 5 || rec.Value[0] != 0 {
+				t.Fatalf("record %d is not in the wire format: % x", rec.Offset, rec.Value)
+			}
+			ids = append(ids, int(binary.BigEndian.Uint32(rec.Value[1:5])))
+		})
+	}
+	if len(ids) != 3 || ids[0] != user.ID || ids[1] != user.ID || ids[2] != strings1.ID {
+		t.Fatalf("stored schema ids %v, want [%d %d %d]", ids, user.ID, user.ID, strings1.ID)
 	}
 }

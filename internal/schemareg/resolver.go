@@ -28,6 +28,7 @@ type Resolver struct {
 	mu             sync.Mutex
 	keyID, valueID int
 	created        []Schema
+	cache          map[refKey]record.Format
 }
 
 // NewResolver returns a resolver for a request producing to topic. allow
@@ -72,19 +73,99 @@ func schemaTypeOf(n record.Name) (SchemaType, bool) {
 	return "", false
 }
 
-// Resolve implements record.Resolver.
+// refKey identifies a schema reference within a request, so that a
+// stream of records naming the same schema resolves it once.
+type refKey struct {
+	typ              record.Name
+	key              bool
+	subject          string
+	id, version      int
+	schema, strategy string
+}
+
+func keyOf(ref record.SchemaRef) refKey {
+	k := refKey{typ: ref.Type, key: ref.Key}
+	if ref.Subject != nil {
+		k.subject = *ref.Subject
+	}
+	if ref.ID != nil {
+		k.id = *ref.ID
+	}
+	if ref.Version != nil {
+		k.version = *ref.Version
+	}
+	if ref.Schema != nil {
+		k.schema = *ref.Schema
+	}
+	if ref.Strategy != nil {
+		k.strategy = *ref.Strategy
+	}
+	return k
+}
+
+// Resolve implements record.Resolver. A reference names its schema by
+// the schema itself (registered under the subject), an id, or a subject
+// version (the latest without one); the subject is the reference's or
+// the topic's (TopicNameStrategy). Naming none takes the subject's
+// latest version, and when the subject has none only null data fit (a
+// v2 request with values but no key schema). The type, when the
+// reference gives none, is the schema's.
 func (res *Resolver) Resolve(ref record.SchemaRef) (record.Format, error) {
-	typ, ok := schemaTypeOf(ref.Type)
+	k := keyOf(ref)
+	res.mu.Lock()
+	f, ok := res.cache[k]
+	res.mu.Unlock()
 	if !ok {
-		return nil, &record.Error{Kind: record.KindNeedsRegistry, Problem: fmt.Sprintf("the %s format is not supported by kgate's schema registry", ref.Type.Lower())}
+		var err error
+		if f, err = res.resolve(ref); err != nil {
+			return nil, err
+		}
+		res.mu.Lock()
+		if res.cache == nil {
+			res.cache = map[refKey]record.Format{}
+		}
+		if len(res.cache) < 64 {
+			res.cache[k] = f
+		}
+		res.mu.Unlock()
+	}
+	if w, ok := f.(wireFormat); ok {
+		res.mu.Lock()
+		if ref.Key {
+			res.keyID = w.id
+		} else {
+			res.valueID = w.id
+		}
+		res.mu.Unlock()
+	}
+	return f, nil
+}
+
+func (res *Resolver) resolve(ref record.SchemaRef) (record.Format, error) {
+	var typ SchemaType
+	if ref.Type != "" {
+		t, ok := schemaTypeOf(ref.Type)
+		if !ok {
+			return nil, &record.Error{Kind: record.KindNeedsRegistry, Problem: fmt.Sprintf("the %s format is not supported by kgate's schema registry", ref.Type.Lower())}
+		}
+		typ = t
+	}
+	if ref.Strategy != nil && *ref.Strategy != "TOPIC_NAME" {
+		return nil, invalid("names subject_name_strategy %s: only TOPIC_NAME is supported", *ref.Strategy)
 	}
 	subject := res.topic + "-value"
 	if ref.Key {
 		subject = res.topic + "-key"
 	}
+	if ref.Subject != nil {
+		subject = *ref.Subject
+	}
 	var id int
 	switch {
 	case ref.Schema != nil:
+		if typ == "" {
+			typ = Avro
+		}
 		if !res.allow(true, subject) {
 			return nil, invalid("cannot be registered: not authorized to write subject %q", subject)
 		}
@@ -116,21 +197,33 @@ func (res *Resolver) Resolve(ref record.SchemaRef) (record.Format, error) {
 			return nil, invalid("names schema id %d, which does not exist", id)
 		}
 	default:
-		// Records may leave it out (null keys need no schema).
-		return noSchema{ref.Type}, nil
+		version := Latest
+		if ref.Version != nil {
+			version = *ref.Version
+		}
+		named := ref.Subject != nil || ref.Version != nil
+		var s Schema
+		err := fmt.Errorf("subject %q may not be read", subject)
+		if res.allow(false, subject) {
+			s, err = res.reg.Version(subject, version, false)
+		}
+		if err != nil {
+			if !named {
+				// Only nulls fit (nulls are not decoded).
+				return noSchema{ref.Type, subject}, nil
+			}
+			return nil, invalid("names subject %q version %d, which does not exist", subject, version)
+		}
+		id = s.ID
 	}
-	f, err := res.reg.wireFormat(id, typ)
-	if err != nil {
-		return nil, err
+	if typ == "" {
+		s, err := res.reg.ByID(id)
+		if err != nil {
+			return nil, invalid("names schema id %d, which does not exist", id)
+		}
+		typ = s.Type
 	}
-	res.mu.Lock()
-	if ref.Key {
-		res.keyID = id
-	} else {
-		res.valueID = id
-	}
-	res.mu.Unlock()
-	return f, nil
+	return res.reg.wireFormat(id, typ)
 }
 
 // parsedByID returns the parsed schema of an id of type typ.
@@ -285,13 +378,16 @@ func (r *Registry) showWire(dst, b []byte, typ SchemaType) ([]byte, error) {
 }
 
 // noSchema is the format of a key or value the request gives no schema
-// for: only nulls (which are not decoded) fit.
-type noSchema struct{ name record.Name }
+// for and whose subject has none: only nulls (which are not decoded) fit.
+type noSchema struct {
+	name    record.Name
+	subject string
+}
 
 func (f noSchema) Name() record.Name { return f.name }
 
-func (noSchema) Decode(dst []byte, _ record.Value) ([]byte, error) {
-	return dst, invalid("needs a schema: the request has no key_schema/key_schema_id or value_schema/value_schema_id for it")
+func (f noSchema) Decode(dst []byte, _ record.Value) ([]byte, error) {
+	return dst, invalid("needs a schema: the request names none (schema, schema id or subject version) and subject %q has no version the caller may read", f.subject)
 }
 
 func (noSchema) Encode(dst, _ []byte) ([]byte, error) {

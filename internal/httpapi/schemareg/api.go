@@ -133,14 +133,7 @@ func idOf(r *http.Request) (int, error) {
 
 // record writes a change to the audit trail.
 func (a *api) record(r *http.Request, action auth.Action, subject, what string) {
-	rec := audit.Record{Event: audit.SchemaChange, Route: r.Pattern, Action: string(action), Resource: subject, Reason: what}
-	if p := auth.FromContext(r.Context()); p != nil {
-		rec.Principal, rec.AuthMethod = p.Name, string(p.Method)
-		if p.ClientIP.IsValid() {
-			rec.ClientIP = p.ClientIP.String()
-		}
-	}
-	a.audit.Write(r.Context(), rec)
+	a.audit.Write(r.Context(), httpapi.ChangeRecord(r, audit.SchemaChange, action, subject, what))
 }
 
 // schemaBody is a schema as Confluent answers it: schemaType is left out

@@ -97,15 +97,8 @@ type producer struct {
 // auditSchema records a schema a produce registered, as the registry's
 // own routes do.
 func (p producer) auditSchema(r *http.Request, s schemareg.Schema) {
-	rec := audit.Record{Event: audit.SchemaChange, Route: r.Pattern, Action: string(auth.SubjectWrite), Resource: s.Subject,
-		Reason: fmt.Sprintf("registered by a produce: version %d, id %d", s.Version, s.ID)}
-	if pr := auth.FromContext(r.Context()); pr != nil {
-		rec.Principal, rec.AuthMethod = pr.Name, string(pr.Method)
-		if pr.ClientIP.IsValid() {
-			rec.ClientIP = pr.ClientIP.String()
-		}
-	}
-	p.audit.Write(r.Context(), rec)
+	p.audit.Write(r.Context(), httpapi.ChangeRecord(r, audit.SchemaChange, auth.SubjectWrite, s.Subject,
+		fmt.Sprintf("registered by a produce: version %d, id %d", s.Version, s.ID)))
 }
 
 // schemaIDs are the key_schema_id and value_schema_id of an answer.
