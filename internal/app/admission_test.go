@@ -27,20 +27,30 @@ func TestAdmissionShedsLoad(t *testing.T) {
 	if r := do(t, "POST", g.URL+"/topics/admission", seedBody, "Content-Type", mtJSONv2); r.status != 200 {
 		t.Fatalf("first produce: %d %s", r.status, r.body)
 	}
-	// A produce whose body arrives slowly holds the only slot.
+	// A produce whose body arrives slowly holds the only slot. Nothing
+	// else is in flight while it arrives, so it is admitted; the test
+	// then waits for the door to refuse the next request.
 	conn, err := net.Dial("tcp", strings.TrimPrefix(g.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	fmt.Fprintf(conn, "POST /topics/admission HTTP/1.1\r\nHost: kgate\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s", mtJSONv2, len(seedBody), seedBody[:10])
+	slow := bufio.NewReader(conn)
 	deadline := time.Now().Add(10 * time.Second)
 	var r response
 	for time.Now().Before(deadline) {
+		// Until the server has read the slow request's header, a request
+		// of ours could take the slot first and the slow one be shed:
+		// give it time alone before each try.
+		time.Sleep(100 * time.Millisecond)
+		_ = conn.SetReadDeadline(time.Now().Add(time.Millisecond))
+		if _, err := slow.Peek(1); err == nil {
+			t.Fatal("the slow request was answered before its body arrived")
+		}
 		if r = do(t, "POST", g.URL+"/topics/admission", seedBody, "Content-Type", mtJSONv2); r.status == 503 {
 			break
 		}
-		time.Sleep(20 * time.Millisecond) // the slow request has not reached admission yet
 	}
 	if r.status != 503 || r.header.Get("Retry-After") != "1" || r.errorCode() != 503 {
 		t.Fatalf("with the only slot taken: %d %s (Retry-After %q), want 503 with Retry-After 1", r.status, r.body, r.header.Get("Retry-After"))
@@ -57,7 +67,7 @@ func TestAdmissionShedsLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	resp, err := http.ReadResponse(slow, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

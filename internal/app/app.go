@@ -17,15 +17,19 @@ import (
 	"github.com/kgate/kgate/internal/instances"
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/metrics"
+	"github.com/kgate/kgate/internal/schemareg"
 )
 
 // Info describes a started gateway; Serve reports it once everything
 // listens (tests use it to learn ports chosen with :0).
 type Info struct {
-	HTTPAddr   string
-	HTTPSAddr  string // empty without HTTPS
-	BrokerAddr string // empty with external brokers
-	Brokers    []string
+	HTTPAddr  string
+	HTTPSAddr string // empty without HTTPS
+	// SchemaRegistryAddr is the schema registry's own listener; empty
+	// when it is off or has none.
+	SchemaRegistryAddr string
+	BrokerAddr         string // empty with external brokers
+	Brokers            []string
 	// Routes are every route the gateway serves (tests walk them).
 	Routes []httpapi.Route
 }
@@ -61,7 +65,7 @@ func ServeProcess(ctx context.Context, cfg config.Config, p Process) error {
 		g.abort()
 		return err
 	}
-	logger.Info("kgate serving", "http", "http://"+info.HTTPAddr, "https", info.HTTPSAddr, "brokers", info.Brokers, "auto_create_topics", cfg.AutoCreate())
+	logger.Info("kgate serving", "http", "http://"+info.HTTPAddr, "https", info.HTTPSAddr, "schema_registry", info.SchemaRegistryAddr, "brokers", info.Brokers, "auto_create_topics", cfg.AutoCreate())
 	err = g.run(ctx, func() {
 		if ready != nil {
 			ready(info)
@@ -80,9 +84,10 @@ func ServeProcess(ctx context.Context, cfg config.Config, p Process) error {
 // g stops them in reverse, which is the order a graceful shutdown needs,
 // each step finding everything it uses still running:
 //
-//  1. HTTP and HTTPS stop accepting and drain in-flight requests
-//     (streaming responses are told to end), so every request that came
-//     in gets its answer from a working backend;
+//  1. HTTP, HTTPS and the schema registry's listener stop accepting and
+//     drain in-flight requests (streaming responses are told to end), so
+//     every request that came in gets its answer from a working backend;
+//     then the schema registry stops following its topic;
 //  2. this node leaves the replicas' membership (a tombstone in the
 //     nodes topic), so the others stop counting it at once;
 //  3. v2 consumer instances close: they commit (with auto-commit) and
@@ -242,9 +247,18 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 	}
 	g.add("membership", members.Run, nil)
 
+	var registry *schemareg.Registry // nil when off
+	if cfg.SchemaRegistryOn() {
+		if registry, err = schemareg.Open(ctx, kc, schemareg.Options{Topic: cfg.SchemaRegistry.Topic, Logger: logger}); err != nil {
+			return info, err
+		}
+		// It follows the topic until the HTTP servers have drained.
+		g.add("schema registry", registry.Run, nil)
+	}
+
 	draining := make(chan struct{})
 	h, routes, err := api{cfg: cfg, kc: kc, sasl: creds.Mechanism != "", consumers: consumers, auth: svc, limits: lim,
-		admission: adm, members: members, metrics: m, draining: draining, logger: logger}.handler()
+		admission: adm, members: members, metrics: m, registry: registry, audit: au, draining: draining, logger: logger}.handler()
 	if err != nil {
 		return info, err
 	}
@@ -259,5 +273,6 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 	selfURL.Store(&u)
 	g.add("http", srv.run, nil)
 	info.HTTPAddr, info.HTTPSAddr, info.Routes = srv.http.Addr(), srv.httpsAddr(), routes
+	info.SchemaRegistryAddr = srv.registryAddr()
 	return info, nil
 }

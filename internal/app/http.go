@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/kgate/kgate/internal/audit"
 	"github.com/kgate/kgate/internal/auth"
 	"github.com/kgate/kgate/internal/cluster"
 	"github.com/kgate/kgate/internal/config"
@@ -19,11 +20,13 @@ import (
 	"github.com/kgate/kgate/internal/httpapi/kastlex"
 	"github.com/kgate/kgate/internal/httpapi/openapi"
 	"github.com/kgate/kgate/internal/httpapi/ops"
+	srapi "github.com/kgate/kgate/internal/httpapi/schemareg"
 	v2 "github.com/kgate/kgate/internal/httpapi/v2"
 	v3 "github.com/kgate/kgate/internal/httpapi/v3"
 	"github.com/kgate/kgate/internal/instances"
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/metrics"
+	"github.com/kgate/kgate/internal/schemareg"
 )
 
 // api is what the HTTP API surfaces are built from.
@@ -37,6 +40,9 @@ type api struct {
 	admission *httpapi.Admission
 	members   *cluster.Membership
 	metrics   *metrics.Metrics
+	// registry is the schema registry; nil when it is off.
+	registry *schemareg.Registry
+	audit    *audit.Log
 	// draining is closed when the HTTP servers start shutting down:
 	// streaming responses end themselves instead of holding the drain.
 	draining <-chan struct{}
@@ -50,15 +56,19 @@ func (a api) handler() (http.Handler, []httpapi.Route, error) {
 	rr := httpapi.NewRouter()
 	ops.Register(rr, ops.Deps{Ping: kc.Ping, Metrics: m.Handler(), MetricsOpen: cfg.Metrics.Open, Detail: a.readyDetail})
 	v2.Register(rr, v2.Deps{Kafka: kc, Instances: a.consumers, MaxWait: cfg.MaxWait(), Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
-		MaxRecords: cfg.HTTP.MaxRecordsPerRequest})
+		MaxRecords: cfg.HTTP.MaxRecordsPerRequest, Schemas: a.registry, Audit: a.audit})
 	v3.Register(rr, v3.Deps{Kafka: kc, Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
 		MaxRecordBytes: int64(cfg.HTTP.MaxBodyBytes),
 		ReadTimeout:    cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(), Draining: a.draining,
 		Visible:       a.topicVisible,
 		RecordTimeout: cfg.HTTP.RecordTimeout.D(), StreamMaxDuration: cfg.HTTP.StreamMaxDuration.D(),
-		MaxStreams: cfg.HTTP.MaxStreams, MaxStreamsPerPrincipal: cfg.HTTP.MaxStreamsPerPrincipal})
+		MaxStreams: cfg.HTTP.MaxStreams, MaxStreamsPerPrincipal: cfg.HTTP.MaxStreamsPerPrincipal,
+		Schemas: a.registry, Audit: a.audit})
 	kastlex.Register(rr, kastlex.Deps{Kafka: kc, Metrics: m, Logger: logger, MaxFetchBytes: int64(cfg.Consumers.MaxBytes),
 		SecurityProtocol: securityProtocol(cfg.Kafka.TLS, a.sasl), Visible: a.topicVisible})
+	if a.registry != nil {
+		srapi.Register(rr, srapi.Deps{Registry: a.registry, Audit: a.audit})
+	}
 	admin.Register(rr, admin.Deps{Auth: a.auth, Usage: a.limits.usage, LimitsFor: a.limits.limitsFor, PlanLimits: a.limits.PlanLimits,
 		Nodes: a.members.Nodes})
 	// Documents every route, including any registered after it.
@@ -144,11 +154,30 @@ func securityProtocol(t config.TLS, sasl bool) string {
 	return "PLAINTEXT"
 }
 
-// servers are the API's listeners, HTTP and, when configured, HTTPS,
-// which serve and drain together.
+// servers are the API's listeners, HTTP and, when configured, HTTPS and
+// the schema registry's, which serve and drain together.
 type servers struct {
 	http, https *httpapi.Server // https: nil without HTTPS
+	registry    *httpapi.Server // nil without the registry's own listener
 	draining    chan<- struct{}
+}
+
+// underPrefix serves h's routes under prefix at the root: the schema
+// registry's listener serves /subjects as the API listener serves
+// /schema-registry/subjects, through the same chain (authentication,
+// limits, authorization, metrics), and nothing else.
+func underPrefix(prefix string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r2 := new(http.Request)
+		*r2 = *r
+		u := *r.URL
+		u.Path = prefix + u.Path
+		if u.RawPath != "" {
+			u.RawPath = prefix + u.RawPath
+		}
+		r2.URL = &u
+		h.ServeHTTP(w, r2)
+	})
 }
 
 // listen opens the HTTP listener and, with certs, the HTTPS one. It
@@ -166,7 +195,24 @@ func listen(cfg config.Config, h http.Handler, certs *auth.CertReloader, drainin
 		}
 		s.https.SetListener(tls.NewListener(s.https.Listener(), certs.TLSConfig()))
 	}
+	if cfg.SchemaRegistryOn() && cfg.SchemaRegistry.Listen != "" {
+		if s.registry, err = httpapi.NewServer(cfg.SchemaRegistry.Listen, underPrefix(srapi.Prefix, h), cfg.HTTP, logger); err != nil {
+			s.http.Listener().Close()
+			if s.https != nil {
+				s.https.Listener().Close()
+			}
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// registryAddr returns the schema registry listener's address, or "".
+func (s *servers) registryAddr() string {
+	if s.registry == nil {
+		return ""
+	}
+	return s.registry.Addr()
 }
 
 // httpsAddr returns the HTTPS listener's address, or "" without HTTPS.
@@ -184,6 +230,9 @@ func (s *servers) run(ctx context.Context) error {
 	g.Go(func() error { return s.http.Run(gctx) })
 	if s.https != nil {
 		g.Go(func() error { return s.https.Run(gctx) })
+	}
+	if s.registry != nil {
+		g.Go(func() error { return s.registry.Run(gctx) })
 	}
 	g.Go(func() error {
 		<-gctx.Done()

@@ -51,11 +51,15 @@ func newAuth(ctx context.Context, cfg config.Config, open bool, kc *kafka.Client
 		tokenKafka = kc
 	}
 	ac := cfg.Auth
+	protected := []string{ac.Tokens.Topic, ac.APIKeys.Topic, ac.Limits.UsageTopic, ac.Audit.Topic, cfg.Cluster.NodesTopic}
+	if cfg.SchemaRegistryOn() {
+		protected = append(protected, cfg.SchemaRegistry.Topic)
+	}
 	return auth.New(ctx, auth.Options{
 		Config:    ac,
 		Open:      open,
 		DataDir:   cfg.DataDir,
-		Protected: []string{ac.Tokens.Topic, ac.APIKeys.Topic, ac.Limits.UsageTopic, ac.Audit.Topic, cfg.Cluster.NodesTopic},
+		Protected: protected,
 		Kafka:     tokenKafka,
 		Audit:     a,
 		Logger:    logger,

@@ -43,6 +43,9 @@ const (
 	// Disconnect is a long-lived connection (the Kafka port's) closed
 	// because its principal no longer stands.
 	Disconnect = "disconnect"
+	// SchemaChange is a change to the schema registry: a registration, a
+	// deletion, a compatibility level or mode set or removed.
+	SchemaChange = "schema_change"
 )
 
 // UnknownPrincipal stands for a user name that is not in the users file.

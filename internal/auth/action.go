@@ -29,6 +29,15 @@ const (
 	ShowGroup   Action = "show_group"
 	Consume     Action = "consume"
 	ShowBroker  Action = "show_broker"
+	// The schema registry's actions: listing subjects and reading
+	// schemas by id (filtered to the subjects the caller may read), and
+	// per subject reading, registering, deleting and setting its
+	// compatibility level.
+	ListSubjects  Action = "list_subjects"
+	SubjectRead   Action = "subject_read"
+	SubjectWrite  Action = "subject_write"
+	SubjectDelete Action = "subject_delete"
+	SubjectConfig Action = "subject_config"
 )
 
 // scopes maps every action to the scope of its resource.
@@ -38,7 +47,9 @@ var scopes = map[Action]Scope{
 	ShowTopic: ScopeTopic, ShowOffsets: ScopeTopic, Fetch: ScopeTopic, Produce: ScopeTopic, ShowURPs: ScopeTopic,
 	CreateTopic: ScopeTopic, DeleteTopic: ScopeTopic, AlterConfig: ScopeTopic,
 	ShowGroup: ScopeGroup, Consume: ScopeGroup,
-	ShowBroker: ScopeBroker,
+	ShowBroker:   ScopeBroker,
+	ListSubjects: ScopeCluster,
+	SubjectRead:  ScopeSubject, SubjectWrite: ScopeSubject, SubjectDelete: ScopeSubject, SubjectConfig: ScopeSubject,
 }
 
 // Scope returns the scope of the action's resource and whether the action
@@ -63,7 +74,7 @@ func (a Action) Class() string {
 		return "produce"
 	case Fetch, Consume:
 		return "consume"
-	case Admin, Reload, Revoke, CreateTopic, DeleteTopic, AlterConfig:
+	case Admin, Reload, Revoke, CreateTopic, DeleteTopic, AlterConfig, SubjectWrite, SubjectDelete, SubjectConfig:
 		return "admin"
 	}
 	return ""

@@ -40,7 +40,8 @@ import (
 // imply, as over HTTP (Policy.Sees). Mapping them to DESCRIBE on every
 // topic or group would tell a tenant which of another tenant's topics
 // exist. The other actions (list_brokers, show_broker, list_urps,
-// reload, revoke, metrics) have no Kafka counterpart either. Anonymous callers have no
+// reload, revoke, metrics, and the schema registry's list_subjects and
+// subject_*) have no Kafka counterpart either. Anonymous callers have no
 // Kafka-port access at all: the port requires SASL.
 
 type kafkaOp struct {

@@ -259,6 +259,22 @@ var actionsOf = func() map[Scope][]Action {
 	return m
 }()
 
+// Allowed reports whether the principal of ctx may do action on resource,
+// by the policy of the service that authenticated it; without one (no
+// authentication in the chain) everything is allowed. It filters, it does
+// not refuse, so nothing is audited.
+func Allowed(ctx context.Context, action Action, resource string) bool {
+	s, _ := ctx.Value(serviceKey{}).(*Service)
+	if s == nil {
+		return true
+	}
+	p := FromContext(ctx)
+	if p == nil {
+		p = &Principal{Name: Anonymous, Method: MethodAnonymous}
+	}
+	return s.Policy().Decide(p, action, resource).Allowed
+}
+
 // Sees is Policy.Sees for the principal of ctx, with the service that
 // authenticated it; without one (no authentication in the chain) it sees
 // everything.

@@ -19,6 +19,8 @@ const (
 	ScopeTopic
 	ScopeGroup
 	ScopeBroker
+	// ScopeSubject names a schema registry subject.
+	ScopeSubject
 )
 
 func (s Scope) String() string {
@@ -29,6 +31,8 @@ func (s Scope) String() string {
 		return "group"
 	case ScopeBroker:
 		return "broker"
+	case ScopeSubject:
+		return "subject"
 	}
 	return "cluster"
 }

@@ -283,7 +283,7 @@ func validResource(s Scope, r string) bool {
 	switch s {
 	case ScopeTopic:
 		return kafka.ValidTopic(r)
-	case ScopeGroup:
+	case ScopeGroup, ScopeSubject:
 		if r == "" || len(r) > 1024 {
 			return false
 		}

@@ -135,12 +135,14 @@ func TestActionScopes(t *testing.T) {
 		"show_urps": ScopeTopic, "list_groups": ScopeCluster, "show_group": ScopeGroup, "reload": ScopeCluster,
 		"revoke": ScopeCluster, "create_topic": ScopeTopic, "delete_topic": ScopeTopic, "alter_config": ScopeTopic,
 		"consume": ScopeGroup, "admin": ScopeCluster, "metrics": ScopeCluster,
+		"list_subjects": ScopeCluster, "subject_read": ScopeSubject, "subject_write": ScopeSubject,
+		"subject_delete": ScopeSubject, "subject_config": ScopeSubject,
 	} {
 		if got, ok := a.Scope(); !ok || got != want {
 			t.Errorf("%s.Scope() = %v %v, want %v", a, got, ok, want)
 		}
 	}
-	if len(Actions()) != 19 {
-		t.Errorf("Actions() has %d actions, want 19", len(Actions()))
+	if len(Actions()) != 24 {
+		t.Errorf("Actions() has %d actions, want 24", len(Actions()))
 	}
 }

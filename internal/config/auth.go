@@ -344,6 +344,9 @@ func (c *Config) Listeners() map[string]string {
 	if c.Embedded() {
 		ls["broker_listen"] = c.BrokerListen
 	}
+	if c.SchemaRegistryOn() && c.SchemaRegistry.Listen != "" {
+		ls["schema_registry.listen"] = c.SchemaRegistry.Listen
+	}
 	return ls
 }
 

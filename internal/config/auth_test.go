@@ -24,6 +24,19 @@ func TestOpenModeOnlyOnLoopback(t *testing.T) {
 		{"empty host", func(c *Config) { c.Listen = ":8082" }, "is not a loopback address"},
 		{"public broker", func(c *Config) { c.BrokerListen = "0.0.0.0:9092" }, "broker_listen"},
 		{"public https", func(c *Config) { c.Auth.HTTPS.Listen = "0.0.0.0:8443" }, "auth.https.listen"},
+		{"public schema registry", func(c *Config) { c.SchemaRegistry.Listen = "0.0.0.0:8081" }, "schema_registry.listen"},
+		{"registry off: its listener does not count", func(c *Config) {
+			off := false
+			c.SchemaRegistry.Enabled = &off
+			c.SchemaRegistry.Listen = "0.0.0.0:8081"
+		}, ""},
+		{"registry only under /schema-registry/", func(c *Config) { c.SchemaRegistry.Listen = "" }, ""},
+		{"bad registry listen", func(c *Config) { c.Auth.Permissions = perms; c.SchemaRegistry.Listen = "nohost" }, "schema_registry.listen"},
+		{"bad registry topic", func(c *Config) { c.SchemaRegistry.Topic = "a/b" }, "schema_registry.topic"},
+		{"external brokers: the registry is off unless enabled", func(c *Config) {
+			c.Brokers = []string{"k:9092"}
+			c.SchemaRegistry.Listen = "0.0.0.0:8081"
+		}, ""},
 		{"a hostname is not trusted", func(c *Config) { c.Listen = "gw.example.com:8082" }, "is not a loopback address"},
 		{"public with permissions", func(c *Config) { c.Listen = "0.0.0.0:8082"; c.Auth.Permissions = perms }, ""},
 		{"external brokers: broker_listen does not count", func(c *Config) { c.Brokers = []string{"k:9092"}; c.BrokerListen = "0.0.0.0:1" }, ""},

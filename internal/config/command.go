@@ -21,7 +21,7 @@ var (
 	// show and check its configuration.
 	ServeCommand = Command{Name: "serve", keys: []string{"listen", "advertised_url", "brokers", "data_dir", "broker_listen",
 		"auto_create_topics", "default_partitions", "default_replication_factor", "log", "http", "kafka", "broker",
-		"consumers", "metrics", "auth", "cluster"}}
+		"consumers", "metrics", "schema_registry", "auth", "cluster"}}
 	// HandleCommand is kgate handle: a Kafka client (brokers, or the
 	// embedded broker found through data_dir), the topics it creates, its
 	// metrics listener (http) and the handle section.

@@ -47,10 +47,12 @@ type Config struct {
 	Broker    Broker    `yaml:"broker"`
 	Consumers Consumers `yaml:"consumers"`
 	Metrics   Metrics   `yaml:"metrics"`
-	Auth      Auth      `yaml:"auth"`
-	Cluster   Cluster   `yaml:"cluster"`
-	Handle    Handle    `yaml:"handle"`
-	Stream    Stream    `yaml:"stream"`
+	// SchemaRegistry configures the Confluent-compatible schema registry.
+	SchemaRegistry SchemaRegistry `yaml:"schema_registry"`
+	Auth           Auth           `yaml:"auth"`
+	Cluster        Cluster        `yaml:"cluster"`
+	Handle         Handle         `yaml:"handle"`
+	Stream         Stream         `yaml:"stream"`
 }
 
 // Log configures logging.
@@ -305,6 +307,28 @@ type Metrics struct {
 	Open bool `yaml:"open" env:"KGATE_METRICS_OPEN"`
 }
 
+// SchemaRegistry configures kgate's schema registry, served on its own
+// listener and under /schema-registry/ on the API listener.
+type SchemaRegistry struct {
+	// Enabled serves the registry. Nil means the mode's default: on with
+	// the embedded broker, off with external brokers (where a Confluent
+	// registry may own the topic already).
+	Enabled *bool `yaml:"enabled" env:"KGATE_SCHEMA_REGISTRY_ENABLED"`
+	// Listen is the registry's own listener (clients expect a registry
+	// URL with no path); empty serves it only under /schema-registry/.
+	Listen string `yaml:"listen" env:"KGATE_SCHEMA_REGISTRY_LISTEN"`
+	// Topic is the compacted topic schemas are kept in.
+	Topic string `yaml:"topic" env:"KGATE_SCHEMA_REGISTRY_TOPIC"`
+}
+
+// SchemaRegistryOn reports whether the schema registry is served.
+func (c *Config) SchemaRegistryOn() bool {
+	if c.SchemaRegistry.Enabled != nil {
+		return *c.SchemaRegistry.Enabled
+	}
+	return c.Embedded()
+}
+
 // Default returns the configuration kgate runs with when nothing is
 // configured: the HTTP API and the embedded broker on loopback.
 func Default() Config {
@@ -366,9 +390,10 @@ func Default() Config {
 			MaxInstancesPerPrincipal: 100,
 			MaxLongPollsPerPrincipal: 100,
 		},
-		Auth:   defaultAuth(),
-		Handle: DefaultHandle(),
-		Stream: DefaultStream(),
+		SchemaRegistry: SchemaRegistry{Listen: "127.0.0.1:8081", Topic: "_schemas"},
+		Auth:           defaultAuth(),
+		Handle:         DefaultHandle(),
+		Stream:         DefaultStream(),
 	}
 }
 

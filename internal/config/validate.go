@@ -86,6 +86,12 @@ func (c *Config) Validate() error {
 		}
 		CheckHostPort(&ps, "broker_listen", c.BrokerListen)
 	}
+	if c.SchemaRegistryOn() {
+		if c.SchemaRegistry.Listen != "" {
+			CheckHostPort(&ps, "schema_registry.listen", c.SchemaRegistry.Listen)
+		}
+		internalTopic(&ps, "schema_registry.topic", c.SchemaRegistry.Topic)
+	}
 	if c.DefaultPartitions < 1 {
 		ps.Add("default_partitions", "must be at least 1, got %d", c.DefaultPartitions)
 	}

@@ -108,6 +108,30 @@ var (
 	ErrRequestTimeout       = &Error{http.StatusRequestTimeout, 408, "Timed out reading the request.", nil, nil}
 )
 
+// The schema registry's entries: Confluent Schema Registry's statuses
+// and codes (its Errors.java); messages are usually replaced by the
+// registry's own, which name the subject or version.
+var (
+	ErrSubjectNotFound       = &Error{http.StatusNotFound, 40401, "Subject not found.", nil, nil}
+	ErrVersionNotFound       = &Error{http.StatusNotFound, 40402, "Version not found.", nil, nil}
+	ErrSchemaNotFound        = &Error{http.StatusNotFound, 40403, "Schema not found.", nil, nil}
+	ErrSubjectSoftDeleted    = &Error{http.StatusNotFound, 40404, "Subject was soft deleted.", nil, nil}
+	ErrSubjectNotSoftDeleted = &Error{http.StatusNotFound, 40405, "Subject was not deleted first before being permanently deleted.", nil, nil}
+	ErrVersionSoftDeleted    = &Error{http.StatusNotFound, 40406, "Schema version was soft deleted.", nil, nil}
+	ErrVersionNotSoftDeleted = &Error{http.StatusNotFound, 40407, "Schema version was not deleted first before being permanently deleted.", nil, nil}
+	ErrSubjectConfigNotFound = &Error{http.StatusNotFound, 40408, "Subject does not have subject-level compatibility configured.", nil, nil}
+	ErrSubjectModeNotFound   = &Error{http.StatusNotFound, 40409, "Subject does not have subject-level mode configured.", nil, nil}
+	ErrIncompatibleSchema    = &Error{http.StatusConflict, 409, "Schema being registered is incompatible with an earlier schema.", nil, nil}
+	ErrInvalidSchema         = &Error{http.StatusUnprocessableEntity, 42201, "Invalid schema.", nil, nil}
+	ErrInvalidVersion        = &Error{http.StatusUnprocessableEntity, 42202, "Invalid version.", nil, nil}
+	ErrInvalidCompatibility  = &Error{http.StatusUnprocessableEntity, 42203, "Invalid compatibility level.", nil, nil}
+	ErrInvalidMode           = &Error{http.StatusUnprocessableEntity, 42204, "Invalid mode.", nil, nil}
+	ErrOperationNotPermitted = &Error{http.StatusUnprocessableEntity, 42205, "Operation not permitted.", nil, nil}
+	ErrReferenceExists       = &Error{http.StatusUnprocessableEntity, 42206, "One or more references exist to the schema.", nil, nil}
+	ErrSchemaStore           = &Error{http.StatusInternalServerError, 50001, "Error in the backend data store.", nil, nil}
+	ErrSchemaStoreTimeout    = &Error{http.StatusInternalServerError, 50002, "Operation timed out.", nil, nil}
+)
+
 // FromKafka maps an error from the Kafka layer to the catalog. It is the
 // one place Kafka errors become wire errors. A nil error maps to nil.
 func FromKafka(err error) *Error {

@@ -68,6 +68,8 @@ func GatewayConfig(t testing.TB) config.Config {
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.BrokerListen = "127.0.0.1:0"
+	// Gateways run in parallel: the registry's default port would collide.
+	cfg.SchemaRegistry.Listen = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.HTTP.ShutdownTimeout = config.Duration(5 * time.Second)
 	return cfg

@@ -44,16 +44,18 @@ type proc struct {
 	cmd        *exec.Cmd
 	HTTP       string // http://127.0.0.1:port
 	BrokerAddr string
-	done       chan error
-	mu         sync.Mutex
-	logs       strings.Builder
+	// SchemaRegistry is the registry listener's address (host:port).
+	SchemaRegistry string
+	done           chan error
+	mu             sync.Mutex
+	logs           strings.Builder
 }
 
 // startServe runs `kgate serve` on dataDir with random ports and waits
 // until it serves. Extra env entries are KEY=VALUE.
 func startServe(t *testing.T, dataDir string, env ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(kgateBin, "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--broker-listen", "127.0.0.1:0", "--log-format", "json")
+	cmd := exec.Command(kgateBin, "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--broker-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0", "--log-format", "json")
 	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -82,6 +84,7 @@ func startServe(t *testing.T, dataDir string, env ...string) *proc {
 				p.BrokerAddr, _ = m["addr"].(string)
 			case "kgate serving":
 				p.HTTP, _ = m["http"].(string)
+				p.SchemaRegistry, _ = m["schema_registry"].(string)
 				once.Do(func() { close(ready) })
 			}
 		}

@@ -235,7 +235,7 @@ func TestKill9DuringLoad(t *testing.T) {
 func TestDataDirLocked(t *testing.T) {
 	dir := t.TempDir()
 	startServe(t, dir)
-	out, err := exec.Command(kgateBin, "serve", "--data-dir", dir, "--listen", "127.0.0.1:0", "--broker-listen", "127.0.0.1:0").CombinedOutput()
+	out, err := exec.Command(kgateBin, "serve", "--data-dir", dir, "--listen", "127.0.0.1:0", "--broker-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0").CombinedOutput()
 	if err == nil {
 		t.Fatal("second kgate on the same data directory started")
 	}
@@ -316,7 +316,7 @@ func TestFinding15DataDirOthersCanReadExits(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, kgateBin, "serve", "--data-dir", dir, "--listen", "127.0.0.1:0", "--broker-listen", "127.0.0.1:0").CombinedOutput()
+	out, err := exec.CommandContext(ctx, kgateBin, "serve", "--data-dir", dir, "--listen", "127.0.0.1:0", "--broker-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0").CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() == 0 {
 		t.Fatalf("kgate serve on a 0755 data directory: %v\n%s", err, out)

@@ -15,6 +15,7 @@ import (
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/ratelimit"
 	"github.com/kgate/kgate/internal/record"
+	"github.com/kgate/kgate/internal/schemareg"
 )
 
 // consumerAPI serves the /consumers routes: it translates requests into
@@ -22,6 +23,7 @@ import (
 // included, see instanceError) into the v2 wire.
 type consumerAPI struct {
 	reg           *instances.Registry
+	schemas       *schemareg.Registry // nil: no registry (schema formats answer 42206)
 	cfg           config.Consumers
 	maxWait       time.Duration // the longest a read may wait
 	advertisedURL string
@@ -155,6 +157,9 @@ func (a consumerAPI) parseCreate(body []byte) (instances.Settings, error) {
 			return o, httpapi.ErrUnprocessable.Msg("Invalid format type.")
 		}
 		f, ok := record.Builtin(fm)
+		if !ok && a.schemas != nil {
+			f, ok = a.schemas.ReaderFormat(fm)
+		}
 		if !ok {
 			return o, httpapi.ErrNoSchemaRegistry.Msg("Payload error. The %s format needs a Schema Registry and none is configured on this gateway; use binary or json.", fm.Lower())
 		}

@@ -29,7 +29,7 @@ func FuzzDecodeProduce(f *testing.F) {
 		if binary {
 			fm = record.Binary
 		}
-		recs, err := decodeProduce(fm, []byte(body), 0)
+		recs, err := decodeProduce(fm, []byte(body), 0, nil)
 		if err != nil {
 			var he *httpapi.Error
 			if !errors.As(err, &he) || he.Status < 400 || he.Status >= 500 {
@@ -84,11 +84,24 @@ func TestWriteProduceMatchesJSON(t *testing.T) {
 	}
 	for _, offs := range cases {
 		want, err := json.Marshal(produceResponse{Offsets: append([]partitionOffset{}, offs...)})
+		// With schema ids: the hand-written ids match encoding/json's too.
+		withIDs, err2 := json.Marshal(produceResponse{Offsets: append([]partitionOffset{}, offs...), KeySchemaID: ptr(3), ValueSchemaID: ptr(70000)})
+		if err2 != nil {
+			t.Fatal(err2)
+		}
+		var gotIDs, wantIDs any
+		if err := json.Unmarshal(appendProduceResponse(nil, offs, schemaIDs{key: 3, value: 70000}), &gotIDs); err != nil {
+			t.Fatal(err)
+		}
+		_ = json.Unmarshal(withIDs, &wantIDs)
+		if fmt.Sprint(gotIDs) != fmt.Sprint(wantIDs) {
+			t.Fatalf("hand-written ids %v\nencoding/json %s", gotIDs, withIDs)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
 		var got, wantV, gotV any
-		gotB := appendProduceResponse(nil, offs)
+		gotB := appendProduceResponse(nil, offs, schemaIDs{})
 		if err := json.Unmarshal(gotB, &got); err != nil {
 			t.Fatalf("invalid JSON %s: %v", gotB, err)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kgate/kgate/internal/audit"
 	"github.com/kgate/kgate/internal/auth"
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/httpapi"
@@ -19,6 +20,7 @@ import (
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/ratelimit"
 	"github.com/kgate/kgate/internal/record"
+	"github.com/kgate/kgate/internal/schemareg"
 )
 
 // produceResponse is Confluent's ProduceResponse; v2 writes nulls.
@@ -38,8 +40,8 @@ type partitionOffset struct {
 // decodeProduce decodes and validates a whole produce body with the
 // record codec (any invalid record rejects the request, so nothing is
 // written); more than max records are refused (413).
-func decodeProduce(f record.Name, body []byte, max int) ([]record.Record, error) {
-	recs, err := record.DecodeV2Max(body, f, nil, max)
+func decodeProduce(f record.Name, body []byte, max int, res record.Resolver) ([]record.Record, error) {
+	recs, err := record.DecodeV2Max(body, f, res, max)
 	if err != nil {
 		return nil, recordError(err)
 	}
@@ -88,6 +90,36 @@ type producer struct {
 	kc         *kafka.Client
 	m          metricsSink
 	maxRecords int
+	schemas    *schemareg.Registry // nil: no registry
+	audit      *audit.Log          // nil: no audit trail
+}
+
+// auditSchema records a schema a produce registered, as the registry's
+// own routes do.
+func (p producer) auditSchema(r *http.Request, s schemareg.Schema) {
+	p.audit.Write(r.Context(), httpapi.ChangeRecord(r, audit.SchemaChange, auth.SubjectWrite, s.Subject,
+		fmt.Sprintf("registered by a produce: version %d, id %d", s.Version, s.ID)))
+}
+
+// schemaIDs are the key_schema_id and value_schema_id of an answer.
+type schemaIDs struct{ key, value int }
+
+// resolver returns the schema resolver of a request producing to topic
+// in format f: nil without a registry and for formats without schemas. A
+// schema given in full is registered only if the caller may write its
+// subject; an id is used only if the caller may read a subject holding
+// it.
+func (p producer) resolver(r *http.Request, f record.Name, topic string) *schemareg.Resolver {
+	if p.schemas == nil || !f.NeedsSchema() {
+		return nil
+	}
+	ctx := r.Context()
+	return p.schemas.NewResolver(ctx, topic, func(write bool, subject string) bool {
+		if write {
+			return auth.Allowed(ctx, auth.SubjectWrite, subject)
+		}
+		return auth.Allowed(ctx, auth.SubjectRead, subject)
+	})
 }
 
 // defaultMaxRecords is http.max_records_per_request's default.
@@ -130,8 +162,20 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 		return err
 	}
 	// Decoded records own their bytes: the body goes back to the pool.
-	recs, err := decodeProduce(f, body, max)
+	var ids schemaIDs
+	var res record.Resolver // an untyped nil without a registry
+	sres := p.resolver(r, f, topic)
+	if sres != nil {
+		res = sres
+	}
+	recs, err := decodeProduce(f, body, max, res)
 	release()
+	if sres != nil {
+		ids.key, ids.value = sres.IDs()
+		for _, s := range sres.Created() {
+			p.auditSchema(r, s)
+		}
+	}
 	mem.Give(est)
 	if err != nil {
 		return err
@@ -149,7 +193,7 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 		return httpapi.ErrKafkaBadRequest.Msg("Invalid topic name %q: names are 1 to 249 characters of [a-zA-Z0-9._-].", truncate(topic, 300))
 	}
 	if len(recs) == 0 {
-		writeProduce(w, http.StatusOK, nil)
+		writeProduce(w, http.StatusOK, nil, ids)
 		return nil
 	}
 	target, err := p.kc.Target(r.Context(), topic)
@@ -159,7 +203,7 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 			// At once, per record (Confluent makes clients wait for
 			// max.block.ms). The HTTP status says so too, so that agents
 			// that only look at the status (fluent-bit) do not drop data.
-			writeProduce(w, he.Status, allFailed(len(recs), he))
+			writeProduce(w, he.Status, allFailed(len(recs), he), ids)
 			return nil
 		}
 		return he
@@ -181,7 +225,7 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 			// Nothing is written: the whole request is rejected, and
 			// the status says so (see the unknown topic above).
 			he := httpapi.ErrPartitionNotFound.Msg("records[%d] names partition %d: topic %q has %d partition(s); nothing of this request was written.", i, pt, topic, target.Partitions)
-			writeProduce(w, he.Status, allFailed(len(recs), he))
+			writeProduce(w, he.Status, allFailed(len(recs), he), ids)
 			return nil
 		}
 		krecs[i] = &backing[i]
@@ -220,7 +264,7 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 	if ok > 0 && p.m != nil {
 		p.m.produced(ok, size)
 	}
-	writeProduce(w, status, offsets)
+	writeProduce(w, status, offsets, ids)
 	return nil
 }
 
@@ -240,11 +284,12 @@ func (p producer) forbidden(w http.ResponseWriter, r *http.Request, he *httpapi.
 	if err != nil || len(body) > limit {
 		return he
 	}
-	recs, err := decodeProduce(f, body, p.max())
+	// No resolver: a refused caller registers nothing.
+	recs, err := decodeProduce(f, body, p.max(), nil)
 	if err != nil {
 		return he
 	}
-	writeProduce(w, he.Status, allFailed(len(recs), he))
+	writeProduce(w, he.Status, allFailed(len(recs), he), schemaIDs{})
 	return nil
 }
 
@@ -258,9 +303,9 @@ func allFailed(n int, he *httpapi.Error) []partitionOffset {
 
 // writeProduce writes a ProduceResponse. It is hand-encoded (the hot path
 // of every produce); TestWriteProduceMatchesJSON pins it to encoding/json.
-func writeProduce(w http.ResponseWriter, status int, offsets []partitionOffset) {
+func writeProduce(w http.ResponseWriter, status int, offsets []partitionOffset, ids schemaIDs) {
 	b := make([]byte, 0, 64+len(offsets)*64)
-	b = appendProduceResponse(b, offsets)
+	b = appendProduceResponse(b, offsets, ids)
 	h := w.Header()
 	h.Set("Content-Type", mtV2)
 	h.Set("Content-Length", strconv.Itoa(len(b)))
@@ -268,7 +313,7 @@ func writeProduce(w http.ResponseWriter, status int, offsets []partitionOffset) 
 	_, _ = w.Write(b)
 }
 
-func appendProduceResponse(b []byte, offsets []partitionOffset) []byte {
+func appendProduceResponse(b []byte, offsets []partitionOffset, ids schemaIDs) []byte {
 	b = append(b, `{"offsets":[`...)
 	for i, o := range offsets {
 		if i > 0 {
@@ -301,7 +346,19 @@ func appendProduceResponse(b []byte, offsets []partitionOffset) []byte {
 		}
 		b = append(b, '}')
 	}
-	return append(b, `],"key_schema_id":null,"value_schema_id":null}`...)
+	b = append(b, `],"key_schema_id":`...)
+	b = appendID(b, ids.key)
+	b = append(b, `,"value_schema_id":`...)
+	b = appendID(b, ids.value)
+	return append(b, '}')
+}
+
+// appendID appends a schema id, null for none.
+func appendID(b []byte, id int) []byte {
+	if id == 0 {
+		return append(b, "null"...)
+	}
+	return strconv.AppendInt(b, int64(id), 10)
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/kgate/kgate/internal/audit"
 	"github.com/kgate/kgate/internal/auth"
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/httpapi"
@@ -15,6 +16,7 @@ import (
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/metrics"
 	"github.com/kgate/kgate/internal/record"
+	"github.com/kgate/kgate/internal/schemareg"
 )
 
 // Deps are what the v2 API needs.
@@ -33,6 +35,11 @@ type Deps struct {
 	AdvertisedURL string
 	// MaxRecords caps the records of one produce request (0: the default).
 	MaxRecords int
+	// Schemas is the schema registry the avro format resolves its
+	// schemas with; nil: none (schema formats answer 42206).
+	Schemas *schemareg.Registry
+	// Audit records the schemas produces register (nil: none).
+	Audit *audit.Log
 }
 
 type promSink struct{ m *metrics.Metrics }
@@ -51,8 +58,8 @@ func (p promSink) consumed(records, bytes int) {
 func Register(rr *httpapi.Router, d Deps) {
 	sink := promSink{d.Metrics}
 	md := metadata{kc: d.Kafka}
-	pr := producer{kc: d.Kafka, m: sink, maxRecords: d.MaxRecords}
-	ca := consumerAPI{reg: d.Instances, cfg: d.Instances.Config(), maxWait: d.MaxWait, advertisedURL: d.AdvertisedURL, m: sink}
+	pr := producer{kc: d.Kafka, m: sink, maxRecords: d.MaxRecords, schemas: d.Schemas, audit: d.Audit}
+	ca := consumerAPI{reg: d.Instances, schemas: d.Schemas, cfg: d.Instances.Config(), maxWait: d.MaxWait, advertisedURL: d.AdvertisedURL, m: sink}
 	if ca.maxWait <= 0 {
 		ca.maxWait = config.Default().MaxWait()
 	}

@@ -253,8 +253,7 @@ func TestProduceRejects(t *testing.T) {
 		{Name: "reject_no_content_type", Method: "POST", Path: "/topics/rej", Body: `{"records":[{"value":1}]}`, Status: 415, Code: 415},
 		{Name: "reject_wrong_content_type", Method: "POST", Path: "/topics/rej", Header: jsonHdr("text/plain"), Body: `{"records":[{"value":1}]}`, Status: 415, Code: 415},
 		{Name: "reject_v2_without_format", Method: "POST", Path: "/topics/rej", Header: jsonHdr(ctV2), Body: `{"records":[{"value":1}]}`, Status: 415, Code: 415},
-		{Name: "reject_avro", Method: "POST", Path: "/topics/rej", Header: jsonHdr("application/vnd.kafka.avro.v2+json"), Body: `{"value_schema":"\"string\"","records":[{"value":"x"}]}`, Status: 422, Code: 42206},
-		{Name: "reject_protobuf", Method: "POST", Path: "/topics/rej", Header: jsonHdr("application/vnd.kafka.protobuf.v2+json"), Body: `{"records":[{"value":{}}]}`, Status: 422, Code: 42206},
+		{Name: "reject_avro", Method: "POST", Path: "/topics/rej", Header: jsonHdr("application/vnd.kafka.avro.v2+json"), Body: `{"value_schema":"\"string\"","records":[{"value":"x"},{"value":1}]}`, Status: 422, Code: 422},
 		{Name: "reject_bad_base64", Method: "POST", Path: "/topics/rej", Header: jsonHdr(ctBinary), Body: `{"records":[{"value":"MA=="},{"value":"!!notbase64!!"}]}`, Status: 400, Code: 400},
 		{Name: "reject_base64_not_string", Method: "POST", Path: "/topics/rej", Header: jsonHdr(ctBinary), Body: `{"records":[{"value":12}]}`, Status: 400, Code: 400},
 		{Name: "reject_records_not_array", Method: "POST", Path: "/topics/rej", Header: jsonHdr(ctJSON), Body: `{"records":{"value":1}}`, Status: 422, Code: 422},
@@ -292,12 +291,24 @@ func TestProduceUnknownTopicNoAutoCreate(t *testing.T) {
 }
 
 // TestConsumerRejects covers the consumer bad-input paths.
+// TestSchemaFormatsWithoutRegistry: with the schema registry off, the
+// schema formats answer 42206, as Confluent's proxy without one does.
+func TestSchemaFormatsWithoutRegistry(t *testing.T) {
+	off := false
+	g := testutil.StartGateway(t, func(c *config.Config) { c.SchemaRegistry.Enabled = &off })
+	run(t, g, []apitest.Exchange{
+		{Name: "reject_protobuf", Method: "POST", Path: "/topics/rej", Header: jsonHdr("application/vnd.kafka.protobuf.v2+json"), Body: `{"records":[{"value":{}}]}`, Status: 422, Code: 42206},
+		{Name: "consumer_protobuf_no_registry", Method: "POST", Path: "/consumers/g", Header: jsonHdr(ctV2), Body: `{"format":"PROTOBUF"}`, Status: 422, Code: 42206},
+		{Method: "POST", Path: "/topics/rej", Header: jsonHdr("application/vnd.kafka.avro.v2+json"), Body: `{"value_schema":"\"string\"","records":[{"value":"x"}]}`, Status: 422, Code: 42206},
+		{Method: "POST", Path: "/consumers/g", Header: jsonHdr(ctV2), Body: `{"format":"AVRO"}`, Status: 422, Code: 42206},
+	})
+}
+
 func TestConsumerRejects(t *testing.T) {
 	g := testutil.StartGateway(t, nil)
 	run(t, g, []apitest.Exchange{
 		{Method: "POST", Path: "/consumers/g", Header: jsonHdr(ctV2), Body: `{"name":"c"}`, Status: 200},
 		{Name: "consumer_bad_format", Method: "POST", Path: "/consumers/g", Header: jsonHdr(ctV2), Body: `{"format":"xml"}`, Status: 422, Code: 422},
-		{Name: "consumer_avro_no_registry", Method: "POST", Path: "/consumers/g", Header: jsonHdr(ctV2), Body: `{"format":"AVRO"}`, Status: 422, Code: 42206},
 		{Name: "consumer_bad_reset", Method: "POST", Path: "/consumers/g", Header: jsonHdr(ctV2), Body: `{"auto.offset.reset":"smallest"}`, Status: 422, Code: 42204},
 		{Name: "consumer_bad_min_bytes", Method: "POST", Path: "/consumers/g", Header: jsonHdr(ctV2), Body: `{"fetch.min.bytes":20000000}`, Status: 422, Code: 40001},
 		{Name: "consumer_bad_autocommit", Method: "POST", Path: "/consumers/g", Header: jsonHdr(ctV2), Body: `{"auto.commit.enable":"maybe"}`, Status: 422, Code: 42204},

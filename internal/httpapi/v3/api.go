@@ -8,6 +8,7 @@ package v3
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -16,11 +17,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kgate/kgate/internal/audit"
+	"github.com/kgate/kgate/internal/auth"
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/metrics"
 	"github.com/kgate/kgate/internal/ratelimit"
+	"github.com/kgate/kgate/internal/record"
+	"github.com/kgate/kgate/internal/schemareg"
 )
 
 // Deps are what the v3 API needs.
@@ -52,9 +57,38 @@ type Deps struct {
 	// MaxStreams and MaxStreamsPerPrincipal bound the produce streams
 	// open at once on the node and per principal (0: the defaults).
 	MaxStreams, MaxStreamsPerPrincipal int
+	// Schemas resolves the schema formats of produced records (nil: no
+	// registry, they answer 42206); Audit records the schemas produces
+	// register (nil: none).
+	Schemas *schemareg.Registry
+	Audit   *audit.Log
 }
 
 const mtJSON = "application/json"
+
+// resolver returns the schema resolver of a request producing to topic
+// (nil without a registry) and done, which audits the schemas the
+// request registered. A schema given in full is registered only if the
+// caller may write its subject; an id or subject is used only if the
+// caller may read it.
+func (a *api) resolver(r *http.Request, topic string) (res record.Resolver, done func()) {
+	if a.schemas == nil {
+		return nil, func() {}
+	}
+	ctx := r.Context()
+	sres := a.schemas.NewResolver(ctx, topic, func(write bool, subject string) bool {
+		if write {
+			return auth.Allowed(ctx, auth.SubjectWrite, subject)
+		}
+		return auth.Allowed(ctx, auth.SubjectRead, subject)
+	})
+	return sres, func() {
+		for _, s := range sres.Created() {
+			a.audit.Write(ctx, httpapi.ChangeRecord(r, audit.SchemaChange, auth.SubjectWrite, s.Subject,
+				fmt.Sprintf("registered by a produce: version %d, id %d", s.Version, s.ID)))
+		}
+	}
+}
 
 type api struct {
 	kc     *kafka.Client
@@ -73,6 +107,8 @@ type api struct {
 	// principal's share.
 	streams      *ratelimit.Slots
 	perPrincipal int
+	schemas      *schemareg.Registry
+	audit        *audit.Log
 
 	// The cluster id, from the broker; checked against every path.
 	cidMu sync.Mutex
@@ -85,7 +121,8 @@ func newAPI(d Deps) *api {
 		kc: d.Kafka, m: d.Metrics, logger: d.Logger, advURL: strings.TrimSuffix(d.AdvertisedURL, "/"),
 		maxRecord:   d.MaxRecordBytes,
 		readTimeout: d.ReadTimeout, writeTimeout: d.WriteTimeout, draining: d.Draining,
-		visible:       d.Visible,
+		visible: d.Visible,
+		schemas: d.Schemas, audit: d.Audit,
 		recordTimeout: d.RecordTimeout, maxDuration: d.StreamMaxDuration, perPrincipal: d.MaxStreamsPerPrincipal,
 	}
 	if a.visible == nil {

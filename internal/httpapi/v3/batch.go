@@ -113,8 +113,10 @@ func (a *api) produceBatch(w http.ResponseWriter, r *http.Request) error {
 		size int
 	}
 	var ps []*pending
+	schemas, audited := a.resolver(r, topic)
+	defer audited()
 	for i, raw := range req.Entries {
-		d, err := record.DecodeV3(raw, nil, topic)
+		d, err := record.DecodeV3(raw, schemas, topic)
 		if err != nil {
 			var e *record.Error
 			if errors.As(err, &e) {

@@ -204,7 +204,9 @@ func (a *api) produceStream(w http.ResponseWriter, r *http.Request) error {
 		in = record.Latin1Reader(in)
 	}
 	body := &beforeRead{r: in}
-	st := record.NewStream(bufio.NewReaderSize(body, 64<<10), a.maxRecord, nil, topic)
+	res, audited := a.resolver(r, topic)
+	defer audited()
+	st := record.NewStream(bufio.NewReaderSize(body, 64<<10), a.maxRecord, res, topic)
 
 	// The first record decides between a pre-stream error and 200.
 	s.extendRead(time.Now(), true)

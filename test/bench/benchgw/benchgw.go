@@ -50,7 +50,7 @@ func StartBinary(bin string, env ...string) (*Gateway, error) {
 			return nil, err
 		}
 	}
-	cmd := exec.Command(bin, "serve", "--data-dir", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0", "--broker-listen", "127.0.0.1:0", "--log-format", "json")
+	cmd := exec.Command(bin, "serve", "--data-dir", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0", "--broker-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0", "--log-format", "json")
 	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
