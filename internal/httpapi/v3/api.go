@@ -50,8 +50,15 @@ type Deps struct {
 	RecordTimeout     time.Duration
 	StreamMaxDuration time.Duration
 	// MaxStreams and MaxStreamsPerPrincipal bound the produce streams
-	// open at once on the node and per principal (0: the defaults).
+	// open at once on the node and per principal (0: the defaults), and
+	// separately the push streams.
 	MaxStreams, MaxStreamsPerPrincipal int
+	// StreamHeartbeat is how long a push stream stays silent before it
+	// sends a heartbeat (0: the default).
+	StreamHeartbeat time.Duration
+	// AllowedOrigins are http.allowed_origins: pages from these origins
+	// may open WebSockets (kgate's own origin always may).
+	AllowedOrigins []string
 }
 
 const mtJSON = "application/json"
@@ -73,6 +80,11 @@ type api struct {
 	// principal's share.
 	streams      *ratelimit.Slots
 	perPrincipal int
+	// pushSlots bounds open push streams (SSE, WebSocket), with the same
+	// caps, apart from produce streams.
+	pushSlots *ratelimit.Slots
+	heartbeat time.Duration
+	origins   []string // WebSocket Origin host patterns
 
 	// The cluster id, from the broker; checked against every path.
 	cidMu sync.Mutex
@@ -118,6 +130,12 @@ func newAPI(d Deps) *api {
 		node = def.MaxStreams
 	}
 	a.streams = ratelimit.NewSlots("produce streams", node)
+	a.pushSlots = ratelimit.NewSlots("push streams", node)
+	a.heartbeat = d.StreamHeartbeat
+	if a.heartbeat <= 0 {
+		a.heartbeat = def.StreamHeartbeat.D()
+	}
+	a.origins = originPatterns(d.AllowedOrigins)
 	return a
 }
 
