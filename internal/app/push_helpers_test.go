@@ -198,3 +198,15 @@ func streamURL(g *testutil.Gateway, topic, query string) string {
 	}
 	return u
 }
+
+// pushValues writes values to partition 0 of topic, in order.
+func pushValues(t testing.TB, cl *kgo.Client, topic string, values []string) {
+	t.Helper()
+	var recs []*kgo.Record
+	for _, v := range values {
+		recs = append(recs, &kgo.Record{Topic: topic, Value: []byte(v)})
+	}
+	if err := cl.ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
+		t.Fatalf("producing: %v", err)
+	}
+}
