@@ -16,6 +16,10 @@ import (
 // until the caller takes its records, and fetches again only then.
 const ReadAheadBytes = 1 << 20
 
+// idleConn is how long a Reader's Kafka client keeps a connection it
+// does not use.
+const idleConn = 5 * time.Second
+
 // Item is one record a Reader returns, with the stream's position after
 // it (the vector the client resumes from).
 type Item struct {
@@ -58,6 +62,9 @@ func Open(kc *kafka.Client, topic string, pos Position, o Options) (*Reader, err
 		kgo.FetchMaxBytes(ReadAheadBytes),
 		kgo.FetchMaxPartitionBytes(ReadAheadBytes),
 		kgo.FetchMaxWait(o.MaxWait),
+		// An idle stream keeps only its fetch connection: the seed and
+		// metadata connections go once idle (kgo's default is 20 s).
+		kgo.ConnIdleTimeout(idleConn),
 		// Records deleted by retention while the stream ran: go on at
 		// the partition's start (what is left).
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),

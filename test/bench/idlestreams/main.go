@@ -136,11 +136,20 @@ func run(n int, settle time.Duration) error {
 	cancel()
 	wg.Wait()
 	sc.CloseIdleConnections()
-	time.Sleep(5 * time.Second)
-	after, err := measure(c, g)
-	if err != nil {
-		return err
+	// The gateway ends each stream when it sees its client gone: wait
+	// (up to a minute) until its goroutines are back near the baseline.
+	closing := time.Now()
+	var after sample
+	for {
+		time.Sleep(time.Second)
+		if after, err = measure(c, g); err != nil {
+			return err
+		}
+		if after.goroutines <= before.goroutines+20 || time.Since(closing) > time.Minute {
+			break
+		}
 	}
+	drained := time.Since(closing)
 	per := func(f func(sample) float64) float64 { return (f(idle) - f(before)) / float64(n) }
 	fmt.Printf("%d idle SSE streams (opened in %v, then idle %v; heartbeat 15s)\n", n, opening.Round(time.Millisecond), settle)
 	fmt.Printf("  %-22s %12s %12s %12s %12s\n", "", "baseline", "idle", "closed", "per stream")
@@ -154,6 +163,7 @@ func run(n int, settle time.Duration) error {
 	row("goroutines", func(s sample) float64 { return s.goroutines }, 1, "%.1f")
 	row("file descriptors", func(s sample) float64 { return s.fds }, 1, "%.1f")
 	row("broker connections", func(s sample) float64 { return s.brokerConns }, 1, "%.2f")
+	fmt.Printf("  closed streams drained in %v\n", drained.Round(time.Second))
 	fmt.Printf("  gateway CPU while idle: %.1f ms/s (%.3f ms/s per stream); peak RSS %s\n",
 		float64(idleCPU.Milliseconds())/(settle-settle/2).Seconds(),
 		float64(idleCPU.Milliseconds())/(settle-settle/2).Seconds()/float64(n), g.PeakRSS())
