@@ -65,6 +65,9 @@ func Open(kc *kafka.Client, topic string, pos Position, o Options) (*Reader, err
 		// An idle stream keeps only its fetch connection: the seed and
 		// metadata connections go once idle (kgo's default is 20 s).
 		kgo.ConnIdleTimeout(idleConn),
+		// No KIP-714 client telemetry: each stream's client would push
+		// (gzip, a few hundred kB of garbage) on close, for nobody.
+		kgo.DisableClientMetrics(),
 		// Records deleted by retention while the stream ran: go on at
 		// the partition's start (what is left).
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),

@@ -396,7 +396,7 @@ func (s *pusher) serveSSE(w http.ResponseWriter) error {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
-	out := make([]byte, 0, 16<<10)
+	var out []byte // grows with the first records: an idle stream holds little
 	out = append(out, "retry: "...)
 	out = strconv.AppendInt(out, sseRetry.Milliseconds(), 10)
 	out = append(out, "\n\n"...)
