@@ -69,7 +69,8 @@ func fastPush(c *config.Config) {
 func TestPushSSEStartPositions(t *testing.T) {
 	g := testutil.StartGateway(t, fastPush)
 	cl := pushTopic(t, g, "push-start", 3)
-	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	// Timestamps relative to now: retention never sees them as old.
+	t0 := time.Now().Add(-2 * time.Hour).Truncate(time.Millisecond)
 	produceRecords(t, cl, "push-start", 3, 0, 4, t0)
 	produceRecords(t, cl, "push-start", 3, 4, 6, t0.Add(time.Hour))
 

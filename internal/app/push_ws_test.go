@@ -323,3 +323,30 @@ func TestPushSSECurl(t *testing.T) {
 		t.Errorf("curl read:\n%s", text)
 	}
 }
+
+// TestPushOutlivesServerTimeouts: idle streams outlive the server's
+// read and write timeouts (which bound ordinary requests from their
+// start): an SSE stream and a WebSocket idle past both still deliver.
+func TestPushOutlivesServerTimeouts(t *testing.T) {
+	g := testutil.StartGateway(t, func(c *config.Config) {
+		c.HTTP.ReadTimeout = config.Duration(time.Second)
+		c.HTTP.WriteTimeout = config.Duration(time.Second)
+		c.Consumers.RequestTimeout = config.Duration(100 * time.Millisecond)
+		c.HTTP.StreamHeartbeat = config.Duration(5 * time.Second)
+	})
+	cl := pushTopic(t, g, "push-idle", 1)
+	sse := openSSE(t, streamURL(g, "push-idle", "format=string"))
+	ws, resp, err := dialPush(t, streamURL(g, "push-idle", "format=string"), []string{"kgate.v1"}, nil)
+	if err != nil {
+		t.Fatalf("dial: %v %v", err, resp)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	ws.credit(t, 1)
+	pushValues(t, cl, "push-idle", []string{"late"})
+	if v := values(decodeRecords(t, sse.records(1, 5*time.Second))); !slices.Equal(v, []string{"late"}) {
+		t.Errorf("SSE after idling past the timeouts: %v", v)
+	}
+	if v := recordValues(t, ws.records(t, 2*time.Second)); !slices.Equal(v, []string{"late"}) {
+		t.Errorf("WebSocket after idling past the timeouts: %v", v)
+	}
+}

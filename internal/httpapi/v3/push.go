@@ -444,6 +444,9 @@ func (s *pusher) serveSSE(w http.ResponseWriter) error {
 				}
 				return end(e)
 			}
+			if s.ctx.Err() != nil {
+				break // ended while paused: not this record
+			}
 			var bad bool
 			s.buf, bad = s.appendData(s.buf[:0], it)
 			out = append(out, "id: "...)
@@ -504,6 +507,13 @@ func wsClose(e *pushEnd) websocket.StatusCode {
 // serveWebSocket streams records as WebSocket text messages, as far as
 // the client's credit allows, until the stream ends.
 func (s *pusher) serveWebSocket(w http.ResponseWriter, r *http.Request, cancel context.CancelCauseFunc, wg *sync.WaitGroup) error {
+	// net/http leaves its deadlines on a hijacked connection (Hijack's
+	// doc: the caller clears them), the write deadline of
+	// http.write_timeout from the request's start among them: clear
+	// them; the stream bounds each write itself.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		Subprotocols:   []string{wsProtocol},
 		OriginPatterns: s.a.origins,
@@ -588,6 +598,9 @@ func (s *pusher) serveWebSocket(w http.ResponseWriter, r *http.Request, cancel c
 		for _, it := range s.items {
 			if e := s.charge(int64(len(it.Record.Key) + len(it.Record.Value))); e != nil {
 				return end(e)
+			}
+			if s.ctx.Err() != nil {
+				break // ended while paused: not this record
 			}
 			var bad bool
 			s.buf, bad = s.appendData(s.buf[:0], it)
