@@ -295,3 +295,41 @@ func TestPushSSEFilter(t *testing.T) {
 		})
 	}
 }
+
+// TestPushSSECORS: a page of an origin in http.allowed_origins may read
+// a stream with fetch() (a preflight, then the GET with Authorization);
+// a page of any other origin is refused, and kgate's own origin needs
+// nothing.
+func TestPushSSECORS(t *testing.T) {
+	users, perms := secureFiles(t)
+	g := testutil.StartGateway(t, func(c *config.Config) {
+		c.Auth.Users, c.Auth.Permissions = users, perms
+		c.HTTP.AllowedOrigins = []string{"https://console.example"}
+	})
+	cl := pushTopic(t, g, "customer1", 1)
+	pushValues(t, cl, "customer1", []string{"x"})
+	url := streamURL(g, "customer1", "from=earliest&format=string")
+
+	pre := do(t, "OPTIONS", url, "", "Origin", "https://console.example", "Access-Control-Request-Method", "GET",
+		"Access-Control-Request-Headers", "authorization,last-event-id")
+	if pre.status != http.StatusNoContent || pre.header.Get("Access-Control-Allow-Origin") != "https://console.example" ||
+		!strings.Contains(pre.header.Get("Access-Control-Allow-Headers"), "Authorization") ||
+		!strings.Contains(pre.header.Get("Access-Control-Allow-Headers"), "Last-Event-ID") {
+		t.Errorf("preflight from an allowed origin: %d %v %s", pre.status, pre.header, pre.body)
+	}
+	if r := do(t, "OPTIONS", url, "", "Origin", "https://evil.example", "Access-Control-Request-Method", "GET"); r.status != http.StatusForbidden || r.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("preflight from another origin: %d %v", r.status, r.header)
+	}
+	s := openSSE(t, url, "Authorization", seedAuth, "Origin", "https://console.example")
+	if s.status != http.StatusOK || s.header.Get("Access-Control-Allow-Origin") != "https://console.example" {
+		t.Fatalf("GET from an allowed origin: %d %v %s", s.status, s.header, s.body)
+	}
+	s.records(1, 10*time.Second)
+	if s := openSSE(t, url, "Authorization", seedAuth, "Origin", "https://evil.example"); s.status != http.StatusForbidden || s.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("GET from another origin: %d %v %s", s.status, s.header, s.body)
+	}
+	own := strings.TrimSuffix(g.URL, "/")
+	if s := openSSE(t, url, "Authorization", seedAuth, "Origin", own); s.status != http.StatusOK {
+		t.Errorf("GET from kgate's own origin: %d %s", s.status, s.body)
+	}
+}

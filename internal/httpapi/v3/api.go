@@ -85,6 +85,7 @@ type api struct {
 	pushSlots *ratelimit.Slots
 	heartbeat time.Duration
 	origins   []string // WebSocket Origin host patterns
+	allowed   []string // http.allowed_origins, for CORS
 
 	// The cluster id, from the broker; checked against every path.
 	cidMu sync.Mutex
@@ -136,6 +137,7 @@ func newAPI(d Deps) *api {
 		a.heartbeat = def.StreamHeartbeat.D()
 	}
 	a.origins = originPatterns(d.AllowedOrigins)
+	a.allowed = d.AllowedOrigins
 	return a
 }
 

@@ -149,11 +149,59 @@ func acceptsEventStream(accept string) bool {
 	return false
 }
 
+// crossOrigin checks the Origin a browser sends with a push request: none
+// (not a browser, or same-origin navigation), kgate's own, or one of
+// http.allowed_origins, which gets Access-Control-Allow-Origin so that
+// its page may read the stream. Any other is 403: a page elsewhere must
+// not hold streams open with credentials the browser cached, even if it
+// cannot read them. (A WebSocket's Origin is checked by its handshake.)
+func (a *api) crossOrigin(w http.ResponseWriter, r *http.Request) error {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return nil
+	}
+	if u, err := url.Parse(origin); err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host) {
+		return nil
+	}
+	for _, o := range a.allowed {
+		if strings.EqualFold(o, origin) {
+			h := w.Header()
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Add("Vary", "Origin")
+			return nil
+		}
+	}
+	return httpapi.ErrForbidden.Msg("Cross-origin request refused: browsers may read push streams only from kgate's own origin or one in http.allowed_origins.")
+}
+
+// pushPreflight answers a CORS preflight (OPTIONS) of the push route.
+// Preflights carry no credentials: the GET that follows is authenticated
+// and authorized as usual.
+func (a *api) pushPreflight(w http.ResponseWriter, r *http.Request) error {
+	if r.Header.Get("Origin") == "" {
+		return httpapi.ErrBadRequest.Msg("Bad Request: a CORS preflight needs an Origin.")
+	}
+	if err := a.crossOrigin(w, r); err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Methods", "GET")
+	h.Set("Access-Control-Allow-Headers", "Authorization, X-API-Key, Last-Event-ID, Accept")
+	h.Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 // pushStream serves GET /v3/clusters/{cluster_id}/topics/{topic_name}/records/stream.
 func (a *api) pushStream(w http.ResponseWriter, r *http.Request) error {
 	ws := isWebSocket(r)
 	if !ws && !acceptsEventStream(r.Header.Get("Accept")) {
 		return httpapi.ErrNotAcceptable.Msg("HTTP 406 Not Acceptable: this route streams %s (or a WebSocket with Upgrade: websocket).", mtEventStream)
+	}
+	if !ws {
+		if err := a.crossOrigin(w, r); err != nil {
+			return err
+		}
 	}
 	if _, err := a.cluster(r); err != nil {
 		return err

@@ -139,6 +139,14 @@ func Register(rr *httpapi.Router, d Deps) {
 				{Status: 101, Description: "A WebSocket (subprotocol kgate.v1): the client sends {\"credit\":N}; the server sends at most that many {\"type\":\"record\"} messages, heartbeats and a final {\"type\":\"end\"} before its close frame."},
 			},
 		}, a.pushStream)
+	rr.Add(httpapi.Route{Method: "OPTIONS", Pattern: c + "/topics/{topic_name}/records/stream", Name: "v3.records.stream.preflight",
+		Public: true, ErrorType: mtJSON,
+		Summary: "CORS preflight of push consume, for pages of an origin in http.allowed_origins (reading the stream with fetch() and Authorization).",
+		Doc: &httpapi.Doc{Responses: []httpapi.Response{
+			{Status: 204, Description: "The origin may read the stream: Access-Control-Allow-Origin, -Methods, -Headers, -Max-Age."},
+			{Status: 403, Description: "The origin is not kgate's own nor in http.allowed_origins."},
+		}},
+		Handler: a.pushPreflight})
 	add("POST", c+"/topics/{topic_name}/records:batch", "v3.records.batch", auth.Produce, topic, "Produce up to 10 records with ids; 207 with successes and failures.",
 		&httpapi.Doc{
 			Request: &httpapi.Body{Schema: httpapi.JSONSchema{"type": "object", "required": []string{"entries"}, "properties": map[string]any{
