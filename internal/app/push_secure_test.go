@@ -152,8 +152,10 @@ func TestPushStreamEnds(t *testing.T) {
 		s := openIdle(t, g, seedAuth)
 		time.Sleep(100 * time.Millisecond)
 		start := time.Now()
-		go g.Stop()
+		stopped := make(chan struct{})
+		go func() { g.Stop(); close(stopped) }()
 		s.ends(t, start, 2*time.Second, 503, "shutdown")
+		<-stopped // before the data directory goes
 	})
 	t.Run("lifetime", func(t *testing.T) {
 		g := secureGateway(t, func(c *config.Config) { c.HTTP.StreamMaxDuration = config.Duration(time.Second) })
@@ -217,5 +219,42 @@ func TestPushByteRateSlows(t *testing.T) {
 	s.records(30, 20*time.Second)
 	if el := time.Since(start); el < 1500*time.Millisecond {
 		t.Errorf("60 kB at 20 kB/s (burst 20 kB) took %v, want about 2s", el)
+	}
+}
+
+// TestPushDailyQuotaEnds: a record past the daily byte quota is not
+// sent; the stream ends with a quota end event (429), and what was sent
+// fits the quota.
+func TestPushDailyQuotaEnds(t *testing.T) {
+	avoidUTCMidnight(t, time.Minute) // the quota is one UTC day's
+	g := limitedGateway(t, "    daily_bytes: 5000\n", "")
+	cl := pushTopic(t, g, "customer1", 1)
+	var vals []string
+	for range 10 {
+		vals = append(vals, strings.Repeat("q", 1000))
+	}
+	pushValues(t, cl, "customer1", vals)
+	s := openSSE(t, streamURL(g, "customer1", "from=earliest&format=string"), "Authorization", seedAuth)
+	if s.status != http.StatusOK {
+		t.Fatalf("stream: %d %s", s.status, s.body)
+	}
+	n := 0
+	for {
+		ev, ok := s.next(10 * time.Second)
+		if !ok {
+			t.Fatalf("the stream ended without an end event after %d records", n)
+		}
+		if ev.event == "" {
+			n++
+			continue
+		}
+		var e pushEnd
+		if err := json.Unmarshal([]byte(ev.data), &e); err != nil || ev.event != "end" || e.ErrorCode != 429 || e.Reason != "quota" {
+			t.Fatalf("event %q %s, want the quota's end", ev.event, ev.data)
+		}
+		break
+	}
+	if n < 1 || n > 5 {
+		t.Errorf("%d records of 1000 bytes sent under a 5000-byte daily quota", n)
 	}
 }

@@ -350,3 +350,26 @@ func TestPushOutlivesServerTimeouts(t *testing.T) {
 		t.Errorf("WebSocket after idling past the timeouts: %v", v)
 	}
 }
+
+// TestPushWebSocketShutdown: at shutdown a WebSocket stream ends with an
+// end message (503, shutdown) and a going-away close frame.
+func TestPushWebSocketShutdown(t *testing.T) {
+	g := testutil.StartGateway(t, fastPush)
+	pushTopic(t, g, "push-down", 1)
+	s, resp, err := dialPush(t, streamURL(g, "push-down", ""), []string{"kgate.v1"}, nil)
+	if err != nil {
+		t.Fatalf("dial: %v %v", err, resp)
+	}
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	stopped := make(chan struct{})
+	go func() { g.Stop(); close(stopped) }()
+	end, ce := s.end(t)
+	<-stopped // before the data directory goes
+	if end.ErrorCode != 503 || end.Reason != "shutdown" || ce.Code != websocket.StatusGoingAway {
+		t.Errorf("end %+v, close %v", end, ce)
+	}
+	if el := end.at.Sub(start); el > 2*time.Second {
+		t.Errorf("ended %v after shutdown began", el)
+	}
+}
