@@ -2,6 +2,7 @@ package push
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -91,19 +92,24 @@ func (r *Reader) Next(ctx context.Context, max int, dst []Item) ([]Item, error) 
 	for len(dst) == 0 {
 		if len(r.pending) == 0 {
 			fs := r.cl.PollRecords(ctx, max)
-			if err := ctx.Err(); err != nil {
-				return dst, context.Cause(ctx)
-			}
-			var ferr error
-			fs.EachError(func(t string, p int32, err error) {
-				if ferr == nil {
-					ferr = fmt.Errorf("reading %s/%d: %w", t, p, err)
-				}
-			})
-			if ferr != nil {
-				return dst, ferr
-			}
+			// Records first: they left the client's buffer, and a
+			// context that ends as they arrive must not drop them.
 			r.pending = fs.Records()
+			if len(r.pending) == 0 {
+				if err := ctx.Err(); err != nil {
+					return dst, context.Cause(ctx)
+				}
+				var ferr error
+				fs.EachError(func(t string, p int32, err error) {
+					if ferr == nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+						ferr = fmt.Errorf("reading %s/%d: %w", t, p, err)
+					}
+				})
+				if ferr != nil {
+					return dst, ferr
+				}
+				continue
+			}
 		}
 		var buf []byte
 		n := 0
