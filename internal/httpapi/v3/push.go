@@ -211,6 +211,12 @@ func (a *api) pushStream(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// The slot first: a principal at its cap costs the cluster nothing.
+	release, ex := a.pushSlots.Acquire(streamHolder(r), a.perPrincipal)
+	if ex != nil {
+		return guard.Exceeded(w.Header(), ex)
+	}
+	defer release()
 	pos, err := push.Resolve(r.Context(), a.kc, topic, pq.start)
 	if err != nil {
 		if errors.Is(err, kafka.ErrUnknownTopic) {
@@ -221,11 +227,6 @@ func (a *api) pushStream(w http.ResponseWriter, r *http.Request) error {
 		}
 		return httpapi.FromKafka(err)
 	}
-	release, ex := a.pushSlots.Acquire(streamHolder(r), a.perPrincipal)
-	if ex != nil {
-		return guard.Exceeded(w.Header(), ex)
-	}
-	defer release()
 	rd, err := push.Open(a.kc, topic, pos, push.Options{Filter: pq.filter})
 	if err != nil {
 		return httpapi.FromKafka(err)
