@@ -155,6 +155,17 @@ func (s *sseStream) quiet(d time.Duration) {
 // broker, as kgate's superuser.
 func pushTopic(t testing.TB, g *testutil.Gateway, topic string, n int32) *kgo.Client {
 	t.Helper()
+	cl := pushTopicClient(t, g)
+	if _, err := kadm.NewClient(cl).CreateTopic(t.Context(), n, -1, nil, topic); err != nil {
+		t.Fatalf("creating %s: %v", topic, err)
+	}
+	return cl
+}
+
+// pushTopicClient is a franz-go client of g's broker as kgate's
+// superuser (no SASL in open mode).
+func pushTopicClient(t testing.TB, g *testutil.Gateway) *kgo.Client {
+	t.Helper()
 	opts := []kgo.Opt{kgo.RecordPartitioner(kgo.ManualPartitioner())}
 	var cl *kgo.Client
 	if _, err := os.Stat(filepath.Join(g.Config.DataDir, "broker-superuser.secret")); err == nil {
@@ -165,9 +176,6 @@ func pushTopic(t testing.TB, g *testutil.Gateway, topic string, n int32) *kgo.Cl
 			t.Fatal(err)
 		}
 		t.Cleanup(cl.Close)
-	}
-	if _, err := kadm.NewClient(cl).CreateTopic(t.Context(), n, -1, nil, topic); err != nil {
-		t.Fatalf("creating %s: %v", topic, err)
 	}
 	return cl
 }

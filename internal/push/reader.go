@@ -21,6 +21,9 @@ const ReadAheadBytes = 1 << 20
 // does not use.
 const idleConn = 5 * time.Second
 
+// defaultMaxWait is Options.MaxWait's default.
+const defaultMaxWait = 5 * time.Second
+
 // Item is one record a Reader returns, with the stream's position after
 // it (the vector the client resumes from).
 type Item struct {
@@ -39,6 +42,7 @@ type Reader struct {
 	// pending are records polled and not yet returned (a caller asked
 	// for fewer than a filter let through).
 	pending []*kgo.Record
+	group   *group // nil outside group mode
 }
 
 // Options tune a Reader.
@@ -56,7 +60,7 @@ func Open(kc *kafka.Client, topic string, pos Position, o Options) (*Reader, err
 		offsets[int32(p)] = kgo.NewOffset().At(off)
 	}
 	if o.MaxWait <= 0 {
-		o.MaxWait = 5 * time.Second
+		o.MaxWait = defaultMaxWait
 	}
 	cl, err := kc.NewClient(
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}),
@@ -91,6 +95,11 @@ func (r *Reader) Next(ctx context.Context, max int, dst []Item) ([]Item, error) 
 	dst = dst[:0]
 	for len(dst) == 0 {
 		if len(r.pending) == 0 {
+			if r.group != nil {
+				if err := r.commitPending(ctx); err != nil {
+					return dst, err
+				}
+			}
 			fs := r.cl.PollRecords(ctx, max)
 			// Records first: they left the client's buffer, and a
 			// context that ends as they arrive must not drop them.

@@ -69,6 +69,7 @@ type pushQuery struct {
 	format record.Format
 	start  push.Start
 	filter push.Filter
+	group  string // group mode: a member of this consumer group
 }
 
 func parsePushQuery(r *http.Request, topic string) (pushQuery, error) {
@@ -102,6 +103,15 @@ func parsePushQuery(r *http.Request, topic string) (pushQuery, error) {
 	if vec != "" {
 		if pq.start.Resume, err = push.DecodePosition(vec, topic); err != nil {
 			return pq, positionError(err)
+		}
+	}
+	if q.Has("group") {
+		pq.group = q.Get("group")
+		if pq.group == "" || len(pq.group) > 249 {
+			return pq, httpapi.ErrBadRequest.Msg("Bad Request: group must be a consumer group name of 1 to 249 characters.")
+		}
+		if pq.start.Offsets != nil || pq.start.Timestamp != nil {
+			return pq, httpapi.ErrBadRequest.Msg("Bad Request: offsets and timestamp do not apply in group mode (the group's committed offsets do; from applies where none are).")
 		}
 	}
 	if q.Has("key") {
@@ -211,6 +221,14 @@ func (a *api) pushStream(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	live := auth.LiveFor(r.Context())
+	if pq.group != "" {
+		// Group mode reads as the group's member: consume on the group
+		// too, as a v2 consumer instance needs.
+		if he := guard.LiveRefusal(live.Authorize(r.Context(), auth.Consume, pq.group)); he != nil {
+			return he
+		}
+	}
 	// The slot first: a principal at its cap costs the cluster nothing.
 	release, ex := a.pushSlots.Acquire(streamHolder(r), a.perPrincipal)
 	if ex != nil {
@@ -227,7 +245,12 @@ func (a *api) pushStream(w http.ResponseWriter, r *http.Request) error {
 		}
 		return httpapi.FromKafka(err)
 	}
-	rd, err := push.Open(a.kc, topic, pos, push.Options{Filter: pq.filter})
+	var rd *push.Reader
+	if pq.group != "" {
+		rd, err = push.OpenGroup(r.Context(), a.kc, topic, pq.group, pq.start.From, pq.start.Resume, pos, push.Options{Filter: pq.filter})
+	} else {
+		rd, err = push.Open(a.kc, topic, pos, push.Options{Filter: pq.filter})
+	}
 	if err != nil {
 		return httpapi.FromKafka(err)
 	}
@@ -236,8 +259,8 @@ func (a *api) pushStream(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
 	ps := &pusher{
-		a: a, rd: rd, topic: topic, format: pq.format, ctx: ctx,
-		live:   auth.LiveFor(r.Context()),
+		a: a, rd: rd, topic: topic, group: pq.group, format: pq.format, ctx: ctx,
+		live:   live,
 		ticket: ratelimit.TicketFrom(r.Context()),
 		rid:    httpapi.RequestID(r.Context()), principal: httpapi.Principal(r.Context()),
 	}
@@ -264,6 +287,7 @@ type pusher struct {
 	a         *api
 	rd        *push.Reader
 	topic     string
+	group     string // group mode's group, or ""
 	format    record.Format
 	ctx       context.Context // cancelled with a *pushEnd when the stream must end
 	rid       string
@@ -302,18 +326,27 @@ func (s *pusher) watch(cancel context.CancelCauseFunc) {
 			return
 		case <-changed:
 			changed = s.live.Changed() // before the check: no change is missed
-			if e := s.standing(s.live.Authorize(s.ctx, auth.Fetch, s.topic)); e != nil {
+			if e := s.standing(s.authorize()); e != nil {
 				cancel(e)
 				return
 			}
 		case <-expiry:
 			expiry = nil
-			if e := s.standing(s.live.Authorize(s.ctx, auth.Fetch, s.topic)); e != nil {
+			if e := s.standing(s.authorize()); e != nil {
 				cancel(e)
 				return
 			}
 		}
 	}
+}
+
+// authorize decides the stream's rights now: fetch on the topic, and in
+// group mode consume on the group.
+func (s *pusher) authorize() error {
+	if err := s.live.Authorize(s.ctx, auth.Fetch, s.topic); err != nil || s.group == "" {
+		return err
+	}
+	return s.live.Authorize(s.ctx, auth.Consume, s.group)
 }
 
 // standing maps what auth.Live answered onto the end of the stream.
@@ -336,6 +369,9 @@ func (s *pusher) check() *pushEnd {
 		return nil
 	}
 	err := s.live.Still(s.ctx, s.changed, auth.Fetch, s.topic)
+	if err == nil && s.group != "" {
+		err = s.live.Still(s.ctx, s.changed, auth.Consume, s.group)
+	}
 	select {
 	case <-s.changed:
 		s.changed = s.live.Changed()
@@ -531,9 +567,12 @@ func originPatterns(origins []string) []string {
 	return ps
 }
 
-// wsMessage is what a WebSocket client sends: credit for more records.
+// wsMessage is what a WebSocket client sends: credit for more records,
+// and in group mode an acknowledgement (the id of the last record it
+// processed: the group commits it).
 type wsMessage struct {
-	Credit *int64 `json:"credit"`
+	Credit *int64  `json:"credit"`
+	Ack    *string `json:"ack"`
 }
 
 // wsClose maps an end onto a close status.
@@ -588,13 +627,27 @@ func (s *pusher) serveWebSocket(w http.ResponseWriter, r *http.Request, cancel c
 				return
 			}
 			var m wsMessage
-			if err := json.Unmarshal(b, &m); err != nil || m.Credit == nil {
-				cancel(&pushEnd{he: httpapi.ErrBadRequest.Msg(`Bad Request: messages must be {"credit":N}.`), reason: endProtocol})
+			if err := json.Unmarshal(b, &m); err != nil || (m.Credit == nil && m.Ack == nil) || (m.Ack != nil && s.group == "") {
+				cancel(&pushEnd{he: httpapi.ErrBadRequest.Msg(`Bad Request: messages must be {"credit":N} (and, in group mode, {"ack":"<id>"}).`), reason: endProtocol})
 				return
 			}
-			if err := credit.Grant(*m.Credit); err != nil {
-				cancel(&pushEnd{he: httpapi.ErrBadRequest.Msg("Bad Request: %v.", err), reason: endProtocol})
-				return
+			if m.Ack != nil {
+				pos, err := push.DecodePosition(*m.Ack, s.topic)
+				if err != nil {
+					cancel(&pushEnd{he: positionError(err).(*httpapi.Error), reason: endProtocol})
+					return
+				}
+				if err := s.rd.Commit(s.ctx, pos); err != nil {
+					s.a.logger.Warn("push stream commit failed", "request_id", s.rid, "topic", s.topic, "group", s.group, "err", err)
+					cancel(&pushEnd{he: httpapi.FromKafka(err), reason: endKafka})
+					return
+				}
+			}
+			if m.Credit != nil {
+				if err := credit.Grant(*m.Credit); err != nil {
+					cancel(&pushEnd{he: httpapi.ErrBadRequest.Msg("Bad Request: %v.", err), reason: endProtocol})
+					return
+				}
 			}
 		}
 	}()
