@@ -3,6 +3,8 @@ package app_test
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"strings"
 	"slices"
 	"testing"
 	"time"
@@ -149,4 +151,28 @@ func TestPushGroupNeedsConsume(t *testing.T) {
 	if s := openSSE(t, streamURL(g, "customer1", "group=customer1-g&offsets=0:0"), "Authorization", seedAuth); s.status != http.StatusBadRequest {
 		t.Errorf("offsets in group mode: %d %s", s.status, s.body)
 	}
+}
+
+// TestPushGroupEndsWhenConsumeRemoved: a group-mode stream ends within a
+// second when a reload takes consume on its group away (fetch on the
+// topic stays).
+func TestPushGroupEndsWhenConsumeRemoved(t *testing.T) {
+	g, perms := reloadGateway(t)
+	pushTopic(t, g, "customer1", 1)
+	s := openSSE(t, streamURL(g, "customer1", "group=customer1-g"), "Authorization", seedAuth)
+	if s.status != http.StatusOK {
+		t.Fatalf("stream: %d %s", s.status, s.body)
+	}
+	b, err := os.ReadFile(perms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(perms, []byte(strings.Replace(string(b), `  consume: ["{user}-*"]`+"\n", "", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if r := do(t, "POST", g.URL+"/admin/reload", "", "Authorization", basic("ops")); r.status != http.StatusOK {
+		t.Fatalf("reload: %d %s", r.status, r.body)
+	}
+	s.ends(t, start, time.Second, 40301, "forbidden")
 }

@@ -130,6 +130,7 @@ func Register(rr *httpapi.Router, d Deps) {
 				{Name: "offsets", Description: "Start offsets of some partitions: partition:offset pairs, comma-separated (0:15,2:7).", Schema: ""},
 				{Name: "timestamp", Description: "Start each partition at its first record at or after this time (RFC 3339 or epoch milliseconds).", Schema: ""},
 				{Name: "position", Description: "Resume from a position vector (an event id); the Last-Event-ID header wins over it.", Schema: ""},
+				{Name: "group", Description: "Group mode: read as a member of this consumer group (needs consume on it); commits on WebSocket {\"ack\":\"<id>\"} and on an SSE resume.", Schema: ""},
 				{Name: "key", Description: "Send only records with exactly this key (UTF-8).", Schema: ""},
 				{Name: "header", Description: "Send only records with this header: NAME, or NAME:VALUE for an exact value; repeatable (all must match).", Schema: ""},
 			},
