@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"strings"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
