@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -175,4 +176,50 @@ func TestPushGroupEndsWhenConsumeRemoved(t *testing.T) {
 		t.Fatalf("reload: %d %s", r.status, r.body)
 	}
 	s.ends(t, start, time.Second, 40301, "forbidden")
+}
+
+// TestPushGroupShares: two members of one group share a topic's
+// partitions: once the group has settled, each record goes to exactly
+// one of them.
+func TestPushGroupShares(t *testing.T) {
+	g := testutil.StartGateway(t, fastPush)
+	cl := pushTopic(t, g, "push-share", 2)
+	url := streamURL(g, "push-share", "group=g3&from=earliest&format=string")
+	a := openSSE(t, url)
+	time.Sleep(time.Second)
+	b := openSSE(t, url)
+	// Wait out the rebalance: both members hold a partition when a record
+	// to each partition goes to a different member.
+	collect := func(s *sseStream, d time.Duration) []string {
+		var vs []string
+		for {
+			ev, ok := s.next(d)
+			if !ok {
+				return vs
+			}
+			var r pushRecord
+			if err := json.Unmarshal([]byte(ev.data), &r); err == nil && r.Value != nil {
+				vs = append(vs, *r.Value)
+			}
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	var ga, gb []string
+	for i := 0; time.Now().Before(deadline); i++ {
+		produceRecords(t, cl, "push-share", 2, i, i+1, time.Now())
+		ga, gb = collect(a, time.Second), collect(b, 200*time.Millisecond)
+		if len(ga) == 1 && len(gb) == 1 {
+			break
+		}
+	}
+	if len(ga) != 1 || len(gb) != 1 {
+		t.Fatalf("the group did not settle into one partition each: %v / %v", ga, gb)
+	}
+	produceRecords(t, cl, "push-share", 2, 100, 110, time.Now())
+	ga, gb = collect(a, 2*time.Second), collect(b, 500*time.Millisecond)
+	all := append(append([]string(nil), ga...), gb...)
+	slices.Sort(all)
+	if w := want(2, 100, 110); !slices.Equal(all, w) || len(ga) != 10 || len(gb) != 10 {
+		t.Errorf("member a %v, member b %v: want each partition's 10 records at one member", ga, gb)
+	}
 }
