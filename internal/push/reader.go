@@ -32,8 +32,10 @@ type Item struct {
 }
 
 // Reader reads one topic from a Position, every partition, in order per
-// partition, keeping the position of what it returned. It is not safe
-// for concurrent use (one stream's goroutine drives it), except Close.
+// partition, keeping the position of what it returned; in group mode
+// (OpenGroup) as a member of a consumer group. It is not safe for
+// concurrent use (one stream's goroutine drives it), except Commit and
+// Close.
 type Reader struct {
 	topic  string
 	cl     *kgo.Client
