@@ -112,3 +112,32 @@ func TestParseStart(t *testing.T) {
 		t.Error("ParseTimestamp(yesterday) passed")
 	}
 }
+
+// FuzzParseStart: the start and filter parameters either parse or fail
+// with their own error types; nothing panics, and parsed offsets are
+// valid.
+func FuzzParseStart(f *testing.F) {
+	for _, s := range []string{"0:15,2:7", "", "a:b", "0:1,0:2", "2026-12-07T18:00:00Z", "1796666400000", "h:v", ":"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if m, err := ParseOffsets(s); err == nil {
+			for p, o := range m {
+				if p < 0 || o < 0 {
+					t.Fatalf("ParseOffsets(%q) gave %d:%d", s, p, o)
+				}
+			}
+		} else if !errors.Is(err, ErrPosition) {
+			t.Fatalf("ParseOffsets(%q): %v", s, err)
+		}
+		if _, err := ParseTimestamp(s); err != nil && !errors.Is(err, ErrPosition) {
+			t.Fatalf("ParseTimestamp(%q): %v", s, err)
+		}
+		if _, err := ParseFrom(s); err != nil && !errors.Is(err, ErrPosition) {
+			t.Fatalf("ParseFrom(%q): %v", s, err)
+		}
+		if h, err := ParseHeaderMatch(s); err == nil && h.Name == "" {
+			t.Fatalf("ParseHeaderMatch(%q) gave an empty name", s)
+		}
+	})
+}
