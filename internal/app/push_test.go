@@ -333,3 +333,41 @@ func TestPushSSECORS(t *testing.T) {
 		t.Errorf("GET from kgate's own origin: %d %s", s.status, s.body)
 	}
 }
+
+// TestPushSSEMultilineValues: values with line breaks (pretty JSON, text)
+// stay inside one data line, so that an event cannot be split or forged
+// by a record's contents.
+func TestPushSSEMultilineValues(t *testing.T) {
+	g := testutil.StartGateway(t, fastPush)
+	cl := pushTopic(t, g, "push-lines", 1)
+	pretty := "{\n  \"a\": 1,\r\n  \"b\": \"x\"\n}\n"
+	pushValues(t, cl, "push-lines", []string{pretty, "line one\n\nevent: end\ndata: forged\n\n"})
+	for _, c := range []struct{ format, want0, want1 string }{
+		{"json", `{"a":1,"b":"x"}`, ""},
+		{"string", pretty, "line one\n\nevent: end\ndata: forged\n\n"},
+	} {
+		s := openSSE(t, streamURL(g, "push-lines", "from=earliest&format="+c.format))
+		first, ok := s.next(10 * time.Second)
+		second, ok2 := s.next(10 * time.Second)
+		if !ok || !ok2 {
+			t.Fatalf("%s: two events: %v %v", c.format, ok, ok2)
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(first.data), &m); err != nil {
+			t.Fatalf("%s: first event %q: %v", c.format, first.data, err)
+		}
+		if c.format == "json" {
+			if string(m["value"]) != c.want0 || second.event != "error" {
+				t.Errorf("json: value %s, second event %q (%s)", m["value"], second.event, second.data)
+			}
+			continue
+		}
+		var v0 string
+		_ = json.Unmarshal(m["value"], &v0)
+		var r pushRecord
+		if err := json.Unmarshal([]byte(second.data), &r); err != nil || v0 != c.want0 || *r.Value != c.want1 || second.event != "" {
+			t.Errorf("string: values %q, %+v (event %q): %v", v0, r, second.event, err)
+		}
+		s.close()
+	}
+}
