@@ -63,7 +63,8 @@ func (a api) handler() (http.Handler, []httpapi.Route, error) {
 		Visible:       a.topicVisible,
 		RecordTimeout: cfg.HTTP.RecordTimeout.D(), StreamMaxDuration: cfg.HTTP.StreamMaxDuration.D(),
 		MaxStreams: cfg.HTTP.MaxStreams, MaxStreamsPerPrincipal: cfg.HTTP.MaxStreamsPerPrincipal,
-		Schemas: a.registry, Audit: a.audit})
+		Schemas: a.registry, Audit: a.audit,
+		StreamHeartbeat: cfg.HTTP.StreamHeartbeat.D(), AllowedOrigins: cfg.HTTP.AllowedOrigins})
 	kastlex.Register(rr, kastlex.Deps{Kafka: kc, Metrics: m, Logger: logger, MaxFetchBytes: int64(cfg.Consumers.MaxBytes),
 		SecurityProtocol: securityProtocol(cfg.Kafka.TLS, a.sasl), Visible: a.topicVisible})
 	if a.registry != nil {

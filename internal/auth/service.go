@@ -345,6 +345,9 @@ func (s *Service) Authenticate(r *http.Request) (*Principal, error) {
 		}
 		return nil, &Error{Reason: "unsupported Authorization scheme", Method: MethodHeader}
 	}
+	if tok, ok := WebSocketToken(r); ok {
+		return s.bearer(r.Context(), ip, tok)
+	}
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
 		name := CertificateName(r.TLS.VerifiedChains[0][0], s.cfg.HTTPS.PrincipalFrom)
 		if name == "" {
@@ -896,4 +899,27 @@ func (e *Error) Bearer() bool { return e.bearer }
 func (s *Service) AuditFailure(ctx context.Context, e *Error, ip netip.Addr, route string, action Action) {
 	s.audit.Write(ctx, audit.Record{Event: audit.AuthFailure, Principal: orUnknown(e.Name), AuthMethod: string(e.Method),
 		ClientIP: addrString(ip), Route: route, Action: string(action), Reason: e.Reason, TokenID: e.tokenID})
+}
+
+// WebSocketTokenPrefix marks a bearer token offered as a WebSocket
+// subprotocol: browsers cannot set Authorization on a WebSocket, so a
+// page offers ["kgate.v1", "kgate.bearer.<token>"] (Sec-WebSocket-Protocol
+// is a header: the token never travels in the URL). kgate answers
+// "kgate.v1" and never echoes the token.
+const WebSocketTokenPrefix = "kgate.bearer."
+
+// WebSocketToken returns the bearer token a WebSocket handshake offers as
+// a subprotocol (and ok), when it has no other credentials.
+func WebSocketToken(r *http.Request) (string, bool) {
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		return "", false
+	}
+	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(h, ",") {
+			if tok, ok := strings.CutPrefix(strings.TrimSpace(p), WebSocketTokenPrefix); ok && tok != "" {
+				return tok, true
+			}
+		}
+	}
+	return "", false
 }

@@ -91,9 +91,14 @@ type HTTP struct {
 	// later records are answered 408 and the stream closes.
 	StreamMaxDuration Duration `yaml:"stream_max_duration" env:"KGATE_HTTP_STREAM_MAX_DURATION"`
 	// MaxStreams and MaxStreamsPerPrincipal bound the produce streams
-	// open at once on the node and per principal.
+	// open at once on the node and per principal, and separately the push
+	// (SSE and WebSocket consume) streams.
 	MaxStreams             int `yaml:"max_streams" env:"KGATE_HTTP_MAX_STREAMS"`
 	MaxStreamsPerPrincipal int `yaml:"max_streams_per_principal" env:"KGATE_HTTP_MAX_STREAMS_PER_PRINCIPAL"`
+	// StreamHeartbeat is how long a push stream (SSE, WebSocket) may stay
+	// silent: an idle stream sends a heartbeat then, so that proxies keep
+	// it open and a client that went away is noticed.
+	StreamHeartbeat Duration `yaml:"stream_heartbeat" env:"KGATE_HTTP_STREAM_HEARTBEAT"`
 	// MaxRecordsPerRequest caps the records of one produce request.
 	MaxRecordsPerRequest int `yaml:"max_records_per_request" env:"KGATE_HTTP_MAX_RECORDS_PER_REQUEST"`
 	// MemoryBudget bounds the memory all requests in flight hold at once
@@ -352,6 +357,7 @@ func Default() Config {
 			StreamMaxDuration:      Duration(24 * time.Hour),
 			MaxStreams:             1024,
 			MaxStreamsPerPrincipal: 32,
+			StreamHeartbeat:        Duration(15 * time.Second),
 			MaxRecordsPerRequest:   100000,
 			MemoryBudget:           512 << 20,
 			MaxConcurrentRequests:  1024,

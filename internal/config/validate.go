@@ -122,6 +122,7 @@ func (c *Config) Validate() error {
 	}
 	positive(&ps, "http.record_timeout", c.HTTP.RecordTimeout)
 	positive(&ps, "http.stream_max_duration", c.HTTP.StreamMaxDuration)
+	positive(&ps, "http.stream_heartbeat", c.HTTP.StreamHeartbeat)
 	for _, k := range []struct {
 		key string
 		n   int

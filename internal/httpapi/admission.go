@@ -15,8 +15,8 @@ import (
 // Retry-After at once (load shedding): an overloaded gateway answers
 // "later" in microseconds instead of letting every request queue for
 // seconds behind the others and the process grow with them. Probes
-// (health, readiness, metrics) and streams (bounded by their own caps)
-// are not counted. It is safe for concurrent use.
+// (health, readiness, metrics), streams and long polls (bounded by their
+// own caps) are not counted. It is safe for concurrent use.
 type Admission struct {
 	slots    chan struct{}
 	maxQueue int64
@@ -89,11 +89,11 @@ func (a *Admission) acquire(ctx context.Context) error {
 
 func (a *Admission) release() { <-a.slots }
 
-// Admit is the chain's admission step: it wraps every route but probes
-// and streams (nil a: none).
+// Admit is the chain's admission step: it wraps every route but probes,
+// streams and long routes (nil a: none).
 func Admit(a *Admission) Middleware {
 	return func(rt Route, next http.Handler) http.Handler {
-		if a == nil || rt.Probe || rt.Stream {
+		if a == nil || rt.Probe || rt.Stream || rt.Long {
 			return next
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

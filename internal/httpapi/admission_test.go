@@ -3,6 +3,8 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -62,5 +64,32 @@ func TestAdmission(t *testing.T) {
 func TestAdmissionDisabled(t *testing.T) {
 	if a := NewAdmission(0, 10, time.Second); a != nil {
 		t.Fatalf("NewAdmission(0) = %v, want nil (no admission)", a)
+	}
+}
+
+// TestAdmitSkips: with every slot taken and no queue, ordinary routes are
+// shed while probes, streams and long routes (long polls, push streams)
+// are served: their own caps bound them.
+func TestAdmitSkips(t *testing.T) {
+	a := NewAdmission(1, 0, time.Millisecond)
+	if err := a.acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer a.release()
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	for _, c := range []struct {
+		rt   Route
+		want int
+	}{
+		{Route{Name: "ordinary"}, http.StatusServiceUnavailable},
+		{Route{Name: "probe", Probe: true}, http.StatusTeapot},
+		{Route{Name: "stream", Stream: true}, http.StatusTeapot},
+		{Route{Name: "long", Long: true}, http.StatusTeapot},
+	} {
+		rec := httptest.NewRecorder()
+		Admit(a)(c.rt, ok).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		if rec.Code != c.want {
+			t.Errorf("%s route with admission full: %d, want %d", c.rt.Name, rec.Code, c.want)
+		}
 	}
 }

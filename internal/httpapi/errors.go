@@ -74,6 +74,7 @@ func (e *Error) Msg(format string, args ...any) *Error {
 var (
 	ErrBadRequest           = &Error{http.StatusBadRequest, 400, "Bad Request", nil, nil}
 	ErrKafkaBadRequest      = &Error{http.StatusBadRequest, 40002, "Bad Request", nil, nil}
+	ErrStreamPosition       = &Error{http.StatusBadRequest, 40011, "Invalid stream position.", nil, nil}
 	ErrUnauthenticated      = &Error{http.StatusUnauthorized, 40101, "Authentication failed.", nil, nil}
 	ErrForbidden            = &Error{http.StatusForbidden, 40301, "Not authorized to access this resource.", nil, nil}
 	ErrNotFound             = &Error{http.StatusNotFound, 404, "HTTP 404 Not Found", nil, nil}

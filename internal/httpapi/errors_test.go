@@ -33,6 +33,7 @@ func TestCatalog(t *testing.T) {
 		{ErrNotAcceptable, 406, 406},
 		{ErrFormatMismatch, 406, 40601},
 		{ErrRequestTimeout, 408, 408},
+		{ErrStreamPosition, 400, 40011},
 		{ErrSerialization, 408, 40801},
 		{ErrConsumerExists, 409, 40902},
 		{ErrIllegalState, 409, 40903},

@@ -32,6 +32,10 @@ type Route struct {
 	// serves as many requests as it admits: admission does not count
 	// them.
 	Probe bool
+	// Long routes hold their request open while they wait for records
+	// (v2 long polls, push streams): their own caps bound them, and
+	// admission does not count them.
+	Long bool
 	// Stream routes read an unbounded body; the body cap applies per
 	// record inside the handler instead of to the whole request.
 	Stream bool

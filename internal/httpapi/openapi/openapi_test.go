@@ -132,6 +132,9 @@ func doProbe(t *testing.T, base, method, path string) {
 	if method == "GET" && strings.Contains(path, "/messages/") {
 		req.URL.RawQuery = "max_wait_time=0"
 	}
+	if method == "GET" && strings.HasSuffix(path, "/records/stream") {
+		req.URL.RawQuery = "from=probe" // 400: a push stream would never end
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
@@ -250,6 +253,7 @@ func TestAllSurfacesShareOneRouter(t *testing.T) {
 		{"GET", "/api/v1/messages/foo/0", "kastlex.v1.fetch"},
 		{"POST", "/api/v1/messages/foo", "kastlex.v1.produce"},
 		{"POST", "/v3/clusters/c/topics/t/records", "v3.records.produce"},
+		{"GET", "/v3/clusters/c/topics/t/records/stream", "v3.records.stream"},
 		{"POST", "/topics/t", "v2.topics.produce"},
 		{"GET", "/openapi.json", "openapi.document"},
 	} {

@@ -72,6 +72,9 @@ func Register(rr *httpapi.Router, d Deps) {
 		if action == auth.Produce {
 			rt.Forbidden = pr.forbidden
 		}
+		if name == "v2.consumers.records" {
+			rt.Long = true // a long poll: the consumer caps bound it
+		}
 		rr.Add(rt)
 	}
 	rr.Add(httpapi.Route{Method: "GET", Pattern: "/{$}", Name: "v2.root", Public: true, ErrorType: mtV2,

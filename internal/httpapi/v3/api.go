@@ -55,13 +55,20 @@ type Deps struct {
 	RecordTimeout     time.Duration
 	StreamMaxDuration time.Duration
 	// MaxStreams and MaxStreamsPerPrincipal bound the produce streams
-	// open at once on the node and per principal (0: the defaults).
+	// open at once on the node and per principal (0: the defaults), and
+	// separately the push streams.
 	MaxStreams, MaxStreamsPerPrincipal int
 	// Schemas resolves the schema formats of produced records (nil: no
 	// registry, they answer 42206); Audit records the schemas produces
 	// register (nil: none).
 	Schemas *schemareg.Registry
 	Audit   *audit.Log
+	// StreamHeartbeat is how long a push stream stays silent before it
+	// sends a heartbeat (0: the default).
+	StreamHeartbeat time.Duration
+	// AllowedOrigins are http.allowed_origins: pages from these origins
+	// may open WebSockets (kgate's own origin always may).
+	AllowedOrigins []string
 }
 
 const mtJSON = "application/json"
@@ -109,6 +116,12 @@ type api struct {
 	perPrincipal int
 	schemas      *schemareg.Registry
 	audit        *audit.Log
+	// pushSlots bounds open push streams (SSE, WebSocket), with the same
+	// caps, apart from produce streams.
+	pushSlots *ratelimit.Slots
+	heartbeat time.Duration
+	origins   []string // WebSocket Origin host patterns
+	allowed   []string // http.allowed_origins, for CORS
 
 	// The cluster id, from the broker; checked against every path.
 	cidMu sync.Mutex
@@ -155,6 +168,13 @@ func newAPI(d Deps) *api {
 		node = def.MaxStreams
 	}
 	a.streams = ratelimit.NewSlots("produce streams", node)
+	a.pushSlots = ratelimit.NewSlots("push streams", node)
+	a.heartbeat = d.StreamHeartbeat
+	if a.heartbeat <= 0 {
+		a.heartbeat = def.StreamHeartbeat.D()
+	}
+	a.origins = originPatterns(d.AllowedOrigins)
+	a.allowed = d.AllowedOrigins
 	return a
 }
 

@@ -20,7 +20,8 @@ func Register(rr *httpapi.Router, d Deps) {
 	// Confluent's DESCRIBE_CONFIGS on the cluster.
 	add := func(method, pattern, name string, action auth.Action, res func(*http.Request) string, summary string, doc *httpapi.Doc, h httpapi.HandlerFunc) {
 		rr.Add(httpapi.Route{Method: method, Pattern: pattern, Name: name, Action: action, Resource: res,
-			ErrorType: mtJSON, Summary: summary, Doc: doc, Handler: h})
+			ErrorType: mtJSON, Summary: summary, Doc: doc, Handler: h,
+			Long: name == "v3.records.stream"}) // push streams: the stream caps bound them
 	}
 
 	// Clusters and brokers.
@@ -121,6 +122,33 @@ func Register(rr *httpapi.Router, d Deps) {
 				Body: &httpapi.Body{Schema: httpapi.JSONSchema{"oneOf": []any{streamSuccessSchema, errorSchema}}}}},
 		},
 		Handler: a.produceStream})
+	add("GET", c+"/topics/{topic_name}/records/stream", "v3.records.stream", auth.Fetch, topic,
+		"Push consume: a topic's records as they arrive, over Server-Sent Events (Accept: text/event-stream) or WebSocket (Upgrade: websocket; credit-based flow control). See docs/api.md, Push consume.",
+		&httpapi.Doc{
+			Query: []httpapi.Param{
+				{Name: "format", Description: "How keys and values are shown: binary (base64, the default), json or string.", Schema: ""},
+				{Name: "from", Description: "Where partitions start that nothing else places: latest (the default) or earliest.", Schema: ""},
+				{Name: "offsets", Description: "Start offsets of some partitions: partition:offset pairs, comma-separated (0:15,2:7).", Schema: ""},
+				{Name: "timestamp", Description: "Start each partition at its first record at or after this time (RFC 3339 or epoch milliseconds).", Schema: ""},
+				{Name: "position", Description: "Resume from a position vector (an event id); the Last-Event-ID header wins over it.", Schema: ""},
+				{Name: "group", Description: "Group mode: read as a member of this consumer group (needs consume on it); commits on WebSocket {\"ack\":\"<id>\"} and on an SSE resume.", Schema: ""},
+				{Name: "key", Description: "Send only records with exactly this key (UTF-8).", Schema: ""},
+				{Name: "header", Description: "Send only records with this header: NAME, or NAME:VALUE for an exact value; repeatable (all must match).", Schema: ""},
+			},
+			Responses: []httpapi.Response{
+				{Status: 200, Description: "An event stream: one event per record (id: the position vector after it; data: the record), heartbeat comments, and a final `end` event saying why the stream ended.",
+					Body: &httpapi.Body{ContentType: mtEventStream, Schema: ""}},
+				{Status: 101, Description: "A WebSocket (subprotocol kgate.v1): the client sends {\"credit\":N}; the server sends at most that many {\"type\":\"record\"} messages, heartbeats and a final {\"type\":\"end\"} before its close frame."},
+			},
+		}, a.pushStream)
+	rr.Add(httpapi.Route{Method: "OPTIONS", Pattern: c + "/topics/{topic_name}/records/stream", Name: "v3.records.stream.preflight",
+		Public: true, ErrorType: mtJSON,
+		Summary: "CORS preflight of push consume, for pages of an origin in http.allowed_origins (reading the stream with fetch() and Authorization).",
+		Doc: &httpapi.Doc{Responses: []httpapi.Response{
+			{Status: 204, Description: "The origin may read the stream: Access-Control-Allow-Origin, -Methods, -Headers, -Max-Age."},
+			{Status: 403, Description: "The origin is not kgate's own nor in http.allowed_origins."},
+		}},
+		Handler: a.pushPreflight})
 	add("POST", c+"/topics/{topic_name}/records:batch", "v3.records.batch", auth.Produce, topic, "Produce up to 10 records with ids; 207 with successes and failures.",
 		&httpapi.Doc{
 			Request: &httpapi.Body{Schema: httpapi.JSONSchema{"type": "object", "required": []string{"entries"}, "properties": map[string]any{
