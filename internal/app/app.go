@@ -246,6 +246,16 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 		return info, err
 	}
 	g.add("membership", members.Run, nil)
+	if !open {
+		// The replicas divide each caller's request and byte rates among
+		// themselves by where its requests arrive (docs/security.md).
+		shares := cluster.NewShares(members, node)
+		members.SetDemand(func() map[string]float64 { return lim.limiter.Demand(time.Now()) })
+		lim.limiter.SetShares(shares.Share)
+		g.add("limit shares", func(ctx context.Context) error {
+			return shares.Run(ctx, cfg.Cluster.HeartbeatInterval.D())
+		}, nil)
+	}
 
 	var registry *schemareg.Registry // nil when off
 	if cfg.SchemaRegistryOn() {

@@ -260,7 +260,10 @@ type nodesJSON struct {
 func (a api) nodes(w http.ResponseWriter, r *http.Request) error {
 	out := nodesJSON{Nodes: []cluster.Node{}}
 	if a.d.Nodes != nil {
-		out.Nodes = append(out.Nodes, a.d.Nodes()...)
+		for _, n := range a.d.Nodes() {
+			n.Demand = nil // the rate-limit keys name callers: not for this list
+			out.Nodes = append(out.Nodes, n)
+		}
 	}
 	httpapi.WriteJSON(w, http.StatusOK, jsonType, out)
 	return nil
