@@ -16,6 +16,7 @@ import (
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/httpapi/admin"
+	"github.com/kgate/kgate/internal/httpapi/console"
 	"github.com/kgate/kgate/internal/httpapi/guard"
 	"github.com/kgate/kgate/internal/httpapi/kastlex"
 	"github.com/kgate/kgate/internal/httpapi/openapi"
@@ -72,6 +73,9 @@ func (a api) handler() (http.Handler, []httpapi.Route, error) {
 	}
 	admin.Register(rr, admin.Deps{Auth: a.auth, Usage: a.limits.usage, LimitsFor: a.limits.limitsFor, PlanLimits: a.limits.PlanLimits,
 		Nodes: a.members.Nodes})
+	if cfg.HTTP.Console {
+		console.Register(rr)
+	}
 	// Documents every route, including any registered after it.
 	openapi.Register(rr)
 

@@ -1,0 +1,75 @@
+import { call, why } from "./api.js";
+import { h, table, fmtBytes, toast } from "./dom.js";
+import { barChart } from "./chart.js";
+
+// adminPage shows what the admin endpoints let the user see: replicas,
+// usage per tenant, API keys and tokens (with revoke). Each section is
+// loaded on its own, so a user with revoke but not admin (an operator)
+// sees the token section and is told why the others are hidden.
+export function adminPage(main) {
+  const sec = (id, title, need) => h("section", { id, "aria-labelledby": id + "-h", class: "card" },
+    h("h2", { id: id + "-h" }, title), h("p", { class: "hint" }, "Needs the " + need + " right."));
+  const nodes = sec("nodes", "Replicas", "admin");
+  const usage = sec("usage", "Usage today per tenant", "admin");
+  const keys = sec("apikeys", "API keys", "admin (revoking: revoke)");
+  const tokens = sec("tokens", "Tokens", "revoke");
+  main.append(h("h1", {}, "Administration"), nodes, usage, keys, tokens);
+
+  const refused = (el, e, what) => el.append(h("p", { class: "refused" }, why(e, what)));
+
+  call("GET", "/admin/nodes").then((r) => {
+    nodes.append(table("Live kgate replicas", ["Node", "URL", "Version", "Started", "Last heartbeat", "Requests in flight"],
+      r.nodes.map((n) => [n.node_id, n.url, n.version, new Date(n.started).toLocaleString(), new Date(n.heartbeat).toLocaleTimeString(),
+        String(n.load ? n.load.in_flight_requests : "")]), { id: "nodes-table" }));
+  }, (e) => refused(nodes, e, "Listing the replicas"));
+
+  call("GET", "/admin/usage").then((r) => {
+    const ps = r.principals || [];
+    const lim = (n) => (n ? fmtBytes(n) : "no limit");
+    usage.append(barChart(ps.map((p) => ({ name: p.principal, v: p.bytes, text: fmtBytes(p.bytes) })), "Bytes today per principal"),
+      table("Usage on " + r.day, ["Principal", "Requests today", "Bytes today", "Daily byte quota", "Bytes this month"],
+        ps.map((p) => [p.principal, String(p.requests), fmtBytes(p.bytes), lim(p.limits.daily_bytes), fmtBytes(p.this_month.bytes)]), { id: "usage-table" }));
+  }, (e) => refused(usage, e, "Reading usage"));
+
+  function loadKeys() {
+    call("GET", "/admin/apikeys").then((r) => {
+      const ks = r.api_keys || [];
+      keys.replaceChildren(keys.firstChild, keys.children[1], ks.length ? table("API keys (never the keys themselves)", ["Id", "User", "Plan", "Expires", "State", ""],
+        ks.map((k) => [k.id, k.user, k.plan || "", k.expires_at ? new Date(k.expires_at).toLocaleString() : "never", k.revoked_at ? "revoked" : "active",
+          k.revoked_at ? "" : h("button", { type: "button", class: "danger", onclick: () => revoke("/admin/apikeys/" + encodeURIComponent(k.id), "API key " + k.id, loadKeys) }, "Revoke")]),
+        { id: "apikeys-table" }) : h("p", {}, "No API keys."));
+    }, (e) => refused(keys, e, "Listing API keys"));
+  }
+  loadKeys();
+
+  const result = h("div", { id: "tokens-list" });
+  const form = h("form", { class: "inline", id: "tokens-form" }, h("label", { for: "tokens-user" }, "User"),
+    h("input", { id: "tokens-user", name: "user", required: true, autocomplete: "off" }), h("button", { type: "submit" }, "Show tokens"));
+  tokens.append(form, result);
+  async function loadTokens() {
+    const user = form.elements.user.value.trim();
+    try {
+      const r = await call("GET", "/admin/tokens/" + encodeURIComponent(user));
+      const ts = r.tokens || [];
+      result.replaceChildren(ts.length ? table("Live tokens of " + user + " (ids, never the tokens)", ["Token id", "Issued", "Expires", ""],
+        ts.map((t) => [t.jti, new Date(t.issued_at).toLocaleString(), new Date(t.expires_at).toLocaleString(),
+          h("button", { type: "button", class: "danger", onclick: () => revoke("/admin/tokens/id/" + encodeURIComponent(t.jti), "token " + t.jti, loadTokens) }, "Revoke")]),
+        { id: "tokens-table" }) : h("p", {}, user + " has no live tokens."),
+      ts.length ? h("button", { type: "button", class: "danger", id: "revoke-all", onclick: () => revoke("/admin/tokens/" + encodeURIComponent(user), "every token of " + user, loadTokens) }, "Revoke all of " + user + "'s tokens") : null);
+    } catch (e) {
+      result.replaceChildren(h("p", { class: "refused" }, why(e, "Listing tokens")));
+    }
+  }
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); loadTokens(); });
+
+  async function revoke(path, what, reload) {
+    try {
+      await call("DELETE", path);
+      toast("Revoked " + what + ".");
+      reload();
+    } catch (e) {
+      toast(why(e, "Revoking " + what));
+    }
+  }
+  return null;
+}
