@@ -76,7 +76,9 @@ function tailSection(topic) {
     h("thead", {}, h("tr", {}, ["Partition", "Offset", "Time", "Key", "Value", "Headers"].map((t) => h("th", { scope: "col" }, t)))), body);
   const el = h("section", { "aria-labelledby": "tail-h" }, h("h2", { id: "tail-h" }, "Live tail"), controls, status, tbl);
 
-  let ws = null, paused = false, credit = 0, received = 0;
+  // While paused, records already granted (at most CREDIT) wait in held;
+  // no more credit is granted, so the gateway reads no further.
+  let ws = null, paused = false, credit = 0, received = 0, held = [];
 
   function matches(tr) {
     const q = search.querySelector("input").value.toLowerCase();
@@ -119,7 +121,7 @@ function tailSection(topic) {
   async function start() {
     stop();
     body.replaceChildren();
-    paused = false; credit = 0; received = 0;
+    paused = false; credit = 0; received = 0; held = [];
     pause.textContent = "Pause";
     const q = new URLSearchParams({ format: format.value });
     if (from.value === "latest" || from.value === "earliest") q.set("from", from.value);
@@ -148,8 +150,13 @@ function tailSection(topic) {
       const m = JSON.parse(ev.data);
       if (m.type === "record" || m.type === "error") {
         credit--; received++;
+        if (paused) {
+          held.push(m);
+          status.textContent = "Paused: " + held.length + " waiting; the gateway holds newer records until you resume.";
+          return;
+        }
         addRow(m);
-        if (!paused) status.textContent = "Live: " + received + " records.";
+        status.textContent = "Live: " + received + " records.";
         grant();
       } else if (m.type === "end") {
         ended = true;
@@ -172,7 +179,11 @@ function tailSection(topic) {
     paused = !paused;
     pause.textContent = paused ? "Resume" : "Pause";
     pause.setAttribute("aria-pressed", String(paused));
-    status.textContent = paused ? "Paused: the gateway holds new records until you resume." : "Live: " + received + " records.";
+    if (!paused) {
+      for (const m of held) addRow(m);
+      held = [];
+    }
+    status.textContent = paused ? "Paused: 0 waiting; the gateway holds newer records until you resume." : "Live: " + received + " records.";
     grant();
   });
   // Tail from the latest records at once: the page is for watching.
