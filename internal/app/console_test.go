@@ -297,6 +297,14 @@ func TestConsole(t *testing.T) {
 
 	tenant := newTab(t, b)
 	tenant.do(chromedp.Navigate(g.URL + "/ui/"))
+	tenant.do(chromedp.WaitVisible(chromedp.CSS("#username")))
+	// First paint on loopback, as the browser measures it.
+	tenant.wait("the first contentful paint", `performance.getEntriesByName("first-contentful-paint").length > 0`)
+	fcp := eval[float64](tenant, `performance.getEntriesByName("first-contentful-paint")[0].startTime`)
+	t.Logf("first contentful paint of /ui/: %.0f ms (%d bytes of files)", fcp, console.Size())
+	if fcp > 1000 {
+		t.Errorf("first contentful paint after %.0f ms, want under 1 s", fcp)
+	}
 	tenant.shot("login")
 	// A wrong password is refused on the page.
 	tenant.do(chromedp.SendKeys(chromedp.CSS("#username"), "customer1"), chromedp.SendKeys(chromedp.CSS("#password"), "nope"),
@@ -360,6 +368,7 @@ func TestConsole(t *testing.T) {
 	}
 	tenant.do(chromedp.Click(chromedp.CSS("#tail-pause")))
 	tenant.wait("the held record after resuming", tailHas("live-3"))
+	_ = eval[bool](tenant, `(document.querySelector("#tail-h").scrollIntoView(), true)`)
 	tenant.shot("tail")
 
 	// The produce form writes a record; the tail shows it and kcat reads it.
@@ -373,6 +382,7 @@ func TestConsole(t *testing.T) {
 	}
 	tenant.wait("the produced record in the tail", tailHas("form-value", "src=console"))
 	readBack(t, g, m[1], m[2], "form-key|form-value|src=console")
+	_ = eval[bool](tenant, `(document.querySelector("#produce-h").scrollIntoView(), true)`)
 	tenant.shot("produce")
 
 	// Jump to a time (entered in the browser's own time zone): partition
@@ -421,6 +431,20 @@ func TestConsole(t *testing.T) {
 	admin.waitText("#groups-table", group)
 	admin.do(chromedp.Click(chromedp.CSS(`#groups-table a[href="#/groups/` + group + `"]`)))
 	admin.wait("a positive lag", `Number(document.querySelector("#total-lag")?.innerText) > 0`)
+	// Half way: partition 1 is caught up (its end offset committed).
+	ends, err := adm.ListEndOffsets(t.Context(), "customer1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := kadm.Offsets{}
+	e1, _ := ends.Lookup("customer1", 1)
+	half.Add(kadm.Offset{Topic: "customer1", Partition: 1, At: e1.Offset, LeaderEpoch: -1})
+	if err := adm.CommitAllOffsets(t.Context(), group, half); err != nil {
+		t.Fatal(err)
+	}
+	e0, _ := ends.Lookup("customer1", 0)
+	admin.waitText("#total-lag", fmt.Sprint(e0.Offset))
+	// Then a consumer of the group reads the rest and commits.
 	total := eval[string](admin, `document.querySelector("#total-lag").innerText`)
 	consumer := kafkaSuperuser(t, g, kgo.ConsumerGroup(group), kgo.ConsumeTopics("customer1"), kgo.DisableAutoCommit())
 	for n := 0; fmt.Sprint(n) != total; {
@@ -458,6 +482,16 @@ func TestConsole(t *testing.T) {
 	tenant.do(chromedp.Navigate(g.URL + "/ui/#/topics"))
 	tenant.waitText("main", "Your session ended")
 	tenant.checkSecrets(tok)
+}
+
+// TestConsoleOff: with http.console false, /ui/ is not served.
+func TestConsoleOff(t *testing.T) {
+	g := testutil.StartGateway(t, func(c *config.Config) { c.HTTP.Console = false })
+	for _, p := range []string{"/ui/", "/ui/app.js", "/ui"} {
+		if r := do(t, "GET", g.URL+p, ""); r.status != http.StatusNotFound {
+			t.Errorf("GET %s: %d", p, r.status)
+		}
+	}
 }
 
 // readBack reads one record of customer1 with kcat (librdkafka, over the

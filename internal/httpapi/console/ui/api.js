@@ -101,16 +101,17 @@ export async function streamSocket(topic, query) {
 // and what the user could do.
 export function why(err, what) {
   if (!(err instanceof ApiError)) return what + " failed: " + err.message;
+  const msg = String(err.message).replace(/\.$/, "");
   switch (err.status) {
     case 403:
-      return what + " is not allowed for you: the gateway answered 403 (" + err.message +
+      return what + " is not allowed for you: the gateway answered 403 (" + msg +
         "). Your permissions entry does not grant it; ask an administrator.";
     case 401:
-      return what + ": your session ended (" + err.message + "). Sign in again.";
+      return what + ": your session ended (" + msg + "). Sign in again.";
     case 404:
-      return what + ": not found (" + err.message + ").";
+      return what + ": not found (" + msg + ").";
     case 429:
-      return what + ": too many requests for your limits (" + err.message + "). Try again shortly.";
+      return what + ": too many requests for your limits (" + msg + "). Try again shortly.";
   }
-  return what + " failed: " + err.status + " " + err.message;
+  return what + " failed: " + err.status + " " + msg + ".";
 }

@@ -29,6 +29,7 @@ function render() {
   document.getElementById("logout").hidden = !s;
   document.getElementById("who").textContent = s ? "Signed in as " + s.user : "";
   main.replaceChildren();
+  document.getElementById("toast").textContent = "";
   if (!s || (s.expires && s.expires < Date.now())) {
     logout();
     stop = loginPage(main, notice, () => {
