@@ -1,21 +1,28 @@
 import { s } from "./dom.js";
 
-// lineChart draws samples [{t: ms, v: number}] over the last span ms as
-// an inline SVG line with its latest value; no library.
-export function lineChart(samples, span, label) {
+// ago names a time span: "-45 s", "-3 min".
+function ago(ms) {
+  return ms < 120000 ? `-${Math.round(ms / 1000)} s` : `-${Math.round(ms / 60000)} min`;
+}
+
+// lineChart draws samples [{t: ms, v: number}] as an inline SVG line
+// with its latest value; no library. The time axis spans the samples
+// (at least 30 s, at most maxSpan ms).
+export function lineChart(samples, maxSpan, label) {
   const W = 600, H = 140, P = 28;
   const now = Date.now();
-  const pts = samples.filter((p) => p.t >= now - span);
+  const pts = samples.filter((p) => p.t >= now - maxSpan);
+  const span = Math.min(maxSpan, Math.max(30000, pts.length ? now - pts[0].t : 0));
   const max = Math.max(1, ...pts.map((p) => p.v));
   const x = (t) => P + ((t - (now - span)) / span) * (W - 2 * P);
   const y = (v) => H - P - (v / max) * (H - 2 * P);
   const last = pts.length ? pts[pts.length - 1].v : 0;
-  return s("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": `${label}: now ${last}, at most ${max} over the last ${Math.round(span / 60000)} minutes` },
+  return s("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": `${label}: now ${last}, at most ${max} since ${ago(span).slice(1)} ago` },
     s("line", { x1: P, y1: H - P, x2: W - P, y2: H - P, class: "axis" }),
     s("line", { x1: P, y1: P, x2: P, y2: H - P, class: "axis" }),
     s("text", { x: 2, y: P + 4, class: "tick" }, String(max)),
     s("text", { x: 2, y: H - P + 4, class: "tick" }, "0"),
-    s("text", { x: P, y: H - 6, class: "tick" }, `-${Math.round(span / 60000)} min`),
+    s("text", { x: P, y: H - 6, class: "tick" }, ago(span)),
     s("text", { x: W - P - 20, y: H - 6, class: "tick" }, "now"),
     pts.length > 1 ? s("polyline", { points: pts.map((p) => `${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join(" "), class: "line" }) : null,
     pts.length ? s("circle", { cx: x(pts[pts.length - 1].t), cy: y(last), r: 3, class: "dot" }) : null);

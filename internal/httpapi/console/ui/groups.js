@@ -43,7 +43,7 @@ export function groupPage(main, group) {
   const lags = h("div", { id: "lags" });
   const members = h("div", { id: "members" });
   main.append(h("p", {}, h("a", { href: "#/groups" }, "← Consumer groups")), h("h1", {}, "Group ", h("code", {}, group)), summary,
-    h("h2", {}, "Lag over the last " + SPAN / 60000 + " minutes"), chart, h("h2", {}, "Lag per partition"), lags, h("h2", {}, "Members"), members);
+    h("h2", {}, "Total lag (the last " + SPAN / 60000 + " minutes at most, while this page is open)"), chart, h("h2", {}, "Lag per partition"), lags, h("h2", {}, "Members"), members);
   const samples = history.get(group) || [];
   history.set(group, samples);
   let timer = null, stopped = false;

@@ -16,17 +16,23 @@ export function topicPage(main, topic) {
   main.append(h("p", {}, h("a", { href: "#/topics" }, "← Topics")), h("h1", {}, "Topic ", h("code", {}, topic)),
     info, tail.el, produceSection(topic), configs);
 
-  (async () => {
+  // The partitions' offsets are read again every 5 s while the page is open.
+  let timer = null, stopped = false;
+  async function parts() {
     try {
       const base = await cluster();
       const t = await call("GET", base + "/topics/" + encodeURIComponent(topic));
       const os = await offsets(base, topic, t.partitions_count);
-      info.replaceChildren(info.firstChild, table("Partitions of " + topic, ["Partition", "Earliest offset", "Latest offset", "Records"],
+      info.replaceChildren(info.firstChild, table("Partitions of " + topic + " (updated every 5 s)", ["Partition", "Earliest offset", "Latest offset", "Records"],
         os.map((o) => [String(o.p), o.earliest === null ? "hidden" : String(o.earliest), o.latest === null ? "hidden" : String(o.latest),
           o.latest === null ? "hidden (needs show_offsets)" : String(o.latest - o.earliest)]), { id: "partitions-table" }));
+      if (!stopped) timer = setTimeout(parts, 5000);
     } catch (e) {
-      info.append(h("p", { class: "refused" }, why(e, "Reading this topic")));
+      info.replaceChildren(info.firstChild, h("p", { class: "refused" }, why(e, "Reading this topic")));
     }
+  }
+  parts();
+  (async () => {
     try {
       const base = await cluster();
       const c = await call("GET", base + "/topics/" + encodeURIComponent(topic) + "/configs");
@@ -39,7 +45,7 @@ export function topicPage(main, topic) {
       configs.append(h("p", { class: "refused" }, why(e, "Reading the configs")));
     }
   })();
-  return tail.stop;
+  return () => { stopped = true; clearTimeout(timer); tail.stop(); };
 }
 
 function decode64(b) {
