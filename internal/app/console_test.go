@@ -252,8 +252,9 @@ func (tb *tab) checkSecrets(token string) {
 // stream), pauses, searches, jumps to an offset and a time, produces
 // from the form (read back with kcat), and is refused the admin page
 // with the reason; an administrator in another tab sees a group's lag
-// drop as a consumer catches up, the replicas and usage, and revokes
-// the tenant's tokens, which closes the tenant's stream.
+// drop as a consumer catches up, the replicas and usage, and signs out;
+// an operator there is told why the admin-only sections are hidden and
+// revokes the tenant's tokens, which closes the tenant's stream.
 func TestConsole(t *testing.T) {
 	b := browser(t)
 	g := secureGateway(t, func(c *config.Config) {
@@ -475,11 +476,22 @@ func TestConsole(t *testing.T) {
 	admin.do(chromedp.SendKeys(chromedp.CSS("#tokens-user"), "customer1"), chromedp.Click(chromedp.CSS("#tokens-form button")))
 	admin.waitText("#tokens-table", "Token id")
 	admin.shot("admin")
+	admin.checkSecrets(admin.token())
+
+	// Sign out; an operator (revoke, not admin) is told why the other
+	// sections are hidden, and revokes the tenant's tokens.
+	admin.do(chromedp.Click(chromedp.CSS("#logout")))
+	admin.waitText("main", "Signed out.")
+	admin.login("ops")
+	admin.waitText("#nodes", "not allowed for you: the gateway answered 403 (Not authorized: admin)")
+	admin.do(chromedp.SendKeys(chromedp.CSS("#tokens-user"), "customer1"), chromedp.Click(chromedp.CSS("#tokens-form button")))
+	admin.waitText("#tokens-table", "Token id")
 	admin.do(chromedp.Click(chromedp.CSS("#revoke-all")))
 	tenant.waitText("#tail-status", "Stream closed by the gateway")
 	tenant.waitText("#tail-status", "(unauthenticated)")
 	tenant.shot("revoked")
 	admin.waitText("#tokens-list", "customer1 has no live tokens.")
+	admin.checkSecrets(admin.token())
 	admin.checkSecrets(admin.token())
 
 	// The tenant's next call is 401: the console forgets the token and

@@ -85,6 +85,9 @@ function tailSection(topic) {
   // While paused, records already granted (at most CREDIT) wait in held;
   // no more credit is granted, so the gateway reads no further.
   let ws = null, paused = false, credit = 0, received = 0, held = [];
+  // gen counts starts and stops: a socket that opens after a newer start
+  // or a stop (the page was left while connecting) is closed at once.
+  let gen = 0;
 
   function matches(tr) {
     const q = search.querySelector("input").value.toLowerCase();
@@ -120,12 +123,14 @@ function tailSection(topic) {
   }
 
   function stop() {
+    gen++;
     if (ws) { ws.onclose = null; ws.close(1000); ws = null; }
     pause.disabled = true;
   }
 
   async function start() {
     stop();
+    const mine = gen;
     body.replaceChildren();
     paused = false; credit = 0; received = 0; held = [];
     pause.textContent = "Pause";
@@ -145,6 +150,7 @@ function tailSection(topic) {
     status.textContent = "Connecting…";
     let sock;
     try { sock = await streamSocket(topic, q); } catch (e) { status.textContent = why(e, "Opening the stream"); return; }
+    if (mine !== gen) { sock.close(1000); return; }
     ws = sock;
     let ended = false;
     sock.onopen = () => {
