@@ -214,10 +214,10 @@ func (tb *tab) token() string {
 // checkSecrets fails when the token or a password is in the DOM (text or
 // attributes) or in a URL the tab requested, or when a script failed or
 // the CSP refused something.
-func (tb *tab) checkSecrets(token string) {
+func (tb *tab) checkSecrets(tokens ...string) {
 	tb.t.Helper()
 	html := eval[string](tb, `document.documentElement.outerHTML + [...document.querySelectorAll("input, textarea")].map(e => e.value).join("\n")`)
-	secrets := []string{token}
+	secrets := append([]string(nil), tokens...)
 	for _, p := range passwords {
 		secrets = append(secrets, p)
 	}
@@ -282,6 +282,9 @@ func TestConsole(t *testing.T) {
 		if r := do(t, "GET", g.URL+"/ui/app.js", ""); r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "text/javascript") {
 			t.Errorf("GET /ui/app.js: %d %s", r.status, r.header.Get("Content-Type"))
 		}
+		if n := console.Size(); n > 200<<10 {
+			t.Errorf("the console's files take %d bytes, want at most 200 KiB", n)
+		}
 		if r := do(t, "GET", g.URL+"/ui/nothing.js", ""); r.status != http.StatusNotFound {
 			t.Errorf("GET /ui/nothing.js: %d", r.status)
 		}
@@ -328,6 +331,18 @@ func TestConsole(t *testing.T) {
 		t.Errorf("topics page: %s", txt)
 	}
 	tenant.shot("topics")
+	// Keyboard: from the skip link, Tab reaches the pages' links, with a
+	// visible focus ring, and Enter follows one. Groups are refused to
+	// the tenant, with the reason.
+	_ = eval[bool](tenant, `(document.querySelector(".skip").focus(), true)`)
+	tenant.do(chromedp.KeyEvent(kb.Tab), chromedp.KeyEvent(kb.Tab))
+	if f := eval[string](tenant, `document.activeElement.innerText + "|" + getComputedStyle(document.activeElement).outlineStyle`); f != "Consumer groups|solid" {
+		t.Errorf("after two Tabs the focus is on %q, want the groups link with a solid outline", f)
+	}
+	tenant.do(chromedp.KeyEvent(kb.Enter))
+	tenant.waitText("#groups", "Listing consumer groups is not allowed for you: the gateway answered 403 (Not authorized: list_groups)")
+	tenant.do(chromedp.Navigate(g.URL + "/ui/#/topics"))
+	tenant.waitText("#topics-table", "customer1")
 	// Creating a topic the policy does not allow says why.
 	tenant.do(chromedp.SendKeys(chromedp.CSS("#new-topic"), "other"), chromedp.Click(chromedp.CSS("#create-topic button")))
 	tenant.waitText("#topics-error", "Creating topic other is not allowed for you: the gateway answered 403")
@@ -470,9 +485,24 @@ func TestConsole(t *testing.T) {
 	admin.wait("the chart's line", `document.querySelector("#lag-chart polyline") !== null`)
 	admin.shot("group")
 
+	// An API key: listed (never the key), its usage, revoked from the page.
+	key, keyID := createKey(t, g, `{"user":"customer1","description":"sensor fleet","expires":"90d"}`)
+	if r := produceV2(t, g, "customer1", "X-API-Key", key); r.status != http.StatusOK {
+		t.Fatalf("producing with the API key: %d %s", r.status, r.body)
+	}
 	admin.do(chromedp.Navigate(g.URL + "/ui/#/admin"))
 	admin.waitText("#nodes-table", "http://")
 	admin.waitText("#usage-table", "customer1")
+	admin.waitText("#apikeys-table", keyID)
+	admin.waitText("#apikeys-table", "sensor fleet")
+	admin.do(chromedp.Click(chromedp.CSS("#apikeys-table button:not(.danger)")))
+	admin.waitText("#apikey-usage-table", "this month")
+	admin.do(chromedp.Click(chromedp.CSS("#apikeys-table button.danger")))
+	admin.waitText("#apikeys-table", "revoked by admin")
+	eventually(t, "the revoked API key refused", func() bool {
+		return produceV2(t, g, "customer1", "X-API-Key", key).status == http.StatusUnauthorized
+	})
+	admin.checkSecrets(admin.token(), key)
 	admin.do(chromedp.SendKeys(chromedp.CSS("#tokens-user"), "customer1"), chromedp.Click(chromedp.CSS("#tokens-form button")))
 	admin.waitText("#tokens-table", "Token id")
 	admin.shot("admin")

@@ -31,14 +31,31 @@ export function adminPage(main) {
         ps.map((p) => [p.principal, String(p.requests), fmtBytes(p.bytes), lim(p.limits.daily_bytes), fmtBytes(p.this_month.bytes)]), { id: "usage-table" }));
   }, (e) => refused(usage, e, "Reading usage"));
 
+  const keyUsage = h("div", { id: "apikey-usage", "aria-live": "polite" });
   function loadKeys() {
     call("GET", "/admin/apikeys").then((r) => {
       const ks = r.api_keys || [];
-      keys.replaceChildren(keys.firstChild, keys.children[1], ks.length ? table("API keys (never the keys themselves)", ["Id", "User", "Plan", "Expires", "State", ""],
-        ks.map((k) => [k.id, k.user, k.plan || "", k.expires_at ? new Date(k.expires_at).toLocaleString() : "never", k.revoked_at ? "revoked" : "active",
-          k.revoked_at ? "" : h("button", { type: "button", class: "danger", onclick: () => revoke("/admin/apikeys/" + encodeURIComponent(k.id), "API key " + k.id, loadKeys) }, "Revoke")]),
-        { id: "apikeys-table" }) : h("p", {}, "No API keys."));
+      keys.replaceChildren(keys.firstChild, keys.children[1], ks.length ? table("API keys (never the keys themselves)", ["Id", "User", "Plan", "Description", "Created", "Expires", "State", "", ""],
+        ks.map((k) => [k.id, k.user, k.plan || "", k.description || "", new Date(k.created).toLocaleString(),
+          k.expires ? new Date(k.expires).toLocaleString() : "never", k.revoked ? "revoked by " + (k.revoked_by || "?") : "active",
+          h("button", { type: "button", onclick: () => usageOf(k.id) }, "Usage"),
+          k.revoked ? "" : h("button", { type: "button", class: "danger", onclick: () => revoke("/admin/apikeys/" + encodeURIComponent(k.id), "API key " + k.id, loadKeys) }, "Revoke")]),
+        { id: "apikeys-table" }) : h("p", {}, "No API keys."), keyUsage);
     }, (e) => refused(keys, e, "Listing API keys"));
+  }
+  async function usageOf(id) {
+    try {
+      const r = await call("GET", "/admin/apikeys/" + encodeURIComponent(id) + "/usage");
+      const u = r.usage, l = u.limits;
+      const lim = (n, f) => (n ? f(n) : "no limit");
+      keyUsage.replaceChildren(table("Usage of API key " + id + " (counted as " + r.counted_as + ")", ["Period", "Requests", "Request limit", "Bytes", "Byte limit"], [
+        ["today", String(u.requests), lim(l.daily_requests, String), fmtBytes(u.bytes), lim(l.daily_bytes, fmtBytes)],
+        ["this week", String(u.this_week.requests), lim(l.weekly_requests, String), fmtBytes(u.this_week.bytes), lim(l.weekly_bytes, fmtBytes)],
+        ["this month", String(u.this_month.requests), lim(l.monthly_requests, String), fmtBytes(u.this_month.bytes), lim(l.monthly_bytes, fmtBytes)],
+      ], { id: "apikey-usage-table" }));
+    } catch (e) {
+      keyUsage.replaceChildren(h("p", { class: "refused" }, why(e, "Reading the key's usage")));
+    }
   }
   loadKeys();
 
