@@ -493,6 +493,18 @@ func TestConsole(t *testing.T) {
 	admin.do(chromedp.Navigate(g.URL + "/ui/#/admin"))
 	admin.waitText("#nodes-table", "http://")
 	admin.waitText("#usage-table", "customer1")
+	// Users, and what customer1 may do on its topic and another's.
+	admin.waitText("#users-table", "partner")
+	admin.do(chromedp.SendKeys(chromedp.CSS("#policy-user"), "customer1"), chromedp.SendKeys(chromedp.CSS("#policy-topic"), "customer1"),
+		chromedp.Click(chromedp.CSS("#policy-form button")))
+	admin.waitText("#policy-table", "What customer1 may do")
+	for _, want := range []string{"fetch\tcustomer1\tyes\tgranted by an entry", "create_topic\tcustomer1\tno\tno entry grants create_topic on customer1",
+		"admin\tthe cluster\tno"} {
+		admin.waitText("#policy-table", want)
+	}
+	admin.clear("#policy-topic")
+	admin.do(chromedp.SendKeys(chromedp.CSS("#policy-topic"), "customer2"), chromedp.Click(chromedp.CSS("#policy-form button")))
+	admin.waitText("#policy-table", "fetch\tcustomer2\tno")
 	admin.waitText("#apikeys-table", keyID)
 	admin.waitText("#apikeys-table", "sensor fleet")
 	admin.do(chromedp.Click(chromedp.CSS("#apikeys-table button:not(.danger)")))

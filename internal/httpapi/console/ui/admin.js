@@ -13,7 +13,8 @@ export function adminPage(main) {
   const usage = sec("usage", "Usage today per tenant", "admin");
   const keys = sec("apikeys", "API keys", "admin (revoking: revoke)");
   const tokens = sec("tokens", "Tokens", "revoke");
-  main.append(h("h1", {}, "Administration"), nodes, usage, keys, tokens);
+  const users = sec("users", "Users and what they may do", "admin");
+  main.append(h("h1", {}, "Administration"), nodes, usage, users, keys, tokens);
 
   const refused = (el, e, what) => el.append(h("p", { class: "refused" }, why(e, what)));
 
@@ -78,6 +79,46 @@ export function adminPage(main) {
     }
   }
   form.addEventListener("submit", (ev) => { ev.preventDefault(); loadTokens(); });
+
+  const explained = h("div", { id: "policy", "aria-live": "polite" });
+  const pform = h("form", { class: "inline", id: "policy-form" },
+    h("div", { class: "field" }, h("label", { for: "policy-user" }, "User"), h("input", { id: "policy-user", name: "user", required: true, autocomplete: "off" })),
+    h("div", { class: "field" }, h("label", { for: "policy-topic" }, "Topic (optional)"), h("input", { id: "policy-topic", name: "topic", autocomplete: "off" })),
+    h("div", { class: "field" }, h("label", { for: "policy-group" }, "Group (optional)"), h("input", { id: "policy-group", name: "group", autocomplete: "off" })),
+    h("div", { class: "field" }, h("label", { for: "policy-ip" }, "From address (optional)"), h("input", { id: "policy-ip", name: "ip", autocomplete: "off" })),
+    h("button", { type: "submit" }, "Explain"));
+  call("GET", "/admin/users").then((r) => {
+    users.append(table("Users of the users file (never their passwords)", ["User", "Groups", "Plan", "Password", "Kafka port", ""],
+      r.users.map((u) => [u.name, u.groups.join(", ") || "—", u.plan || "—", u.password ? "yes" : "certificate only", u.kafka ? "yes" : "no",
+        h("button", { type: "button", onclick: () => { pform.elements.user.value = u.name; explain(); } }, "Explain")]), { id: "users-table" }),
+    h("p", { class: "hint" }, "What a user may do by the permissions in force now: every cluster-wide action, and the topic and group actions on the names you give."),
+    pform, explained);
+  }, (e) => refused(users, e, "Listing users"));
+  const reasons = {
+    granted: "granted by an entry of the permissions file (the user's, one of its groups', \"*\" or anonymous')",
+    admin: "the user is an admin: every action is allowed",
+    "denied by a deny entry": "refused by a deny entry, which wins over every grant",
+    "kgate internal topic (admin only)": "kgate's internal topics are for admins only",
+    "client address not in the allowed CIDRs": "the user's entry allows only some addresses (CIDRs); give the address to check",
+    "no permissions for this principal": "no entry of the permissions file applies to this user",
+    "invalid resource name": "not a valid name",
+  };
+  async function explain() {
+    const f = pform.elements;
+    const q = new URLSearchParams();
+    for (const k of ["topic", "group", "ip"]) if (f[k].value.trim()) q.set(k, f[k].value.trim());
+    try {
+      const r = await call("GET", "/admin/users/" + encodeURIComponent(f.user.value.trim()) + "/policy?" + q);
+      explained.replaceChildren(table("What " + r.user + " may do" + (r.groups.length ? " (groups: " + r.groups.join(", ") + ")" : ""),
+        ["Action", "On", "Allowed", "Why"],
+        r.decisions.map((d) => [d.action, d.resource || "the cluster", d.allowed ? "yes" : "no",
+          reasons[d.reason] || (d.reason.startsWith("no grant for") ? "no entry grants " + d.action + (d.resource ? " on " + d.resource : "") : d.reason)]),
+        { id: "policy-table" }));
+    } catch (e) {
+      explained.replaceChildren(h("p", { class: "refused" }, why(e, "Explaining the permissions")));
+    }
+  }
+  pform.addEventListener("submit", (ev) => { ev.preventDefault(); explain(); });
 
   async function revoke(path, what, reload) {
     try {
