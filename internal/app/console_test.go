@@ -543,6 +543,31 @@ func TestConsole(t *testing.T) {
 	tenant.checkSecrets(tok)
 }
 
+// TestConsoleOpenMode: without users and permissions files (the README's
+// quick start) there is no sign-in: the console calls the API
+// anonymously, lists topics and tails one.
+func TestConsoleOpenMode(t *testing.T) {
+	b := browser(t)
+	g := testutil.StartGateway(t, nil)
+	cl := pushTopic(t, g, "devices", 1)
+	pushValues(t, cl, "devices", []string{"first"})
+	tb := newTab(t, b)
+	tb.do(chromedp.Navigate(g.URL + "/ui/"))
+	tb.waitText("#who", "anonymous (open mode)")
+	tb.waitText("#topics-table", "devices")
+	if n := eval[int](tb, `document.querySelectorAll("#username, #password").length`); n != 0 {
+		t.Errorf("open mode shows a sign-in form")
+	}
+	tb.do(chromedp.Navigate(g.URL + "/ui/#/topics/devices"))
+	tb.waitText("#tail-status", "Live")
+	pushValues(t, cl, "devices", []string{"second"})
+	tb.wait("the new record in the tail", tailHas("second"))
+	if rows := tb.rows(); len(rows) != 1 {
+		t.Errorf("the tail from latest shows %q", rows)
+	}
+	tb.checkSecrets()
+}
+
 // TestConsoleOff: with http.console false, /ui/ is not served.
 func TestConsoleOff(t *testing.T) {
 	g := testutil.StartGateway(t, func(c *config.Config) { c.HTTP.Console = false })

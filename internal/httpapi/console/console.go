@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"mime"
@@ -85,15 +86,34 @@ func Size() int {
 	return n
 }
 
+// Options are what the pages need to know about the gateway.
+type Options struct {
+	// SignIn is whether POST /login issues tokens (a users file is
+	// configured); without it the pages call the API anonymously (open
+	// development mode).
+	SignIn bool
+}
+
+// gatewayFile is the one generated file: what the pages need to know
+// before signing in (GET /ui/gateway.json).
+const gatewayFile = "gateway.json"
+
 // Register adds the console's routes: GET /ui redirects to /ui/, and
-// GET /ui/{path...} serves the files (index.html for /ui/). They are
-// public: the files hold no data and no secret; everything the pages
-// show comes from API calls, each authenticated and authorized.
-func Register(rr *httpapi.Router) {
+// GET /ui/{path...} serves the files (index.html for /ui/) and
+// gateway.json. They are public: the files hold no data and no secret;
+// everything the pages show comes from API calls, each authenticated and
+// authorized.
+func Register(rr *httpapi.Router, o Options) {
 	s, err := load()
 	if err != nil { // the files are compiled in: a programming error
 		panic(err)
 	}
+	b, err := json.Marshal(map[string]bool{"sign_in": o.SignIn})
+	if err != nil {
+		panic(err)
+	}
+	sum := sha256.Sum256(b)
+	s[gatewayFile] = file{body: b, ctype: "application/json", etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
 	rr.Add(httpapi.Route{Method: "GET", Pattern: "/ui", Name: "console.root", Public: true,
 		Summary: "The web console: redirects to /ui/.",
 		Handler: func(w http.ResponseWriter, r *http.Request) error {

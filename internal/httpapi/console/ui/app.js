@@ -2,7 +2,7 @@
 // #/groups, #/groups/NAME, #/admin) over pages that each render into
 // <main> and return a function that stops what they started (timers,
 // streams).
-import { session, logout, whenSignedOut } from "./api.js";
+import { session, logout, whenSignedOut, openSession } from "./api.js";
 import { h } from "./dom.js";
 import { loginPage } from "./login.js";
 import { topicsPage } from "./topics.js";
@@ -26,7 +26,7 @@ function render() {
   if (stop) { stop(); stop = null; }
   const s = session();
   document.getElementById("nav").hidden = !s;
-  document.getElementById("logout").hidden = !s;
+  document.getElementById("logout").hidden = !s || !s.token;
   document.getElementById("who").textContent = s ? "Signed in as " + s.user : "";
   main.replaceChildren();
   document.getElementById("toast").textContent = "";
@@ -65,4 +65,13 @@ document.getElementById("logout").addEventListener("click", () => {
   render();
 });
 window.addEventListener("hashchange", render);
+
+// Without a users file (open development mode) there is no one to sign
+// in as: the pages call the API anonymously.
+let signIn = true;
+try {
+  const r = await fetch("gateway.json", { cache: "no-store", credentials: "omit" });
+  signIn = (await r.json()).sign_in !== false;
+} catch { /* assume sign-in */ }
+if (!signIn && !session()) openSession();
 render();
