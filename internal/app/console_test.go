@@ -1,13 +1,18 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -165,13 +170,63 @@ func (tb *tab) shot(name string) {
 	}
 	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // the whole page, PNG
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // the whole page, PNG
 	if err != nil {
 		tb.t.Fatalf("screenshot %s: %v", name, err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+	small, err := paletted(shot)
+	if err != nil {
+		tb.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), small, 0o644); err != nil {
 		tb.t.Fatal(err)
 	}
+}
+
+// paletted re-encodes a screenshot with the 256 colors it uses most (the
+// console is flat colors and anti-aliased text), a third of the size.
+func paletted(b []byte) ([]byte, error) {
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	r := img.Bounds()
+	count := map[color.RGBA]int{}
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			count[color.RGBAModel.Convert(img.At(x, y)).(color.RGBA)]++
+		}
+	}
+	cs := make([]color.RGBA, 0, len(count))
+	for c := range count {
+		cs = append(cs, c)
+	}
+	sort.Slice(cs, func(i, j int) bool {
+		if count[cs[i]] != count[cs[j]] {
+			return count[cs[i]] > count[cs[j]]
+		}
+		return fmt.Sprint(cs[i]) < fmt.Sprint(cs[j])
+	})
+	pal := color.Palette{}
+	for _, c := range cs[:min(256, len(cs))] {
+		pal = append(pal, c)
+	}
+	out := image.NewPaletted(r, pal)
+	index := map[color.RGBA]uint8{}
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			c := color.RGBAModel.Convert(img.At(x, y)).(color.RGBA)
+			i, ok := index[c]
+			if !ok {
+				i = uint8(pal.Index(c))
+				index[c] = i
+			}
+			out.SetColorIndex(x, y, i)
+		}
+	}
+	var buf bytes.Buffer
+	err = (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&buf, out)
+	return buf.Bytes(), err
 }
 
 // clear empties an input as a user would (with an input event).
@@ -284,6 +339,9 @@ func TestConsole(t *testing.T) {
 		}
 		if n := console.Size(); n > 200<<10 {
 			t.Errorf("the console's files take %d bytes, want at most 200 KiB", n)
+		}
+		if r := do(t, "GET", g.URL+"/ui/gateway.json", ""); r.status != http.StatusOK || string(r.body) != `{"sign_in":true}` {
+			t.Errorf("GET /ui/gateway.json: %d %s", r.status, r.body)
 		}
 		if r := do(t, "GET", g.URL+"/ui/nothing.js", ""); r.status != http.StatusNotFound {
 			t.Errorf("GET /ui/nothing.js: %d", r.status)

@@ -50,8 +50,11 @@ export function openSession() { setSession({ user: "anonymous (open mode)", toke
 export function logout() { setSession(null); clusterID = null; }
 
 // call sends one API request; body objects go as JSON. It resolves to
-// the decoded answer (null for 204) or throws ApiError.
-export async function call(method, path, body) {
+// the decoded answer (null for 204) or throws ApiError. A 401 signs the
+// tab out (the login page says why), except for background refreshes
+// (opts.background), which only stop: the page keeps what it shows
+// (such as a live tail's end message) until the user acts.
+export async function call(method, path, body, opts = {}) {
   const s = session();
   const headers = { Accept: "application/json" };
   if (s && s.token) headers.Authorization = "Bearer " + s.token;
@@ -66,7 +69,7 @@ export async function call(method, path, body) {
   try { data = text ? JSON.parse(text) : null; } catch { data = { message: text }; }
   if (!r.ok) {
     const err = new ApiError(r.status, data && data.error_code, (data && data.message) || r.statusText);
-    if (r.status === 401) {
+    if (r.status === 401 && !opts.background) {
       setSession(null);
       onUnauthenticated(err);
     }

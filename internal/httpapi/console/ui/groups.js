@@ -48,10 +48,13 @@ export function groupPage(main, group) {
   history.set(group, samples);
   let timer = null, stopped = false;
 
+  let polls = 0;
   async function poll() {
+    const opts = { background: polls++ > 0 };
     try {
       const g = (await cluster()) + "/consumer-groups/" + encodeURIComponent(group);
-      const [info, lag, cons] = await Promise.all([call("GET", g), call("GET", g + "/lags"), call("GET", g + "/consumers")]);
+      const [info, lag, cons] = await Promise.all([call("GET", g, undefined, opts), call("GET", g + "/lags", undefined, opts),
+        call("GET", g + "/consumers", undefined, opts)]);
       const total = lag.data.reduce((n, l) => n + l.lag, 0);
       samples.push({ t: Date.now(), v: total });
       while (samples.length && samples[0].t < Date.now() - SPAN) samples.shift();
@@ -62,7 +65,7 @@ export function groupPage(main, group) {
         lag.data.map((l) => [l.topic_name, String(l.partition_id), String(l.current_offset), String(l.log_end_offset), String(l.lag), l.client_id || l.consumer_id || "—"]),
         { id: "lags-table" }));
       const rows = await Promise.all(cons.data.map(async (c) => {
-        const a = await call("GET", g + "/consumers/" + encodeURIComponent(c.consumer_id) + "/assignments").catch(() => ({ data: [] }));
+        const a = await call("GET", g + "/consumers/" + encodeURIComponent(c.consumer_id) + "/assignments", undefined, opts).catch(() => ({ data: [] }));
         return [c.consumer_id, c.client_id, a.data.map((x) => x.topic_name + "/" + x.partition_id).join(", ") || "none"];
       }));
       members.replaceChildren(rows.length ? table("Members", ["Member", "Client", "Assigned partitions"], rows, { id: "members-table" })

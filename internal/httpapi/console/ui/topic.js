@@ -18,11 +18,13 @@ export function topicPage(main, topic) {
 
   // The partitions' offsets are read again every 5 s while the page is open.
   let timer = null, stopped = false;
+  let refreshes = 0;
   async function parts() {
+    const opts = { background: refreshes++ > 0 };
     try {
       const base = await cluster();
-      const t = await call("GET", base + "/topics/" + encodeURIComponent(topic));
-      const os = await offsets(base, topic, t.partitions_count);
+      const t = await call("GET", base + "/topics/" + encodeURIComponent(topic), undefined, opts);
+      const os = await offsets(base, topic, t.partitions_count, opts);
       info.replaceChildren(info.firstChild, table("Partitions of " + topic + " (updated every 5 s)", ["Partition", "Earliest offset", "Latest offset", "Records"],
         os.map((o) => [String(o.p), o.earliest === null ? "hidden" : String(o.earliest), o.latest === null ? "hidden" : String(o.latest),
           o.latest === null ? "hidden (needs show_offsets)" : String(o.latest - o.earliest)]), { id: "partitions-table" }));

@@ -3,10 +3,10 @@ import { h, field, table, toast } from "./dom.js";
 
 // offsets returns a topic's partitions with their earliest and latest
 // offsets (null where the caller may not see offsets).
-export async function offsets(base, topic, count) {
+export async function offsets(base, topic, count, opts) {
   const t = base + "/topics/" + encodeURIComponent(topic) + "/partitions/";
   return Promise.all(Array.from({ length: count }, (_, p) =>
-    call("GET", t + p + "/offset").then((o) => ({ p, earliest: o.earliest_offset, latest: o.latest_offset }),
+    call("GET", t + p + "/offset", undefined, opts).then((o) => ({ p, earliest: o.earliest_offset, latest: o.latest_offset }),
       () => ({ p, earliest: null, latest: null }))));
 }
 
