@@ -45,6 +45,11 @@ type file struct {
 // site holds the embedded files by their path under ui/.
 type site map[string]file
 
+func newFile(body []byte, ctype string) file {
+	sum := sha256.Sum256(body)
+	return file{body: body, ctype: ctype, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
+}
+
 func load() (site, error) {
 	s := site{}
 	err := fs.WalkDir(files, "ui", func(p string, d fs.DirEntry, err error) error {
@@ -55,7 +60,6 @@ func load() (site, error) {
 		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256(b)
 		ct := mime.TypeByExtension(path.Ext(p))
 		if path.Ext(p) == ".js" { // some systems' mime tables say text/plain
 			ct = "text/javascript; charset=utf-8"
@@ -63,7 +67,7 @@ func load() (site, error) {
 		if ct == "" {
 			ct = "application/octet-stream"
 		}
-		s[strings.TrimPrefix(p, "ui/")] = file{body: b, ctype: ct, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
+		s[strings.TrimPrefix(p, "ui/")] = newFile(b, ct)
 		return nil
 	})
 	if err != nil {
@@ -112,8 +116,7 @@ func Register(rr *httpapi.Router, o Options) {
 	if err != nil {
 		panic(err)
 	}
-	sum := sha256.Sum256(b)
-	s[gatewayFile] = file{body: b, ctype: "application/json", etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
+	s[gatewayFile] = newFile(b, "application/json")
 	rr.Add(httpapi.Route{Method: "GET", Pattern: "/ui", Name: "console.root", Public: true,
 		Summary: "The web console: redirects to /ui/.",
 		Handler: func(w http.ResponseWriter, r *http.Request) error {
