@@ -340,7 +340,7 @@ func TestConsole(t *testing.T) {
 		if n := console.Size(); n > 200<<10 {
 			t.Errorf("the console's files take %d bytes, want at most 200 KiB", n)
 		}
-		if r := do(t, "GET", g.URL+"/ui/gateway.json", ""); r.status != http.StatusOK || string(r.body) != `{"sign_in":true}` {
+		if r := do(t, "GET", g.URL+"/ui/gateway.json", ""); r.status != http.StatusOK || string(r.body) != `{"sign_in":true,"audit_topic":"_kgate_audit"}` {
 			t.Errorf("GET /ui/gateway.json: %d %s", r.status, r.body)
 		}
 		if r := do(t, "GET", g.URL+"/ui/nothing.js", ""); r.status != http.StatusNotFound {
@@ -567,8 +567,18 @@ func TestConsole(t *testing.T) {
 	admin.waitText("#apikeys-table", "sensor fleet")
 	admin.do(chromedp.Click(chromedp.CSS("#apikeys-table button:not(.danger)")))
 	admin.waitText("#apikey-usage-table", "this month")
+	// The audit trail: the tenant's failed sign-in and refused topic
+	// creation from before, then the key's revocation as it happens.
+	admin.waitText("#audit-status", "Live")
+	admin.wait("the tenant's failed sign-in in the audit table", `[...document.querySelectorAll("#audit-rows tr")].some(r => /login_failure\tcustomer1/.test(r.innerText))`)
+	admin.wait("the tenant's refused topic creation", `[...document.querySelectorAll("#audit-rows tr")].some(r => /denied\tcustomer1\t.*create_topic\tother/.test(r.innerText))`)
 	admin.do(chromedp.Click(chromedp.CSS("#apikeys-table button.danger")))
 	admin.waitText("#apikeys-table", "revoked by admin")
+	admin.wait("the key's revocation in the audit table", fmt.Sprintf(`[...document.querySelectorAll("#audit-rows tr")].some(r => /revoke\tadmin\t/.test(r.innerText) && r.innerText.includes(%q))`, keyID))
+	admin.do(chromedp.SendKeys(chromedp.CSS("#audit-filter"), "login_failure"))
+	if rows := eval[int](admin, `[...document.querySelectorAll("#audit-rows tr")].filter(r => !r.hidden).length`); rows != 1 {
+		t.Errorf("filtering the audit by login_failure shows %d rows", rows)
+	}
 	eventually(t, "the revoked API key refused", func() bool {
 		return produceV2(t, g, "customer1", "X-API-Key", key).status == http.StatusUnauthorized
 	})

@@ -74,7 +74,11 @@ func (a api) handler() (http.Handler, []httpapi.Route, error) {
 	admin.Register(rr, admin.Deps{Auth: a.auth, Usage: a.limits.usage, LimitsFor: a.limits.limitsFor, PlanLimits: a.limits.PlanLimits,
 		Nodes: a.members.Nodes})
 	if cfg.HTTP.Console {
-		console.Register(rr, console.Options{SignIn: cfg.Auth.Users != ""})
+		co := console.Options{SignIn: cfg.Auth.Users != ""}
+		if !cfg.OpenMode() {
+			co.AuditTopic = cfg.Auth.Audit.Topic
+		}
+		console.Register(rr, co)
 	}
 	// Documents every route, including any registered after it.
 	openapi.Register(rr)

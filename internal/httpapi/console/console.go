@@ -96,6 +96,9 @@ type Options struct {
 	// configured); without it the pages call the API anonymously (open
 	// development mode).
 	SignIn bool
+	// AuditTopic is the topic of the audit trail, which administrators
+	// read live on the admin page ("" in open mode: there is none).
+	AuditTopic string
 }
 
 // gatewayFile is the one generated file: what the pages need to know
@@ -112,7 +115,10 @@ func Register(rr *httpapi.Router, o Options) {
 	if err != nil { // the files are compiled in: a programming error
 		panic(err)
 	}
-	b, err := json.Marshal(map[string]bool{"sign_in": o.SignIn})
+	b, err := json.Marshal(struct {
+		SignIn     bool   `json:"sign_in"`
+		AuditTopic string `json:"audit_topic,omitempty"`
+	}{o.SignIn, o.AuditTopic})
 	if err != nil {
 		panic(err)
 	}

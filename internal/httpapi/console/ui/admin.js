@@ -1,4 +1,4 @@
-import { call, why } from "./api.js";
+import { call, cluster, gateway, streamSocket, why } from "./api.js";
 import { h, table, fmtBytes, toast } from "./dom.js";
 import { barChart } from "./chart.js";
 
@@ -14,7 +14,9 @@ export function adminPage(main) {
   const keys = sec("apikeys", "API keys", "admin (revoking: revoke)");
   const tokens = sec("tokens", "Tokens", "revoke");
   const users = sec("users", "Users and what they may do", "admin");
-  main.append(h("h1", {}, "Administration"), nodes, usage, users, keys, tokens);
+  const audit = sec("audit", "Audit trail, live (the last hour, then as it happens)", "admin");
+  main.append(h("h1", {}, "Administration"), nodes, usage, users, keys, tokens, audit);
+  const stopAudit = auditTail(audit);
 
   const refused = (el, e, what) => el.append(h("p", { class: "refused" }, why(e, what)));
 
@@ -129,5 +131,56 @@ export function adminPage(main) {
       toast(why(e, "Revoking " + what));
     }
   }
-  return null;
+  return stopAudit;
+}
+
+// auditTail reads the audit topic over the push stream (from an hour
+// ago) into a table, newest first, with a filter.
+function auditTail(sec) {
+  const status = h("p", { id: "audit-status", role: "status" }, "Connecting…");
+  const filter = h("input", { id: "audit-filter", type: "search", autocomplete: "off" });
+  const body = h("tbody", { id: "audit-rows" });
+  sec.append(h("div", { class: "field" }, h("label", { for: "audit-filter" }, "Filter (any column)"), filter), status,
+    h("table", { id: "audit-table" }, h("caption", {}, "Audit records, newest first (at most 300)"),
+      h("thead", {}, h("tr", {}, ["Time", "Event", "Principal", "Method", "Address", "Route", "Action", "Resource", "Target", "Reason", "Count"].map((t) => h("th", { scope: "col" }, t)))), body));
+  const show = (tr) => { tr.hidden = !!filter.value && !tr.dataset.text.includes(filter.value.toLowerCase()); };
+  filter.addEventListener("input", () => { for (const tr of body.rows) show(tr); });
+  let ws = null, stopped = false, credit = 0;
+  (async () => {
+    const topic = (await gateway()).audit_topic;
+    if (!topic) { status.textContent = "No audit topic: in open development mode the audit trail goes to the log only."; return; }
+    try {
+      await call("GET", (await cluster()) + "/topics/" + encodeURIComponent(topic));
+    } catch (e) {
+      status.textContent = e.status === 404 ? "No audit record has been written yet." : why(e, "Reading the audit trail");
+      status.className = "refused";
+      return;
+    }
+    if (stopped) return;
+    ws = await streamSocket(topic, new URLSearchParams({ format: "string", timestamp: String(Date.now() - 3600 * 1000) }));
+    if (stopped) { ws.close(1000); return; }
+    const grant = () => { if (credit < 250) { ws.send(JSON.stringify({ credit: 500 - credit })); credit = 500; } };
+    ws.onopen = () => { status.textContent = "Live."; grant(); };
+    ws.onmessage = (ev) => {
+      const m = JSON.parse(ev.data);
+      if (m.type === "end") { status.textContent = "Stream closed by the gateway: " + m.message + " (" + m.reason + ")"; return; }
+      if (m.type !== "record" && m.type !== "error") return;
+      credit--;
+      grant();
+      if (m.type !== "record") return;
+      // Keys are principal names, not JSON: the stream reads strings and
+      // the page parses the values.
+      let a = {};
+      try { a = JSON.parse(m.record.value) || {}; } catch { a = { reason: String(m.record.value) }; }
+      const cells = [a.time ? new Date(a.time).toLocaleString() : "", a.event, a.principal, a.auth_method, a.client_ip, a.route, a.action, a.resource,
+        [a.target, a.jti].filter(Boolean).join(" "), a.reason, a.count ? String(a.count) : ""].map((c) => c || "");
+      const tr = h("tr", {}, cells.map((c) => h("td", {}, c)));
+      tr.dataset.text = cells.join(" ").toLowerCase();
+      show(tr);
+      body.prepend(tr);
+      while (body.rows.length > 300) body.lastChild.remove();
+    };
+    ws.onclose = (ev) => { if (!status.textContent.startsWith("Stream closed")) status.textContent = "Stream closed (" + ev.code + ")."; };
+  })();
+  return () => { stopped = true; if (ws) { ws.onclose = null; ws.close(1000); } };
 }

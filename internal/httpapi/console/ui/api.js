@@ -78,6 +78,19 @@ export async function call(method, path, body, opts = {}) {
   return data;
 }
 
+let info = null;
+// gateway returns what the gateway says about itself before sign-in
+// (GET /ui/gateway.json): {sign_in, audit_topic}.
+export async function gateway() {
+  if (!info) {
+    try {
+      const r = await fetch("gateway.json", { cache: "no-store", credentials: "omit" });
+      info = await r.json();
+    } catch { info = { sign_in: true }; }
+  }
+  return info;
+}
+
 let clusterID = null;
 // cluster returns the v3 path prefix of the cluster.
 export async function cluster() {

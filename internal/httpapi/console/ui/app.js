@@ -2,7 +2,7 @@
 // #/groups, #/groups/NAME, #/admin) over pages that each render into
 // <main> and return a function that stops what they started (timers,
 // streams).
-import { session, logout, whenSignedOut, openSession } from "./api.js";
+import { session, logout, whenSignedOut, openSession, gateway } from "./api.js";
 import { h } from "./dom.js";
 import { loginPage } from "./login.js";
 import { topicsPage } from "./topics.js";
@@ -68,10 +68,5 @@ window.addEventListener("hashchange", render);
 
 // Without a users file (open development mode) there is no one to sign
 // in as: the pages call the API anonymously.
-let signIn = true;
-try {
-  const r = await fetch("gateway.json", { cache: "no-store", credentials: "omit" });
-  signIn = (await r.json()).sign_in !== false;
-} catch { /* assume sign-in */ }
-if (!signIn && !session()) openSession();
+if ((await gateway()).sign_in === false && !session()) openSession();
 render();
