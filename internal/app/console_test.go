@@ -616,7 +616,8 @@ func TestConsole(t *testing.T) {
 
 // TestConsoleOpenMode: without users and permissions files (the README's
 // quick start) there is no sign-in: the console calls the API
-// anonymously, lists topics and tails one.
+// anonymously, lists topics and tails one; the page's own EventSource
+// reads the same stream.
 func TestConsoleOpenMode(t *testing.T) {
 	b := browser(t)
 	g := testutil.StartGateway(t, nil)
@@ -635,6 +636,19 @@ func TestConsoleOpenMode(t *testing.T) {
 	tb.wait("the new record in the tail", tailHas("second"))
 	if rows := tb.rows(); len(rows) != 1 {
 		t.Errorf("the tail from latest shows %q", rows)
+	}
+	// The browser's own EventSource reads the push stream too (it cannot
+	// send credentials, so only where anonymous callers may fetch).
+	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	defer cancel()
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`new Promise((resolve, reject) => {
+		const es = new EventSource("../v3/clusters/`+g.Config.Broker.ClusterID+`/topics/devices/records/stream?from=earliest&format=string");
+		const seen = [];
+		es.onmessage = (ev) => { seen.push(JSON.parse(ev.data).value); if (seen.length === 2) { es.close(); resolve(seen.join(",") + " " + ev.lastEventId.length); } };
+		es.onerror = () => { es.close(); reject(new Error("EventSource failed")); };
+	})`, chromedp.EvalAwaitPromise))
+	if err != nil || !strings.HasPrefix(got, "first,second ") || strings.HasSuffix(got, " 0") {
+		t.Errorf("EventSource read %q (%v), want first,second with an event id", got, err)
 	}
 	tb.checkSecrets()
 }
