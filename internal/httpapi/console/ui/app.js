@@ -25,12 +25,14 @@ const routes = [
 function render() {
   if (stop) { stop(); stop = null; }
   const s = session();
-  document.getElementById("nav").hidden = !s;
+  const expired = s && s.expires && s.expires < Date.now();
+  document.getElementById("nav").hidden = !s || expired;
   document.getElementById("logout").hidden = !s || !s.token;
   document.getElementById("who").textContent = s ? "Signed in as " + s.user : "";
   main.replaceChildren();
   document.getElementById("toast").textContent = "";
   if (!s || (s.expires && s.expires < Date.now())) {
+    if (s) notice = "Your session expired. Sign in again.";
     logout();
     stop = loginPage(main, notice, () => {
       notice = "";
