@@ -316,7 +316,8 @@ func (tb *tab) checkSecrets(tokens ...string) {
 func TestConsole(t *testing.T) {
 	b := browser(t)
 	g := secureGateway(t, func(c *config.Config) {
-		appendFile(t, c.Auth.Permissions, "customer1:\n  consume: [mygroup]\n")
+		appendFile(t, c.Auth.Permissions, "customer1:\n  consume: [mygroup]\n  fetch: [customer1.dlq]\n"+
+			"  show_topic: [customer1.dlq]\n  show_offsets: [customer1.dlq]\n")
 	})
 	su := pushTopic(t, g, "customer1", 2)
 	// Two old records on partition 0, an hour apart, an hour ago and more.
@@ -481,6 +482,28 @@ func TestConsole(t *testing.T) {
 	tenant.do(chromedp.SetValue(chromedp.CSS("#tail-from"), "offsets"), chromedp.SendKeys(chromedp.CSS("#tail-offsets"), "0:0"),
 		chromedp.Click(chromedp.CSS("#tail-start")))
 	tenant.wait("records from offset 0", tailHas("old-0", "old-1"))
+	// A dead letter (as kgate handle writes them) replayed from its
+	// topic's tail to its origin topic and partition.
+	dlq := pushTopic(t, g, "customer1.dlq", 1)
+	if err := dlq.ProduceSync(t.Context(), &kgo.Record{Topic: "customer1.dlq", Key: []byte("dk"), Value: []byte("dead-1"),
+		Headers: []kgo.RecordHeader{{Key: "x", Value: []byte("y")}, {Key: "kgate-dlq-origin-topic", Value: []byte("customer1")},
+			{Key: "kgate-dlq-origin-partition", Value: []byte("1")}, {Key: "kgate-dlq-reason", Value: []byte("handler failed")}}}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	tenant.do(chromedp.Navigate(g.URL + "/ui/#/topics/customer1.dlq"))
+	tenant.waitText("#tail-status", "Live")
+	tenant.do(chromedp.SetValue(chromedp.CSS("#tail-from"), "earliest"), chromedp.Click(chromedp.CSS("#tail-start")))
+	tenant.wait("the dead letter", tailHas("dead-1", "kgate-dlq-reason=handler failed"))
+	tenant.do(chromedp.Click(chromedp.CSS("#tail-rows button.replay")))
+	tenant.waitText("#tail-rows", "Replayed to customer1, partition 1 at offset")
+	note := eval[string](tenant, `document.querySelector("#tail-rows .replayed").innerText`)
+	m = regexp.MustCompile(`partition (\d+) at offset (\d+)`).FindStringSubmatch(note)
+	if m == nil {
+		t.Fatalf("replay note %q", note)
+	}
+	readBack(t, g, m[1], m[2], "dk|dead-1|x=y,kgate-replayed-from=customer1.dlq/0/0,kgate-replays=1")
+	tenant.shot("dead-letters")
+
 	tok := tenant.token()
 	tenant.checkSecrets(tok)
 

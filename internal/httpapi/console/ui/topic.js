@@ -1,4 +1,4 @@
-import { call, cluster, streamSocket, why } from "./api.js";
+import { call, cluster, streamSocket, why, ApiError } from "./api.js";
 import { h, field, table, toast } from "./dom.js";
 import { offsets } from "./topics.js";
 
@@ -86,7 +86,7 @@ function tailSection(topic) {
 
   // While paused, records already granted (at most CREDIT) wait in held;
   // no more credit is granted, so the gateway reads no further.
-  let ws = null, paused = false, credit = 0, received = 0, held = [];
+  let ws = null, paused = false, credit = 0, received = 0, held = [], streamFormat = "string";
   // gen counts starts and stops: a socket that opens after a newer start
   // or a stop (the page was left while connecting) is closed at once.
   let gen = 0;
@@ -110,7 +110,10 @@ function tailSection(topic) {
     if (m.type === "record") {
       const r = m.record;
       const hdrs = (r.headers || []).map((x) => x.name + "=" + decode64(x.value)).join(" ");
-      cells = [String(r.partition), String(r.offset), new Date(r.timestamp).toLocaleString(), show(r.key), show(r.value), hdrs];
+      const dead = (r.headers || []).some((x) => x.name === "kgate-dlq-origin-topic");
+      const note = h("span", { class: "replayed", role: "status" });
+      cells = [String(r.partition), String(r.offset), new Date(r.timestamp).toLocaleString(), show(r.key), show(r.value),
+        dead ? h("span", {}, hdrs, " ", h("button", { type: "button", class: "replay", onclick: (ev) => replay(topic, r, streamFormat, ev.currentTarget, note) }, "Replay"), " ", note) : hdrs];
       text = (show(r.key) + "\n" + show(r.value) + "\n" + hdrs).toLowerCase();
     } else {
       const e = m.error;
@@ -136,7 +139,8 @@ function tailSection(topic) {
     body.replaceChildren();
     paused = false; credit = 0; received = 0; held = [];
     pause.textContent = "Pause";
-    const q = new URLSearchParams({ format: format.value });
+    streamFormat = format.value;
+    const q = new URLSearchParams({ format: streamFormat });
     if (from.value === "latest" || from.value === "earliest") q.set("from", from.value);
     else if (from.value === "offsets") {
       const v = offs.querySelector("input").value.trim();
@@ -203,6 +207,49 @@ function tailSection(topic) {
   // Tail from the latest records at once: the page is for watching.
   start();
   return { el, stop };
+}
+
+const b64 = (str) => btoa(String.fromCharCode(...new TextEncoder().encode(str)));
+
+// replay sends a dead letter (a record with kgate's kgate-dlq-* headers,
+// written by kgate handle) back to its origin topic as kgate dlq replay
+// does: same key, value and headers without the kgate-dlq-* ones, plus
+// kgate-replayed-from and an incremented kgate-replays, to its origin
+// partition when the topic still has it. It needs produce on the origin
+// topic; it does not move the replay group of kgate dlq replay.
+async function replay(dlq, r, format, btn, note) {
+  const get = (n) => { const x = (r.headers || []).find((y) => y.name === n); return x ? decode64(x.value) : undefined; };
+  const target = get("kgate-dlq-origin-topic");
+  const type = { binary: "BINARY", json: "JSON", string: "STRING" }[format];
+  const rec = {};
+  if (r.key !== null && r.key !== undefined) rec.key = { type, data: r.key };
+  if (r.value !== null && r.value !== undefined) rec.value = { type, data: r.value };
+  let replays = 0;
+  rec.headers = [];
+  for (const x of r.headers || []) {
+    if (x.name.startsWith("kgate-dlq-") || x.name === "kgate-replayed-from") continue;
+    if (x.name === "kgate-replays") { replays = Number(decode64(x.value)) || 0; continue; }
+    rec.headers.push({ name: x.name, value: x.value });
+  }
+  rec.headers.push({ name: "kgate-replayed-from", value: b64(dlq + "/" + r.partition + "/" + r.offset) },
+    { name: "kgate-replays", value: b64(String(replays + 1)) });
+  const p = Number(get("kgate-dlq-origin-partition"));
+  btn.disabled = true;
+  const path = (await cluster()) + "/topics/" + encodeURIComponent(target) + "/records";
+  try {
+    let res;
+    try {
+      res = await call("POST", path, Number.isInteger(p) ? { ...rec, partition_id: p } : rec);
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 404 && Number.isInteger(p))) throw e;
+      res = await call("POST", path, rec); // the origin partition is gone
+    }
+    if (res.error_code && res.error_code !== 200) throw new Error(res.message);
+    note.textContent = "Replayed to " + target + ", partition " + res.partition_id + " at offset " + res.offset + ".";
+  } catch (e) {
+    note.textContent = why(e, "Replaying to " + target);
+    btn.disabled = false;
+  }
 }
 
 function produceSection(topic) {
