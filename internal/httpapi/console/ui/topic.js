@@ -174,7 +174,7 @@ function tailSection(topic) {
           return;
         }
         addRow(m);
-        status.textContent = "Live: " + received + " records.";
+        status.textContent = "Live: " + received + (received === 1 ? " record." : " records.");
         grant();
       } else if (m.type === "end") {
         ended = true;
@@ -201,7 +201,7 @@ function tailSection(topic) {
       for (const m of held) addRow(m);
       held = [];
     }
-    status.textContent = paused ? "Paused: 0 waiting; the gateway holds newer records until you resume." : "Live: " + received + " records.";
+    status.textContent = paused ? "Paused: 0 waiting; the gateway holds newer records until you resume." : "Live: " + received + (received === 1 ? " record." : " records.");
     grant();
   });
   // Tail from the latest records at once: the page is for watching.
