@@ -523,6 +523,17 @@ func TestConsole(t *testing.T) {
 	admin.do(chromedp.Navigate(g.URL + "/ui/"))
 	admin.login("admin")
 
+	// Where allowed, topics are created and deleted from the list.
+	admin.waitText("#topics-table", "customer1")
+	admin.do(chromedp.SendKeys(chromedp.CSS("#new-topic"), "console-made"), chromedp.SetValue(chromedp.CSS("#new-partitions"), "3"),
+		chromedp.Click(chromedp.CSS("#create-topic button")))
+	admin.waitText("#topics-table", "console-made\t3\t")
+	del := chromedp.CSS(`#topics-table button[data-topic="console-made"]`)
+	admin.do(chromedp.Click(del))
+	admin.waitText("#topics-table", "Really delete console-made?")
+	admin.do(chromedp.Click(del))
+	admin.wait("the topic gone", `!document.querySelector("#topics-table").innerText.includes("console-made")`)
+
 	// A group's lag drops as a consumer catches up.
 	const group = "customer1-readers"
 	adm := kadm.NewClient(su)
