@@ -305,14 +305,18 @@ func (tb *tab) checkSecrets(tokens ...string) {
 }
 
 // TestConsole drives the console in Debian's Chromium against a secured
-// gateway on the embedded broker: a tenant signs in, sees its topic,
-// watches records arrive in the live tail (over the WebSocket push
-// stream), pauses, searches, jumps to an offset and a time, produces
-// from the form (read back with kcat), and is refused the admin page
-// with the reason; an administrator in another tab sees a group's lag
-// drop as a consumer catches up, the replicas and usage, and signs out;
-// an operator there is told why the admin-only sections are hidden and
-// revokes the tenant's tokens, which closes the tenant's stream.
+// gateway on the embedded broker: a tenant signs in by keyboard, sees its
+// topic, watches records arrive in the live tail (over the WebSocket push
+// stream), pauses, searches, jumps to an offset and a time, produces from
+// the form (read back with kcat), replays a dead letter, and is refused
+// the groups and admin pages with the reasons; an administrator in
+// another tab creates and deletes a topic, sees a group's lag drop as a
+// consumer catches up, the replicas, usage, users and their permissions
+// explained, revokes an API key and sees it in the live audit trail, and
+// signs out; an operator there is told why the admin-only sections are
+// hidden and revokes the tenant's tokens, which closes the tenant's
+// stream. No token or password reaches the DOM or a URL, and nothing
+// breaks the Content-Security-Policy.
 func TestConsole(t *testing.T) {
 	b := browser(t)
 	g := secureGateway(t, func(c *config.Config) {
