@@ -16,6 +16,7 @@ import (
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/httpapi/admin"
+	"github.com/kgate/kgate/internal/httpapi/console"
 	"github.com/kgate/kgate/internal/httpapi/guard"
 	"github.com/kgate/kgate/internal/httpapi/kastlex"
 	"github.com/kgate/kgate/internal/httpapi/openapi"
@@ -72,6 +73,13 @@ func (a api) handler() (http.Handler, []httpapi.Route, error) {
 	}
 	admin.Register(rr, admin.Deps{Auth: a.auth, Usage: a.limits.usage, LimitsFor: a.limits.limitsFor, PlanLimits: a.limits.PlanLimits,
 		Nodes: a.members.Nodes})
+	if cfg.HTTP.Console {
+		co := console.Options{SignIn: cfg.Auth.Users != ""}
+		if !cfg.OpenMode() {
+			co.AuditTopic = cfg.Auth.Audit.Topic
+		}
+		console.Register(rr, co)
+	}
 	// Documents every route, including any registered after it.
 	openapi.Register(rr)
 

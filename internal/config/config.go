@@ -112,6 +112,10 @@ type HTTP struct {
 	MaxConcurrentRequests int      `yaml:"max_concurrent_requests" env:"KGATE_HTTP_MAX_CONCURRENT_REQUESTS"`
 	MaxQueuedRequests     int      `yaml:"max_queued_requests" env:"KGATE_HTTP_MAX_QUEUED_REQUESTS"`
 	QueueTimeout          Duration `yaml:"queue_timeout" env:"KGATE_HTTP_QUEUE_TIMEOUT"`
+	// Console serves the built-in web console at /ui/: static files
+	// embedded in the binary that call the API with the signed-in user's
+	// token, so they reveal nothing the API does not.
+	Console bool `yaml:"console" env:"KGATE_HTTP_CONSOLE"`
 }
 
 // Cluster configures how kgate serve replicas in front of one Kafka
@@ -363,6 +367,7 @@ func Default() Config {
 			MaxConcurrentRequests:  1024,
 			MaxQueuedRequests:      1024,
 			QueueTimeout:           Duration(250 * time.Millisecond),
+			Console:                true,
 		},
 		Cluster: Cluster{
 			NodesTopic:        "_kgate_nodes",
