@@ -195,7 +195,13 @@ func (t *NodeTrust) verify(r *http.Request) (*Principal, error) {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
-	if !hmac.Equal(got, t.mac(node, at, r.Method, r.URL.RequestURI(), enc, body)) {
+	// The request line as received: what the sender's client wrote from
+	// the URI it signed.
+	uri := r.RequestURI
+	if uri == "" {
+		uri = r.URL.RequestURI()
+	}
+	if !hmac.Equal(got, t.mac(node, at, r.Method, uri, enc, body)) {
 		return nil, fail("a wrong node-to-node signature")
 	}
 	ms, err := strconv.ParseInt(at, 10, 64)

@@ -67,7 +67,8 @@ func TestNodeTrust(t *testing.T) {
 		}
 	}
 	refused("another body", func(r *httptestRequest) { r.Body = io.NopCloser(strings.NewReader(`{"offsets":[1]}`)) }, s)
-	refused("another path", func(r *httptestRequest) { r.URL.Path = "/consumers/g/instances/j/offsets" }, s)
+	refused("another path", func(r *httptestRequest) { r.RequestURI = "/consumers/g/instances/j/offsets?x=1" }, s)
+	refused("another query", func(r *httptestRequest) { r.RequestURI = "/consumers/g/instances/i/offsets?x=2" }, s)
 	refused("another method", func(r *httptestRequest) { r.Method = "DELETE" }, s)
 	refused("another principal", func(r *httptestRequest) {
 		r.Header.Set(HeaderNodePrincipal, encodePrincipal(&Principal{Name: "admin", Method: MethodBasic}))
