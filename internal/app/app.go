@@ -231,7 +231,7 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 			return info, err
 		}
 		svc.TrustNodes(trust)
-		fwd = cluster.NewForwarder(trust, logger)
+		fwd = cluster.NewForwarder(trust, m.ConsumerForwarded, logger)
 		if !open {
 			if dir, err = instances.OpenDirectory(ctx, kc, cfg.Cluster.ConsumersTopic, logger); err != nil {
 				return info, err

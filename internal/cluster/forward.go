@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/kgate/kgate/internal/auth"
 	"github.com/kgate/kgate/internal/httpapi"
 )
@@ -23,10 +25,13 @@ type Forwarder struct {
 	trust  *auth.NodeTrust
 	client *http.Client
 	logger *slog.Logger
+	// answered and unreachable count forwards (nil: not counted).
+	answered, unreachable prometheus.Counter
 }
 
-// NewForwarder returns a forwarder signing with trust.
-func NewForwarder(trust *auth.NodeTrust, logger *slog.Logger) *Forwarder {
+// NewForwarder returns a forwarder signing with trust; counts, if not
+// nil, counts forwards by outcome ("answered", "unreachable").
+func NewForwarder(trust *auth.NodeTrust, counts *prometheus.CounterVec, logger *slog.Logger) *Forwarder {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -42,8 +47,18 @@ func NewForwarder(trust *auth.NodeTrust, logger *slog.Logger) *Forwarder {
 	// No client timeout: a records read is a long poll that the
 	// request's own context (the edge's write deadline, the client
 	// leaving) bounds.
-	return &Forwarder{trust: trust, client: &http.Client{Transport: tr,
+	f := &Forwarder{trust: trust, client: &http.Client{Transport: tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}, logger: logger}
+	if counts != nil {
+		f.answered, f.unreachable = counts.WithLabelValues("answered"), counts.WithLabelValues("unreachable")
+	}
+	return f
+}
+
+func inc(c prometheus.Counter) {
+	if c != nil {
+		c.Inc()
+	}
 }
 
 // Close releases idle connections.
@@ -89,11 +104,13 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, base string,
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
+		inc(f.unreachable)
 		f.logger.Warn("forwarding to the replica holding a consumer instance", "url", base, "request_id", httpapi.RequestID(ctx), "err", err)
 		w.Header().Set("Retry-After", "1")
 		return httpapi.ErrMoving.Msg("The replica holding this consumer instance did not answer; retry shortly.").Wrap(err)
 	}
 	defer resp.Body.Close()
+	inc(f.answered)
 	h := w.Header()
 	for k, vs := range resp.Header {
 		if !skipResponse[k] {

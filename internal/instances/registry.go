@@ -579,6 +579,9 @@ func (r *Registry) adopt(ctx context.Context, def Definition, owner Owner) (*Ins
 		}
 		return nil, err
 	}
+	if r.o.Metrics != nil {
+		r.o.Metrics.ConsumerRecreated.Inc()
+	}
 	r.logger.Info("consumer instance created again on this replica: the replica holding it is gone",
 		"group", def.Group, "instance", def.Name, "node", def.Node, "principal", def.Owner)
 	return in, nil
