@@ -13,6 +13,12 @@
 // resolved here, against the cluster's topic list and the owner's
 // rights, never by handing the caller's expression to the Kafka client.
 //
+// With a Directory (directory.go), the replicas share the instances'
+// definitions through a compacted topic: a replica that does not hold an
+// instance learns which one does (the caller forwards the request
+// there), and creates it again from its definition, at the group's
+// committed offsets, when that replica is gone.
+//
 // The package knows nothing of HTTP: it returns the domain errors of
 // errors.go, which the API maps onto its wire.
 package instances
