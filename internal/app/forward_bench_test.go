@@ -17,8 +17,9 @@ import (
 )
 
 // replicaPair starts two gateways on A's embedded broker sharing a node
-// secret, the sample users without their limits, and perms.
-func replicaPair(tb testing.TB, perms string) (a, b *testutil.Gateway) {
+// secret, the sample users without their limits, and perms; mutate, if
+// set, changes both configurations.
+func replicaPair(tb testing.TB, perms string, mutate func(*config.Config)) (a, b *testutil.Gateway) {
 	tb.Helper()
 	dir := tb.TempDir()
 	src, err := os.ReadFile(filepath.Join("testdata", "users.yml"))
@@ -38,6 +39,9 @@ func replicaPair(tb testing.TB, perms string) (a, b *testutil.Gateway) {
 	a = testutil.StartGateway(tb, func(c *config.Config) {
 		c.Auth.Users, c.Auth.Permissions, c.Cluster.SecretFile = users, permsFile, secret
 		c.Kafka.SASL = sasl
+		if mutate != nil {
+			mutate(c)
+		}
 	})
 	cfgB := testutil.GatewayConfig(tb)
 	cfgB.Brokers = []string{a.Info.BrokerAddr}
@@ -45,6 +49,9 @@ func replicaPair(tb testing.TB, perms string) (a, b *testutil.Gateway) {
 	cfgB.AutoCreateTopics = &autoCreate
 	cfgB.Auth.Users, cfgB.Auth.Permissions, cfgB.Cluster.SecretFile = users, permsFile, secret
 	cfgB.Kafka.SASL = sasl
+	if mutate != nil {
+		mutate(&cfgB)
+	}
 	b = testutil.StartGatewayConfig(tb, cfgB)
 	deadline := time.Now().Add(10 * time.Second)
 	for len(nodeIDs(tb, a)) != 2 || len(nodeIDs(tb, b)) != 2 {
@@ -67,7 +74,7 @@ func replicaPair(tb testing.TB, perms string) (a, b *testutil.Gateway) {
 //
 //	go test -run '^$' -bench ForwardedRead -benchtime 20x ./internal/app/
 func BenchmarkForwardedRead(b *testing.B) {
-	a, other := replicaPair(b, "customer1:\n  produce: [bench-fwd]\n  fetch: [bench-fwd]\n  consume: [bench-*]\nadmin:\n  admin: true\n")
+	a, other := replicaPair(b, "customer1:\n  produce: [bench-fwd]\n  fetch: [bench-fwd]\n  consume: [bench-*]\nadmin:\n  admin: true\n", nil)
 	const records = 5000
 	value := strings.Repeat("x", 100)
 	for done := 0; done < records; done += 500 {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/testutil"
 )
 
@@ -17,7 +18,7 @@ import (
 // offsets; a delete through A removes it everywhere.
 func TestForwardedConsumerInstance(t *testing.T) {
 	a, b := replicaPair(t, "customer1:\n  produce: [c1-events]\n  fetch: [c1-events]\n  consume: [customer1-*]\n"+
-		"customer2:\n  fetch: [c1-events]\n  consume: [customer1-*, customer2-*]\nadmin:\n  admin: true\n")
+		"customer2:\n  fetch: [c1-events]\n  consume: [customer1-*, customer2-*]\nadmin:\n  admin: true\n", nil)
 	produce := func(g *testutil.Gateway, from, to int) {
 		t.Helper()
 		var recs []string
@@ -132,5 +133,38 @@ func TestForwardedConsumerInstance(t *testing.T) {
 	}
 	if r := ctl(a, "customer1", "GET", base+"/assignments", ""); r.status != 404 {
 		t.Errorf("after delete: %d %s", r.status, r.body)
+	}
+}
+
+// TestForwardedInstanceExpires: an instance that expires on the replica
+// holding it is gone on every replica: the other one answers 404 and
+// does not create it again.
+func TestForwardedInstanceExpires(t *testing.T) {
+	a, b := replicaPair(t, "customer1:\n  fetch: [c1-events]\n  consume: [customer1-*]\nadmin:\n  admin: true\n",
+		func(c *config.Config) { c.Consumers.InstanceTimeout = config.Duration(time.Second) })
+	r := do(t, "POST", b.URL+"/consumers/customer1-x", `{"name":"e1"}`, "Content-Type", mtV2, "Authorization", basic("customer1"))
+	if r.status != 200 {
+		t.Fatalf("create on B: %d %s", r.status, r.body)
+	}
+	path := "/consumers/customer1-x/instances/e1/subscription"
+	if r := do(t, "GET", a.URL+path, "", "Authorization", basic("customer1")); r.status != 200 || r.header.Get("Kgate-Instance-Node") == r.header.Get("Kgate-Node") {
+		t.Fatalf("through A: %d %s, holder %q", r.status, r.body, r.header.Get("Kgate-Instance-Node"))
+	}
+	// B expires it (nobody uses it); only B's metrics are asked meanwhile.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		m := do(t, "GET", b.URL+"/metrics", "", "Authorization", basic("admin"))
+		if strings.Contains(string(m.body), "\nkgate_consumer_instances 0\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("B did not expire the instance")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, g := range []*testutil.Gateway{a, b, a} {
+		if r := do(t, "GET", g.URL+path, "", "Authorization", basic("customer1")); r.status != 404 || r.errorCode() != 40403 {
+			t.Errorf("after expiry: %d %s, want 404 40403", r.status, r.body)
+		}
 	}
 }

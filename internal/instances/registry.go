@@ -98,6 +98,10 @@ type Registry struct {
 	// orphans are the definitions whose replica is gone, since when this
 	// one saw them so; only the Run goroutine touches it.
 	orphans map[key]time.Time
+	// started is when this registry began: a definition naming this
+	// replica written since is one it dropped (deleted, expired), not
+	// one a previous run of this replica left behind.
+	started time.Time
 
 	// topicsMu guards the cluster's topic names, for patterns.
 	topicsMu sync.Mutex
@@ -120,7 +124,7 @@ func New(o Options) *Registry {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	r := &Registry{
-		o: o, logger: logger, byKey: map[key]*Instance{}, orphans: map[key]time.Time{},
+		o: o, logger: logger, byKey: map[key]*Instance{}, orphans: map[key]time.Time{}, started: time.Now(),
 		instances: ratelimit.NewSlots("consumer instances", o.Config.MaxInstances),
 		polls:     ratelimit.NewSlots("records reads in progress", o.Config.MaxInstances),
 	}
@@ -542,6 +546,10 @@ func (r *Registry) locate(group, name string, owner Owner) (Definition, error) {
 	}
 	def, ok := r.o.Directory.Lookup(group, name)
 	if !ok || def.Owner != owner.name() {
+		return Definition{}, ErrNotFound
+	}
+	if def.Node == r.o.Node && def.Updated.After(r.started) {
+		// Dropped here a moment ago (its tombstone is on its way).
 		return Definition{}, ErrNotFound
 	}
 	if def.Node != r.o.Node && r.o.NodeURL != nil {
