@@ -35,6 +35,7 @@ type scaleOut struct {
 	nodes    map[string]*proc // by node id (their Kgate-Node answer header)
 	secret   string
 	brokers  string
+	produced map[int]bool // every value acknowledged
 }
 
 const scaleTopic = "alice-events"
@@ -75,7 +76,7 @@ func startScaleOut(t *testing.T) *scaleOut {
 		}
 	}
 	lbAddr := freePort(t)
-	s := &scaleOut{lb: "http://" + lbAddr, nodes: map[string]*proc{}, secret: secret, brokers: b.Addr()}
+	s := &scaleOut{lb: "http://" + lbAddr, nodes: map[string]*proc{}, secret: secret, brokers: b.Addr(), produced: map[int]bool{}}
 	env := []string{"KGATE_USERS=" + users, "KGATE_PERMISSIONS=" + perms, "KGATE_CLUSTER_SECRET_FILE=" + secretFile,
 		"KGATE_CLUSTER_HEARTBEAT_INTERVAL=300ms", "KGATE_CLUSTER_NODE_TIMEOUT=2s", "KGATE_CONSUMERS_SESSION_TIMEOUT=6s"}
 	var wg sync.WaitGroup
@@ -258,6 +259,26 @@ func (s *scaleOut) produce(t *testing.T, from, to int) {
 	if a.status != 200 || bytes.Contains(a.body, []byte(`"error_code":4`)) || bytes.Contains(a.body, []byte(`"error_code":5`)) {
 		t.Fatalf("produce: %d %s", a.status, a.body)
 	}
+	for i := from; i < to; i++ {
+		s.produced[i] = true
+	}
+}
+
+// killOwner kill -9s the replica holding f's instance (as its last
+// answer said) and returns its id.
+func (s *scaleOut) killOwner(t *testing.T, f *flow) string {
+	t.Helper()
+	owner := f.holders[len(f.holders)-1]
+	victim := s.nodes[owner]
+	if victim == nil || victim.cmd.ProcessState != nil {
+		t.Fatalf("the instance's holder %q is not a running replica", owner)
+	}
+	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-victim.done
+	t.Logf("killed replica %s, which held the instance", owner)
+	return owner
 }
 
 type consumed struct {
@@ -398,7 +419,7 @@ func TestScaleOut(t *testing.T) {
 	s := startScaleOut(t)
 	s.produce(t, 0, 30)
 
-	t.Run("assign-seek", func(t *testing.T) {
+	t.Run("assign-seek-kill-owner", func(t *testing.T) {
 		f := s.create(t, "alice-assign", "a1")
 		f.do("POST", "/assignments", v2, `{"partitions":[{"topic":"`+scaleTopic+`","partition":0},{"topic":"`+scaleTopic+`","partition":1},{"topic":"`+scaleTopic+`","partition":2}]}`, 204)
 		got := f.readUntil(30)
@@ -422,6 +443,31 @@ func TestScaleOut(t *testing.T) {
 			t.Errorf("committed offsets: %s, want partition 1 at 10", a.body)
 		}
 		f.spread(0)
+		// Seek partition 0 back to 5 and read from there without
+		// committing: that position lives only in the instance.
+		f.do("POST", "/positions", v2, `{"offsets":[{"topic":"`+scaleTopic+`","partition":0,"offset":5}]}`, 204)
+		if r := f.readUntil(1); r[0].Partition != 0 || r[0].Offset != 5 {
+			t.Errorf("after the second seek, read %+v first, want partition 0 offset 5", r[0])
+		}
+		owner := s.killOwner(t, f)
+		s.produce(t, 100, 106) // two records on each partition, offsets 10 and 11
+		after := f.readUntil(6)
+		if h := f.holders[len(f.holders)-1]; h == owner || h == "" {
+			t.Errorf("after the crash the instance is held by %q", h)
+		}
+		// The instance, created again, resumes at the committed offsets
+		// (10 on each partition), not at the lost seek position.
+		var vals []int
+		for _, r := range after {
+			vals = append(vals, r.Value)
+			if r.Offset < 10 {
+				t.Errorf("after the crash read %+v: before the committed offset 10", r)
+			}
+		}
+		slices.Sort(vals)
+		if !slices.Equal(vals, []int{100, 101, 102, 103, 104, 105}) {
+			t.Errorf("after the crash read values %v, want 100 to 105", vals)
+		}
 		f.do("DELETE", "", v2, "", 204)
 		for range 3 {
 			if a := call(t, "GET", f.base+"/assignments", "alice", "", ""); a.status != 404 {
@@ -448,13 +494,7 @@ func TestScaleOut(t *testing.T) {
 			committed[r.Partition] = max(committed[r.Partition], r.Offset+1)
 		}
 
-		owner := f.holders[len(f.holders)-1]
-		victim := s.nodes[owner]
-		if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		<-victim.done
-		t.Logf("killed replica %s, which held the instance", owner)
+		owner := s.killOwner(t, f)
 
 		// Records produced after the crash are acknowledged by the
 		// surviving replicas, and none is lost.
@@ -462,9 +502,9 @@ func TestScaleOut(t *testing.T) {
 		var after []consumed
 		deadline := time.Now().Add(45 * time.Second)
 		seen := map[int]bool{}
-		for len(seen) < 45 {
+		for len(seen) < len(s.produced) {
 			if time.Now().After(deadline) {
-				t.Fatalf("after the owner's crash, read %d distinct records of 45 in 45s", len(seen))
+				t.Fatalf("after the owner's crash, read %d distinct records of the %d acknowledged in 45s", len(seen), len(s.produced))
 			}
 			for _, r := range f.read() {
 				after = append(after, r)
