@@ -412,9 +412,12 @@ func values(recs []consumed) []int {
 }
 
 // TestScaleOut runs v2 consumer flows through haproxy in round-robin in
-// front of three replicas: subscribe and assign/seek flows whose
-// requests land on different replicas, the owner's kill -9 in the middle
-// of a flow, and forged node-to-node requests.
+// front of three replicas: an assign/seek flow and a subscribe flow
+// whose requests land on different replicas (Kgate-Node) while one holds
+// the instance (Kgate-Instance-Node), each with a kill -9 of the holder
+// in the middle, after which the flow goes on from the committed offsets
+// and reads every acknowledged record; then forged node-to-node
+// requests.
 func TestScaleOut(t *testing.T) {
 	s := startScaleOut(t)
 	s.produce(t, 0, 30)
