@@ -81,9 +81,9 @@ type Instance struct {
 	cl       *kgo.Client
 	mode     mode
 	topics   []string       // subscribe mode: the topics named
-	pattern  *regexp.Regexp // subscribe mode: or a pattern (as sent), and
-	patSrc   string
-	matched  []string // the topics it matches now (sorted)
+	pattern  *regexp.Regexp // subscribe mode: or a pattern,
+	patSrc   string         // as the client sent it, and
+	matched  []string       // the topics it matches now (sorted)
 	assigned map[Partition]kgo.Offset
 	paused   map[string]bool // topics paused on cl: forbidden now, or idle
 	idle     bool            // fetching paused: nobody reads
@@ -427,7 +427,8 @@ func (in *Instance) baseOpts() []kgo.Opt {
 // Subscribe joins the group for topics, or for the topics pattern (a
 // regular expression that must match a whole topic name) matches now
 // and later, among those the owner may fetch at each moment. Each named
-// topic must be one the owner may fetch (else its *auth.Denial).
+// topic must be one the owner may fetch (else its *auth.Denial). The
+// subscription is recorded for the other replicas (Options.Directory).
 func (in *Instance) Subscribe(ctx context.Context, topics []string, pattern string) error {
 	if err := in.subscribe(ctx, topics, pattern); err != nil {
 		return err
@@ -539,7 +540,7 @@ func (in *Instance) onLost(ctx context.Context, cl *kgo.Client, m map[string][]i
 	in.buffer = slices.DeleteFunc(in.buffer, func(r *kgo.Record) bool { return lost[Partition{r.Topic, r.Partition}] })
 }
 
-// Unsubscribe leaves the group.
+// Unsubscribe leaves the group, and records that for the other replicas.
 func (in *Instance) Unsubscribe(ctx context.Context) error {
 	if err := in.unsubscribe(); err != nil {
 		return err
@@ -578,7 +579,8 @@ func (in *Instance) Subscription() []string {
 // Assign consumes exactly parts, outside group management but committing
 // to the instance's group, starting at each partition's committed offset
 // or else at auto.offset.reset. Each topic must be one the owner may
-// fetch (else its *auth.Denial).
+// fetch (else its *auth.Denial). The assignment is recorded for the
+// other replicas (Options.Directory).
 func (in *Instance) Assign(ctx context.Context, parts []Partition) error {
 	if err := in.assign(ctx, parts); err != nil {
 		return err
