@@ -283,6 +283,11 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 		return info, err
 	}
 	g.add("membership", members.Run, nil)
+	if cfg.Cluster.SecretFile == "" && !open {
+		g.add("replicas without a secret", func(ctx context.Context) error {
+			return warnUnshared(ctx, members, cfg.Cluster.NodeTimeout.D(), logger)
+		}, nil)
+	}
 
 	if cfg.SchemaRegistryOn() {
 		if registry, err = schemareg.Open(ctx, kc, schemareg.Options{Topic: cfg.SchemaRegistry.Topic, Logger: logger}); err != nil {
@@ -312,4 +317,24 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 	info.HTTPAddr, info.HTTPSAddr, info.Routes = srv.http.Addr(), srv.httpsAddr(), routes
 	info.SchemaRegistryAddr = srv.registryAddr()
 	return info, nil
+}
+
+// warnUnshared says once, when a second replica appears, that without
+// cluster.secret_file the replicas do not share v2 consumer instances.
+func warnUnshared(ctx context.Context, members *cluster.Membership, every time.Duration, logger *slog.Logger) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if n := len(members.Nodes()); n > 1 {
+			logger.Warn("several replicas without cluster.secret_file: each serves only the v2 consumer instances it created "+
+				"(others answer 40403), so a load balancer in front of them needs sticky sessions for v2 consumers", "replicas", n)
+			<-ctx.Done()
+			return nil
+		}
+	}
 }
