@@ -212,3 +212,16 @@ func (m *Membership) Nodes() []Node {
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
+
+// URL returns the internal URL of the live replica id (ok false when it
+// is not one).
+func (m *Membership) URL(id string) (string, bool) {
+	now := m.o.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, ok := m.nodes[id]
+	if !ok || n.URL == "" || now.Sub(n.Heartbeat) > m.o.Timeout {
+		return "", false
+	}
+	return n.URL, true
+}
