@@ -255,10 +255,14 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 		// It follows the topic until the HTTP servers have drained.
 		g.add("schema registry", registry.Run, nil)
 	}
+	schemas, err := schemaFormats(cfg, registry, logger)
+	if err != nil {
+		return info, err
+	}
 
 	draining := make(chan struct{})
 	h, routes, err := api{cfg: cfg, kc: kc, sasl: creds.Mechanism != "", consumers: consumers, auth: svc, limits: lim,
-		admission: adm, members: members, metrics: m, registry: registry, audit: au, draining: draining, logger: logger}.handler()
+		admission: adm, members: members, metrics: m, registry: registry, schemas: schemas, audit: au, draining: draining, logger: logger}.handler()
 	if err != nil {
 		return info, err
 	}
@@ -275,4 +279,32 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 	info.HTTPAddr, info.HTTPSAddr, info.Routes = srv.http.Addr(), srv.httpsAddr(), routes
 	info.SchemaRegistryAddr = srv.registryAddr()
 	return info, nil
+}
+
+// schemaFormats returns what the REST formats resolve schemas with:
+// kgate's own registry, the external one schema_registry.url names, or
+// nil (schema formats answer 42206).
+func schemaFormats(cfg config.Config, own *schemareg.Registry, logger *slog.Logger) (*schemareg.Formats, error) {
+	c := cfg.SchemaRegistry
+	if own != nil {
+		return own.Formats(), nil
+	}
+	if c.URL == "" {
+		return nil, nil
+	}
+	pw, err := config.ReadSecret(c.Password, c.PasswordFile)
+	if err != nil {
+		return nil, fmt.Errorf("schema_registry.password_file: %w", err)
+	}
+	tok, err := config.ReadSecret(c.Token, c.TokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("schema_registry.token_file: %w", err)
+	}
+	remote, err := schemareg.NewRemote(schemareg.RemoteOptions{URL: c.URL, Username: c.Username, Password: pw.Reveal(),
+		Token: tok.Reveal(), CAFile: c.CAFile, Logger: logger.With("component", "schema_registry")})
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("using an external schema registry", "url", c.URL, "basic_auth", c.Username != "", "bearer", tok != "")
+	return remote.Formats(), nil
 }

@@ -40,8 +40,11 @@ type api struct {
 	admission *httpapi.Admission
 	members   *cluster.Membership
 	metrics   *metrics.Metrics
-	// registry is the schema registry; nil when it is off.
+	// registry is kgate's own schema registry; nil when it is off.
 	registry *schemareg.Registry
+	// schemas gives the REST formats their schemas: kgate's registry or
+	// an external one (schema_registry.url); nil when there is neither.
+	schemas *schemareg.Formats
 	audit    *audit.Log
 	// draining is closed when the HTTP servers start shutting down:
 	// streaming responses end themselves instead of holding the drain.
@@ -56,14 +59,14 @@ func (a api) handler() (http.Handler, []httpapi.Route, error) {
 	rr := httpapi.NewRouter()
 	ops.Register(rr, ops.Deps{Ping: kc.Ping, Metrics: m.Handler(), MetricsOpen: cfg.Metrics.Open, Detail: a.readyDetail})
 	v2.Register(rr, v2.Deps{Kafka: kc, Instances: a.consumers, MaxWait: cfg.MaxWait(), Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
-		MaxRecords: cfg.HTTP.MaxRecordsPerRequest, Schemas: a.registry, Audit: a.audit})
+		MaxRecords: cfg.HTTP.MaxRecordsPerRequest, Schemas: a.schemas, Audit: a.audit})
 	v3.Register(rr, v3.Deps{Kafka: kc, Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
 		MaxRecordBytes: int64(cfg.HTTP.MaxBodyBytes),
 		ReadTimeout:    cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(), Draining: a.draining,
 		Visible:       a.topicVisible,
 		RecordTimeout: cfg.HTTP.RecordTimeout.D(), StreamMaxDuration: cfg.HTTP.StreamMaxDuration.D(),
 		MaxStreams: cfg.HTTP.MaxStreams, MaxStreamsPerPrincipal: cfg.HTTP.MaxStreamsPerPrincipal,
-		Schemas: a.registry, Audit: a.audit,
+		Schemas: a.schemas, Audit: a.audit,
 		StreamHeartbeat: cfg.HTTP.StreamHeartbeat.D(), AllowedOrigins: cfg.HTTP.AllowedOrigins})
 	kastlex.Register(rr, kastlex.Deps{Kafka: kc, Metrics: m, Logger: logger, MaxFetchBytes: int64(cfg.Consumers.MaxBytes),
 		SecurityProtocol: securityProtocol(cfg.Kafka.TLS, a.sasl), Visible: a.topicVisible})

@@ -86,6 +86,7 @@ func (c *Config) Validate() error {
 		}
 		CheckHostPort(&ps, "broker_listen", c.BrokerListen)
 	}
+	validateSchemaRegistryURL(&ps, &c.SchemaRegistry)
 	if c.SchemaRegistryOn() {
 		if c.SchemaRegistry.Listen != "" {
 			CheckHostPort(&ps, "schema_registry.listen", c.SchemaRegistry.Listen)
@@ -369,4 +370,65 @@ func (c Cluster) validate(ps *Problems) {
 	if c.NodeTimeout < 2*c.HeartbeatInterval {
 		ps.Add("cluster.node_timeout", "must be at least twice cluster.heartbeat_interval (%s), got %s", c.HeartbeatInterval.D(), c.NodeTimeout.D())
 	}
+}
+
+// validateSchemaRegistryURL checks an external registry's URL and
+// credentials. The URL may carry a path (Apicurio serves Confluent's API
+// under /apis/ccompat/v7) but no credentials, query or fragment: a
+// secret in a URL ends up in logs.
+func validateSchemaRegistryURL(ps *Problems, sr *SchemaRegistry) {
+	if sr.URL == "" {
+		for key, set := range map[string]bool{"username": sr.Username != "", "password": sr.Password != "",
+			"password_file": sr.PasswordFile != "", "token": sr.Token != "", "token_file": sr.TokenFile != "", "ca_file": sr.CAFile != ""} {
+			if set {
+				ps.Add("schema_registry."+key, "is only used with schema_registry.url (an external registry)")
+			}
+		}
+		return
+	}
+	u, err := url.Parse(sr.URL)
+	switch {
+	case err != nil, u.Scheme != "http" && u.Scheme != "https", u.Host == "", u.Opaque != "":
+		// The text is not echoed: a malformed URL may hold a password.
+		ps.Add("schema_registry.url", "must be an absolute http(s) URL such as https://registry.example.com:8081")
+	case u.User != nil:
+		ps.Add("schema_registry.url", "must not hold credentials: set schema_registry.username and password (or password_file), or token (or token_file)")
+	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		ps.Add("schema_registry.url", "must not have a query or fragment, got %q", u.Scheme+"://"+u.Host+u.Path)
+	default:
+		CheckHostPort(ps, "schema_registry.url", hostPort(u))
+	}
+	if sr.Enabled != nil && *sr.Enabled {
+		ps.Add("schema_registry.enabled", "cannot be true with schema_registry.url: kgate either serves its own registry or uses an external one")
+	}
+	basic := sr.Username != "" || sr.Password != "" || sr.PasswordFile != ""
+	bearer := sr.Token != "" || sr.TokenFile != ""
+	switch {
+	case basic && bearer:
+		ps.Add("schema_registry.token", "cannot be set with schema_registry.username and password: choose Basic or bearer")
+	case basic && sr.Username == "":
+		ps.Add("schema_registry.username", "is required with schema_registry.password or password_file")
+	case basic && sr.Password == "" && sr.PasswordFile == "":
+		ps.Add("schema_registry.password", "is required with schema_registry.username (or password_file)")
+	}
+	if sr.Password != "" && sr.PasswordFile != "" {
+		ps.Add("schema_registry.password_file", "cannot be set with schema_registry.password")
+	}
+	if sr.Token != "" && sr.TokenFile != "" {
+		ps.Add("schema_registry.token_file", "cannot be set with schema_registry.token")
+	}
+	fileReadable(ps, "schema_registry.password_file", sr.PasswordFile)
+	fileReadable(ps, "schema_registry.token_file", sr.TokenFile)
+	fileReadable(ps, "schema_registry.ca_file", sr.CAFile)
+}
+
+// hostPort is u's host with the scheme's default port when it has none.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	if u.Scheme == "https" {
+		return net.JoinHostPort(u.Hostname(), "443")
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
 }

@@ -251,7 +251,7 @@ func (r *Registry) Compatibility(subject string, version int, reg Registration) 
 // when it breaks the subject's compatibility level. The same schema gets
 // the same id in every subject.
 func (r *Registry) Register(ctx context.Context, subject string, reg Registration) (Schema, bool, error) {
-	s, err := r.register(ctx, subject, reg)
+	s, err := r.registerVersion(ctx, subject, reg)
 	if err != nil {
 		return Schema{}, false, err
 	}
@@ -263,7 +263,7 @@ type registered struct {
 	created bool
 }
 
-func (r *Registry) register(ctx context.Context, subject string, reg Registration) (registered, error) {
+func (r *Registry) registerVersion(ctx context.Context, subject string, reg Registration) (registered, error) {
 	p, err := r.prepare(reg)
 	if err != nil {
 		return registered{}, err

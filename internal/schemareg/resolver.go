@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/kgate/kgate/internal/record"
 )
@@ -20,7 +21,7 @@ import (
 // registered for the audit trail. A Resolver serves one request; it is
 // safe for concurrent use.
 type Resolver struct {
-	reg   *Registry
+	src   lookup
 	ctx   context.Context
 	topic string
 	allow func(write bool, subject string) bool
@@ -29,12 +30,6 @@ type Resolver struct {
 	keyID, valueID int
 	created        []Schema
 	cache          map[refKey]record.Format
-}
-
-// NewResolver returns a resolver for a request producing to topic. allow
-// says whether the caller may register under (write) or read a subject.
-func (r *Registry) NewResolver(ctx context.Context, topic string, allow func(write bool, subject string) bool) *Resolver {
-	return &Resolver{reg: r, ctx: ctx, topic: topic, allow: allow}
 }
 
 // Created returns the versions the request registered (for the audit
@@ -58,6 +53,16 @@ func invalid(format string, args ...any) *record.Error {
 
 func undecodable(format string, args ...any) *record.Error {
 	return &record.Error{Kind: record.KindUndecodable, Problem: fmt.Sprintf(format, args...)}
+}
+
+// unavailable is the record error of a registry that could not answer;
+// the cause (which may name the registry's address) is logged by the
+// caller's error path, not shown.
+func unavailable(err error) error {
+	if errors.Is(err, ErrUnavailable) {
+		return &record.Error{Kind: record.KindUnavailable, Problem: "could not be resolved: the schema registry did not answer"}
+	}
+	return nil
 }
 
 // schemaTypeOf is the schema type of an embedded format.
@@ -169,8 +174,11 @@ func (res *Resolver) resolve(ref record.SchemaRef) (record.Format, error) {
 		if !res.allow(true, subject) {
 			return nil, invalid("cannot be registered: not authorized to write subject %q", subject)
 		}
-		s, created, err := res.reg.Register(res.ctx, subject, Registration{Schema: *ref.Schema, Type: string(typ)})
+		s, created, err := res.src.register(res.ctx, subject, Registration{Schema: *ref.Schema, Type: string(typ)})
 		if err != nil {
+			if u := unavailable(err); u != nil {
+				return nil, u
+			}
 			var e *Error
 			if errors.As(err, &e) {
 				return nil, invalid("schema refused by the schema registry (error_code %d): %s", e.Code, e.Message)
@@ -185,7 +193,10 @@ func (res *Resolver) resolve(ref record.SchemaRef) (record.Format, error) {
 		}
 	case ref.ID != nil:
 		id = *ref.ID
-		usages, err := res.reg.Usages(id, true)
+		usages, err := res.src.usages(res.ctx, id)
+		if u := unavailable(err); u != nil {
+			return nil, u
+		}
 		visible := false
 		for _, u := range usages {
 			if res.allow(false, u.Subject) {
@@ -205,7 +216,10 @@ func (res *Resolver) resolve(ref record.SchemaRef) (record.Format, error) {
 		var s Schema
 		err := fmt.Errorf("subject %q may not be read", subject)
 		if res.allow(false, subject) {
-			s, err = res.reg.Version(subject, version, false)
+			s, err = res.src.version(res.ctx, subject, version)
+		}
+		if u := unavailable(err); u != nil {
+			return nil, u
 		}
 		if err != nil {
 			if !named {
@@ -216,41 +230,30 @@ func (res *Resolver) resolve(ref record.SchemaRef) (record.Format, error) {
 		}
 		id = s.ID
 	}
-	if typ == "" {
-		s, err := res.reg.ByID(id)
-		if err != nil {
-			return nil, invalid("names schema id %d, which does not exist", id)
-		}
-		typ = s.Type
+	st, p, err := parsedOfType(res.ctx, res.src, id, typ)
+	if u := unavailable(err); u != nil {
+		return nil, u
 	}
-	return res.reg.wireFormat(id, typ)
-}
-
-// parsedByID returns the parsed schema of an id of type typ.
-func (r *Registry) parsedByID(id int, typ SchemaType) (Parsed, error) {
-	r.mu.RLock()
-	s := r.ids[id]
-	var p Parsed
-	var err error
-	if s != nil {
-		p, err = r.parsedOf(s)
-	}
-	r.mu.RUnlock()
-	switch {
-	case s == nil:
-		return nil, fmt.Errorf("schema id %d does not exist", id)
-	case s.Type != typ:
-		return nil, fmt.Errorf("schema id %d is a %s schema, not a %s one", id, s.Type, typ)
-	}
-	return p, err
-}
-
-func (r *Registry) wireFormat(id int, typ SchemaType) (record.Format, error) {
-	p, err := r.parsedByID(id, typ)
 	if err != nil {
 		return nil, invalid("names %v", err)
 	}
-	return wireFormat{id: id, typ: typ, parsed: p, reg: r}, nil
+	return wireFormat{id: id, typ: st, parsed: p, src: res.src}, nil
+}
+
+// parsedOfType returns the type and parsed schema of an id, which must
+// be of type typ ("": any).
+func parsedOfType(ctx context.Context, src lookup, id int, typ SchemaType) (SchemaType, Parsed, error) {
+	st, p, err := src.schemaByID(ctx, id)
+	var e *Error
+	switch {
+	case errors.As(err, &e) && e.Code == CodeSchemaNotFound:
+		return "", nil, fmt.Errorf("schema id %d, which does not exist", id)
+	case err != nil:
+		return "", nil, err
+	case typ != "" && st != typ:
+		return "", nil, fmt.Errorf("schema id %d, a %s schema, not a %s one", id, st, typ)
+	}
+	return st, p, nil
 }
 
 // wireFormat is an embedded format for one schema: Confluent's wire
@@ -262,7 +265,7 @@ type wireFormat struct {
 	id     int
 	typ    SchemaType
 	parsed Parsed
-	reg    *Registry
+	src    lookup
 }
 
 func formatName(t SchemaType) record.Name {
@@ -308,28 +311,17 @@ func (f wireFormat) Decode(dst []byte, v record.Value) ([]byte, error) {
 }
 
 // Encode shows stored bytes in the format (whatever their schema id).
-func (f wireFormat) Encode(dst, b []byte) ([]byte, error) { return f.reg.showWire(dst, b, f.typ) }
+func (f wireFormat) Encode(dst, b []byte) ([]byte, error) { return showWire(f.src, dst, b, f.typ) }
 
 // MaxDecodedLen is an estimate: the Avro binary of a JSON value is
 // usually shorter than its text (a float written "1" takes 4 bytes, but
 // the arena grows past an estimate safely).
 func (wireFormat) MaxDecodedLen(v record.Value) int { return len(v.Raw) + 5 }
 
-// ReaderFormat is the embedded format of consumers of a schema type
-// (record.Avro or record.JSONSchema): stored bytes in Confluent's wire
-// format are shown as JSON with the schema their id names. It decodes
-// nothing (producers resolve a schema per request). ok is false for
-// other formats.
-func (r *Registry) ReaderFormat(n record.Name) (record.Format, bool) {
-	typ, ok := schemaTypeOf(n)
-	if !ok {
-		return nil, false
-	}
-	return reader{r, typ}, true
-}
-
+// reader is the format of consumers of a schema type
+// (Formats.ReaderFormat).
 type reader struct {
-	reg *Registry
+	src lookup
 	typ SchemaType
 }
 
@@ -339,18 +331,28 @@ func (reader) Decode(dst []byte, _ record.Value) ([]byte, error) {
 	return dst, invalid("needs a schema")
 }
 
-func (f reader) Encode(dst, b []byte) ([]byte, error) { return f.reg.showWire(dst, b, f.typ) }
+func (f reader) Encode(dst, b []byte) ([]byte, error) { return showWire(f.src, dst, b, f.typ) }
 
 func (reader) MaxDecodedLen(record.Value) int { return 0 }
 
+// showTimeout bounds an external registry's answer to a consumer's
+// read meeting a schema id not yet cached (a record's Encode has no
+// context of its own).
+const showTimeout = 10 * time.Second
+
 // showWire appends the JSON of b, bytes in Confluent's wire format whose
 // schema is of type typ.
-func (r *Registry) showWire(dst, b []byte, typ SchemaType) ([]byte, error) {
+func showWire(src lookup, dst, b []byte, typ SchemaType) ([]byte, error) {
 	if len(b) < 5 || b[0] != 0 {
 		return dst, undecodable("is not in the Schema Registry wire format (magic byte 0 and a schema id)")
 	}
 	id := int(binary.BigEndian.Uint32(b[1:5]))
-	p, err := r.parsedByID(id, typ)
+	ctx, cancel := context.WithTimeout(context.Background(), showTimeout)
+	_, p, err := parsedOfType(ctx, src, id, typ)
+	cancel()
+	if u := unavailable(err); u != nil {
+		return dst, u
+	}
 	if err != nil {
 		return dst, undecodable("names %v", err)
 	}

@@ -61,7 +61,7 @@ type Deps struct {
 	// Schemas resolves the schema formats of produced records (nil: no
 	// registry, they answer 42206); Audit records the schemas produces
 	// register (nil: none).
-	Schemas *schemareg.Registry
+	Schemas *schemareg.Formats
 	Audit   *audit.Log
 	// StreamHeartbeat is how long a push stream stays silent before it
 	// sends a heartbeat (0: the default).
@@ -114,7 +114,7 @@ type api struct {
 	// principal's share.
 	streams      *ratelimit.Slots
 	perPrincipal int
-	schemas      *schemareg.Registry
+	schemas      *schemareg.Formats
 	audit        *audit.Log
 	// pushSlots bounds open push streams (SSE, WebSocket), with the same
 	// caps, apart from produce streams.

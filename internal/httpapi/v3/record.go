@@ -34,14 +34,17 @@ func infoOf(f record.Name, b []byte) dataInfo {
 
 // recordError maps a codec error onto v3's wire: Confluent's v3 answers
 // 400 "Bad Request: ..." for data it cannot use, 40402 for a negative
-// partition, 42206 without a Schema Registry, and 413 for a record over
-// the cap (the stream ends there).
+// partition, 42206 without a Schema Registry, 500/50001 when the Schema
+// Registry could not answer, and 413 for a record over the cap (the
+// stream ends there).
 func recordError(e *record.Error) *httpapi.Error {
 	switch e.Kind {
 	case record.KindPartition:
 		return httpapi.ErrPartitionNotFound.Msg("Partition not found: %s", e.Message()).Wrap(e)
 	case record.KindNeedsRegistry:
 		return httpapi.ErrNoSchemaRegistry.Msg("Payload error. Schema Registry must be configured when using schemas. %s", e.Message()).Wrap(e)
+	case record.KindUnavailable:
+		return httpapi.ErrSchemaStore.Msg("%s Retry later.", e.Message()).Wrap(e)
 	case record.KindTooLarge:
 		return httpapi.ErrTooLarge.Msg("%s; the stream ends here.", strings.TrimSuffix(e.Message(), ".")).Wrap(e)
 	case record.KindSyntax, record.KindTruncated:
