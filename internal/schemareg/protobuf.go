@@ -2,11 +2,16 @@ package schemareg
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"strings"
 
 	"github.com/bufbuild/protocompile"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
 )
 
 // protoFormat parses .proto schemas with bufbuild/protocompile (references
@@ -47,9 +52,59 @@ func (protoFormat) parse(src Source) (Parsed, error) {
 	}
 	res, err := c.Compile(context.Background(), protoMain)
 	if err != nil {
+		// Confluent's registry also takes a schema as the base64 of a
+		// serialized FileDescriptorProto, which is what some serializers
+		// register (confluent-kafka-python before 2.0).
+		if fd, ok := parseDescriptor(c, src.Schema); ok {
+			return &protoSchema{file: fd, canonical: strings.TrimSpace(src.Schema)}, nil
+		}
 		return nil, err
 	}
 	return &protoSchema{file: res[0], canonical: strings.TrimSpace(src.Schema)}, nil
+}
+
+// parseDescriptor reads text as the base64 of a FileDescriptorProto; its
+// imports are the references (by name) or the well-known types, compiled
+// by c. ok is false when text is not one.
+func parseDescriptor(c protocompile.Compiler, text string) (protoreflect.FileDescriptor, bool) {
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(text))
+	if err != nil || len(b) == 0 {
+		return nil, false
+	}
+	fdp := &descriptorpb.FileDescriptorProto{}
+	if err := proto.Unmarshal(b, fdp); err != nil || fdp.GetName() == "" {
+		return nil, false
+	}
+	deps := new(protoregistry.Files)
+	if len(fdp.GetDependency()) > 0 {
+		res, err := c.Compile(context.Background(), fdp.GetDependency()...)
+		if err != nil {
+			return nil, false
+		}
+		var register func(fd protoreflect.FileDescriptor) error
+		register = func(fd protoreflect.FileDescriptor) error {
+			if _, err := deps.FindFileByPath(fd.Path()); err == nil {
+				return nil
+			}
+			imports := fd.Imports()
+			for i := range imports.Len() {
+				if err := register(imports.Get(i).FileDescriptor); err != nil {
+					return err
+				}
+			}
+			return deps.RegisterFile(fd)
+		}
+		for _, fd := range res {
+			if register(fd) != nil {
+				return nil, false
+			}
+		}
+	}
+	fd, err := protodesc.NewFile(fdp, deps)
+	if err != nil {
+		return nil, false
+	}
+	return fd, true
 }
 
 func (s *protoSchema) Canonical() string  { return s.canonical }
