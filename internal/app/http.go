@@ -45,7 +45,7 @@ type api struct {
 	// schemas gives the REST formats their schemas: kgate's registry or
 	// an external one (schema_registry.url); nil when there is neither.
 	schemas *schemareg.Formats
-	audit    *audit.Log
+	audit   *audit.Log
 	// draining is closed when the HTTP servers start shutting down:
 	// streaming responses end themselves instead of holding the drain.
 	draining <-chan struct{}

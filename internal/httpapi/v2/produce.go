@@ -93,7 +93,7 @@ type producer struct {
 	m          metricsSink
 	maxRecords int
 	schemas    *schemareg.Formats // nil: no registry
-	audit      *audit.Log          // nil: no audit trail
+	audit      *audit.Log         // nil: no audit trail
 }
 
 // auditSchema records a schema a produce registered, as the registry's
