@@ -54,7 +54,38 @@ func (f *Formats) ReaderFormat(n record.Name) (record.Format, bool) {
 // a registration's write.
 
 func (r *Registry) register(ctx context.Context, subject string, reg Registration) (Schema, bool, error) {
+	if s, ok := r.holds(subject, reg); ok {
+		return s, false, nil
+	}
 	return r.Register(ctx, subject, reg)
+}
+
+// holds finds a live version of subject with exactly reg's text and type
+// and no references: a produce that sends its schema with every request
+// registers the same text again and again, and gets its version without
+// parsing the text or catching up with the topic (Register would find
+// the same version). Anything else (another text, references,
+// normalize, a subject not in READWRITE) takes Register's path.
+func (r *Registry) holds(subject string, reg Registration) (Schema, bool) {
+	typ, ok := ParseType(reg.Type)
+	if !ok || reg.Normalize || reg.ID != 0 || reg.Version != 0 || len(reg.References) > 0 {
+		return Schema{}, false
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.mode(subject) != ReadWrite {
+		return Schema{}, false
+	}
+	var found *Schema
+	for _, s := range r.subjects[subject] {
+		if !s.Deleted && s.Type == typ && len(s.References) == 0 && s.Schema == reg.Schema && (found == nil || s.Version > found.Version) {
+			found = s
+		}
+	}
+	if found == nil {
+		return Schema{}, false
+	}
+	return *found, true
 }
 
 func (r *Registry) usages(_ context.Context, id int) ([]SubjectVersion, error) {
