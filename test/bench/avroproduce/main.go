@@ -20,7 +20,9 @@
 // scenario it prints records/s per round and the gateway's CPU per
 // record, and then the ratios (i)/(j) and (s)/(j): the median of the
 // per-round ratios, each round's scenarios run back to back so that
-// load from elsewhere on a shared machine hurts them alike.
+// load from elsewhere on a shared machine hurts them alike, and the same
+// for records per CPU-second of the gateway process, which such load
+// distorts less.
 package main
 
 import (
@@ -71,6 +73,8 @@ type result struct {
 }
 
 func (r result) rate() float64 { return float64(r.records) / r.elapsed.Seconds() }
+
+func (r result) cpuPerRecord() float64 { return r.cpu.Seconds() / float64(max(r.records, 1)) }
 
 func run(d time.Duration, rounds, clients, n int) error {
 	g, err := benchgw.Start()
@@ -150,7 +154,13 @@ func run(d time.Duration, rounds, clients, n int) error {
 			ratios = append(ratios, all[i][round].rate()/all[0][round].rate())
 		}
 		sort.Float64s(ratios)
-		fmt.Printf("ratio %s / (j) json: median %.2f (rounds %.2f-%.2f; target >= 0.7)\n", scenarios[i].name[:3], median(ratios), ratios[0], ratios[len(ratios)-1])
+		var cpu []float64
+		for round := range rounds {
+			cpu = append(cpu, all[0][round].cpuPerRecord()/all[i][round].cpuPerRecord())
+		}
+		sort.Float64s(cpu)
+		fmt.Printf("ratio %s / (j) json: records/s median %.2f (rounds %.2f-%.2f; target >= 0.7); records per gateway CPU-second median %.2f (rounds %.2f-%.2f)\n",
+			scenarios[i].name[:3], median(ratios), ratios[0], ratios[len(ratios)-1], median(cpu), cpu[0], cpu[len(cpu)-1])
 	}
 	return nil
 }
