@@ -3,7 +3,9 @@ package app_test
 import (
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -306,8 +308,9 @@ func TestV3ProduceSchemas(t *testing.T) {
 	}
 	var resp struct {
 		Successes []struct {
-			ID     string `json:"id"`
-			Offset int64  `json:"offset"`
+			ID     string          `json:"id"`
+			Offset int64           `json:"offset"`
+			Value  json.RawMessage `json:"value"`
 		} `json:"successes"`
 		Failures []struct {
 			ID        string `json:"id"`
@@ -323,6 +326,17 @@ func TestV3ProduceSchemas(t *testing.T) {
 	strings1, err := cl.SchemaByVersion(t.Context(), "v3t-strings", -1)
 	if err != nil {
 		t.Fatalf("the schema given in a record was not registered: %v", err)
+	}
+	// The receipts name the subject, schema id and version, as Confluent's.
+	wantInfo := map[string]string{
+		"latest":    fmt.Sprintf(`{"type":"AVRO","subject":"v3t-value","schema_id":%d,"schema_version":1,"size":`, user.ID),
+		"by-id":     fmt.Sprintf(`{"type":"AVRO","subject":"v3t-value","schema_id":%d,"schema_version":1,"size":`, user.ID),
+		"by-schema": fmt.Sprintf(`{"type":"AVRO","subject":"v3t-strings","schema_id":%d,"schema_version":1,"size":`, strings1.ID),
+	}
+	for _, s := range resp.Successes {
+		if !strings.HasPrefix(string(s.Value), wantInfo[s.ID]) {
+			t.Errorf("receipt of %s: value %s, want %s...", s.ID, s.Value, wantInfo[s.ID])
+		}
 	}
 	kc, err := kgo.NewClient(kgo.SeedBrokers(g.Info.BrokerAddr), kgo.ConsumeTopics("v3t"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
@@ -340,5 +354,10 @@ func TestV3ProduceSchemas(t *testing.T) {
 	}
 	if len(ids) != 3 || ids[0] != user.ID || ids[1] != user.ID || ids[2] != strings1.ID {
 		t.Fatalf("stored schema ids %v, want [%d %d %d]", ids, user.ID, user.ID, strings1.ID)
+	}
+	// The streaming endpoint's receipts too.
+	st := do(t, "POST", g.URL+"/v3/clusters/kgate-embedded/topics/v3t/records", `{"value":{"type":"AVRO","data":{"name":"cy"}}}`, "Content-Type", "application/json")
+	if want := fmt.Sprintf(`"value":{"type":"AVRO","subject":"v3t-value","schema_id":%d,"schema_version":1,"size":`, user.ID); st.status != 200 || !strings.Contains(string(st.body), want) {
+		t.Errorf("stream receipt = %d %s, want %s", st.status, st.body, want)
 	}
 }

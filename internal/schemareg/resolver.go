@@ -30,6 +30,35 @@ type Resolver struct {
 	keyID, valueID int
 	created        []Schema
 	cache          map[refKey]record.Format
+	// named are the subject and version each resolved schema id was
+	// found under, for the receipts.
+	named map[namedID]SubjectVersion
+}
+
+type namedID struct {
+	key bool
+	id  int
+}
+
+// Named returns the subject and version under which the request resolved
+// schema id for its keys (key) or values; version is 0 when the id was
+// given without one and the subject holds no version of it.
+func (res *Resolver) Named(key bool, id int) (subject string, version int, ok bool) {
+	res.mu.Lock()
+	defer res.mu.Unlock()
+	sv, ok := res.named[namedID{key, id}]
+	return sv.Subject, sv.Version, ok
+}
+
+func (res *Resolver) name(key bool, id int, subject string, version int) {
+	res.mu.Lock()
+	defer res.mu.Unlock()
+	if res.named == nil {
+		res.named = map[namedID]SubjectVersion{}
+	}
+	if len(res.named) < 64 {
+		res.named[namedID{key, id}] = SubjectVersion{subject, version}
+	}
 }
 
 // Created returns the versions the request registered (for the audit
@@ -165,7 +194,7 @@ func (res *Resolver) resolve(ref record.SchemaRef) (record.Format, error) {
 	if ref.Subject != nil {
 		subject = *ref.Subject
 	}
-	var id int
+	var id, version int
 	switch {
 	case ref.Schema != nil:
 		if typ == "" {
@@ -185,7 +214,7 @@ func (res *Resolver) resolve(ref record.SchemaRef) (record.Format, error) {
 			}
 			return nil, err
 		}
-		id = s.ID
+		id, version = s.ID, s.Version
 		if created {
 			res.mu.Lock()
 			res.created = append(res.created, s)
@@ -201,14 +230,16 @@ func (res *Resolver) resolve(ref record.SchemaRef) (record.Format, error) {
 		for _, u := range usages {
 			if res.allow(false, u.Subject) {
 				visible = true
-				break
+			}
+			if u.Subject == subject && u.Version > version {
+				version = u.Version
 			}
 		}
 		if err != nil || !visible {
 			return nil, invalid("names schema id %d, which does not exist", id)
 		}
 	default:
-		version := Latest
+		version = Latest
 		if ref.Version != nil {
 			version = *ref.Version
 		}
@@ -228,7 +259,7 @@ func (res *Resolver) resolve(ref record.SchemaRef) (record.Format, error) {
 			}
 			return nil, invalid("names subject %q version %d, which does not exist", subject, version)
 		}
-		id = s.ID
+		id, version = s.ID, s.Version
 	}
 	st, p, err := parsedOfType(res.ctx, res.src, id, typ)
 	if u := unavailable(err); u != nil {
@@ -237,6 +268,7 @@ func (res *Resolver) resolve(ref record.SchemaRef) (record.Format, error) {
 	if err != nil {
 		return nil, invalid("names %v", err)
 	}
+	res.name(ref.Key, id, subject, version)
 	return wireFormat{id: id, typ: st, parsed: p, src: res.src}, nil
 }
 
