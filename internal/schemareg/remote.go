@@ -33,9 +33,9 @@ type RemoteOptions struct {
 	Logger  *slog.Logger
 }
 
-// remoteTTL is how long answers that can change (a subject's latest
-// version, the subjects holding an id) are reused. Schemas by id never
-// change and are kept.
+// remoteTTL is how long answers that can change (the version of a
+// subject holding a schema, a subject's latest version, the subjects
+// holding an id) are reused. Schemas by id never change and are kept.
 const remoteTTL = 30 * time.Second
 
 // maxRemoteEntries bounds each cache of answers that are keyed by what
@@ -46,7 +46,7 @@ const maxRemoteEntries = 4096
 // (schema_registry.url) that the REST formats resolve and register
 // schemas with: Remote.Formats is what Registry.Formats is for kgate's
 // own. Parsed schemas are cached by id for good, registrations and
-// version lookups briefly. Its methods are safe for concurrent use.
+// version lookups for remoteTTL. Its methods are safe for concurrent use.
 type Remote struct {
 	cl      *sr.Client
 	timeout time.Duration
@@ -55,7 +55,7 @@ type Remote struct {
 
 	mu       sync.Mutex
 	ids      map[int]remoteSchema
-	regs     map[regKey]Schema
+	regs     map[regKey]expiring[Schema]
 	versions map[versionKey]expiring[Schema]
 	usagesOf map[int]expiring[[]SubjectVersion]
 }
@@ -117,7 +117,7 @@ func NewRemote(o RemoteOptions) (*Remote, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the schema registry client: %w", err)
 	}
-	return &Remote{cl: cl, timeout: o.Timeout, logger: logger, ids: map[int]remoteSchema{}, regs: map[regKey]Schema{},
+	return &Remote{cl: cl, timeout: o.Timeout, logger: logger, ids: map[int]remoteSchema{}, regs: map[regKey]expiring[Schema]{},
 		versions: map[versionKey]expiring[Schema]{}, usagesOf: map[int]expiring[[]SubjectVersion]{}}, nil
 }
 
@@ -196,10 +196,10 @@ func (r *Remote) register(ctx context.Context, subject string, reg Registration)
 	}
 	k := regKey{subject, typ, reg.Schema}
 	r.mu.Lock()
-	s, ok := r.regs[k]
+	e, ok := r.regs[k]
 	r.mu.Unlock()
-	if ok {
-		return s, false, nil
+	if ok && e.fresh() {
+		return e.v, false, nil
 	}
 	ctx, cancel := r.ctx(ctx)
 	defer cancel()
@@ -221,12 +221,12 @@ func (r *Remote) register(ctx context.Context, subject string, reg Registration)
 			found = again
 		}
 	}
-	s = Schema{Subject: subject, Version: found.Version, ID: found.ID, Type: typ, References: reg.References, Schema: reg.Schema}
+	s := Schema{Subject: subject, Version: found.Version, ID: found.ID, Type: typ, References: reg.References, Schema: reg.Schema}
 	r.mu.Lock()
 	if len(r.regs) >= maxRemoteEntries {
 		clear(r.regs)
 	}
-	r.regs[k] = s
+	r.regs[k] = expiring[Schema]{s, time.Now()}
 	r.mu.Unlock()
 	return s, created, nil
 }
