@@ -300,7 +300,7 @@ func schemaFormats(cfg config.Config, own *schemareg.Registry, logger *slog.Logg
 	if err != nil {
 		return nil, fmt.Errorf("schema_registry.token_file: %w", err)
 	}
-	remote, err := schemareg.NewRemote(schemareg.RemoteOptions{URL: c.URL, Username: c.Username, Password: pw.Reveal(),
+	remote, err := schemareg.NewRemote(schemareg.RemoteOptions{URL: string(c.URL), Username: c.Username, Password: pw.Reveal(),
 		Token: tok.Reveal(), CAFile: c.CAFile, Logger: logger.With("component", "schema_registry")})
 	if err != nil {
 		return nil, err

@@ -97,7 +97,7 @@ admin:
 		t.Fatal(err)
 	}
 	front, logs := testutil.StartGatewayLogged(t, func(c *config.Config) {
-		c.SchemaRegistry.URL = regURL
+		c.SchemaRegistry.URL = config.URL(regURL)
 		c.SchemaRegistry.Username, c.SchemaRegistry.PasswordFile = "customer1", pwFile
 	})
 	if front.Info.SchemaRegistryAddr != "" {
@@ -187,7 +187,7 @@ admin:
 	// 50001 and writes nothing; the password shows nowhere.
 	const wrong = "not-the-password-4242"
 	bad, badLogs := testutil.StartGatewayLogged(t, func(c *config.Config) {
-		c.SchemaRegistry.URL = regURL
+		c.SchemaRegistry.URL = config.URL(regURL)
 		c.SchemaRegistry.Username, c.SchemaRegistry.Password = "customer1", wrong
 	})
 	r = do(t, "POST", bad.URL+"/topics/ext-bad", byID, "Content-Type", mtAvroV2)

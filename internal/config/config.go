@@ -328,7 +328,7 @@ type SchemaRegistry struct {
 	// (Confluent, Karapace, Redpanda, Apicurio's ccompat API, another
 	// kgate): the REST formats resolve and register schemas there and
 	// kgate serves no registry of its own. Credentials never go in it.
-	URL string `yaml:"url" env:"KGATE_SCHEMA_REGISTRY_URL"`
+	URL URL `yaml:"url" env:"KGATE_SCHEMA_REGISTRY_URL"`
 	// Username and Password (or PasswordFile) authenticate to the
 	// external registry with HTTP Basic; Token (or TokenFile) with a
 	// bearer token instead.

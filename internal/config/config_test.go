@@ -289,3 +289,21 @@ func TestSchemaRegistryURL(t *testing.T) {
 		})
 	}
 }
+
+// TestURLRedacted: a password put in a URL setting never prints.
+func TestURLRedacted(t *testing.T) {
+	for _, u := range []URL{"https://kgate:hunter2@registry.example.com/apis/ccompat/v7", "http://u:hunter2@reg%zz"} {
+		var log bytes.Buffer
+		slog.New(slog.NewTextHandler(&log, nil)).Info("x", "url", u)
+		b, _ := u.MarshalJSON()
+		y, _ := u.MarshalYAML()
+		for _, out := range []string{u.String(), fmt.Sprint(u), log.String(), string(b), fmt.Sprint(y)} {
+			if strings.Contains(out, "hunter2") {
+				t.Errorf("%q shows the password", out)
+			}
+		}
+	}
+	if got := URL("https://registry.example.com:8081").String(); got != "https://registry.example.com:8081" {
+		t.Errorf("a URL without a password shows as %q", got)
+	}
+}

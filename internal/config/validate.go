@@ -386,7 +386,7 @@ func validateSchemaRegistryURL(ps *Problems, sr *SchemaRegistry) {
 		}
 		return
 	}
-	u, err := url.Parse(sr.URL)
+	u, err := url.Parse(string(sr.URL))
 	switch {
 	case err != nil, u.Scheme != "http" && u.Scheme != "https", u.Host == "", u.Opaque != "":
 		// The text is not echoed: a malformed URL may hold a password.
