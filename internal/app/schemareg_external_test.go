@@ -55,10 +55,11 @@ func consumeV2(t testing.TB, g *testutil.Gateway, group, topic, format string, n
 
 // TestSchemaRegistryExternal: a gateway with schema_registry.url serves
 // no registry of its own and resolves the REST formats' schemas with the
-// external registry, here a second kgate whose registry requires Basic
-// authentication: the ids in the records are the second gateway's, the
-// password never shows in logs or answers, and a registry refusing
-// kgate's credentials is a 500 that writes nothing.
+// external registry, here a second kgate whose registry requires
+// authentication (Basic with a password file, or a bearer token from a
+// file): the ids in the records are the second gateway's, credentials
+// never show in logs or answers, and a registry refusing kgate's
+// credentials is a 500 that writes nothing.
 func TestSchemaRegistryExternal(t *testing.T) {
 	t.Parallel()
 	users, _ := secureFiles(t)
@@ -181,6 +182,23 @@ admin:
 	}
 	if v := consumeV2(t, front, "ext-json-g", "ext-json", "jsonschema", 1); v[0] != `{"a":"x"}` {
 		t.Errorf("jsonschema consumed %s", v[0])
+	}
+
+	// A bearer token (kgate's own JWT for customer1, from a file) in
+	// place of Basic.
+	tokFile := filepath.Join(t.TempDir(), "sr-token")
+	tok := login(t, registry.URL, "customer1")
+	if err := os.WriteFile(tokFile, []byte(tok+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	withToken, tokLogs := testutil.StartGatewayLogged(t, func(c *config.Config) {
+		c.SchemaRegistry.URL, c.SchemaRegistry.TokenFile = config.URL(regURL), tokFile
+	})
+	if r := do(t, "POST", withToken.URL+"/topics/ext-users", byID, "Content-Type", mtAvroV2); r.status != 200 || r.json(t)["value_schema_id"] != float64(id) {
+		t.Fatalf("produce by id through a bearer token = %d %s", r.status, r.body)
+	}
+	if strings.Contains(tokLogs.String(), tok) {
+		t.Error("the gateway's log holds its bearer token")
 	}
 
 	// Wrong credentials: the registry refuses kgate, which answers 500
