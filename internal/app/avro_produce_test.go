@@ -361,3 +361,66 @@ func TestV3ProduceSchemas(t *testing.T) {
 		t.Errorf("stream receipt = %d %s, want %s", st.status, st.body, want)
 	}
 }
+
+// TestV3ProduceSubjectNameStrategies: RECORD_NAME and TOPIC_RECORD_NAME
+// take the subject from the schema's record name (Avro full name, JSON
+// Schema title), for a schema given in full or by id; a strategy
+// without a schema, with a subject, or unknown fails alone.
+func TestV3ProduceSubjectNameStrategies(t *testing.T) {
+	t.Parallel()
+	g := testutil.StartGateway(t, nil)
+	cl := srClient(t, "http://"+g.Info.SchemaRegistryAddr)
+	user, err := cl.CreateSchema(t.Context(), "elsewhere", sr.Schema{Schema: avroUserV2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	order := `{"type":"record","name":"Order","namespace":"shop","fields":[{"name":"id","type":"long"}]}`
+	reading := `{"title":"Reading","type":"object","properties":{"c":{"type":"number"}}}`
+	body := `{"entries":[
+		{"id":"record","value":{"type":"AVRO","subject_name_strategy":"RECORD_NAME","schema":` + mustJSONString(order) + `,"data":{"id":5}}},
+		{"id":"topic-record","value":{"type":"JSONSCHEMA","subject_name_strategy":"TOPIC_RECORD_NAME","schema":` + mustJSONString(reading) + `,"data":{"c":1.5}}},
+		{"id":"by-id","value":{"subject_name_strategy":"TOPIC_RECORD_NAME","schema_id":` + strconv.Itoa(user.ID) + `,"data":{"name":"x"}}},
+		{"id":"no-schema","value":{"type":"AVRO","subject_name_strategy":"RECORD_NAME","data":{"id":1}}},
+		{"id":"with-subject","value":{"type":"AVRO","subject_name_strategy":"RECORD_NAME","subject":"s","schema":` + mustJSONString(order) + `,"data":{"id":1}}},
+		{"id":"unknown","value":{"type":"AVRO","subject_name_strategy":"FANCY","schema":` + mustJSONString(order) + `,"data":{"id":1}}},
+		{"id":"untitled","value":{"type":"JSONSCHEMA","subject_name_strategy":"RECORD_NAME","schema":"{\"type\":\"object\"}","data":{}}}
+	]}`
+	r := do(t, "POST", g.URL+"/v3/clusters/kgate-embedded/topics/strat/records:batch", body, "Content-Type", "application/json")
+	var resp struct {
+		Successes []struct {
+			ID    string          `json:"id"`
+			Value json.RawMessage `json:"value"`
+		} `json:"successes"`
+		Failures []struct {
+			ID        string `json:"id"`
+			ErrorCode int    `json:"error_code"`
+		} `json:"failures"`
+	}
+	if err := json.Unmarshal(r.body, &resp); err != nil || r.status != 207 {
+		t.Fatalf("batch = %d %s", r.status, r.body)
+	}
+	subjects := map[string]string{}
+	for _, s := range resp.Successes {
+		var v struct {
+			Subject string `json:"subject"`
+		}
+		_ = json.Unmarshal(s.Value, &v)
+		subjects[s.ID] = v.Subject
+	}
+	want := map[string]string{"record": "shop.Order", "topic-record": "strat-Reading", "by-id": "strat-User"}
+	if fmt.Sprint(subjects) != fmt.Sprint(want) {
+		t.Errorf("subjects %v, want %v (%s)", subjects, want, r.body)
+	}
+	var failed []string
+	for _, f := range resp.Failures {
+		failed = append(failed, f.ID)
+	}
+	if fmt.Sprint(failed) != "[no-schema with-subject unknown untitled]" {
+		t.Errorf("failures %v (%s)", failed, r.body)
+	}
+	for _, s := range []string{"shop.Order", "strat-Reading"} {
+		if _, err := cl.SchemaByVersion(t.Context(), s, -1); err != nil {
+			t.Errorf("subject %s: %v", s, err)
+		}
+	}
+}

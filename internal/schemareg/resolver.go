@@ -184,15 +184,19 @@ func (res *Resolver) resolve(ref record.SchemaRef) (record.Format, error) {
 		}
 		typ = t
 	}
-	if ref.Strategy != nil && *ref.Strategy != "TOPIC_NAME" {
-		return nil, invalid("names subject_name_strategy %s: only TOPIC_NAME is supported", *ref.Strategy)
-	}
 	subject := res.topic + "-value"
 	if ref.Key {
 		subject = res.topic + "-key"
 	}
 	if ref.Subject != nil {
 		subject = *ref.Subject
+	}
+	if ref.Strategy != nil && *ref.Strategy != TopicNameStrategy {
+		s, err := res.strategySubject(ref, typ)
+		if err != nil {
+			return nil, err
+		}
+		subject = s
 	}
 	var id, version int
 	switch {
@@ -270,6 +274,50 @@ func (res *Resolver) resolve(ref record.SchemaRef) (record.Format, error) {
 	}
 	res.name(ref.Key, id, subject, version)
 	return wireFormat{id: id, typ: st, parsed: p, src: res.src}, nil
+}
+
+// strategySubject is the subject of a reference naming RECORD_NAME or
+// TOPIC_RECORD_NAME: derived from the schema given in full, or the one
+// its id names.
+func (res *Resolver) strategySubject(ref record.SchemaRef, typ SchemaType) (string, error) {
+	strategy := *ref.Strategy
+	if strategy != RecordNameStrategy && strategy != TopicRecordNameStrategy {
+		return "", invalid("names subject_name_strategy %s: TOPIC_NAME, RECORD_NAME or TOPIC_RECORD_NAME", strategy)
+	}
+	if ref.Subject != nil {
+		return "", invalid("cannot have both subject and subject_name_strategy %s", strategy)
+	}
+	var p Parsed
+	switch {
+	case ref.Schema != nil:
+		if typ == "" {
+			typ = Avro
+		}
+		parsed, err := Parse(Source{Type: typ, Schema: *ref.Schema})
+		if err != nil {
+			return "", invalid("schema refused by the schema registry (error_code %d): Invalid schema: %s", CodeInvalidSchema, oneLine(err.Error()))
+		}
+		p = parsed
+	case ref.ID != nil:
+		_, parsed, err := parsedOfType(res.ctx, res.src, *ref.ID, typ)
+		if u := unavailable(err); u != nil {
+			return "", u
+		}
+		if err != nil {
+			return "", invalid("names %v", err)
+		}
+		p = parsed
+	default:
+		return "", invalid("names subject_name_strategy %s, which needs a schema or a schema_id to take the record name from", strategy)
+	}
+	subject, err := strategySubject(strategy, res.topic, p)
+	if err != nil {
+		return "", invalid("names subject_name_strategy %s, but %v", strategy, err)
+	}
+	if !ValidSubject(subject) {
+		return "", invalid("names subject_name_strategy %s, whose subject is not a valid subject name", strategy)
+	}
+	return subject, nil
 }
 
 // parsedOfType returns the type and parsed schema of an id, which must
