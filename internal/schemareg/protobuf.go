@@ -32,8 +32,10 @@ type protoFormat struct{}
 const protoMain = "kgate_schema.proto"
 
 type protoSchema struct {
-	file      protoreflect.FileDescriptor
-	canonical string
+	file protoreflect.FileDescriptor
+	// text is the schema as sent (what normalize=true stores too);
+	// canonical identifies it (protoCanonical).
+	text, canonical string
 }
 
 func (protoFormat) parse(src Source) (Parsed, error) {
@@ -56,11 +58,47 @@ func (protoFormat) parse(src Source) (Parsed, error) {
 		// serialized FileDescriptorProto, which is what some serializers
 		// register (confluent-kafka-python before 2.0).
 		if fd, ok := parseDescriptor(c, src.Schema); ok {
-			return &protoSchema{file: fd, canonical: strings.TrimSpace(src.Schema)}, nil
+			return newProtoSchema(fd, src.Schema), nil
 		}
 		return nil, err
 	}
-	return &protoSchema{file: res[0], canonical: strings.TrimSpace(src.Schema)}, nil
+	return newProtoSchema(res[0], src.Schema), nil
+}
+
+func newProtoSchema(fd protoreflect.FileDescriptor, text string) *protoSchema {
+	text = strings.TrimSpace(text)
+	return &protoSchema{file: fd, text: text, canonical: protoCanonical(fd, text)}
+}
+
+// protoCanonical identifies a schema by what it defines rather than how
+// it is written, as Confluent compares Protobuf schemas by their parsed
+// form: the deterministic serialization of its FileDescriptorProto
+// without the file name, source positions and comments. So whitespace,
+// comments and the choice between .proto text and a base64 descriptor do
+// not make another schema; declaration order still does.
+func protoCanonical(fd protoreflect.FileDescriptor, text string) string {
+	fdp := protodesc.ToFileDescriptorProto(fd)
+	fdp.Name, fdp.SourceCodeInfo = nil, nil
+	if fdp.GetSyntax() == "proto2" {
+		fdp.Syntax = nil // "proto2" is also what no syntax means
+	}
+	clearJSONNames(fdp.GetMessageType())
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(fdp)
+	if err != nil {
+		return text
+	}
+	return "descriptor:" + base64.StdEncoding.EncodeToString(b)
+}
+
+// clearJSONNames drops json_name, which compilers fill in and
+// serializers often leave out.
+func clearJSONNames(ms []*descriptorpb.DescriptorProto) {
+	for _, m := range ms {
+		for _, f := range m.GetField() {
+			f.JsonName = nil
+		}
+		clearJSONNames(m.GetNestedType())
+	}
 }
 
 // parseDescriptor reads text as the base64 of a FileDescriptorProto; its
@@ -108,7 +146,7 @@ func parseDescriptor(c protocompile.Compiler, text string) (protoreflect.FileDes
 }
 
 func (s *protoSchema) Canonical() string  { return s.canonical }
-func (s *protoSchema) Normalized() string { return s.canonical }
+func (s *protoSchema) Normalized() string { return s.text }
 
 // CanRead compares writer (Confluent's "original") with s (the "update").
 func (s *protoSchema) CanRead(writer Parsed) []string {

@@ -3,6 +3,7 @@ package schemareg
 import (
 	"encoding/base64"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -75,6 +76,20 @@ func TestProtoDescriptorSchema(t *testing.T) {
 	d, err := Parse(Source{Type: Protobuf, Schema: base64.StdEncoding.EncodeToString(b)})
 	if err != nil {
 		t.Fatalf("descriptor form: %v", err)
+	}
+	if d.Canonical() != p.Canonical() {
+		t.Errorf("the descriptor and text forms identify differently:\n%s\n%s", d.Canonical(), p.Canonical())
+	}
+	spaced, err := Parse(Source{Type: Protobuf, Schema: "// an order\n" + strings.ReplaceAll(text, "; ", ";\n  ")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spaced.Canonical() != p.Canonical() {
+		t.Error("whitespace and comments make another canonical form")
+	}
+	other, _ := Parse(Source{Type: Protobuf, Schema: strings.Replace(text, "string id = 1", "string ident = 1", 1)})
+	if other.Canonical() == p.Canonical() {
+		t.Error("a renamed field keeps the canonical form")
 	}
 	if issues := d.CanRead(p); len(issues) != 0 {
 		t.Fatalf("descriptor form cannot read the text form: %v", issues)

@@ -54,11 +54,11 @@ func (r *Registry) prepare(reg Registration) (*prepared, error) {
 	if err != nil {
 		return nil, &Error{Code: CodeInvalidSchema, Message: fmt.Sprintf("Invalid schema: %s", oneLine(err.Error())), Cause: err}
 	}
-	text := reg.Schema
-	canonical := p.Canonical()
+	// The canonical form identifies the schema either way (for AVRO and
+	// JSON it is the normalized text).
+	text, canonical := reg.Schema, p.Canonical()
 	if reg.Normalize {
 		text = p.Normalized()
-		canonical = p.Normalized()
 	}
 	return &prepared{typ: typ, parsed: p, text: text, fp: fingerprint(typ, canonical, refs), refs: refs}, nil
 }
