@@ -423,13 +423,26 @@ const showTimeout = 10 * time.Second
 // showWire appends the JSON of b, bytes in Confluent's wire format whose
 // schema is of type typ.
 func showWire(src lookup, dst, b []byte, typ SchemaType) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), showTimeout)
+	defer cancel()
+	return showWireCtx(ctx, src, dst, b, typ)
+}
+
+// ShowWire appends the JSON of b, a value in Confluent's wire format
+// with a schema of any type: Avro's JSON encoding, the JSON text, or
+// Protobuf's JSON mapping. Errors are *record.Error: KindUndecodable for
+// bytes that are not in the format or name an unknown id, KindUnavailable
+// when the registry does not answer.
+func (f *Formats) ShowWire(ctx context.Context, dst, b []byte) ([]byte, error) {
+	return showWireCtx(ctx, f.src, dst, b, "")
+}
+
+func showWireCtx(ctx context.Context, src lookup, dst, b []byte, typ SchemaType) ([]byte, error) {
 	if len(b) < 5 || b[0] != 0 {
 		return dst, undecodable("is not in the Schema Registry wire format (magic byte 0 and a schema id)")
 	}
 	id := int(binary.BigEndian.Uint32(b[1:5]))
-	ctx, cancel := context.WithTimeout(context.Background(), showTimeout)
 	_, p, err := parsedOfType(ctx, src, id, typ)
-	cancel()
 	if u := unavailable(err); u != nil {
 		return dst, u
 	}
