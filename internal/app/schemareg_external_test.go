@@ -3,6 +3,7 @@ package app_test
 import (
 	"encoding/binary"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -215,6 +216,22 @@ admin:
 	if r := do(t, "GET", bad.URL+"/topics/ext-bad", ""); r.status != 404 {
 		t.Fatalf("the refused produce created or wrote its topic: %d %s", r.status, r.body)
 	}
+	// An unreachable registry: the same 500, nothing written.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := ln.Addr().String()
+	ln.Close()
+	dead := testutil.StartGateway(t, func(c *config.Config) { c.SchemaRegistry.URL = config.URL("http://" + deadAddr) })
+	r = do(t, "POST", dead.URL+"/topics/ext-dead", body, "Content-Type", mtAvroV2)
+	if r.status != 500 || r.json(t)["error_code"] != float64(50001) || strings.Contains(string(r.body), deadAddr) {
+		t.Fatalf("produce with an unreachable registry = %d %s, want 500 50001 without its address", r.status, r.body)
+	}
+	if r := do(t, "GET", dead.URL+"/topics/ext-dead", ""); r.status != 404 {
+		t.Fatalf("the produce to an unreachable registry wrote its topic: %d %s", r.status, r.body)
+	}
+
 	for name, l := range map[string]string{"front": logs.String(), "bad": badLogs.String()} {
 		for _, secret := range []string{passwords["customer1"], wrong, b64("customer1:" + passwords["customer1"]), b64("customer1:" + wrong)} {
 			if strings.Contains(l, secret) {
