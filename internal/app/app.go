@@ -17,6 +17,7 @@ import (
 	"github.com/kgate/kgate/internal/instances"
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/metrics"
+	"github.com/kgate/kgate/internal/record"
 	"github.com/kgate/kgate/internal/schemareg"
 )
 
@@ -218,12 +219,49 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 			"permission_entries", len(svc.Policy().Permissions().Principals()), "kafka_port_sasl", eb.secured())
 	}
 
+	// With the node secret, replicas forward v2 consumer requests to the
+	// one holding the instance, whose definition they all follow.
+	var (
+		trust *auth.NodeTrust
+		dir   *instances.Directory // nil: instances live in one node's memory
+		fwd   *cluster.Forwarder
+	)
+	if cfg.Cluster.SecretFile != "" {
+		if trust, err = auth.LoadNodeTrust(cfg.Cluster.SecretFile, node); err != nil {
+			return info, err
+		}
+		svc.TrustNodes(trust)
+		fwd = cluster.NewForwarder(trust, m.ConsumerForwarded, logger)
+		if !open {
+			if dir, err = instances.OpenDirectory(ctx, kc, cfg.Cluster.ConsumersTopic, logger); err != nil {
+				return info, err
+			}
+			g.add("consumer directory", dir.Run, fwd.Close)
+		}
+	} else if !open {
+		logger.Info("no cluster.secret_file: replicas do not forward to each other, so a v2 consumer instance is served only by the replica that created it")
+	}
+	// members and the schema formats are opened below; the consumers
+	// ask them only once serving.
+	var (
+		members  *cluster.Membership
+		registry *schemareg.Registry // nil when off
+		schemas  *schemareg.Formats  // nil without a registry (own or external)
+	)
 	consumers := instances.New(instances.Options{Kafka: kc, Config: cfg.Consumers, Metrics: m, Logger: logger,
 		Changes: svc.Changed,
 		Admin:   func(p *auth.Principal) bool { return svc.Policy().Decide(p, auth.Admin, "").Allowed },
 		// New topics reach patterns within a few seconds, and at most as
 		// late as the gateway's own metadata does.
-		PatternInterval: min(5*time.Second, cfg.Kafka.MetadataMaxAge.D())})
+		PatternInterval: min(5*time.Second, cfg.Kafka.MetadataMaxAge.D()),
+		Directory:       dir, Node: node,
+		NodeURL: func(id string) (string, bool) { return members.URL(id) },
+		Format: func(n record.Name) (record.Format, bool) {
+			if schemas == nil {
+				return nil, false
+			}
+			return schemas.ReaderFormat(n)
+		}})
 	g.add("v2 consumers", consumers.Run, consumers.Close)
 
 	// Admission sheds load past the node's limit of requests in progress.
@@ -239,15 +277,29 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 		}
 		return ""
 	}
-	members, err := openMembership(ctx, cfg, p.Version, open, node, kc, internalURL, func() cluster.Load {
+	members, err = openMembership(ctx, cfg, p.Version, open, node, kc, internalURL, func() cluster.Load {
 		return cluster.Load{InFlightRequests: adm.InFlight(), ConsumerInstances: consumers.Len()}
 	}, logger)
 	if err != nil {
 		return info, err
 	}
 	g.add("membership", members.Run, nil)
+	if !open {
+		// The replicas divide each caller's request and byte rates among
+		// themselves by where its requests arrive (docs/security.md).
+		shares := cluster.NewShares(members, node)
+		members.SetDemand(func() map[string]float64 { return lim.limiter.Demand(time.Now()) })
+		lim.limiter.SetShares(shares.Share)
+		g.add("limit shares", func(ctx context.Context) error {
+			return shares.Run(ctx, cfg.Cluster.HeartbeatInterval.D())
+		}, nil)
+	}
+	if cfg.Cluster.SecretFile == "" && !open {
+		g.add("replicas without a secret", func(ctx context.Context) error {
+			return warnUnshared(ctx, members, cfg.Cluster.NodeTimeout.D(), logger)
+		}, nil)
+	}
 
-	var registry *schemareg.Registry // nil when off
 	if cfg.SchemaRegistryOn() {
 		if registry, err = schemareg.Open(ctx, kc, schemareg.Options{Topic: cfg.SchemaRegistry.Topic, Logger: logger}); err != nil {
 			return info, err
@@ -255,14 +307,14 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 		// It follows the topic until the HTTP servers have drained.
 		g.add("schema registry", registry.Run, nil)
 	}
-	schemas, err := schemaFormats(cfg, registry, logger)
-	if err != nil {
+	if schemas, err = schemaFormats(cfg, registry, logger); err != nil {
 		return info, err
 	}
 
 	draining := make(chan struct{})
 	h, routes, err := api{cfg: cfg, kc: kc, sasl: creds.Mechanism != "", consumers: consumers, auth: svc, limits: lim,
-		admission: adm, members: members, metrics: m, registry: registry, schemas: schemas, audit: au, draining: draining, logger: logger}.handler()
+		admission: adm, members: members, metrics: m, registry: registry, schemas: schemas, audit: au, draining: draining, logger: logger,
+		node: node, forward: fwd}.handler()
 	if err != nil {
 		return info, err
 	}
@@ -307,4 +359,24 @@ func schemaFormats(cfg config.Config, own *schemareg.Registry, logger *slog.Logg
 	}
 	logger.Info("using an external schema registry", "url", c.URL, "basic_auth", c.Username != "", "bearer", tok != "")
 	return remote.Formats(), nil
+}
+
+// warnUnshared says once, when a second replica appears, that without
+// cluster.secret_file the replicas do not share v2 consumer instances.
+func warnUnshared(ctx context.Context, members *cluster.Membership, every time.Duration, logger *slog.Logger) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if n := len(members.Nodes()); n > 1 {
+			logger.Warn("several replicas without cluster.secret_file: each serves only the v2 consumer instances it created "+
+				"(others answer 40403), so a load balancer in front of them needs sticky sessions for v2 consumers", "replicas", n)
+			<-ctx.Done()
+			return nil
+		}
+	}
 }

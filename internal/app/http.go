@@ -16,6 +16,7 @@ import (
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/httpapi/admin"
+	"github.com/kgate/kgate/internal/httpapi/console"
 	"github.com/kgate/kgate/internal/httpapi/guard"
 	"github.com/kgate/kgate/internal/httpapi/kastlex"
 	"github.com/kgate/kgate/internal/httpapi/openapi"
@@ -49,7 +50,11 @@ type api struct {
 	// draining is closed when the HTTP servers start shutting down:
 	// streaming responses end themselves instead of holding the drain.
 	draining <-chan struct{}
-	logger   *slog.Logger
+	// node is this replica's id; forward, if set, forwards v2 consumer
+	// requests to the replica holding the instance.
+	node    string
+	forward *cluster.Forwarder
+	logger  *slog.Logger
 }
 
 // handler registers every route and returns the handler with the
@@ -58,8 +63,12 @@ func (a api) handler() (http.Handler, []httpapi.Route, error) {
 	cfg, kc, m, logger := a.cfg, a.kc, a.metrics, a.logger
 	rr := httpapi.NewRouter()
 	ops.Register(rr, ops.Deps{Ping: kc.Ping, Metrics: m.Handler(), MetricsOpen: cfg.Metrics.Open, Detail: a.readyDetail})
-	v2.Register(rr, v2.Deps{Kafka: kc, Instances: a.consumers, MaxWait: cfg.MaxWait(), Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
-		MaxRecords: cfg.HTTP.MaxRecordsPerRequest, Schemas: a.schemas, Audit: a.audit})
+	v2deps := v2.Deps{Kafka: kc, Instances: a.consumers, MaxWait: cfg.MaxWait(), Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
+		MaxRecords: cfg.HTTP.MaxRecordsPerRequest, Schemas: a.schemas, Audit: a.audit}
+	if a.forward != nil {
+		v2deps.Forward = a.forward.Forward
+	}
+	v2.Register(rr, v2deps)
 	v3.Register(rr, v3.Deps{Kafka: kc, Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
 		MaxRecordBytes: int64(cfg.HTTP.MaxBodyBytes),
 		ReadTimeout:    cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(), Draining: a.draining,
@@ -75,6 +84,13 @@ func (a api) handler() (http.Handler, []httpapi.Route, error) {
 	}
 	admin.Register(rr, admin.Deps{Auth: a.auth, Usage: a.limits.usage, LimitsFor: a.limits.limitsFor, PlanLimits: a.limits.PlanLimits,
 		Nodes: a.members.Nodes})
+	if cfg.HTTP.Console {
+		co := console.Options{SignIn: cfg.Auth.Users != ""}
+		if !cfg.OpenMode() {
+			co.AuditTopic = cfg.Auth.Audit.Topic
+		}
+		console.Register(rr, co)
+	}
 	// Documents every route, including any registered after it.
 	openapi.Register(rr)
 
@@ -89,6 +105,7 @@ func (a api) handler() (http.Handler, []httpapi.Route, error) {
 		Outer: []func(http.Handler) http.Handler{
 			httpapi.Recover(logger),
 			httpapi.RequestIDs,
+			cluster.NodeHeaders(a.node),
 			httpapi.AccessLog(logger),
 		},
 		PerRoute: []httpapi.Middleware{

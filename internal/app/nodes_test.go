@@ -17,13 +17,13 @@ type nodesAnswer struct {
 	} `json:"nodes"`
 }
 
-func nodeIDs(t *testing.T, g *testutil.Gateway) []string {
+func nodeIDs(t testing.TB, g *testutil.Gateway) []string {
 	ids, _ := nodeList(t, g)
 	return ids
 }
 
 // nodeList returns the ids and URLs g lists at /admin/nodes.
-func nodeList(t *testing.T, g *testutil.Gateway) (ids, urls []string) {
+func nodeList(t testing.TB, g *testutil.Gateway) (ids, urls []string) {
 	t.Helper()
 	r := do(t, "GET", g.URL+"/admin/nodes", "", "Authorization", basic("admin"))
 	if r.status != 200 {

@@ -3,6 +3,7 @@ package app_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -229,6 +230,9 @@ func TestPushSSEBadRequests(t *testing.T) {
 		{"bad timestamp", "timestamp=yesterday", "", 400, 40011, "RFC 3339"},
 		{"bad format", "format=avro", "", 400, 400, "json, binary or string"},
 		{"bad header filter", "header=", "", 400, 400, "header"},
+		{"zero limit", "limit=0", "", 400, 400, "limit"},
+		{"limit not a number", "limit=ten", "", 400, 400, "limit"},
+		{"limit too large", "limit=1000001", "", 400, 400, "limit"},
 		{"missing topic", "", "", 404, 40401, "not found"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -261,6 +265,44 @@ func TestPushSSEBadRequests(t *testing.T) {
 		}
 		s.quiet(300 * time.Millisecond)
 	})
+}
+
+// TestPushSSELimit: limit=N ends the stream after N records with an end
+// event (reason "limit") and a clean close, as curl -N or a script that
+// wants "the next N records" expects; resuming from the last id with
+// another limit goes on where it ended, nothing lost or repeated.
+func TestPushSSELimit(t *testing.T) {
+	g := testutil.StartGateway(t, fastPush)
+	cl := pushTopic(t, g, "push-limit", 2)
+	produceRecords(t, cl, "push-limit", 2, 0, 5, time.Now())
+
+	var all []pushRecord
+	last := ""
+	for _, n := range []int{3, 7} {
+		h := []string{}
+		if last != "" {
+			h = append(h, "Last-Event-ID", last)
+		}
+		s := openSSE(t, streamURL(g, "push-limit", fmt.Sprintf("from=earliest&format=string&limit=%d", n)), h...)
+		evs := s.records(n, 10*time.Second)
+		all = append(all, decodeRecords(t, evs)...)
+		last = evs[len(evs)-1].id
+		end, ok := s.next(5 * time.Second)
+		if !ok || end.event != "end" || !strings.Contains(end.data, `"reason":"limit"`) || strings.Contains(end.data, "error_code") {
+			t.Fatalf("after %d records: %+v (ok %v), want an end event with reason limit", n, end, ok)
+		}
+		select {
+		case err := <-s.err:
+			if err != io.EOF {
+				t.Fatalf("stream ended with %v, want a clean end", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the stream stayed open after its limit")
+		}
+	}
+	if got, want := values(all), want(2, 0, 5); !slices.Equal(got, want) {
+		t.Fatalf("values %v, want %v: lost or repeated records", got, want)
+	}
 }
 
 // TestPushSSEFilter sends only records with a key, or a header.

@@ -175,6 +175,38 @@ func TestPushWebSocketCredit(t *testing.T) {
 	}
 }
 
+// TestPushWebSocketLimit: limit=N ends a WebSocket after N records with
+// an end message (reason limit) and a normal close, whatever credit is
+// left.
+func TestPushWebSocketLimit(t *testing.T) {
+	g := testutil.StartGateway(t, fastPush)
+	cl := pushTopic(t, g, "push-ws-limit", 1)
+	pushValues(t, cl, "push-ws-limit", []string{"0", "1", "2", "3", "4", "5"})
+	s, resp, err := dialPush(t, streamURL(g, "push-ws-limit", "from=earliest&format=string&limit=4"), []string{"kgate.v1"}, nil)
+	if err != nil {
+		t.Fatalf("dial: %v (%v)", err, resp)
+	}
+	s.credit(t, 100)
+	var got []wsMessage
+	for m := range s.msgs {
+		if m.Type == "record" {
+			got = append(got, m)
+		}
+		if m.Type == "end" {
+			if m.Reason != "limit" || m.ErrorCode != 0 {
+				t.Errorf("end %+v, want reason limit and no error", m)
+			}
+		}
+	}
+	if v := recordValues(t, got); !slices.Equal(v, []string{"0", "1", "2", "3"}) {
+		t.Errorf("limit 4: %v", v)
+	}
+	var ce websocket.CloseError
+	if err := <-s.err; !errors.As(err, &ce) || ce.Code != websocket.StatusNormalClosure {
+		t.Errorf("closed with %v, want a normal closure", err)
+	}
+}
+
 // TestPushWebSocketAuth: browsers offer their bearer token as a
 // subprotocol (never in the URL); the server answers kgate.v1 and never
 // echoes the token. A page from a foreign origin is refused unless

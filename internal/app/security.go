@@ -51,7 +51,7 @@ func newAuth(ctx context.Context, cfg config.Config, open bool, kc *kafka.Client
 		tokenKafka = kc
 	}
 	ac := cfg.Auth
-	protected := []string{ac.Tokens.Topic, ac.APIKeys.Topic, ac.Limits.UsageTopic, ac.Audit.Topic, cfg.Cluster.NodesTopic}
+	protected := []string{ac.Tokens.Topic, ac.APIKeys.Topic, ac.Limits.UsageTopic, ac.Audit.Topic, cfg.Cluster.NodesTopic, cfg.Cluster.ConsumersTopic}
 	if cfg.SchemaRegistryOn() {
 		protected = append(protected, cfg.SchemaRegistry.Topic)
 	}

@@ -63,6 +63,10 @@ type Principal struct {
 	NegotiateReply []byte
 	// Plan is the usage plan an API key carries ("": the user's).
 	Plan string
+	// Via is the replica that authenticated the caller and forwarded its
+	// request to this one (MethodNode); empty for a client's request.
+	// Such a request was limited and metered where it came in.
+	Via string
 	// credential is the fingerprint of the password the principal
 	// proved (basic, bearer): Recheck tells a changed one.
 	credential string

@@ -67,6 +67,7 @@ type Service struct {
 	oidc   *oidc.Verifier   // nil without auth.oidc
 	krb    *gssapi.Acceptor // nil without auth.kerberos
 	keys   *APIKeys         // nil without users or Kafka
+	nodes  *NodeTrust       // nil: no node-to-node requests
 
 	extMu    sync.Mutex
 	ext      map[string]external // external principals on the Kafka port
@@ -313,8 +314,14 @@ func (s *Service) ClientIP(r *http.Request) netip.Addr {
 
 // Authenticate identifies the caller of r: HTTP Basic or Bearer from the
 // Authorization header, else a verified client certificate, else
-// anonymous. In open development mode credentials are not checked.
+// anonymous. In open development mode credentials are not checked. A
+// request another replica forwarded (it carries the Kgate-Node headers)
+// is its caller as that replica authenticated it, when the node secret's
+// signature holds (TrustNodes), and an *Error otherwise.
 func (s *Service) Authenticate(r *http.Request) (*Principal, error) {
+	if fromNode(r) {
+		return s.nodes.verify(r)
+	}
 	ip := s.ClientIP(r)
 	if s.open {
 		return &Principal{Name: Anonymous, Method: MethodOpen, ClientIP: ip}, nil

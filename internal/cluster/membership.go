@@ -31,6 +31,11 @@ type Node struct {
 	// Heartbeat is when the node last announced itself, by its clock.
 	Heartbeat time.Time `json:"heartbeat"`
 	Load      Load      `json:"load"`
+	// Demand is, per rate-limit key (a principal, or an anonymous caller's
+	// principal and address), the requests per second asked of the node
+	// since its previous heartbeat: the replicas divide each limit by it
+	// (Shares). Not shown by GET /admin/nodes.
+	Demand map[string]float64 `json:"demand,omitempty"`
 }
 
 // Load is what a node reports of its work at each heartbeat.
@@ -67,7 +72,13 @@ type Membership struct {
 	// mu guards nodes.
 	mu    sync.Mutex
 	nodes map[string]Node
+	// demand, if set, reports this node's demand at each heartbeat.
+	demand func() map[string]float64
 }
+
+// SetDemand makes each heartbeat carry demand() (see Node.Demand); call it
+// before Run.
+func (m *Membership) SetDemand(demand func() map[string]float64) { m.demand = demand }
 
 // Open creates the nodes topic if it is missing and replays it. With kc
 // nil the membership holds this node alone (no topic). Run must then
@@ -121,6 +132,9 @@ func (m *Membership) heartbeat(ctx context.Context) error {
 	}
 	if m.o.Load != nil {
 		self.Load = m.o.Load()
+	}
+	if m.demand != nil {
+		self.Demand = m.demand()
 	}
 	b, err := json.Marshal(self)
 	if err != nil {
@@ -197,4 +211,17 @@ func (m *Membership) Nodes() []Node {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// URL returns the internal URL of the live replica id (ok false when it
+// is not one).
+func (m *Membership) URL(id string) (string, bool) {
+	now := m.o.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, ok := m.nodes[id]
+	if !ok || n.URL == "" || now.Sub(n.Heartbeat) > m.o.Timeout {
+		return "", false
+	}
+	return n.URL, true
 }

@@ -112,6 +112,10 @@ type HTTP struct {
 	MaxConcurrentRequests int      `yaml:"max_concurrent_requests" env:"KGATE_HTTP_MAX_CONCURRENT_REQUESTS"`
 	MaxQueuedRequests     int      `yaml:"max_queued_requests" env:"KGATE_HTTP_MAX_QUEUED_REQUESTS"`
 	QueueTimeout          Duration `yaml:"queue_timeout" env:"KGATE_HTTP_QUEUE_TIMEOUT"`
+	// Console serves the built-in web console at /ui/: static files
+	// embedded in the binary that call the API with the signed-in user's
+	// token, so they reveal nothing the API does not.
+	Console bool `yaml:"console" env:"KGATE_HTTP_CONSOLE"`
 }
 
 // Cluster configures how kgate serve replicas in front of one Kafka
@@ -128,6 +132,13 @@ type Cluster struct {
 	// NodeTimeout is how long after its last heartbeat a replica counts
 	// as gone.
 	NodeTimeout Duration `yaml:"node_timeout" env:"KGATE_CLUSTER_NODE_TIMEOUT"`
+	// SecretFile holds the secret the replicas share for node-to-node
+	// calls (forwarded v2 consumer requests). Empty: no node-to-node
+	// calls: each replica serves only the instances it holds.
+	SecretFile string `yaml:"secret_file" env:"KGATE_CLUSTER_SECRET_FILE"`
+	// ConsumersTopic is the compacted topic holding the v2 consumer
+	// instances' definitions, so that any replica can serve them.
+	ConsumersTopic string `yaml:"consumers_topic" env:"KGATE_CLUSTER_CONSUMERS_TOPIC"`
 }
 
 // Kafka configures kgate's connection to the Kafka cluster (external or
@@ -288,6 +299,10 @@ type Consumers struct {
 	// consumer.request.timeout.ms an instance may ask for; 0 derives it
 	// from http.write_timeout (MaxWait).
 	MaxRequestTimeout Duration `yaml:"max_request_timeout" env:"KGATE_CONSUMERS_MAX_REQUEST_TIMEOUT"`
+	// SessionTimeout is a subscribed instance's group session timeout:
+	// how long the group waits for a member that stopped heartbeating
+	// (its replica crashed) before giving its partitions to others.
+	SessionTimeout Duration `yaml:"session_timeout" env:"KGATE_CONSUMERS_SESSION_TIMEOUT"`
 }
 
 // writeMargin is what a long poll leaves of http.write_timeout for
@@ -383,9 +398,11 @@ func Default() Config {
 			MaxConcurrentRequests:  1024,
 			MaxQueuedRequests:      1024,
 			QueueTimeout:           Duration(250 * time.Millisecond),
+			Console:                true,
 		},
 		Cluster: Cluster{
 			NodesTopic:        "_kgate_nodes",
+			ConsumersTopic:    "_kgate_consumers",
 			HeartbeatInterval: Duration(time.Second),
 			NodeTimeout:       Duration(5 * time.Second),
 		},
@@ -408,6 +425,7 @@ func Default() Config {
 		},
 		Consumers: Consumers{
 			InstanceTimeout: Duration(5 * time.Minute),
+			SessionTimeout:  Duration(45 * time.Second),
 			RequestTimeout:  Duration(time.Second),
 			MaxBytes:        64 << 20,
 			FetchMinBytes:   -1,

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Problem is one configuration error, located by its key path and, when
@@ -192,6 +193,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	positive(&ps, "consumers.instance_timeout", c.Consumers.InstanceTimeout)
+	if st := c.Consumers.SessionTimeout.D(); st < 6*time.Second || st > 5*time.Minute {
+		ps.Add("consumers.session_timeout", "must be between 6s and 5m (the brokers' group.min/max.session.timeout.ms defaults), got %s", st)
+	}
 	positive(&ps, "consumers.request_timeout", c.Consumers.RequestTimeout)
 	if c.Consumers.MaxBytes < 1 {
 		ps.Add("consumers.max_bytes", "must be positive, got %d", c.Consumers.MaxBytes)
@@ -366,6 +370,10 @@ func (c Cluster) validate(ps *Problems) {
 	if !strings.HasPrefix(c.NodesTopic, "_") {
 		ps.Add("cluster.nodes_topic", "must be an internal topic name starting with _, got %q", c.NodesTopic)
 	}
+	if !strings.HasPrefix(c.ConsumersTopic, "_") {
+		ps.Add("cluster.consumers_topic", "must be an internal topic name starting with _, got %q", c.ConsumersTopic)
+	}
+	fileReadable(ps, "cluster.secret_file", c.SecretFile)
 	positive(ps, "cluster.heartbeat_interval", c.HeartbeatInterval)
 	if c.NodeTimeout < 2*c.HeartbeatInterval {
 		ps.Add("cluster.node_timeout", "must be at least twice cluster.heartbeat_interval (%s), got %s", c.HeartbeatInterval.D(), c.NodeTimeout.D())

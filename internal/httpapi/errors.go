@@ -104,6 +104,7 @@ var (
 	ErrBrokerNotAvailable   = &Error{http.StatusServiceUnavailable, 50302, "Broker not available.", nil, nil}
 	ErrShuttingDown         = &Error{http.StatusServiceUnavailable, 503, "The gateway is shutting down.", nil, nil}
 	ErrOverloaded           = &Error{http.StatusServiceUnavailable, 503, "The gateway's memory budget is in use; retry later.", nil, nil}
+	ErrMoving               = &Error{http.StatusServiceUnavailable, 503, "The consumer instance is moving between replicas; retry shortly.", nil, nil}
 	ErrBusy                 = &Error{http.StatusServiceUnavailable, 503, "The gateway is serving as many requests as it can; retry later.", nil, nil}
 	ErrTimeout              = &Error{http.StatusGatewayTimeout, 504, "Gateway timeout.", nil, nil}
 	ErrRequestTimeout       = &Error{http.StatusRequestTimeout, 408, "Timed out reading the request.", nil, nil}

@@ -54,6 +54,7 @@ func TestCatalog(t *testing.T) {
 		{ErrShuttingDown, 503, 503},
 		{ErrOverloaded, 503, 503},
 		{ErrBusy, 503, 503},
+		{ErrMoving, 503, 503},
 		{ErrTimeout, 504, 504},
 		{ErrSubjectNotFound, 404, 40401},
 		{ErrVersionNotFound, 404, 40402},

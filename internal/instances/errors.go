@@ -54,3 +54,11 @@ func (e *UndecodableError) Error() string {
 	return fmt.Sprintf("record %s[%d]@%d cannot be shown in the consumer's format: %v", e.Topic, e.Partition, e.Offset, e.Err)
 }
 func (e *UndecodableError) Unwrap() error { return e.Err }
+
+// ElsewhereError is an instance another live replica holds: requests
+// for it go there (to URL, its internal URL).
+type ElsewhereError struct{ Node, URL string }
+
+func (e *ElsewhereError) Error() string {
+	return fmt.Sprintf("consumer instance is held by replica %s", e.Node)
+}

@@ -35,8 +35,8 @@ type Settings struct {
 
 // Partition is a topic partition.
 type Partition struct {
-	Topic     string
-	Partition int32
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
 }
 
 type mode int
@@ -81,7 +81,8 @@ type Instance struct {
 	cl       *kgo.Client
 	mode     mode
 	topics   []string       // subscribe mode: the topics named
-	pattern  *regexp.Regexp // subscribe mode: or a pattern, and
+	pattern  *regexp.Regexp // subscribe mode: or a pattern,
+	patSrc   string         // as the client sent it, and
 	matched  []string       // the topics it matches now (sorted)
 	assigned map[Partition]kgo.Offset
 	paused   map[string]bool // topics paused on cl: forbidden now, or idle
@@ -112,6 +113,26 @@ func (in *Instance) Name() string { return in.name }
 
 // Group returns the instance's group.
 func (in *Instance) Group() string { return in.group }
+
+// definition returns what other replicas need to serve or re-create
+// the instance, held by this replica.
+func (in *Instance) definition() Definition {
+	in.op.Lock()
+	defer in.op.Unlock()
+	d := Definition{Group: in.group, Name: in.name, Owner: in.ownerName, Node: in.r.o.Node,
+		Format: string(in.set.Format.Name()), Reset: in.set.Reset, AutoCommit: in.set.AutoCommit,
+		MinBytes: in.set.MinBytes, RequestTimeoutMS: in.set.RequestTimeout.Milliseconds(), Updated: time.Now().UTC()}
+	switch in.mode {
+	case modeSubscribe:
+		d.Topics, d.Pattern = slices.Clone(in.topics), in.patSrc
+	case modeAssign:
+		for p := range in.assigned {
+			d.Partitions = append(d.Partitions, p)
+		}
+		sortPartitions(d.Partitions)
+	}
+	return d
+}
 
 // Settings returns the instance's create options.
 func (in *Instance) Settings() Settings { return in.set }
@@ -406,8 +427,16 @@ func (in *Instance) baseOpts() []kgo.Opt {
 // Subscribe joins the group for topics, or for the topics pattern (a
 // regular expression that must match a whole topic name) matches now
 // and later, among those the owner may fetch at each moment. Each named
-// topic must be one the owner may fetch (else its *auth.Denial).
+// topic must be one the owner may fetch (else its *auth.Denial). The
+// subscription is recorded for the other replicas (Options.Directory).
 func (in *Instance) Subscribe(ctx context.Context, topics []string, pattern string) error {
+	if err := in.subscribe(ctx, topics, pattern); err != nil {
+		return err
+	}
+	return in.r.publish(ctx, in)
+}
+
+func (in *Instance) subscribe(ctx context.Context, topics []string, pattern string) error {
 	live := in.owner.Load().Live
 	var re *regexp.Regexp
 	if len(topics) > 0 {
@@ -433,7 +462,7 @@ func (in *Instance) Subscribe(ctx context.Context, topics []string, pattern stri
 		return ErrMixed
 	}
 	in.closeClient()
-	in.mode, in.topics, in.pattern, in.matched = modeNone, nil, nil, nil
+	in.mode, in.topics, in.pattern, in.patSrc, in.matched = modeNone, nil, nil, "", nil
 	in.hasPattern.Store(false)
 	if re == nil {
 		if err := in.startGroupLocked(topics); err != nil {
@@ -446,7 +475,7 @@ func (in *Instance) Subscribe(ctx context.Context, topics []string, pattern stri
 	if err != nil {
 		return err
 	}
-	in.mode, in.pattern = modeSubscribe, re
+	in.mode, in.pattern, in.patSrc = modeSubscribe, re, pattern
 	in.hasPattern.Store(true)
 	want, err := in.match(ctx, live, names)
 	if err != nil {
@@ -475,6 +504,9 @@ func (in *Instance) startGroupLocked(topics []string) error {
 		kgo.OnPartitionsRevoked(in.onLost),
 		kgo.OnPartitionsLost(in.onLost),
 	)
+	if st := in.r.o.Config.SessionTimeout.D(); st > 0 {
+		opts = append(opts, kgo.SessionTimeout(st))
+	}
 	if in.set.AutoCommit {
 		// Only records returned to the client are committed.
 		opts = append(opts, kgo.AutoCommitMarks(), kgo.AutoCommitInterval(5*time.Second))
@@ -508,8 +540,15 @@ func (in *Instance) onLost(ctx context.Context, cl *kgo.Client, m map[string][]i
 	in.buffer = slices.DeleteFunc(in.buffer, func(r *kgo.Record) bool { return lost[Partition{r.Topic, r.Partition}] })
 }
 
-// Unsubscribe leaves the group.
-func (in *Instance) Unsubscribe() error {
+// Unsubscribe leaves the group, and records that for the other replicas.
+func (in *Instance) Unsubscribe(ctx context.Context) error {
+	if err := in.unsubscribe(); err != nil {
+		return err
+	}
+	return in.r.publish(ctx, in)
+}
+
+func (in *Instance) unsubscribe() error {
 	in.op.Lock()
 	defer in.op.Unlock()
 	if in.closed {
@@ -517,7 +556,7 @@ func (in *Instance) Unsubscribe() error {
 	}
 	if in.mode == modeSubscribe {
 		in.closeClient()
-		in.mode, in.topics, in.pattern, in.matched = modeNone, nil, nil, nil
+		in.mode, in.topics, in.pattern, in.patSrc, in.matched = modeNone, nil, nil, "", nil
 		in.hasPattern.Store(false)
 	}
 	return nil
@@ -540,8 +579,16 @@ func (in *Instance) Subscription() []string {
 // Assign consumes exactly parts, outside group management but committing
 // to the instance's group, starting at each partition's committed offset
 // or else at auto.offset.reset. Each topic must be one the owner may
-// fetch (else its *auth.Denial).
+// fetch (else its *auth.Denial). The assignment is recorded for the
+// other replicas (Options.Directory).
 func (in *Instance) Assign(ctx context.Context, parts []Partition) error {
+	if err := in.assign(ctx, parts); err != nil {
+		return err
+	}
+	return in.r.publish(ctx, in)
+}
+
+func (in *Instance) assign(ctx context.Context, parts []Partition) error {
 	live := in.owner.Load().Live
 	for _, p := range parts {
 		if err := live.Authorize(ctx, auth.Fetch, p.Topic); err != nil {

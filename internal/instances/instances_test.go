@@ -91,7 +91,7 @@ func TestPatternResolvedHere(t *testing.T) {
 	produce(t, kc, "_internal", "x")
 	produce(t, kc, "logs-a", "a")
 	produce(t, kc, "xlogs-b", "b")
-	in, err := reg.Create("g", instances.Owner{}, settings)
+	in, err := reg.Create(t.Context(), "g", instances.Owner{}, settings)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestPatternResolvedHere(t *testing.T) {
 		t.Fatalf("after logs-c appeared: read %v", got)
 	}
 
-	empty, err := reg.Create("g2", instances.Owner{}, settings)
+	empty, err := reg.Create(t.Context(), "g2", instances.Owner{}, settings)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestCapsPerPrincipal(t *testing.T) {
 	})
 	var ex *ratelimit.Exceeded
 	for i, want := range []bool{true, true, false} {
-		_, err := reg.Create("g", instances.Owner{}, instances.Settings{Format: record.BinaryFormat})
+		_, err := reg.Create(t.Context(), "g", instances.Owner{}, instances.Settings{Format: record.BinaryFormat})
 		if ok := err == nil; ok != want || !ok && !errors.As(err, &ex) {
 			t.Fatalf("instance %d: %v", i, err)
 		}
@@ -143,7 +143,7 @@ func TestCapsPerPrincipal(t *testing.T) {
 	if ex.RetryAfter <= 0 {
 		t.Errorf("refusal without a retry time: %+v", ex)
 	}
-	if _, err := reg.Acquire("g", "nope", instances.Owner{}); !errors.Is(err, instances.ErrNotFound) {
+	if _, err := reg.Acquire(t.Context(), "g", "nope", instances.Owner{}); !errors.Is(err, instances.ErrNotFound) {
 		t.Errorf("unknown instance: %v", err)
 	}
 }

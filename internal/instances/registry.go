@@ -13,6 +13,12 @@
 // resolved here, against the cluster's topic list and the owner's
 // rights, never by handing the caller's expression to the Kafka client.
 //
+// With a Directory (directory.go), the replicas share the instances'
+// definitions through a compacted topic: a replica that does not hold an
+// instance learns which one does (the caller forwards the request
+// there), and creates it again from its definition, at the group's
+// committed offsets, when that replica is gone.
+//
 // The package knows nothing of HTTP: it returns the domain errors of
 // errors.go, which the API maps onto its wire.
 package instances
@@ -20,6 +26,7 @@ package instances
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -31,6 +38,7 @@ import (
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/metrics"
 	"github.com/kgate/kgate/internal/ratelimit"
+	"github.com/kgate/kgate/internal/record"
 )
 
 // Options configure New.
@@ -53,10 +61,27 @@ type Options struct {
 	// IdleAfter pauses fetching for instances that nobody read for this
 	// long (they keep their group membership); default 5s.
 	IdleAfter time.Duration
+
+	// Directory, if set, shares the instances' definitions with the
+	// other replicas, so that any of them serves any instance: the
+	// caller forwards requests for an instance another live replica
+	// holds (Acquire's *ElsewhereError), and an instance whose replica
+	// is gone is created again where it is asked for. Nil: instances
+	// live in this node's memory only.
+	Directory *Directory
+	// Node is this replica's id.
+	Node string
+	// NodeURL returns a live replica's internal URL; ok is false when
+	// the replica is not a live member.
+	NodeURL func(id string) (url string, ok bool)
+	// Format returns the reader format named, to create an instance
+	// again on this replica; nil: the built-in formats only.
+	Format func(record.Name) (record.Format, bool)
 }
 
-// Registry holds this node's consumer instances. Like Confluent's, they
-// live in this process's memory: clients must come back to this node.
+// Registry holds this node's consumer instances. Without a Directory,
+// like Confluent's, they live in this process's memory: clients must
+// come back to this node. With one, any replica serves any instance.
 // Idle instances expire. It is safe for concurrent use.
 type Registry struct {
 	o         Options
@@ -69,6 +94,14 @@ type Registry struct {
 	closed bool
 
 	closing sync.WaitGroup // instances being closed in the background
+
+	// orphans are the definitions whose replica is gone, since when this
+	// one saw them so; only the Run goroutine touches it.
+	orphans map[key]time.Time
+	// started is when this registry began: a definition naming this
+	// replica written since is one it dropped (deleted, expired), not
+	// one a previous run of this replica left behind.
+	started time.Time
 
 	// topicsMu guards the cluster's topic names, for patterns.
 	topicsMu sync.Mutex
@@ -90,10 +123,102 @@ func New(o Options) *Registry {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Registry{
-		o: o, logger: logger, byKey: map[key]*Instance{},
+	r := &Registry{
+		o: o, logger: logger, byKey: map[key]*Instance{}, orphans: map[key]time.Time{}, started: time.Now(),
 		instances: ratelimit.NewSlots("consumer instances", o.Config.MaxInstances),
 		polls:     ratelimit.NewSlots("records reads in progress", o.Config.MaxInstances),
+	}
+	if o.Directory != nil {
+		f := r.applied
+		o.Directory.applied.Store(&f)
+	}
+	return r
+}
+
+// Node returns this replica's id ("" when not set).
+func (r *Registry) Node() string { return r.o.Node }
+
+// applied closes the live instance of a definition another replica now
+// holds (it was re-created there) or that was deleted.
+func (r *Registry) applied(k key, def *Definition) {
+	if def != nil && def.Node == r.o.Node {
+		return
+	}
+	r.mu.Lock()
+	in, ok := r.byKey[k]
+	if ok {
+		delete(r.byKey, k)
+	}
+	r.mu.Unlock()
+	if !ok {
+		return
+	}
+	if def == nil {
+		r.logger.Info("consumer instance deleted on another replica", "group", k.group, "instance", k.name)
+	} else {
+		r.logger.Info("consumer instance taken over by another replica", "group", k.group, "instance", k.name, "node", def.Node)
+	}
+	r.closeAsync(in)
+}
+
+// publish records in's definition for the other replicas.
+func (r *Registry) publish(ctx context.Context, in *Instance) error {
+	if r.o.Directory == nil {
+		return nil
+	}
+	if err := r.o.Directory.put(ctx, in.definition()); err != nil {
+		return fmt.Errorf("recording consumer instance %s/%s for the other replicas: %w", in.group, in.name, err)
+	}
+	return nil
+}
+
+// forget deletes k's definition everywhere.
+func (r *Registry) forget(ctx context.Context, k key) error {
+	if r.o.Directory == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := r.o.Directory.remove(ctx, k); err != nil {
+		return fmt.Errorf("deleting consumer instance %s/%s for the other replicas: %w", k.group, k.name, err)
+	}
+	return nil
+}
+
+// sweepOrphans deletes the definitions whose replica has been gone
+// longer than the instance timeout without anyone asking for them: they
+// would have expired there.
+func (r *Registry) sweepOrphans(ctx context.Context, now time.Time) {
+	if r.o.Directory == nil || r.o.NodeURL == nil {
+		return
+	}
+	seen := map[key]bool{}
+	for _, def := range r.o.Directory.all() {
+		k := def.key()
+		if def.Node == r.o.Node {
+			continue
+		}
+		if _, alive := r.o.NodeURL(def.Node); alive {
+			continue
+		}
+		seen[k] = true
+		since, ok := r.orphans[k]
+		if !ok {
+			r.orphans[k] = now
+			continue
+		}
+		if now.Sub(since) > r.o.Config.InstanceTimeout.D() {
+			if err := r.forget(ctx, k); err != nil {
+				r.logger.Warn("expiring a consumer instance whose replica is gone", "group", k.group, "instance", k.name, "err", err)
+				continue
+			}
+			r.logger.Info("consumer instance expired: its replica is gone and nobody used it", "group", k.group, "instance", k.name, "node", def.Node)
+		}
+	}
+	for k := range r.orphans {
+		if !seen[k] {
+			delete(r.orphans, k)
+		}
 	}
 }
 
@@ -151,12 +276,18 @@ func (r *Registry) sweep(ctx context.Context, now time.Time, changed bool) {
 		all = append(all, in)
 	}
 	r.mu.Unlock()
+	if !changed {
+		r.sweepOrphans(ctx, now)
+	}
 	for _, in := range all {
 		idle := now.Sub(time.Unix(0, in.lastUsed.Load()))
 		if in.busy.Load() == 0 && idle > r.o.Config.InstanceTimeout.D() {
 			if r.drop(in) {
 				r.logger.Info("consumer instance expired", "group", in.group, "instance", in.name)
 				r.closeAsync(in)
+				if err := r.forget(ctx, key{in.group, in.name}); err != nil {
+					r.logger.Warn("expiring a consumer instance", "err", err)
+				}
 			}
 			continue
 		}
@@ -165,6 +296,9 @@ func (r *Registry) sweep(ctx context.Context, now time.Time, changed bool) {
 				r.logger.Info("consumer instance closed: its owner no longer stands or may not consume its group",
 					"group", in.group, "instance", in.name, "principal", in.ownerName, "err", err)
 				r.closeAsync(in)
+				if err := r.forget(ctx, key{in.group, in.name}); err != nil {
+					r.logger.Warn("closing a consumer instance", "err", err)
+				}
 			}
 			continue
 		}
@@ -310,11 +444,32 @@ func (o Owner) name() string {
 // Create registers a new instance of group for owner. Its Kafka client
 // is made when it subscribes or is assigned partitions, so that an
 // instance that consumes nothing costs next to nothing. Over the node's
-// or the owner's cap it returns *ratelimit.Exceeded.
-func (r *Registry) Create(group string, owner Owner, s Settings) (*Instance, error) {
+// or the owner's cap it returns *ratelimit.Exceeded. With a Directory,
+// the name must be free on every replica, and the definition is
+// recorded before Create returns.
+func (r *Registry) Create(ctx context.Context, group string, owner Owner, s Settings) (*Instance, error) {
 	if s.Name == "" {
 		s.Name = "rest-consumer-" + newUUID()
 	}
+	if r.o.Directory != nil {
+		if _, ok := r.o.Directory.Lookup(group, s.Name); ok {
+			return nil, ErrExists
+		}
+	}
+	in, err := r.createLocal(group, owner, s)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.publish(ctx, in); err != nil {
+		if r.drop(in) {
+			in.close()
+		}
+		return nil, err
+	}
+	return in, nil
+}
+
+func (r *Registry) createLocal(group string, owner Owner, s Settings) (*Instance, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -334,13 +489,42 @@ func (r *Registry) Create(group string, owner Owner, s Settings) (*Instance, err
 	return in, nil
 }
 
+// errNotHere: this replica holds no such instance.
+var errNotHere = errors.New("consumer instance not on this replica")
+
 // Acquire returns owner's instance and marks it in use (it does not
 // expire) until Release; the instance's standing follows owner's from
-// now on (the latest request's principal and rights).
-func (r *Registry) Acquire(group, name string, owner Owner) (*Instance, error) {
+// now on (the latest request's principal and rights). With a Directory,
+// an instance another live replica holds is an *ElsewhereError (the
+// caller forwards the request there), and one whose replica is gone is
+// created again here from its definition, consuming from the group's
+// committed offsets, and recorded as held here.
+func (r *Registry) Acquire(ctx context.Context, group, name string, owner Owner) (*Instance, error) {
+	for attempt := 0; ; attempt++ {
+		in, err := r.acquireLocal(group, name, owner)
+		if !errors.Is(err, errNotHere) {
+			return in, err
+		}
+		def, err := r.locate(group, name, owner)
+		if err != nil {
+			return nil, err
+		}
+		in, err = r.adopt(ctx, def, owner)
+		if errors.Is(err, ErrExists) && attempt == 0 {
+			continue // created here meanwhile by another request
+		}
+		return in, err
+	}
+}
+
+func (r *Registry) acquireLocal(group, name string, owner Owner) (*Instance, error) {
 	r.mu.Lock()
 	in, ok := r.byKey[key{group, name}]
-	ok = ok && in.ownerName == owner.name()
+	if !ok {
+		r.mu.Unlock()
+		return nil, errNotHere
+	}
+	ok = in.ownerName == owner.name()
 	if ok {
 		in.busy.Add(1)
 	}
@@ -353,21 +537,93 @@ func (r *Registry) Acquire(group, name string, owner Owner) (*Instance, error) {
 	return in, nil
 }
 
-// Remove deletes and closes owner's instance: it leaves its group.
-func (r *Registry) Remove(group, name string, owner Owner) error {
+// locate finds an instance this replica does not hold: an
+// *ElsewhereError when a live replica holds it, its definition when its
+// replica is gone (or is this one, restarted), else ErrNotFound.
+func (r *Registry) locate(group, name string, owner Owner) (Definition, error) {
+	if r.o.Directory == nil {
+		return Definition{}, ErrNotFound
+	}
+	def, ok := r.o.Directory.Lookup(group, name)
+	if !ok || def.Owner != owner.name() {
+		return Definition{}, ErrNotFound
+	}
+	if def.Node == r.o.Node && def.Updated.After(r.started) {
+		// Dropped here a moment ago (its tombstone is on its way).
+		return Definition{}, ErrNotFound
+	}
+	if def.Node != r.o.Node && r.o.NodeURL != nil {
+		if u, alive := r.o.NodeURL(def.Node); alive {
+			return def, &ElsewhereError{Node: def.Node, URL: u}
+		}
+	}
+	return def, nil
+}
+
+// adopt creates def's instance again on this replica for owner, held
+// in use as Acquire does.
+func (r *Registry) adopt(ctx context.Context, def Definition, owner Owner) (*Instance, error) {
+	name := record.Name(def.Format)
+	f, ok := record.Builtin(name)
+	if !ok && r.o.Format != nil {
+		f, ok = r.o.Format(name)
+	}
+	if !ok {
+		return nil, fmt.Errorf("creating consumer instance %s/%s again: format %q is not available on this replica", def.Group, def.Name, def.Format)
+	}
+	in, err := r.createLocal(def.Group, owner, Settings{Name: def.Name, Format: f, Reset: def.Reset, AutoCommit: def.AutoCommit,
+		MinBytes: def.MinBytes, RequestTimeout: time.Duration(def.RequestTimeoutMS) * time.Millisecond})
+	if err != nil {
+		return nil, err
+	}
+	in.busy.Add(1)
+	switch {
+	case len(def.Topics) > 0 || def.Pattern != "":
+		err = in.subscribe(ctx, def.Topics, def.Pattern)
+	case len(def.Partitions) > 0:
+		err = in.assign(ctx, def.Partitions)
+	}
+	if err == nil {
+		err = r.publish(ctx, in)
+	}
+	if err != nil {
+		in.Release()
+		if r.drop(in) {
+			in.close()
+		}
+		return nil, err
+	}
+	if r.o.Metrics != nil {
+		r.o.Metrics.ConsumerRecreated.Inc()
+	}
+	r.logger.Info("consumer instance created again on this replica: the replica holding it is gone",
+		"group", def.Group, "instance", def.Name, "node", def.Node, "principal", def.Owner)
+	return in, nil
+}
+
+// Remove deletes and closes owner's instance (it leaves its group) and,
+// with a Directory, its definition everywhere. An instance another live
+// replica holds is an *ElsewhereError.
+func (r *Registry) Remove(ctx context.Context, group, name string, owner Owner) error {
 	r.mu.Lock()
 	k := key{group, name}
 	in, ok := r.byKey[k]
-	ok = ok && in.ownerName == owner.name()
-	if ok {
+	mine := ok && in.ownerName == owner.name()
+	if mine {
 		delete(r.byKey, k)
 	}
 	r.mu.Unlock()
-	if !ok {
+	switch {
+	case ok && !mine:
 		return ErrNotFound
+	case mine:
+		in.close()
+	default:
+		if _, err := r.locate(group, name, owner); err != nil {
+			return err
+		}
 	}
-	in.close()
-	return nil
+	return r.forget(ctx, k)
 }
 
 // newUUID returns a random (version 4) UUID.

@@ -31,6 +31,12 @@ type Metrics struct {
 	BytesConsumed   *prometheus.CounterVec // api
 
 	ConsumerInstances prometheus.Gauge
+	// ConsumerForwarded counts v2 consumer requests sent to the replica
+	// holding the instance, by outcome (answered, unreachable);
+	// ConsumerRecreated the instances created again on this replica
+	// because the one holding them was gone.
+	ConsumerForwarded *prometheus.CounterVec
+	ConsumerRecreated prometheus.Counter
 
 	// Kafka is franz-go's client instrumentation (kgo hooks).
 	Kafka *kprom.Metrics
@@ -81,9 +87,15 @@ func New() *Metrics {
 		ConsumerInstances: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "kgate_consumer_instances", Help: "Live v2 consumer instances on this node.",
 		}),
+		ConsumerForwarded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kgate_consumer_forwarded_requests_total", Help: "v2 consumer requests forwarded to the replica holding the instance, by outcome (answered, unreachable).",
+		}, []string{"outcome"}),
+		ConsumerRecreated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kgate_consumer_instances_recreated_total", Help: "v2 consumer instances created again on this node from their definition because the replica holding them was gone.",
+		}),
 	}
 	reg.MustRegister(m.HTTPRequests, m.HTTPDuration, m.HTTPInFlight, m.RecordsProduced, m.BytesProduced,
-		m.RecordsConsumed, m.BytesConsumed, m.ConsumerInstances)
+		m.RecordsConsumed, m.BytesConsumed, m.ConsumerInstances, m.ConsumerForwarded, m.ConsumerRecreated)
 	m.Kafka = NewKafka(reg)
 	return m
 }

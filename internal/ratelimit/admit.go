@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +31,12 @@ type Limiter struct {
 	idle  time.Duration
 
 	rejected *prometheus.CounterVec
+	// shares, when set, gives this node's share of a key's rates (the
+	// replicas divide each limit among themselves); nil: all of it.
+	shares func(key string) float64
+	// demandMu guards demandAt, when Demand last counted.
+	demandMu sync.Mutex
+	demandAt time.Time
 	// planRequests and planBytes count what each plan's subjects did
 	// (the label set is auth.plans').
 	planRequests, planBytes *prometheus.CounterVec
@@ -57,6 +64,35 @@ func New(u *Usage, idle time.Duration, reg prometheus.Registerer, known func() [
 		reg.MustRegister(l.rejected, l.planRequests, l.planBytes, &usageCollector{u: u, known: known})
 	}
 	return l
+}
+
+// SetShares makes the request and byte rates of each key this node's share
+// of them, as share(key) (0 < share <= 1) says; call it before the first
+// Admit. Quotas (daily, weekly, monthly) are counted across the replicas
+// already and are not divided.
+func (l *Limiter) SetShares(share func(key string) float64) { l.shares = share }
+
+// MaxDemandKeys bounds how many keys Demand reports: the busiest.
+const MaxDemandKeys = 1000
+
+// Demand returns, per bucket key, the requests per second this node was
+// asked to admit (admitted or refused) since the last call, for the keys
+// that had any (the MaxDemandKeys busiest): what the replicas divide the
+// limits by.
+func (l *Limiter) Demand(now time.Time) map[string]float64 {
+	l.demandMu.Lock()
+	since := now.Sub(l.demandAt)
+	l.demandAt = now
+	l.demandMu.Unlock()
+	counts := l.t.demand()
+	if since <= 0 || since > time.Minute {
+		since = time.Second // the first call: a nominal second
+	}
+	out := make(map[string]float64, len(counts))
+	for k, n := range counts {
+		out[k] = float64(n) / since.Seconds()
+	}
+	return busiest(out, MaxDemandKeys)
 }
 
 // Run evicts idle buckets until ctx is done.
@@ -161,7 +197,7 @@ func (t *Ticket) Charge(now time.Time, n int64) (time.Duration, *Exceeded) {
 	}
 	t.b.charge(now, n)
 	if tokens := t.b.bytes.TokensAt(now); tokens < 0 {
-		return time.Duration(-tokens / lim.BytesPerSecond * float64(time.Second)), nil
+		return time.Duration(-tokens / float64(t.b.bytes.Limit()) * float64(time.Second)), nil
 	}
 	return 0, nil
 }
@@ -185,6 +221,10 @@ func (l *Limiter) Admit(s Subject, now time.Time, movesBytes bool) (Ticket, *Exc
 	}
 	b := l.t.get(s.Key, lim, now)
 	t.b = b
+	b.demand.Add(1)
+	if l.shares != nil && (b.req != nil || b.bytes != nil) {
+		b.scale(now, l.shares(s.Key))
+	}
 	if b.req != nil {
 		res := b.req.ReserveN(now, 1)
 		if d := res.DelayFrom(now); d > 0 {
@@ -192,12 +232,13 @@ func (l *Limiter) Admit(s Subject, now time.Time, movesBytes bool) (Ticket, *Exc
 			return Ticket{}, l.exceeded("requests", d, lim.requestBurst(),
 				fmt.Sprintf("Request rate limit exceeded: the limit of %s requests per second (burst %d) has been exceeded.", fmtRate(lim.RequestsPerSecond), lim.requestBurst()))
 		}
-		tokens := b.req.TokensAt(now)
-		t.limit, t.remaining, t.reset, t.hasHeader = lim.requestBurst(), int64(tokens), refill(tokens, float64(lim.requestBurst()), lim.RequestsPerSecond), true
+		// What this node holds of the limit (its share, with replicas).
+		tokens, burst := b.req.TokensAt(now), b.req.Burst()
+		t.limit, t.remaining, t.reset, t.hasHeader = burst, int64(tokens), refill(tokens, float64(burst), float64(b.req.Limit())), true
 	}
 	if b.bytes != nil && movesBytes {
 		if tokens := b.bytes.TokensAt(now); tokens < 0 {
-			d := time.Duration(-tokens / lim.BytesPerSecond * float64(time.Second))
+			d := time.Duration(-tokens / float64(b.bytes.Limit()) * float64(time.Second))
 			return Ticket{}, l.exceeded("bytes", d, int(min(lim.byteBurst(), math.MaxInt32)),
 				fmt.Sprintf("Byte rate limit exceeded: the limit of %s bytes per second has been exceeded.", fmtRate(lim.BytesPerSecond)))
 		}

@@ -9,7 +9,9 @@ package ratelimit
 import (
 	"hash/maphash"
 	"math"
+	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -22,6 +24,44 @@ type buckets struct {
 	bytes  *rate.Limiter // nil: unlimited
 	// last is the last use, in unix nanos; guarded by the shard's mutex.
 	last int64
+	// demand counts the requests asked of this node (admitted or not)
+	// since the last Demand; share is the float64 bits of the share of
+	// the limits the buckets hold now (0: all of them).
+	demand atomic.Int64
+	share  atomic.Uint64
+}
+
+// minShareStep is the least change of share that resizes the buckets (the
+// shares move a little at every heartbeat).
+const minShareStep = 0.005
+
+// scale fits the buckets to this node's share of the limits (0 < share
+// <= 1): a rate times share and a burst times share (at least 1), keeping
+// the tokens they hold (capped at the new burst).
+func (b *buckets) scale(now time.Time, share float64) {
+	if !(share > 0 && share < 1) {
+		share = 1
+	}
+	old := math.Float64frombits(b.share.Load())
+	if old == 0 {
+		old = 1
+	}
+	if math.Abs(old-share) < minShareStep {
+		return
+	}
+	b.share.Store(math.Float64bits(share))
+	if b.req != nil {
+		b.req.SetLimitAt(now, rate.Limit(b.limits.RequestsPerSecond*share))
+		b.req.SetBurstAt(now, scaledBurst(int64(b.limits.requestBurst()), share))
+	}
+	if b.bytes != nil {
+		b.bytes.SetLimitAt(now, rate.Limit(b.limits.BytesPerSecond*share))
+		b.bytes.SetBurstAt(now, scaledBurst(min(b.limits.byteBurst(), math.MaxInt32), share))
+	}
+}
+
+func scaledBurst(burst int64, share float64) int {
+	return int(max(1, math.Round(float64(burst)*share)))
 }
 
 func newBuckets(l Limits) *buckets {
@@ -87,6 +127,40 @@ func (t *table) get(key string, l Limits, now time.Time) *buckets {
 	}
 	b.last = now.UnixNano()
 	return b
+}
+
+// demand returns, per key, the requests asked since the last call (keys
+// with none are left out), and starts counting again.
+func (t *table) demand() map[string]int64 {
+	out := map[string]int64{}
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		for k, b := range s.m {
+			if n := b.demand.Swap(0); n > 0 {
+				out[k] = n
+			}
+		}
+		s.mu.Unlock()
+	}
+	return out
+}
+
+// busiest keeps the max keys of d with the largest values.
+func busiest(d map[string]float64, max int) map[string]float64 {
+	if len(d) <= max {
+		return d
+	}
+	keys := make([]string, 0, len(d))
+	for k := range d {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return d[keys[i]] > d[keys[j]] })
+	out := make(map[string]float64, max)
+	for _, k := range keys[:max] {
+		out[k] = d[k]
+	}
+	return out
 }
 
 // sweep drops buckets idle for longer than idle and returns how many are

@@ -67,3 +67,54 @@ func TestUsageAcrossNodes(t *testing.T) {
 		t.Errorf("Snapshot = %+v", snap)
 	}
 }
+
+// TestShares: with a share of a limit, a subject's bucket holds that share
+// of the burst and refills at that share of the rate; the tokens carry
+// over when the share moves; Demand reports what was asked, refused
+// requests included.
+func TestShares(t *testing.T) {
+	l := New(NewUsage("n"), time.Hour, nil, nil)
+	share := 0.5
+	l.SetShares(func(string) float64 { return share })
+	s := Subject{Key: "k", Principal: "k", Limits: Limits{RequestsPerSecond: 10, RequestBurst: 10}}
+	now := time.Now()
+	admitted := 0
+	for range 20 {
+		if _, ex := l.Admit(s, now, false); ex == nil {
+			admitted++
+		}
+	}
+	if admitted != 5 {
+		t.Fatalf("burst 10 at share 0.5: %d admitted at once, want 5", admitted)
+	}
+	// One second later: 5 more (rate 10 at share 0.5).
+	later := now.Add(time.Second)
+	admitted = 0
+	for range 20 {
+		if _, ex := l.Admit(s, later, false); ex == nil {
+			admitted++
+		}
+	}
+	if admitted != 5 {
+		t.Fatalf("a second at 10/s x 0.5: %d admitted, want 5", admitted)
+	}
+	d := l.Demand(later)
+	if d["k"] <= 0 {
+		t.Fatalf("demand %v, want k's 40 requests", d)
+	}
+	// The whole limit again: the second before refilled at the old share
+	// (5), the one after at the whole rate, up to the whole burst (10).
+	share = 1
+	for i, want := range []int{5, 10} {
+		at := later.Add(time.Duration(i+1) * time.Second)
+		admitted = 0
+		for range 30 {
+			if _, ex := l.Admit(s, at, false); ex == nil {
+				admitted++
+			}
+		}
+		if admitted != want {
+			t.Fatalf("second %d after the share went to 1: %d admitted, want %d", i+1, admitted, want)
+		}
+	}
+}

@@ -55,8 +55,22 @@ type proc struct {
 // until it serves. Extra env entries are KEY=VALUE.
 func startServe(t *testing.T, dataDir string, env ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(kgateBin, "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--broker-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0", "--log-format", "json")
-	cmd.Env = append(os.Environ(), env...)
+	return startServeArgs(t, []string{"--data-dir", dataDir, "--listen", "127.0.0.1:0", "--broker-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0"}, env...)
+}
+
+// startServeArgs runs `kgate serve` with args (JSON logs) and waits until
+// it serves.
+func startServeArgs(t *testing.T, args []string, env ...string) *proc {
+	t.Helper()
+	return startServeWith(t, append(args, "--log-format", "json"), append(os.Environ(), env...))
+}
+
+// startServeWith runs `kgate serve` with these arguments and exactly this
+// environment (it must ask for JSON logs), and waits until it serves.
+func startServeWith(t *testing.T, args, env []string) *proc {
+	t.Helper()
+	cmd := exec.Command(kgateBin, append([]string{"serve"}, args...)...)
+	cmd.Env = env
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

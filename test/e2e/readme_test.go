@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -80,10 +82,19 @@ func TestReadmeTryIt(t *testing.T) {
 	prelude := `curl() { command curl -sS -w '\n__status__%{http_code}\n' "$@"; }; set -o pipefail; `
 	for k, c := range cmds {
 		run := strings.NewReplacer("localhost:8082", web, "127.0.0.1:9092", p.BrokerAddr).Replace(c)
-		cmd := exec.Command("bash", "-c", prelude+run)
+		// A command that does not end (a stream without its limit) fails
+		// here, not at the test binary's timeout.
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		cmd := exec.CommandContext(ctx, "bash", "-c", prelude+run)
+		cmd.WaitDelay = time.Second
 		var out, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &stderr
-		if err := cmd.Run(); err != nil {
+		err := cmd.Run()
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				err = fmt.Errorf("still running after a minute (a newcomer pasting it would wait forever): %w", err)
+			}
 			t.Fatalf("README command %d failed: %s\n%v\n%s%s", k+1, c, err, out.String(), stderr.String())
 		}
 		got := out.String()

@@ -2,8 +2,9 @@
 // POST /login, GET|POST /admin/reload, DELETE /admin/tokens/{username},
 // DELETE /admin/tokens/id/{jti}, GET /admin/tokens/{username}, the API
 // keys at POST|GET /admin/apikeys and DELETE /admin/apikeys/{id}, the
-// quota usage at GET /admin/usage[/{principal}], and the replicas at GET
-// /admin/nodes.
+// quota usage at GET /admin/usage[/{principal}], the replicas at GET
+// /admin/nodes, and the users with their effective policy at GET
+// /admin/users and GET /admin/users/{username}/policy.
 package admin
 
 import (
@@ -67,6 +68,11 @@ func Register(rr *httpapi.Router, d Deps) {
 		Summary: "The live kgate replicas in front of this Kafka cluster (this one included): id, internal URL, version, start, last heartbeat, load.",
 		Doc:     &httpapi.Doc{Responses: []httpapi.Response{{Status: 200, Description: "The replicas, by id.", Body: &httpapi.Body{Schema: nodesJSON{}}}}},
 		Handler: a.nodes})
+	rr.Add(httpapi.Route{Method: "GET", Pattern: "/admin/users", Name: "admin.users.list", Action: auth.Admin, ErrorType: jsonType,
+		Summary: "The users of the users file: names, groups, plan, whether they have a password and Kafka-port credentials (never the hashes).", Handler: a.users})
+	rr.Add(httpapi.Route{Method: "GET", Pattern: "/admin/users/{username}/policy", Name: "admin.users.policy", Action: auth.Admin, ErrorType: jsonType,
+		Summary: "What a user may do now, explained: each cluster-wide action, and each topic and group action on ?topic= and ?group=, with the policy's decision and reason (?ip= sets the address it comes from).",
+		Handler: a.policy})
 	rr.Add(httpapi.Route{Method: "GET", Pattern: "/admin/usage", Name: "admin.usage.list", Action: auth.Admin, ErrorType: jsonType,
 		Summary: "Today's requests and bytes per principal, with their limits.", Handler: a.usage})
 	rr.Add(httpapi.Route{Method: "GET", Pattern: "/admin/usage/{principal}", Name: "admin.usage.get", Action: auth.Admin, ErrorType: jsonType,
@@ -260,7 +266,10 @@ type nodesJSON struct {
 func (a api) nodes(w http.ResponseWriter, r *http.Request) error {
 	out := nodesJSON{Nodes: []cluster.Node{}}
 	if a.d.Nodes != nil {
-		out.Nodes = append(out.Nodes, a.d.Nodes()...)
+		for _, n := range a.d.Nodes() {
+			n.Demand = nil // the rate-limit keys name callers: not for this list
+			out.Nodes = append(out.Nodes, n)
+		}
 	}
 	httpapi.WriteJSON(w, http.StatusOK, jsonType, out)
 	return nil

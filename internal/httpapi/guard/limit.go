@@ -17,7 +17,8 @@ import (
 // limit is answered 429 with Retry-After and RateLimit-* at once; one
 // admitted gets the RateLimit-* of its bucket. Routes whose action moves
 // data are metered by what they move: produce by the body it sends,
-// fetch and consume by the body they receive.
+// fetch and consume by the body they receive. A request another replica
+// forwarded passes: that replica limited it and meters what it moves.
 func Limit(l *ratelimit.Limiter, identify func(*http.Request, auth.Action) ratelimit.Subject) httpapi.Middleware {
 	return func(rt httpapi.Route, next http.Handler) http.Handler {
 		if rt.Public {
@@ -26,6 +27,11 @@ func Limit(l *ratelimit.Limiter, identify func(*http.Request, auth.Action) ratel
 		moves := rt.Action.MovesData()
 		reqBytes := moves && !rt.Action.Receives()
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if p := auth.FromContext(r.Context()); p != nil && p.Via != "" {
+				// Forwarded by the replica that admitted and meters it.
+				next.ServeHTTP(w, r)
+				return
+			}
 			t, ex := l.Admit(identify(r, rt.Action), time.Now(), moves)
 			if ex != nil {
 				reject(w, r, rt, ex)

@@ -3,12 +3,14 @@ package v2
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/kgate/kgate/internal/auth"
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/httpapi"
 	"github.com/kgate/kgate/internal/instances"
@@ -28,7 +30,18 @@ type consumerAPI struct {
 	maxWait       time.Duration // the longest a read may wait
 	advertisedURL string
 	m             metricsSink
+	// forward sends a request for an instance another replica holds
+	// there and streams its answer back (nil: instances are not shared).
+	forward Forwarder
 }
+
+// Forwarder sends r, whose body (already read) was body, to the replica
+// at url on behalf of r's caller, and writes its answer to w.
+type Forwarder func(w http.ResponseWriter, r *http.Request, url string, body []byte) error
+
+// instanceNodeHeader names, on every answer about an instance, the
+// replica that holds it (or held it, for a delete).
+const instanceNodeHeader = "Kgate-Instance-Node"
 
 // controlBody reads a consumer-control POST body after checking its
 // Content-Type.
@@ -77,10 +90,11 @@ func (a consumerAPI) create(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	group := r.PathValue("group")
-	in, err := a.reg.Create(group, instances.OwnerFor(r.Context()), o)
+	in, err := a.reg.Create(r.Context(), group, instances.OwnerFor(r.Context()), o)
 	if err != nil {
 		return instanceError(w, err)
 	}
+	a.served(w)
 	httpapi.WriteJSON(w, http.StatusOK, mtV2, map[string]string{
 		"instance_id": in.Name(),
 		"base_uri":    a.baseURI(r, group, in.Name()),
@@ -220,21 +234,49 @@ func (a consumerAPI) baseURI(r *http.Request, group, name string) string {
 }
 
 // withInstance looks the caller's instance up, holding it in use for fn,
-// and maps what fn returns onto the wire.
-func (a consumerAPI) withInstance(w http.ResponseWriter, r *http.Request, fn func(*instances.Instance) error) error {
-	in, err := a.reg.Acquire(r.PathValue("group"), r.PathValue("instance"), instances.OwnerFor(r.Context()))
+// and maps what fn returns onto the wire. An instance another replica
+// holds gets the request forwarded there, with body (what the handler
+// read of the request's body).
+func (a consumerAPI) withInstance(w http.ResponseWriter, r *http.Request, body []byte, fn func(*instances.Instance) error) error {
+	in, err := a.reg.Acquire(r.Context(), r.PathValue("group"), r.PathValue("instance"), instances.OwnerFor(r.Context()))
 	if err != nil {
-		return instanceError(w, err)
+		return a.elsewhere(w, r, body, err)
 	}
 	defer in.Release()
+	a.served(w)
 	return instanceError(w, fn(in))
+}
+
+// served names this replica as the one holding the instance.
+func (a consumerAPI) served(w http.ResponseWriter) {
+	if n := a.reg.Node(); n != "" {
+		w.Header().Set(instanceNodeHeader, n)
+	}
+}
+
+// elsewhere forwards the request when err says another replica holds
+// the instance, and maps any other error onto the wire. A request that
+// was itself forwarded is never forwarded again: the replicas' views of
+// who holds the instance differ for a moment (it is moving), and the
+// client retries.
+func (a consumerAPI) elsewhere(w http.ResponseWriter, r *http.Request, body []byte, err error) error {
+	var ee *instances.ElsewhereError
+	if !errors.As(err, &ee) {
+		return instanceError(w, err)
+	}
+	if p := auth.FromContext(r.Context()); a.forward == nil || (p != nil && p.Via != "") {
+		w.Header().Set("Retry-After", "1")
+		return httpapi.ErrMoving.Wrap(err)
+	}
+	return a.forward(w, r, ee.URL, body)
 }
 
 func (a consumerAPI) remove(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", mtV2)
-	if err := a.reg.Remove(r.PathValue("group"), r.PathValue("instance"), instances.OwnerFor(r.Context())); err != nil {
-		return instanceError(w, err)
+	if err := a.reg.Remove(r.Context(), r.PathValue("group"), r.PathValue("instance"), instances.OwnerFor(r.Context())); err != nil {
+		return a.elsewhere(w, r, nil, err)
 	}
+	a.served(w)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -288,7 +330,7 @@ func (a consumerAPI) subscribe(w http.ResponseWriter, r *http.Request) error {
 	} else if len(pattern) > maxPattern {
 		return httpapi.ErrUnprocessable.Msg("Invalid topic_pattern: at most %d characters.", maxPattern)
 	}
-	return a.withInstance(w, r, func(in *instances.Instance) error {
+	return a.withInstance(w, r, body, func(in *instances.Instance) error {
 		if err := in.Subscribe(r.Context(), req.Topics, pattern); err != nil {
 			return err
 		}
@@ -302,7 +344,7 @@ const maxPattern = 1000
 
 func (a consumerAPI) getSubscription(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", mtV2)
-	return a.withInstance(w, r, func(in *instances.Instance) error {
+	return a.withInstance(w, r, nil, func(in *instances.Instance) error {
 		httpapi.WriteJSON(w, http.StatusOK, mtV2, map[string][]string{"topics": in.Subscription()})
 		return nil
 	})
@@ -310,8 +352,8 @@ func (a consumerAPI) getSubscription(w http.ResponseWriter, r *http.Request) err
 
 func (a consumerAPI) unsubscribe(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", mtV2)
-	return a.withInstance(w, r, func(in *instances.Instance) error {
-		if err := in.Unsubscribe(); err != nil {
+	return a.withInstance(w, r, nil, func(in *instances.Instance) error {
+		if err := in.Unsubscribe(r.Context()); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -319,28 +361,30 @@ func (a consumerAPI) unsubscribe(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
-// partitionsBody decodes {"partitions":[...]} (required).
-func partitionsBody(r *http.Request) ([]instances.Partition, error) {
+// partitionsBody decodes {"partitions":[...]} (required); it returns the
+// body too.
+func partitionsBody(r *http.Request) ([]instances.Partition, []byte, error) {
 	body, err := controlBody(r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var req struct {
 		Partitions []topicPartitionJSON `json:"partitions"`
 	}
 	if err := requiredBody(body, &req); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return parsePartitions(req.Partitions)
+	parts, err := parsePartitions(req.Partitions)
+	return parts, body, err
 }
 
 func (a consumerAPI) assign(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", mtV2)
-	parts, err := partitionsBody(r)
+	parts, body, err := partitionsBody(r)
 	if err != nil {
 		return err
 	}
-	return a.withInstance(w, r, func(in *instances.Instance) error {
+	return a.withInstance(w, r, body, func(in *instances.Instance) error {
 		if err := in.Assign(r.Context(), parts); err != nil {
 			return err
 		}
@@ -351,7 +395,7 @@ func (a consumerAPI) assign(w http.ResponseWriter, r *http.Request) error {
 
 func (a consumerAPI) getAssignments(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", mtV2)
-	return a.withInstance(w, r, func(in *instances.Instance) error {
+	return a.withInstance(w, r, nil, func(in *instances.Instance) error {
 		out := []topicPartitionJSON{}
 		for _, p := range in.Assignment() {
 			out = append(out, topicPartitionJSON{Topic: p.Topic, Partition: ptr(p.Partition)})
@@ -397,7 +441,7 @@ func (a consumerAPI) seek(w http.ResponseWriter, r *http.Request) error {
 		}
 		times[instances.Partition{Topic: t.Topic, Partition: *t.Partition}] = ts
 	}
-	return a.withInstance(w, r, func(in *instances.Instance) error {
+	return a.withInstance(w, r, body, func(in *instances.Instance) error {
 		if err := in.Seek(offsets); err != nil {
 			return err
 		}
@@ -414,11 +458,11 @@ func (a consumerAPI) seek(w http.ResponseWriter, r *http.Request) error {
 func (a consumerAPI) seekEdge(start bool) httpapi.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", mtV2)
-		parts, err := partitionsBody(r)
+		parts, body, err := partitionsBody(r)
 		if err != nil {
 			return err
 		}
-		return a.withInstance(w, r, func(in *instances.Instance) error {
+		return a.withInstance(w, r, body, func(in *instances.Instance) error {
 			if err := in.SeekEdge(r.Context(), parts, start); err != nil {
 				return err
 			}
@@ -455,7 +499,7 @@ func (a consumerAPI) records(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return a.withInstance(w, r, func(in *instances.Instance) error {
+	return a.withInstance(w, r, nil, func(in *instances.Instance) error {
 		if embeddedType(in.Settings().Format.Name()) != ct {
 			return httpapi.ErrFormatMismatch
 		}
@@ -529,7 +573,7 @@ func (a consumerAPI) commit(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	return a.withInstance(w, r, func(in *instances.Instance) error {
+	return a.withInstance(w, r, body, func(in *instances.Instance) error {
 		if err := in.Commit(r.Context(), instances.OwnerFor(r.Context()).Live, offsets); err != nil {
 			return err
 		}
@@ -559,7 +603,7 @@ func (a consumerAPI) getCommitted(w http.ResponseWriter, r *http.Request) error 
 			return err
 		}
 	}
-	return a.withInstance(w, r, func(in *instances.Instance) error {
+	return a.withInstance(w, r, b, func(in *instances.Instance) error {
 		offs, err := in.Committed(r.Context(), instances.OwnerFor(r.Context()).Live, parts)
 		if err != nil {
 			return err

@@ -40,6 +40,9 @@ type Deps struct {
 	Schemas *schemareg.Formats
 	// Audit records the schemas produces register (nil: none).
 	Audit *audit.Log
+	// Forward, if set, serves requests for consumer instances another
+	// replica holds by forwarding them there.
+	Forward Forwarder
 }
 
 type promSink struct{ m *metrics.Metrics }
@@ -59,7 +62,7 @@ func Register(rr *httpapi.Router, d Deps) {
 	sink := promSink{d.Metrics}
 	md := metadata{kc: d.Kafka}
 	pr := producer{kc: d.Kafka, m: sink, maxRecords: d.MaxRecords, schemas: d.Schemas, audit: d.Audit}
-	ca := consumerAPI{reg: d.Instances, schemas: d.Schemas, cfg: d.Instances.Config(), maxWait: d.MaxWait, advertisedURL: d.AdvertisedURL, m: sink}
+	ca := consumerAPI{reg: d.Instances, schemas: d.Schemas, cfg: d.Instances.Config(), maxWait: d.MaxWait, advertisedURL: d.AdvertisedURL, m: sink, forward: d.Forward}
 	if ca.maxWait <= 0 {
 		ca.maxWait = config.Default().MaxWait()
 	}

@@ -53,16 +53,32 @@ const (
 	endQuota           endReason = "quota"           // the daily byte quota is used up
 	endKafka           endReason = "kafka"           // reading failed
 	endProtocol        endReason = "protocol"        // the WebSocket client broke the protocol
+	endLimit           endReason = "limit"           // the request's limit of records was sent
 )
 
+// maxPushLimit bounds a stream's limit parameter.
+const maxPushLimit = 1_000_000
+
 // pushEnd is why a stream ends: cancelling its context with one carries
-// the answer to the end event.
+// the answer to the end event. he is nil for a normal end (endLimit),
+// which then says msg.
 type pushEnd struct {
 	he     *httpapi.Error
 	reason endReason
+	msg    string
 }
 
-func (e *pushEnd) Error() string { return string(e.reason) + ": " + e.he.Error() }
+func (e *pushEnd) Error() string {
+	if e.he == nil {
+		return string(e.reason) + ": " + e.msg
+	}
+	return string(e.reason) + ": " + e.he.Error()
+}
+
+// limitEnd is the end of a stream that sent its limit of records.
+func limitEnd(n int64) *pushEnd {
+	return &pushEnd{reason: endLimit, msg: "Sent " + strconv.FormatInt(n, 10) + " records, the request's limit; resume from the last event id."}
+}
 
 // pushQuery is a push request's parameters.
 type pushQuery struct {
@@ -70,6 +86,7 @@ type pushQuery struct {
 	start  push.Start
 	filter push.Filter
 	group  string // group mode: a member of this consumer group
+	limit  int64  // end after this many records (0: never)
 }
 
 func parsePushQuery(r *http.Request, topic string) (pushQuery, error) {
@@ -113,6 +130,13 @@ func parsePushQuery(r *http.Request, topic string) (pushQuery, error) {
 		if pq.start.Offsets != nil || pq.start.Timestamp != nil {
 			return pq, httpapi.ErrBadRequest.Msg("Bad Request: offsets and timestamp do not apply in group mode (the group's committed offsets do; from applies where none are).")
 		}
+	}
+	if q.Has("limit") {
+		n, err := strconv.ParseInt(q.Get("limit"), 10, 64)
+		if err != nil || n < 1 || n > maxPushLimit {
+			return pq, httpapi.ErrBadRequest.Msg("Bad Request: limit must be a number of records from 1 to %d.", maxPushLimit)
+		}
+		pq.limit = n
 	}
 	if q.Has("key") {
 		k := []byte(q.Get("key"))
@@ -259,7 +283,7 @@ func (a *api) pushStream(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
 	ps := &pusher{
-		a: a, rd: rd, topic: topic, group: pq.group, format: pq.format, ctx: ctx,
+		a: a, rd: rd, topic: topic, group: pq.group, format: pq.format, ctx: ctx, limit: pq.limit,
 		live:   live,
 		ticket: ratelimit.TicketFrom(r.Context()),
 		rid:    httpapi.RequestID(r.Context()), principal: httpapi.Principal(r.Context()),
@@ -299,7 +323,21 @@ type pusher struct {
 	ticket  *ratelimit.Ticket
 	items   []push.Item
 	buf     []byte
+	limit   int64 // end after this many records (0: never)
+	sent    int64 // records sent
 }
+
+// room is how many records the stream may still send in one batch, at
+// most max.
+func (s *pusher) room(max int) int {
+	if s.limit > 0 {
+		return int(min(int64(max), s.limit-s.sent))
+	}
+	return max
+}
+
+// done reports whether the stream sent its limit.
+func (s *pusher) done() bool { return s.limit > 0 && s.sent >= s.limit }
 
 // watch ends the stream (cancel with a *pushEnd) when its principal loses
 // its standing or its right to fetch the topic, when its lifetime is over
@@ -456,6 +494,13 @@ func (s *pusher) appendData(dst []byte, it push.Item) (out []byte, bad bool) {
 
 // endJSON is the end event's data.
 func endJSON(e *pushEnd) []byte {
+	if e.he == nil {
+		b, _ := json.Marshal(struct {
+			Message string `json:"message"`
+			Reason  string `json:"reason"`
+		}{e.msg, string(e.reason)})
+		return b
+	}
 	b, _ := json.Marshal(struct {
 		ErrorCode int    `json:"error_code"`
 		Message   string `json:"message"`
@@ -465,6 +510,11 @@ func endJSON(e *pushEnd) []byte {
 }
 
 func (s *pusher) logEnd(e *pushEnd) {
+	if e.he == nil {
+		s.a.logger.Info("push stream ended", "request_id", s.rid, "principal", s.principal, "topic", s.topic,
+			"reason", string(e.reason), "records", s.sent)
+		return
+	}
 	s.a.logger.Info("push stream ended", "request_id", s.rid, "principal", s.principal, "topic", s.topic,
 		"reason", string(e.reason), "error_code", e.he.Code, "err", e.he.Cause)
 }
@@ -506,7 +556,7 @@ func (s *pusher) serveSSE(w http.ResponseWriter) error {
 		return nil
 	}
 	for {
-		idle, e, gone := s.next(pushBatch)
+		idle, e, gone := s.next(s.room(pushBatch))
 		switch {
 		case gone:
 			return nil
@@ -542,12 +592,16 @@ func (s *pusher) serveSSE(w http.ResponseWriter) error {
 			out = append(out, "\ndata: "...)
 			out = append(out, s.buf...)
 			out = append(out, "\n\n"...)
+			s.sent++
 			if len(out) >= 64<<10 && !write() {
 				return nil
 			}
 		}
 		if len(out) > 0 && !write() {
 			return nil
+		}
+		if s.done() {
+			return end(limitEnd(s.sent))
 		}
 		if e := s.endOf(); e != nil {
 			return end(e)
@@ -586,7 +640,7 @@ func wsClose(e *pushEnd) websocket.StatusCode {
 		return websocket.StatusTryAgainLater
 	case endProtocol:
 		return websocket.StatusPolicyViolation
-	case endLifetime:
+	case endLifetime, endLimit:
 		return websocket.StatusNormalClosure
 	}
 	return websocket.StatusInternalError
@@ -661,7 +715,10 @@ func (s *pusher) serveWebSocket(w http.ResponseWriter, r *http.Request, cancel c
 		s.logEnd(e)
 		msg := append([]byte(`{"type":"end",`), endJSON(e)[1:]...)
 		if send(msg) {
-			reason := strconv.Itoa(e.he.Code) + " " + string(e.reason)
+			reason := string(e.reason)
+			if e.he != nil {
+				reason = strconv.Itoa(e.he.Code) + " " + reason
+			}
 			_ = c.Close(wsClose(e), reason)
 		}
 		return nil
@@ -682,7 +739,7 @@ func (s *pusher) serveWebSocket(w http.ResponseWriter, r *http.Request, cancel c
 			}
 			continue
 		}
-		idle, e, gone := s.next(int(min(n, pushBatch)))
+		idle, e, gone := s.next(s.room(int(min(n, pushBatch))))
 		switch {
 		case gone:
 			return nil
@@ -718,9 +775,13 @@ func (s *pusher) serveWebSocket(w http.ResponseWriter, r *http.Request, cancel c
 			out = append(out, s.buf...)
 			out = append(out, '}')
 			credit.Spend(1)
+			s.sent++
 			if !send(out) {
 				return nil
 			}
+		}
+		if s.done() {
+			return end(limitEnd(s.sent))
 		}
 		if e := s.endOf(); e != nil {
 			return end(e)

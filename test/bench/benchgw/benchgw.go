@@ -50,8 +50,11 @@ func StartBinary(bin string, env ...string) (*Gateway, error) {
 			return nil, err
 		}
 	}
-	cmd := exec.Command(bin, "serve", "--data-dir", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0", "--broker-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0", "--log-format", "json")
-	cmd.Env = append(os.Environ(), env...)
+	cmd := exec.Command(bin, "serve", "--data-dir", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0", "--broker-listen", "127.0.0.1:0", "--log-format", "json")
+	// The registry's port through the environment, not a flag: a baseline
+	// built before the registry existed ignores the variable but would
+	// refuse the flag.
+	cmd.Env = append(append(os.Environ(), "KGATE_SCHEMA_REGISTRY_LISTEN=127.0.0.1:0"), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		os.RemoveAll(dir)
