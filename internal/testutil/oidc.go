@@ -27,7 +27,9 @@ import (
 // issuing JWT access tokens signed with RS256 keys that Rotate replaces.
 //
 // It knows the person "test-user@127.0.0.1" (password "verysecure"), a
-// web client OIDCWebClient for the authorization code flow, and the
+// web client OIDCWebClient for the authorization code flow, a public
+// (native) client OIDCConsoleClient for the same flow with PKCE from a
+// browser (redirect URI /ui/ on any loopback port: kgate's console), and the
 // device (service user) "sid1" with secret "verysecret" for the client
 // credentials grant. Claims adds claims to the access tokens of a
 // subject (the person's subject is "id1", the device's "sid1").
@@ -49,6 +51,9 @@ const (
 	OIDCWebClient       = "kgate-web"
 	OIDCWebClientSecret = "websecret"
 	oidcRedirect        = "http://127.0.0.1:1/callback"
+	// OIDCConsoleClient is a public client without a secret; a native
+	// client's loopback redirect URI matches on any port (RFC 8252 7.3).
+	OIDCConsoleClient = "kgate-console"
 )
 
 // StartOIDCProvider starts a provider on a loopback port for the test.
@@ -60,7 +65,8 @@ func StartOIDCProvider(t testing.TB) *OIDCProvider {
 	}
 	p := &OIDCProvider{Issuer: "http://" + ln.Addr().String() + "/", ln: ln, claims: map[string]map[string]any{}}
 	p.keys = []*signingKey{newSigningKey(t)}
-	clients := map[string]*storage.Client{OIDCWebClient: storage.WebClient(OIDCWebClient, OIDCWebClientSecret, oidcRedirect)}
+	clients := map[string]*storage.Client{OIDCWebClient: storage.WebClient(OIDCWebClient, OIDCWebClientSecret, oidcRedirect),
+		OIDCConsoleClient: storage.NativeClient(OIDCConsoleClient, "http://127.0.0.1/ui/")}
 	st := &providerStorage{Storage: storage.NewStorageWithClients(storage.NewUserStore(p.Issuer), clients), p: p}
 	router := exampleop.SetupServer(p.Issuer, st, nil, false, op.WithAllowInsecure())
 	count := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

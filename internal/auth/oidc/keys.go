@@ -37,6 +37,10 @@ type issuer struct {
 	// creditAt.
 	credit   float64
 	creditAt time.Time
+	// discovered are the endpoints the console's sign-in uses, as of
+	// discoveredAt (zero: not fetched yet).
+	discovered   endpoints
+	discoveredAt time.Time
 }
 
 // unknownKidBurst is how many fetches unknown key ids may cause in a row
