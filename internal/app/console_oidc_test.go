@@ -54,13 +54,9 @@ func TestConsoleOIDC(t *testing.T) {
 		t.Errorf("POST /login/oidc for an unknown issuer: %d %s", r.status, r.body)
 	}
 
+	pushValues(t, su, "logs-app", []string{"before the sign-in"})
 	tb := newTab(t, b)
-	// A return the tab did not start is refused.
-	tb.do(chromedp.Navigate(g.URL + "/ui/?code=stolen&state=forged"))
-	tb.waitText("main", "not for a sign-in this tab started")
-	if u := eval[string](tb, `location.href`); strings.Contains(u, "stolen") {
-		t.Errorf("the code stays in the address bar: %s", u)
-	}
+	tb.do(chromedp.Navigate(g.URL + "/ui/"))
 
 	tb.do(chromedp.WaitVisible(chromedp.CSS("#oidc-0")))
 	if txt := eval[string](tb, `document.querySelector("#oidc-0").innerText`); txt != "Sign in with "+strings.TrimPrefix(strings.TrimSuffix(corp.Issuer, "/"), "http://") {
@@ -112,6 +108,17 @@ func TestConsoleOIDC(t *testing.T) {
 	tb.do(chromedp.WaitVisible(chromedp.CSS("#oidc-0")))
 	if s := eval[string](tb, `sessionStorage.getItem("kgate.session") || ""`); s != "" {
 		t.Errorf("after signing out the tab still holds a session")
+	}
+
+	// A return the tab did not start is refused, and its code leaves
+	// the address bar.
+	tb.do(chromedp.Navigate(g.URL + "/ui/?code=stolen&state=forged"))
+	tb.waitText("main", "not for a sign-in this tab started")
+	if u := eval[string](tb, `location.href`); strings.Contains(u, "stolen") {
+		t.Errorf("the code stays in the address bar: %s", u)
+	}
+	if s := eval[string](tb, `sessionStorage.getItem("kgate.session") || ""`); s != "" {
+		t.Errorf("a forged return left a session")
 	}
 }
 

@@ -62,7 +62,7 @@ func (a *api) topicSizes(w http.ResponseWriter, r *http.Request) error {
 		byPartition[pd.Partition] = &partitionSizeData{PartitionID: pd.Partition, Replicas: []replicaSizeData{}}
 	}
 	out := topicSizesData{Kind: "KafkaTopicSizes", ClusterID: l.cid, TopicName: name,
-		Metadata: meta{Self: l.url("topics", name, "partitions", "-", "sizes"), ResourceName: l.crn("topic", name)},
+		Metadata:   meta{Self: l.url("topics", name, "partitions", "-", "sizes"), ResourceName: l.crn("topic", name)},
 		Partitions: []partitionSizeData{}}
 	dirs.Each(func(d kadm.DescribedLogDir) {
 		for _, lp := range d.Topics[name] {
