@@ -41,14 +41,14 @@ export function barChart(items, label) {
 }
 
 // multiLineChart draws several series [{name, pts: [{t, v}]}] as inline
-// SVG lines (colors by class s0..s4) over the time they span (at least a
-// minute, at most maxSpan ms), with a legend of each series' latest
+// SVG lines (colors by class s0..s4) over the time they span (at least
+// 30 s, at most maxSpan ms), with a legend of each series' latest
 // value as fmt shows it.
 export function multiLineChart(series, maxSpan, label, fmt) {
   const W = 600, H = 160, P = 28, L = 150;
   const now = Date.now();
   const first = Math.min(now, ...series.flatMap((se) => se.pts.map((p) => p.t)));
-  const span = Math.min(maxSpan, Math.max(60000, now - first));
+  const span = Math.min(maxSpan, Math.max(30000, now - first));
   const max = Math.max(1e-9, ...series.flatMap((se) => se.pts.map((p) => p.v)));
   const x = (t) => P + ((t - (now - span)) / span) * (W - L - 2 * P);
   const y = (v) => H - P - (v / max) * (H - 2 * P);
