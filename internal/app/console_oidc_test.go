@@ -21,13 +21,19 @@ import (
 // code redeemed through kgate. The console then calls the API and the
 // push WebSocket with the provider's access token: the person (corp:id1,
 // group readers) sees logs-app and not customer1 and tails logs-app
-// live. The code leaves the address bar at once, the token is in no URL
-// and not in the DOM, and a forged return is refused.
+// live. A second provider whose tokens kgate would refuse (wrong
+// audience) gets a sign-in refused with the reason; both are audited.
+// The code leaves the address bar at once, the token is in no URL and
+// not in the DOM, and a forged return is refused.
 func TestConsoleOIDC(t *testing.T) {
 	b := browser(t)
-	g, corp, _ := oidcGateway(t, func(c *config.Config) {
+	// corp accepts its console client's tokens; partner offers sign-in
+	// too but does not list the console client among its audiences, so
+	// kgate refuses the token the sign-in yields.
+	g, corp, partner := oidcGateway(t, func(c *config.Config) {
 		c.Auth.OIDC[0].ConsoleClientID = testutil.OIDCConsoleClient
 		c.Auth.OIDC[0].Audiences = append(c.Auth.OIDC[0].Audiences, testutil.OIDCConsoleClient)
+		c.Auth.OIDC[1].ConsoleClientID = testutil.OIDCConsoleClient
 	})
 	su := pushTopic(t, g, "logs-app", 1)
 	pushTopic(t, g, "customer1", 1)
@@ -36,8 +42,9 @@ func TestConsoleOIDC(t *testing.T) {
 		t.Errorf("GET /ui/gateway.json: %d %s", r.status, r.body)
 	}
 	r := do(t, "GET", g.URL+"/login/oidc", "")
-	want := fmt.Sprintf(`{"issuers":[{"issuer":%q,"client_id":%q,"scope":"openid","authorization_endpoint":"%sauth"}]}`,
-		corp.Issuer, testutil.OIDCConsoleClient, corp.Issuer)
+	entry := `{"issuer":%q,"client_id":%q,"scope":"openid","authorization_endpoint":"%sauth"}`
+	want := fmt.Sprintf(`{"issuers":[`+entry+`,`+entry+`]}`, corp.Issuer, testutil.OIDCConsoleClient, corp.Issuer,
+		partner.Issuer, testutil.OIDCConsoleClient, partner.Issuer)
 	if r.status != http.StatusOK || strings.TrimSpace(string(r.body)) != want {
 		t.Errorf("GET /login/oidc: %d %s\nwant %s", r.status, r.body, want)
 	}
@@ -63,12 +70,24 @@ func TestConsoleOIDC(t *testing.T) {
 		t.Errorf("the provider's button says %q", txt)
 	}
 	tb.shot("login-oidc")
-	// By keyboard: focus the provider's button and press Enter.
-	_ = eval[bool](tb, `(document.querySelector("#oidc-0").focus(), true)`)
-	tb.do(chromedp.KeyEvent(kb.Enter))
-	tb.waitAcross("the provider's login page", fmt.Sprintf(`location.href.startsWith(%q) && document.querySelector("#password") !== null`, corp.Issuer))
-	tb.do(chromedp.SendKeys(chromedp.CSS("#username"), "test-user@127.0.0.1"), chromedp.SendKeys(chromedp.CSS("#password"), "verysecure"),
-		chromedp.Click(chromedp.CSS("button[type=submit]")))
+	signIn := func(button string, p *testutil.OIDCProvider) {
+		t.Helper()
+		tb.do(chromedp.WaitVisible(chromedp.CSS(button)))
+		// By keyboard: focus the provider's button and press Enter.
+		_ = eval[bool](tb, fmt.Sprintf(`(document.querySelector(%q).focus(), true)`, button))
+		tb.do(chromedp.KeyEvent(kb.Enter))
+		tb.waitAcross("the provider's login page", fmt.Sprintf(`location.href.startsWith(%q) && document.querySelector("#password") !== null`, p.Issuer))
+		tb.do(chromedp.SendKeys(chromedp.CSS("#username"), "test-user@127.0.0.1"), chromedp.SendKeys(chromedp.CSS("#password"), "verysecure"),
+			chromedp.Click(chromedp.CSS("button[type=submit]")))
+		tb.waitAcross("the console again", fmt.Sprintf(`location.href.startsWith(%q)`, g.URL+"/ui/"))
+	}
+	// partner's token is not for kgate: the sign-in says why.
+	signIn("#oidc-1", partner)
+	tb.waitAcross("the refusal", `(document.querySelector("main")?.innerText || "").includes("Sign-in refused: wrong audience")`)
+	if s := eval[string](tb, `sessionStorage.getItem("kgate.session") || ""`); s != "" {
+		t.Errorf("a refused sign-in left a session")
+	}
+	signIn("#oidc-0", corp)
 	tb.waitAcross("the console back, signed in", `(document.querySelector("#who")?.innerText || "").includes("Signed in as corp:id1")`)
 	if u := eval[string](tb, `location.href`); u != g.URL+"/ui/#/topics" {
 		t.Errorf("after the sign-in the address is %s, want the topics without the code", u)
@@ -100,6 +119,18 @@ func TestConsoleOIDC(t *testing.T) {
 		}
 	}
 	tb.mu.Unlock()
+
+	// Both sign-ins are audited, never with the code or the token.
+	if recs := auditRecords(t, g, 10*time.Second, 1, func(m map[string]any) bool {
+		return m["event"] == "login" && m["principal"] == "corp:id1" && m["auth_method"] == "oidc"
+	}); len(recs) == 0 {
+		t.Error("the sign-in was not audited")
+	}
+	if recs := auditRecords(t, g, 10*time.Second, 1, func(m map[string]any) bool {
+		return m["event"] == "login_failure" && m["auth_method"] == "oidc" && strings.Contains(fmt.Sprint(m["reason"]), "wrong audience")
+	}); len(recs) == 0 {
+		t.Error("the refused sign-in was not audited")
+	}
 
 	// Signing out forgets the token; the provider's button is offered
 	// again.

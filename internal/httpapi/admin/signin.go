@@ -29,7 +29,7 @@ func (a api) signIns(w http.ResponseWriter, r *http.Request) error {
 // kgate so that the console's CSP keeps connect-src 'self' and the
 // provider needs no CORS for the console's origin; kgate calls only the
 // token endpoint of a configured issuer, and failed exchanges count
-// against the caller's address like failed passwords.
+// against the caller's address like failed passwords (auth.LoginOIDC).
 func (a api) exchange(w http.ResponseWriter, r *http.Request) error {
 	body, err := httpapi.ReadBody(r)
 	if err != nil {
@@ -47,19 +47,16 @@ func (a api) exchange(w http.ResponseWriter, r *http.Request) error {
 	if req.Issuer == "" || req.Code == "" || req.CodeVerifier == "" || req.RedirectURI == "" {
 		return httpapi.ErrUnprocessable.Msg("issuer, code, code_verifier and redirect_uri are required.")
 	}
-	ip := a.d.Auth.ClientIP(r)
-	if e := a.d.Auth.RefuseAttempt(ip, "", auth.MethodOIDC); e != nil {
-		w.Header().Set("Retry-After", secondsString(e.RetryAfter))
-		return httpapi.ErrRateLimited.Msg("%s", e.Refusal()).Wrap(e)
-	}
-	tok, id, err := a.d.Auth.OIDC().Exchange(r.Context(), req.Issuer, req.Code, req.CodeVerifier, req.RedirectURI)
-	var refused *oidc.Error
+	tok, id, err := a.d.Auth.LoginOIDC(r.Context(), a.d.Auth.ClientIP(r), req.Issuer, req.Code, req.CodeVerifier, req.RedirectURI)
+	var ae *auth.Error
 	switch {
-	case errors.Is(err, oidc.ErrNoSignIn):
+	case errors.Is(err, auth.ErrNoOIDCSignIn):
 		return httpapi.ErrNotFound.Msg("The console offers no sign-in with this issuer.").Wrap(err)
-	case errors.As(err, &refused):
-		a.d.Auth.AttemptFailed(ip, "")
-		return httpapi.ErrUnauthenticated.Msg("Sign-in refused: %s.", refused.Reason).Wrap(err)
+	case errors.As(err, &ae) && ae.RetryAfter > 0:
+		w.Header().Set("Retry-After", secondsString(ae.RetryAfter))
+		return httpapi.ErrRateLimited.Msg("%s", ae.Refusal()).Wrap(err)
+	case errors.As(err, &ae):
+		return httpapi.ErrUnauthenticated.Msg("Sign-in refused: %s.", ae.Reason).Wrap(err)
 	case err != nil:
 		return httpapi.ErrBusy.Msg("The OpenID provider could not be reached; try again.").Wrap(err)
 	}
