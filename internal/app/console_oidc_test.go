@@ -172,3 +172,32 @@ func (tb *tab) waitAcross(what, cond string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestConsoleOIDCOnly: without a users file, the console offers only
+// the OpenID provider (its button focused, no password form) and signs
+// in with it.
+func TestConsoleOIDCOnly(t *testing.T) {
+	b := browser(t)
+	g, corp, _ := oidcGateway(t, func(c *config.Config) {
+		c.Auth.Users = ""
+		c.Auth.OIDC[0].ConsoleClientID = testutil.OIDCConsoleClient
+		c.Auth.OIDC[0].Audiences = append(c.Auth.OIDC[0].Audiences, testutil.OIDCConsoleClient)
+	})
+	pushTopic(t, g, "logs-app", 1)
+	if r := do(t, "GET", g.URL+"/ui/gateway.json", ""); string(r.body) != `{"sign_in":false,"oidc":true,"audit_topic":"_kgate_audit"}` {
+		t.Errorf("GET /ui/gateway.json: %d %s", r.status, r.body)
+	}
+	tb := newTab(t, b)
+	tb.do(chromedp.Navigate(g.URL + "/ui/"))
+	tb.wait("the provider's button focused", `document.activeElement && document.activeElement.id === "oidc-0"`)
+	if n := eval[int](tb, `[...document.querySelectorAll("#username, #password")].filter(e => e.offsetParent !== null).length`); n != 0 {
+		t.Error("a password form is shown without a users file")
+	}
+	tb.do(chromedp.KeyEvent(kb.Enter))
+	tb.waitAcross("the provider's login page", fmt.Sprintf(`location.href.startsWith(%q) && document.querySelector("#password") !== null`, corp.Issuer))
+	tb.do(chromedp.SendKeys(chromedp.CSS("#username"), "test-user@127.0.0.1"), chromedp.SendKeys(chromedp.CSS("#password"), "verysecure"),
+		chromedp.Click(chromedp.CSS("button[type=submit]")))
+	tb.waitAcross("the console back, signed in", `(document.querySelector("#who")?.innerText || "").includes("Signed in as corp:id1")`)
+	tb.waitText("#topics-table", "logs-app")
+	tb.checkSecrets(tb.token(), "verysecure")
+}
