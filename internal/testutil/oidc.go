@@ -38,8 +38,9 @@ type OIDCProvider struct {
 	Issuer string
 	srv    *http.Server
 	ln     net.Listener
-	// keyFetches counts GETs of the key set.
-	keyFetches atomic.Int64
+	// keyFetches counts GETs of the key set, discoveryFetches of the
+	// discovery document.
+	keyFetches, discoveryFetches atomic.Int64
 
 	mu     sync.Mutex
 	keys   []*signingKey // keys[0] signs; the rest are published
@@ -70,8 +71,11 @@ func StartOIDCProvider(t testing.TB) *OIDCProvider {
 	st := &providerStorage{Storage: storage.NewStorageWithClients(storage.NewUserStore(p.Issuer), clients), p: p}
 	router := exampleop.SetupServer(p.Issuer, st, nil, false, op.WithAllowInsecure())
 	count := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/keys" {
+		switch r.URL.Path {
+		case "/keys":
 			p.keyFetches.Add(1)
+		case "/.well-known/openid-configuration":
+			p.discoveryFetches.Add(1)
 		}
 		router.ServeHTTP(w, r)
 	})
@@ -83,6 +87,9 @@ func StartOIDCProvider(t testing.TB) *OIDCProvider {
 
 // KeyFetches is how many times the key set was fetched.
 func (p *OIDCProvider) KeyFetches() int64 { return p.keyFetches.Load() }
+
+// DiscoveryFetches is how many times the discovery document was fetched.
+func (p *OIDCProvider) DiscoveryFetches() int64 { return p.discoveryFetches.Load() }
 
 // Close stops the provider (its issuer is then unreachable).
 func (p *OIDCProvider) Close() { _ = p.srv.Close() }

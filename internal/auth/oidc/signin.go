@@ -57,20 +57,41 @@ func (v *Verifier) SignIns(ctx context.Context) []SignIn {
 
 // endpoints returns the issuer's discovered authorization and token
 // endpoints, fetching the discovery document when none is cached or the
-// cached one is older than the refresh interval.
+// cached one is older than the refresh interval. The routes that need
+// them are public, so fetches are one at a time (callers wait for the
+// one under way) and a failure is answered again, unfetched, for
+// min_refresh_interval: callers cannot make kgate hammer a provider.
 func (is *issuer) endpoints(ctx context.Context) (endpoints, error) {
+	is.discoverMu.Lock()
+	defer is.discoverMu.Unlock()
+	now := is.now()
 	is.mu.Lock()
-	ep, at := is.discovered, is.discoveredAt
+	ep, at, failed, failedAt := is.discovered, is.discoveredAt, is.discoverErr, is.discoverFailedAt
 	is.mu.Unlock()
-	if !at.IsZero() && is.now().Sub(at) < is.cfg.RefreshInterval.D() {
+	if !at.IsZero() && now.Sub(at) < is.cfg.RefreshInterval.D() {
 		return ep, nil
 	}
+	if failed != nil && now.Sub(failedAt) < is.cfg.MinRefreshInterval.D() {
+		return endpoints{}, failed
+	}
+	ep, err := is.discover(ctx)
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	if err != nil {
+		is.discoverErr, is.discoverFailedAt = err, now
+		return endpoints{}, err
+	}
+	is.discovered, is.discoveredAt, is.discoverErr = ep, now, nil
+	return ep, nil
+}
+
+func (is *issuer) discover(ctx context.Context) (endpoints, error) {
 	var doc struct {
 		Issuer string `json:"issuer"`
 		endpoints
 	}
 	disc := strings.TrimSuffix(is.cfg.Issuer, "/") + "/.well-known/openid-configuration"
-	if err := fetchJSON(ctx, is.client, disc, &doc); err != nil {
+	if err := fetchJSON(context.WithoutCancel(ctx), is.client, disc, &doc); err != nil {
 		return endpoints{}, fmt.Errorf("discovery: %w", err)
 	}
 	if doc.Issuer != is.cfg.Issuer {
@@ -81,9 +102,6 @@ func (is *issuer) endpoints(ctx context.Context) (endpoints, error) {
 			return endpoints{}, fmt.Errorf("discovery: %s: %w", name, err)
 		}
 	}
-	is.mu.Lock()
-	is.discovered, is.discoveredAt = doc.endpoints, is.now()
-	is.mu.Unlock()
 	return doc.endpoints, nil
 }
 
@@ -173,8 +191,8 @@ func printable(s string) string {
 		}
 		return r
 	}, s)
-	if len(s) > 200 {
-		s = s[:200] + "…"
+	if r := []rune(s); len(r) > 200 {
+		s = string(r[:200]) + "…"
 	}
 	return s
 }
