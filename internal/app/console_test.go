@@ -632,6 +632,19 @@ func TestConsole(t *testing.T) {
 	// Usage rates, sampled by the page while it is open.
 	admin.waitText("#usage-sampled", "Sampled by this page every 5 s")
 	admin.wait("the usage rates drawn", `document.querySelector("#usage-bytes-chart polyline") !== null && document.querySelector("#usage-requests-chart polyline") !== null`)
+	// A little of the tenant's traffic between samples, so the rates
+	// move (and the screenshot shows them), until the page took six.
+	samples := func() int {
+		return eval[int](admin, `Number((document.querySelector("#usage-sampled")?.innerText.match(/\((\d+) sample/) || [0, 0])[1])`)
+	}
+	for n := samples(); n < 6; n = samples() {
+		for range n {
+			if r := produceV2(t, g, "customer1", "Authorization", basic("customer1")); r.status != http.StatusOK {
+				t.Fatalf("producing as customer1: %d %s", r.status, r.body)
+			}
+		}
+		admin.wait("another usage sample", fmt.Sprintf(`Number((document.querySelector("#usage-sampled")?.innerText.match(/\((\d+) sample/) || [0, 0])[1]) > %d`, n))
+	}
 	admin.shot("admin")
 	admin.checkSecrets(admin.token())
 
