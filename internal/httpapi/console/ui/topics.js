@@ -12,9 +12,11 @@ export async function offsets(base, topic, count, opts) {
 
 // sizes returns a topic's size on disk (GET .../partitions/-/sizes, a
 // kgate extension; show_topic): {size, partitions: [{partition_id,
-// size, replicas}]}, or null when it cannot be read.
+// size, replicas}]}, {hidden: true} when the user may not see them, or
+// null when they cannot be read.
 export async function sizes(base, topic, opts) {
-  return call("GET", base + "/topics/" + encodeURIComponent(topic) + "/partitions/-/sizes", undefined, opts).catch(() => null);
+  return call("GET", base + "/topics/" + encodeURIComponent(topic) + "/partitions/-/sizes", undefined, opts)
+    .catch((e) => (e.status === 403 ? { hidden: true } : null));
 }
 
 // topicsPage lists the topics the user may see, with partitions and
@@ -43,7 +45,8 @@ export function topicsPage(main) {
         return [
           h("a", { href: "#/topics/" + encodeURIComponent(t.topic_name) }, t.topic_name),
           String(t.partitions_count), String(t.replication_factor), String(held), end,
-          sz ? h("span", { title: sz.partitions.map((p) => "partition " + p.partition_id + ": " + fmtBytes(p.size)).join(", ") }, fmtBytes(sz.size)) : "unknown",
+          !sz ? "unknown" : sz.hidden ? "hidden (no show_topic)" :
+            h("span", { title: sz.partitions.map((p) => "partition " + p.partition_id + ": " + fmtBytes(p.size)).join(", ") }, fmtBytes(sz.size)),
           h("button", { type: "button", class: "danger", "data-topic": t.topic_name, onclick: del }, "Delete"),
         ];
       }));
