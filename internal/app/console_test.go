@@ -396,6 +396,8 @@ func TestConsole(t *testing.T) {
 	if txt := tenant.text(); !strings.Contains(txt, "customer1\t2\t") {
 		t.Errorf("topics page: %s", txt)
 	}
+	// Its size on disk (the two old records).
+	tenant.wait("the topic's size on disk", `[...document.querySelectorAll("#topics-table tr")].some(r => /^customer1\t.*\t[1-9][0-9.]* (B|KiB)\t/.test(r.innerText))`)
 	tenant.shot("topics")
 	// Keyboard: from the skip link, Tab reaches the pages' links, with a
 	// visible focus ring, and Enter follows one. Groups are refused to
@@ -417,6 +419,7 @@ func TestConsole(t *testing.T) {
 	tenant.do(chromedp.Click(chromedp.CSS(`#topics-table a[href="#/topics/customer1"]`)))
 	tenant.waitText("#tail-status", "Live")
 	tenant.waitText("#partitions-table", "Latest offset")
+	tenant.waitText("#partitions-table", "on disk over all replicas")
 	produceV3 := func(key, value string) {
 		t.Helper()
 		body := fmt.Sprintf(`{"key":{"type":"STRING","data":%q},"value":{"type":"STRING","data":%q},"headers":[{"name":"src","value":"aHR0cA=="}]}`, key, value)
@@ -626,6 +629,22 @@ func TestConsole(t *testing.T) {
 	admin.checkSecrets(admin.token(), key)
 	admin.do(chromedp.SendKeys(chromedp.CSS("#tokens-user"), "customer1"), chromedp.Click(chromedp.CSS("#tokens-form button")))
 	admin.waitText("#tokens-table", "Token id")
+	// Usage rates, sampled by the page while it is open.
+	admin.waitText("#usage-sampled", "Sampled by this page every 5 s")
+	admin.wait("the usage rates drawn", `document.querySelector("#usage-bytes-chart polyline") !== null && document.querySelector("#usage-requests-chart polyline") !== null`)
+	// A little of the tenant's traffic between samples, so the rates
+	// move (and the screenshot shows them), until the page took six.
+	samples := func() int {
+		return eval[int](admin, `Number((document.querySelector("#usage-sampled")?.innerText.match(/\((\d+) sample/) || [0, 0])[1])`)
+	}
+	for n := samples(); n < 6; n = samples() {
+		for range n {
+			if r := produceV2(t, g, "customer1", "Authorization", basic("customer1")); r.status != http.StatusOK {
+				t.Fatalf("producing as customer1: %d %s", r.status, r.body)
+			}
+		}
+		admin.wait("another usage sample", fmt.Sprintf(`Number((document.querySelector("#usage-sampled")?.innerText.match(/\((\d+) sample/) || [0, 0])[1]) > %d`, n))
+	}
 	admin.shot("admin")
 	admin.checkSecrets(admin.token())
 

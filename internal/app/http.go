@@ -86,6 +86,9 @@ func (a api) handler() (http.Handler, []httpapi.Route, error) {
 		Nodes: a.members.Nodes})
 	if cfg.HTTP.Console {
 		co := console.Options{SignIn: cfg.Auth.Users != ""}
+		for _, o := range cfg.Auth.OIDC {
+			co.OIDC = co.OIDC || o.ConsoleClientID != ""
+		}
 		if !cfg.OpenMode() {
 			co.AuditTopic = cfg.Auth.Audit.Topic
 		}

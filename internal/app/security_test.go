@@ -94,6 +94,10 @@ var publicRoutes = map[string]bool{
 	// The console's static files: no data, no secret (the pages call
 	// the API with the user's token).
 	"console.root": true, "console.files": true,
+	// The console's OpenID sign-in: the issuers it offers (public facts
+	// of the configuration) and the code's redemption (a sign-in, like
+	// admin.login; failures count against the address).
+	"admin.login.oidc.issuers": true, "admin.login.oidc": true,
 }
 
 // TestEveryRouteMapsToOneActionAndResource walks the router of a full

@@ -148,6 +148,17 @@ type OIDCIssuer struct {
 	// 10s).
 	RefreshInterval    Duration `yaml:"refresh_interval"`
 	MinRefreshInterval Duration `yaml:"min_refresh_interval"`
+	// ConsoleClientID, when set, offers sign-in with this issuer on the
+	// web console: the id of a public client (no secret) registered at
+	// the provider with the console's address (https://HOST/ui/) as its
+	// redirect URI, for the authorization code flow with PKCE. The
+	// access tokens the provider issues to it must carry one of
+	// Audiences.
+	ConsoleClientID string `yaml:"console_client_id"`
+	// ConsoleScopes are the scopes the console asks for (default
+	// openid); some providers need one to put kgate's audience in the
+	// access token.
+	ConsoleScopes []string `yaml:"console_scopes"`
 }
 
 // OIDCAlgorithms are the signature algorithms an issuer may be pinned to.
@@ -169,6 +180,9 @@ func (o OIDCIssuer) WithDefaults() OIDCIssuer {
 	}
 	if o.MinRefreshInterval == 0 {
 		o.MinRefreshInterval = Duration(10 * time.Second)
+	}
+	if o.ConsoleClientID != "" && len(o.ConsoleScopes) == 0 {
+		o.ConsoleScopes = []string{"openid"}
 	}
 	return o
 }
@@ -566,7 +580,33 @@ func (c *Config) validateOIDC(ps *Problems) {
 		positive(ps, key+".refresh_interval", o.RefreshInterval)
 		positive(ps, key+".min_refresh_interval", o.MinRefreshInterval)
 		fileReadable(ps, key+".ca_file", o.CAFile)
+		if o.ConsoleClientID == "" && len(o.ConsoleScopes) > 0 {
+			ps.Add(key+".console_scopes", "needs console_client_id")
+		}
+		if o.ConsoleClientID != "" && !oauthToken(o.ConsoleClientID) {
+			ps.Add(key+".console_client_id", "must be printable ASCII without spaces, got %q", o.ConsoleClientID)
+		}
+		for _, sc := range o.ConsoleScopes {
+			if !oauthToken(sc) {
+				ps.Add(key+".console_scopes", "a scope must be printable ASCII without spaces, quotes or backslashes, got %q", sc)
+			}
+		}
 	}
+}
+
+// oauthToken reports whether s can be an OAuth 2.0 client id or scope
+// (RFC 6749 appendix A: printable ASCII; for scopes no space, quote or
+// backslash, which a client id never needs either).
+func oauthToken(s string) bool {
+	if s == "" || len(s) > 255 {
+		return false
+	}
+	for _, r := range s {
+		if r <= ' ' || r > '~' || r == '"' || r == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // issuerURL checks that u is an https URL, or http on a loopback host.

@@ -211,6 +211,13 @@ func TestOIDCValidated(t *testing.T) {
 		{"kgate's issuer", func(o *OIDCIssuer) { o.Issuer = "kgate" }, "must differ from auth.jwt.issuer"},
 		{"jwks over http", func(o *OIDCIssuer) { o.JWKSURL = "http://keys.example/jwks" }, "auth.oidc[0].jwks_url"},
 		{"skew", func(o *OIDCIssuer) { o.ClockSkew = Duration(time.Hour) }, "auth.oidc[0].clock_skew"},
+		{"console client", func(o *OIDCIssuer) {
+			o.ConsoleClientID = "kgate-console"
+			o.ConsoleScopes = []string{"openid", "groups"}
+		}, ""},
+		{"console client with a space", func(o *OIDCIssuer) { o.ConsoleClientID = "kgate console" }, "auth.oidc[0].console_client_id"},
+		{"console scope with a quote", func(o *OIDCIssuer) { o.ConsoleClientID = "c"; o.ConsoleScopes = []string{`a"b`} }, "auth.oidc[0].console_scopes"},
+		{"console scopes without a client", func(o *OIDCIssuer) { o.ConsoleScopes = []string{"openid"} }, "needs console_client_id"},
 	} {
 		c := Default()
 		c.Auth.Permissions = perms

@@ -27,7 +27,9 @@ import (
 // issuing JWT access tokens signed with RS256 keys that Rotate replaces.
 //
 // It knows the person "test-user@127.0.0.1" (password "verysecure"), a
-// web client OIDCWebClient for the authorization code flow, and the
+// web client OIDCWebClient for the authorization code flow, a public
+// (native) client OIDCConsoleClient for the same flow with PKCE from a
+// browser (redirect URI /ui/ on any loopback port: kgate's console), and the
 // device (service user) "sid1" with secret "verysecret" for the client
 // credentials grant. Claims adds claims to the access tokens of a
 // subject (the person's subject is "id1", the device's "sid1").
@@ -36,8 +38,9 @@ type OIDCProvider struct {
 	Issuer string
 	srv    *http.Server
 	ln     net.Listener
-	// keyFetches counts GETs of the key set.
-	keyFetches atomic.Int64
+	// keyFetches counts GETs of the key set, discoveryFetches of the
+	// discovery document.
+	keyFetches, discoveryFetches atomic.Int64
 
 	mu     sync.Mutex
 	keys   []*signingKey // keys[0] signs; the rest are published
@@ -49,6 +52,9 @@ const (
 	OIDCWebClient       = "kgate-web"
 	OIDCWebClientSecret = "websecret"
 	oidcRedirect        = "http://127.0.0.1:1/callback"
+	// OIDCConsoleClient is a public client without a secret; a native
+	// client's loopback redirect URI matches on any port (RFC 8252 7.3).
+	OIDCConsoleClient = "kgate-console"
 )
 
 // StartOIDCProvider starts a provider on a loopback port for the test.
@@ -60,12 +66,16 @@ func StartOIDCProvider(t testing.TB) *OIDCProvider {
 	}
 	p := &OIDCProvider{Issuer: "http://" + ln.Addr().String() + "/", ln: ln, claims: map[string]map[string]any{}}
 	p.keys = []*signingKey{newSigningKey(t)}
-	clients := map[string]*storage.Client{OIDCWebClient: storage.WebClient(OIDCWebClient, OIDCWebClientSecret, oidcRedirect)}
+	clients := map[string]*storage.Client{OIDCWebClient: storage.WebClient(OIDCWebClient, OIDCWebClientSecret, oidcRedirect),
+		OIDCConsoleClient: storage.NativeClient(OIDCConsoleClient, "http://127.0.0.1/ui/")}
 	st := &providerStorage{Storage: storage.NewStorageWithClients(storage.NewUserStore(p.Issuer), clients), p: p}
 	router := exampleop.SetupServer(p.Issuer, st, nil, false, op.WithAllowInsecure())
 	count := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/keys" {
+		switch r.URL.Path {
+		case "/keys":
 			p.keyFetches.Add(1)
+		case "/.well-known/openid-configuration":
+			p.discoveryFetches.Add(1)
 		}
 		router.ServeHTTP(w, r)
 	})
@@ -77,6 +87,9 @@ func StartOIDCProvider(t testing.TB) *OIDCProvider {
 
 // KeyFetches is how many times the key set was fetched.
 func (p *OIDCProvider) KeyFetches() int64 { return p.keyFetches.Load() }
+
+// DiscoveryFetches is how many times the discovery document was fetched.
+func (p *OIDCProvider) DiscoveryFetches() int64 { return p.discoveryFetches.Load() }
 
 // Close stops the provider (its issuer is then unreachable).
 func (p *OIDCProvider) Close() { _ = p.srv.Close() }

@@ -25,6 +25,9 @@ type issuer struct {
 	logger *slog.Logger
 	now    func() time.Time
 
+	// discoverMu makes the console's discovery fetches one at a time.
+	discoverMu sync.Mutex
+
 	mu        sync.Mutex
 	keys      []jose.JSONWebKey
 	fetchedAt time.Time
@@ -37,6 +40,13 @@ type issuer struct {
 	// creditAt.
 	credit   float64
 	creditAt time.Time
+	// discovered are the endpoints the console's sign-in uses, as of
+	// discoveredAt (zero: not fetched yet); discoverErr the last
+	// discovery's failure, at discoverFailedAt.
+	discovered       endpoints
+	discoveredAt     time.Time
+	discoverErr      error
+	discoverFailedAt time.Time
 }
 
 // unknownKidBurst is how many fetches unknown key ids may cause in a row

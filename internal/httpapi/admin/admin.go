@@ -1,5 +1,6 @@
 // Package admin serves KastleX's login and administration endpoints:
-// POST /login, GET|POST /admin/reload, DELETE /admin/tokens/{username},
+// POST /login, the web console's OpenID sign-in at GET|POST /login/oidc,
+// GET|POST /admin/reload, DELETE /admin/tokens/{username},
 // DELETE /admin/tokens/id/{jti}, GET /admin/tokens/{username}, the API
 // keys at POST|GET /admin/apikeys and DELETE /admin/apikeys/{id}, the
 // quota usage at GET /admin/usage[/{principal}], the replicas at GET
@@ -43,6 +44,10 @@ func Register(rr *httpapi.Router, d Deps) {
 	a := api{d: d}
 	rr.Add(httpapi.Route{Method: "POST", Pattern: "/login", Name: "admin.login", Public: true, ErrorType: jsonType,
 		Summary: "Exchange a user name and password (form fields username and password, JSON, or Basic) for a JWT.", Handler: a.login})
+	rr.Add(httpapi.Route{Method: "GET", Pattern: "/login/oidc", Name: "admin.login.oidc.issuers", Public: true, ErrorType: jsonType,
+		Summary: "The OpenID issuers the web console signs in with (auth.oidc with console_client_id): issuer, client id, scopes, authorization endpoint.", Handler: a.signIns})
+	rr.Add(httpapi.Route{Method: "POST", Pattern: "/login/oidc", Name: "admin.login.oidc", Public: true, ErrorType: jsonType,
+		Summary: "Redeem the web console's authorization code (JSON issuer, code, code_verifier, redirect_uri) at the issuer's token endpoint; answers the verified access token.", Handler: a.exchange})
 	// KastleX reloads with GET; reloading takes no input and only
 	// re-reads files the operator controls, so a forged cross-site GET
 	// can do no more than SIGHUP. POST is the documented form.

@@ -93,9 +93,12 @@ func Size() int {
 // Options are what the pages need to know about the gateway.
 type Options struct {
 	// SignIn is whether POST /login issues tokens (a users file is
-	// configured); without it the pages call the API anonymously (open
-	// development mode).
+	// configured); without it and OIDC the pages call the API
+	// anonymously (open development mode).
 	SignIn bool
+	// OIDC is whether an OpenID issuer offers sign-in (GET and POST
+	// /login/oidc).
+	OIDC bool
 	// AuditTopic is the topic of the audit trail, which administrators
 	// read live on the admin page ("" in open mode: there is none).
 	AuditTopic string
@@ -117,8 +120,9 @@ func Register(rr *httpapi.Router, o Options) {
 	}
 	b, err := json.Marshal(struct {
 		SignIn     bool   `json:"sign_in"`
+		OIDC       bool   `json:"oidc,omitempty"`
 		AuditTopic string `json:"audit_topic,omitempty"`
-	}{o.SignIn, o.AuditTopic})
+	}{o.SignIn, o.OIDC, o.AuditTopic})
 	if err != nil {
 		panic(err)
 	}

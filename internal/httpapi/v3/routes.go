@@ -82,6 +82,9 @@ func Register(rr *httpapi.Router, d Deps) {
 	add("GET", p+"/{partition_id}/replicas/{broker_id}", "v3.replicas.get", auth.ShowTopic, topic, "Get a partition's replica on a broker.", ok(replicaData{}), a.getReplica)
 	add("GET", c+"/topics/-/partitions/-/reassignment", "v3.reassignments.list_all", auth.ListTopics, nil, "List ongoing replica reassignments.", ok(list[reassignmentData]{}), a.allReassignments)
 	add("GET", p+"/-/reassignment", "v3.reassignments.list", auth.ShowTopic, topic, "List a topic's ongoing replica reassignments.", ok(list[reassignmentData]{}), a.topicReassignments)
+	add("GET", p+"/-/sizes", "v3.partitions.sizes", auth.ShowTopic, topic,
+		"kgate extension: the topic's size on disk per partition and replica (DescribeLogDirs), without the brokers' directory paths.",
+		ok(topicSizesData{}), a.topicSizes)
 	add("GET", p+"/{partition_id}/reassignment", "v3.reassignments.get", auth.ShowTopic, topic, "Get a partition's ongoing reassignment (404 when none).", ok(reassignmentData{}), a.partitionReassignment)
 
 	// Consumer groups (read-only).

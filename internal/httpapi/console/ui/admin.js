@@ -1,6 +1,11 @@
 import { call, cluster, gateway, streamSocket, why } from "./api.js";
 import { h, table, fmtBytes, toast } from "./dom.js";
-import { barChart } from "./chart.js";
+import { barChart, multiLineChart } from "./chart.js";
+
+// The usage routes give today's totals, not a history: while the admin
+// page is open it samples them every USAGE_EVERY ms and charts the rates
+// of the last USAGE_SPAN ms (kept in the page only).
+const USAGE_EVERY = 5000, USAGE_SPAN = 10 * 60 * 1000;
 
 // adminPage shows what the admin endpoints let the user see: replicas,
 // usage per tenant, API keys and tokens (with revoke). Each section is
@@ -26,13 +31,40 @@ export function adminPage(main) {
         String(n.load ? n.load.in_flight_requests : "")]), { id: "nodes-table" }));
   }, (e) => refused(nodes, e, "Listing the replicas"));
 
-  call("GET", "/admin/usage").then((r) => {
-    const ps = r.principals || [];
-    const lim = (n) => (n ? fmtBytes(n) : "no limit");
-    usage.append(barChart(ps.map((p) => ({ name: p.principal, v: p.bytes, text: fmtBytes(p.bytes) })), "Bytes today per principal"),
-      table("Usage on " + r.day, ["Principal", "Requests today", "Bytes today", "Daily byte quota", "Bytes this month"],
-        ps.map((p) => [p.principal, String(p.requests), fmtBytes(p.bytes), lim(p.limits.daily_bytes), fmtBytes(p.this_month.bytes)]), { id: "usage-table" }));
-  }, (e) => refused(usage, e, "Reading usage"));
+  const hist = new Map(); // principal -> [{t, b: bytes today, r: requests today}]
+  let usageTimer = null, usageStopped = false, sampled = 0;
+  const rate = (a, k) => a.slice(1).map((p, i) => ({ t: p.t, v: Math.max(0, p[k] - a[i][k]) / Math.max(0.001, (p.t - a[i].t) / 1000) }));
+  function loadUsage() {
+    call("GET", "/admin/usage", undefined, { background: sampled > 0 }).then((r) => {
+      if (usageStopped) return;
+      const now = Date.now();
+      const ps = r.principals || [];
+      for (const p of ps) {
+        const a = hist.get(p.principal) || [];
+        if (a.length && p.bytes < a[a.length - 1].b) a.length = 0; // a new day: today's totals restarted
+        a.push({ t: now, b: p.bytes, r: p.requests });
+        while (a.length && a[0].t < now - USAGE_SPAN) a.shift();
+        hist.set(p.principal, a);
+      }
+      sampled++;
+      const top = [...hist.entries()].sort((x, y) => y[1][y[1].length - 1].b - x[1][x[1].length - 1].b).slice(0, 5);
+      const lim = (n) => (n ? fmtBytes(n) : "no limit");
+      const perSec = (f) => (v) => f(v) + "/s";
+      usage.replaceChildren(usage.children[0], usage.children[1],
+        barChart(ps.map((p) => ({ name: p.principal, v: p.bytes, text: fmtBytes(p.bytes) })), "Bytes today per principal"),
+        table("Usage on " + r.day, ["Principal", "Requests today", "Bytes today", "Daily byte quota", "Bytes this month"],
+          ps.map((p) => [p.principal, String(p.requests), fmtBytes(p.bytes), lim(p.limits.daily_bytes), fmtBytes(p.this_month.bytes)]), { id: "usage-table" }),
+        h("h3", {}, "Rates while this page is open"),
+        h("p", { class: "hint", id: "usage-sampled" }, "Sampled by this page every " + USAGE_EVERY / 1000 + " s since you opened it (" + sampled +
+          (sampled === 1 ? " sample" : " samples") + ", the last " + USAGE_SPAN / 60000 + " minutes kept, nothing stored): the gateway keeps today's totals, not a history. The five busiest principals."),
+        h("div", { id: "usage-bytes-chart" }, multiLineChart(top.map(([name, a]) => ({ name, pts: rate(a, "b") })), USAGE_SPAN, "Bytes per second per principal",
+          perSec((v) => fmtBytes(Math.round(v))))),
+        h("div", { id: "usage-requests-chart" }, multiLineChart(top.map(([name, a]) => ({ name, pts: rate(a, "r") })), USAGE_SPAN, "Requests per second per principal",
+          perSec((v) => (v >= 10 ? v.toFixed(0) : v.toFixed(1))))));
+      usageTimer = setTimeout(loadUsage, USAGE_EVERY);
+    }, (e) => { if (!sampled) refused(usage, e, "Reading usage"); });
+  }
+  loadUsage();
 
   const keyUsage = h("div", { id: "apikey-usage", "aria-live": "polite" });
   function loadKeys() {
@@ -131,7 +163,7 @@ export function adminPage(main) {
       toast(why(e, "Revoking " + what));
     }
   }
-  return stopAudit;
+  return () => { stopAudit(); usageStopped = true; clearTimeout(usageTimer); };
 }
 
 // auditTail reads the audit topic over the push stream (from an hour

@@ -1,5 +1,7 @@
 // The console's only way to the API: fetch with the bearer token from
-// POST /login. The token lives in sessionStorage (this tab only, gone
+// POST /login (a users file's user) or from an OpenID provider (the
+// authorization code flow with PKCE, the code redeemed through POST
+// /login/oidc). The token lives in sessionStorage (this tab only, gone
 // when the tab closes); it is never written to the DOM, a URL or a
 // cookie. Because no cookie carries it, a page on another site cannot
 // make the browser send an authenticated request (no CSRF).
@@ -41,6 +43,68 @@ export async function login(user, password) {
   const body = await r.json().catch(() => ({}));
   if (!r.ok) throw new ApiError(r.status, body.error_code, body.message || r.statusText);
   setSession({ user, token: body.token, expires: Date.now() + body.expires_in * 1000 });
+}
+
+const FLOW = "kgate.oidc";
+
+function b64url(bytes) {
+  return btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+// oidcIssuers lists the OpenID providers the gateway offers sign-in
+// with (GET /login/oidc).
+export async function oidcIssuers() {
+  const r = await fetch("../login/oidc", { headers: { Accept: "application/json" }, credentials: "omit", cache: "no-store" });
+  if (!r.ok) return [];
+  return (await r.json()).issuers || [];
+}
+
+// startOIDC sends the tab to the provider's login page: the
+// authorization code flow with PKCE (S256) for the console's public
+// client. The verifier and state stay in this tab's sessionStorage;
+// the provider sends the browser back to /ui/ with a one-time code.
+export async function startOIDC(iss) {
+  if (!crypto.subtle) throw new Error("Signing in with an OpenID provider needs https (or a loopback address).");
+  const verifier = b64url(crypto.getRandomValues(new Uint8Array(32)));
+  const state = b64url(crypto.getRandomValues(new Uint8Array(16)));
+  const challenge = b64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+  const redirect = new URL("./", location.href);
+  redirect.search = "";
+  redirect.hash = "";
+  const back = location.hash.startsWith("#/") && location.hash !== "#/login" ? location.hash : "#/topics";
+  sessionStorage.setItem(FLOW, JSON.stringify({ issuer: iss.issuer, state, verifier, redirect: redirect.href, back }));
+  const u = new URL(iss.authorization_endpoint);
+  for (const [k, v] of Object.entries({ response_type: "code", client_id: iss.client_id, redirect_uri: redirect.href,
+    scope: iss.scope, state, code_challenge: challenge, code_challenge_method: "S256" })) u.searchParams.set(k, v);
+  location.assign(u.href);
+}
+
+// finishOIDC completes a sign-in the provider sent the tab back from
+// (/ui/?code=...&state=...): it takes the code out of the address bar
+// and the history at once, checks the state, and redeems the code
+// through the gateway, which answers the access token once it has
+// verified it. It returns false when the page was not such a return.
+export async function finishOIDC() {
+  const q = new URLSearchParams(location.search);
+  if (!q.has("state")) return false;
+  let flow = null;
+  try { flow = JSON.parse(sessionStorage.getItem(FLOW)); } catch { /* none */ }
+  sessionStorage.removeItem(FLOW);
+  history.replaceState(null, "", location.pathname + ((flow && flow.back) || "#/topics"));
+  if (!flow || q.get("state") !== flow.state) throw new Error("This answer of the provider is not for a sign-in this tab started. Sign in again.");
+  if (q.has("iss") && q.get("iss") !== flow.issuer) throw new Error("The answer came from another provider than the one asked. Sign in again.");
+  if (q.has("error")) throw new Error("The provider refused the sign-in: " + q.get("error") + (q.get("error_description") ? " (" + q.get("error_description") + ")" : "") + ".");
+  const r = await fetch("../login/oidc", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify({ issuer: flow.issuer, code: q.get("code") || "", code_verifier: flow.verifier, redirect_uri: flow.redirect }),
+    credentials: "omit",
+    cache: "no-store",
+  });
+  const body = await r.json().catch(() => ({}));
+  if (!r.ok) throw new ApiError(r.status, body.error_code, body.message || r.statusText);
+  setSession({ user: body.principal, token: body.token, expires: Date.now() + body.expires_in * 1000, issuer: flow.issuer });
+  return true;
 }
 
 // openSession is a session without a token, for a gateway without a

@@ -2,7 +2,7 @@
 // #/groups, #/groups/NAME, #/admin) over pages that each render into
 // <main> and return a function that stops what they started (timers,
 // streams).
-import { session, logout, whenSignedOut, openSession, gateway } from "./api.js";
+import { session, logout, whenSignedOut, openSession, gateway, finishOIDC } from "./api.js";
 import { h } from "./dom.js";
 import { loginPage } from "./login.js";
 import { topicsPage } from "./topics.js";
@@ -68,7 +68,15 @@ document.getElementById("logout").addEventListener("click", () => {
 });
 window.addEventListener("hashchange", render);
 
-// Without a users file (open development mode) there is no one to sign
-// in as: the pages call the API anonymously.
-if ((await gateway()).sign_in === false && !session()) openSession();
+// Back from an OpenID provider's login page: redeem the code.
+try {
+  await finishOIDC();
+} catch (e) {
+  logout();
+  notice = "Signing in with your provider failed: " + e.message;
+}
+// Without a users file or an OpenID provider (open development mode)
+// there is no one to sign in as: the pages call the API anonymously.
+const g = await gateway();
+if (g.sign_in === false && !g.oidc && !session()) openSession();
 render();

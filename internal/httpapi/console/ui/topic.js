@@ -1,6 +1,6 @@
 import { call, cluster, streamSocket, why, ApiError } from "./api.js";
-import { h, field, table, toast } from "./dom.js";
-import { offsets } from "./topics.js";
+import { h, field, table, toast, fmtBytes } from "./dom.js";
+import { offsets, sizes } from "./topics.js";
 
 const MAX_ROWS = 500;
 // The credit the tail keeps granted: the gateway sends at most this many
@@ -24,10 +24,17 @@ export function topicPage(main, topic) {
     try {
       const base = await cluster();
       const t = await call("GET", base + "/topics/" + encodeURIComponent(topic), undefined, opts);
-      const os = await offsets(base, topic, t.partitions_count, opts);
-      info.replaceChildren(info.firstChild, table("Partitions of " + topic + " (updated every 5 s)", ["Partition", "Earliest offset", "Latest offset", "Records"],
+      const [os, sz] = await Promise.all([offsets(base, topic, t.partitions_count, opts), sizes(base, topic, opts)]);
+      const size = (p) => {
+        if (sz && sz.hidden) return "hidden (needs show_topic)";
+        const ps = sz && sz.partitions.find((x) => x.partition_id === p);
+        if (!ps) return "unknown";
+        return fmtBytes(ps.size) + (ps.replicas.length > 1 ? " (" + ps.replicas.map((r) => "broker " + r.broker_id + ": " + fmtBytes(r.size)).join(", ") + ")" : "");
+      };
+      info.replaceChildren(info.firstChild, table("Partitions of " + topic + " (updated every 5 s)" + (sz && !sz.hidden ? ", " + fmtBytes(sz.size) + " on disk over all replicas" : ""),
+        ["Partition", "Earliest offset", "Latest offset", "Records", "Size on disk"],
         os.map((o) => [String(o.p), o.earliest === null ? "hidden" : String(o.earliest), o.latest === null ? "hidden" : String(o.latest),
-          o.latest === null ? "hidden (needs show_offsets)" : String(o.latest - o.earliest)]), { id: "partitions-table" }));
+          o.latest === null ? "hidden (needs show_offsets)" : String(o.latest - o.earliest), size(o.p)]), { id: "partitions-table" }));
       if (!stopped) timer = setTimeout(parts, 5000);
     } catch (e) {
       info.replaceChildren(info.firstChild, h("p", { class: "refused" }, why(e, "Reading this topic")));

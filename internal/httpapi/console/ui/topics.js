@@ -1,5 +1,5 @@
 import { call, cluster, why } from "./api.js";
-import { h, field, table, toast } from "./dom.js";
+import { h, field, table, toast, fmtBytes } from "./dom.js";
 
 // offsets returns a topic's partitions with their earliest and latest
 // offsets (null where the caller may not see offsets).
@@ -8,6 +8,15 @@ export async function offsets(base, topic, count, opts) {
   return Promise.all(Array.from({ length: count }, (_, p) =>
     call("GET", t + p + "/offset", undefined, opts).then((o) => ({ p, earliest: o.earliest_offset, latest: o.latest_offset }),
       () => ({ p, earliest: null, latest: null }))));
+}
+
+// sizes returns a topic's size on disk (GET .../partitions/-/sizes, a
+// kgate extension; show_topic): {size, partitions: [{partition_id,
+// size, replicas}]}, {hidden: true} when the user may not see them, or
+// null when they cannot be read.
+export async function sizes(base, topic, opts) {
+  return call("GET", base + "/topics/" + encodeURIComponent(topic) + "/partitions/-/sizes", undefined, opts)
+    .catch((e) => (e.status === 403 ? { hidden: true } : null));
 }
 
 // topicsPage lists the topics the user may see, with partitions and
@@ -29,17 +38,19 @@ export function topicsPage(main) {
       const r = await call("GET", base + "/topics");
       const topics = r.data.filter((t) => !t.topic_name.startsWith("_")).sort((a, b) => a.topic_name.localeCompare(b.topic_name));
       const rows = await Promise.all(topics.map(async (t) => {
-        const os = await offsets(base, t.topic_name, t.partitions_count);
+        const [os, sz] = await Promise.all([offsets(base, t.topic_name, t.partitions_count), sizes(base, t.topic_name)]);
         const seen = os.every((o) => o.latest !== null);
         const held = seen ? os.reduce((n, o) => n + (o.latest - o.earliest), 0) : "hidden (no show_offsets)";
         const end = seen ? os.map((o) => o.latest).join(", ") : "";
         return [
           h("a", { href: "#/topics/" + encodeURIComponent(t.topic_name) }, t.topic_name),
           String(t.partitions_count), String(t.replication_factor), String(held), end,
+          !sz ? "unknown" : sz.hidden ? "hidden (no show_topic)" :
+            h("span", { title: sz.partitions.map((p) => "partition " + p.partition_id + ": " + fmtBytes(p.size)).join(", ") }, fmtBytes(sz.size)),
           h("button", { type: "button", class: "danger", "data-topic": t.topic_name, onclick: del }, "Delete"),
         ];
       }));
-      list.replaceChildren(rows.length ? table("Topics you may see", ["Topic", "Partitions", "Replicas", "Records held", "Latest offsets", ""], rows, { id: "topics-table" })
+      list.replaceChildren(rows.length ? table("Topics you may see", ["Topic", "Partitions", "Replicas", "Records held", "Latest offsets", "Size on disk", ""], rows, { id: "topics-table" })
         : h("p", {}, "No topics you may see."));
     } catch (e) {
       list.replaceChildren(h("p", { class: "refused" }, why(e, "Listing topics")));
