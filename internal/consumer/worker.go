@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kgate/kgate/internal/kafka"
+	"github.com/kgate/kgate/internal/tracing"
 )
 
 // worker owns one partition: it handles the partition's records one after
@@ -376,6 +378,12 @@ func (w *worker) call(rec *kgo.Record, now time.Time) (outs []Output, err error)
 		w.acancel.Store(&cancel)
 	}
 	ctx := w.actx
+	if t := w.rt.o.Tracer; t.On() {
+		var span trace.Span
+		ctx, span = t.StartProcess(ctx, rec, w.rt.o.Group)
+		// Registered first, so it runs last and sees a panic's error.
+		defer func() { tracing.EndProcess(span, err) }()
+	}
 	w.astart.Store(now.UnixNano())
 	defer func() {
 		if w.astart.Swap(0) < 0 {

@@ -271,9 +271,9 @@ func (a *api) pushStream(w http.ResponseWriter, r *http.Request) error {
 	}
 	var rd *push.Reader
 	if pq.group != "" {
-		rd, err = push.OpenGroup(r.Context(), a.kc, topic, pq.group, pq.start.From, pq.start.Resume, pos, push.Options{Filter: pq.filter})
+		rd, err = push.OpenGroup(r.Context(), a.kc, topic, pq.group, pq.start.From, pq.start.Resume, pos, push.Options{Filter: pq.filter, Tracer: a.tracer})
 	} else {
-		rd, err = push.Open(a.kc, topic, pos, push.Options{Filter: pq.filter})
+		rd, err = push.Open(a.kc, topic, pos, push.Options{Filter: pq.filter, Tracer: a.tracer})
 	}
 	if err != nil {
 		return httpapi.FromKafka(err)
