@@ -1,0 +1,365 @@
+package app_test
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/kgate/kgate/internal/config"
+	"github.com/kgate/kgate/internal/testutil"
+)
+
+// collector is an OTLP/HTTP receiver: it decodes the export requests
+// kgate sends (protobuf) with OpenTelemetry's own collector types.
+type collector struct {
+	url string
+	mu  sync.Mutex
+	// spans received, each with its resource's service.instance.id.
+	spans    []gotSpan
+	requests int
+	header   http.Header // of the last export
+}
+
+type gotSpan struct {
+	node string
+	span *tracepb.Span
+}
+
+func (s gotSpan) traceID() string  { return hex.EncodeToString(s.span.TraceId) }
+func (s gotSpan) parentID() string { return hex.EncodeToString(s.span.ParentSpanId) }
+func (s gotSpan) spanID() string   { return hex.EncodeToString(s.span.SpanId) }
+
+func (s gotSpan) attr(key string) string {
+	for _, kv := range s.span.Attributes {
+		if kv.Key == key {
+			if v := kv.Value.GetStringValue(); v != "" {
+				return v
+			}
+			return fmt.Sprint(kv.Value.GetIntValue())
+		}
+	}
+	return ""
+}
+
+func startCollector(t testing.TB) *collector {
+	t.Helper()
+	c := &collector{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != "POST" || r.URL.Path != "/v1/traces" || r.Header.Get("Content-Type") != "application/x-protobuf" {
+			http.Error(w, "unexpected "+r.Method+" "+r.URL.Path, http.StatusNotFound)
+			return
+		}
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return
+		}
+		var req coltracepb.ExportTraceServiceRequest
+		if err := proto.Unmarshal(b, &req); err != nil {
+			t.Errorf("collector: undecodable export: %v", err)
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		c.mu.Lock()
+		c.requests++
+		c.header = r.Header.Clone()
+		for _, rs := range req.ResourceSpans {
+			node := ""
+			for _, kv := range rs.GetResource().GetAttributes() {
+				if kv.Key == "service.instance.id" {
+					node = kv.Value.GetStringValue()
+				}
+			}
+			for _, ss := range rs.ScopeSpans {
+				for _, s := range ss.Spans {
+					c.spans = append(c.spans, gotSpan{node: node, span: s})
+				}
+			}
+		}
+		c.mu.Unlock()
+		out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		_, _ = w.Write(out)
+	}))
+	t.Cleanup(srv.Close)
+	c.url = srv.URL
+	return c
+}
+
+// waitFor waits until the spans received satisfy ok, and returns them.
+func (c *collector) waitFor(t testing.TB, what string, ok func([]gotSpan) bool) []gotSpan {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c.mu.Lock()
+		spans := append([]gotSpan(nil), c.spans...)
+		c.mu.Unlock()
+		if ok(spans) {
+			return spans
+		}
+		if time.Now().After(deadline) {
+			var names []string
+			for _, s := range spans {
+				names = append(names, s.span.Name+"@"+s.traceID())
+			}
+			t.Fatalf("collector: no %s among %d spans: %v", what, len(spans), names)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// named returns the spans of trace named name.
+func named(spans []gotSpan, trace, name string) []gotSpan {
+	var out []gotSpan
+	for _, s := range spans {
+		if s.traceID() == trace && s.span.Name == name {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func tracingOn(c *collector) func(*config.Config) {
+	return func(cfg *config.Config) {
+		cfg.Tracing.OTLPEndpoint = c.url
+		cfg.Tracing.ExportInterval = config.Duration(50 * time.Millisecond)
+	}
+}
+
+const (
+	traceID  = "4bf92f3577b34da6a3ce929d0e0e4736"
+	parentID = "00f067aa0ba902b7"
+)
+
+var incoming = "00-" + traceID + "-" + parentID + "-01"
+
+// recordHeaders reads the record at offset of topic's partition 0 from
+// the broker and returns its headers.
+func recordHeaders(t testing.TB, g *testutil.Gateway, topic string, offset int64) map[string]string {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(g.Info.BrokerAddr),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().At(offset)}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for {
+		fs := cl.PollRecords(ctx, 1)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("reading %s@%d: %v", topic, offset, err)
+		}
+		for _, r := range fs.Records() {
+			hs := map[string]string{}
+			for _, h := range r.Headers {
+				hs[h.Key] = string(h.Value)
+			}
+			return hs
+		}
+	}
+}
+
+// TestTracingProduceConsume: a request's traceparent reaches the record
+// it produces (as a child of the request's server span, exported with the
+// caller's trace id and parent), a record's own traceparent is kept, and
+// consuming the record through a v2 consumer instance and through a push
+// stream gives "process" spans in the producer's trace. A malformed
+// traceparent starts a new trace and is no error.
+func TestTracingProduceConsume(t *testing.T) {
+	col := startCollector(t)
+	g := testutil.StartGateway(t, tracingOn(col))
+
+	r := produceV2(t, g, "traced", "Traceparent", incoming, "Tracestate", "vendor=abc")
+	if r.status != 200 {
+		t.Fatalf("produce: %d %s", r.status, r.body)
+	}
+	tp := r.header.Get("Traceparent")
+	if !strings.HasPrefix(tp, "00-"+traceID+"-") || strings.Contains(tp, parentID) {
+		t.Errorf("answer's traceparent %q: want the caller's trace, kgate's span", tp)
+	}
+	spans := col.waitFor(t, "server span of the produce", func(s []gotSpan) bool { return len(named(s, traceID, "POST /topics/{topic}")) > 0 })
+	server := named(spans, traceID, "POST /topics/{topic}")[0]
+	if server.parentID() != parentID || server.span.Kind != tracepb.Span_SPAN_KIND_SERVER || server.attr("http.response.status_code") != "200" ||
+		server.attr("http.route") != "/topics/{topic}" || server.node == "" {
+		t.Errorf("server span: parent %s kind %v status %s route %s node %q", server.parentID(), server.span.Kind,
+			server.attr("http.response.status_code"), server.attr("http.route"), server.node)
+	}
+	for _, kv := range server.span.Attributes {
+		if strings.Contains(kv.Key, "principal") || strings.Contains(kv.Key, "user") {
+			t.Errorf("server span has attribute %s", kv.Key)
+		}
+	}
+	hs := recordHeaders(t, g, "traced", 0)
+	if want := "00-" + traceID + "-" + server.spanID() + "-01"; hs["traceparent"] != want || hs["tracestate"] != "vendor=abc" {
+		t.Errorf("record headers %v: want traceparent %s and the tracestate", hs, want)
+	}
+
+	// A record that has its own traceparent keeps it (v3 produce).
+	own := "00-11111111111111111111111111111111-2222222222222222-01"
+	body := `{"value":{"type":"JSON","data":1},"headers":[{"name":"traceparent","value":"` + b64(own) + `"}]}`
+	r = do(t, "POST", g.URL+"/v3/clusters/"+g.Config.Broker.ClusterID+"/topics/traced/records", body,
+		"Content-Type", "application/json", "Traceparent", incoming)
+	if r.status != 200 {
+		t.Fatalf("v3 produce: %d %s", r.status, r.body)
+	}
+	if hs := recordHeaders(t, g, "traced", 1); hs["traceparent"] != own {
+		t.Errorf("a record's own traceparent became %q", hs["traceparent"])
+	}
+
+	// Malformed: a new trace, the request succeeds.
+	r = produceV2(t, g, "traced", "Traceparent", "00-zzzz-not-a-trace")
+	if r.status != 200 {
+		t.Fatalf("produce with a malformed traceparent: %d %s", r.status, r.body)
+	}
+	hs = recordHeaders(t, g, "traced", 2)
+	if p := hs["traceparent"]; len(p) != 55 || strings.Contains(p, traceID) || strings.Contains(p, "zzzz") {
+		t.Errorf("after a malformed traceparent the record carries %q, want a new trace", p)
+	}
+
+	// A v2 consumer instance reads the three records.
+	ctl := func(method, path, body string) response {
+		t.Helper()
+		return do(t, method, g.URL+path, body, "Content-Type", mtV2)
+	}
+	if r := ctl("POST", "/consumers/tg", `{"name":"c1","format":"json","auto.offset.reset":"earliest"}`); r.status != 200 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	if r := ctl("POST", "/consumers/tg/instances/c1/subscription", `{"topics":["traced"]}`); r.status != 204 {
+		t.Fatalf("subscribe: %d %s", r.status, r.body)
+	}
+	read := 0
+	deadline := time.Now().Add(15 * time.Second)
+	for read < 3 && time.Now().Before(deadline) {
+		r := do(t, "GET", g.URL+"/consumers/tg/instances/c1/records?timeout=500", "", "Accept", mtJSONv2)
+		if r.status != 200 {
+			t.Fatalf("read: %d %s", r.status, r.body)
+		}
+		read += strings.Count(string(r.body), `"offset"`)
+	}
+	if read < 3 {
+		t.Fatalf("read %d of 3 records", read)
+	}
+	isConsumer := func(by string) func([]gotSpan) bool {
+		return func(s []gotSpan) bool {
+			for _, p := range named(s, traceID, "process traced") {
+				if p.attr("kgate.consumer") == by {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	spans = col.waitFor(t, "v2 process span", isConsumer("v2"))
+	for _, p := range named(spans, traceID, "process traced") {
+		if p.parentID() != server.spanID() || p.span.Kind != tracepb.Span_SPAN_KIND_CONSUMER || p.attr("messaging.consumer.group.name") != "tg" {
+			t.Errorf("process span: parent %s (want %s) kind %v group %q", p.parentID(), server.spanID(), p.span.Kind, p.attr("messaging.consumer.group.name"))
+		}
+		if len(p.span.Links) != 1 {
+			t.Errorf("process span has %d links, want the reading request's", len(p.span.Links))
+		}
+	}
+	if n := len(named(spans, "11111111111111111111111111111111", "process traced")); n == 0 {
+		col.waitFor(t, "process span of the record with its own traceparent", func(s []gotSpan) bool {
+			return len(named(s, "11111111111111111111111111111111", "process traced")) > 0
+		})
+	}
+
+	// A push stream reads them too.
+	s := openSSE(t, streamURL(g, "traced", "from=earliest"))
+	defer s.close()
+	if s.status != 200 {
+		t.Fatalf("stream: %d %s", s.status, s.body)
+	}
+	s.records(3, 15*time.Second)
+	col.waitFor(t, "push process span", isConsumer("push"))
+}
+
+// TestTracingOff: without an endpoint nothing is exported and no answer
+// names a span, but a caller's traceparent still reaches its records
+// unchanged; a malformed one adds nothing.
+func TestTracingOff(t *testing.T) {
+	col := startCollector(t)
+	g := testutil.StartGateway(t, nil)
+	r := produceV2(t, g, "untraced", "Traceparent", incoming, "Tracestate", "vendor=abc")
+	if r.status != 200 {
+		t.Fatalf("produce: %d %s", r.status, r.body)
+	}
+	if tp := r.header.Get("Traceparent"); tp != "" {
+		t.Errorf("answer names a span (%q) with tracing off", tp)
+	}
+	if hs := recordHeaders(t, g, "untraced", 0); hs["traceparent"] != incoming || hs["tracestate"] != "vendor=abc" {
+		t.Errorf("record headers %v: want the caller's trace context", hs)
+	}
+	if r := produceV2(t, g, "untraced", "Traceparent", "01-"+traceID); r.status != 200 {
+		t.Fatalf("produce with a malformed traceparent: %d %s", r.status, r.body)
+	}
+	if hs := recordHeaders(t, g, "untraced", 1); len(hs) != 0 {
+		t.Errorf("record headers %v after a malformed traceparent, want none", hs)
+	}
+	if r := produceV2(t, g, "untraced"); r.status != 200 {
+		t.Fatalf("produce: %d %s", r.status, r.body)
+	}
+	if hs := recordHeaders(t, g, "untraced", 2); len(hs) != 0 {
+		t.Errorf("record headers %v without a traceparent, want none", hs)
+	}
+	g.Stop()
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	if col.requests != 0 {
+		t.Errorf("the collector got %d exports with tracing off", col.requests)
+	}
+}
+
+// TestTracingForwarded: a v2 read through a replica that does not hold
+// the instance is one trace: the edge's server span, the holder's server
+// span as its child (the forwarded request carried the trace), from two
+// nodes.
+func TestTracingForwarded(t *testing.T) {
+	col := startCollector(t)
+	a, b := replicaPair(t, "customer1:\n  produce: [c1-events]\n  fetch: [c1-events]\n  consume: [customer1-*]\nadmin:\n  admin: true\n", tracingOn(col))
+	ctl := func(g *testutil.Gateway, method, path, body string, hs ...string) response {
+		t.Helper()
+		return do(t, method, g.URL+path, body, append([]string{"Content-Type", mtV2, "Authorization", basic("customer1")}, hs...)...)
+	}
+	if r := ctl(b, "POST", "/consumers/customer1-t", `{"name":"i1","format":"json","auto.offset.reset":"earliest"}`); r.status != 200 {
+		t.Fatalf("create on B: %d %s", r.status, r.body)
+	}
+	base := "/consumers/customer1-t/instances/i1"
+	r := ctl(a, "POST", base+"/subscription", `{"topics":["c1-events"]}`, "Traceparent", incoming)
+	if r.status != 204 || r.header.Get("Kgate-Instance-Node") == r.header.Get("Kgate-Node") {
+		t.Fatalf("subscribe through A: %d %s (holder %q, answered by %q)", r.status, r.body, r.header.Get("Kgate-Instance-Node"), r.header.Get("Kgate-Node"))
+	}
+	edgeNode, holderNode := r.header.Get("Kgate-Node"), r.header.Get("Kgate-Instance-Node")
+	if tp := r.header.Get("Traceparent"); !strings.Contains(tp, traceID) {
+		t.Errorf("forwarded answer's traceparent %q", tp)
+	}
+	name := "POST /consumers/{group}/instances/{instance}/subscription"
+	spans := col.waitFor(t, "server spans of both replicas", func(s []gotSpan) bool { return len(named(s, traceID, name)) == 2 })
+	var edge, holder gotSpan
+	for _, s := range named(spans, traceID, name) {
+		switch s.node {
+		case edgeNode:
+			edge = s
+		case holderNode:
+			holder = s
+		}
+	}
+	if edge.span == nil || holder.span == nil {
+		t.Fatalf("server spans from nodes %q and %q, want %q and %q", named(spans, traceID, name)[0].node, named(spans, traceID, name)[1].node, edgeNode, holderNode)
+	}
+	if edge.parentID() != parentID || holder.parentID() != edge.spanID() {
+		t.Errorf("edge span's parent %s (want the caller's %s), holder's %s (want the edge's %s)", edge.parentID(), parentID, holder.parentID(), edge.spanID())
+	}
+}
