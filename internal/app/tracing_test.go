@@ -2,137 +2,31 @@ package app_test
 
 import (
 	"context"
-	"encoding/hex"
-	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/testutil"
 )
 
-// collector is an OTLP/HTTP receiver: it decodes the export requests
-// kgate sends (protobuf) with OpenTelemetry's own collector types.
-type collector struct {
-	url string
-	mu  sync.Mutex
-	// spans received, each with its resource's service.instance.id.
-	spans    []gotSpan
-	requests int
-	header   http.Header // of the last export
-}
-
-type gotSpan struct {
-	node string
-	span *tracepb.Span
-}
-
-func (s gotSpan) traceID() string  { return hex.EncodeToString(s.span.TraceId) }
-func (s gotSpan) parentID() string { return hex.EncodeToString(s.span.ParentSpanId) }
-func (s gotSpan) spanID() string   { return hex.EncodeToString(s.span.SpanId) }
-
-func (s gotSpan) attr(key string) string {
-	for _, kv := range s.span.Attributes {
-		if kv.Key == key {
-			if v := kv.Value.GetStringValue(); v != "" {
-				return v
-			}
-			return fmt.Sprint(kv.Value.GetIntValue())
-		}
-	}
-	return ""
-}
-
-func startCollector(t testing.TB) *collector {
-	t.Helper()
-	c := &collector{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != "POST" || r.URL.Path != "/v1/traces" || r.Header.Get("Content-Type") != "application/x-protobuf" {
-			http.Error(w, "unexpected "+r.Method+" "+r.URL.Path, http.StatusNotFound)
-			return
-		}
-		b, err := io.ReadAll(r.Body)
-		if err != nil {
-			return
-		}
-		var req coltracepb.ExportTraceServiceRequest
-		if err := proto.Unmarshal(b, &req); err != nil {
-			t.Errorf("collector: undecodable export: %v", err)
-			http.Error(w, "bad request", http.StatusBadRequest)
-			return
-		}
-		c.mu.Lock()
-		c.requests++
-		c.header = r.Header.Clone()
-		for _, rs := range req.ResourceSpans {
-			node := ""
-			for _, kv := range rs.GetResource().GetAttributes() {
-				if kv.Key == "service.instance.id" {
-					node = kv.Value.GetStringValue()
-				}
-			}
-			for _, ss := range rs.ScopeSpans {
-				for _, s := range ss.Spans {
-					c.spans = append(c.spans, gotSpan{node: node, span: s})
-				}
-			}
-		}
-		c.mu.Unlock()
-		out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
-		w.Header().Set("Content-Type", "application/x-protobuf")
-		_, _ = w.Write(out)
-	}))
-	t.Cleanup(srv.Close)
-	c.url = srv.URL
-	return c
-}
-
-// waitFor waits until the spans received satisfy ok, and returns them.
-func (c *collector) waitFor(t testing.TB, what string, ok func([]gotSpan) bool) []gotSpan {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c.mu.Lock()
-		spans := append([]gotSpan(nil), c.spans...)
-		c.mu.Unlock()
-		if ok(spans) {
-			return spans
-		}
-		if time.Now().After(deadline) {
-			var names []string
-			for _, s := range spans {
-				names = append(names, s.span.Name+"@"+s.traceID())
-			}
-			t.Fatalf("collector: no %s among %d spans: %v", what, len(spans), names)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // named returns the spans of trace named name.
-func named(spans []gotSpan, trace, name string) []gotSpan {
-	var out []gotSpan
+func named(spans []testutil.Span, trace, name string) []testutil.Span {
+	var out []testutil.Span
 	for _, s := range spans {
-		if s.traceID() == trace && s.span.Name == name {
+		if s.TraceID() == trace && s.Proto.Name == name {
 			out = append(out, s)
 		}
 	}
 	return out
 }
 
-func tracingOn(c *collector) func(*config.Config) {
+func tracingOn(c *testutil.Collector) func(*config.Config) {
 	return func(cfg *config.Config) {
-		cfg.Tracing.OTLPEndpoint = c.url
+		cfg.Tracing.OTLPEndpoint = c.URL
 		cfg.Tracing.ExportInterval = config.Duration(50 * time.Millisecond)
 	}
 }
@@ -178,7 +72,7 @@ func recordHeaders(t testing.TB, g *testutil.Gateway, topic string, offset int64
 // stream gives "process" spans in the producer's trace. A malformed
 // traceparent starts a new trace and is no error.
 func TestTracingProduceConsume(t *testing.T) {
-	col := startCollector(t)
+	col := testutil.StartCollector(t)
 	g := testutil.StartGateway(t, tracingOn(col))
 
 	r := produceV2(t, g, "traced", "Traceparent", incoming, "Tracestate", "vendor=abc")
@@ -189,20 +83,20 @@ func TestTracingProduceConsume(t *testing.T) {
 	if !strings.HasPrefix(tp, "00-"+traceID+"-") || strings.Contains(tp, parentID) {
 		t.Errorf("answer's traceparent %q: want the caller's trace, kgate's span", tp)
 	}
-	spans := col.waitFor(t, "server span of the produce", func(s []gotSpan) bool { return len(named(s, traceID, "POST /topics/{topic}")) > 0 })
+	spans := col.WaitFor(t, "server span of the produce", func(s []testutil.Span) bool { return len(named(s, traceID, "POST /topics/{topic}")) > 0 })
 	server := named(spans, traceID, "POST /topics/{topic}")[0]
-	if server.parentID() != parentID || server.span.Kind != tracepb.Span_SPAN_KIND_SERVER || server.attr("http.response.status_code") != "200" ||
-		server.attr("http.route") != "/topics/{topic}" || server.node == "" {
-		t.Errorf("server span: parent %s kind %v status %s route %s node %q", server.parentID(), server.span.Kind,
-			server.attr("http.response.status_code"), server.attr("http.route"), server.node)
+	if server.ParentID() != parentID || server.Proto.Kind != tracepb.Span_SPAN_KIND_SERVER || server.Attr("http.response.status_code") != "200" ||
+		server.Attr("http.route") != "/topics/{topic}" || server.Node == "" {
+		t.Errorf("server span: parent %s kind %v status %s route %s node %q", server.ParentID(), server.Proto.Kind,
+			server.Attr("http.response.status_code"), server.Attr("http.route"), server.Node)
 	}
-	for _, kv := range server.span.Attributes {
+	for _, kv := range server.Proto.Attributes {
 		if strings.Contains(kv.Key, "principal") || strings.Contains(kv.Key, "user") {
 			t.Errorf("server span has attribute %s", kv.Key)
 		}
 	}
 	hs := recordHeaders(t, g, "traced", 0)
-	if want := "00-" + traceID + "-" + server.spanID() + "-01"; hs["traceparent"] != want || hs["tracestate"] != "vendor=abc" {
+	if want := "00-" + traceID + "-" + server.SpanID() + "-01"; hs["traceparent"] != want || hs["tracestate"] != "vendor=abc" {
 		t.Errorf("record headers %v: want traceparent %s and the tracestate", hs, want)
 	}
 
@@ -251,27 +145,27 @@ func TestTracingProduceConsume(t *testing.T) {
 	if read < 3 {
 		t.Fatalf("read %d of 3 records", read)
 	}
-	isConsumer := func(by string) func([]gotSpan) bool {
-		return func(s []gotSpan) bool {
+	isConsumer := func(by string) func([]testutil.Span) bool {
+		return func(s []testutil.Span) bool {
 			for _, p := range named(s, traceID, "process traced") {
-				if p.attr("kgate.consumer") == by {
+				if p.Attr("kgate.consumer") == by {
 					return true
 				}
 			}
 			return false
 		}
 	}
-	spans = col.waitFor(t, "v2 process span", isConsumer("v2"))
+	spans = col.WaitFor(t, "v2 process span", isConsumer("v2"))
 	for _, p := range named(spans, traceID, "process traced") {
-		if p.parentID() != server.spanID() || p.span.Kind != tracepb.Span_SPAN_KIND_CONSUMER || p.attr("messaging.consumer.group.name") != "tg" {
-			t.Errorf("process span: parent %s (want %s) kind %v group %q", p.parentID(), server.spanID(), p.span.Kind, p.attr("messaging.consumer.group.name"))
+		if p.ParentID() != server.SpanID() || p.Proto.Kind != tracepb.Span_SPAN_KIND_CONSUMER || p.Attr("messaging.consumer.group.name") != "tg" {
+			t.Errorf("process span: parent %s (want %s) kind %v group %q", p.ParentID(), server.SpanID(), p.Proto.Kind, p.Attr("messaging.consumer.group.name"))
 		}
-		if len(p.span.Links) != 1 {
-			t.Errorf("process span has %d links, want the reading request's", len(p.span.Links))
+		if len(p.Proto.Links) != 1 {
+			t.Errorf("process span has %d links, want the reading request's", len(p.Proto.Links))
 		}
 	}
 	if n := len(named(spans, "11111111111111111111111111111111", "process traced")); n == 0 {
-		col.waitFor(t, "process span of the record with its own traceparent", func(s []gotSpan) bool {
+		col.WaitFor(t, "process span of the record with its own traceparent", func(s []testutil.Span) bool {
 			return len(named(s, "11111111111111111111111111111111", "process traced")) > 0
 		})
 	}
@@ -283,14 +177,14 @@ func TestTracingProduceConsume(t *testing.T) {
 		t.Fatalf("stream: %d %s", s.status, s.body)
 	}
 	s.records(3, 15*time.Second)
-	col.waitFor(t, "push process span", isConsumer("push"))
+	col.WaitFor(t, "push process span", isConsumer("push"))
 }
 
 // TestTracingOff: without an endpoint nothing is exported and no answer
 // names a span, but a caller's traceparent still reaches its records
 // unchanged; a malformed one adds nothing.
 func TestTracingOff(t *testing.T) {
-	col := startCollector(t)
+	col := testutil.StartCollector(t)
 	g := testutil.StartGateway(t, nil)
 	r := produceV2(t, g, "untraced", "Traceparent", incoming, "Tracestate", "vendor=abc")
 	if r.status != 200 {
@@ -315,10 +209,8 @@ func TestTracingOff(t *testing.T) {
 		t.Errorf("record headers %v without a traceparent, want none", hs)
 	}
 	g.Stop()
-	col.mu.Lock()
-	defer col.mu.Unlock()
-	if col.requests != 0 {
-		t.Errorf("the collector got %d exports with tracing off", col.requests)
+	if n := col.Requests(); n != 0 {
+		t.Errorf("the collector got %d exports with tracing off", n)
 	}
 }
 
@@ -327,7 +219,7 @@ func TestTracingOff(t *testing.T) {
 // span as its child (the forwarded request carried the trace), from two
 // nodes.
 func TestTracingForwarded(t *testing.T) {
-	col := startCollector(t)
+	col := testutil.StartCollector(t)
 	a, b := replicaPair(t, "customer1:\n  produce: [c1-events]\n  fetch: [c1-events]\n  consume: [customer1-*]\nadmin:\n  admin: true\n", tracingOn(col))
 	ctl := func(g *testutil.Gateway, method, path, body string, hs ...string) response {
 		t.Helper()
@@ -346,20 +238,20 @@ func TestTracingForwarded(t *testing.T) {
 		t.Errorf("forwarded answer's traceparent %q", tp)
 	}
 	name := "POST /consumers/{group}/instances/{instance}/subscription"
-	spans := col.waitFor(t, "server spans of both replicas", func(s []gotSpan) bool { return len(named(s, traceID, name)) == 2 })
-	var edge, holder gotSpan
+	spans := col.WaitFor(t, "server spans of both replicas", func(s []testutil.Span) bool { return len(named(s, traceID, name)) == 2 })
+	var edge, holder testutil.Span
 	for _, s := range named(spans, traceID, name) {
-		switch s.node {
+		switch s.Node {
 		case edgeNode:
 			edge = s
 		case holderNode:
 			holder = s
 		}
 	}
-	if edge.span == nil || holder.span == nil {
-		t.Fatalf("server spans from nodes %q and %q, want %q and %q", named(spans, traceID, name)[0].node, named(spans, traceID, name)[1].node, edgeNode, holderNode)
+	if edge.Proto == nil || holder.Proto == nil {
+		t.Fatalf("server spans from nodes %q and %q, want %q and %q", named(spans, traceID, name)[0].Node, named(spans, traceID, name)[1].Node, edgeNode, holderNode)
 	}
-	if edge.parentID() != parentID || holder.parentID() != edge.spanID() {
-		t.Errorf("edge span's parent %s (want the caller's %s), holder's %s (want the edge's %s)", edge.parentID(), parentID, holder.parentID(), edge.spanID())
+	if edge.ParentID() != parentID || holder.ParentID() != edge.SpanID() {
+		t.Errorf("edge span's parent %s (want the caller's %s), holder's %s (want the edge's %s)", edge.ParentID(), parentID, holder.ParentID(), edge.SpanID())
 	}
 }
