@@ -22,8 +22,9 @@ func Trace(t *tracing.Tracer) Middleware {
 				next.ServeHTTP(w, r)
 			})
 		}
+		name := rt.Method + " " + rt.Pattern
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx, span := t.StartServer(tracing.Extract(r.Context(), r.Header), rt.Method, rt.Pattern, RequestID(r.Context()))
+			ctx, span := t.StartServer(tracing.Extract(r.Context(), r.Header), name, rt.Method, rt.Pattern, RequestID(r.Context()))
 			rw := WrapWriter(w)
 			defer func() {
 				status := rw.Status()

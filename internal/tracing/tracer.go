@@ -165,15 +165,15 @@ const (
 )
 
 // StartServer starts the server span of an HTTP request for the route
-// (method and pattern: the span's name never holds a topic or an
-// instance name), a child of ctx's trace context (the caller's, from
+// (method and pattern; name is "METHOD pattern": the span's name never
+// holds a topic or an instance name), a child of ctx's trace context (the caller's, from
 // Extract). Without a tracer it returns ctx and a span that records
 // nothing.
-func (t *Tracer) StartServer(ctx context.Context, method, pattern, requestID string) (context.Context, trace.Span) {
+func (t *Tracer) StartServer(ctx context.Context, name, method, pattern, requestID string) (context.Context, trace.Span) {
 	if t == nil {
 		return ctx, trace.SpanFromContext(ctx)
 	}
-	return t.tr.Start(ctx, method+" "+pattern, trace.WithSpanKind(trace.SpanKindServer),
+	return t.tr.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(attrMethod.String(method), attrRoute.String(pattern), attrRequestID.String(requestID)))
 }
 

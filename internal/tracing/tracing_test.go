@@ -83,7 +83,7 @@ func TestOffIsNil(t *testing.T) {
 	if err != nil || tr != nil || tr.On() {
 		t.Fatalf("default tracing: %v %v", tr, err)
 	}
-	ctx, span := tr.StartServer(context.Background(), "GET", "/x", "id")
+	ctx, span := tr.StartServer(context.Background(), "GET /x", "GET", "/x", "id")
 	if span.IsRecording() || ctx == nil {
 		t.Error("a nil tracer records")
 	}
@@ -127,7 +127,7 @@ func TestExportHeadersAndDrops(t *testing.T) {
 	}
 	tr, spans := tracer(t, func(c *config.Tracing) { c.OTLPEndpoint, c.HeadersFile, c.QueueSize = col.URL, file, 4 })
 	for i := 0; i < 10; i++ { // nothing exports yet: 4 queue, 6 drop
-		_, span := tr.StartServer(context.Background(), "GET", "/x", "id")
+		_, span := tr.StartServer(context.Background(), "GET /x", "GET", "/x", "id")
 		tracing.EndServer(span, 200)
 	}
 	if got := promtest.ToFloat64(spans.WithLabelValues("dropped")); got != 6 {
@@ -135,7 +135,7 @@ func TestExportHeadersAndDrops(t *testing.T) {
 	}
 	stop := run(t, tr)
 	col.WaitFor(t, "the queued spans", func(s []testutil.Span) bool { return len(s) == 4 })
-	_, span := tr.StartServer(context.Background(), "GET", "/y", "id")
+	_, span := tr.StartServer(context.Background(), "GET /y", "GET", "/y", "id")
 	tracing.EndServer(span, 503)
 	stop() // exports the last one on its way out
 	got := col.Spans()
@@ -165,7 +165,7 @@ func TestExportFailuresCounted(t *testing.T) {
 	col := testutil.StartCollector(t)
 	tr, spans := tracer(t, func(c *config.Tracing) { c.OTLPEndpoint = col.URL + "/elsewhere" })
 	stop := run(t, tr)
-	_, span := tr.StartServer(context.Background(), "GET", "/x", "id")
+	_, span := tr.StartServer(context.Background(), "GET /x", "GET", "/x", "id")
 	tracing.EndServer(span, 200)
 	deadline := time.Now().Add(15 * time.Second)
 	for promtest.ToFloat64(spans.WithLabelValues("failed")) != 1 {
@@ -184,14 +184,14 @@ func TestSampling(t *testing.T) {
 	tr, _ := tracer(t, func(c *config.Tracing) { c.OTLPEndpoint, c.SampleRatio = col.URL, 0 })
 	stop := run(t, tr)
 	defer stop()
-	_, span := tr.StartServer(context.Background(), "GET", "/new", "id")
+	_, span := tr.StartServer(context.Background(), "GET /new", "GET", "/new", "id")
 	if span.IsRecording() {
 		t.Error("a new trace is recorded at ratio 0")
 	}
 	tracing.EndServer(span, 200)
 	h := http.Header{}
 	h.Set("Traceparent", tp)
-	_, span = tr.StartServer(tracing.Extract(context.Background(), h), "GET", "/continued", "id")
+	_, span = tr.StartServer(tracing.Extract(context.Background(), h), "GET /continued", "GET", "/continued", "id")
 	tracing.EndServer(span, 200)
 	got := col.WaitFor(t, "the continued trace", func(s []testutil.Span) bool { return len(s) > 0 })
 	if len(got) != 1 || got[0].Proto.Name != "GET /continued" || got[0].TraceID() != tid {
