@@ -3,6 +3,8 @@ package consumer
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -17,7 +19,8 @@ import (
 
 // TestRuntimeTracing: each handler invocation is a span, a child of the
 // record's traceparent when it has one (a new trace otherwise), marked
-// failed when the handler fails; the handler's context carries it.
+// failed when the handler fails; the handler's context carries it, and
+// so do its outputs' headers.
 func TestRuntimeTracing(t *testing.T) {
 	t.Parallel()
 	col := testutil.StartCollector(t)
@@ -32,7 +35,7 @@ func TestRuntimeTracing(t *testing.T) {
 	go func() { traced <- tr.Run(tctx) }()
 	defer func() { stopTracing(); <-traced }()
 
-	kc, _ := testKafka(t)
+	kc, addr := testKafka(t)
 	createTopic(t, kc, "in", 1)
 	const tid, sid = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 	recs := []*kgo.Record{
@@ -48,8 +51,11 @@ func TestRuntimeTracing(t *testing.T) {
 	seen := make(chan string, 10)
 	h := HandlerFunc(func(ctx context.Context, r *kgo.Record) ([]Output, error) {
 		seen <- trace.SpanContextFromContext(ctx).TraceID().String()
-		if string(r.Value) == "fails" {
+		switch string(r.Value) {
+		case "fails":
 			return nil, errors.New("no")
+		case "traced":
+			return []Output{{Value: []byte("out")}}, nil
 		}
 		return nil, nil
 	})
@@ -78,4 +84,40 @@ func TestRuntimeTracing(t *testing.T) {
 	if got := <-seen; got != tid {
 		t.Errorf("the handler's context is in trace %s", got)
 	}
+	outs := readN(t, addr, "out", 1, 10*time.Second)
+	var handlerSpan string
+	for _, s := range spans {
+		if s.TraceID() == tid && s.Proto.Status.GetCode() != tracepb.Status_STATUS_CODE_ERROR {
+			handlerSpan = s.SpanID()
+		}
+	}
+	if got, want := header(outs[0], "traceparent"), "00-"+tid+"-"+handlerSpan+"-01"; got != want {
+		t.Errorf("output's traceparent %q, want %q (the handler's span)", got, want)
+	}
+}
+
+// TestWebhookPassesTrace: a webhook request carries the handler's trace
+// context (the record's, with tracing off), so the receiver continues it.
+func TestWebhookPassesTrace(t *testing.T) {
+	t.Parallel()
+	got := make(chan string, 1)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("Traceparent")
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer ts.Close()
+	wh, err := NewWebhook(WebhookOptions{URL: ts.URL, Secret: "s", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	rec := &kgo.Record{Topic: "in", Value: []byte("v"), Headers: []kgo.RecordHeader{{Key: "traceparent", Value: []byte(tp)}}}
+	ctx, _ := tracing.FromRecord(t.Context(), rec)
+	if _, err := wh.Handle(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if h := <-got; h != tp {
+		t.Errorf("webhook got traceparent %q, want %q", h, tp)
+	}
+	wh.client.CloseIdleConnections()
 }

@@ -79,10 +79,17 @@ func traceparent(sc trace.SpanContext) []byte {
 // AddRecordHeaders appends hs (from RecordHeaders) to r's headers unless
 // r already carries a traceparent: a producer that set its own keeps it.
 func AddRecordHeaders(r *kgo.Record, hs []kgo.RecordHeader) {
-	if len(hs) == 0 || hasHeader(r.Headers, RecordTraceparent) {
-		return
+	r.Headers = WithRecordHeaders(r.Headers, hs)
+}
+
+// WithRecordHeaders returns headers with hs (from RecordHeaders) appended,
+// unless headers already hold a traceparent.
+func WithRecordHeaders(headers, hs []kgo.RecordHeader) []kgo.RecordHeader {
+	if len(hs) == 0 || hasHeader(headers, RecordTraceparent) {
+		return headers
 	}
-	r.Headers = append(r.Headers, hs...)
+	// A new array: headers may share one with another record's.
+	return append(headers[:len(headers):len(headers)], hs...)
 }
 
 func hasHeader(hs []kgo.RecordHeader, key string) bool {
