@@ -101,8 +101,10 @@ func ServeProcess(ctx context.Context, cfg config.Config, p Process) error {
 //     folded;
 //  5. the Kafka client flushes the producer, so that every record the
 //     drained requests acknowledged reached the brokers, then closes;
-//  6. the embedded broker stops last, persisting its state: everything
-//     else talks to it.
+//  6. the embedded broker stops, persisting its state: everything else
+//     talks to it;
+//  7. the tracer, when on, exports the spans still queued (for at most
+//     five seconds): everything above records them.
 func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, error) {
 	logger := p.Logger
 	PrivateFiles()
