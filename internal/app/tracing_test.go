@@ -208,6 +208,24 @@ func TestTracingOff(t *testing.T) {
 	if hs := recordHeaders(t, g, "untraced", 2); len(hs) != 0 {
 		t.Errorf("record headers %v without a traceparent, want none", hs)
 	}
+	// v3 (one record, then two in one body: the stream of records) and
+	// KastleX carry it too.
+	v3 := g.URL + "/v3/clusters/" + g.Config.Broker.ClusterID + "/topics/untraced/records"
+	if r := do(t, "POST", v3, `{"value":{"type":"JSON","data":3}}`, "Content-Type", "application/json", "Traceparent", incoming); r.status != 200 {
+		t.Fatalf("v3 produce: %d %s", r.status, r.body)
+	}
+	if r := do(t, "POST", v3, `{"value":{"type":"JSON","data":4}}`+"\n"+`{"value":{"type":"JSON","data":5}}`,
+		"Content-Type", "application/json", "Traceparent", incoming); r.status != 200 {
+		t.Fatalf("v3 streamed produce: %d %s", r.status, r.body)
+	}
+	if r := do(t, "POST", g.URL+"/api/v1/messages/untraced/0", "6", "Content-Type", "application/binary", "Traceparent", incoming); r.status != 204 {
+		t.Fatalf("KastleX produce: %d %s", r.status, r.body)
+	}
+	for off := int64(3); off <= 6; off++ {
+		if hs := recordHeaders(t, g, "untraced", off); hs["traceparent"] != incoming {
+			t.Errorf("record %d headers %v: want the caller's traceparent", off, hs)
+		}
+	}
 	g.Stop()
 	if n := col.Requests(); n != 0 {
 		t.Errorf("the collector got %d exports with tracing off", n)
