@@ -147,11 +147,12 @@ type Cluster struct {
 // exporter, no spans) unless OTLPEndpoint is set; trace context that
 // clients send is passed into produced records either way.
 type Tracing struct {
-	// OTLPEndpoint is the collector's OTLP/HTTP base URL
-	// (http://127.0.0.1:4318); spans go to its /v1/traces unless the URL
-	// has a path of its own. Empty: tracing is off.
+	// OTLPEndpoint is the collector's OTLP base URL: for http/protobuf
+	// http://127.0.0.1:4318 (spans go to its /v1/traces unless the URL
+	// has a path of its own), for grpc http://127.0.0.1:4317 (https://
+	// for TLS). Empty: tracing is off.
 	OTLPEndpoint string `yaml:"otlp_endpoint" env:"KGATE_TRACING_OTLP_ENDPOINT"`
-	// Protocol is the OTLP transport; http/protobuf only.
+	// Protocol is the OTLP transport: http/protobuf or grpc.
 	Protocol string `yaml:"protocol" env:"KGATE_TRACING_PROTOCOL"`
 	// SampleRatio is the share of new traces recorded (0 to 1); a trace
 	// a caller started keeps the caller's decision (parent-based).
@@ -172,8 +173,11 @@ type Tracing struct {
 // TracingProtocol is an OTLP transport.
 type TracingProtocol = string
 
-// TracingHTTPProtobuf is OTLP over HTTP with protobuf bodies.
-const TracingHTTPProtobuf TracingProtocol = "http/protobuf"
+// The OTLP transports: over HTTP with protobuf bodies, or over gRPC.
+const (
+	TracingHTTPProtobuf TracingProtocol = "http/protobuf"
+	TracingGRPC         TracingProtocol = "grpc"
+)
 
 // On reports whether spans are recorded and exported.
 func (t Tracing) On() bool { return t.OTLPEndpoint != "" }

@@ -17,7 +17,7 @@ func TestTracingValidate(t *testing.T) {
 		t.Fatalf("defaults: %v", err)
 	}
 	c := Default()
-	c.Tracing = Tracing{OTLPEndpoint: "http://user:s3cret@collector:4318", Protocol: "grpc", SampleRatio: 1.5, QueueSize: 0}
+	c.Tracing = Tracing{OTLPEndpoint: "http://user:s3cret@collector:4318", Protocol: "thrift", SampleRatio: 1.5, QueueSize: 0}
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("no problem reported")

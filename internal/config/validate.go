@@ -389,8 +389,8 @@ func (t Tracing) validate(ps *Problems) {
 			ps.Add("tracing.otlp_endpoint", "must not hold credentials: put them in tracing.headers_file")
 		}
 	}
-	if t.Protocol != TracingHTTPProtobuf {
-		ps.Add("tracing.protocol", "must be %s, got %q", TracingHTTPProtobuf, t.Protocol)
+	if t.Protocol != TracingHTTPProtobuf && t.Protocol != TracingGRPC {
+		ps.Add("tracing.protocol", "must be %s or %s, got %q", TracingHTTPProtobuf, TracingGRPC, t.Protocol)
 	}
 	if !(t.SampleRatio >= 0 && t.SampleRatio <= 1) {
 		ps.Add("tracing.sample_ratio", "must be between 0 and 1, got %v", t.SampleRatio)

@@ -1,7 +1,7 @@
 // Package tracing carries W3C Trace Context through kgate (HTTP requests,
 // produced and consumed records, requests forwarded between replicas)
 // and, when configured, records OpenTelemetry spans and exports them over
-// OTLP/HTTP.
+// OTLP (HTTP with protobuf, or gRPC).
 //
 // Propagation works with tracing off too: a request's traceparent is
 // extracted into its context, and records it produces carry it. Only
@@ -22,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -60,25 +61,13 @@ func New(cfg config.Tracing, o Options) (*Tracer, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	endpoint, err := tracesURL(cfg.OTLPEndpoint)
-	if err != nil {
-		return nil, err
-	}
 	headers, err := readHeaders(cfg.HeadersFile)
 	if err != nil {
 		return nil, err
 	}
-	client, err := otlptracehttp.New(context.Background(),
-		otlptracehttp.WithEndpointURL(endpoint),
-		otlptracehttp.WithHeaders(headers),
-		otlptracehttp.WithTimeout(10*time.Second),
-		// Retries are bounded so that one export never holds the queue
-		// for long; what still fails is counted and dropped.
-		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: true, InitialInterval: 500 * time.Millisecond,
-			MaxInterval: 2 * time.Second, MaxElapsedTime: 5 * time.Second}),
-	)
+	client, err := newClient(cfg.Protocol, cfg.OTLPEndpoint, headers)
 	if err != nil {
-		return nil, fmt.Errorf("tracing exporter: %w", err)
+		return nil, err
 	}
 	attrs := []attribute.KeyValue{attribute.String("service.name", cfg.ServiceName)}
 	if o.Node != "" {
@@ -94,6 +83,48 @@ func New(cfg config.Tracing, o Options) (*Tracer, error) {
 		sdktrace.WithSpanProcessor(exp),
 	)
 	return &Tracer{tp: tp, tr: tp.Tracer(scope), exp: exp}, nil
+}
+
+// newClient returns the OTLP exporter of protocol. Retries are bounded so
+// that one export never holds the queue for long; what still fails is
+// counted and dropped.
+func newClient(protocol, endpoint string, headers map[string]string) (sdktrace.SpanExporter, error) {
+	const timeout = 10 * time.Second
+	var (
+		client sdktrace.SpanExporter
+		err    error
+	)
+	switch protocol {
+	case config.TracingGRPC:
+		if _, err := url.Parse(endpoint); err != nil {
+			return nil, fmt.Errorf("tracing.otlp_endpoint: not a URL")
+		}
+		// The connection is made lazily: a collector that is down
+		// fails exports, not startup.
+		client, err = otlptracegrpc.New(context.Background(),
+			otlptracegrpc.WithEndpointURL(endpoint),
+			otlptracegrpc.WithHeaders(headers),
+			otlptracegrpc.WithTimeout(timeout),
+			otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{Enabled: true, InitialInterval: 500 * time.Millisecond,
+				MaxInterval: 2 * time.Second, MaxElapsedTime: 5 * time.Second}),
+		)
+	default:
+		var u string
+		if u, err = tracesURL(endpoint); err != nil {
+			return nil, err
+		}
+		client, err = otlptracehttp.New(context.Background(),
+			otlptracehttp.WithEndpointURL(u),
+			otlptracehttp.WithHeaders(headers),
+			otlptracehttp.WithTimeout(timeout),
+			otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: true, InitialInterval: 500 * time.Millisecond,
+				MaxInterval: 2 * time.Second, MaxElapsedTime: 5 * time.Second}),
+		)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tracing exporter: %w", err)
+	}
+	return client, nil
 }
 
 // tracesURL is the endpoint's traces URL: /v1/traces when the endpoint
