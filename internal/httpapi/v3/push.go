@@ -220,7 +220,7 @@ func (a *api) pushPreflight(w http.ResponseWriter, r *http.Request) error {
 	}
 	h := w.Header()
 	h.Set("Access-Control-Allow-Methods", "GET")
-	h.Set("Access-Control-Allow-Headers", "Authorization, X-API-Key, Last-Event-ID, Accept")
+	h.Set("Access-Control-Allow-Headers", "Authorization, X-API-Key, Last-Event-ID, Accept, Traceparent, Tracestate")
 	h.Set("Access-Control-Max-Age", "600")
 	w.WriteHeader(http.StatusNoContent)
 	return nil
