@@ -153,7 +153,7 @@ type Tracing struct {
 	// for TLS). Empty: tracing is off.
 	OTLPEndpoint string `yaml:"otlp_endpoint" env:"KGATE_TRACING_OTLP_ENDPOINT"`
 	// Protocol is the OTLP transport: http/protobuf or grpc.
-	Protocol string `yaml:"protocol" env:"KGATE_TRACING_PROTOCOL"`
+	Protocol TracingProtocol `yaml:"protocol" env:"KGATE_TRACING_PROTOCOL"`
 	// SampleRatio is the share of new traces recorded (0 to 1); a trace
 	// a caller started keeps the caller's decision (parent-based).
 	SampleRatio float64 `yaml:"sample_ratio" env:"KGATE_TRACING_SAMPLE_RATIO"`
@@ -171,7 +171,7 @@ type Tracing struct {
 }
 
 // TracingProtocol is an OTLP transport.
-type TracingProtocol = string
+type TracingProtocol string
 
 // The OTLP transports: over HTTP with protobuf bodies, or over gRPC.
 const (

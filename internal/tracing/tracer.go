@@ -88,7 +88,7 @@ func New(cfg config.Tracing, o Options) (*Tracer, error) {
 // newClient returns the OTLP exporter of protocol. Retries are bounded so
 // that one export never holds the queue for long; what still fails is
 // counted and dropped.
-func newClient(protocol, endpoint string, headers map[string]string) (sdktrace.SpanExporter, error) {
+func newClient(protocol config.TracingProtocol, endpoint string, headers map[string]string) (sdktrace.SpanExporter, error) {
 	const timeout = 10 * time.Second
 	var (
 		client sdktrace.SpanExporter
