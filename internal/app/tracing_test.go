@@ -269,6 +269,13 @@ func TestTracingForwarded(t *testing.T) {
 	if edge.Proto == nil || holder.Proto == nil {
 		t.Fatalf("server spans from nodes %q and %q, want %q and %q", named(spans, traceID, name)[0].Node, named(spans, traceID, name)[1].Node, edgeNode, holderNode)
 	}
+	for _, s := range []testutil.Span{edge, holder} {
+		for _, kv := range s.Proto.Attributes {
+			if v := kv.Value.GetStringValue(); strings.Contains(v, "customer1") {
+				t.Errorf("a server span names the principal: %s=%s", kv.Key, v)
+			}
+		}
+	}
 	if edge.ParentID() != parentID || holder.ParentID() != edge.SpanID() {
 		t.Errorf("edge span's parent %s (want the caller's %s), holder's %s (want the edge's %s)", edge.ParentID(), parentID, holder.ParentID(), edge.SpanID())
 	}
