@@ -26,19 +26,22 @@ func Trace(t *tracing.Tracer) Middleware {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ctx, span := t.StartServer(tracing.Extract(r.Context(), r.Header), name, rt.Method, rt.Pattern, RequestID(r.Context()))
 			rw := WrapWriter(w)
+			returned := false
 			defer func() {
+				// A panic (Recover answers it) is a 500 whatever was
+				// written.
 				status := rw.Status()
-				if status == 0 {
+				switch {
+				case !returned:
+					status = http.StatusInternalServerError
+				case status == 0:
 					status = http.StatusOK
-					if recover := recover(); recover != nil {
-						tracing.EndServer(span, http.StatusInternalServerError)
-						panic(recover)
-					}
 				}
 				tracing.EndServer(span, status)
 			}()
 			tracing.Inject(ctx, rw.Header())
 			next.ServeHTTP(rw, r.WithContext(ctx))
+			returned = true
 		})
 	}
 }
