@@ -66,7 +66,9 @@ func Handle(ctx context.Context, cfg config.Config, handler string, logger *slog
 	}
 	defer closeKafka()
 
-	tracer, err := tracing.New(cfg.Tracing, tracing.Options{Node: hc.Group, Spans: metrics.NewTracingSpans(reg), Logger: logger})
+	// A worker's instance is its host (a pod's name on Kubernetes).
+	instance, _ := os.Hostname()
+	tracer, err := tracing.New(cfg.Tracing, tracing.Options{Node: instance, Spans: metrics.NewTracingSpans(reg), Logger: logger})
 	if err != nil {
 		return &SetupError{err}
 	}
