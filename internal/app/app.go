@@ -19,6 +19,7 @@ import (
 	"github.com/kgate/kgate/internal/metrics"
 	"github.com/kgate/kgate/internal/record"
 	"github.com/kgate/kgate/internal/schemareg"
+	"github.com/kgate/kgate/internal/tracing"
 )
 
 // Info describes a started gateway; Serve reports it once everything
@@ -100,8 +101,10 @@ func ServeProcess(ctx context.Context, cfg config.Config, p Process) error {
 //     folded;
 //  5. the Kafka client flushes the producer, so that every record the
 //     drained requests acknowledged reached the brokers, then closes;
-//  6. the embedded broker stops last, persisting its state: everything
-//     else talks to it.
+//  6. the embedded broker stops, persisting its state: everything else
+//     talks to it;
+//  7. the tracer, when on, exports the spans still queued (for at most
+//     five seconds): everything above records them.
 func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, error) {
 	logger := p.Logger
 	PrivateFiles()
@@ -122,6 +125,15 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 	node, err := nodeID(cfg.DataDir)
 	if err != nil {
 		return info, err
+	}
+	// Spans are exported until everything that records them has stopped.
+	tracer, err := tracing.New(cfg.Tracing, tracing.Options{Node: node, Version: p.Version, Spans: m.TracingSpans, Logger: logger})
+	if err != nil {
+		return info, err
+	}
+	if tracer.On() {
+		g.add("tracing", tracer.Run, nil)
+		logger.Info("tracing on", "protocol", cfg.Tracing.Protocol, "sample_ratio", cfg.Tracing.SampleRatio)
 	}
 	securedBroker := cfg.Embedded() && !open
 	creds, err := kafkaCredentials(cfg, securedBroker)
@@ -254,7 +266,7 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 		// New topics reach patterns within a few seconds, and at most as
 		// late as the gateway's own metadata does.
 		PatternInterval: min(5*time.Second, cfg.Kafka.MetadataMaxAge.D()),
-		Directory:       dir, Node: node,
+		Directory:       dir, Node: node, Tracer: tracer,
 		NodeURL: func(id string) (string, bool) { return members.URL(id) },
 		Format: func(n record.Name) (record.Format, bool) {
 			if schemas == nil {
@@ -314,7 +326,7 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 	draining := make(chan struct{})
 	h, routes, err := api{cfg: cfg, kc: kc, sasl: creds.Mechanism != "", consumers: consumers, auth: svc, limits: lim,
 		admission: adm, members: members, metrics: m, registry: registry, schemas: schemas, audit: au, draining: draining, logger: logger,
-		node: node, forward: fwd}.handler()
+		node: node, forward: fwd, tracer: tracer}.handler()
 	if err != nil {
 		return info, err
 	}

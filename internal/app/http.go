@@ -28,6 +28,7 @@ import (
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/metrics"
 	"github.com/kgate/kgate/internal/schemareg"
+	"github.com/kgate/kgate/internal/tracing"
 )
 
 // api is what the HTTP API surfaces are built from.
@@ -54,7 +55,9 @@ type api struct {
 	// requests to the replica holding the instance.
 	node    string
 	forward *cluster.Forwarder
-	logger  *slog.Logger
+	// tracer records spans; nil: off (trace context still flows).
+	tracer *tracing.Tracer
+	logger *slog.Logger
 }
 
 // handler registers every route and returns the handler with the
@@ -76,7 +79,7 @@ func (a api) handler() (http.Handler, []httpapi.Route, error) {
 		RecordTimeout: cfg.HTTP.RecordTimeout.D(), StreamMaxDuration: cfg.HTTP.StreamMaxDuration.D(),
 		MaxStreams: cfg.HTTP.MaxStreams, MaxStreamsPerPrincipal: cfg.HTTP.MaxStreamsPerPrincipal,
 		Schemas: a.schemas, Audit: a.audit,
-		StreamHeartbeat: cfg.HTTP.StreamHeartbeat.D(), AllowedOrigins: cfg.HTTP.AllowedOrigins})
+		StreamHeartbeat: cfg.HTTP.StreamHeartbeat.D(), AllowedOrigins: cfg.HTTP.AllowedOrigins, Tracer: a.tracer})
 	kastlex.Register(rr, kastlex.Deps{Kafka: kc, Metrics: m, Logger: logger, MaxFetchBytes: int64(cfg.Consumers.MaxBytes),
 		SecurityProtocol: securityProtocol(cfg.Kafka.TLS, a.sasl), Visible: a.topicVisible})
 	if a.registry != nil {
@@ -112,6 +115,9 @@ func (a api) handler() (http.Handler, []httpapi.Route, error) {
 			httpapi.AccessLog(logger),
 		},
 		PerRoute: []httpapi.Middleware{
+			// Outermost, so that refusals (admission, authentication,
+			// limits) are in the trace too.
+			httpapi.Trace(a.tracer),
 			func(rt httpapi.Route, next http.Handler) http.Handler {
 				return m.Instrument(rt.Pattern, rt.Method, next)
 			},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kgate/kgate/internal/auth"
 	"github.com/kgate/kgate/internal/httpapi"
+	"github.com/kgate/kgate/internal/tracing"
 )
 
 // Forwarder sends a request to the replica that can serve it, signed
@@ -73,6 +74,7 @@ var requestHeaders = []string{"Accept", "Content-Type", "Accept-Language", "User
 var skipResponse = map[string]bool{
 	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Transfer-Encoding": true,
 	"Te": true, "Trailer": true, "Upgrade": true, "Date": true, "X-Request-Id": true, NodeHeader: true,
+	tracing.HTTPTraceparent: true, tracing.HTTPTracestate: true,
 }
 
 // NodeHeader names, on every answer, the replica that answered it.
@@ -98,6 +100,8 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, base string,
 		}
 	}
 	out.Header.Set("X-Request-Id", httpapi.RequestID(ctx))
+	// One trace across replicas: the holder continues this request's.
+	tracing.Inject(ctx, out.Header)
 	f.trust.Sign(out, p, body)
 	resp, err := f.client.Do(out)
 	if err != nil {

@@ -21,12 +21,13 @@ var (
 	// show and check its configuration.
 	ServeCommand = Command{Name: "serve", keys: []string{"listen", "advertised_url", "brokers", "data_dir", "broker_listen",
 		"auto_create_topics", "default_partitions", "default_replication_factor", "log", "http", "kafka", "broker",
-		"consumers", "metrics", "schema_registry", "auth", "cluster"}}
+		"consumers", "metrics", "schema_registry", "auth", "cluster", "tracing"}}
 	// HandleCommand is kgate handle: a Kafka client (brokers, or the
 	// embedded broker found through data_dir), the topics it creates, its
-	// metrics listener (http) and the handle section.
+	// metrics listener (http), the handle section and tracing (a span per
+	// handler invocation).
 	HandleCommand = Command{Name: "handle", keys: []string{"brokers", "data_dir", "default_partitions", "default_replication_factor",
-		"log", "http", "kafka", "handle"}}
+		"log", "http", "kafka", "handle", "tracing"}}
 	// DLQCommand is kgate dlq replay: a Kafka client and the dead-letter
 	// topic.
 	DLQCommand = Command{Name: "dlq replay", keys: []string{"brokers", "data_dir", "log", "kafka", "handle.dlq_topic"}}

@@ -51,6 +51,7 @@ type Config struct {
 	SchemaRegistry SchemaRegistry `yaml:"schema_registry"`
 	Auth           Auth           `yaml:"auth"`
 	Cluster        Cluster        `yaml:"cluster"`
+	Tracing        Tracing        `yaml:"tracing"`
 	Handle         Handle         `yaml:"handle"`
 	Stream         Stream         `yaml:"stream"`
 }
@@ -140,6 +141,46 @@ type Cluster struct {
 	// instances' definitions, so that any replica can serve them.
 	ConsumersTopic string `yaml:"consumers_topic" env:"KGATE_CLUSTER_CONSUMERS_TOPIC"`
 }
+
+// Tracing configures OpenTelemetry tracing: spans of HTTP requests,
+// produced records and consumed ones, exported over OTLP. It is off (no
+// exporter, no spans) unless OTLPEndpoint is set; trace context that
+// clients send is passed into produced records either way.
+type Tracing struct {
+	// OTLPEndpoint is the collector's OTLP base URL: for http/protobuf
+	// http://127.0.0.1:4318 (spans go to its /v1/traces unless the URL
+	// has a path of its own), for grpc http://127.0.0.1:4317 (https://
+	// for TLS). Empty: tracing is off.
+	OTLPEndpoint string `yaml:"otlp_endpoint" env:"KGATE_TRACING_OTLP_ENDPOINT"`
+	// Protocol is the OTLP transport: http/protobuf or grpc.
+	Protocol TracingProtocol `yaml:"protocol" env:"KGATE_TRACING_PROTOCOL"`
+	// SampleRatio is the share of new traces recorded (0 to 1); a trace
+	// a caller started keeps the caller's decision (parent-based).
+	SampleRatio float64 `yaml:"sample_ratio" env:"KGATE_TRACING_SAMPLE_RATIO"`
+	// ServiceName is the service.name of the exported spans.
+	ServiceName string `yaml:"service_name" env:"KGATE_TRACING_SERVICE_NAME"`
+	// HeadersFile holds headers sent with every export ("Name: value"
+	// lines, such as a collector's API key); never logged.
+	HeadersFile string `yaml:"headers_file" env:"KGATE_TRACING_HEADERS_FILE"`
+	// QueueSize bounds the spans waiting for export; past it new spans
+	// are dropped (and counted).
+	QueueSize int `yaml:"queue_size" env:"KGATE_TRACING_QUEUE_SIZE"`
+	// ExportInterval is how long an ended span waits at most before it
+	// is exported (a full batch goes at once).
+	ExportInterval Duration `yaml:"export_interval" env:"KGATE_TRACING_EXPORT_INTERVAL"`
+}
+
+// TracingProtocol is an OTLP transport.
+type TracingProtocol string
+
+// The OTLP transports: over HTTP with protobuf bodies, or over gRPC.
+const (
+	TracingHTTPProtobuf TracingProtocol = "http/protobuf"
+	TracingGRPC         TracingProtocol = "grpc"
+)
+
+// On reports whether spans are recorded and exported.
+func (t Tracing) On() bool { return t.OTLPEndpoint != "" }
 
 // Kafka configures kgate's connection to the Kafka cluster (external or
 // embedded).
@@ -405,6 +446,13 @@ func Default() Config {
 			ConsumersTopic:    "_kgate_consumers",
 			HeartbeatInterval: Duration(time.Second),
 			NodeTimeout:       Duration(5 * time.Second),
+		},
+		Tracing: Tracing{
+			Protocol:       TracingHTTPProtobuf,
+			SampleRatio:    1,
+			ServiceName:    "kgate",
+			QueueSize:      2048,
+			ExportInterval: Duration(5 * time.Second),
 		},
 		Kafka: Kafka{
 			ClientID:           "kgate",

@@ -149,6 +149,7 @@ func (c *Config) Validate() error {
 		ps.Add("http.memory_budget", "must be at least 16Mi, got %d", c.HTTP.MemoryBudget)
 	}
 	c.Cluster.validate(&ps)
+	c.Tracing.validate(&ps)
 	c.Kafka.validate(&ps, "kafka")
 	positive(&ps, "broker.compaction_interval", c.Broker.CompactionInterval)
 	if c.Embedded() && c.Broker.ClusterID == "" {
@@ -455,4 +456,30 @@ func hostPort(u *url.URL) string {
 		return net.JoinHostPort(u.Hostname(), "443")
 	}
 	return net.JoinHostPort(u.Hostname(), "80")
+}
+
+// validate checks the tracing settings.
+func (t Tracing) validate(ps *Problems) {
+	if u := t.OTLPEndpoint; u != "" {
+		// The URL is not echoed: it may carry credentials.
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			ps.Add("tracing.otlp_endpoint", "must be an absolute http or https URL")
+		} else if pu.User != nil {
+			ps.Add("tracing.otlp_endpoint", "must not hold credentials: put them in tracing.headers_file")
+		}
+	}
+	if t.Protocol != TracingHTTPProtobuf && t.Protocol != TracingGRPC {
+		ps.Add("tracing.protocol", "must be %s or %s, got %q", TracingHTTPProtobuf, TracingGRPC, t.Protocol)
+	}
+	if !(t.SampleRatio >= 0 && t.SampleRatio <= 1) {
+		ps.Add("tracing.sample_ratio", "must be between 0 and 1, got %v", t.SampleRatio)
+	}
+	if t.ServiceName == "" {
+		ps.Add("tracing.service_name", "must not be empty")
+	}
+	if t.QueueSize < 1 {
+		ps.Add("tracing.queue_size", "must be at least 1, got %d", t.QueueSize)
+	}
+	positive(ps, "tracing.export_interval", t.ExportInterval)
+	fileReadable(ps, "tracing.headers_file", t.HeadersFile)
 }

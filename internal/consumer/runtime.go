@@ -15,6 +15,7 @@ import (
 
 	"github.com/kgate/kgate/internal/config"
 	"github.com/kgate/kgate/internal/kafka"
+	"github.com/kgate/kgate/internal/tracing"
 )
 
 // Options configure New. Zero values take the defaults named.
@@ -65,6 +66,9 @@ type Options struct {
 	SessionTimeout   time.Duration
 	RebalanceTimeout time.Duration
 	Logger           *slog.Logger
+	// Tracer records a span per handler invocation, a child of the
+	// record's trace context when it carries one (nil: none).
+	Tracer *tracing.Tracer
 	// ConsumerOpts are added to the consumer client's options last.
 	ConsumerOpts []kgo.Opt
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kgate/kgate/internal/config"
+	"github.com/kgate/kgate/internal/tracing"
 )
 
 // Webhook request headers.
@@ -107,6 +108,7 @@ func (wh *Webhook) Handle(ctx context.Context, r *kgo.Record) ([]Output, error) 
 	if err != nil {
 		return nil, Permanent(err)
 	}
+	tracing.Inject(ctx, req.Header) // the receiver continues the record's trace
 	ct := "application/octet-stream"
 	if json.Valid(r.Value) {
 		ct = "application/json"

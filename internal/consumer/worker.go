@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kgate/kgate/internal/kafka"
+	"github.com/kgate/kgate/internal/tracing"
 )
 
 // worker owns one partition: it handles the partition's records one after
@@ -376,6 +378,16 @@ func (w *worker) call(rec *kgo.Record, now time.Time) (outs []Output, err error)
 		w.acancel.Store(&cancel)
 	}
 	ctx := w.actx
+	// The handler's context continues the record's trace (with tracing
+	// off too, so that a webhook passes it on), and so do its outputs.
+	if t := w.rt.o.Tracer; t.On() {
+		var span trace.Span
+		ctx, span = t.StartProcess(ctx, rec, w.rt.o.Group)
+		// Registered first, so it runs last and sees a panic's error.
+		defer func() { tracing.EndProcess(span, err) }()
+	} else {
+		ctx, _ = tracing.FromRecord(ctx, rec)
+	}
 	w.astart.Store(now.UnixNano())
 	defer func() {
 		if w.astart.Swap(0) < 0 {
@@ -394,6 +406,11 @@ func (w *worker) call(rec *kgo.Record, now time.Time) (outs []Output, err error)
 	}
 	if err != nil && w.astart.Load() < 0 {
 		return nil, fmt.Errorf("handler timed out after %s: %w", w.rt.o.HandlerTimeout, err)
+	}
+	if hs := tracing.RecordHeaders(ctx); hs != nil {
+		for i := range outs {
+			outs[i].Headers = tracing.WithRecordHeaders(outs[i].Headers, hs)
+		}
 	}
 	return outs, err
 }

@@ -141,6 +141,7 @@ func (in *Instance) Read(ctx context.Context, q ReadRequest) (Batch, error) {
 			// Only what the client is given may be committed.
 			in.cl.MarkCommitRecords(rd.delivered...)
 		}
+		in.r.o.Tracer.Delivered(ctx, "v2", in.group, rd.delivered)
 	}
 	return Batch{Body: append(rd.body, ']'), Records: len(rd.delivered), Bytes: rd.total}, nil
 }

@@ -39,6 +39,7 @@ import (
 	"github.com/kgate/kgate/internal/metrics"
 	"github.com/kgate/kgate/internal/ratelimit"
 	"github.com/kgate/kgate/internal/record"
+	"github.com/kgate/kgate/internal/tracing"
 )
 
 // Options configure New.
@@ -77,6 +78,9 @@ type Options struct {
 	// Format returns the reader format named, to create an instance
 	// again on this replica; nil: the built-in formats only.
 	Format func(record.Name) (record.Format, bool)
+	// Tracer records a span for each delivered record that carries a
+	// trace context (nil: none).
+	Tracer *tracing.Tracer
 }
 
 // Registry holds this node's consumer instances. Without a Directory,

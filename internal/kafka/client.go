@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/kgate/kgate/internal/config"
+	"github.com/kgate/kgate/internal/tracing"
 )
 
 // ErrUnknownTopic is returned for a topic that does not exist (and was not
@@ -310,6 +311,10 @@ type Result struct {
 // failed every one of them. Records not sent within the produce timeout
 // fail. (franz-go's RecordDeliveryTimeout is not used: it counts from the
 // record's timestamp, which clients may set in the past.)
+//
+// Records carry ctx's trace context, if any, in traceparent and
+// tracestate headers, unless they have a traceparent of their own; so do
+// those of Produce and ProduceAt.
 func (c *Client) ProduceSync(ctx context.Context, recs []*kgo.Record) []Result {
 	ctx, cancel := context.WithTimeout(ctx, c.produceTimeout)
 	defer cancel()
@@ -335,7 +340,9 @@ func (c *Client) ProduceSync(ctx context.Context, recs []*kgo.Record) []Result {
 		wg.Done()
 	}
 	wg.Add(len(recs))
+	trace := tracing.RecordHeaders(ctx)
 	for _, r := range recs {
+		tracing.AddRecordHeaders(r, trace)
 		c.cl.Produce(ctx, r, done)
 	}
 	wg.Wait()
@@ -365,6 +372,7 @@ func (c *Client) Produce(ctx context.Context, r *kgo.Record, done func(*kgo.Reco
 // and starts its produce timeout; zero reads the clock), and a record past
 // its produce timeout fails with context.DeadlineExceeded (done maps it).
 func (c *Client) ProduceAt(ctx context.Context, now time.Time, r *kgo.Record, done func(*kgo.Record, error)) {
+	tracing.AddRecordHeaders(r, tracing.RecordHeaders(ctx))
 	if _, ok := ctx.Deadline(); ok || c.produceTimeout <= 0 {
 		c.cl.Produce(ctx, r, done)
 		return

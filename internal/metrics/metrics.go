@@ -38,6 +38,9 @@ type Metrics struct {
 	ConsumerForwarded *prometheus.CounterVec
 	ConsumerRecreated prometheus.Counter
 
+	// TracingSpans counts spans by outcome (exported, dropped, failed).
+	TracingSpans *prometheus.CounterVec
+
 	// Kafka is franz-go's client instrumentation (kgo hooks).
 	Kafka *kprom.Metrics
 }
@@ -96,8 +99,19 @@ func New() *Metrics {
 	}
 	reg.MustRegister(m.HTTPRequests, m.HTTPDuration, m.HTTPInFlight, m.RecordsProduced, m.BytesProduced,
 		m.RecordsConsumed, m.BytesConsumed, m.ConsumerInstances, m.ConsumerForwarded, m.ConsumerRecreated)
+	m.TracingSpans = NewTracingSpans(reg)
 	m.Kafka = NewKafka(reg)
 	return m
+}
+
+// NewTracingSpans registers and returns the count of spans by outcome
+// (exported, dropped, failed), for kgate serve and kgate handle alike.
+func NewTracingSpans(reg prometheus.Registerer) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kgate_tracing_spans_total", Help: "Spans by outcome: exported, dropped (the export queue was full), failed (the collector refused them or did not answer).",
+	}, []string{"outcome"})
+	reg.MustRegister(c)
+	return c
 }
 
 // LogDropped exports dropped, the process log's count of lines it dropped

@@ -95,7 +95,7 @@ func OpenGroup(ctx context.Context, kc *kafka.Client, topic, name string, from F
 	if err != nil {
 		return nil, fmt.Errorf("reading %q in group %q: %w", topic, name, err)
 	}
-	return &Reader{topic: topic, cl: cl, pos: pos, filter: o.Filter, group: g}, nil
+	return &Reader{topic: topic, cl: cl, pos: pos, filter: o.Filter, group: g, tracer: o.Tracer}, nil
 }
 
 func (g *group) drop(ps []int32) {

@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kgate/kgate/internal/kafka"
+	"github.com/kgate/kgate/internal/tracing"
 )
 
 // ReadAheadBytes bounds what a Reader fetches beyond what its caller
@@ -45,6 +46,7 @@ type Reader struct {
 	// for fewer than a filter let through).
 	pending []*kgo.Record
 	group   *group // nil outside group mode
+	tracer  *tracing.Tracer
 }
 
 // Options tune a Reader.
@@ -53,6 +55,9 @@ type Options struct {
 	// MaxWait is how long one fetch waits at the broker for records
 	// (default 5 s): an idle stream costs one fetch request per MaxWait.
 	MaxWait time.Duration
+	// Tracer records a span for each returned record that carries a
+	// trace context, linked to the stream's (nil: none).
+	Tracer *tracing.Tracer
 }
 
 // Open starts reading topic at pos (from Resolve). Close it.
@@ -82,7 +87,7 @@ func Open(kc *kafka.Client, topic string, pos Position, o Options) (*Reader, err
 	if err != nil {
 		return nil, fmt.Errorf("reading %q: %w", topic, err)
 	}
-	return &Reader{topic: topic, cl: cl, pos: append(Position(nil), pos...), filter: o.Filter}, nil
+	return &Reader{topic: topic, cl: cl, pos: append(Position(nil), pos...), filter: o.Filter, tracer: o.Tracer}, nil
 }
 
 // Position returns the position after the records returned so far
@@ -142,6 +147,17 @@ func (r *Reader) Next(ctx context.Context, max int, dst []Item) ([]Item, error) 
 		if len(r.pending) == 0 {
 			r.pending = nil
 		}
+	}
+	if r.tracer.On() {
+		group := ""
+		if r.group != nil {
+			group = r.group.name
+		}
+		recs := make([]*kgo.Record, len(dst))
+		for i, it := range dst {
+			recs[i] = it.Record
+		}
+		r.tracer.Delivered(ctx, "push", group, recs)
 	}
 	return dst, nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/kgate/kgate/internal/metrics"
 	"github.com/kgate/kgate/internal/record"
 	"github.com/kgate/kgate/internal/schemareg"
+	"github.com/kgate/kgate/internal/tracing"
 	"github.com/kgate/kgate/internal/vault"
 )
 
@@ -69,6 +70,21 @@ func Handle(ctx context.Context, cfg config.Config, handler string, logger *slog
 	}
 	defer closeKafka()
 
+	// A worker's instance is its host (a pod's name on Kubernetes).
+	instance, _ := os.Hostname()
+	tracer, err := tracing.New(cfg.Tracing, tracing.Options{Node: instance, Spans: metrics.NewTracingSpans(reg), Logger: logger})
+	if err != nil {
+		return &SetupError{err}
+	}
+	if tracer.On() {
+		// The tracer exports until the runtime has stopped, then
+		// flushes, before the Kafka client closes.
+		tctx, stopTracing := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() { defer close(done); _ = tracer.Run(tctx) }()
+		defer func() { stopTracing(); <-done }()
+	}
+
 	h, err := buildHandler(handler, hc, logger)
 	if err != nil {
 		return &SetupError{err}
@@ -97,6 +113,7 @@ func Handle(ctx context.Context, cfg config.Config, handler string, logger *slog
 		SessionTimeout:   hc.SessionTimeout.D(),
 		RebalanceTimeout: hc.RebalanceTimeout.D(),
 		Logger:           logger,
+		Tracer:           tracer,
 	})
 	if err != nil {
 		return &SetupError{err}

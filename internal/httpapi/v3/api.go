@@ -27,6 +27,7 @@ import (
 	"github.com/kgate/kgate/internal/ratelimit"
 	"github.com/kgate/kgate/internal/record"
 	"github.com/kgate/kgate/internal/schemareg"
+	"github.com/kgate/kgate/internal/tracing"
 )
 
 // Deps are what the v3 API needs.
@@ -70,6 +71,9 @@ type Deps struct {
 	// AllowedOrigins are http.allowed_origins: pages from these origins
 	// may open WebSockets (kgate's own origin always may).
 	AllowedOrigins []string
+	// Tracer records a span for each pushed record that carries a trace
+	// context (nil: none).
+	Tracer *tracing.Tracer
 }
 
 const mtJSON = "application/json"
@@ -133,6 +137,7 @@ type api struct {
 	pushSlots *ratelimit.Slots
 	heartbeat time.Duration
 	origins   []string // WebSocket Origin host patterns
+	tracer    *tracing.Tracer
 	allowed   []string // http.allowed_origins, for CORS
 
 	// The cluster id, from the broker; checked against every path.
@@ -147,7 +152,7 @@ func newAPI(d Deps) *api {
 		maxRecord:   d.MaxRecordBytes,
 		readTimeout: d.ReadTimeout, writeTimeout: d.WriteTimeout, draining: d.Draining,
 		visible: d.Visible,
-		schemas: d.Schemas, audit: d.Audit,
+		schemas: d.Schemas, audit: d.Audit, tracer: d.Tracer,
 		recordTimeout: d.RecordTimeout, maxDuration: d.StreamMaxDuration, perPrincipal: d.MaxStreamsPerPrincipal,
 	}
 	if a.visible == nil {

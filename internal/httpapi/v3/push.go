@@ -220,7 +220,7 @@ func (a *api) pushPreflight(w http.ResponseWriter, r *http.Request) error {
 	}
 	h := w.Header()
 	h.Set("Access-Control-Allow-Methods", "GET")
-	h.Set("Access-Control-Allow-Headers", "Authorization, X-API-Key, Last-Event-ID, Accept")
+	h.Set("Access-Control-Allow-Headers", "Authorization, X-API-Key, Last-Event-ID, Accept, Traceparent, Tracestate")
 	h.Set("Access-Control-Max-Age", "600")
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -271,9 +271,9 @@ func (a *api) pushStream(w http.ResponseWriter, r *http.Request) error {
 	}
 	var rd *push.Reader
 	if pq.group != "" {
-		rd, err = push.OpenGroup(r.Context(), a.kc, topic, pq.group, pq.start.From, pq.start.Resume, pos, push.Options{Filter: pq.filter})
+		rd, err = push.OpenGroup(r.Context(), a.kc, topic, pq.group, pq.start.From, pq.start.Resume, pos, push.Options{Filter: pq.filter, Tracer: a.tracer})
 	} else {
-		rd, err = push.Open(a.kc, topic, pos, push.Options{Filter: pq.filter})
+		rd, err = push.Open(a.kc, topic, pos, push.Options{Filter: pq.filter, Tracer: a.tracer})
 	}
 	if err != nil {
 		return httpapi.FromKafka(err)
