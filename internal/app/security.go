@@ -183,12 +183,14 @@ type hupReloader struct {
 	certs  []*auth.CertReloader // HTTPS's and the Kafka port's, when set
 	logger *slog.Logger
 	hup    chan os.Signal
+	// peers hears the replicas that announced a reload to all.
+	peers chan string
 }
 
 // newHUPReloader subscribes to SIGHUP at once, so that a SIGHUP right
 // after startup reloads rather than kills; stop unsubscribes.
 func newHUPReloader(svc *auth.Service, certs []*auth.CertReloader, logger *slog.Logger) *hupReloader {
-	r := &hupReloader{svc: svc, certs: certs, logger: logger, hup: make(chan os.Signal, 1)}
+	r := &hupReloader{svc: svc, certs: certs, logger: logger, hup: make(chan os.Signal, 1), peers: make(chan string, 1)}
 	signal.Notify(r.hup, syscall.SIGHUP)
 	return r
 }
@@ -201,7 +203,19 @@ func (r *hupReloader) run(ctx context.Context) error {
 			return nil
 		case <-r.hup:
 			r.reload(ctx, "SIGHUP")
+		case from := <-r.peers:
+			r.reload(ctx, "replica "+from)
 		}
+	}
+}
+
+// announced asks for a reload that replica from announced to all. It
+// never blocks (membership calls it as it follows its topic): a reload
+// already pending covers this one too, since it reads the files after.
+func (r *hupReloader) announced(from string) {
+	select {
+	case r.peers <- from:
+	default:
 	}
 }
 
@@ -247,7 +261,7 @@ func nodeID(dataDir string) (string, error) {
 // nodes topic through kc, or in open development mode this node alone.
 // url returns the node's internal URL once its HTTP listener is bound.
 func openMembership(ctx context.Context, cfg config.Config, version string, open bool, node string, kc *kafka.Client,
-	url func() string, load func() cluster.Load, logger *slog.Logger) (*cluster.Membership, error) {
+	url func() string, load func() cluster.Load, reload func(from string), logger *slog.Logger) (*cluster.Membership, error) {
 	if version == "" {
 		version = "dev"
 	}
@@ -260,6 +274,6 @@ func openMembership(ctx context.Context, cfg config.Config, version string, open
 		Self:     cluster.Node{ID: node, Version: version, Started: time.Now().UTC()},
 		URL:      url,
 		Interval: cfg.Cluster.HeartbeatInterval.D(), Timeout: cfg.Cluster.NodeTimeout.D(),
-		Load: load, Logger: logger,
+		Load: load, Reload: reload, Logger: logger,
 	})
 }

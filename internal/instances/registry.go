@@ -31,6 +31,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kgate/kgate/internal/auth"
@@ -77,6 +78,9 @@ type Options struct {
 	// Format returns the reader format named, to create an instance
 	// again on this replica; nil: the built-in formats only.
 	Format func(record.Name) (record.Format, bool)
+	// Peer returns another live replica that is not draining, where
+	// work that reaches this one while it drains goes (nil: none).
+	Peer func() (id, url string, ok bool)
 }
 
 // Registry holds this node's consumer instances. Without a Directory,
@@ -94,6 +98,9 @@ type Registry struct {
 	closed bool
 
 	closing sync.WaitGroup // instances being closed in the background
+
+	// draining: Drain was called; no instance is created or taken here.
+	draining atomic.Bool
 
 	// orphans are the definitions whose replica is gone, since when this
 	// one saw them so; only the Run goroutine touches it.
@@ -451,6 +458,9 @@ func (r *Registry) Create(ctx context.Context, group string, owner Owner, s Sett
 	if s.Name == "" {
 		s.Name = "rest-consumer-" + newUUID()
 	}
+	if r.draining.Load() {
+		return nil, r.elsewhere()
+	}
 	if r.o.Directory != nil {
 		if _, ok := r.o.Directory.Lookup(group, s.Name); ok {
 			return nil, ErrExists
@@ -547,6 +557,16 @@ func (r *Registry) locate(group, name string, owner Owner) (Definition, error) {
 	def, ok := r.o.Directory.Lookup(group, name)
 	if !ok || def.Owner != owner.name() {
 		return Definition{}, ErrNotFound
+	}
+	if r.draining.Load() {
+		// Held here a moment ago (being handed over), released, or its
+		// replica gone: another replica takes it, never this one.
+		if def.Node != r.o.Node && def.Node != "" && r.o.NodeURL != nil {
+			if u, alive := r.o.NodeURL(def.Node); alive {
+				return def, &ElsewhereError{Node: def.Node, URL: u}
+			}
+		}
+		return def, r.elsewhere()
 	}
 	if def.Node == r.o.Node && def.Updated.After(r.started) {
 		// Dropped here a moment ago (its tombstone is on its way).
