@@ -94,6 +94,9 @@ type Membership struct {
 	// seen is, per other node and start, the highest reload count read
 	// (guarded by mu): a node seen for the first time is not a reload.
 	seen map[string]announced
+	// following: the topic's history is replayed; only records read
+	// since can announce a reload.
+	following atomic.Bool
 	// beat serializes heartbeats, so that one written after a change
 	// carries it.
 	beat sync.Mutex
@@ -134,6 +137,7 @@ func Open(ctx context.Context, kc *kafka.Client, o Options) (*Membership, error)
 		return nil, err
 	}
 	m.table = t
+	m.following.Store(true)
 	return m, nil
 }
 
@@ -161,10 +165,10 @@ func (m *Membership) apply(key string, value []byte) {
 		m.seen = map[string]announced{}
 	}
 	m.seen[key] = announced{started: n.Started, reloads: n.Reloads}
-	// A node seen for the first time, or restarted, announces nothing
-	// unless it counted a reload since it started that this node saw
-	// it count: only growth within one run is an announcement.
-	if ok && prev.started.Equal(n.Started) && m.o.Reload != nil {
+	// A node seen for the first time, or restarted, announces nothing,
+	// nor does the history replayed at Open: only growth within one run,
+	// read live, is an announcement.
+	if ok && prev.started.Equal(n.Started) && m.o.Reload != nil && m.following.Load() {
 		m.o.Reload(key)
 	}
 }
