@@ -110,6 +110,9 @@ func TestDrainHandsOver(t *testing.T) {
 		}
 		after = append(after, got...)
 	}
+	if m := do(t, "GET", b.URL+"/metrics", "", "Authorization", basic("admin")); !strings.Contains(string(m.body), "\nkgate_consumer_instances_handed_over_total 1\n") {
+		t.Errorf("B's metrics do not count one instance handed over (%d)", m.status)
+	}
 	if after[0].Offset != 6 || after[3].Value != 9 {
 		t.Errorf("after the handover read %+v, want offsets 6 to 9", after)
 	}

@@ -72,6 +72,9 @@ func (r *Registry) handover(ctx context.Context, in *Instance) {
 		r.logger.Warn("handing a consumer instance over", "group", in.group, "instance", in.name, "err", err)
 		return
 	}
+	if r.o.Metrics != nil {
+		r.o.Metrics.ConsumerHandedOver.Inc()
+	}
 	r.logger.Info("consumer instance handed over: another replica creates it again at the committed offsets",
 		"group", in.group, "instance", in.name, "took", time.Since(start))
 }
