@@ -91,13 +91,17 @@ func startScaleOut(t *testing.T) *scaleOut {
 	s.replicas = make([]*proc, 3)
 	s.args = make([][]string, 3)
 	for i := range s.replicas {
-		// A fixed address, so that a replica started again is where
-		// haproxy expects it.
-		s.args[i] = []string{"--data-dir", filepath.Join(dir, "node"+strconv.Itoa(i)), "--listen", freePort(t),
+		s.args[i] = []string{"--data-dir", filepath.Join(dir, "node"+strconv.Itoa(i)), "--listen", "127.0.0.1:0",
 			"--brokers", b.Addr(), "--advertised-url", s.lb}
 		wg.Go(func() { s.replicas[i] = startServeArgs(t, s.args[i], s.env...) })
 	}
 	wg.Wait()
+	for i, p := range s.replicas {
+		if p != nil {
+			// A replica started again listens where haproxy expects it.
+			s.args[i][3] = strings.TrimPrefix(p.HTTP, "http://")
+		}
+	}
 	for _, p := range s.replicas {
 		if p == nil {
 			t.FailNow() // startServeArgs reported why
