@@ -245,11 +245,12 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 	} else if !open {
 		logger.Info("no cluster.secret_file: replicas do not forward to each other, so a v2 consumer instance is served only by the replica that created it")
 	}
-	// members and registry are opened below; the registry asks them only
-	// once serving.
+	// members and the schema formats are opened below; the consumers
+	// ask them only once serving.
 	var (
 		members  *cluster.Membership
 		registry *schemareg.Registry // nil when off
+		schemas  *schemareg.Formats  // nil without a registry (own or external)
 	)
 	consumers := instances.New(instances.Options{Kafka: kc, Config: cfg.Consumers, Metrics: m, Logger: logger,
 		Changes: svc.Changed,
@@ -261,10 +262,10 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 		NodeURL: func(id string) (string, bool) { return members.URL(id) },
 		Peer:    func() (string, string, bool) { return members.Peer() },
 		Format: func(n record.Name) (record.Format, bool) {
-			if registry == nil {
+			if schemas == nil {
 				return nil, false
 			}
-			return registry.ReaderFormat(n)
+			return schemas.ReaderFormat(n)
 		}})
 	g.add("v2 consumers", consumers.Run, consumers.Close)
 
@@ -311,12 +312,15 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 		// It follows the topic until the HTTP servers have drained.
 		g.add("schema registry", registry.Run, nil)
 	}
+	if schemas, err = schemaFormats(cfg, registry, logger); err != nil {
+		return info, err
+	}
 
 	draining := make(chan struct{})
 	drain := &drainer{members: members, consumers: consumers, delay: cfg.Cluster.DrainDelay.D(),
 		timeout: cfg.HTTP.ShutdownTimeout.D(), logger: logger}
 	h, routes, err := api{cfg: cfg, kc: kc, sasl: creds.Mechanism != "", consumers: consumers, auth: svc, limits: lim,
-		admission: adm, members: members, metrics: m, registry: registry, audit: au, draining: draining, logger: logger,
+		admission: adm, members: members, metrics: m, registry: registry, schemas: schemas, audit: au, draining: draining, logger: logger,
 		node: node, forward: fwd, stopping: drain.Draining}.handler()
 	if err != nil {
 		return info, err
@@ -336,6 +340,34 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 	info.HTTPAddr, info.HTTPSAddr, info.Routes = srv.http.Addr(), srv.httpsAddr(), routes
 	info.SchemaRegistryAddr = srv.registryAddr()
 	return info, nil
+}
+
+// schemaFormats returns what the REST formats resolve schemas with:
+// kgate's own registry, the external one schema_registry.url names, or
+// nil (schema formats answer 42206).
+func schemaFormats(cfg config.Config, own *schemareg.Registry, logger *slog.Logger) (*schemareg.Formats, error) {
+	c := cfg.SchemaRegistry
+	if own != nil {
+		return own.Formats(), nil
+	}
+	if c.URL == "" {
+		return nil, nil
+	}
+	pw, err := config.ReadSecret(c.Password, c.PasswordFile)
+	if err != nil {
+		return nil, fmt.Errorf("schema_registry.password_file: %w", err)
+	}
+	tok, err := config.ReadSecret(c.Token, c.TokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("schema_registry.token_file: %w", err)
+	}
+	remote, err := schemareg.NewRemote(schemareg.RemoteOptions{URL: string(c.URL), Username: c.Username, Password: pw.Reveal(),
+		Token: tok.Reveal(), CAFile: c.CAFile, Logger: logger.With("component", "schema_registry")})
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("using an external schema registry", "url", c.URL, "basic_auth", c.Username != "", "bearer", tok != "")
+	return remote.Formats(), nil
 }
 
 // warnUnshared says once, when a second replica appears, that without

@@ -3,7 +3,9 @@ package app_test
 import (
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -306,8 +308,9 @@ func TestV3ProduceSchemas(t *testing.T) {
 	}
 	var resp struct {
 		Successes []struct {
-			ID     string `json:"id"`
-			Offset int64  `json:"offset"`
+			ID     string          `json:"id"`
+			Offset int64           `json:"offset"`
+			Value  json.RawMessage `json:"value"`
 		} `json:"successes"`
 		Failures []struct {
 			ID        string `json:"id"`
@@ -323,6 +326,17 @@ func TestV3ProduceSchemas(t *testing.T) {
 	strings1, err := cl.SchemaByVersion(t.Context(), "v3t-strings", -1)
 	if err != nil {
 		t.Fatalf("the schema given in a record was not registered: %v", err)
+	}
+	// The receipts name the subject, schema id and version, as Confluent's.
+	wantInfo := map[string]string{
+		"latest":    fmt.Sprintf(`{"type":"AVRO","subject":"v3t-value","schema_id":%d,"schema_version":1,"size":`, user.ID),
+		"by-id":     fmt.Sprintf(`{"type":"AVRO","subject":"v3t-value","schema_id":%d,"schema_version":1,"size":`, user.ID),
+		"by-schema": fmt.Sprintf(`{"type":"AVRO","subject":"v3t-strings","schema_id":%d,"schema_version":1,"size":`, strings1.ID),
+	}
+	for _, s := range resp.Successes {
+		if !strings.HasPrefix(string(s.Value), wantInfo[s.ID]) {
+			t.Errorf("receipt of %s: value %s, want %s...", s.ID, s.Value, wantInfo[s.ID])
+		}
 	}
 	kc, err := kgo.NewClient(kgo.SeedBrokers(g.Info.BrokerAddr), kgo.ConsumeTopics("v3t"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
@@ -340,5 +354,73 @@ func TestV3ProduceSchemas(t *testing.T) {
 	}
 	if len(ids) != 3 || ids[0] != user.ID || ids[1] != user.ID || ids[2] != strings1.ID {
 		t.Fatalf("stored schema ids %v, want [%d %d %d]", ids, user.ID, user.ID, strings1.ID)
+	}
+	// The streaming endpoint's receipts too.
+	st := do(t, "POST", g.URL+"/v3/clusters/kgate-embedded/topics/v3t/records", `{"value":{"type":"AVRO","data":{"name":"cy"}}}`, "Content-Type", "application/json")
+	if want := fmt.Sprintf(`"value":{"type":"AVRO","subject":"v3t-value","schema_id":%d,"schema_version":1,"size":`, user.ID); st.status != 200 || !strings.Contains(string(st.body), want) {
+		t.Errorf("stream receipt = %d %s, want %s", st.status, st.body, want)
+	}
+}
+
+// TestV3ProduceSubjectNameStrategies: RECORD_NAME and TOPIC_RECORD_NAME
+// take the subject from the schema's record name (Avro full name, JSON
+// Schema title), for a schema given in full or by id; a strategy
+// without a schema, with a subject, or unknown fails alone.
+func TestV3ProduceSubjectNameStrategies(t *testing.T) {
+	t.Parallel()
+	g := testutil.StartGateway(t, nil)
+	cl := srClient(t, "http://"+g.Info.SchemaRegistryAddr)
+	user, err := cl.CreateSchema(t.Context(), "elsewhere", sr.Schema{Schema: avroUserV2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	order := `{"type":"record","name":"Order","namespace":"shop","fields":[{"name":"id","type":"long"}]}`
+	reading := `{"title":"Reading","type":"object","properties":{"c":{"type":"number"}}}`
+	body := `{"entries":[
+		{"id":"record","value":{"type":"AVRO","subject_name_strategy":"RECORD_NAME","schema":` + mustJSONString(order) + `,"data":{"id":5}}},
+		{"id":"topic-record","value":{"type":"JSONSCHEMA","subject_name_strategy":"TOPIC_RECORD_NAME","schema":` + mustJSONString(reading) + `,"data":{"c":1.5}}},
+		{"id":"by-id","value":{"subject_name_strategy":"TOPIC_RECORD_NAME","schema_id":` + strconv.Itoa(user.ID) + `,"data":{"name":"x"}}},
+		{"id":"no-schema","value":{"type":"AVRO","subject_name_strategy":"RECORD_NAME","data":{"id":1}}},
+		{"id":"with-subject","value":{"type":"AVRO","subject_name_strategy":"RECORD_NAME","subject":"s","schema":` + mustJSONString(order) + `,"data":{"id":1}}},
+		{"id":"unknown","value":{"type":"AVRO","subject_name_strategy":"FANCY","schema":` + mustJSONString(order) + `,"data":{"id":1}}},
+		{"id":"untitled","value":{"type":"JSONSCHEMA","subject_name_strategy":"RECORD_NAME","schema":"{\"type\":\"object\"}","data":{}}}
+	]}`
+	r := do(t, "POST", g.URL+"/v3/clusters/kgate-embedded/topics/strat/records:batch", body, "Content-Type", "application/json")
+	var resp struct {
+		Successes []struct {
+			ID    string          `json:"id"`
+			Value json.RawMessage `json:"value"`
+		} `json:"successes"`
+		Failures []struct {
+			ID        string `json:"id"`
+			ErrorCode int    `json:"error_code"`
+		} `json:"failures"`
+	}
+	if err := json.Unmarshal(r.body, &resp); err != nil || r.status != 207 {
+		t.Fatalf("batch = %d %s", r.status, r.body)
+	}
+	subjects := map[string]string{}
+	for _, s := range resp.Successes {
+		var v struct {
+			Subject string `json:"subject"`
+		}
+		_ = json.Unmarshal(s.Value, &v)
+		subjects[s.ID] = v.Subject
+	}
+	want := map[string]string{"record": "shop.Order", "topic-record": "strat-Reading", "by-id": "strat-User"}
+	if fmt.Sprint(subjects) != fmt.Sprint(want) {
+		t.Errorf("subjects %v, want %v (%s)", subjects, want, r.body)
+	}
+	var failed []string
+	for _, f := range resp.Failures {
+		failed = append(failed, f.ID)
+	}
+	if fmt.Sprint(failed) != "[no-schema with-subject unknown untitled]" {
+		t.Errorf("failures %v (%s)", failed, r.body)
+	}
+	for _, s := range []string{"shop.Order", "strat-Reading"} {
+		if _, err := cl.SchemaByVersion(t.Context(), s, -1); err != nil {
+			t.Errorf("subject %s: %v", s, err)
+		}
 	}
 }

@@ -41,9 +41,12 @@ type api struct {
 	admission *httpapi.Admission
 	members   *cluster.Membership
 	metrics   *metrics.Metrics
-	// registry is the schema registry; nil when it is off.
+	// registry is kgate's own schema registry; nil when it is off.
 	registry *schemareg.Registry
-	audit    *audit.Log
+	// schemas gives the REST formats their schemas: kgate's registry or
+	// an external one (schema_registry.url); nil when there is neither.
+	schemas *schemareg.Formats
+	audit   *audit.Log
 	// draining is closed when the HTTP servers start shutting down:
 	// streaming responses end themselves instead of holding the drain.
 	draining <-chan struct{}
@@ -63,7 +66,7 @@ func (a api) handler() (http.Handler, []httpapi.Route, error) {
 	rr := httpapi.NewRouter()
 	ops.Register(rr, ops.Deps{Ping: kc.Ping, Metrics: m.Handler(), MetricsOpen: cfg.Metrics.Open, Detail: a.readyDetail, Draining: a.stopping})
 	v2deps := v2.Deps{Kafka: kc, Instances: a.consumers, MaxWait: cfg.MaxWait(), Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
-		MaxRecords: cfg.HTTP.MaxRecordsPerRequest, Schemas: a.registry, Audit: a.audit}
+		MaxRecords: cfg.HTTP.MaxRecordsPerRequest, Schemas: a.schemas, Audit: a.audit}
 	if a.forward != nil {
 		v2deps.Forward = a.forward.Forward
 	}
@@ -74,7 +77,7 @@ func (a api) handler() (http.Handler, []httpapi.Route, error) {
 		Visible:       a.topicVisible,
 		RecordTimeout: cfg.HTTP.RecordTimeout.D(), StreamMaxDuration: cfg.HTTP.StreamMaxDuration.D(),
 		MaxStreams: cfg.HTTP.MaxStreams, MaxStreamsPerPrincipal: cfg.HTTP.MaxStreamsPerPrincipal,
-		Schemas: a.registry, Audit: a.audit,
+		Schemas: a.schemas, Audit: a.audit,
 		StreamHeartbeat: cfg.HTTP.StreamHeartbeat.D(), AllowedOrigins: cfg.HTTP.AllowedOrigins})
 	kastlex.Register(rr, kastlex.Deps{Kafka: kc, Metrics: m, Logger: logger, MaxFetchBytes: int64(cfg.Consumers.MaxBytes),
 		SecurityProtocol: securityProtocol(cfg.Kafka.TLS, a.sasl), Visible: a.topicVisible})

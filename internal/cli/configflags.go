@@ -44,6 +44,7 @@ func (cf *configFlags) addServeFlags() {
 	cf.add("data-dir", "data directory of the embedded broker and kgate's state", field(func(c *config.Config) any { return &c.DataDir }))
 	cf.add("broker-listen", "embedded broker's Kafka listen address", field(func(c *config.Config) any { return &c.BrokerListen }))
 	cf.add("schema-registry-listen", "schema registry listen address (empty: only under /schema-registry/ on --listen)", field(func(c *config.Config) any { return &c.SchemaRegistry.Listen }))
+	cf.add("schema-registry-url", "external Confluent-compatible schema registry URL; kgate then serves none of its own (credentials: config file or env only)", field(func(c *config.Config) any { return &c.SchemaRegistry.URL }))
 	cf.add("advertised-url", "absolute URL clients reach this node at, for base_uri and links", field(func(c *config.Config) any { return &c.AdvertisedURL }))
 	cf.add("auto-create-topics", "create missing topics on produce: true or false (empty: true with the embedded broker, false with external brokers)", field(func(c *config.Config) any { return &c.AutoCreateTopics }))
 	cf.add("users", "users file: KastleX passwd.yml plus groups and limits", field(func(c *config.Config) any { return &c.Auth.Users }))

@@ -77,6 +77,7 @@ func addHandleFlags(cf *configFlags) *topicsFlag {
 	add("webhook-url", "URL records are POSTed to", func(c *config.Config) any { return &h(c).Webhook.URL })
 	add("webhook-secret-file", "file holding the HMAC secret", func(c *config.Config) any { return &h(c).Webhook.SecretFile })
 	add("webhook-timeout", "bound of one request", func(c *config.Config) any { return &h(c).Webhook.Timeout })
+	add("schema-registry-url", "schema registry whose schemas decode values in Confluent's wire format to JSON before the handler sees them", func(c *config.Config) any { return &h(c).SchemaRegistry.URL })
 	return topics
 }
 

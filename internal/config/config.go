@@ -343,10 +343,30 @@ type SchemaRegistry struct {
 	Listen string `yaml:"listen" env:"KGATE_SCHEMA_REGISTRY_LISTEN"`
 	// Topic is the compacted topic schemas are kept in.
 	Topic string `yaml:"topic" env:"KGATE_SCHEMA_REGISTRY_TOPIC"`
+	// URL points kgate at an external Confluent-compatible registry
+	// (Confluent, Karapace, Redpanda, Apicurio's ccompat API, another
+	// kgate): the REST formats resolve and register schemas there and
+	// kgate serves no registry of its own. Credentials never go in it.
+	URL URL `yaml:"url" env:"KGATE_SCHEMA_REGISTRY_URL"`
+	// Username and Password (or PasswordFile) authenticate to the
+	// external registry with HTTP Basic; Token (or TokenFile) with a
+	// bearer token instead.
+	Username     string `yaml:"username" env:"KGATE_SCHEMA_REGISTRY_USERNAME"`
+	Password     Secret `yaml:"password" env:"KGATE_SCHEMA_REGISTRY_PASSWORD"`
+	PasswordFile string `yaml:"password_file" env:"KGATE_SCHEMA_REGISTRY_PASSWORD_FILE"`
+	Token        Secret `yaml:"token" env:"KGATE_SCHEMA_REGISTRY_TOKEN"`
+	TokenFile    string `yaml:"token_file" env:"KGATE_SCHEMA_REGISTRY_TOKEN_FILE"`
+	// CAFile verifies an https registry's certificate (empty: the
+	// system's roots).
+	CAFile string `yaml:"ca_file" env:"KGATE_SCHEMA_REGISTRY_CA_FILE"`
 }
 
-// SchemaRegistryOn reports whether the schema registry is served.
+// SchemaRegistryOn reports whether kgate serves its own schema registry:
+// never when schema_registry.url names an external one.
 func (c *Config) SchemaRegistryOn() bool {
+	if c.SchemaRegistry.URL != "" {
+		return false
+	}
 	if c.SchemaRegistry.Enabled != nil {
 		return *c.SchemaRegistry.Enabled
 	}

@@ -229,3 +229,81 @@ func TestOIDCValidated(t *testing.T) {
 		}
 	}
 }
+
+// TestSchemaRegistryURL: an external registry's URL is checked, never
+// echoed when it may hold a secret, and excludes kgate's own registry.
+func TestSchemaRegistryURL(t *testing.T) {
+	on := true
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pwFile, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		set    func(*SchemaRegistry)
+		key    string // "" : valid
+		secret string // must not appear in the problem
+	}{
+		{"plain", func(s *SchemaRegistry) { s.URL = "http://registry:8081" }, "", ""},
+		{"https with a path and basic", func(s *SchemaRegistry) {
+			s.URL, s.Username, s.PasswordFile = "https://reg.example.com/apis/ccompat/v7", "kgate", pwFile
+		}, "", ""},
+		{"bearer", func(s *SchemaRegistry) { s.URL, s.Token = "https://reg.example.com", "tok" }, "", ""},
+		{"no scheme", func(s *SchemaRegistry) { s.URL = "registry:8081" }, "schema_registry.url", ""},
+		{"ftp", func(s *SchemaRegistry) { s.URL = "ftp://registry" }, "schema_registry.url", ""},
+		{"no host", func(s *SchemaRegistry) { s.URL = "http:///subjects" }, "schema_registry.url", ""},
+		{"bad port", func(s *SchemaRegistry) { s.URL = "http://registry:99999" }, "schema_registry.url", ""},
+		{"malformed with a password", func(s *SchemaRegistry) { s.URL = "http://u:hunter2@reg%zz:8081" }, "schema_registry.url", "hunter2"},
+		{"credentials in the URL", func(s *SchemaRegistry) { s.URL = "https://u:hunter2@registry" }, "schema_registry.url", "hunter2"},
+		{"a query", func(s *SchemaRegistry) { s.URL = "https://registry/?key=hunter2" }, "schema_registry.url", "hunter2"},
+		{"url and enabled", func(s *SchemaRegistry) { s.URL, s.Enabled = "http://registry:8081", &on }, "schema_registry.enabled", ""},
+		{"basic and bearer", func(s *SchemaRegistry) {
+			s.URL, s.Username, s.Password, s.Token = "http://registry", "u", "p", "t"
+		}, "schema_registry.token", ""},
+		{"password without user", func(s *SchemaRegistry) { s.URL, s.Password = "http://registry", "p" }, "schema_registry.username", ""},
+		{"user without password", func(s *SchemaRegistry) { s.URL, s.Username = "http://registry", "u" }, "schema_registry.password", ""},
+		{"unreadable password file", func(s *SchemaRegistry) {
+			s.URL, s.Username, s.PasswordFile = "http://registry", "u", "/nonexistent/pw"
+		}, "schema_registry.password_file", ""},
+		{"credentials without url", func(s *SchemaRegistry) { s.Username, s.Password = "u", "p" }, "schema_registry.username", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := Default()
+			c.set(&cfg.SchemaRegistry)
+			err := cfg.Validate()
+			if c.key == "" {
+				if err != nil {
+					t.Fatalf("valid config refused: %v", err)
+				}
+				if cfg.SchemaRegistryOn() {
+					t.Fatal("kgate's own registry is on with schema_registry.url")
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.key+":") {
+				t.Fatalf("got %v, want a problem at %s", err, c.key)
+			}
+			if c.secret != "" && strings.Contains(err.Error(), c.secret) {
+				t.Fatalf("the problem shows the secret: %v", err)
+			}
+		})
+	}
+}
+
+// TestURLRedacted: a password put in a URL setting never prints.
+func TestURLRedacted(t *testing.T) {
+	for _, u := range []URL{"https://kgate:hunter2@registry.example.com/apis/ccompat/v7", "http://u:hunter2@reg%zz"} {
+		var log bytes.Buffer
+		slog.New(slog.NewTextHandler(&log, nil)).Info("x", "url", u)
+		b, _ := u.MarshalJSON()
+		y, _ := u.MarshalYAML()
+		for _, out := range []string{u.String(), fmt.Sprint(u), log.String(), string(b), fmt.Sprint(y)} {
+			if strings.Contains(out, "hunter2") {
+				t.Errorf("%q shows the password", out)
+			}
+		}
+	}
+	if got := URL("https://registry.example.com:8081").String(); got != "https://registry.example.com:8081" {
+		t.Errorf("a URL without a password shows as %q", got)
+	}
+}

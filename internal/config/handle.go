@@ -57,6 +57,21 @@ type Handle struct {
 	Colors  HandleColors  `yaml:"colors"`
 	Exec    HandleExec    `yaml:"exec"`
 	Webhook HandleWebhook `yaml:"webhook"`
+	// SchemaRegistry, with a URL, decodes values in Confluent's wire
+	// format to JSON before the handler sees them.
+	SchemaRegistry HandleSchemaRegistry `yaml:"schema_registry"`
+}
+
+// HandleSchemaRegistry is the registry (kgate's or another
+// Confluent-compatible one) whose schemas decode the values handlers see.
+type HandleSchemaRegistry struct {
+	URL          URL    `yaml:"url" env:"KGATE_HANDLE_SCHEMA_REGISTRY_URL"`
+	Username     string `yaml:"username" env:"KGATE_HANDLE_SCHEMA_REGISTRY_USERNAME"`
+	Password     Secret `yaml:"password" env:"KGATE_HANDLE_SCHEMA_REGISTRY_PASSWORD"`
+	PasswordFile string `yaml:"password_file" env:"KGATE_HANDLE_SCHEMA_REGISTRY_PASSWORD_FILE"`
+	Token        Secret `yaml:"token" env:"KGATE_HANDLE_SCHEMA_REGISTRY_TOKEN"`
+	TokenFile    string `yaml:"token_file" env:"KGATE_HANDLE_SCHEMA_REGISTRY_TOKEN_FILE"`
+	CAFile       string `yaml:"ca_file" env:"KGATE_HANDLE_SCHEMA_REGISTRY_CA_FILE"`
 }
 
 // HandleVault configures where vault-colors fetches recordings.
@@ -245,6 +260,9 @@ func (h *Handle) validate(ps *Problems, prefix string) {
 	positive(ps, prefix+".exec.timeout", h.Exec.Timeout)
 	positive(ps, prefix+".webhook.timeout", h.Webhook.Timeout)
 	fileReadable(ps, prefix+".webhook.secret_file", h.Webhook.SecretFile)
+	registryClient{URL: h.SchemaRegistry.URL, Username: h.SchemaRegistry.Username, Password: h.SchemaRegistry.Password,
+		PasswordFile: h.SchemaRegistry.PasswordFile, Token: h.SchemaRegistry.Token, TokenFile: h.SchemaRegistry.TokenFile,
+		CAFile: h.SchemaRegistry.CAFile}.validate(ps, prefix+".schema_registry")
 }
 
 // CheckHandler reports what handler (vault-colors, exec or webhook)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -93,6 +94,36 @@ func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
 
 // MarshalJSON implements json.Marshaler without revealing the value.
 func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+// URL is a URL setting. String, LogValue, YAML and JSON output hide a
+// password someone put in it (Validate refuses one where it would be
+// sent), as url.URL.Redacted does; text that does not parse is hidden
+// whole when it could hold one.
+type URL string
+
+// String implements fmt.Stringer without revealing a password.
+func (u URL) String() string {
+	if u == "" {
+		return ""
+	}
+	p, err := url.Parse(string(u))
+	if err != nil {
+		if strings.Contains(string(u), "@") {
+			return redacted
+		}
+		return string(u)
+	}
+	return p.Redacted()
+}
+
+// LogValue implements slog.LogValuer without revealing a password.
+func (u URL) LogValue() slog.Value { return slog.StringValue(u.String()) }
+
+// MarshalYAML implements yaml.Marshaler without revealing a password.
+func (u URL) MarshalYAML() (any, error) { return u.String(), nil }
+
+// MarshalJSON implements json.Marshaler without revealing a password.
+func (u URL) MarshalJSON() ([]byte, error) { return json.Marshal(u.String()) }
 
 // ReadSecret returns s, or the content of file (trailing newline
 // trimmed) when file is set.

@@ -87,6 +87,7 @@ func (c *Config) Validate() error {
 		}
 		CheckHostPort(&ps, "broker_listen", c.BrokerListen)
 	}
+	validateSchemaRegistryURL(&ps, &c.SchemaRegistry)
 	if c.SchemaRegistryOn() {
 		if c.SchemaRegistry.Listen != "" {
 			CheckHostPort(&ps, "schema_registry.listen", c.SchemaRegistry.Listen)
@@ -380,4 +381,81 @@ func (c Cluster) validate(ps *Problems) {
 	if c.DrainDelay < 0 {
 		ps.Add("cluster.drain_delay", "must not be negative, got %s", c.DrainDelay.D())
 	}
+}
+
+// validateSchemaRegistryURL checks kgate serve's external registry
+// settings.
+func validateSchemaRegistryURL(ps *Problems, sr *SchemaRegistry) {
+	registryClient{URL: sr.URL, Username: sr.Username, Password: sr.Password, PasswordFile: sr.PasswordFile,
+		Token: sr.Token, TokenFile: sr.TokenFile, CAFile: sr.CAFile}.validate(ps, "schema_registry")
+	if sr.URL != "" && sr.Enabled != nil && *sr.Enabled {
+		ps.Add("schema_registry.enabled", "cannot be true with schema_registry.url: kgate either serves its own registry or uses an external one")
+	}
+}
+
+// registryClient are the settings of a client of an external registry.
+type registryClient struct {
+	URL                     URL
+	Username                string
+	Password, Token         Secret
+	PasswordFile, TokenFile string
+	CAFile                  string
+}
+
+// validate checks the URL and credentials, under prefix. The URL may
+// carry a path (Apicurio serves Confluent's API under /apis/ccompat/v7)
+// but no credentials, query or fragment: a secret in a URL ends up in
+// logs.
+func (rc registryClient) validate(ps *Problems, prefix string) {
+	if rc.URL == "" {
+		for key, set := range map[string]bool{"username": rc.Username != "", "password": rc.Password != "",
+			"password_file": rc.PasswordFile != "", "token": rc.Token != "", "token_file": rc.TokenFile != "", "ca_file": rc.CAFile != ""} {
+			if set {
+				ps.Add(prefix+"."+key, "is only used with %s.url (an external registry)", prefix)
+			}
+		}
+		return
+	}
+	u, err := url.Parse(string(rc.URL))
+	switch {
+	case err != nil, u.Scheme != "http" && u.Scheme != "https", u.Host == "", u.Opaque != "":
+		// The text is not echoed: a malformed URL may hold a password.
+		ps.Add(prefix+".url", "must be an absolute http(s) URL such as https://registry.example.com:8081")
+	case u.User != nil:
+		ps.Add(prefix+".url", "must not hold credentials: set %[1]s.username and password (or password_file), or token (or token_file)", prefix)
+	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		ps.Add(prefix+".url", "must not have a query or fragment, got %q", u.Scheme+"://"+u.Host+u.Path)
+	default:
+		CheckHostPort(ps, prefix+".url", hostPort(u))
+	}
+	basic := rc.Username != "" || rc.Password != "" || rc.PasswordFile != ""
+	bearer := rc.Token != "" || rc.TokenFile != ""
+	switch {
+	case basic && bearer:
+		ps.Add(prefix+".token", "cannot be set with %s.username and password: choose Basic or bearer", prefix)
+	case basic && rc.Username == "":
+		ps.Add(prefix+".username", "is required with %s.password or password_file", prefix)
+	case basic && rc.Password == "" && rc.PasswordFile == "":
+		ps.Add(prefix+".password", "is required with %s.username (or password_file)", prefix)
+	}
+	if rc.Password != "" && rc.PasswordFile != "" {
+		ps.Add(prefix+".password_file", "cannot be set with %s.password", prefix)
+	}
+	if rc.Token != "" && rc.TokenFile != "" {
+		ps.Add(prefix+".token_file", "cannot be set with %s.token", prefix)
+	}
+	fileReadable(ps, prefix+".password_file", rc.PasswordFile)
+	fileReadable(ps, prefix+".token_file", rc.TokenFile)
+	fileReadable(ps, prefix+".ca_file", rc.CAFile)
+}
+
+// hostPort is u's host with the scheme's default port when it has none.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	if u.Scheme == "https" {
+		return net.JoinHostPort(u.Hostname(), "443")
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
 }

@@ -41,12 +41,17 @@ const (
 	// KindUndecodable: stored bytes cannot be rendered in the requested
 	// format (a json consumer meeting bytes that are not JSON).
 	KindUndecodable
+	// KindUnavailable: the Schema Registry the formats use could not
+	// answer (an external one unreachable, or refusing kgate's
+	// credentials); the request is not at fault.
+	KindUnavailable
 )
 
 var kindNames = [...]string{
 	KindSyntax: "syntax", KindTruncated: "truncated", KindEmpty: "empty", KindShape: "shape",
 	KindInvalid: "invalid", KindBase64: "base64", KindPartition: "partition", KindFormat: "format",
 	KindNeedsRegistry: "needs_registry", KindTooLarge: "too_large", KindUndecodable: "undecodable",
+	KindUnavailable: "unavailable",
 }
 
 func (k Kind) String() string {

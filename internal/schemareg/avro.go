@@ -21,6 +21,8 @@ type avroFormat struct{}
 type avroSchema struct {
 	schema    avro.Schema
 	canonical string
+	// compiled leads the produce path's encoder (avroencode.go).
+	compiled *avroNode
 }
 
 func (avroFormat) parse(src Source) (Parsed, error) {
@@ -40,7 +42,7 @@ func (avroFormat) parse(src Source) (Parsed, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &avroSchema{schema: s, canonical: canonical}, nil
+	return &avroSchema{schema: s, canonical: canonical, compiled: compileAvro(s, map[string]*avroNode{})}, nil
 }
 
 func (s *avroSchema) Canonical() string  { return s.canonical }

@@ -1,6 +1,8 @@
 package schemareg
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -87,6 +89,48 @@ func FuzzAvroJSON(f *testing.F) {
 		var got map[string]any
 		if err := avro.Unmarshal(s.schema, b, &got); err != nil {
 			t.Fatalf("%s encoded to bytes hamba cannot read: %v", in, err)
+		}
+	})
+}
+
+// FuzzAvroJSONAgainstReference: the one-pass encoder accepts what the
+// first encoder (through encoding/json) accepted, refuses what it
+// refused, and writes bytes that read back to the same value; the one
+// difference is a record field given twice, which it refuses.
+func FuzzAvroJSONAgainstReference(f *testing.F) {
+	p, err := Parse(Source{Type: Avro, Schema: avroEveryType})
+	if err != nil {
+		f.Fatal(err)
+	}
+	s := p.(*avroSchema)
+	f.Add(`{"n":null,"b":true,"i":-7,"l":9007199254740993,"f":1.5,"d":-2.25,"s":"h\u00e9llo\ud83d\ude00","by":"\u0000\u00ff","fx":"ab","e":"B","a":[1,2,3],"m":{"k":"v","a":"b"},"u":{"ns.E":"A"},"u2":null,"rec":{"ns.Inner":{"x":5}}}`)
+	f.Add(`{"rec":{"Inner":{"x":-2147483648}},"u2":{"string":"x"},"u":{"string":"\ud800"},"m":{},"a":[],"e":"A","fx":"\u00ff\u0001","by":"","s":"","d":1e3,"f":-0.5e-2,"l":-9223372036854775808,"i":0,"b":false,"n":null}`)
+	f.Add(`{"n":null,"b":true,"i":1,"l":1,"f":1,"d":1,"s":"","by":"","fx":"ab","e":"A","a":[],"m":{},"u":null,"u2":null,"extra":1}`)
+	f.Add(`{"n":null,"b":true,"i":1.0,"l":1,"f":1,"d":1,"s":"","by":"","fx":"ab","e":"A","a":[],"m":{},"u":null,"u2":null}`)
+	f.Fuzz(func(t *testing.T, in string) {
+		if !json.Valid([]byte(in)) {
+			return
+		}
+		got, err := s.AppendAvroJSON(nil, []byte(in))
+		want, werr := s.appendAvroJSONReference(nil, []byte(in))
+		if (err == nil) != (werr == nil) {
+			if err != nil && strings.Contains(err.Error(), "given twice") {
+				return
+			}
+			t.Fatalf("%s: encoder %v, reference %v", in, err, werr)
+		}
+		if err != nil {
+			return
+		}
+		var g, w map[string]any
+		if err := avro.Unmarshal(s.schema, got, &g); err != nil {
+			t.Fatalf("%s encoded to bytes hamba cannot read: %v", in, err)
+		}
+		if err := avro.Unmarshal(s.schema, want, &w); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(w, g); diff != "" {
+			t.Fatalf("%s: (-reference +encoder)\n%s", in, diff)
 		}
 	})
 }

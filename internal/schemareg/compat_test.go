@@ -111,7 +111,7 @@ func TestCompatibilityTable(t *testing.T) {
 		{"proto int32 to int64", Protobuf, Backward, protoV1, protoInt64, true},
 		{"proto int32 to float", Protobuf, Backward, protoV1, protoFloat, false},
 		{"proto string to bytes", Protobuf, Backward, protoV1, protoBytes, true},
-		{"proto package changed", Protobuf, Backward, protoV1, protoPkg, false},
+		{"proto package changed", Protobuf, Backward, protoV1, protoPkg, true},
 		{"proto message added", Protobuf, Backward, protoV1, protoTwo, true},
 		{"proto message removed", Protobuf, Backward, protoTwo, protoV1, false},
 		{"proto scalar to message", Protobuf, Backward, protoTwo, protoMsgField, false},
@@ -154,5 +154,88 @@ func TestParseInvalid(t *testing.T) {
 		if _, err := Parse(Source{Type: tt.typ, Schema: tt.schema}); err == nil {
 			t.Errorf("%s %s parsed", tt.typ, tt.schema)
 		}
+	}
+}
+
+// TestProtobufCompatibility: the rules of Confluent's Protobuf provider
+// (its diff: which differences are compatible), with imports. old and
+// new may import "home.proto" and "home2.proto", given as oldRefs and
+// newRefs.
+func TestProtobufCompatibility(t *testing.T) {
+	const (
+		home    = `syntax = "proto3"; package demo.a; message Home { int32 id = 1; bool on = 2; }`
+		homePkg = `syntax = "proto3"; package demo.b; message Home { int32 id = 1; bool on = 2; }`
+		homeStr = `syntax = "proto3"; package demo.b; message Home { string id = 1; bool on = 2; }`
+	)
+	type refs = map[string]string
+	tests := []struct {
+		name             string
+		old, new         string
+		oldRefs, newRefs refs
+		want             bool
+	}{
+		{"package changed, own types qualified", `syntax = "proto3"; package foo; message M { string s = 1; .foo.M.S st = 2; message S { string s = 1; } }`,
+			`syntax = "proto3"; package bar; message M { string s = 1; .bar.M.S st = 2; message S { string s = 1; } }`, nil, nil, true},
+		{"name qualification only", `syntax = "proto3"; message M { S st = 1; message S { string s = 1; } }`,
+			`syntax = "proto3"; message M { .M.S st = 1; message S { string s = 1; } }`, nil, nil, true},
+		{"int32 to enum", `syntax = "proto3"; message M { int32 st = 1; }`,
+			`syntax = "proto3"; message M { Status st = 1; } enum Status { ON = 0; OFF = 1; }`, nil, nil, true},
+		{"enum to int64", `syntax = "proto3"; message M { Status st = 1; } enum Status { ON = 0; OFF = 1; }`,
+			`syntax = "proto3"; message M { int64 st = 1; }`, nil, nil, true},
+		{"enum to another enum", `syntax = "proto3"; message M { A st = 1; } enum A { X = 0; }`,
+			`syntax = "proto3"; message M { B st = 1; } enum B { Y = 0; }`, nil, nil, true},
+		{"enum constant renamed", `syntax = "proto3"; message M { A st = 1; } enum A { X = 0; Y = 1; }`,
+			`syntax = "proto3"; message M { A st = 1; } enum A { X = 0; Z = 1; }`, nil, nil, true},
+		{"enum to string", `syntax = "proto3"; message M { A st = 1; } enum A { X = 0; }`,
+			`syntax = "proto3"; message M { string st = 1; }`, nil, nil, false},
+		{"int32 singular to repeated", `syntax = "proto3"; message M { optional int32 n = 1; }`,
+			`syntax = "proto3"; message M { repeated int32 n = 1; }`, nil, nil, false},
+		{"string singular to repeated", `syntax = "proto3"; message M { optional string s = 1; }`,
+			`syntax = "proto3"; message M { repeated string s = 1; }`, nil, nil, true},
+		{"bytes singular to repeated", `syntax = "proto3"; message M { bytes s = 1; }`,
+			`syntax = "proto3"; message M { repeated bytes s = 1; }`, nil, nil, true},
+		{"message singular to repeated", `syntax = "proto3"; message M { optional S st = 1; message S { string s = 1; } }`,
+			`syntax = "proto3"; message M { repeated S st = 1; message S { string s = 1; } }`, nil, nil, true},
+		{"message type renamed", `syntax = "proto3"; message M { A a = 1; } message A { string s = 1; }`,
+			`syntax = "proto3"; message M { B a = 1; } message B { string s = 1; }`, nil, nil, false},
+		{"messages reordered", `syntax = "proto3"; message A { string s = 1; } message B { string s = 1; }`,
+			`syntax = "proto3"; message B { string s = 1; } message A { string s = 1; }`, nil, nil, true},
+		{"map value scalar changed", `syntax = "proto3"; message M { map<string, int32> m = 1; }`,
+			`syntax = "proto3"; message M { map<string, string> m = 1; }`, nil, nil, false},
+		{"map value qualified", `syntax = "proto3"; message M { map<string, S> m = 1; message S { string s = 1; } }`,
+			`syntax = "proto3"; message M { map<string, M.S> m = 1; message S { string s = 1; } }`, nil, nil, true},
+		{"required field added (proto2)", `syntax = "proto2"; message M { optional string a = 1; }`,
+			`syntax = "proto2"; message M { optional string a = 1; required string b = 2; }`, nil, nil, false},
+		{"field number changed", `syntax = "proto3"; message M { string a = 1; }`,
+			`syntax = "proto3"; message M { string a = 2; }`, nil, nil, true},
+		{"imported type, other package, same fields", `syntax = "proto3"; import "home.proto"; message M { .demo.a.Home h = 1; }`,
+			`syntax = "proto3"; import "home2.proto"; message M { .demo.b.Home h = 1; }`, refs{"home.proto": home}, refs{"home2.proto": homePkg}, true},
+		{"imported type's field changed", `syntax = "proto3"; import "home.proto"; message M { .demo.a.Home h = 1; }`,
+			`syntax = "proto3"; import "home2.proto"; message M { .demo.b.Home h = 1; }`, refs{"home.proto": home}, refs{"home2.proto": homeStr}, false},
+		{"message moved into an import", `syntax = "proto3"; message M { Home h = 1; } message Home { int32 id = 1; bool on = 2; }`,
+			`syntax = "proto3"; import "home.proto"; message M { .demo.a.Home h = 1; }`, nil, refs{"home.proto": home}, false},
+		{"message moved from an import", `syntax = "proto3"; import "home.proto"; message M { .demo.a.Home h = 1; }`,
+			`syntax = "proto3"; message M { Home h = 1; } message Home { int32 id = 1; bool on = 2; }`, refs{"home.proto": home}, nil, true},
+	}
+	parse := func(t *testing.T, schema string, rs refs) Parsed {
+		t.Helper()
+		src := Source{Type: Protobuf, Schema: schema}
+		for name, text := range rs {
+			src.Refs = append(src.Refs, NamedSchema{Name: name, Schema: text})
+		}
+		p, err := Parse(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, n := parse(t, tt.old, tt.oldRefs), parse(t, tt.new, tt.newRefs)
+			msgs := Check(Backward, n, o)
+			if got := len(msgs) == 0; got != tt.want {
+				t.Errorf("compatible = %v, want %v (%s)", got, tt.want, strings.Join(msgs, "; "))
+			}
+		})
 	}
 }

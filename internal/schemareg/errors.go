@@ -1,6 +1,9 @@
 package schemareg
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // ErrorCode is a Schema Registry error_code, as Confluent's registry
 // answers it. The HTTP package maps each to its catalog entry.
@@ -59,3 +62,8 @@ func versionNotFound(v int) *Error { return errorf(CodeVersionNotFound, "Version
 func storeError(err error) *Error {
 	return &Error{Code: CodeStore, Message: "Error while storing the schema in the _schemas topic.", Cause: err}
 }
+
+// ErrUnavailable is wrapped by the errors of a registry that cannot
+// answer: an external registry that is unreachable, answers 5xx, or
+// refuses kgate's credentials. The client is not at fault.
+var ErrUnavailable = errors.New("the schema registry is unavailable")

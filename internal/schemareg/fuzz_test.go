@@ -56,5 +56,7 @@ func FuzzProtobuf(f *testing.F) {
 		`syntax = "proto3"; package p; message M { string a = 1; repeated int32 b = 2; map<string, M> c = 3; oneof o { bool d = 4; bytes e = 5; } }`,
 		`syntax = "proto2"; message M { required string a = 1; optional group G = 2 { optional int32 x = 3; } }`,
 		`syntax = "proto3"; import "google/protobuf/timestamp.proto"; message M { google.protobuf.Timestamp t = 1; enum E { A = 0; B = 1; } E e = 2; }`,
+		// The base64 of a FileDescriptorProto importing a well-known type.
+		`CgtvcmRlci5wcm90bxIEc2hvcBofZ29vZ2xlL3Byb3RvYnVmL3RpbWVzdGFtcC5wcm90byI7CgVPcmRlchIKCgJpZBgBIAEoCRImCgJhdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBiBnByb3RvMw==`,
 	)
 }

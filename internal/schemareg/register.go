@@ -54,11 +54,11 @@ func (r *Registry) prepare(reg Registration) (*prepared, error) {
 	if err != nil {
 		return nil, &Error{Code: CodeInvalidSchema, Message: fmt.Sprintf("Invalid schema: %s", oneLine(err.Error())), Cause: err}
 	}
-	text := reg.Schema
-	canonical := p.Canonical()
+	// The canonical form identifies the schema either way (for AVRO and
+	// JSON it is the normalized text).
+	text, canonical := reg.Schema, p.Canonical()
 	if reg.Normalize {
 		text = p.Normalized()
-		canonical = p.Normalized()
 	}
 	return &prepared{typ: typ, parsed: p, text: text, fp: fingerprint(typ, canonical, refs), refs: refs}, nil
 }
@@ -251,7 +251,7 @@ func (r *Registry) Compatibility(subject string, version int, reg Registration) 
 // when it breaks the subject's compatibility level. The same schema gets
 // the same id in every subject.
 func (r *Registry) Register(ctx context.Context, subject string, reg Registration) (Schema, bool, error) {
-	s, err := r.register(ctx, subject, reg)
+	s, err := r.registerVersion(ctx, subject, reg)
 	if err != nil {
 		return Schema{}, false, err
 	}
@@ -263,7 +263,7 @@ type registered struct {
 	created bool
 }
 
-func (r *Registry) register(ctx context.Context, subject string, reg Registration) (registered, error) {
+func (r *Registry) registerVersion(ctx context.Context, subject string, reg Registration) (registered, error) {
 	p, err := r.prepare(reg)
 	if err != nil {
 		return registered{}, err

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/kgate/kgate/internal/record"
 )
@@ -20,7 +21,7 @@ import (
 // registered for the audit trail. A Resolver serves one request; it is
 // safe for concurrent use.
 type Resolver struct {
-	reg   *Registry
+	src   lookup
 	ctx   context.Context
 	topic string
 	allow func(write bool, subject string) bool
@@ -29,12 +30,35 @@ type Resolver struct {
 	keyID, valueID int
 	created        []Schema
 	cache          map[refKey]record.Format
+	// named are the subject and version each resolved schema id was
+	// found under, for the receipts.
+	named map[namedID]SubjectVersion
 }
 
-// NewResolver returns a resolver for a request producing to topic. allow
-// says whether the caller may register under (write) or read a subject.
-func (r *Registry) NewResolver(ctx context.Context, topic string, allow func(write bool, subject string) bool) *Resolver {
-	return &Resolver{reg: r, ctx: ctx, topic: topic, allow: allow}
+type namedID struct {
+	key bool
+	id  int
+}
+
+// Named returns the subject and version under which the request resolved
+// schema id for its keys (key) or values; version is 0 when the id was
+// given without one and the subject holds no version of it.
+func (res *Resolver) Named(key bool, id int) (subject string, version int, ok bool) {
+	res.mu.Lock()
+	defer res.mu.Unlock()
+	sv, ok := res.named[namedID{key, id}]
+	return sv.Subject, sv.Version, ok
+}
+
+func (res *Resolver) name(key bool, id int, subject string, version int) {
+	res.mu.Lock()
+	defer res.mu.Unlock()
+	if res.named == nil {
+		res.named = map[namedID]SubjectVersion{}
+	}
+	if len(res.named) < 64 {
+		res.named[namedID{key, id}] = SubjectVersion{subject, version}
+	}
 }
 
 // Created returns the versions the request registered (for the audit
@@ -58,6 +82,16 @@ func invalid(format string, args ...any) *record.Error {
 
 func undecodable(format string, args ...any) *record.Error {
 	return &record.Error{Kind: record.KindUndecodable, Problem: fmt.Sprintf(format, args...)}
+}
+
+// unavailable is the record error of a registry that could not answer;
+// the cause (which may name the registry's address) is logged by the
+// caller's error path, not shown.
+func unavailable(err error) error {
+	if errors.Is(err, ErrUnavailable) {
+		return &record.Error{Kind: record.KindUnavailable, Problem: "could not be resolved: the schema registry did not answer"}
+	}
+	return nil
 }
 
 // schemaTypeOf is the schema type of an embedded format.
@@ -150,9 +184,6 @@ func (res *Resolver) resolve(ref record.SchemaRef) (record.Format, error) {
 		}
 		typ = t
 	}
-	if ref.Strategy != nil && *ref.Strategy != "TOPIC_NAME" {
-		return nil, invalid("names subject_name_strategy %s: only TOPIC_NAME is supported", *ref.Strategy)
-	}
 	subject := res.topic + "-value"
 	if ref.Key {
 		subject = res.topic + "-key"
@@ -160,7 +191,14 @@ func (res *Resolver) resolve(ref record.SchemaRef) (record.Format, error) {
 	if ref.Subject != nil {
 		subject = *ref.Subject
 	}
-	var id int
+	if ref.Strategy != nil && *ref.Strategy != TopicNameStrategy {
+		s, err := res.strategySubject(ref, typ)
+		if err != nil {
+			return nil, err
+		}
+		subject = s
+	}
+	var id, version int
 	switch {
 	case ref.Schema != nil:
 		if typ == "" {
@@ -169,15 +207,18 @@ func (res *Resolver) resolve(ref record.SchemaRef) (record.Format, error) {
 		if !res.allow(true, subject) {
 			return nil, invalid("cannot be registered: not authorized to write subject %q", subject)
 		}
-		s, created, err := res.reg.Register(res.ctx, subject, Registration{Schema: *ref.Schema, Type: string(typ)})
+		s, created, err := res.src.register(res.ctx, subject, Registration{Schema: *ref.Schema, Type: string(typ)})
 		if err != nil {
+			if u := unavailable(err); u != nil {
+				return nil, u
+			}
 			var e *Error
 			if errors.As(err, &e) {
 				return nil, invalid("schema refused by the schema registry (error_code %d): %s", e.Code, e.Message)
 			}
 			return nil, err
 		}
-		id = s.ID
+		id, version = s.ID, s.Version
 		if created {
 			res.mu.Lock()
 			res.created = append(res.created, s)
@@ -185,19 +226,24 @@ func (res *Resolver) resolve(ref record.SchemaRef) (record.Format, error) {
 		}
 	case ref.ID != nil:
 		id = *ref.ID
-		usages, err := res.reg.Usages(id, true)
+		usages, err := res.src.usages(res.ctx, id)
+		if u := unavailable(err); u != nil {
+			return nil, u
+		}
 		visible := false
 		for _, u := range usages {
 			if res.allow(false, u.Subject) {
 				visible = true
-				break
+			}
+			if u.Subject == subject && u.Version > version {
+				version = u.Version
 			}
 		}
 		if err != nil || !visible {
 			return nil, invalid("names schema id %d, which does not exist", id)
 		}
 	default:
-		version := Latest
+		version = Latest
 		if ref.Version != nil {
 			version = *ref.Version
 		}
@@ -205,7 +251,10 @@ func (res *Resolver) resolve(ref record.SchemaRef) (record.Format, error) {
 		var s Schema
 		err := fmt.Errorf("subject %q may not be read", subject)
 		if res.allow(false, subject) {
-			s, err = res.reg.Version(subject, version, false)
+			s, err = res.src.version(res.ctx, subject, version)
+		}
+		if u := unavailable(err); u != nil {
+			return nil, u
 		}
 		if err != nil {
 			if !named {
@@ -214,43 +263,77 @@ func (res *Resolver) resolve(ref record.SchemaRef) (record.Format, error) {
 			}
 			return nil, invalid("names subject %q version %d, which does not exist", subject, version)
 		}
-		id = s.ID
+		id, version = s.ID, s.Version
 	}
-	if typ == "" {
-		s, err := res.reg.ByID(id)
-		if err != nil {
-			return nil, invalid("names schema id %d, which does not exist", id)
-		}
-		typ = s.Type
+	st, p, err := parsedOfType(res.ctx, res.src, id, typ)
+	if u := unavailable(err); u != nil {
+		return nil, u
 	}
-	return res.reg.wireFormat(id, typ)
-}
-
-// parsedByID returns the parsed schema of an id of type typ.
-func (r *Registry) parsedByID(id int, typ SchemaType) (Parsed, error) {
-	r.mu.RLock()
-	s := r.ids[id]
-	var p Parsed
-	var err error
-	if s != nil {
-		p, err = r.parsedOf(s)
-	}
-	r.mu.RUnlock()
-	switch {
-	case s == nil:
-		return nil, fmt.Errorf("schema id %d does not exist", id)
-	case s.Type != typ:
-		return nil, fmt.Errorf("schema id %d is a %s schema, not a %s one", id, s.Type, typ)
-	}
-	return p, err
-}
-
-func (r *Registry) wireFormat(id int, typ SchemaType) (record.Format, error) {
-	p, err := r.parsedByID(id, typ)
 	if err != nil {
 		return nil, invalid("names %v", err)
 	}
-	return wireFormat{id: id, typ: typ, parsed: p, reg: r}, nil
+	res.name(ref.Key, id, subject, version)
+	return wireFormat{id: id, typ: st, parsed: p, src: res.src}, nil
+}
+
+// strategySubject is the subject of a reference naming RECORD_NAME or
+// TOPIC_RECORD_NAME: derived from the schema given in full, or the one
+// its id names.
+func (res *Resolver) strategySubject(ref record.SchemaRef, typ SchemaType) (string, error) {
+	strategy := *ref.Strategy
+	if strategy != RecordNameStrategy && strategy != TopicRecordNameStrategy {
+		return "", invalid("names subject_name_strategy %s: TOPIC_NAME, RECORD_NAME or TOPIC_RECORD_NAME", strategy)
+	}
+	if ref.Subject != nil {
+		return "", invalid("cannot have both subject and subject_name_strategy %s", strategy)
+	}
+	var p Parsed
+	switch {
+	case ref.Schema != nil:
+		if typ == "" {
+			typ = Avro
+		}
+		parsed, err := Parse(Source{Type: typ, Schema: *ref.Schema})
+		if err != nil {
+			return "", invalid("schema refused by the schema registry (error_code %d): Invalid schema: %s", CodeInvalidSchema, oneLine(err.Error()))
+		}
+		p = parsed
+	case ref.ID != nil:
+		_, parsed, err := parsedOfType(res.ctx, res.src, *ref.ID, typ)
+		if u := unavailable(err); u != nil {
+			return "", u
+		}
+		if err != nil {
+			return "", invalid("names %v", err)
+		}
+		p = parsed
+	default:
+		return "", invalid("names subject_name_strategy %s, which needs a schema or a schema_id to take the record name from", strategy)
+	}
+	subject, err := strategySubject(strategy, res.topic, p)
+	if err != nil {
+		return "", invalid("names subject_name_strategy %s, but %v", strategy, err)
+	}
+	if !ValidSubject(subject) {
+		return "", invalid("names subject_name_strategy %s, whose subject is not a valid subject name", strategy)
+	}
+	return subject, nil
+}
+
+// parsedOfType returns the type and parsed schema of an id, which must
+// be of type typ ("": any).
+func parsedOfType(ctx context.Context, src lookup, id int, typ SchemaType) (SchemaType, Parsed, error) {
+	st, p, err := src.schemaByID(ctx, id)
+	var e *Error
+	switch {
+	case errors.As(err, &e) && e.Code == CodeSchemaNotFound:
+		return "", nil, fmt.Errorf("schema id %d, which does not exist", id)
+	case err != nil:
+		return "", nil, err
+	case typ != "" && st != typ:
+		return "", nil, fmt.Errorf("schema id %d, a %s schema, not a %s one", id, st, typ)
+	}
+	return st, p, nil
 }
 
 // wireFormat is an embedded format for one schema: Confluent's wire
@@ -262,7 +345,7 @@ type wireFormat struct {
 	id     int
 	typ    SchemaType
 	parsed Parsed
-	reg    *Registry
+	src    lookup
 }
 
 func formatName(t SchemaType) record.Name {
@@ -308,28 +391,17 @@ func (f wireFormat) Decode(dst []byte, v record.Value) ([]byte, error) {
 }
 
 // Encode shows stored bytes in the format (whatever their schema id).
-func (f wireFormat) Encode(dst, b []byte) ([]byte, error) { return f.reg.showWire(dst, b, f.typ) }
+func (f wireFormat) Encode(dst, b []byte) ([]byte, error) { return showWire(f.src, dst, b, f.typ) }
 
 // MaxDecodedLen is an estimate: the Avro binary of a JSON value is
 // usually shorter than its text (a float written "1" takes 4 bytes, but
 // the arena grows past an estimate safely).
 func (wireFormat) MaxDecodedLen(v record.Value) int { return len(v.Raw) + 5 }
 
-// ReaderFormat is the embedded format of consumers of a schema type
-// (record.Avro or record.JSONSchema): stored bytes in Confluent's wire
-// format are shown as JSON with the schema their id names. It decodes
-// nothing (producers resolve a schema per request). ok is false for
-// other formats.
-func (r *Registry) ReaderFormat(n record.Name) (record.Format, bool) {
-	typ, ok := schemaTypeOf(n)
-	if !ok {
-		return nil, false
-	}
-	return reader{r, typ}, true
-}
-
+// reader is the format of consumers of a schema type
+// (Formats.ReaderFormat).
 type reader struct {
-	reg *Registry
+	src lookup
 	typ SchemaType
 }
 
@@ -339,18 +411,41 @@ func (reader) Decode(dst []byte, _ record.Value) ([]byte, error) {
 	return dst, invalid("needs a schema")
 }
 
-func (f reader) Encode(dst, b []byte) ([]byte, error) { return f.reg.showWire(dst, b, f.typ) }
+func (f reader) Encode(dst, b []byte) ([]byte, error) { return showWire(f.src, dst, b, f.typ) }
 
 func (reader) MaxDecodedLen(record.Value) int { return 0 }
 
+// showTimeout bounds an external registry's answer to a consumer's
+// read meeting a schema id not yet cached (a record's Encode has no
+// context of its own).
+const showTimeout = 10 * time.Second
+
 // showWire appends the JSON of b, bytes in Confluent's wire format whose
 // schema is of type typ.
-func (r *Registry) showWire(dst, b []byte, typ SchemaType) ([]byte, error) {
+func showWire(src lookup, dst, b []byte, typ SchemaType) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), showTimeout)
+	defer cancel()
+	return showWireCtx(ctx, src, dst, b, typ)
+}
+
+// ShowWire appends the JSON of b, a value in Confluent's wire format
+// with a schema of any type: Avro's JSON encoding, the JSON text, or
+// Protobuf's JSON mapping. Errors are *record.Error: KindUndecodable for
+// bytes that are not in the format or name an unknown id, KindUnavailable
+// when the registry does not answer.
+func (f *Formats) ShowWire(ctx context.Context, dst, b []byte) ([]byte, error) {
+	return showWireCtx(ctx, f.src, dst, b, "")
+}
+
+func showWireCtx(ctx context.Context, src lookup, dst, b []byte, typ SchemaType) ([]byte, error) {
 	if len(b) < 5 || b[0] != 0 {
 		return dst, undecodable("is not in the Schema Registry wire format (magic byte 0 and a schema id)")
 	}
 	id := int(binary.BigEndian.Uint32(b[1:5]))
-	p, err := r.parsedByID(id, typ)
+	_, p, err := parsedOfType(ctx, src, id, typ)
+	if u := unavailable(err); u != nil {
+		return dst, u
+	}
 	if err != nil {
 		return dst, undecodable("names %v", err)
 	}

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/kgate/kgate/internal/app"
 	"github.com/kgate/kgate/internal/broker"
 	"github.com/kgate/kgate/internal/config"
@@ -17,6 +19,8 @@ import (
 	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/media"
 	"github.com/kgate/kgate/internal/metrics"
+	"github.com/kgate/kgate/internal/record"
+	"github.com/kgate/kgate/internal/schemareg"
 	"github.com/kgate/kgate/internal/vault"
 )
 
@@ -67,6 +71,9 @@ func Handle(ctx context.Context, cfg config.Config, handler string, logger *slog
 
 	h, err := buildHandler(handler, hc, logger)
 	if err != nil {
+		return &SetupError{err}
+	}
+	if h, err = decodeSchemas(h, hc.SchemaRegistry, logger); err != nil {
 		return &SetupError{err}
 	}
 	rt, err := consumer.New(consumer.Options{
@@ -169,4 +176,47 @@ func buildSource(hc *config.Handle, logger *slog.Logger) (vault.Source, error) {
 		return vault.NewDir(v.Dir, fo)
 	}
 	return nil, fmt.Errorf("unknown recording source %q", v.Source)
+}
+
+// decodeSchemas wraps h so that values in Confluent's wire format (byte
+// 0, a schema id) reach it as JSON, decoded with the schemas of the
+// registry at rc.URL (none: h unchanged); other values pass unchanged.
+// The runtime keeps the original record, so dead letters hold the bytes
+// as they were. A value naming an id the registry does not have is
+// malformed; a registry that does not answer fails the attempt, which is
+// retried.
+func decodeSchemas(h consumer.Handler, rc config.HandleSchemaRegistry, logger *slog.Logger) (consumer.Handler, error) {
+	if rc.URL == "" {
+		return h, nil
+	}
+	pw, err := config.ReadSecret(rc.Password, rc.PasswordFile)
+	if err != nil {
+		return nil, fmt.Errorf("handle.schema_registry.password_file: %w", err)
+	}
+	tok, err := config.ReadSecret(rc.Token, rc.TokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("handle.schema_registry.token_file: %w", err)
+	}
+	remote, err := schemareg.NewRemote(schemareg.RemoteOptions{URL: string(rc.URL), Username: rc.Username, Password: pw.Reveal(),
+		Token: tok.Reveal(), CAFile: rc.CAFile, Logger: logger.With("component", "schema_registry")})
+	if err != nil {
+		return nil, err
+	}
+	formats := remote.Formats()
+	return consumer.HandlerFunc(func(ctx context.Context, r *kgo.Record) ([]consumer.Output, error) {
+		if len(r.Value) == 0 || r.Value[0] != 0 {
+			return h.Handle(ctx, r)
+		}
+		js, err := formats.ShowWire(ctx, nil, r.Value)
+		if err != nil {
+			err = fmt.Errorf("decoding the value with its schema: %w", err)
+			if record.KindOf(err) == record.KindUnavailable {
+				return nil, err
+			}
+			return nil, consumer.Malformed(err)
+		}
+		decoded := *r
+		decoded.Value = js
+		return h.Handle(ctx, &decoded)
+	}), nil
 }

@@ -25,7 +25,7 @@ import (
 // included, see instanceError) into the v2 wire.
 type consumerAPI struct {
 	reg           *instances.Registry
-	schemas       *schemareg.Registry // nil: no registry (schema formats answer 42206)
+	schemas       *schemareg.Formats // nil: no registry (schema formats answer 42206)
 	cfg           config.Consumers
 	maxWait       time.Duration // the longest a read may wait
 	advertisedURL string

@@ -77,6 +77,8 @@ func recordError(err error) error {
 		return httpapi.ErrPartitionNotFound.Msg("%s", e.Message()).Wrap(err)
 	case record.KindNeedsRegistry:
 		return httpapi.ErrNoSchemaRegistry.Msg("Payload error. Schema Registry must be configured when using schemas. %s", e.Message()).Wrap(err)
+	case record.KindUnavailable:
+		return httpapi.ErrSchemaStore.Msg("%s Nothing was written; retry later.", e.Message()).Wrap(err)
 	case record.KindEmpty:
 		return httpapi.ErrUnprocessable.Msg("%s", e.Message()).Wrap(err)
 	case record.KindTooLarge:
@@ -90,8 +92,8 @@ type producer struct {
 	kc         *kafka.Client
 	m          metricsSink
 	maxRecords int
-	schemas    *schemareg.Registry // nil: no registry
-	audit      *audit.Log          // nil: no audit trail
+	schemas    *schemareg.Formats // nil: no registry
+	audit      *audit.Log         // nil: no audit trail
 }
 
 // auditSchema records a schema a produce registered, as the registry's

@@ -37,7 +37,7 @@ type Deps struct {
 	MaxRecords int
 	// Schemas is the schema registry the avro format resolves its
 	// schemas with; nil: none (schema formats answer 42206).
-	Schemas *schemareg.Registry
+	Schemas *schemareg.Formats
 	// Audit records the schemas produces register (nil: none).
 	Audit *audit.Log
 	// Forward, if set, serves requests for consumer instances another

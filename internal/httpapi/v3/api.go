@@ -8,6 +8,7 @@ package v3
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -61,7 +62,7 @@ type Deps struct {
 	// Schemas resolves the schema formats of produced records (nil: no
 	// registry, they answer 42206); Audit records the schemas produces
 	// register (nil: none).
-	Schemas *schemareg.Registry
+	Schemas *schemareg.Formats
 	Audit   *audit.Log
 	// StreamHeartbeat is how long a push stream stays silent before it
 	// sends a heartbeat (0: the default).
@@ -74,13 +75,15 @@ type Deps struct {
 const mtJSON = "application/json"
 
 // resolver returns the schema resolver of a request producing to topic
-// (nil without a registry) and done, which audits the schemas the
-// request registered. A schema given in full is registered only if the
-// caller may write its subject; an id or subject is used only if the
-// caller may read it.
-func (a *api) resolver(r *http.Request, topic string) (res record.Resolver, done func()) {
+// (nil without a registry), done, which audits the schemas the request
+// registered, and info, which makes a receipt's key or value part (with
+// the subject, schema id and version of a schema format). A schema given
+// in full is registered only if the caller may write its subject; an id
+// or subject is used only if the caller may read it.
+func (a *api) resolver(r *http.Request, topic string) (res record.Resolver, done func(), info func(key bool, f record.Name, b []byte) dataInfo) {
+	plain := func(_ bool, f record.Name, b []byte) dataInfo { return infoOf(f, b) }
 	if a.schemas == nil {
-		return nil, func() {}
+		return nil, func() {}, plain
 	}
 	ctx := r.Context()
 	sres := a.schemas.NewResolver(ctx, topic, func(write bool, subject string) bool {
@@ -89,12 +92,21 @@ func (a *api) resolver(r *http.Request, topic string) (res record.Resolver, done
 		}
 		return auth.Allowed(ctx, auth.SubjectRead, subject)
 	})
-	return sres, func() {
+	done = func() {
 		for _, s := range sres.Created() {
 			a.audit.Write(ctx, httpapi.ChangeRecord(r, audit.SchemaChange, auth.SubjectWrite, s.Subject,
 				fmt.Sprintf("registered by a produce: version %d, id %d", s.Version, s.ID)))
 		}
 	}
+	info = func(key bool, f record.Name, b []byte) dataInfo {
+		d := infoOf(f, b)
+		if f.NeedsSchema() && len(b) >= 5 && b[0] == 0 {
+			d.SchemaID = int(binary.BigEndian.Uint32(b[1:5]))
+			d.Subject, d.SchemaVersion, _ = sres.Named(key, d.SchemaID)
+		}
+		return d
+	}
+	return sres, done, info
 }
 
 type api struct {
@@ -114,7 +126,7 @@ type api struct {
 	// principal's share.
 	streams      *ratelimit.Slots
 	perPrincipal int
-	schemas      *schemareg.Registry
+	schemas      *schemareg.Formats
 	audit        *audit.Log
 	// pushSlots bounds open push streams (SSE, WebSocket), with the same
 	// caps, apart from produce streams.

@@ -113,7 +113,7 @@ func (a *api) produceBatch(w http.ResponseWriter, r *http.Request) error {
 		size int
 	}
 	var ps []*pending
-	schemas, audited := a.resolver(r, topic)
+	schemas, audited, info := a.resolver(r, topic)
 	defer audited()
 	for i, raw := range req.Entries {
 		d, err := record.DecodeV3(raw, schemas, topic)
@@ -183,7 +183,7 @@ func (a *api) produceBatch(w http.ResponseWriter, r *http.Request) error {
 		bytes += p.size
 		res.Successes = append(res.Successes, batchSuccess{
 			ID: ids[p.i], ClusterID: l.cid, TopicName: topic, PartitionID: p.rec.Partition, Offset: p.rec.Offset,
-			Timestamp: string(appendInstant(nil, p.rec.Timestamp)), Key: infoOf(p.d.KeyFormat, p.d.Key).ptr(), Value: infoOf(p.d.ValueFormat, p.d.Value).ptr(),
+			Timestamp: string(appendInstant(nil, p.rec.Timestamp)), Key: info(true, p.d.KeyFormat, p.d.Key).ptr(), Value: info(false, p.d.ValueFormat, p.d.Value).ptr(),
 		})
 	}
 	if ok > 0 && a.m != nil {

@@ -96,6 +96,8 @@ func poke(ch chan struct{}) {
 // and produces; writeLoop writes receipts in order as records are
 // acknowledged.
 type stream struct {
+	// info makes a receipt's key or value part.
+	info   func(key bool, f record.Name, b []byte) dataInfo
 	a      *api
 	rc     *http.ResponseController
 	w      http.ResponseWriter
@@ -204,7 +206,8 @@ func (a *api) produceStream(w http.ResponseWriter, r *http.Request) error {
 		in = record.Latin1Reader(in)
 	}
 	body := &beforeRead{r: in}
-	res, audited := a.resolver(r, topic)
+	res, audited, info := a.resolver(r, topic)
+	s.info = info
 	defer audited()
 	st := record.NewStream(bufio.NewReaderSize(body, 64<<10), a.maxRecord, res, topic)
 
@@ -693,7 +696,7 @@ func (s *stream) produce(d record.Record, at time.Time, cost int64) {
 		s.wakeWriter()
 		return
 	}
-	sl.keyInfo, sl.valueInfo, sl.size, sl.cost = infoOf(d.KeyFormat, d.Key), infoOf(d.ValueFormat, d.Value), size, cost
+	sl.keyInfo, sl.valueInfo, sl.size, sl.cost = s.info(true, d.KeyFormat, d.Key), s.info(false, d.ValueFormat, d.Value), size, cost
 	s.publish()
 	s.a.kc.ProduceAt(s.ctx, at, &sl.rec, sl.answer)
 }

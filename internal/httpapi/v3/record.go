@@ -12,10 +12,14 @@ import (
 	"github.com/kgate/kgate/internal/record"
 )
 
-// dataInfo is the key or value part of a receipt.
+// dataInfo is the key or value part of a receipt: for a schema format
+// also the subject, schema id and version, as Confluent's.
 type dataInfo struct {
-	Type string `json:"type"`
-	Size int    `json:"size"`
+	Type          string `json:"type"`
+	Subject       string `json:"subject,omitempty"`
+	SchemaID      int    `json:"schema_id,omitempty"`
+	SchemaVersion int    `json:"schema_version,omitempty"`
+	Size          int    `json:"size"`
 }
 
 // ptr is the receipt field: nil when the record had no typed key/value.
@@ -34,14 +38,17 @@ func infoOf(f record.Name, b []byte) dataInfo {
 
 // recordError maps a codec error onto v3's wire: Confluent's v3 answers
 // 400 "Bad Request: ..." for data it cannot use, 40402 for a negative
-// partition, 42206 without a Schema Registry, and 413 for a record over
-// the cap (the stream ends there).
+// partition, 42206 without a Schema Registry, 500/50001 when the Schema
+// Registry could not answer, and 413 for a record over the cap (the
+// stream ends there).
 func recordError(e *record.Error) *httpapi.Error {
 	switch e.Kind {
 	case record.KindPartition:
 		return httpapi.ErrPartitionNotFound.Msg("Partition not found: %s", e.Message()).Wrap(e)
 	case record.KindNeedsRegistry:
 		return httpapi.ErrNoSchemaRegistry.Msg("Payload error. Schema Registry must be configured when using schemas. %s", e.Message()).Wrap(e)
+	case record.KindUnavailable:
+		return httpapi.ErrSchemaStore.Msg("%s Retry later.", e.Message()).Wrap(e)
 	case record.KindTooLarge:
 		return httpapi.ErrTooLarge.Msg("%s; the stream ends here.", strings.TrimSuffix(e.Message(), ".")).Wrap(e)
 	case record.KindSyntax, record.KindTruncated:
@@ -122,19 +129,31 @@ func (rw *receiptWriter) success(b []byte, partition int32, offset int64, ts tim
 	b = rw.appendTimestamp(b, ts)
 	b = append(b, '"')
 	if key.Type != "" {
-		b = append(b, `,"key":{"type":"`...)
-		b = append(b, key.Type...)
-		b = append(b, `","size":`...)
-		b = strconv.AppendInt(b, int64(key.Size), 10)
-		b = append(b, '}')
+		b = key.appendJSON(append(b, `,"key":`...))
 	}
 	if value.Type != "" {
-		b = append(b, `,"value":{"type":"`...)
-		b = append(b, value.Type...)
-		b = append(b, `","size":`...)
-		b = strconv.AppendInt(b, int64(value.Size), 10)
-		b = append(b, '}')
+		b = value.appendJSON(append(b, `,"value":`...))
 	}
+	return append(b, '}')
+}
+
+// appendJSON writes d as encoding/json would.
+func (d dataInfo) appendJSON(b []byte) []byte {
+	b = append(b, `{"type":"`...)
+	b = append(b, d.Type...)
+	b = append(b, '"')
+	if d.Subject != "" {
+		sub, _ := json.Marshal(d.Subject)
+		b = append(append(b, `,"subject":`...), sub...)
+	}
+	if d.SchemaID != 0 {
+		b = strconv.AppendInt(append(b, `,"schema_id":`...), int64(d.SchemaID), 10)
+	}
+	if d.SchemaVersion != 0 {
+		b = strconv.AppendInt(append(b, `,"schema_version":`...), int64(d.SchemaVersion), 10)
+	}
+	b = append(b, `,"size":`...)
+	b = strconv.AppendInt(b, int64(d.Size), 10)
 	return append(b, '}')
 }
 

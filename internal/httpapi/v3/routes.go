@@ -176,9 +176,13 @@ var (
 		"properties": map[string]any{
 			"error_code": map[string]any{"const": 200}, "cluster_id": map[string]any{"type": "string"}, "topic_name": map[string]any{"type": "string"},
 			"partition_id": map[string]any{"type": "integer"}, "offset": map[string]any{"type": "integer"}, "timestamp": map[string]any{"type": "string", "format": "date-time"},
-			"key":   map[string]any{"type": "object", "properties": map[string]any{"type": map[string]any{"type": "string"}, "size": map[string]any{"type": "integer"}}},
-			"value": map[string]any{"type": "object", "properties": map[string]any{"type": map[string]any{"type": "string"}, "size": map[string]any{"type": "integer"}}},
+			"key":   dataInfoSchema,
+			"value": dataInfoSchema,
 		}}
+	// dataInfoSchema is a receipt's key or value part (dataInfo).
+	dataInfoSchema = map[string]any{"type": "object", "properties": map[string]any{
+		"type": map[string]any{"type": "string"}, "subject": map[string]any{"type": "string"}, "schema_id": map[string]any{"type": "integer"},
+		"schema_version": map[string]any{"type": "integer"}, "size": map[string]any{"type": "integer"}}}
 )
 
 func aclQuery(required bool) []httpapi.Param {

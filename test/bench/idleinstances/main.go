@@ -18,8 +18,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"flag"
 	"fmt"
 	"io"
@@ -50,15 +48,6 @@ func main() {
 	}
 }
 
-// sample is what the gateway process holds at one moment.
-type sample struct {
-	heap, rss     float64 // bytes
-	goroutines    float64
-	fds           float64
-	brokerConns   float64 // established TCP connections to the broker's port (both ends are the gateway's)
-	instancesSeen float64
-}
-
 func run(name, bin string, n int, settle time.Duration) error {
 	g, err := benchgw.StartBinary(bin,
 		"KGATE_CONSUMERS_MAX_INSTANCES="+strconv.Itoa(n+10),
@@ -73,7 +62,7 @@ func run(name, bin string, n int, settle time.Duration) error {
 		return err
 	}
 	time.Sleep(2 * time.Second)
-	before, err := measure(c, g)
+	before, err := benchgw.Measure(c, g, "kgate_consumer_instances")
 	if err != nil {
 		return err
 	}
@@ -121,7 +110,7 @@ func run(name, bin string, n int, settle time.Duration) error {
 	cpu0 := g.CPU()
 	time.Sleep(settle - settle/2)
 	idleCPU := g.CPU() - cpu0
-	idle, err := measure(c, g)
+	idle, err := benchgw.Measure(c, g, "kgate_consumer_instances")
 	if err != nil {
 		return err
 	}
@@ -132,24 +121,24 @@ func run(name, bin string, n int, settle time.Duration) error {
 		}
 	}
 	time.Sleep(5 * time.Second)
-	after, err := measure(c, g)
+	after, err := benchgw.Measure(c, g, "kgate_consumer_instances")
 	if err != nil {
 		return err
 	}
-	per := func(f func(sample) float64) float64 { return (f(idle) - f(before)) / float64(n) }
+	per := func(f func(benchgw.Sample) float64) float64 { return (f(idle) - f(before)) / float64(n) }
 	fmt.Printf("%s: %d idle subscribed instances (created and read once in %v, then idle %v; %0.f instances reported)\n",
-		name, n, created.Round(time.Millisecond), settle, idle.instancesSeen)
+		name, n, created.Round(time.Millisecond), settle, idle.Metrics["kgate_consumer_instances"])
 	fmt.Printf("  %-22s %12s %12s %12s %14s\n", "", "before", "idle", "deleted", "per instance")
-	row := func(label string, f func(sample) float64, unit float64, format string) {
+	row := func(label string, f func(benchgw.Sample) float64, unit float64, format string) {
 		fmt.Printf("  %-22s %12s %12s %12s %14s\n", label,
 			fmt.Sprintf(format, f(before)/unit), fmt.Sprintf(format, f(idle)/unit), fmt.Sprintf(format, f(after)/unit),
 			fmt.Sprintf(format, per(f)/unit))
 	}
-	row("heap in use (KiB)", func(s sample) float64 { return s.heap }, 1024, "%.0f")
-	row("resident (KiB)", func(s sample) float64 { return s.rss }, 1024, "%.0f")
-	row("goroutines", func(s sample) float64 { return s.goroutines }, 1, "%.1f")
-	row("file descriptors", func(s sample) float64 { return s.fds }, 1, "%.1f")
-	row("broker connections", func(s sample) float64 { return s.brokerConns }, 1, "%.1f")
+	row("heap in use (KiB)", func(s benchgw.Sample) float64 { return s.Heap }, 1024, "%.0f")
+	row("resident (KiB)", func(s benchgw.Sample) float64 { return s.RSS }, 1024, "%.0f")
+	row("goroutines", func(s benchgw.Sample) float64 { return s.Goroutines }, 1, "%.1f")
+	row("file descriptors", func(s benchgw.Sample) float64 { return s.FDs }, 1, "%.1f")
+	row("broker connections", func(s benchgw.Sample) float64 { return s.BrokerConns }, 1, "%.1f")
 	fmt.Printf("  gateway CPU while idle: %.1f ms/s (%.2f ms/s per instance); peak RSS %s\n",
 		float64(idleCPU.Milliseconds())/(settle-settle/2).Seconds(),
 		float64(idleCPU.Milliseconds())/(settle-settle/2).Seconds()/float64(n), g.PeakRSS())
@@ -167,67 +156,4 @@ func post(c *http.Client, url, ct, body string, want int) error {
 		return fmt.Errorf("POST %s: %d %s", url, resp.StatusCode, b)
 	}
 	return nil
-}
-
-// measure reads the gateway's /metrics (heap, goroutines, descriptors,
-// instances) and its resident set and broker connections from /proc.
-func measure(c *http.Client, g *benchgw.Gateway) (sample, error) {
-	resp, err := c.Get(g.URL + "/metrics")
-	if err != nil {
-		return sample{}, err
-	}
-	defer resp.Body.Close()
-	var s sample
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) != 2 {
-			continue
-		}
-		v, _ := strconv.ParseFloat(f[1], 64)
-		switch f[0] {
-		case "go_memstats_heap_inuse_bytes":
-			s.heap = v
-		case "go_goroutines":
-			s.goroutines = v
-		case "process_open_fds":
-			s.fds = v
-		case "process_resident_memory_bytes":
-			s.rss = v
-		case "kgate_consumer_instances":
-			s.instancesSeen = v
-		}
-	}
-	s.brokerConns = float64(connections(g.Broker))
-	return s, sc.Err()
-}
-
-// connections counts established TCP connections whose one end is addr
-// (host:port of the broker), from /proc/net/tcp.
-func connections(addr string) int {
-	i := strings.LastIndexByte(addr, ':')
-	if i < 0 {
-		return 0
-	}
-	port, err := strconv.Atoi(addr[i+1:])
-	if err != nil {
-		return 0
-	}
-	hexPort := fmt.Sprintf(":%04X", port)
-	b, err := os.ReadFile("/proc/net/tcp")
-	if err != nil {
-		return 0
-	}
-	n := 0
-	for _, line := range bytes.Split(b, []byte("\n"))[1:] {
-		f := strings.Fields(string(line))
-		if len(f) < 4 || f[3] != "01" { // 01: ESTABLISHED
-			continue
-		}
-		if strings.HasSuffix(f[1], hexPort) {
-			n++ // count each connection once, at its broker end
-		}
-	}
-	return n
 }

@@ -17,7 +17,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -25,7 +24,6 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -40,14 +38,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "idlestreams:", err)
 		os.Exit(1)
 	}
-}
-
-// sample is what the gateway process holds at one moment.
-type sample struct {
-	heap, rss   float64 // bytes
-	goroutines  float64
-	fds         float64
-	brokerConns float64 // established TCP connections to the broker's port
 }
 
 func run(n int, settle time.Duration) error {
@@ -67,7 +57,7 @@ func run(n int, settle time.Duration) error {
 		return err
 	}
 	time.Sleep(2 * time.Second)
-	before, err := measure(c, g)
+	before, err := benchgw.Measure(c, g)
 	if err != nil {
 		return err
 	}
@@ -129,7 +119,7 @@ func run(n int, settle time.Duration) error {
 	cpu0 := g.CPU()
 	time.Sleep(settle - settle/2)
 	idleCPU := g.CPU() - cpu0
-	idle, err := measure(c, g)
+	idle, err := benchgw.Measure(c, g)
 	if err != nil {
 		return err
 	}
@@ -139,94 +129,33 @@ func run(n int, settle time.Duration) error {
 	// The gateway ends each stream when it sees its client gone: wait
 	// (up to a minute) until its goroutines are back near the baseline.
 	closing := time.Now()
-	var after sample
+	var after benchgw.Sample
 	for {
 		time.Sleep(time.Second)
-		if after, err = measure(c, g); err != nil {
+		if after, err = benchgw.Measure(c, g); err != nil {
 			return err
 		}
-		if after.goroutines <= before.goroutines+20 || time.Since(closing) > time.Minute {
+		if after.Goroutines <= before.Goroutines+20 || time.Since(closing) > time.Minute {
 			break
 		}
 	}
 	drained := time.Since(closing)
-	per := func(f func(sample) float64) float64 { return (f(idle) - f(before)) / float64(n) }
+	per := func(f func(benchgw.Sample) float64) float64 { return (f(idle) - f(before)) / float64(n) }
 	fmt.Printf("%d idle SSE streams (opened in %v, then idle %v; heartbeat 15s)\n", n, opening.Round(time.Millisecond), settle)
 	fmt.Printf("  %-22s %12s %12s %12s %12s\n", "", "baseline", "idle", "closed", "per stream")
-	row := func(label string, f func(sample) float64, unit float64, format string) {
+	row := func(label string, f func(benchgw.Sample) float64, unit float64, format string) {
 		fmt.Printf("  %-22s %12s %12s %12s %12s\n", label,
 			fmt.Sprintf(format, f(before)/unit), fmt.Sprintf(format, f(idle)/unit), fmt.Sprintf(format, f(after)/unit),
 			fmt.Sprintf(format, per(f)/unit))
 	}
-	row("heap in use (KiB)", func(s sample) float64 { return s.heap }, 1024, "%.1f")
-	row("resident (KiB)", func(s sample) float64 { return s.rss }, 1024, "%.1f")
-	row("goroutines", func(s sample) float64 { return s.goroutines }, 1, "%.1f")
-	row("file descriptors", func(s sample) float64 { return s.fds }, 1, "%.1f")
-	row("broker connections", func(s sample) float64 { return s.brokerConns }, 1, "%.2f")
+	row("heap in use (KiB)", func(s benchgw.Sample) float64 { return s.Heap }, 1024, "%.1f")
+	row("resident (KiB)", func(s benchgw.Sample) float64 { return s.RSS }, 1024, "%.1f")
+	row("goroutines", func(s benchgw.Sample) float64 { return s.Goroutines }, 1, "%.1f")
+	row("file descriptors", func(s benchgw.Sample) float64 { return s.FDs }, 1, "%.1f")
+	row("broker connections", func(s benchgw.Sample) float64 { return s.BrokerConns }, 1, "%.2f")
 	fmt.Printf("  closed streams drained in %v\n", drained.Round(time.Second))
 	fmt.Printf("  gateway CPU while idle: %.1f ms/s (%.3f ms/s per stream); peak RSS %s\n",
 		float64(idleCPU.Milliseconds())/(settle-settle/2).Seconds(),
 		float64(idleCPU.Milliseconds())/(settle-settle/2).Seconds()/float64(n), g.PeakRSS())
 	return nil
-}
-
-// measure reads the gateway's /metrics (heap, goroutines, descriptors,
-// resident memory) and its broker connections from /proc.
-func measure(c *http.Client, g *benchgw.Gateway) (sample, error) {
-	resp, err := c.Get(g.URL + "/metrics")
-	if err != nil {
-		return sample{}, err
-	}
-	defer resp.Body.Close()
-	var s sample
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) != 2 {
-			continue
-		}
-		v, _ := strconv.ParseFloat(f[1], 64)
-		switch f[0] {
-		case "go_memstats_heap_inuse_bytes":
-			s.heap = v
-		case "go_goroutines":
-			s.goroutines = v
-		case "process_open_fds":
-			s.fds = v
-		case "process_resident_memory_bytes":
-			s.rss = v
-		}
-	}
-	s.brokerConns = float64(connections(g.Broker))
-	return s, sc.Err()
-}
-
-// connections counts established TCP connections whose one end is addr
-// (host:port of the broker), from /proc/net/tcp.
-func connections(addr string) int {
-	i := strings.LastIndexByte(addr, ':')
-	if i < 0 {
-		return 0
-	}
-	port, err := strconv.Atoi(addr[i+1:])
-	if err != nil {
-		return 0
-	}
-	hexPort := fmt.Sprintf(":%04X", port)
-	b, err := os.ReadFile("/proc/net/tcp")
-	if err != nil {
-		return 0
-	}
-	n := 0
-	for _, line := range bytes.Split(b, []byte("\n"))[1:] {
-		f := strings.Fields(string(line))
-		if len(f) < 4 || f[3] != "01" { // 01: ESTABLISHED
-			continue
-		}
-		if strings.HasSuffix(f[1], hexPort) {
-			n++
-		}
-	}
-	return n
 }
