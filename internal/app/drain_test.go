@@ -14,7 +14,8 @@ import (
 // TestDrainHandsOver: a replica told to stop drains while it is still a
 // member (a node timeout far longer than the test): its /readyz answers
 // 503 at once; a create that reaches it is forwarded to the other
-// replica; its instance with auto-commit, which delivered six records of
+// replica (its base_uri naming the address the client used); its
+// instance with auto-commit, which delivered six records of
 // ten, is handed over: the other replica creates it again at once and
 // delivers from the seventh (what was delivered was committed, nothing
 // more), whether the request reaches it or the draining replica.
@@ -90,6 +91,11 @@ func TestDrainHandsOver(t *testing.T) {
 	if r.status != 200 || r.header.Get("Kgate-Instance-Node") == holderB || r.header.Get("Kgate-Node") != holderB {
 		t.Errorf("a create reaching draining B: %d %s, held by %q, answered by %q", r.status, r.body,
 			r.header.Get("Kgate-Instance-Node"), r.header.Get("Kgate-Node"))
+	}
+	// Its base_uri names the address the client used, not the replica
+	// that holds it.
+	if u, _ := r.json(t)["base_uri"].(string); u != b.URL+"/consumers/customer1-d/instances/i2" {
+		t.Errorf("the forwarded create's base_uri is %q, want it under %s", u, b.URL)
 	}
 	// The instance, handed over, goes on from the seventh record,
 	// through B (forwarded) or through A.
