@@ -289,6 +289,9 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 		return info, err
 	}
 	g.add("membership", members.Run, nil)
+	if cfg.Cluster.AnnounceReloads {
+		hup.announce = members.AnnounceReload
+	}
 	if !open {
 		// The replicas divide each caller's request and byte rates among
 		// themselves by where its requests arrive (docs/security.md).

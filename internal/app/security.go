@@ -185,6 +185,9 @@ type hupReloader struct {
 	hup    chan os.Signal
 	// peers hears the replicas that announced a reload to all.
 	peers chan string
+	// announce, if set, announces a SIGHUP reload to every replica
+	// (cluster.announce_reloads).
+	announce func(context.Context) error
 }
 
 // newHUPReloader subscribes to SIGHUP at once, so that a SIGHUP right
@@ -202,7 +205,15 @@ func (r *hupReloader) run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-r.hup:
-			r.reload(ctx, "SIGHUP")
+			if r.reload(ctx, "SIGHUP") && r.announce != nil {
+				actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				if err := r.announce(actx); err != nil {
+					r.logger.Error("announcing the reload to the other replicas", "err", err)
+				} else {
+					r.logger.Info("reload announced to the other replicas")
+				}
+				cancel()
+			}
 		case from := <-r.peers:
 			r.reload(ctx, "replica "+from)
 		}
@@ -221,10 +232,13 @@ func (r *hupReloader) announced(from string) {
 
 func (r *hupReloader) stop() { signal.Stop(r.hup) }
 
-func (r *hupReloader) reload(ctx context.Context, by string) {
+// reload re-reads the files, reporting whether users and permissions
+// were valid (and are in force).
+func (r *hupReloader) reload(ctx context.Context, by string) bool {
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if res, err := r.svc.Reload(rctx, by); err != nil {
+	res, err := r.svc.Reload(rctx, by)
+	if err != nil {
 		r.logger.Error("reload failed", "by", by, "err", err)
 	} else {
 		r.logger.Info("users and permissions reloaded", "by", by, "users", res.Users, "permission_entries", res.Principals)
@@ -232,6 +246,7 @@ func (r *hupReloader) reload(ctx context.Context, by string) {
 	for _, c := range r.certs {
 		_ = c.Reload()
 	}
+	return err == nil
 }
 
 // nodeID returns this gateway's id, kept in the data directory (it names

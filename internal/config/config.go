@@ -143,6 +143,9 @@ type Cluster struct {
 	// /readyz answering 503, before it stops accepting connections: long
 	// enough for the load balancer's health checks to take it out.
 	DrainDelay Duration `yaml:"drain_delay" env:"KGATE_CLUSTER_DRAIN_DELAY"`
+	// AnnounceReloads makes a SIGHUP reload on this replica reload every
+	// replica (as POST /admin/reload?cluster=true does).
+	AnnounceReloads bool `yaml:"announce_reloads" env:"KGATE_CLUSTER_ANNOUNCE_RELOADS"`
 }
 
 // Kafka configures kgate's connection to the Kafka cluster (external or

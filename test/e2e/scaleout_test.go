@@ -86,7 +86,7 @@ func startScaleOut(t *testing.T) *scaleOut {
 	// 2) with margin, as docs/configuration.md recommends.
 	s.env = []string{"KGATE_USERS=" + users, "KGATE_PERMISSIONS=" + perms, "KGATE_CLUSTER_SECRET_FILE=" + secretFile,
 		"KGATE_CLUSTER_HEARTBEAT_INTERVAL=300ms", "KGATE_CLUSTER_NODE_TIMEOUT=2s", "KGATE_CONSUMERS_SESSION_TIMEOUT=6s",
-		"KGATE_CLUSTER_DRAIN_DELAY=1s"}
+		"KGATE_CLUSTER_DRAIN_DELAY=1s", "KGATE_CLUSTER_ANNOUNCE_RELOADS=true"}
 	var wg sync.WaitGroup
 	s.replicas = make([]*proc, 3)
 	s.args = make([][]string, 3)
