@@ -18,7 +18,8 @@ import (
 // instance with auto-commit, which delivered six records of
 // ten, is handed over: the other replica creates it again at once and
 // delivers from the seventh (what was delivered was committed, nothing
-// more), whether the request reaches it or the draining replica.
+// more), whether the request reaches it or the draining replica; so
+// does a manually assigned instance with auto-commit, from its fourth.
 func TestDrainHandsOver(t *testing.T) {
 	a, b := replicaPair(t, "customer1:\n  produce: [c1-events]\n  fetch: [c1-events]\n  consume: [customer1-*]\nadmin:\n  admin: true\n",
 		func(c *config.Config) {
@@ -48,10 +49,10 @@ func TestDrainHandsOver(t *testing.T) {
 		Offset int64 `json:"offset"`
 		Value  int   `json:"value"`
 	}
-	// read reads once through g (one record at most).
-	read := func(g *testutil.Gateway) ([]rec, response) {
+	// readFrom reads instance inst once through g (one record at most).
+	readFrom := func(g *testutil.Gateway, inst string) ([]rec, response) {
 		t.Helper()
-		r := do(t, "GET", g.URL+base+"/records?timeout=300&max_bytes=1", "", "Accept", "application/vnd.kafka.json.v2+json", "Authorization", basic("customer1"))
+		r := do(t, "GET", g.URL+inst+"/records?timeout=300&max_bytes=1", "", "Accept", "application/vnd.kafka.json.v2+json", "Authorization", basic("customer1"))
 		var got []rec
 		if r.status == 200 {
 			if err := json.Unmarshal(r.body, &got); err != nil {
@@ -60,17 +61,33 @@ func TestDrainHandsOver(t *testing.T) {
 		}
 		return got, r
 	}
-	delivered := 0
-	for deadline := time.Now().Add(20 * time.Second); delivered < 6; {
-		if time.Now().After(deadline) {
-			t.Fatalf("read %d records", delivered)
+	read := func(g *testutil.Gateway) ([]rec, response) { return readFrom(g, base) }
+	// readOnB reads n records of inst through B.
+	readOnB := func(inst string, n int) {
+		t.Helper()
+		delivered := 0
+		for deadline := time.Now().Add(20 * time.Second); delivered < n; {
+			if time.Now().After(deadline) {
+				t.Fatalf("read %d records of %s", delivered, inst)
+			}
+			got, r := readFrom(b, inst)
+			if r.status != 200 {
+				t.Fatalf("read on B: %d %s", r.status, r.body)
+			}
+			delivered += len(got)
 		}
-		got, r := read(b)
-		if r.status != 200 {
-			t.Fatalf("read on B: %d %s", r.status, r.body)
-		}
-		delivered += len(got)
 	}
+	readOnB(base, 6)
+	// A manual assignment with auto-commit, three records delivered: no
+	// group client commits for it, the handover does.
+	if r := ctl(b, "POST", "/consumers/customer1-e", `{"name":"i3","format":"json","auto.offset.reset":"earliest","auto.commit.enable":"true"}`); r.status != 200 {
+		t.Fatalf("create i3 on B: %d %s", r.status, r.body)
+	}
+	assigned := "/consumers/customer1-e/instances/i3"
+	if r := ctl(b, "POST", assigned+"/assignments", `{"partitions":[{"topic":"c1-events","partition":0}]}`); r.status != 204 {
+		t.Fatalf("assign: %d %s", r.status, r.body)
+	}
+	readOnB(assigned, 3)
 	holderB := ctl(b, "GET", base+"/subscription", "").header.Get("Kgate-Instance-Node")
 
 	stopped := make(chan struct{})
@@ -116,8 +133,21 @@ func TestDrainHandsOver(t *testing.T) {
 		}
 		after = append(after, got...)
 	}
-	if m := do(t, "GET", b.URL+"/metrics", "", "Authorization", basic("admin")); !strings.Contains(string(m.body), "\nkgate_consumer_instances_handed_over_total 1\n") {
-		t.Errorf("B's metrics do not count one instance handed over (%d)", m.status)
+	for {
+		if time.Since(start) > 3*time.Second {
+			t.Fatal("within the drain delay, the assigned instance read nothing after the handover")
+		}
+		got, r := readFrom(a, assigned)
+		if r.status == 503 || r.status == 200 && len(got) == 0 {
+			continue
+		}
+		if r.status != 200 || got[0].Offset != 3 {
+			t.Fatalf("the assigned instance after the handover: %d %s, want offset 3 first", r.status, r.body)
+		}
+		break
+	}
+	if m := do(t, "GET", b.URL+"/metrics", "", "Authorization", basic("admin")); !strings.Contains(string(m.body), "\nkgate_consumer_instances_handed_over_total 2\n") {
+		t.Errorf("B's metrics do not count two instances handed over (%d)", m.status)
 	}
 	if after[0].Offset != 6 || after[3].Value != 9 {
 		t.Errorf("after the handover read %+v, want offsets 6 to 9", after)
