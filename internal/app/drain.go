@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,10 +50,16 @@ func (d *drainer) run(ctx context.Context) error {
 	d.logger.Info("draining", "delay", d.delay, "consumer_instances", d.consumers.Len())
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.timeout)
 	defer cancel()
-	if err := d.members.Drain(dctx); err != nil {
-		d.logger.Warn("announcing the drain to the other replicas", "err", err)
-	}
+	// The announcement and the handover go together: the registry
+	// takes no new instance from now on, whatever the others know yet.
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := d.members.Drain(dctx); err != nil {
+			d.logger.Warn("announcing the drain to the other replicas", "err", err)
+		}
+	})
 	d.consumers.Drain(dctx)
+	wg.Wait()
 	handedOver := time.Since(start)
 	if rest := d.delay - handedOver; rest > 0 {
 		t := time.NewTimer(rest)

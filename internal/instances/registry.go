@@ -485,6 +485,11 @@ func (r *Registry) createLocal(group string, owner Owner, s Settings) (*Instance
 	if r.closed {
 		return nil, ErrClosed
 	}
+	if r.draining.Load() {
+		// Drain sets the flag, then collects under mu: an instance is
+		// either handed over or never made.
+		return nil, r.elsewhere()
+	}
 	k := key{group, s.Name}
 	if _, ok := r.byKey[k]; ok {
 		return nil, ErrExists
