@@ -86,6 +86,10 @@ func ServeProcess(ctx context.Context, cfg config.Config, p Process) error {
 // g stops them in reverse, which is the order a graceful shutdown needs,
 // each step finding everything it uses still running:
 //
+//  0. the node drains (drainer): /readyz answers 503, the other
+//     replicas hear it is draining, its v2 consumer instances are handed
+//     over to them, and it keeps serving for cluster.drain_delay so that
+//     load balancers take it out before its listeners close;
 //  1. HTTP, HTTPS and the schema registry's listener stop accepting and
 //     drain in-flight requests (streaming responses are told to end), so
 //     every request that came in gets its answer from a working backend;
@@ -268,6 +272,7 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 		PatternInterval: min(5*time.Second, cfg.Kafka.MetadataMaxAge.D()),
 		Directory:       dir, Node: node, Tracer: tracer,
 		NodeURL: func(id string) (string, bool) { return members.URL(id) },
+		Peer:    func() (string, string, bool) { return members.Peer() },
 		Format: func(n record.Name) (record.Format, bool) {
 			if schemas == nil {
 				return nil, false
@@ -291,11 +296,14 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 	}
 	members, err = openMembership(ctx, cfg, p.Version, open, node, kc, internalURL, func() cluster.Load {
 		return cluster.Load{InFlightRequests: adm.InFlight(), ConsumerInstances: consumers.Len()}
-	}, logger)
+	}, hup.announced, logger)
 	if err != nil {
 		return info, err
 	}
 	g.add("membership", members.Run, nil)
+	if cfg.Cluster.AnnounceReloads {
+		hup.announce = members.AnnounceReload
+	}
 	if !open {
 		// The replicas divide each caller's request and byte rates among
 		// themselves by where its requests arrive (docs/security.md).
@@ -324,9 +332,11 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 	}
 
 	draining := make(chan struct{})
+	drain := &drainer{members: members, consumers: consumers, delay: cfg.Cluster.DrainDelay.D(),
+		timeout: cfg.HTTP.ShutdownTimeout.D(), logger: logger}
 	h, routes, err := api{cfg: cfg, kc: kc, sasl: creds.Mechanism != "", consumers: consumers, auth: svc, limits: lim,
 		admission: adm, members: members, metrics: m, registry: registry, schemas: schemas, audit: au, draining: draining, logger: logger,
-		node: node, forward: fwd, tracer: tracer}.handler()
+		node: node, forward: fwd, tracer: tracer, stopping: drain.Draining}.handler()
 	if err != nil {
 		return info, err
 	}
@@ -340,6 +350,8 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 	}
 	selfURL.Store(&u)
 	g.add("http", srv.run, nil)
+	// Stopped first: the node drains while everything still serves.
+	g.add("drain", drain.run, nil)
 	info.HTTPAddr, info.HTTPSAddr, info.Routes = srv.http.Addr(), srv.httpsAddr(), routes
 	info.SchemaRegistryAddr = srv.registryAddr()
 	return info, nil

@@ -57,7 +57,9 @@ type api struct {
 	forward *cluster.Forwarder
 	// tracer records spans; nil: off (trace context still flows).
 	tracer *tracing.Tracer
-	logger *slog.Logger
+	// stopping reports that the node is draining (/readyz answers 503).
+	stopping func() bool
+	logger   *slog.Logger
 }
 
 // handler registers every route and returns the handler with the
@@ -65,7 +67,7 @@ type api struct {
 func (a api) handler() (http.Handler, []httpapi.Route, error) {
 	cfg, kc, m, logger := a.cfg, a.kc, a.metrics, a.logger
 	rr := httpapi.NewRouter()
-	ops.Register(rr, ops.Deps{Ping: kc.Ping, Metrics: m.Handler(), MetricsOpen: cfg.Metrics.Open, Detail: a.readyDetail})
+	ops.Register(rr, ops.Deps{Ping: kc.Ping, Metrics: m.Handler(), MetricsOpen: cfg.Metrics.Open, Detail: a.readyDetail, Draining: a.stopping})
 	v2deps := v2.Deps{Kafka: kc, Instances: a.consumers, MaxWait: cfg.MaxWait(), Metrics: m, Logger: logger, AdvertisedURL: cfg.AdvertisedURL,
 		MaxRecords: cfg.HTTP.MaxRecordsPerRequest, Schemas: a.schemas, Audit: a.audit}
 	if a.forward != nil {
@@ -86,7 +88,7 @@ func (a api) handler() (http.Handler, []httpapi.Route, error) {
 		srapi.Register(rr, srapi.Deps{Registry: a.registry, Audit: a.audit})
 	}
 	admin.Register(rr, admin.Deps{Auth: a.auth, Usage: a.limits.usage, LimitsFor: a.limits.limitsFor, PlanLimits: a.limits.PlanLimits,
-		Nodes: a.members.Nodes})
+		Nodes: a.members.Nodes, AnnounceReload: a.members.AnnounceReload})
 	if cfg.HTTP.Console {
 		co := console.Options{SignIn: cfg.Auth.Users != ""}
 		for _, o := range cfg.Auth.OIDC {

@@ -261,7 +261,7 @@ func TestShutdownOrder(t *testing.T) {
 
 	// Components stop in reverse start order, each after the ones that
 	// use it.
-	want := []string{"http", "schema registry", "membership", "v2 consumers", "sighup", "https certificates", "limits", "auth", "audit", "kafka client", "embedded broker"}
+	want := []string{"drain", "http", "schema registry", "membership", "v2 consumers", "sighup", "https certificates", "limits", "auth", "audit", "kafka client", "embedded broker"}
 	if diff := cmp.Diff(want, log.stopped); diff != "" {
 		t.Errorf("stop order (-want +got):\n%s", diff)
 	}

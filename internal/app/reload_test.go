@@ -169,3 +169,98 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Errorf("final policy: %d", r.status)
 	}
 }
+
+// TestReloadAcrossReplicas: three replicas on one Kafka cluster, each
+// with its own copy of the users and permissions files (as each pod
+// mounts its ConfigMap). A plain reload stays on the replica that got
+// it. New permissions are written for all of them, then one reload is
+// announced on one replica (POST /admin/reload?cluster=true): within a
+// second every replica enforces them.
+func TestReloadAcrossReplicas(t *testing.T) {
+	sasl := config.SASL{Mechanism: "SCRAM-SHA-512", Username: "kgate", Password: superuserPW}
+	var gs []*testutil.Gateway
+	var permsFiles []string
+	for i := range 3 {
+		users, perms := secureFiles(t)
+		permsFiles = append(permsFiles, perms)
+		mutate := func(c *config.Config) {
+			c.Auth.Users, c.Auth.Permissions = users, perms
+			c.Kafka.SASL = sasl
+			autoCreate := true
+			c.AutoCreateTopics = &autoCreate
+		}
+		if i == 0 {
+			gs = append(gs, testutil.StartGateway(t, mutate))
+			continue
+		}
+		cfg := testutil.GatewayConfig(t)
+		cfg.Brokers = []string{gs[0].Info.BrokerAddr}
+		mutate(&cfg)
+		gs = append(gs, testutil.StartGatewayConfig(t, cfg))
+	}
+	// Each replica knows the others before the announcement.
+	for _, g := range gs {
+		eventually(t, "three replicas in membership", func() bool { return len(nodeIDs(t, g)) == 3 })
+	}
+	// allowed reports whether customer1 may write topic on g.
+	allowed := func(g *testutil.Gateway, topic string) bool {
+		switch r := produceV2(t, g, topic, "Authorization", seedAuth); r.status {
+		case http.StatusOK:
+			return true
+		case http.StatusForbidden:
+			return false
+		default:
+			t.Fatalf("customer1 -> %s: %d %s", topic, r.status, r.body)
+			return false
+		}
+	}
+	orig, err := os.ReadFile(permsFiles[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	grant := func(topics string) {
+		t.Helper()
+		for _, perms := range permsFiles {
+			if err := os.WriteFile(perms, append(orig, []byte("customer1:\n  produce: ["+topics+"]\n")...), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i, g := range gs {
+		if allowed(g, "customer2") || allowed(g, "customer3") {
+			t.Fatalf("replica %d lets customer1 write customer2 or customer3 before the change", i)
+		}
+	}
+
+	// Not announced: only the replica asked reloads.
+	grant("customer2")
+	if r := do(t, "POST", gs[0].URL+"/admin/reload", "", "Authorization", basic("ops")); r.status != http.StatusOK || r.json(t)["announced"] != nil {
+		t.Fatalf("reload: %d %s", r.status, r.body)
+	}
+	if !allowed(gs[0], "customer2") || allowed(gs[1], "customer2") || allowed(gs[2], "customer2") {
+		t.Fatal("a plain reload reached other replicas, or not the one asked")
+	}
+	if r := do(t, "POST", gs[0].URL+"/admin/reload?cluster=maybe", "", "Authorization", basic("ops")); r.status != http.StatusBadRequest {
+		t.Errorf("cluster=maybe: %d %s", r.status, r.body)
+	}
+
+	// Announced from replica 1: every replica reads its own files again.
+	grant("customer2, customer3")
+	r := do(t, "POST", gs[1].URL+"/admin/reload?cluster=true", "", "Authorization", basic("ops"))
+	if r.status != http.StatusOK || r.json(t)["announced"] != true {
+		t.Fatalf("announced reload: %d %s", r.status, r.body)
+	}
+	if !allowed(gs[1], "customer3") {
+		t.Error("the announcing replica did not reload")
+	}
+	for _, i := range []int{0, 2} {
+		took := eventually(t, "the announced reload", func() bool { return allowed(gs[i], "customer3") })
+		t.Logf("replica %d enforces the new permissions %v after the announcement's answer", i, took.Round(time.Millisecond))
+		if took > time.Second {
+			t.Errorf("replica %d took %v to reload, want within a second", i, took)
+		}
+	}
+	if !allowed(gs[2], "customer2") {
+		t.Error("replica 2 did not read its whole file again")
+	}
+}

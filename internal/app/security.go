@@ -183,12 +183,17 @@ type hupReloader struct {
 	certs  []*auth.CertReloader // HTTPS's and the Kafka port's, when set
 	logger *slog.Logger
 	hup    chan os.Signal
+	// peers hears the replicas that announced a reload to all.
+	peers chan string
+	// announce, if set, announces a SIGHUP reload to every replica
+	// (cluster.announce_reloads).
+	announce func(context.Context) error
 }
 
 // newHUPReloader subscribes to SIGHUP at once, so that a SIGHUP right
 // after startup reloads rather than kills; stop unsubscribes.
 func newHUPReloader(svc *auth.Service, certs []*auth.CertReloader, logger *slog.Logger) *hupReloader {
-	r := &hupReloader{svc: svc, certs: certs, logger: logger, hup: make(chan os.Signal, 1)}
+	r := &hupReloader{svc: svc, certs: certs, logger: logger, hup: make(chan os.Signal, 1), peers: make(chan string, 1)}
 	signal.Notify(r.hup, syscall.SIGHUP)
 	return r
 }
@@ -200,17 +205,40 @@ func (r *hupReloader) run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-r.hup:
-			r.reload(ctx, "SIGHUP")
+			if r.reload(ctx, "SIGHUP") && r.announce != nil {
+				actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				if err := r.announce(actx); err != nil {
+					r.logger.Error("announcing the reload to the other replicas", "err", err)
+				} else {
+					r.logger.Info("reload announced to the other replicas")
+				}
+				cancel()
+			}
+		case from := <-r.peers:
+			r.reload(ctx, "replica "+from)
 		}
+	}
+}
+
+// announced asks for a reload that replica from announced to all. It
+// never blocks (membership calls it as it follows its topic): a reload
+// already pending covers this one too, since it reads the files after.
+func (r *hupReloader) announced(from string) {
+	select {
+	case r.peers <- from:
+	default:
 	}
 }
 
 func (r *hupReloader) stop() { signal.Stop(r.hup) }
 
-func (r *hupReloader) reload(ctx context.Context, by string) {
+// reload re-reads the files, reporting whether users and permissions
+// were valid (and are in force).
+func (r *hupReloader) reload(ctx context.Context, by string) bool {
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if res, err := r.svc.Reload(rctx, by); err != nil {
+	res, err := r.svc.Reload(rctx, by)
+	if err != nil {
 		r.logger.Error("reload failed", "by", by, "err", err)
 	} else {
 		r.logger.Info("users and permissions reloaded", "by", by, "users", res.Users, "permission_entries", res.Principals)
@@ -218,6 +246,7 @@ func (r *hupReloader) reload(ctx context.Context, by string) {
 	for _, c := range r.certs {
 		_ = c.Reload()
 	}
+	return err == nil
 }
 
 // nodeID returns this gateway's id, kept in the data directory (it names
@@ -247,7 +276,7 @@ func nodeID(dataDir string) (string, error) {
 // nodes topic through kc, or in open development mode this node alone.
 // url returns the node's internal URL once its HTTP listener is bound.
 func openMembership(ctx context.Context, cfg config.Config, version string, open bool, node string, kc *kafka.Client,
-	url func() string, load func() cluster.Load, logger *slog.Logger) (*cluster.Membership, error) {
+	url func() string, load func() cluster.Load, reload func(from string), logger *slog.Logger) (*cluster.Membership, error) {
 	if version == "" {
 		version = "dev"
 	}
@@ -260,6 +289,6 @@ func openMembership(ctx context.Context, cfg config.Config, version string, open
 		Self:     cluster.Node{ID: node, Version: version, Started: time.Now().UTC()},
 		URL:      url,
 		Interval: cfg.Cluster.HeartbeatInterval.D(), Timeout: cfg.Cluster.NodeTimeout.D(),
-		Load: load, Logger: logger,
+		Load: load, Reload: reload, Logger: logger,
 	})
 }

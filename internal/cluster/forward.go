@@ -99,6 +99,11 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, base string,
 			out.Header[h] = vs
 		}
 	}
+	// The client's Host, so that what the receiver builds from it (a
+	// created instance's base_uri, without --advertised-url) names the
+	// address the client used, not this replica's peer. TLS to the peer
+	// still verifies the peer's own name, which comes from its URL.
+	out.Host = r.Host
 	out.Header.Set("X-Request-Id", httpapi.RequestID(ctx))
 	// One trace across replicas: the holder continues this request's.
 	tracing.Inject(ctx, out.Header)

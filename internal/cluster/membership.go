@@ -12,8 +12,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -36,6 +38,14 @@ type Node struct {
 	// since its previous heartbeat: the replicas divide each limit by it
 	// (Shares). Not shown by GET /admin/nodes.
 	Demand map[string]float64 `json:"demand,omitempty"`
+	// Draining: the node is shutting down. It still serves the
+	// instances it holds until it hands them over, but takes no new
+	// ones: the others forward creates elsewhere.
+	Draining bool `json:"draining,omitempty"`
+	// Reloads counts the reloads this node announced to all since it
+	// started: each other replica reloads its own files when it sees
+	// the count grow.
+	Reloads int64 `json:"reloads,omitempty"`
 }
 
 // Load is what a node reports of its work at each heartbeat.
@@ -60,6 +70,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (tests); nil: time.Now.
 	Now func() time.Time
+	// Reload, if set, is called (on the goroutine following the topic:
+	// it must not block) when another replica announces a reload.
+	Reload func(from string)
 }
 
 // Membership is this node's view of the replicas. Its methods are safe for
@@ -74,6 +87,25 @@ type Membership struct {
 	nodes map[string]Node
 	// demand, if set, reports this node's demand at each heartbeat.
 	demand func() map[string]float64
+
+	// draining and reloads are this node's, announced at each heartbeat.
+	draining atomic.Bool
+	reloads  atomic.Int64
+	// seen is, per other node and start, the highest reload count read
+	// (guarded by mu): a node seen for the first time is not a reload.
+	seen map[string]announced
+	// following: the topic's history is replayed; only records read
+	// since can announce a reload.
+	following atomic.Bool
+	// beat serializes heartbeats, so that one written after a change
+	// carries it.
+	beat sync.Mutex
+}
+
+// announced is the reload count last read from a node's run.
+type announced struct {
+	started time.Time
+	reloads int64
 }
 
 // SetDemand makes each heartbeat carry demand() (see Node.Demand); call it
@@ -105,6 +137,7 @@ func Open(ctx context.Context, kc *kafka.Client, o Options) (*Membership, error)
 		return nil, err
 	}
 	m.table = t
+	m.following.Store(true)
 	return m, nil
 }
 
@@ -121,11 +154,31 @@ func (m *Membership) apply(key string, value []byte) {
 		return
 	}
 	m.nodes[key] = n
+	if key == m.o.Self.ID {
+		return
+	}
+	prev, ok := m.seen[key]
+	if ok && prev.started.Equal(n.Started) && n.Reloads <= prev.reloads {
+		return
+	}
+	if m.seen == nil {
+		m.seen = map[string]announced{}
+	}
+	m.seen[key] = announced{started: n.Started, reloads: n.Reloads}
+	// A node seen for the first time, or restarted, announces nothing,
+	// nor does the history replayed at Open: only growth within one run,
+	// read live, is an announcement.
+	if ok && prev.started.Equal(n.Started) && m.o.Reload != nil && m.following.Load() {
+		m.o.Reload(key)
+	}
 }
 
 // heartbeat writes this node's record with its load now.
 func (m *Membership) heartbeat(ctx context.Context) error {
+	m.beat.Lock()
+	defer m.beat.Unlock()
 	self := m.o.Self
+	self.Draining, self.Reloads = m.draining.Load(), m.reloads.Load()
 	self.Heartbeat = m.o.Now().UTC()
 	if m.o.URL != nil {
 		self.URL = m.o.URL()
@@ -189,6 +242,45 @@ func (m *Membership) Run(ctx context.Context) error {
 			cancel()
 		}
 	}
+}
+
+// Drain announces that this node is shutting down: the others stop
+// sending it new work (Peer skips it). It waits for the announcement
+// to be written, for at most ctx.
+func (m *Membership) Drain(ctx context.Context) error {
+	m.draining.Store(true)
+	if m.table == nil {
+		return nil
+	}
+	return m.heartbeat(ctx)
+}
+
+// AnnounceReload has every other live replica reload its files: the
+// reload count in this node's record grows, which they read within a
+// fetch round trip. It returns once the record is written.
+func (m *Membership) AnnounceReload(ctx context.Context) error {
+	m.reloads.Add(1)
+	if m.table == nil {
+		return nil
+	}
+	return m.heartbeat(ctx)
+}
+
+// Peer returns another live replica that is not draining and has an
+// internal URL, chosen at random so that moved work spreads; ok is
+// false when there is none.
+func (m *Membership) Peer() (id, url string, ok bool) {
+	var cands []Node
+	for _, n := range m.Nodes() {
+		if n.ID != m.o.Self.ID && !n.Draining && n.URL != "" {
+			cands = append(cands, n)
+		}
+	}
+	if len(cands) == 0 {
+		return "", "", false
+	}
+	n := cands[rand.IntN(len(cands))]
+	return n.ID, n.URL, true
 }
 
 // Nodes returns the live replicas (a heartbeat within the node timeout),

@@ -125,3 +125,91 @@ func TestMembershipAlone(t *testing.T) {
 		t.Fatalf("Nodes() = %+v, want solo, heartbeating now", got)
 	}
 }
+
+// TestMembershipDrainAndReload: a node that drains stays a member but is
+// no longer anyone's Peer; a reload one node announces is heard once by
+// each other node (not by itself), and a node that starts later hears
+// none of the announcements made before it.
+func TestMembershipDrainAndReload(t *testing.T) {
+	broker := testutil.StartBroker(t)
+	heard := make(chan string, 10)
+	open := func(id string, reload func(string)) (*cluster.Membership, context.CancelFunc, chan error) {
+		t.Helper()
+		m, err := cluster.Open(t.Context(), client(t, broker), cluster.Options{Topic: "_kgate_nodes", Interval: 100 * time.Millisecond, Timeout: 5 * time.Second,
+			Self:   cluster.Node{ID: id, URL: "http://" + id + ":8082", Version: "test", Started: time.Now().UTC()},
+			Reload: reload, Logger: testutil.Logger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- m.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+		return m, cancel, done
+	}
+	a, _, _ := open("node-a", func(from string) { heard <- "a heard " + from })
+	b, _, _ := open("node-b", func(from string) { heard <- "b heard " + from })
+	waitNodes(t, a, "node-a", "node-b")
+	waitNodes(t, b, "node-a", "node-b")
+	if id, _, ok := a.Peer(); !ok || id != "node-b" {
+		t.Fatalf("a's peer: %q %v, want node-b", id, ok)
+	}
+
+	announced := time.Now()
+	if err := a.AnnounceReload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-heard:
+		if got != "b heard node-a" {
+			t.Fatalf("heard %q, want b heard node-a", got)
+		}
+		t.Logf("node-b heard node-a's reload %v after it was announced", time.Since(announced).Round(time.Millisecond))
+	case <-time.After(time.Second):
+		t.Fatal("node-b did not hear the reload within a second")
+	}
+	// Heartbeats repeat the count: no second reload.
+	c, _, _ := open("node-c", func(from string) { heard <- "c heard " + from })
+	waitNodes(t, c, "node-a", "node-b", "node-c")
+	// Nothing more is heard while every node heartbeats twice more.
+	since := time.Now().Add(100 * time.Millisecond)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		fresh := 0
+		for _, n := range c.Nodes() {
+			if n.Heartbeat.After(since) {
+				fresh++
+			}
+		}
+		if fresh == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the nodes stopped heartbeating")
+		}
+	}
+	select {
+	case got := <-heard:
+		t.Fatalf("heard %q after one announcement was heard", got)
+	default:
+	}
+
+	if err := b.Drain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor := time.Now().Add(5 * time.Second)
+	for {
+		ns := a.Nodes()
+		if len(ns) == 3 && ns[1].ID == "node-b" && ns[1].Draining {
+			break
+		}
+		if time.Now().After(waitFor) {
+			t.Fatalf("node-a sees %+v, want node-b draining and still listed", ns)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for range 20 {
+		if id, _, ok := a.Peer(); !ok || id != "node-c" {
+			t.Fatalf("a's peer with node-b draining: %q %v, want node-c", id, ok)
+		}
+	}
+}

@@ -140,6 +140,13 @@ type Cluster struct {
 	// ConsumersTopic is the compacted topic holding the v2 consumer
 	// instances' definitions, so that any replica can serve them.
 	ConsumersTopic string `yaml:"consumers_topic" env:"KGATE_CLUSTER_CONSUMERS_TOPIC"`
+	// DrainDelay is how long a replica told to stop keeps serving, with
+	// /readyz answering 503, before it stops accepting connections: long
+	// enough for the load balancer's health checks to take it out.
+	DrainDelay Duration `yaml:"drain_delay" env:"KGATE_CLUSTER_DRAIN_DELAY"`
+	// AnnounceReloads makes a SIGHUP reload on this replica reload every
+	// replica (as POST /admin/reload?cluster=true does).
+	AnnounceReloads bool `yaml:"announce_reloads" env:"KGATE_CLUSTER_ANNOUNCE_RELOADS"`
 }
 
 // Tracing configures OpenTelemetry tracing: spans of HTTP requests,

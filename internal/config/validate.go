@@ -379,6 +379,9 @@ func (c Cluster) validate(ps *Problems) {
 	if c.NodeTimeout < 2*c.HeartbeatInterval {
 		ps.Add("cluster.node_timeout", "must be at least twice cluster.heartbeat_interval (%s), got %s", c.HeartbeatInterval.D(), c.NodeTimeout.D())
 	}
+	if c.DrainDelay < 0 {
+		ps.Add("cluster.drain_delay", "must not be negative, got %s", c.DrainDelay.D())
+	}
 }
 
 // validateSchemaRegistryURL checks kgate serve's external registry

@@ -17,6 +17,13 @@ var (
 	ErrExists = errors.New("consumer instance already exists")
 	// ErrClosed: the registry is shutting down.
 	ErrClosed = errors.New("consumer instances are shutting down")
+	// ErrDraining: this replica is shutting down and no other live one
+	// can take the work now; the client retries through the load
+	// balancer.
+	ErrDraining = errors.New("this replica is draining")
+	// ErrMoved: the instance was handed over to another replica while
+	// the request waited for it; the client retries, and reaches it.
+	ErrMoved = errors.New("consumer instance handed over to another replica")
 	// ErrMixed: topics or a pattern and manual partitions together.
 	ErrMixed = errors.New("subscription to topics, partitions and pattern are mutually exclusive")
 	// ErrNotConsuming: a read before any subscription or assignment.

@@ -64,6 +64,8 @@ type Instance struct {
 	lastUsed atomic.Int64 // unix nanos
 	lastRead atomic.Int64 // unix nanos: a read started or ended
 	busy     atomic.Int32
+	// handedOver: closed by Drain, for another replica to take.
+	handedOver atomic.Bool
 	// dirty: rights or the topic list changed since the last reconcile;
 	// kickCh wakes a read waiting for records to reconcile.
 	dirty      atomic.Bool

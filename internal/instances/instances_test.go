@@ -147,3 +147,31 @@ func TestCapsPerPrincipal(t *testing.T) {
 		t.Errorf("unknown instance: %v", err)
 	}
 }
+
+// TestDrainAlone: without a directory (instances cannot move), a
+// draining registry refuses creates with ErrDraining, so that the client
+// retries through the load balancer, and keeps serving the instances it
+// holds until Close.
+func TestDrainAlone(t *testing.T) {
+	reg, _ := registry(t, nil)
+	owner := instances.Owner{}
+	in, err := reg.Create(t.Context(), "g", owner, instances.Settings{Name: "kept", Format: record.BinaryFormat, Reset: "earliest"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.Drain(t.Context())
+	if !reg.Draining() {
+		t.Error("Draining() is false after Drain")
+	}
+	if _, err := reg.Create(t.Context(), "g", owner, instances.Settings{Name: "new", Format: record.BinaryFormat}); !errors.Is(err, instances.ErrDraining) {
+		t.Errorf("create while draining: %v, want ErrDraining", err)
+	}
+	got, err := reg.Acquire(t.Context(), "g", "kept", owner)
+	if err != nil || got != in {
+		t.Fatalf("acquiring the instance held while draining: %v", err)
+	}
+	got.Release()
+	if got.HandedOver() {
+		t.Error("an instance that cannot move counts as handed over")
+	}
+}

@@ -31,6 +31,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kgate/kgate/internal/auth"
@@ -81,6 +82,9 @@ type Options struct {
 	// Tracer records a span for each delivered record that carries a
 	// trace context (nil: none).
 	Tracer *tracing.Tracer
+	// Peer returns another live replica that is not draining, where
+	// work that reaches this one while it drains goes (nil: none).
+	Peer func() (id, url string, ok bool)
 }
 
 // Registry holds this node's consumer instances. Without a Directory,
@@ -98,6 +102,9 @@ type Registry struct {
 	closed bool
 
 	closing sync.WaitGroup // instances being closed in the background
+
+	// draining: Drain was called; no instance is created or taken here.
+	draining atomic.Bool
 
 	// orphans are the definitions whose replica is gone, since when this
 	// one saw them so; only the Run goroutine touches it.
@@ -455,6 +462,9 @@ func (r *Registry) Create(ctx context.Context, group string, owner Owner, s Sett
 	if s.Name == "" {
 		s.Name = "rest-consumer-" + newUUID()
 	}
+	if r.draining.Load() {
+		return nil, r.elsewhere()
+	}
 	if r.o.Directory != nil {
 		if _, ok := r.o.Directory.Lookup(group, s.Name); ok {
 			return nil, ErrExists
@@ -478,6 +488,11 @@ func (r *Registry) createLocal(group string, owner Owner, s Settings) (*Instance
 	defer r.mu.Unlock()
 	if r.closed {
 		return nil, ErrClosed
+	}
+	if r.draining.Load() {
+		// Drain sets the flag, then collects under mu: an instance is
+		// either handed over or never made.
+		return nil, r.elsewhere()
 	}
 	k := key{group, s.Name}
 	if _, ok := r.byKey[k]; ok {
@@ -551,6 +566,16 @@ func (r *Registry) locate(group, name string, owner Owner) (Definition, error) {
 	def, ok := r.o.Directory.Lookup(group, name)
 	if !ok || def.Owner != owner.name() {
 		return Definition{}, ErrNotFound
+	}
+	if r.draining.Load() {
+		// Held here a moment ago (being handed over), released, or its
+		// replica gone: another replica takes it, never this one.
+		if def.Node != r.o.Node && def.Node != "" && r.o.NodeURL != nil {
+			if u, alive := r.o.NodeURL(def.Node); alive {
+				return def, &ElsewhereError{Node: def.Node, URL: u}
+			}
+		}
+		return def, r.elsewhere()
 	}
 	if def.Node == r.o.Node && def.Updated.After(r.started) {
 		// Dropped here a moment ago (its tombstone is on its way).

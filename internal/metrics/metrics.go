@@ -34,9 +34,11 @@ type Metrics struct {
 	// ConsumerForwarded counts v2 consumer requests sent to the replica
 	// holding the instance, by outcome (answered, unreachable);
 	// ConsumerRecreated the instances created again on this replica
-	// because the one holding them was gone.
-	ConsumerForwarded *prometheus.CounterVec
-	ConsumerRecreated prometheus.Counter
+	// because the one holding them was gone; ConsumerHandedOver those
+	// this replica released for another to take as it drained.
+	ConsumerForwarded  *prometheus.CounterVec
+	ConsumerRecreated  prometheus.Counter
+	ConsumerHandedOver prometheus.Counter
 
 	// TracingSpans counts spans by outcome (exported, dropped, failed).
 	TracingSpans *prometheus.CounterVec
@@ -96,9 +98,12 @@ func New() *Metrics {
 		ConsumerRecreated: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kgate_consumer_instances_recreated_total", Help: "v2 consumer instances created again on this node from their definition because the replica holding them was gone.",
 		}),
+		ConsumerHandedOver: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kgate_consumer_instances_handed_over_total", Help: "v2 consumer instances this node released, as it drained, for another replica to create again at the committed offsets.",
+		}),
 	}
 	reg.MustRegister(m.HTTPRequests, m.HTTPDuration, m.HTTPInFlight, m.RecordsProduced, m.BytesProduced,
-		m.RecordsConsumed, m.BytesConsumed, m.ConsumerInstances, m.ConsumerForwarded, m.ConsumerRecreated)
+		m.RecordsConsumed, m.BytesConsumed, m.ConsumerInstances, m.ConsumerForwarded, m.ConsumerRecreated, m.ConsumerHandedOver)
 	m.TracingSpans = NewTracingSpans(reg)
 	m.Kafka = NewKafka(reg)
 	return m

@@ -36,6 +36,11 @@ type scaleOut struct {
 	secret   string
 	brokers  string
 	produced map[int]bool // every value acknowledged
+	// args and env start replica i again (same data directory, node id
+	// and address).
+	args [][]string
+	env  []string
+	dir  string
 }
 
 const scaleTopic = "alice-events"
@@ -76,18 +81,27 @@ func startScaleOut(t *testing.T) *scaleOut {
 		}
 	}
 	lbAddr := freePort(t)
-	s := &scaleOut{lb: "http://" + lbAddr, nodes: map[string]*proc{}, secret: secret, brokers: b.Addr(), produced: map[int]bool{}}
-	env := []string{"KGATE_USERS=" + users, "KGATE_PERMISSIONS=" + perms, "KGATE_CLUSTER_SECRET_FILE=" + secretFile,
-		"KGATE_CLUSTER_HEARTBEAT_INTERVAL=300ms", "KGATE_CLUSTER_NODE_TIMEOUT=2s", "KGATE_CONSUMERS_SESSION_TIMEOUT=6s"}
+	s := &scaleOut{lb: "http://" + lbAddr, nodes: map[string]*proc{}, secret: secret, brokers: b.Addr(), produced: map[int]bool{}, dir: dir}
+	// The drain delay outlasts haproxy's health checks (inter 200ms, fall
+	// 2) with margin, as docs/configuration.md recommends.
+	s.env = []string{"KGATE_USERS=" + users, "KGATE_PERMISSIONS=" + perms, "KGATE_CLUSTER_SECRET_FILE=" + secretFile,
+		"KGATE_CLUSTER_HEARTBEAT_INTERVAL=300ms", "KGATE_CLUSTER_NODE_TIMEOUT=2s", "KGATE_CONSUMERS_SESSION_TIMEOUT=6s",
+		"KGATE_CLUSTER_DRAIN_DELAY=1s", "KGATE_CLUSTER_ANNOUNCE_RELOADS=true"}
 	var wg sync.WaitGroup
 	s.replicas = make([]*proc, 3)
+	s.args = make([][]string, 3)
 	for i := range s.replicas {
-		wg.Go(func() {
-			s.replicas[i] = startServeArgs(t, []string{"--data-dir", filepath.Join(dir, "node"+strconv.Itoa(i)), "--listen", "127.0.0.1:0",
-				"--brokers", b.Addr(), "--advertised-url", s.lb}, env...)
-		})
+		s.args[i] = []string{"--data-dir", filepath.Join(dir, "node"+strconv.Itoa(i)), "--listen", "127.0.0.1:0",
+			"--brokers", b.Addr(), "--advertised-url", s.lb}
+		wg.Go(func() { s.replicas[i] = startServeArgs(t, s.args[i], s.env...) })
 	}
 	wg.Wait()
+	for i, p := range s.replicas {
+		if p != nil {
+			// A replica started again listens where haproxy expects it.
+			s.args[i][3] = strings.TrimPrefix(p.HTTP, "http://")
+		}
+	}
 	for _, p := range s.replicas {
 		if p == nil {
 			t.FailNow() // startServeArgs reported why
@@ -118,12 +132,16 @@ func startScaleOut(t *testing.T) *scaleOut {
 		return true
 	})
 
+	// docs/configuration.md's recommended settings, with faster checks:
+	// health on /readyz (503 as soon as a replica drains), a connection
+	// refused or reset retried on another replica.
 	cfg := "global\n  maxconn 512\ndefaults\n  mode http\n  timeout connect 1s\n  timeout client 30s\n  timeout server 30s\n" +
-		"  option http-server-close\n  option redispatch\n  retries 2\n" +
+		"  option http-server-close\n  option redispatch\n  retries 3\n  retry-on conn-failure empty-response\n" +
 		"frontend fe\n  bind " + lbAddr + "\n  default_backend be\n" +
-		"backend be\n  balance roundrobin\n  option httpchk GET /healthz\n"
+		"backend be\n  balance roundrobin\n  option httpchk GET /readyz\n  http-check expect status 200\n" +
+		"  default-server check inter 200ms fall 2 rise 2\n"
 	for i, p := range s.replicas {
-		cfg += fmt.Sprintf("  server n%d %s check inter 200ms fall 2 rise 1\n", i, strings.TrimPrefix(p.HTTP, "http://"))
+		cfg += fmt.Sprintf("  server n%d %s\n", i, strings.TrimPrefix(p.HTTP, "http://"))
 	}
 	cfgPath := filepath.Join(dir, "haproxy.cfg")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {

@@ -35,6 +35,9 @@ type Deps struct {
 	PlanLimits func(plan string) (ratelimit.Limits, bool)
 	// Nodes returns the live replicas (nil: this node knows of none).
 	Nodes func() []cluster.Node
+	// AnnounceReload, if set, has every other replica reload its own
+	// files (POST /admin/reload?cluster=true).
+	AnnounceReload func(context.Context) error
 }
 
 const jsonType = "application/json"
@@ -54,7 +57,7 @@ func Register(rr *httpapi.Router, d Deps) {
 	rr.Add(httpapi.Route{Method: "GET", Pattern: "/admin/reload", Name: "admin.reload.get", Action: auth.Reload, ErrorType: jsonType,
 		Summary: "Re-read users and permissions (KastleX form; answers 204).", Handler: a.reload(false)})
 	rr.Add(httpapi.Route{Method: "POST", Pattern: "/admin/reload", Name: "admin.reload", Action: auth.Reload, ErrorType: jsonType,
-		Summary: "Re-read users and permissions; answers a summary.", Handler: a.reload(true)})
+		Summary: "Re-read users and permissions; answers a summary. With ?cluster=true, every other live replica re-reads its own files too, within a second.", Handler: a.reload(true)})
 	rr.Add(httpapi.Route{Method: "DELETE", Pattern: "/admin/tokens/{username}", Name: "admin.tokens.revoke_user", Action: auth.Revoke, ErrorType: jsonType,
 		Summary: "Revoke every token of a user (KastleX).", Handler: a.revokeUser})
 	rr.Add(httpapi.Route{Method: "DELETE", Pattern: "/admin/tokens/id/{jti}", Name: "admin.tokens.revoke_id", Action: auth.Revoke, ErrorType: jsonType,
@@ -158,19 +161,47 @@ func loginCredentials(r *http.Request) (user, password string, err error) {
 
 func (a api) reload(summary bool) httpapi.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
+		all, err := clusterParam(r)
+		if err != nil {
+			return err
+		}
 		res, err := a.d.Auth.Reload(r.Context(), httpapi.Principal(r.Context()))
 		if err != nil {
 			// The cause names the file, line and key; it never quotes a
-			// value, and the caller holds the reload right.
+			// value, and the caller holds the reload right. Nothing is
+			// announced: the files are wrong here, likely everywhere.
 			return httpapi.ErrUnprocessable.Msg("%s", err.Error()).Wrap(err)
+		}
+		if all && a.d.AnnounceReload != nil {
+			if err := a.d.AnnounceReload(r.Context()); err != nil {
+				return httpapi.ErrBrokerNotAvailable.Msg("Reloaded here, but announcing the reload to the other replicas failed; retry.").Wrap(err)
+			}
 		}
 		if !summary {
 			w.WriteHeader(http.StatusNoContent)
 			return nil
 		}
-		httpapi.WriteJSON(w, http.StatusOK, jsonType, map[string]any{"reloaded": true, "users": res.Users, "permission_entries": res.Principals})
+		body := map[string]any{"reloaded": true, "users": res.Users, "permission_entries": res.Principals}
+		if all {
+			body["announced"] = true
+		}
+		httpapi.WriteJSON(w, http.StatusOK, jsonType, body)
 		return nil
 	}
+}
+
+// clusterParam reads a reload's ?cluster= (true: announce it to every
+// replica).
+func clusterParam(r *http.Request) (bool, error) {
+	v := r.URL.Query().Get("cluster")
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, httpapi.ErrBadRequest.Msg("cluster must be true or false, got %q.", v)
+	}
+	return b, nil
 }
 
 func caller(ctx context.Context) *auth.Principal {

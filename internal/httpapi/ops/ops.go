@@ -1,5 +1,5 @@
 // Package ops serves the operational endpoints: /healthz (alive),
-// /readyz (the broker answers) and /metrics (Prometheus).
+// /readyz (the broker answers, the node is not draining) and /metrics (Prometheus).
 package ops
 
 import (
@@ -22,6 +22,10 @@ type Deps struct {
 	// Detail adds entries to a ready answer (nil: none): states of
 	// dependencies that do not make the node unready.
 	Detail func() map[string]any
+	// Draining, if set, reports that the node is shutting down: /readyz
+	// answers 503 from then on, so that load balancers stop sending it
+	// requests while it still serves those that reach it.
+	Draining func() bool
 }
 
 // Register adds the operational routes.
@@ -36,8 +40,11 @@ func Register(rr *httpapi.Router, d Deps) {
 	})
 	rr.Add(httpapi.Route{
 		Method: "GET", Pattern: "/readyz", Name: "ops.readyz", Public: true, Probe: true,
-		Summary: "Readiness: a Kafka broker answers.",
+		Summary: "Readiness: a Kafka broker answers, and the node is not draining.",
 		Handler: func(w http.ResponseWriter, r *http.Request) error {
+			if d.Draining != nil && d.Draining() {
+				return httpapi.ErrShuttingDown.Msg("Draining: this node is shutting down.")
+			}
 			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 			defer cancel()
 			if err := d.Ping(ctx); err != nil {

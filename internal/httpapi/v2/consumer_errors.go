@@ -35,6 +35,12 @@ func instanceError(w http.ResponseWriter, err error) error {
 		return httpapi.ErrConsumerNotFound
 	case errors.Is(err, instances.ErrExists):
 		return httpapi.ErrConsumerExists
+	case errors.Is(err, instances.ErrMoved):
+		w.Header().Set("Retry-After", "1")
+		return httpapi.ErrMoving.Wrap(err)
+	case errors.Is(err, instances.ErrDraining):
+		w.Header().Set("Retry-After", "1")
+		return httpapi.ErrShuttingDown.Msg("This replica is shutting down; retry (through the load balancer).").Wrap(err)
 	case errors.Is(err, instances.ErrClosed):
 		return httpapi.ErrBrokerNotAvailable.Msg("The gateway is shutting down.")
 	case errors.Is(err, instances.ErrMixed):

@@ -92,7 +92,8 @@ func (a consumerAPI) create(w http.ResponseWriter, r *http.Request) error {
 	group := r.PathValue("group")
 	in, err := a.reg.Create(r.Context(), group, instances.OwnerFor(r.Context()), o)
 	if err != nil {
-		return instanceError(w, err)
+		// A draining replica sends creates to another.
+		return a.elsewhere(w, r, body, err)
 	}
 	a.served(w)
 	httpapi.WriteJSON(w, http.StatusOK, mtV2, map[string]string{
@@ -244,7 +245,11 @@ func (a consumerAPI) withInstance(w http.ResponseWriter, r *http.Request, body [
 	}
 	defer in.Release()
 	a.served(w)
-	return instanceError(w, fn(in))
+	err = fn(in)
+	if errors.Is(err, instances.ErrNotFound) && in.HandedOver() {
+		err = instances.ErrMoved
+	}
+	return instanceError(w, err)
 }
 
 // served names this replica as the one holding the instance.
