@@ -45,6 +45,13 @@ type scaleOut struct {
 
 const scaleTopic = "alice-events"
 
+// carol is limited to limitedRate requests/s (burst limitedBurst) for the
+// cluster; limitedTopic is hers.
+const (
+	limitedTopic              = "carol-events"
+	limitedRate, limitedBurst = 20, 20
+)
+
 func startScaleOut(t *testing.T) *scaleOut {
 	t.Helper()
 	haproxy := haproxyPath(t)
@@ -59,8 +66,10 @@ func startScaleOut(t *testing.T) *scaleOut {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	if _, err := kadm.NewClient(cl).CreateTopic(ctxT(t), 3, 1, nil, scaleTopic); err != nil {
-		t.Fatal(err)
+	for _, topic := range []string{scaleTopic, limitedTopic} {
+		if _, err := kadm.NewClient(cl).CreateTopic(ctxT(t), 3, 1, nil, topic); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	hash, err := bcrypt.GenerateFromPassword([]byte("alicepw"), bcrypt.MinCost)
@@ -72,7 +81,8 @@ func startScaleOut(t *testing.T) *scaleOut {
 	secretFile := filepath.Join(dir, "node-secret")
 	secret := "scale-out-test-secret-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	for path, body := range map[string]string{
-		users:      fmt.Sprintf("alice:\n  password_hash: %q\nadmin:\n  password_hash: %q\n", hash, hash),
+		users: fmt.Sprintf("alice:\n  password_hash: %q\nadmin:\n  password_hash: %q\n", hash, hash) +
+			fmt.Sprintf("carol:\n  password_hash: %q\n  limits: {requests_per_second: %d, request_burst: %d}\n", hash, limitedRate, limitedBurst),
 		perms:      "\"*\":\n  produce: [\"{user}-*\"]\n  fetch: [\"{user}-*\"]\n  consume: [\"{user}-*\"]\nadmin:\n  admin: true\n",
 		secretFile: secret + "\n",
 	} {
