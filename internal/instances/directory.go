@@ -126,6 +126,27 @@ func (d *Directory) Lookup(group, name string) (Definition, bool) {
 	return def, ok
 }
 
+// catchUpTimeout bounds how long a lookup that missed waits for the
+// topic's latest records.
+const catchUpTimeout = 2 * time.Second
+
+// LookupFresh is Lookup, but on a miss it first reads the topic up to its
+// end (bounded by catchUpTimeout): an instance created on another replica
+// a moment ago, whose definition this one has not read yet, is found
+// rather than reported missing (a client's next request after a create
+// may reach any replica).
+func (d *Directory) LookupFresh(ctx context.Context, group, name string) (Definition, bool) {
+	if def, ok := d.Lookup(group, name); ok {
+		return def, true
+	}
+	cctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
+	defer cancel()
+	if err := d.table.CatchUp(cctx); err != nil {
+		d.logger.Debug("catching up with the consumer instance definitions", "topic", d.table.Topic(), "err", err)
+	}
+	return d.Lookup(group, name)
+}
+
 // all returns every definition.
 func (d *Directory) all() []Definition {
 	d.mu.Lock()

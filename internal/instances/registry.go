@@ -524,7 +524,7 @@ func (r *Registry) Acquire(ctx context.Context, group, name string, owner Owner)
 		if !errors.Is(err, errNotHere) {
 			return in, err
 		}
-		def, err := r.locate(group, name, owner)
+		def, err := r.locate(ctx, group, name, owner)
 		if err != nil {
 			return nil, err
 		}
@@ -559,11 +559,11 @@ func (r *Registry) acquireLocal(group, name string, owner Owner) (*Instance, err
 // locate finds an instance this replica does not hold: an
 // *ElsewhereError when a live replica holds it, its definition when its
 // replica is gone (or is this one, restarted), else ErrNotFound.
-func (r *Registry) locate(group, name string, owner Owner) (Definition, error) {
+func (r *Registry) locate(ctx context.Context, group, name string, owner Owner) (Definition, error) {
 	if r.o.Directory == nil {
 		return Definition{}, ErrNotFound
 	}
-	def, ok := r.o.Directory.Lookup(group, name)
+	def, ok := r.o.Directory.LookupFresh(ctx, group, name)
 	if !ok || def.Owner != owner.name() {
 		return Definition{}, ErrNotFound
 	}
@@ -648,7 +648,7 @@ func (r *Registry) Remove(ctx context.Context, group, name string, owner Owner) 
 	case mine:
 		in.close()
 	default:
-		if _, err := r.locate(group, name, owner); err != nil {
+		if _, err := r.locate(ctx, group, name, owner); err != nil {
 			return err
 		}
 	}
