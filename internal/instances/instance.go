@@ -66,6 +66,9 @@ type Instance struct {
 	busy     atomic.Int32
 	// handedOver: closed by Drain, for another replica to take.
 	handedOver atomic.Bool
+	// adopted: created again on this replica from its definition (its
+	// holder drained or died), not by the client's create.
+	adopted atomic.Bool
 	// dirty: rights or the topic list changed since the last reconcile;
 	// kickCh wakes a read waiting for records to reconcile.
 	dirty      atomic.Bool
@@ -838,6 +841,41 @@ func (in *Instance) Commit(ctx context.Context, live *auth.Live, offsets map[Par
 	if len(offsets) == 0 {
 		return nil
 	}
+	if err := in.commitLocked(ctx, offsets); err != nil {
+		return err
+	}
+	in.skipCommittedLocked(offsets)
+	return nil
+}
+
+// skipCommittedLocked moves the position of the partitions an adopted
+// instance consumes but has returned nothing from up to what the client
+// just committed: the instance was created again on this replica (its holder
+// drained or died) from the group's committed offsets as they were then,
+// and the client, which read further from the previous holder, now says
+// where it got to. Without this, the records in between would be given
+// again after their commit. Partitions this instance has returned records
+// of keep their position (a commit is not a seek). op is held.
+func (in *Instance) skipCommittedLocked(offsets map[Partition]int64) {
+	if !in.adopted.Load() {
+		return
+	}
+	ahead := map[Partition]int64{}
+	for p, o := range offsets {
+		in.stateMu.Lock()
+		_, seen := in.returned[p]
+		in.stateMu.Unlock()
+		if !seen && in.isAssignedLocked(p) {
+			ahead[p] = o
+		}
+	}
+	if len(ahead) > 0 {
+		_ = in.seekLocked(ahead) // assigned a moment ago; one that is not stays where it is
+	}
+}
+
+// commitLocked commits offsets to the group; op is held.
+func (in *Instance) commitLocked(ctx context.Context, offsets map[Partition]int64) error {
 	if in.mode == modeSubscribe && in.cl != nil {
 		req := map[string]map[int32]kgo.EpochOffset{}
 		for p, o := range offsets {

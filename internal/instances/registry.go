@@ -459,14 +459,17 @@ func (o Owner) name() string {
 // the name must be free on every replica, and the definition is
 // recorded before Create returns.
 func (r *Registry) Create(ctx context.Context, group string, owner Owner, s Settings) (*Instance, error) {
-	if s.Name == "" {
+	named := s.Name != ""
+	if !named {
 		s.Name = "rest-consumer-" + newUUID()
 	}
 	if r.draining.Load() {
 		return nil, r.elsewhere()
 	}
-	if r.o.Directory != nil {
-		if _, ok := r.o.Directory.Lookup(group, s.Name); ok {
+	if r.o.Directory != nil && named {
+		// A name the client chose may have been taken on another replica a
+		// moment ago: read the definitions to their end first.
+		if _, ok := r.o.Directory.LookupFresh(ctx, group, s.Name); ok {
 			return nil, ErrExists
 		}
 	}
@@ -606,6 +609,7 @@ func (r *Registry) adopt(ctx context.Context, def Definition, owner Owner) (*Ins
 		return nil, err
 	}
 	in.busy.Add(1)
+	in.adopted.Store(true)
 	switch {
 	case len(def.Topics) > 0 || def.Pattern != "":
 		err = in.subscribe(ctx, def.Topics, def.Pattern)
