@@ -11,11 +11,10 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kgate/kgate/internal/auth"
+	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/record"
 )
 
@@ -884,21 +883,7 @@ func (in *Instance) commitLocked(ctx context.Context, offsets map[Partition]int6
 			}
 			req[p.Topic][p.Partition] = kgo.EpochOffset{Epoch: -1, Offset: o}
 		}
-		var cerr error
-		in.cl.CommitOffsetsSync(ctx, req, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
-			if err != nil {
-				cerr = err
-				return
-			}
-			for _, t := range resp.Topics {
-				for _, p := range t.Partitions {
-					if e := kerr.ErrorForCode(p.ErrorCode); e != nil && cerr == nil {
-						cerr = e
-					}
-				}
-			}
-		})
-		return cerr
+		return kafka.CommitSync(ctx, in.cl, req)
 	}
 	os := kadm.Offsets{}
 	for p, o := range offsets {

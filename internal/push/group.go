@@ -6,9 +6,7 @@ import (
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kgate/kgate/internal/kafka"
 )
@@ -145,20 +143,7 @@ func (r *Reader) commit(ctx context.Context, offs map[int32]kgo.EpochOffset) err
 	if len(offs) == 0 {
 		return nil
 	}
-	var cerr error
-	r.cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{r.topic: offs}, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
-		if err != nil {
-			cerr = err
-			return
-		}
-		for _, t := range resp.Topics {
-			for _, p := range t.Partitions {
-				if e := kerr.ErrorForCode(p.ErrorCode); e != nil && cerr == nil {
-					cerr = e
-				}
-			}
-		}
-	})
+	cerr := kafka.CommitSync(ctx, r.cl, map[string]map[int32]kgo.EpochOffset{r.topic: offs})
 	if cerr != nil {
 		return fmt.Errorf("committing group %q: %w", r.group.name, cerr)
 	}
