@@ -97,6 +97,9 @@ type Instance struct {
 	groupAssigned map[Partition]bool // subscribe mode: the group's assignment
 	buffer        []*kgo.Record      // fetched, not yet returned
 	returned      map[Partition]int64
+	// floor: per partition, the offset below which fetched records are
+	// dropped (an adopted instance's client committed past them).
+	floor map[Partition]int64
 }
 
 func newInstance(r *Registry, group string, owner Owner, s Settings, release func()) *Instance {
@@ -611,6 +614,7 @@ func (in *Instance) assign(ctx context.Context, parts []Partition) error {
 	in.assigned = map[Partition]kgo.Offset{}
 	in.stateMu.Lock()
 	in.returned = map[Partition]int64{}
+	in.floor = nil
 	in.stateMu.Unlock()
 	in.mode = modeNone
 	if len(parts) == 0 {
@@ -736,6 +740,9 @@ func (in *Instance) seekLocked(offsets map[Partition]int64) error {
 		_, moved := offsets[Partition{r.Topic, r.Partition}]
 		return moved
 	})
+	for p := range offsets {
+		delete(in.floor, p) // a seek goes where it says
+	}
 	in.stateMu.Unlock()
 	return nil
 }
@@ -868,9 +875,22 @@ func (in *Instance) skipCommittedLocked(offsets map[Partition]int64) {
 			ahead[p] = o
 		}
 	}
-	if len(ahead) > 0 {
-		_ = in.seekLocked(ahead) // assigned a moment ago; one that is not stays where it is
+	if len(ahead) == 0 {
+		return
 	}
+	_ = in.seekLocked(ahead)
+	// The group client may still be setting up the partitions it was just
+	// assigned from the committed offsets it fetched before this commit,
+	// which would undo the seek: records below the commit are also
+	// dropped as they are fetched.
+	in.stateMu.Lock()
+	if in.floor == nil {
+		in.floor = map[Partition]int64{}
+	}
+	for p, o := range ahead {
+		in.floor[p] = o
+	}
+	in.stateMu.Unlock()
 }
 
 // commitLocked commits offsets to the group; op is held.

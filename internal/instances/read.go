@@ -186,7 +186,16 @@ func (in *Instance) wait(ctx context.Context, d time.Duration, changed <-chan st
 	})
 	if recs := fs.Records(); len(recs) > 0 {
 		in.stateMu.Lock()
-		in.buffer = append(in.buffer, recs...)
+		if len(in.floor) == 0 {
+			in.buffer = append(in.buffer, recs...)
+		} else {
+			for _, r := range recs {
+				if f, ok := in.floor[Partition{r.Topic, r.Partition}]; ok && r.Offset < f {
+					continue // committed by the client already (skipCommittedLocked)
+				}
+				in.buffer = append(in.buffer, r)
+			}
+		}
 		in.stateMu.Unlock()
 	}
 	if ferr != nil {
