@@ -27,15 +27,18 @@ func TestAdmissionShedsLoad(t *testing.T) {
 	if r := do(t, "POST", g.URL+"/topics/admission", seedBody, "Content-Type", mtJSONv2); r.status != 200 {
 		t.Fatalf("first produce: %d %s", r.status, r.body)
 	}
-	// A produce whose body arrives slowly holds the only slot. Nothing
-	// else is in flight while it arrives, so it is admitted; the test
-	// then waits for the door to refuse the next request.
+	// A produce whose chunked body arrives slowly holds the only slot
+	// (a streamed body is read by the handler as it arrives; a body with
+	// a Content-Length is read whole before the handler runs, so it
+	// would not). Nothing else is in flight while it arrives, so it is
+	// admitted; the test then waits for the door to refuse the next
+	// request.
 	conn, err := net.Dial("tcp", strings.TrimPrefix(g.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	fmt.Fprintf(conn, "POST /topics/admission HTTP/1.1\r\nHost: kgate\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s", mtJSONv2, len(seedBody), seedBody[:10])
+	fmt.Fprintf(conn, "POST /topics/admission HTTP/1.1\r\nHost: kgate\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s", mtJSONv2, len(seedBody), seedBody[:10])
 	slow := bufio.NewReader(conn)
 	deadline := time.Now().Add(10 * time.Second)
 	var r response
@@ -63,7 +66,7 @@ func TestAdmissionShedsLoad(t *testing.T) {
 		t.Errorf("kgate_http_shed_requests_total is %v after a shed request (%d %.300s)", got, m.status, m.body)
 	}
 	// The slow request completes and is answered.
-	if _, err := io.WriteString(conn, seedBody[10:]); err != nil {
+	if _, err := io.WriteString(conn, seedBody[10:]+"\r\n0\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))

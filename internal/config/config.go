@@ -117,6 +117,12 @@ type HTTP struct {
 	// embedded in the binary that call the API with the signed-in user's
 	// token, so they reveal nothing the API does not.
 	Console bool `yaml:"console" env:"KGATE_HTTP_CONSOLE"`
+	// FastPath serves HTTP/1.1 POSTs with a Content-Length body (produce)
+	// on a lean loop (one read and one write per request) and hands any
+	// other connection to the standard server; off, every connection is
+	// served by the standard server. TLS listeners always use the
+	// standard server.
+	FastPath bool `yaml:"fast_path" env:"KGATE_HTTP_FAST_PATH"`
 }
 
 // Cluster configures how kgate serve replicas in front of one Kafka
@@ -447,6 +453,7 @@ func Default() Config {
 			MaxQueuedRequests:      1024,
 			QueueTimeout:           Duration(250 * time.Millisecond),
 			Console:                true,
+			FastPath:               true,
 		},
 		Cluster: Cluster{
 			NodesTopic:        "_kgate_nodes",

@@ -10,11 +10,13 @@ import (
 	"time"
 
 	"github.com/kgate/kgate/internal/config"
+	"github.com/kgate/kgate/internal/httpapi/http1"
 )
 
 // Server is the API's HTTP server with kgate's timeouts and limits.
 type Server struct {
 	srv      *http.Server
+	fast     *http1.Server // nil: srv serves every connection
 	ln       net.Listener
 	shutdown time.Duration
 	logger   *slog.Logger
@@ -44,7 +46,21 @@ func NewServer(addr string, h http.Handler, c config.HTTP, logger *slog.Logger) 
 	protos.SetHTTP2(true)
 	protos.SetUnencryptedHTTP2(true)
 	srv.Protocols = &protos
-	return &Server{srv: srv, ln: ln, shutdown: c.ShutdownTimeout.D(), logger: logger}, nil
+	s := &Server{srv: srv, ln: ln, shutdown: c.ShutdownTimeout.D(), logger: logger}
+	if c.FastPath {
+		s.fast = &http1.Server{
+			Handler:           h,
+			Fallback:          srv,
+			ReadHeaderTimeout: srv.ReadHeaderTimeout,
+			ReadTimeout:       srv.ReadTimeout,
+			WriteTimeout:      srv.WriteTimeout,
+			IdleTimeout:       srv.IdleTimeout,
+			MaxHeaderBytes:    min(srv.MaxHeaderBytes, fastMaxHeaderBytes),
+			MaxBodyBytes:      fastMaxBodyBytes,
+			ErrorLog:          srv.ErrorLog,
+		}
+	}
+	return s, nil
 }
 
 // Addr returns the listening address.
@@ -57,8 +73,18 @@ func (s *Server) HTTPServer() *http.Server { return s.srv }
 // through SetListener.
 func (s *Server) Listener() net.Listener { return s.ln }
 
-// SetListener replaces the listener (to wrap it in TLS) before Run.
-func (s *Server) SetListener(ln net.Listener) { s.ln = ln }
+// SetListener replaces the listener (to wrap it in TLS) before Run; the
+// standard server then serves every connection (HTTP/2 is negotiated in
+// the TLS handshake).
+func (s *Server) SetListener(ln net.Listener) { s.ln, s.fast = ln, nil }
+
+// Caps of what the fast loop takes itself: requests with longer heads or
+// bodies go to the standard server, which streams bodies instead of
+// holding them whole.
+const (
+	fastMaxHeaderBytes = 64 << 10
+	fastMaxBodyBytes   = 1 << 20
+)
 
 // Run serves until ctx is done, then stops accepting and drains in-flight
 // requests for up to the shutdown timeout before closing them. With ctx
@@ -69,7 +95,11 @@ func (s *Server) Run(ctx context.Context) error {
 		return s.ln.Close()
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- s.srv.Serve(s.ln) }()
+	serve, shutdown, closeAll := s.srv.Serve, s.srv.Shutdown, s.srv.Close
+	if s.fast != nil {
+		serve, shutdown, closeAll = s.fast.Serve, s.fast.Shutdown, s.fast.Close
+	}
+	go func() { errc <- serve(s.ln) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http server: %w", err)
@@ -77,10 +107,10 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), s.shutdown)
 	defer cancel()
-	err := s.srv.Shutdown(sctx)
+	err := shutdown(sctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		s.logger.Warn("http drain timed out; closing remaining connections", "timeout", s.shutdown)
-		err = s.srv.Close()
+		err = closeAll()
 	}
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		return serr

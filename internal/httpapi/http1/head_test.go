@@ -1,0 +1,75 @@
+package http1
+
+import (
+	"bufio"
+	"bytes"
+	"net/http"
+	"reflect"
+	"testing"
+)
+
+// FuzzParseHead: every head the loop accepts, net/http reads the same
+// way (method, target, URL, Host, header map, length, close), so the
+// loop never sees a different request than net/http would.
+func FuzzParseHead(f *testing.F) {
+	for _, s := range []string{
+		"POST /topics/t HTTP/1.1\r\nHost: h\r\nContent-Type: application/vnd.kafka.binary.v2+json\r\nContent-Length: 10\r\n\r\n",
+		"POST /a?b=c&d=%2F HTTP/1.1\r\nhost: h:80\r\ncontent-length: 0\r\nx-a: 1\r\nX-A: 2\r\n\r\n",
+		"POST /a HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+		"POST /a HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Close\r\n\r\n",
+		"POST /a HTTP/1.1\r\nHost: h\r\nX-Empty:\r\nX-Tab:\tv\t\r\n\r\n",
+		"POST /a HTTP/1.1\r\nHost: [::1]:8080\r\nAuthorization: Basic YTpi\r\n\r\n",
+		"POST //x/y HTTP/1.1\r\nHost: h\r\n\r\n",
+		"POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 007\r\n\r\n",
+		"POST /a HTTP/1.1\r\nHost: h\r\nX-Obs: caf\xc3\xa9\r\n\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		i := bytes.Index(b, crlfcrlf)
+		if i < 0 || !bytes.HasPrefix(b, methodPOST) {
+			return
+		}
+		b = b[:i+4]
+		h, err := parseHead(b)
+		if err != nil {
+			return
+		}
+		r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(b)))
+		if err != nil {
+			t.Fatalf("the loop accepts %q, net/http refuses it: %v", b, err)
+		}
+		if r.Method != http.MethodPost || r.RequestURI != h.target || r.URL.String() != h.url.String() ||
+			r.Host != h.host || r.ContentLength != h.contentLength || r.Close != h.close {
+			t.Fatalf("%q: net/http reads %s %q %q host %q length %d close %v; the loop %q %q host %q length %d close %v",
+				b, r.Method, r.RequestURI, r.URL, r.Host, r.ContentLength, r.Close, h.target, h.url, h.host, h.contentLength, h.close)
+		}
+		if !reflect.DeepEqual(map[string][]string(r.Header), map[string][]string(h.header)) {
+			t.Fatalf("%q: headers differ: net/http %q, the loop %q", b, r.Header, h.header)
+		}
+	})
+}
+
+func TestHasBareLF(t *testing.T) {
+	for s, want := range map[string]bool{
+		"":                    false,
+		"POST / HTTP/1.1\r\n": false,
+		"\n":                  true,
+		"a\r\nb\nc":           true,
+		"a\r\n\r\n":           false,
+	} {
+		if got := hasBareLF([]byte(s)); got != want {
+			t.Errorf("hasBareLF(%q) = %v", s, got)
+		}
+	}
+}
+
+func BenchmarkParseHead(b *testing.B) {
+	head := []byte("POST /topics/bench HTTP/1.1\r\nHost: 127.0.0.1:8082\r\nUser-Agent: wrk\r\nContent-Type: application/vnd.kafka.binary.v2+json\r\nContent-Length: 150\r\n\r\n")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parseHead(head); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
