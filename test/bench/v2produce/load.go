@@ -5,11 +5,14 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -143,11 +146,20 @@ func luaString(b []byte) string {
 // goLoad runs clients that each send requests back to back (closed loop),
 // or, with rate > 0, on a fixed schedule of rate/clients requests per
 // second each (open loop): latency then counts from the scheduled send
-// time, so a stall is not hidden by the clients waiting for it.
+// time, so a stall is not hidden by the clients waiting for it. Each
+// client is one keep-alive connection that writes a prepared request
+// and reads the answer with a minimal HTTP/1.1 reader (no pipelining:
+// the next request waits for the answer, as with real clients): the
+// generator shares the machine with the gateway, and Go's HTTP client
+// would cost it about as much CPU per request as the gateway spends.
 func goLoad(t target, clients int, d time.Duration, rate float64) load {
-	tr := &http.Transport{MaxIdleConns: clients * 2, MaxIdleConnsPerHost: clients * 2}
-	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	defer tr.CloseIdleConnections()
+	u, err := url.Parse(t.url)
+	if err != nil {
+		return load{failed: 1, elapsed: d}
+	}
+	req := fmt.Appendf(nil, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
+		u.RequestURI(), u.Host, t.contentType, len(t.body))
+	req = append(req, t.body...)
 	var (
 		requests, records, shed, failed atomic.Int64
 		mu                              sync.Mutex
@@ -160,7 +172,13 @@ func goLoad(t target, clients int, d time.Duration, rate float64) load {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var local []time.Duration
+			var c *client
+			defer func() {
+				if c != nil {
+					c.conn.Close()
+				}
+			}()
+			local := make([]time.Duration, 0, 1024)
 			var interval time.Duration
 			if rate > 0 {
 				interval = time.Duration(float64(clients) / rate * float64(time.Second))
@@ -175,8 +193,19 @@ func goLoad(t target, clients int, d time.Duration, rate float64) load {
 					t0 = next
 					next = next.Add(interval)
 				}
-				status, n, err := post(hc, t)
+				if c == nil {
+					if c, err = dial(u.Host); err != nil {
+						failed.Add(1)
+						time.Sleep(10 * time.Millisecond)
+						continue
+					}
+				}
+				status, n, keep, err := c.post(req, t.perReq)
 				local = append(local, time.Since(t0))
+				if err != nil || !keep {
+					c.conn.Close()
+					c = nil
+				}
 				switch {
 				case err == nil && status == http.StatusOK:
 					requests.Add(1)
@@ -202,26 +231,107 @@ func goLoad(t target, clients int, d time.Duration, rate float64) load {
 	return l
 }
 
-// post sends one request and returns its status and, for a v2 produce
-// answer, how many records it acknowledged. It counts
-// `"error_code":null` in the body instead of decoding it: the load
-// generator shares the machine with the gateway and should cost as
-// little as it can. Any other 200 answer counts as perReq records.
-func post(c *http.Client, t target) (int, int, error) {
-	resp, err := c.Post(t.url, t.contentType, bytes.NewReader(t.body))
+// client is one keep-alive connection of the load generator.
+type client struct {
+	conn net.Conn
+	br   *bufio.Reader
+	body []byte
+}
+
+func dial(host string) (*client, error) {
+	conn, err := net.DialTimeout("tcp", host, 5*time.Second)
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(bufio.NewReader(resp.Body))
+	return &client{conn: conn, br: bufio.NewReaderSize(conn, 64<<10)}, nil
+}
+
+// post sends one prepared request and reads its answer: the status, and
+// for a v2 produce answer how many records it acknowledged (it counts
+// `"error_code":null` in the body instead of decoding it); any other 200
+// answer counts as perReq records.
+func (c *client) post(req []byte, perReq int) (status, acked int, keep bool, err error) {
+	_ = c.conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := c.conn.Write(req); err != nil {
+		return 0, 0, false, err
+	}
+	line, err := c.br.ReadSlice('\n')
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, false, err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return resp.StatusCode, 0, nil
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) {
+		return 0, 0, false, fmt.Errorf("bad status line %q", line)
 	}
-	if bytes.HasPrefix(b, []byte(`{"offsets":[`)) {
-		return resp.StatusCode, bytes.Count(b, []byte(`"error_code":null`)), nil
+	status, err = strconv.Atoi(string(line[9:12]))
+	if err != nil {
+		return 0, 0, false, err
 	}
-	return resp.StatusCode, t.perReq, nil
+	length, chunked := -1, false
+	keep = true
+	for {
+		h, err := c.br.ReadSlice('\n')
+		if err != nil {
+			return 0, 0, false, err
+		}
+		h = bytes.TrimRight(h, "\r\n")
+		if len(h) == 0 {
+			break
+		}
+		name, value, _ := bytes.Cut(h, []byte(":"))
+		value = bytes.TrimSpace(value)
+		switch {
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			length, _ = strconv.Atoi(string(value))
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			chunked = bytes.Contains(bytes.ToLower(value), []byte("chunked"))
+		case bytes.EqualFold(name, []byte("Connection")):
+			keep = !bytes.Contains(bytes.ToLower(value), []byte("close"))
+		}
+	}
+	c.body = c.body[:0]
+	switch {
+	case chunked:
+		for {
+			sz, err := c.br.ReadSlice('\n')
+			if err != nil {
+				return 0, 0, false, err
+			}
+			n, err := strconv.ParseInt(string(bytes.TrimSpace(bytes.SplitN(sz, []byte(";"), 2)[0])), 16, 64)
+			if err != nil {
+				return 0, 0, false, err
+			}
+			if n == 0 {
+				_, err = c.br.ReadSlice('\n')
+				if err != nil {
+					return 0, 0, false, err
+				}
+				break
+			}
+			if c.body, err = readN(c.br, c.body, int(n)+2); err != nil {
+				return 0, 0, false, err
+			}
+			c.body = c.body[:len(c.body)-2]
+		}
+	case length >= 0:
+		if c.body, err = readN(c.br, c.body, length); err != nil {
+			return 0, 0, false, err
+		}
+	default:
+		return 0, 0, false, fmt.Errorf("answer without a length")
+	}
+	if status != http.StatusOK {
+		return status, 0, keep, nil
+	}
+	if bytes.HasPrefix(c.body, []byte(`{"offsets":[`)) {
+		return status, bytes.Count(c.body, []byte(`"error_code":null`)), keep, nil
+	}
+	return status, perReq, keep, nil
+}
+
+// readN appends n bytes of r to b.
+func readN(r *bufio.Reader, b []byte, n int) ([]byte, error) {
+	start := len(b)
+	b = slices.Grow(b, n)[:start+n]
+	_, err := io.ReadFull(r, b[start:])
+	return b, err
 }
