@@ -249,7 +249,11 @@ func (c *conn) grow(n int) {
 // handle runs the handler on one request and writes its response; it
 // reports whether the connection may serve another.
 func (c *conn) handle(h head, body []byte, t0 time.Time) bool {
-	ctx, cancel := context.WithCancel(c.s.baseCtx)
+	// Each request's context ends when its handler returns, as with
+	// net/http (whose requests are not cancelled by Shutdown either). A
+	// parent that cannot be cancelled keeps the requests of all
+	// connections off a shared list of children.
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	req := &http.Request{
 		Method:     http.MethodPost,

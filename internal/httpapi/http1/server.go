@@ -60,8 +60,6 @@ type Server struct {
 	conns    map[*conn]struct{}
 	handoff  *handoffListener
 	closing  atomic.Bool
-	baseCtx  context.Context
-	cancel   context.CancelFunc
 	fallback chan error
 	handed   atomic.Uint64
 	pending  budget
@@ -110,7 +108,6 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.ln = ln
 	s.conns = map[*conn]struct{}{}
 	s.handoff = newHandoffListener(ln.Addr())
-	s.baseCtx, s.cancel = context.WithCancel(context.Background())
 	fallback, handoff := make(chan error, 1), s.handoff
 	s.fallback = fallback
 	s.mu.Unlock()
@@ -209,7 +206,6 @@ func (s *Server) beginClose() {
 	if s.ln != nil {
 		_ = s.ln.Close()
 		_ = s.handoff.Close()
-		s.cancel()
 	}
 }
 
