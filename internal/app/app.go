@@ -344,6 +344,7 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 	if err != nil {
 		return info, err
 	}
+	m.FastPath(srv.http.HandedOver)
 	u := cfg.Cluster.AdvertisedInternalURL
 	if u == "" {
 		u = "http://" + srv.http.Addr()

@@ -63,6 +63,15 @@ func NewServer(addr string, h http.Handler, c config.HTTP, logger *slog.Logger) 
 	return s, nil
 }
 
+// HandedOver returns how many connections the fast loop handed to the
+// standard server (0 without the loop).
+func (s *Server) HandedOver() uint64 {
+	if s.fast == nil {
+		return 0
+	}
+	return s.fast.HandedOver()
+}
+
 // Addr returns the listening address.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 

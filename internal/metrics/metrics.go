@@ -137,6 +137,16 @@ func (m *Metrics) Admission(shed func() uint64, queued func() int64) {
 	}, func() float64 { return float64(queued()) }))
 }
 
+// FastPath exports how many connections the HTTP/1.1 fast loop handed to
+// the standard server (kgate_http_connections_handed_over_total): a
+// share close to every connection means clients mostly send what the
+// loop leaves to the standard server (chunked bodies, GETs).
+func (m *Metrics) FastPath(handed func() uint64) {
+	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "kgate_http_connections_handed_over_total", Help: "Connections the HTTP/1.1 fast loop (http.fast_path) handed to the standard server, at their first request it does not serve.",
+	}, func() float64 { return float64(handed()) }))
+}
+
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
