@@ -59,16 +59,16 @@ func parseHead(b []byte) (head, error) {
 	}
 	h.url = u
 
-	lines := strings.Count(rest, "\r\n")
+	lines := strings.Count(rest, "\n")
 	h.header = make(http.Header, lines)
 	values := make([]string, lines) // one backing array for every value, as textproto does
 	hosts, lengths := 0, 0
 	for {
-		j := strings.Index(rest, "\r\n")
-		if j < 0 {
-			return h, errNotServed
+		j := strings.IndexByte(rest, '\n')
+		if j < 1 || rest[j-1] != '\r' {
+			return h, errNotServed // bare LF: net/http's to read
 		}
-		line, rest = rest[:j], rest[j+2:]
+		line, rest = rest[:j-1], rest[j+1:]
 		if line == "" {
 			break
 		}
@@ -144,12 +144,20 @@ func validTarget(t string) bool {
 
 func validName(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if !httpguts.IsTokenRune(rune(s[i])) {
+		if !tokenByte[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// tokenByte marks the bytes of RFC 9110's token.
+var tokenByte = func() (t [256]bool) {
+	for c := 0; c < 128; c++ {
+		t[c] = httpguts.IsTokenRune(rune(c))
+	}
+	return t
+}()
 
 // trimOWS trims optional whitespace (spaces and tabs).
 func trimOWS(s string) string {
@@ -178,6 +186,21 @@ func parseLength(s string) (int64, bool) {
 	return n, true
 }
 
+// isCanonical reports whether name is in canonical form: upper case at
+// the start and after each '-', lower case elsewhere.
+func isCanonical(name string) bool {
+	upper := true
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case upper && 'a' <= c && c <= 'z', !upper && 'A' <= c && c <= 'Z':
+			return false
+		}
+		upper = c == '-'
+	}
+	return true
+}
+
 // common are header names seen on most requests, so that their
 // lower-case spellings need no allocation.
 var common = func() map[string]string {
@@ -195,6 +218,9 @@ var common = func() map[string]string {
 // canonical returns name's canonical form, without allocating when it
 // already is canonical or is a common name in any case.
 func canonical(name string) string {
+	if isCanonical(name) {
+		return name
+	}
 	var lower [32]byte
 	if len(name) <= len(lower) {
 		b := lower[:len(name)]
