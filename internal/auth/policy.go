@@ -79,6 +79,11 @@ func (p *Principal) Authenticated() bool {
 
 type principalKey struct{}
 
+// PrincipalKey is the context key FromContext looks up, exported for a
+// context that keeps a request's values itself (httpapi's request state
+// answers it with a *Principal); others use WithPrincipal.
+var PrincipalKey any = principalKey{}
+
 // WithPrincipal returns ctx carrying p.
 func WithPrincipal(ctx context.Context, p *Principal) context.Context {
 	return context.WithValue(ctx, principalKey{}, p)

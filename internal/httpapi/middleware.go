@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -11,12 +10,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
-
-	"github.com/kgate/kgate/internal/audit"
 )
-
-// RequestID returns the request id of ctx, or "".
-func RequestID(ctx context.Context) string { return audit.RequestID(ctx) }
 
 // ResponseWriter records the status and size of a response. It keeps the
 // underlying writer reachable through Unwrap, so http.ResponseController
@@ -96,7 +90,9 @@ func Recover(logger *slog.Logger) func(http.Handler) http.Handler {
 }
 
 // RequestIDs accepts a well-formed X-Request-ID from the client or makes
-// one, puts it in the context and returns it in the response.
+// one, puts it in the context and returns it in the response. It gives
+// the request the chain's state (request), which is its context from here
+// on: the middleware inside it keep what they find there.
 func RequestIDs(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The header's canonical form, so that neither lookup allocates.
@@ -104,8 +100,10 @@ func RequestIDs(next http.Handler) http.Handler {
 		if !validRequestID(id) {
 			id = newRequestID()
 		}
-		w.Header()["X-Request-Id"] = []string{id}
-		next.ServeHTTP(w, r.WithContext(withReqInfo(audit.WithRequestID(r.Context(), id))))
+		q := &request{Context: r.Context(), id: id}
+		q.idHeader[0] = id
+		w.Header()["X-Request-Id"] = q.idHeader[:]
+		next.ServeHTTP(w, r.WithContext(q))
 	})
 }
 

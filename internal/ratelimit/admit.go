@@ -369,6 +369,11 @@ func (c *usageCollector) Collect(ch chan<- prometheus.Metric) {
 
 type ticketKey struct{}
 
+// TicketKey is the context key TicketFrom looks up, exported for a
+// context that keeps a request's values itself (httpapi's request state
+// answers it with a *Ticket); others use WithTicket.
+var TicketKey any = ticketKey{}
+
 // WithTicket returns ctx carrying the request's ticket, for handlers that
 // meter what they move as it moves.
 func WithTicket(ctx context.Context, t *Ticket) context.Context {

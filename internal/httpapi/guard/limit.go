@@ -47,7 +47,8 @@ func Limit(l *ratelimit.Limiter, identify func(*http.Request, auth.Action) ratel
 			}
 			rw := httpapi.WrapWriter(w)
 			before := rw.Bytes()
-			next.ServeHTTP(rw, r.WithContext(ratelimit.WithTicket(r.Context(), &t)))
+			r, tp := httpapi.WithTicket(r, t)
+			next.ServeHTTP(rw, r)
 			var moved int64
 			if body != nil {
 				moved += body.n
@@ -55,7 +56,7 @@ func Limit(l *ratelimit.Limiter, identify func(*http.Request, auth.Action) ratel
 			if moves && !reqBytes {
 				moved += rw.Bytes() - before
 			}
-			t.Done(time.Now(), moved)
+			tp.Done(time.Now(), moved)
 		})
 	}
 }
