@@ -109,7 +109,9 @@ func WithTicket(r *http.Request, t ratelimit.Ticket) (*http.Request, *ratelimit.
 		q.ticket, q.hasTicket = t, true
 		return r, &q.ticket
 	}
-	tp := &t
+	// A copy: taking t's address would move t to the heap on every call.
+	tp := new(ratelimit.Ticket)
+	*tp = t
 	return r.WithContext(ratelimit.WithTicket(r.Context(), tp)), tp
 }
 
