@@ -19,14 +19,22 @@ type ResponseWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	// req is the request state this writer was made in (WrapWriter),
+	// for RequestIDs to fill in.
+	req *request
 }
 
-// WrapWriter returns w as a *ResponseWriter, wrapping it only once.
+// WrapWriter returns w as a *ResponseWriter, wrapping it only once. The
+// writer is made inside a request state, which RequestIDs then fills in:
+// the chain's first middleware (Recover) wraps the writer, and one
+// allocation serves both.
 func WrapWriter(w http.ResponseWriter) *ResponseWriter {
 	if rw, ok := w.(*ResponseWriter); ok {
 		return rw
 	}
-	return &ResponseWriter{ResponseWriter: w}
+	q := &request{}
+	q.w = ResponseWriter{ResponseWriter: w, req: q}
+	return &q.w
 }
 
 func (w *ResponseWriter) WriteHeader(code int) {
@@ -100,10 +108,15 @@ func RequestIDs(next http.Handler) http.Handler {
 		if !validRequestID(id) {
 			id = newRequestID()
 		}
-		q := &request{Context: r.Context(), id: id}
+		rw := WrapWriter(w)
+		q := rw.req
+		if q == nil || q.Context != nil { // not a writer of WrapWriter's, or a state in use
+			q = &request{}
+		}
+		q.Context, q.id = r.Context(), id
 		q.idHeader[0] = id
-		w.Header()["X-Request-Id"] = q.idHeader[:]
-		next.ServeHTTP(w, r.WithContext(q))
+		rw.Header()["X-Request-Id"] = q.idHeader[:]
+		next.ServeHTTP(rw, r.WithContext(q))
 	})
 }
 

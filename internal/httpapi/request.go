@@ -26,8 +26,10 @@ import (
 // whoever holds the context later reads what the chain found; the outer
 // middleware (the access log) reads the caller after the request.
 type request struct {
-	context.Context // the context the server gave the request
-	id              string
+	context.Context // the context the server gave the request; nil until RequestIDs
+	// w is the chain's response writer when WrapWriter made it here.
+	w  ResponseWriter
+	id string
 	// idHeader backs the X-Request-Id header's value (one allocation less).
 	idHeader [1]string
 	// principal and service are set by SetCaller; nil until then.
