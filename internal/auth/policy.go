@@ -202,7 +202,8 @@ func (p *Policy) Decide(pr *Principal, action Action, resource string) Decision 
 			groups = u.Groups
 		}
 	}
-	entries := p.perms.applicable(name, groups, authenticated)
+	var entriesBuf, grantsBuf [4]*entry // on the stack for the usual few entries
+	entries := p.perms.appendApplicable(entriesBuf[:0], name, groups, authenticated)
 	for _, e := range entries {
 		if e.cidrs == nil {
 			continue
@@ -228,7 +229,7 @@ func (p *Policy) Decide(pr *Principal, action Action, resource string) Decision 
 	grants := entries
 	if authenticated {
 		if f := p.perms.entries[Anonymous]; f != nil && (f.cidrs == nil || inAny(pr.ClientIP, f.cidrs)) {
-			grants = append(append([]*entry(nil), entries...), f)
+			grants = append(append(grantsBuf[:0], entries...), f)
 		}
 	}
 	admin := false
