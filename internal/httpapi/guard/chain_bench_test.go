@@ -126,7 +126,9 @@ func chain(b *testing.B, svc *auth.Service) http.Handler {
 		},
 		PerRoute: []httpapi.Middleware{
 			httpapi.Trace(nil),
-			func(rt httpapi.Route, next http.Handler) http.Handler { return m.Instrument(rt.Pattern, rt.Method, next) },
+			func(rt httpapi.Route, next http.Handler) http.Handler {
+				return m.Instrument(rt.Pattern, rt.Method, next)
+			},
 			httpapi.Admit(nil),
 			crossOrigin,
 			guard.Authenticate(svc),
