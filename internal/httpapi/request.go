@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"io"
 	"net/http"
 
 	"github.com/kgate/kgate/internal/audit"
@@ -41,6 +42,8 @@ type request struct {
 	// account, when hasAccount, is the memory account (admit).
 	account    Account
 	hasAccount bool
+	// body, when in use, counts the request body's bytes (CountBody).
+	body countingBody
 }
 
 type requestKey struct{}
@@ -130,4 +133,30 @@ func Principal(ctx context.Context) string {
 		return p.Name
 	}
 	return "anonymous"
+}
+
+// CountBody makes r's body count the bytes read from it and returns the
+// count, which grows as the handler reads. The counter is kept in r's
+// state when the chain made one (the rate limit meters every request's
+// body, and a counter of its own cost an allocation each time).
+func CountBody(r *http.Request) *int64 {
+	if q := requestFrom(r.Context()); q != nil && q.body.ReadCloser == nil {
+		q.body.ReadCloser = r.Body
+		r.Body = &q.body
+		return &q.body.n
+	}
+	b := &countingBody{ReadCloser: r.Body}
+	r.Body = b
+	return &b.n
+}
+
+type countingBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n += int64(n)
+	return n, err
 }
