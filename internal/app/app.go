@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -34,6 +35,9 @@ type Info struct {
 	Brokers            []string
 	// Routes are every route the gateway serves (tests walk them).
 	Routes []httpapi.Route
+	// Handler is what the HTTP listeners serve, the middleware chain
+	// included (benchmarks drive it in process).
+	Handler http.Handler
 }
 
 // Serve runs the gateway until ctx is done, then shuts down gracefully.
@@ -353,7 +357,7 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 	g.add("http", srv.run, nil)
 	// Stopped first: the node drains while everything still serves.
 	g.add("drain", drain.run, nil)
-	info.HTTPAddr, info.HTTPSAddr, info.Routes = srv.http.Addr(), srv.httpsAddr(), routes
+	info.HTTPAddr, info.HTTPSAddr, info.Routes, info.Handler = srv.http.Addr(), srv.httpsAddr(), routes, h
 	info.SchemaRegistryAddr = srv.registryAddr()
 	return info, nil
 }

@@ -157,17 +157,23 @@ func (l *limits) Admit(user string, now time.Time) (*ratelimit.Ticket, *ratelimi
 func (l *limits) subject(r *http.Request, action auth.Action) ratelimit.Subject {
 	p := auth.FromContext(r.Context())
 	name, key, counter, plan := auth.Anonymous, auth.Anonymous, auth.Anonymous, ""
+	perAddress := false // key is made below, only if limits apply
 	if p != nil {
 		name, key, counter, plan = p.Name, p.Name, p.Name, p.Plan
 		if !p.Authenticated() {
 			name, counter, plan = auth.Anonymous, auth.Anonymous, ""
-			key = auth.Anonymous + "@" + p.ClientIP.String()
+			perAddress = true
 		}
 		if p.Method == auth.MethodAPIKey && p.Plan != "" {
-			key, counter = "apikey:"+p.TokenID, "apikey:"+p.TokenID
+			key, counter, perAddress = "apikey:"+p.TokenID, "apikey:"+p.TokenID, false
 		}
 	}
 	lim, plan := l.resolve(name, plan)
+	if perAddress && lim != (ratelimit.Limits{}) {
+		// Only buckets need the key: without limits (open mode) a
+		// request makes no string.
+		key = auth.Anonymous + "@" + p.ClientIP.String()
+	}
 	if c := action.Class(); c != "" && plan != "" {
 		if rates, ok := l.plans[plan].Routes[c]; ok {
 			lim = lim.WithRates(rates)

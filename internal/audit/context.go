@@ -16,3 +16,8 @@ func RequestID(ctx context.Context) string {
 	s, _ := ctx.Value(requestIDKey{}).(string)
 	return s
 }
+
+// RequestIDKey is the context key RequestID looks up, exported for a
+// context that keeps a request's values itself (httpapi's request state
+// answers it with the id, a string); others use WithRequestID.
+var RequestIDKey any = requestIDKey{}

@@ -1,9 +1,7 @@
 package auth
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"net/netip"
 	"sync"
@@ -30,6 +28,7 @@ import (
 // (an unknown name shares its bucket with 1 in 65,536 of the others).
 type attempts struct {
 	key         [32]byte
+	macer       *macer // under key
 	addrRate    rate.Limit
 	addrBurst   int
 	nameRate    rate.Limit
@@ -83,6 +82,7 @@ func newAttempts(addrPerSecond float64, addrBurst int, namePerSecond float64, na
 		trusted: map[trustKey]time.Time{}, logins: map[string]*rate.Limiter{},
 	}
 	_, _ = rand.Read(a.key[:])
+	a.macer = newMacer(a.key[:])
 	return a
 }
 
@@ -116,9 +116,8 @@ func wideNetwork(ip netip.Addr) netip.Prefix {
 }
 
 func (a *attempts) nameKey(name string) uint16 {
-	h := hmac.New(sha256.New, a.key[:])
-	h.Write([]byte(name))
-	return binary.BigEndian.Uint16(h.Sum(nil))
+	sum := a.macer.sum(name)
+	return binary.BigEndian.Uint16(sum[:])
 }
 
 // get returns the standing of key in m, created with a full bucket; mu

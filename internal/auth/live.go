@@ -219,6 +219,11 @@ func (l *Live) Authorize(ctx context.Context, action Action, resource string) er
 
 type serviceKey struct{}
 
+// ServiceKey is the context key LiveFor looks up the service under,
+// exported for a context that keeps a request's values itself (httpapi's
+// request state answers it with a *Service); others use WithService.
+var ServiceKey any = serviceKey{}
+
 // WithService returns ctx carrying the service that authenticated its
 // request, so that handlers doing long-lived work can take a Live.
 func WithService(ctx context.Context, s *Service) context.Context {

@@ -2,9 +2,7 @@ package auth
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
@@ -27,6 +25,7 @@ import (
 type passwords struct {
 	ttl    time.Duration
 	macKey [32]byte
+	macer  *macer // under macKey
 	// bcrypts counts bcrypt comparisons (tests check the cache with it).
 	bcrypts atomic.Int64
 	sf      singleflight.Group
@@ -50,6 +49,7 @@ func newPasswords(ttl time.Duration, queue int) *passwords {
 	slots := runtime.GOMAXPROCS(0)
 	p := &passwords{ttl: ttl, gate: newGate(slots, queue, min(slots, queue)), cache: map[string]cacheEntry{}}
 	_, _ = rand.Read(p.macKey[:])
+	p.macer = newMacer(p.macKey[:])
 	return p
 }
 
@@ -59,13 +59,7 @@ func newPasswords(ttl time.Duration, queue int) *passwords {
 const maxQueueWait = 10 * time.Second
 
 func (p *passwords) mac(name, password string) [32]byte {
-	h := hmac.New(sha256.New, p.macKey[:])
-	h.Write([]byte(name))
-	h.Write([]byte{0})
-	h.Write([]byte(password))
-	var out [32]byte
-	copy(out[:], h.Sum(nil))
-	return out
+	return p.macer.sum(name, "\x00", password)
 }
 
 // check reports whether password is u's, as a clean attempt (checkAs).

@@ -316,10 +316,15 @@ func (p *Permissions) Principals() []string {
 // applicable returns the entries that apply to a principal: its own, its
 // groups', and "*" for authenticated callers.
 func (p *Permissions) applicable(name string, groups []string, authenticated bool) []*entry {
+	return p.appendApplicable(nil, name, groups, authenticated)
+}
+
+// appendApplicable is applicable appending to out (Decide passes a
+// buffer on its stack: it runs on every request).
+func (p *Permissions) appendApplicable(out []*entry, name string, groups []string, authenticated bool) []*entry {
 	if p == nil {
-		return nil
+		return out
 	}
-	var out []*entry
 	if e := p.entries[name]; e != nil {
 		out = append(out, e)
 	}

@@ -79,6 +79,11 @@ func (p *Principal) Authenticated() bool {
 
 type principalKey struct{}
 
+// PrincipalKey is the context key FromContext looks up, exported for a
+// context that keeps a request's values itself (httpapi's request state
+// answers it with a *Principal); others use WithPrincipal.
+var PrincipalKey any = principalKey{}
+
 // WithPrincipal returns ctx carrying p.
 func WithPrincipal(ctx context.Context, p *Principal) context.Context {
 	return context.WithValue(ctx, principalKey{}, p)
@@ -197,7 +202,8 @@ func (p *Policy) Decide(pr *Principal, action Action, resource string) Decision 
 			groups = u.Groups
 		}
 	}
-	entries := p.perms.applicable(name, groups, authenticated)
+	var entriesBuf, grantsBuf [4]*entry // on the stack for the usual few entries
+	entries := p.perms.appendApplicable(entriesBuf[:0], name, groups, authenticated)
 	for _, e := range entries {
 		if e.cidrs == nil {
 			continue
@@ -223,7 +229,7 @@ func (p *Policy) Decide(pr *Principal, action Action, resource string) Decision 
 	grants := entries
 	if authenticated {
 		if f := p.perms.entries[Anonymous]; f != nil && (f.cidrs == nil || inAny(pr.ClientIP, f.cidrs)) {
-			grants = append(append([]*entry(nil), entries...), f)
+			grants = append(append(grantsBuf[:0], entries...), f)
 		}
 	}
 	admin := false

@@ -113,22 +113,30 @@ var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 const maxPooledBody = 1 << 20
 
 // ReadBodyPooled reads the whole request body into a recycled buffer. The
-// bytes are valid until release is called; the caller must not keep them
-// (or anything aliasing them) afterwards.
-func ReadBodyPooled(r *http.Request) (body []byte, release func(), err error) {
-	buf := bodyPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	b, _, err := readBody(r, buf)
-	release = func() {
-		if buf.Cap() <= maxPooledBody {
-			bodyPool.Put(buf)
-		}
-	}
+// bytes are valid until the returned Pooled is released; the caller must
+// not keep them (or anything aliasing them) afterwards.
+func ReadBodyPooled(r *http.Request) (body []byte, buf Pooled, err error) {
+	buf = Pooled{bodyPool.Get().(*bytes.Buffer)}
+	buf.b.Reset()
+	b, _, err := readBody(r, buf.b)
 	if err != nil {
-		release()
-		return nil, func() {}, err
+		buf.Release()
+		return nil, Pooled{}, err
 	}
-	return b, release, nil
+	return b, buf, nil
+}
+
+// Pooled is a recycled body buffer (ReadBodyPooled). A value, not a
+// release func: a closure over the buffer would cost an allocation per
+// request.
+type Pooled struct{ b *bytes.Buffer }
+
+// Release gives the buffer back to the pool (nothing for the zero
+// Pooled); its bytes must not be used afterwards.
+func (p Pooled) Release() {
+	if p.b != nil && p.b.Cap() <= maxPooledBody {
+		bodyPool.Put(p.b)
+	}
 }
 
 func readBody(r *http.Request, buf *bytes.Buffer) ([]byte, *bytes.Buffer, error) {

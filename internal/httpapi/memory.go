@@ -176,19 +176,28 @@ func (b *accountedBody) Read(p []byte) (int, error) {
 // to maxBody); a body of unknown length is reserved as it is read.
 // Streams reserve for themselves.
 func admit(r *http.Request, m *Memory, rt Route, maxBody int64) (*http.Request, *Account, error) {
-	a := NewAccount(m)
-	ctx := withAccount(r.Context(), a)
+	r2, a := openAccount(r, m)
 	if r.Body == nil || r.Body == http.NoBody || rt.Stream {
-		return r.WithContext(ctx), a, nil
+		return r2, a, nil
 	}
 	if r.ContentLength > 0 {
 		// net/http never reads more than the declared length.
 		if err := a.Take(r.Context(), min(r.ContentLength, maxBody+1)); err != nil {
 			return r, a, err
 		}
-		return r.WithContext(ctx), a, nil
+		return r2, a, nil
 	}
-	r = r.WithContext(ctx)
-	r.Body = &accountedBody{ReadCloser: r.Body, ctx: ctx, a: a}
-	return r, a, nil
+	r2.Body = &accountedBody{ReadCloser: r.Body, ctx: r2.Context(), a: a}
+	return r2, a, nil
+}
+
+// openAccount opens r's account on m, kept in the chain's state of r
+// when there is one (r itself is returned), else on a derived context.
+func openAccount(r *http.Request, m *Memory) (*http.Request, *Account) {
+	if q := requestFrom(r.Context()); q != nil && m != nil && !q.hasAccount {
+		q.account.m, q.hasAccount = m, true
+		return r, &q.account
+	}
+	a := NewAccount(m)
+	return r.WithContext(withAccount(r.Context(), a)), a
 }

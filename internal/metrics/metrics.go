@@ -152,6 +152,35 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
 }
 
+// Child is one series of a counter vector, looked up at its first use
+// and kept: the series appears once it counts, as with WithLabelValues
+// at each use, without hashing the labels every time. It is safe for
+// concurrent use.
+type Child struct {
+	vec    *prometheus.CounterVec
+	labels []string
+	c      atomic.Pointer[prometheus.Counter]
+}
+
+// NewChild returns vec's series of labels, looked up at its first Add.
+func NewChild(vec *prometheus.CounterVec, labels ...string) *Child {
+	return &Child{vec: vec, labels: labels}
+}
+
+// Add adds v to the series (nothing on a nil Child).
+func (c *Child) Add(v float64) {
+	if c == nil {
+		return
+	}
+	p := c.c.Load()
+	if p == nil {
+		cc := c.vec.WithLabelValues(c.labels...)
+		p = &cc
+		c.c.Store(p)
+	}
+	(*p).Add(v)
+}
+
 // statusWriter is implemented by the chain's response writer.
 type statusWriter interface{ Status() int }
 

@@ -40,6 +40,40 @@ type Limiter struct {
 	// planRequests and planBytes count what each plan's subjects did
 	// (the label set is auth.plans').
 	planRequests, planBytes *prometheus.CounterVec
+	// planMu guards planSeries: each plan's series of planRequests and
+	// planBytes, kept once looked up (a lookup per request hashed the
+	// label and allocated); the label set is bounded, by auth.plans.
+	planMu     sync.RWMutex
+	planSeries map[planSeriesKey]prometheus.Counter
+}
+
+type planSeriesKey struct {
+	bytes bool // planBytes, else planRequests
+	plan  string
+}
+
+// planCounter returns plan's series of planBytes (bytes) or planRequests,
+// made at its first use as WithLabelValues makes it.
+func (l *Limiter) planCounter(bytes bool, plan string) prometheus.Counter {
+	k := planSeriesKey{bytes, plan}
+	l.planMu.RLock()
+	c, ok := l.planSeries[k]
+	l.planMu.RUnlock()
+	if ok {
+		return c
+	}
+	vec := l.planRequests
+	if bytes {
+		vec = l.planBytes
+	}
+	c = vec.WithLabelValues(plan)
+	l.planMu.Lock()
+	if l.planSeries == nil {
+		l.planSeries = map[planSeriesKey]prometheus.Counter{}
+	}
+	l.planSeries[k] = c
+	l.planMu.Unlock()
+	return c
 }
 
 // New returns a limiter counting usage in u, dropping idle buckets after
@@ -162,8 +196,8 @@ func (t *Ticket) Done(end time.Time, moved int64) {
 	}
 	t.l.usage.Add(t.s.Principal, end, 1, rest)
 	if t.s.Plan != "" {
-		t.l.planRequests.WithLabelValues(t.s.Plan).Inc()
-		t.l.planBytes.WithLabelValues(t.s.Plan).Add(float64(rest))
+		t.l.planCounter(false, t.s.Plan).Inc()
+		t.l.planCounter(true, t.s.Plan).Add(float64(rest))
 	}
 }
 
@@ -190,7 +224,7 @@ func (t *Ticket) Charge(now time.Time, n int64) (time.Duration, *Exceeded) {
 	t.charged += n
 	t.l.usage.Add(t.s.Principal, now, 0, n)
 	if t.s.Plan != "" {
-		t.l.planBytes.WithLabelValues(t.s.Plan).Add(float64(n))
+		t.l.planCounter(true, t.s.Plan).Add(float64(n))
 	}
 	if t.b == nil || t.b.bytes == nil {
 		return 0, nil
@@ -368,6 +402,11 @@ func (c *usageCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 type ticketKey struct{}
+
+// TicketKey is the context key TicketFrom looks up, exported for a
+// context that keeps a request's values itself (httpapi's request state
+// answers it with a *Ticket); others use WithTicket.
+var TicketKey any = ticketKey{}
 
 // WithTicket returns ctx carrying the request's ticket, for handlers that
 // meter what they move as it moves.

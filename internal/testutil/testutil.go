@@ -125,6 +125,18 @@ func StartGatewayLogged(t testing.TB, mutate func(*config.Config)) (*Gateway, *L
 	return startGateway(t, cfg, slog.New(slog.NewJSONHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug}))), lb
 }
 
+// StartGatewayLogger runs a gateway (as StartGateway) that logs to
+// logger: benchmarks pass the production shape (JSON at info) so that
+// the access log costs what it costs in production.
+func StartGatewayLogger(t testing.TB, mutate func(*config.Config), logger *slog.Logger) *Gateway {
+	t.Helper()
+	cfg := GatewayConfig(t)
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	return startGateway(t, cfg, logger)
+}
+
 func startGateway(t testing.TB, cfg config.Config, logger *slog.Logger) *Gateway {
 	t.Helper()
 	if err := cfg.ValidateFor(config.ServeCommand); err != nil {

@@ -52,10 +52,7 @@ func Authenticate(svc *auth.Service) httpapi.Middleware {
 				// Mutual authentication (RFC 4559 section 5).
 				w.Header().Set("WWW-Authenticate", "Negotiate "+base64.StdEncoding.EncodeToString(p.NegotiateReply))
 			}
-			ctx := auth.WithPrincipal(r.Context(), p)
-			ctx = auth.WithService(ctx, svc)
-			ctx = httpapi.SetPrincipal(ctx, p.Name)
-			next.ServeHTTP(w, r.WithContext(ctx))
+			next.ServeHTTP(w, httpapi.SetCaller(r, p, svc))
 		})
 	}
 }

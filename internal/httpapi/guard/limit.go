@@ -1,7 +1,6 @@
 package guard
 
 import (
-	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -40,22 +39,22 @@ func Limit(l *ratelimit.Limiter, identify func(*http.Request, auth.Action) ratel
 			if limit, remaining, reset, ok := t.Header(); ok {
 				setHeaders(w.Header(), limit, remaining, reset)
 			}
-			var body *countingBody
+			var read *int64 // the body's bytes read so far
 			if reqBytes && r.Body != nil {
-				body = &countingBody{ReadCloser: r.Body}
-				r.Body = body
+				read = httpapi.CountBody(r)
 			}
 			rw := httpapi.WrapWriter(w)
 			before := rw.Bytes()
-			next.ServeHTTP(rw, r.WithContext(ratelimit.WithTicket(r.Context(), &t)))
+			r, tp := httpapi.WithTicket(r, t)
+			next.ServeHTTP(rw, r)
 			var moved int64
-			if body != nil {
-				moved += body.n
+			if read != nil {
+				moved += *read
 			}
 			if moves && !reqBytes {
 				moved += rw.Bytes() - before
 			}
-			t.Done(time.Now(), moved)
+			tp.Done(time.Now(), moved)
 		})
 	}
 }
@@ -96,15 +95,4 @@ func ceilSeconds(d time.Duration) int64 {
 		s = 1
 	}
 	return s
-}
-
-type countingBody struct {
-	io.ReadCloser
-	n int64
-}
-
-func (c *countingBody) Read(p []byte) (int, error) {
-	n, err := c.ReadCloser.Read(p)
-	c.n += int64(n)
-	return n, err
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -142,7 +143,7 @@ type metricsSink interface {
 
 // produce handles POST /topics/{topic} and /topics/{topic}/partitions/{p}.
 func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, pathPartition int32) error {
-	w.Header().Set("Content-Type", mtV2)
+	w.Header()["Content-Type"] = v2ContentType
 	f, err := produceFormat(r.Header.Get("Content-Type"))
 	if err != nil {
 		return err
@@ -151,7 +152,7 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 	// arrive is produced only if the principal still may then.
 	live := auth.LiveFor(r.Context())
 	changed := live.Changed()
-	body, release, err := httpapi.ReadBodyPooled(r)
+	body, pooled, err := httpapi.ReadBodyPooled(r)
 	if err != nil {
 		return err
 	}
@@ -160,7 +161,7 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 	max := p.max()
 	est := int64(min(len(body)/minRecordBytes+1, max+1)) * decodeCost
 	if err := mem.Take(r.Context(), est); err != nil {
-		release()
+		pooled.Release()
 		return err
 	}
 	// Decoded records own their bytes: the body goes back to the pool.
@@ -171,7 +172,7 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 		res = sres
 	}
 	recs, err := decodeProduce(f, body, max, res)
-	release()
+	pooled.Release()
 	if sres != nil {
 		ids.key, ids.value = sres.IDs()
 		for _, s := range sres.Created() {
@@ -303,17 +304,33 @@ func allFailed(n int, he *httpapi.Error) []partitionOffset {
 	return out
 }
 
+// v2ContentType is the Content-Type header value of produce answers,
+// shared by them all (Header.Set allocates a value per call); its
+// capacity of one makes an Add copy it, not write into it.
+var v2ContentType = []string{mtV2}[:1:1]
+
 // writeProduce writes a ProduceResponse. It is hand-encoded (the hot path
 // of every produce); TestWriteProduceMatchesJSON pins it to encoding/json.
 func writeProduce(w http.ResponseWriter, status int, offsets []partitionOffset, ids schemaIDs) {
-	b := make([]byte, 0, 64+len(offsets)*64)
-	b = appendProduceResponse(b, offsets, ids)
+	bp := answerPool.Get().(*[]byte)
+	b := appendProduceResponse((*bp)[:0], offsets, ids)
 	h := w.Header()
-	h.Set("Content-Type", mtV2)
+	h["Content-Type"] = v2ContentType
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	_, _ = w.Write(b) // a Writer does not keep b
+	if cap(b) <= maxPooledAnswer {
+		*bp = b
+		answerPool.Put(bp)
+	}
 }
+
+// answerPool recycles the buffers produce answers are encoded in.
+var answerPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// maxPooledAnswer keeps the buffers of unusually large answers out of
+// the pool.
+const maxPooledAnswer = 64 << 10
 
 func appendProduceResponse(b []byte, offsets []partitionOffset, ids schemaIDs) []byte {
 	b = append(b, `{"offsets":[`...)
