@@ -2,7 +2,9 @@ package record
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
+	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -33,17 +35,54 @@ func DecodeV2(body []byte, name Name, res Resolver) ([]Record, error) {
 // with more is refused (KindTooLarge) as soon as the one past max begins,
 // before it costs more memory.
 func DecodeV2Max(body []byte, name Name, res Resolver, max int) ([]Record, error) {
+	var b V2Batch
+	if err := b.Decode(body, name, res, max); err != nil {
+		return nil, err
+	}
+	if len(b.Records) == 0 {
+		return nil, nil
+	}
+	return b.Records, nil
+}
+
+// V2Batch is DecodeV2Max with memory kept from one body to the next: the
+// records, the index of the body the decoder builds first, and the bytes
+// the keys, values and headers are decoded into. A request path that
+// keeps V2Batches (in a sync.Pool) decodes a body without allocating. The
+// zero V2Batch is ready to use; it is not safe for concurrent use.
+type V2Batch struct {
+	// Records are the last Decode's records (none after an error). They
+	// and the bytes they hold are valid until the next Decode.
+	Records []Record
+	raw     []v2Record
+	arena   []byte
+}
+
+// Footprint is about what b keeps between bodies, in bytes: a pool can
+// drop batches that a very large body grew.
+func (b *V2Batch) Footprint() int {
+	return cap(b.Records)*int(unsafe.Sizeof(Record{})) + cap(b.raw)*int(unsafe.Sizeof(v2Record{})) + cap(b.arena)
+}
+
+// Decode is DecodeV2Max into b, reusing the memory of b's previous
+// records: those must no longer be in use.
+func (b *V2Batch) Decode(body []byte, name Name, res Resolver, max int) error {
+	b.Records = b.Records[:0]
 	if t := bytes.TrimSpace(body); len(t) == 0 || string(t) == "null" {
-		return nil, &Error{Kind: KindEmpty, Problem: "request body is empty. Data is required"}
+		return &Error{Kind: KindEmpty, Problem: "request body is empty. Data is required"}
 	}
 	l := lexer{b: body}
 	l.ws()
-	var recs []v2Record
+	recs := b.raw[:0]
+	defer func() { // kept for the next body, without its pointers into this one
+		clear(recs)
+		b.raw = recs[:0]
+	}()
 	var shape *Error
 	var keySchema, keySchemaID, valueSchema, valueSchemaID span
 	if l.peek() != '{' {
 		if _, ok := l.value(); !ok {
-			return nil, l.err
+			return l.err
 		}
 		shape = &Error{Kind: KindShape, Problem: "the request body must be a JSON object with a \"records\" array"}
 	} else {
@@ -129,25 +168,25 @@ func DecodeV2Max(body []byte, name Name, res Resolver, max int) ([]Record, error
 			return l.skipValue()
 		})
 		if !ok {
-			return nil, l.err
+			return l.err
 		}
 	}
 	l.ws()
 	if l.i != len(body) {
 		l.unexpected("the end of the body after the top-level value")
-		return nil, l.err
+		return l.err
 	}
 	if shape != nil {
-		return nil, shape
+		return shape
 	}
 	if len(recs) == 0 {
-		return nil, nil
+		return nil
 	}
 	keyFormat, valueFormat, e := v2Formats(name, res, keySchema, keySchemaID, valueSchema, valueSchemaID)
 	if e != nil {
-		return nil, e
+		return e
 	}
-	return convertV2(recs, keyFormat, valueFormat, len(body))
+	return b.convert(recs, keyFormat, valueFormat, len(body))
 }
 
 func (l *lexer) spanInto(dst *span) bool {
@@ -206,28 +245,34 @@ func v2Formats(name Name, res Resolver, keySchema, keySchemaID, valueSchema, val
 	return kf, vf, nil
 }
 
-// convertV2 turns parsed records into Records; the first problem wins.
-func convertV2(recs []v2Record, keyFormat, valueFormat Format, size int) ([]Record, error) {
-	a := arena{b: make([]byte, 0, size), chunk: 64 << 10}
-	out := make([]Record, len(recs))
+// convert turns parsed records into b.Records, decoding their bytes into
+// b's arena (size is enough for them all, at most one allocation); the
+// first problem wins.
+func (b *V2Batch) convert(recs []v2Record, keyFormat, valueFormat Format, size int) error {
+	a := arena{b: b.arena[:0], chunk: 64 << 10}
+	if cap(a.b) < size {
+		a.b = make([]byte, 0, size)
+	}
+	first := a.b
+	out := slices.Grow(b.Records[:0], len(recs))[:len(recs)]
 	for i := range recs {
 		r, d := &recs[i], &out[i]
-		at := "records[" + strconv.Itoa(i) + "]"
+		*d = Record{}
 		var e *Error
 		if d.Partition, e = decodePartition(r.partition.b, "partition"); e != nil {
-			return nil, e.in(at)
+			return e.in(recordField(i))
 		}
 		if d.Key, e = a.decodeData(keyFormat, r.key, "key"); e != nil {
-			return nil, e.in(at)
+			return e.in(recordField(i))
 		}
 		if d.Value, e = a.decodeData(valueFormat, r.value, "value"); e != nil {
-			return nil, e.in(at)
+			return e.in(recordField(i))
 		}
 		if d.Headers, e = a.decodeHeaders(r.headers.b, "headers"); e != nil {
-			return nil, e.in(at)
+			return e.in(recordField(i))
 		}
 		if d.Timestamp, e = decodeTimestamp(r.timestamp.b, true, "timestamp"); e != nil {
-			return nil, e.in(at)
+			return e.in(recordField(i))
 		}
 		if r.key.b != nil {
 			d.KeyFormat = keyFormat.Name()
@@ -236,8 +281,18 @@ func convertV2(recs []v2Record, keyFormat, valueFormat Format, size int) ([]Reco
 			d.ValueFormat = valueFormat.Name()
 		}
 	}
-	return out, nil
+	// The arena the next body starts from: the larger of the first
+	// piece and the last (the arena moves on when one fills).
+	b.arena = first[:0]
+	if cap(a.b) > cap(first) {
+		b.arena = a.b[:0]
+	}
+	b.Records = out
+	return nil
 }
+
+// recordField names record i in errors.
+func recordField(i int) string { return "records[" + strconv.Itoa(i) + "]" }
 
 // AppendV2Record appends r as a v2 ConsumerRecord,
 //
