@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -316,6 +317,13 @@ type Result struct {
 // tracestate headers, unless they have a traceparent of their own; so do
 // those of Produce and ProduceAt.
 func (c *Client) ProduceSync(ctx context.Context, recs []*kgo.Record) []Result {
+	return c.ProduceSyncInto(ctx, recs, nil)
+}
+
+// ProduceSyncInto is ProduceSync with the results written into out,
+// which is grown when it is shorter than recs: a caller that keeps out
+// from one call to the next produces without allocating per record.
+func (c *Client) ProduceSyncInto(ctx context.Context, recs []*kgo.Record, out []Result) []Result {
 	ctx, cancel := context.WithTimeout(ctx, c.produceTimeout)
 	defer cancel()
 	// One callback for the whole request: franz-go sets partition, offset
@@ -346,9 +354,12 @@ func (c *Client) ProduceSync(ctx context.Context, recs []*kgo.Record) []Result {
 		c.cl.Produce(ctx, r, done)
 	}
 	wg.Wait()
-	out := make([]Result, len(recs))
+	out = slices.Grow(out[:0], len(recs))[:len(recs)]
 	for i, r := range recs {
-		out[i] = Result{Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Err: errs[r]}
+		out[i] = Result{Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp}
+		if errs != nil {
+			out[i].Err = errs[r]
+		}
 	}
 	return out
 }
