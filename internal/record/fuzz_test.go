@@ -23,6 +23,11 @@ var v2Seeds = []string{
 	`{"records":[{"value":{"a": [1, {"b" : "c d"}]}}]}`, `{"records":[{"value":1}`, `{"records":[]} x`,
 	"{\"records\":[{\"value\":\"\xff\"}]}", `{"records":[{"value":1,"timestamp":-5}]}`,
 	`{"value_schema":"\"string\"","records":[{"value":"x"}]}`,
+	// Which problem wins: a later "records" replaces an earlier one; a
+	// record of the wrong shape or a syntax error anywhere beats an
+	// earlier record's bad value.
+	`{"records":[{"value":"!!"}],"records":[{"value":"YQ=="}]}`, `{"records":[{"value":"YQ=="}],"records":null}`,
+	`{"records":[{"value":"!!"},5]}`, `{"records":[{"value":"!!"}]} x`, `{"records":[{"value":"!!","partition":"x"},{"key":"!!"}]}`,
 }
 
 var v3Seeds = []string{

@@ -66,14 +66,32 @@ func (b *V2Batch) Footprint() int {
 
 // Decode is DecodeV2Max into b, reusing the memory of b's previous
 // records: those must no longer be in use.
+//
+// With the built-in formats, whose keys and values do not depend on the
+// schema members, each record is converted as soon as its object is
+// read, so that the body is walked once and no index of it is kept; the
+// first problem is held until the whole body has been read, to keep
+// DecodeV2's order (syntax, then shape, then the first record's problem).
+// Schema formats are converted after the whole body has been read.
 func (b *V2Batch) Decode(body []byte, name Name, res Resolver, max int) error {
 	b.Records = b.Records[:0]
 	if t := bytes.TrimSpace(body); len(t) == 0 || string(t) == "null" {
 		return &Error{Kind: KindEmpty, Problem: "request body is empty. Data is required"}
 	}
+	var direct Format // converting as records are read
+	if f, ok := Builtin(name); ok && name != String {
+		direct = f
+	}
 	l := lexer{b: body}
 	l.ws()
-	recs := b.raw[:0]
+	n := 0               // elements of the (last) records array
+	recs := b.raw[:0]    // schema formats: the records as written
+	out := b.Records[:0] // built-in formats: the records converted
+	var bad *Error       // built-in formats: the first record's problem
+	var a arena
+	if direct != nil {
+		a = b.newArena(len(body))
+	}
 	defer func() { // kept for the next body, without its pointers into this one
 		clear(recs)
 		b.raw = recs[:0]
@@ -86,13 +104,13 @@ func (b *V2Batch) Decode(body []byte, name Name, res Resolver, max int) error {
 		}
 		shape = &Error{Kind: KindShape, Problem: "the request body must be a JSON object with a \"records\" array"}
 	} else {
-		ok := l.object(func(n []byte) bool {
-			switch string(n) {
+		ok := l.object(func(member []byte) bool {
+			switch string(member) {
 			case "records":
 				shape = nil // the last "records" counts
 				switch l.peek() {
 				case 'n':
-					recs = recs[:0]
+					n, recs, out, bad = 0, recs[:0], out[:0], nil
 					return l.literal("null")
 				case '[':
 				default:
@@ -104,7 +122,7 @@ func (b *V2Batch) Decode(body []byte, name Name, res Resolver, max int) error {
 					}
 					return true
 				}
-				recs = recs[:0]
+				n, recs, out, bad = 0, recs[:0], out[:0], nil
 				l.i++
 				l.ws()
 				if l.eat(']') {
@@ -112,10 +130,11 @@ func (b *V2Batch) Decode(body []byte, name Name, res Resolver, max int) error {
 				}
 				for i := 0; ; i++ {
 					l.ws()
-					if max > 0 && len(recs) >= max {
+					if max > 0 && n >= max {
 						l.err = &Error{Kind: KindTooLarge, Problem: "the request has more than " + strconv.Itoa(max) + " records; send them in several requests"}
 						return false
 					}
+					var r v2Record
 					if l.peek() != '{' {
 						if _, ok := l.value(); !ok {
 							return false
@@ -123,32 +142,35 @@ func (b *V2Batch) Decode(body []byte, name Name, res Resolver, max int) error {
 						if shape == nil {
 							shape = errorf(KindShape, "records["+strconv.Itoa(i)+"]", "must be an object with \"key\" and/or \"value\"")
 						}
-						recs = append(recs, v2Record{})
-					} else {
-						var r v2Record
-						if !l.object(func(f []byte) bool {
-							var dst *span
-							switch string(f) {
-							case "key":
-								dst = &r.key
-							case "value":
-								dst = &r.value
-							case "partition":
-								dst = &r.partition
-							case "headers":
-								dst = &r.headers
-							case "timestamp":
-								dst = &r.timestamp
-							default:
-								return l.skipValue()
-							}
-							var ok bool
-							*dst, ok = l.readSpan()
-							return ok
-						}) {
-							return false
+					} else if !l.object(func(f []byte) bool {
+						var dst *span
+						switch string(f) {
+						case "key":
+							dst = &r.key
+						case "value":
+							dst = &r.value
+						case "partition":
+							dst = &r.partition
+						case "headers":
+							dst = &r.headers
+						case "timestamp":
+							dst = &r.timestamp
+						default:
+							return l.skipValue()
 						}
+						var ok bool
+						*dst, ok = l.readSpan()
+						return ok
+					}) {
+						return false
+					}
+					n++
+					switch {
+					case direct == nil:
 						recs = append(recs, r)
+					case shape == nil && bad == nil: // else nothing will be returned
+						out = append(out, Record{})
+						bad = convertV2(&a, i, &r, &out[i], direct, direct)
 					}
 					l.ws()
 					if l.eat(',') {
@@ -179,7 +201,15 @@ func (b *V2Batch) Decode(body []byte, name Name, res Resolver, max int) error {
 	if shape != nil {
 		return shape
 	}
-	if len(recs) == 0 {
+	if n == 0 {
+		return nil
+	}
+	if direct != nil {
+		if bad != nil {
+			return bad
+		}
+		b.keepArena(a)
+		b.Records = out
 		return nil
 	}
 	keyFormat, valueFormat, e := v2Formats(name, res, keySchema, keySchemaID, valueSchema, valueSchemaID)
@@ -245,49 +275,68 @@ func v2Formats(name Name, res Resolver, keySchema, keySchemaID, valueSchema, val
 	return kf, vf, nil
 }
 
-// convert turns parsed records into b.Records, decoding their bytes into
-// b's arena (size is enough for them all, at most one allocation); the
-// first problem wins.
-func (b *V2Batch) convert(recs []v2Record, keyFormat, valueFormat Format, size int) error {
+// newArena returns an arena for a body of size bytes, with b's memory
+// when it is large enough (what a body's records decode to takes at most
+// the body's size, so there is then no further allocation).
+func (b *V2Batch) newArena(size int) arena {
 	a := arena{b: b.arena[:0], chunk: 64 << 10}
 	if cap(a.b) < size {
 		a.b = make([]byte, 0, size)
 	}
-	first := a.b
+	b.arena = a.b // the first piece, kept by keepArena if it is the larger
+	return a
+}
+
+// keepArena keeps for the next body the larger of the arena's first
+// piece and its last (it moves on when one fills).
+func (b *V2Batch) keepArena(a arena) {
+	if cap(a.b) > cap(b.arena) {
+		b.arena = a.b
+	}
+	b.arena = b.arena[:0]
+}
+
+// convert turns parsed records into b.Records, decoding their bytes into
+// b's arena; the first problem wins.
+func (b *V2Batch) convert(recs []v2Record, keyFormat, valueFormat Format, size int) error {
+	a := b.newArena(size)
 	out := slices.Grow(b.Records[:0], len(recs))[:len(recs)]
 	for i := range recs {
-		r, d := &recs[i], &out[i]
-		*d = Record{}
-		var e *Error
-		if d.Partition, e = decodePartition(r.partition.b, "partition"); e != nil {
-			return e.in(recordField(i))
-		}
-		if d.Key, e = a.decodeData(keyFormat, r.key, "key"); e != nil {
-			return e.in(recordField(i))
-		}
-		if d.Value, e = a.decodeData(valueFormat, r.value, "value"); e != nil {
-			return e.in(recordField(i))
-		}
-		if d.Headers, e = a.decodeHeaders(r.headers.b, "headers"); e != nil {
-			return e.in(recordField(i))
-		}
-		if d.Timestamp, e = decodeTimestamp(r.timestamp.b, true, "timestamp"); e != nil {
-			return e.in(recordField(i))
-		}
-		if r.key.b != nil {
-			d.KeyFormat = keyFormat.Name()
-		}
-		if r.value.b != nil {
-			d.ValueFormat = valueFormat.Name()
+		out[i] = Record{}
+		if e := convertV2(&a, i, &recs[i], &out[i], keyFormat, valueFormat); e != nil {
+			return e
 		}
 	}
-	// The arena the next body starts from: the larger of the first
-	// piece and the last (the arena moves on when one fills).
-	b.arena = first[:0]
-	if cap(a.b) > cap(first) {
-		b.arena = a.b[:0]
-	}
+	b.keepArena(a)
 	b.Records = out
+	return nil
+}
+
+// convertV2 turns record i as written into d, its fields taken in the
+// order partition, key, value, headers, timestamp.
+func convertV2(a *arena, i int, r *v2Record, d *Record, keyFormat, valueFormat Format) *Error {
+	var e *Error
+	if d.Partition, e = decodePartition(r.partition.b, "partition"); e != nil {
+		return e.in(recordField(i))
+	}
+	if d.Key, e = a.decodeData(keyFormat, r.key, "key"); e != nil {
+		return e.in(recordField(i))
+	}
+	if d.Value, e = a.decodeData(valueFormat, r.value, "value"); e != nil {
+		return e.in(recordField(i))
+	}
+	if d.Headers, e = a.decodeHeaders(r.headers.b, "headers"); e != nil {
+		return e.in(recordField(i))
+	}
+	if d.Timestamp, e = decodeTimestamp(r.timestamp.b, true, "timestamp"); e != nil {
+		return e.in(recordField(i))
+	}
+	if r.key.b != nil {
+		d.KeyFormat = keyFormat.Name()
+	}
+	if r.value.b != nil {
+		d.ValueFormat = valueFormat.Name()
+	}
 	return nil
 }
 
