@@ -313,9 +313,10 @@ type Result struct {
 // fail. (franz-go's RecordDeliveryTimeout is not used: it counts from the
 // record's timestamp, which clients may set in the past.)
 //
-// Records carry ctx's trace context, if any, in traceparent and
-// tracestate headers, unless they have a traceparent of their own; so do
-// those of Produce and ProduceAt.
+// Records without a timestamp of their own are stamped with one time,
+// read when ProduceSync starts. Records carry ctx's trace context, if
+// any, in traceparent and tracestate headers, unless they have a
+// traceparent of their own; so do those of Produce and ProduceAt.
 func (c *Client) ProduceSync(ctx context.Context, recs []*kgo.Record) []Result {
 	return c.ProduceSyncInto(ctx, recs, nil)
 }
@@ -349,8 +350,15 @@ func (c *Client) ProduceSyncInto(ctx context.Context, recs []*kgo.Record, out []
 	}
 	wg.Add(len(recs))
 	trace := tracing.RecordHeaders(ctx)
+	// Records without a time of their own get the same one: franz-go
+	// would read the clock for each (a visible share of a large
+	// request's CPU).
+	now := time.Now()
 	for _, r := range recs {
 		tracing.AddRecordHeaders(r, trace)
+		if r.Timestamp.IsZero() {
+			r.Timestamp = now
+		}
 		c.cl.Produce(ctx, r, done)
 	}
 	wg.Wait()
