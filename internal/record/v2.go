@@ -20,8 +20,9 @@ type v2Record struct {
 //	 "key_schema":..., "key_schema_id":..., "value_schema":..., "value_schema_id":...}
 //
 // with keys and values in the embedded format name (from the request's
-// media type). The whole body is read before anything is converted, so a
-// syntax error anywhere wins (KindSyntax); then the first record with a
+// media type). The whole body is read before any problem with a record
+// is reported, so a syntax error anywhere wins (KindSyntax), then a body
+// or record of the wrong shape (KindShape); then the first record with a
 // problem decides, its fields taken in the order partition, key, value,
 // headers, timestamp. Any problem rejects the whole body: either every
 // record is returned or none. Unknown members are ignored, as Confluent
@@ -46,8 +47,8 @@ func DecodeV2Max(body []byte, name Name, res Resolver, max int) ([]Record, error
 }
 
 // V2Batch is DecodeV2Max with memory kept from one body to the next: the
-// records, the index of the body the decoder builds first, and the bytes
-// the keys, values and headers are decoded into. A request path that
+// records, the bytes their keys, values and headers are decoded into, and
+// (schema formats) the index of the body the decoder builds first. A request path that
 // keeps V2Batches (in a sync.Pool) decodes a body without allocating. The
 // zero V2Batch is ready to use; it is not safe for concurrent use.
 type V2Batch struct {
