@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -312,10 +313,18 @@ type Result struct {
 // fail. (franz-go's RecordDeliveryTimeout is not used: it counts from the
 // record's timestamp, which clients may set in the past.)
 //
-// Records carry ctx's trace context, if any, in traceparent and
-// tracestate headers, unless they have a traceparent of their own; so do
-// those of Produce and ProduceAt.
+// Records without a timestamp of their own are stamped with one time,
+// read when ProduceSync starts. Records carry ctx's trace context, if
+// any, in traceparent and tracestate headers, unless they have a
+// traceparent of their own; so do those of Produce and ProduceAt.
 func (c *Client) ProduceSync(ctx context.Context, recs []*kgo.Record) []Result {
+	return c.ProduceSyncInto(ctx, recs, nil)
+}
+
+// ProduceSyncInto is ProduceSync with the results written into out,
+// which is grown when it is shorter than recs: a caller that keeps out
+// from one call to the next produces without allocating per record.
+func (c *Client) ProduceSyncInto(ctx context.Context, recs []*kgo.Record, out []Result) []Result {
 	ctx, cancel := context.WithTimeout(ctx, c.produceTimeout)
 	defer cancel()
 	// One callback for the whole request: franz-go sets partition, offset
@@ -341,14 +350,24 @@ func (c *Client) ProduceSync(ctx context.Context, recs []*kgo.Record) []Result {
 	}
 	wg.Add(len(recs))
 	trace := tracing.RecordHeaders(ctx)
+	// Records without a time of their own get the same one: franz-go
+	// would read the clock for each (a visible share of a large
+	// request's CPU).
+	now := time.Now()
 	for _, r := range recs {
 		tracing.AddRecordHeaders(r, trace)
+		if r.Timestamp.IsZero() {
+			r.Timestamp = now
+		}
 		c.cl.Produce(ctx, r, done)
 	}
 	wg.Wait()
-	out := make([]Result, len(recs))
+	out = slices.Grow(out[:0], len(recs))[:len(recs)]
 	for i, r := range recs {
-		out[i] = Result{Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Err: errs[r]}
+		out[i] = Result{Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp}
+		if errs != nil {
+			out[i].Err = errs[r]
+		}
 	}
 	return out
 }

@@ -176,3 +176,54 @@ func TestBusyPartitionBatchesFit(t *testing.T) {
 		t.Fatalf("%d of %d records failed, first: %v", f, n, first.Load())
 	}
 }
+
+// TestProduceSyncInto: results land in the caller's slice (grown when
+// short), in order; records without a time of their own share the one
+// ProduceSyncInto read, records with one keep it.
+func TestProduceSyncInto(t *testing.T) {
+	c := newClient(t, true)
+	ctx := t.Context()
+	tg, err := c.Target(ctx, "into")
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	krecs := make([]kgo.Record, 4)
+	recs := make([]*kgo.Record, len(krecs))
+	for i := range krecs {
+		ts := time.Time{}
+		if i == 2 {
+			ts = own
+		}
+		if err := tg.Fill(&krecs[i], 0, nil, []byte{byte(i)}, nil, ts); err != nil {
+			t.Fatal(err)
+		}
+		recs[i] = &krecs[i]
+	}
+	before := time.Now().Truncate(time.Millisecond)
+	out := c.ProduceSyncInto(ctx, recs, make([]kafka.Result, 1))
+	if len(out) != len(recs) {
+		t.Fatalf("%d results for %d records", len(out), len(recs))
+	}
+	for i, res := range out {
+		switch {
+		case res.Err != nil:
+			t.Fatalf("record %d: %v", i, res.Err)
+		case res.Offset != int64(i):
+			t.Errorf("record %d at offset %d", i, res.Offset)
+		case i == 2 && !res.Timestamp.Equal(own):
+			t.Errorf("record with its own time stamped %v, want %v", res.Timestamp, own)
+		case i != 2 && (!res.Timestamp.Equal(out[0].Timestamp) || res.Timestamp.Before(before)):
+			t.Errorf("record %d stamped %v, record 0 %v (produced after %v)", i, res.Timestamp, out[0].Timestamp, before)
+		}
+	}
+	// A long enough slice is reused (with the record filled again: a
+	// produced one keeps the context it was produced with).
+	if err := tg.Fill(&krecs[0], 0, nil, []byte{9}, nil, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	again := c.ProduceSyncInto(ctx, recs[:1], out)
+	if &again[0] != &out[0] || len(again) != 1 || again[0].Err != nil {
+		t.Errorf("results not written into the given slice: %+v", again)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 )
@@ -22,6 +23,11 @@ var v2Seeds = []string{
 	`{"records":[{"value":{"a": [1, {"b" : "c d"}]}}]}`, `{"records":[{"value":1}`, `{"records":[]} x`,
 	"{\"records\":[{\"value\":\"\xff\"}]}", `{"records":[{"value":1,"timestamp":-5}]}`,
 	`{"value_schema":"\"string\"","records":[{"value":"x"}]}`,
+	// Which problem wins: a later "records" replaces an earlier one; a
+	// record of the wrong shape or a syntax error anywhere beats an
+	// earlier record's bad value.
+	`{"records":[{"value":"!!"}],"records":[{"value":"YQ=="}]}`, `{"records":[{"value":"YQ=="}],"records":null}`,
+	`{"records":[{"value":"!!"},5]}`, `{"records":[{"value":"!!"}]} x`, `{"records":[{"value":"!!","partition":"x"},{"key":"!!"}]}`,
 }
 
 var v3Seeds = []string{
@@ -43,6 +49,21 @@ func compareV2(t *testing.T, body []byte, name Name) {
 	}
 	if err == nil && render(got) != render(want.recs) {
 		t.Fatalf("DecodeV2(%q, %s):\n got %s\nwant %s", body, name, render(got), render(want.recs))
+	}
+	// A V2Batch that decoded other bodies before (headers, spaced JSON,
+	// many records) agrees with DecodeV2: nothing of them shows through.
+	var b V2Batch
+	for _, s := range []string{v2Seeds[3], v2Seeds[1], v2Seeds[17]} {
+		if e := b.Decode([]byte(s), JSON, nil, 0); e != nil {
+			t.Fatalf("seed %s: %v", s, e)
+		}
+	}
+	berr := b.Decode(body, name, nil, 0)
+	if fmt.Sprint(berr) != fmt.Sprint(err) || KindOf(berr) != KindOf(err) {
+		t.Fatalf("V2Batch.Decode(%q, %s): error %v, DecodeV2's %v", body, name, berr, err)
+	}
+	if render(b.Records) != render(got) || err != nil && len(b.Records) != 0 {
+		t.Fatalf("V2Batch.Decode(%q, %s):\n got %s\nwant %s", body, name, render(b.Records), render(got))
 	}
 }
 

@@ -378,3 +378,42 @@ func TestDecodeV2Max(t *testing.T) {
 		t.Errorf("over the cap before a syntax error: %v", err)
 	}
 }
+
+// v2BenchBodies are the bodies test/bench/v2produce sends (100 records,
+// 93-byte values, binary) and the same count of small json values.
+func v2BenchBodies() map[Name][]byte {
+	bin := `{"value":"` + Base64(bytes.Repeat([]byte("v"), 93)) + `"}`
+	js := `{"key":"sensor-17","value":{"deviceid":"AppleWatch4","heartrate":72,"tags":["a","b"]}}`
+	many := func(rec string) []byte {
+		return []byte(`{"records":[` + strings.TrimSuffix(strings.Repeat(rec+",", 100), ",") + `]}`)
+	}
+	return map[Name][]byte{Binary: many(bin), JSON: many(js)}
+}
+
+// BenchmarkDecodeV2 decodes a body of 100 records in each built-in v2
+// format, with DecodeV2 and with a V2Batch reused as the produce path
+// reuses them (run with -benchmem: allocs/op is per body).
+func BenchmarkDecodeV2(b *testing.B) {
+	for _, name := range []Name{Binary, JSON} {
+		body := v2BenchBodies()[name]
+		b.Run(name.Lower(), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if recs, err := DecodeV2(body, name, nil); err != nil || len(recs) != 100 {
+					b.Fatal(len(recs), err)
+				}
+			}
+		})
+		b.Run(name.Lower()+"/reused", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			var batch V2Batch
+			for b.Loop() {
+				if err := batch.Decode(body, name, nil, 0); err != nil || len(batch.Records) != 100 {
+					b.Fatal(len(batch.Records), err)
+				}
+			}
+		})
+	}
+}

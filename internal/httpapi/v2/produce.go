@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -24,36 +26,66 @@ import (
 	"github.com/kgate/kgate/internal/schemareg"
 )
 
-// produceResponse is Confluent's ProduceResponse; v2 writes nulls.
-type produceResponse struct {
-	Offsets       []partitionOffset `json:"offsets"`
-	KeySchemaID   *int              `json:"key_schema_id"`
-	ValueSchemaID *int              `json:"value_schema_id"`
-}
-
+// partitionOffset is one record's entry in a ProduceResponse: where it
+// was written, or (err set) why not.
 type partitionOffset struct {
-	Partition *int32  `json:"partition"`
-	Offset    *int64  `json:"offset"`
-	ErrorCode *int    `json:"error_code"`
-	Error     *string `json:"error"`
+	partition int32
+	offset    int64
+	err       *httpapi.Error
 }
 
-// decodeProduce decodes and validates a whole produce body with the
-// record codec (any invalid record rejects the request, so nothing is
-// written); more than max records are refused (413).
-func decodeProduce(f record.Name, body []byte, max int, res record.Resolver) ([]record.Record, error) {
-	recs, err := record.DecodeV2Max(body, f, res, max)
-	if err != nil {
-		return nil, recordError(err)
+// produceBuffers is what a produce request needs besides its body, kept
+// from one request to the next (producePool): the decoded records, the
+// Kafka records, their results and the answer.
+type produceBuffers struct {
+	batch   record.V2Batch
+	krecs   []kgo.Record
+	ptrs    []*kgo.Record
+	results []kafka.Result
+	offsets []partitionOffset
+	answer  []byte
+}
+
+var producePool = sync.Pool{New: func() any { return new(produceBuffers) }}
+
+// maxPooledProduce keeps the buffers of unusually large requests out of
+// the pool, so that one such request does not hold its memory for long.
+const maxPooledProduce = 1 << 20
+
+func getProduceBuffers() *produceBuffers { return producePool.Get().(*produceBuffers) }
+
+// release returns pb to the pool once nothing uses what it holds.
+func (pb *produceBuffers) release() {
+	// No references into the request (franz-go set each record's
+	// context) or to errors outlive it.
+	clear(pb.krecs)
+	clear(pb.results)
+	clear(pb.offsets)
+	size := pb.batch.Footprint() + cap(pb.krecs)*int(unsafe.Sizeof(kgo.Record{})) + cap(pb.ptrs)*8 +
+		cap(pb.results)*int(unsafe.Sizeof(kafka.Result{})) + cap(pb.offsets)*int(unsafe.Sizeof(partitionOffset{})) + cap(pb.answer)
+	if size <= maxPooledProduce {
+		producePool.Put(pb)
 	}
-	return recs, nil
+}
+
+// decodeProduce decodes and validates a whole produce body into b with
+// the record codec (any invalid record rejects the request, so nothing
+// is written); more than max records are refused (413).
+func decodeProduce(b *record.V2Batch, f record.Name, body []byte, max int, res record.Resolver) error {
+	if err := b.Decode(body, f, res, max); err != nil {
+		return recordError(err)
+	}
+	return nil
 }
 
 // What a request's records cost in memory besides their bytes (taken
 // as twice the body's size: decoded, and encoded for Kafka), measured
 // (docs/benchmarks.md, worstbodies): decodeCost while the body is decoded
-// (the codec's index of the records), recordCost from then on (the decoded
-// record, the Kafka record, its result and its part of the answer).
+// (the codec's index of the records; the built-in formats, decoded in one
+// pass, need only the records, 136 bytes each), recordCost from then on
+// (the decoded record, the Kafka record, its result and its part of the
+// answer; these come from producePool, so a steady load holds them once
+// per request in flight, not once per request).
 const (
 	decodeCost = 256
 	recordCost = 640
@@ -165,13 +197,15 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 		return err
 	}
 	// Decoded records own their bytes: the body goes back to the pool.
+	pb := getProduceBuffers()
+	defer pb.release() // once the answer is written
 	var ids schemaIDs
 	var res record.Resolver // an untyped nil without a registry
 	sres := p.resolver(r, f, topic)
 	if sres != nil {
 		res = sres
 	}
-	recs, err := decodeProduce(f, body, max, res)
+	err = decodeProduce(&pb.batch, f, body, max, res)
 	pooled.Release()
 	if sres != nil {
 		ids.key, ids.value = sres.IDs()
@@ -183,6 +217,7 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 	if err != nil {
 		return err
 	}
+	recs := pb.batch.Records
 	// The records, their bytes (about the body's size) and the
 	// producer's copy of them on the wire.
 	if err := mem.Take(r.Context(), int64(len(recs))*recordCost+2*int64(len(body))); err != nil {
@@ -196,7 +231,7 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 		return httpapi.ErrKafkaBadRequest.Msg("Invalid topic name %q: names are 1 to 249 characters of [a-zA-Z0-9._-].", truncate(topic, 300))
 	}
 	if len(recs) == 0 {
-		writeProduce(w, http.StatusOK, nil, ids)
+		pb.writeProduce(w, http.StatusOK, nil, ids)
 		return nil
 	}
 	target, err := p.kc.Target(r.Context(), topic)
@@ -206,7 +241,7 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 			// At once, per record (Confluent makes clients wait for
 			// max.block.ms). The HTTP status says so too, so that agents
 			// that only look at the status (fluent-bit) do not drop data.
-			writeProduce(w, he.Status, allFailed(len(recs), he), ids)
+			pb.writeProduce(w, he.Status, pb.allFailed(len(recs), he), ids)
 			return nil
 		}
 		return he
@@ -215,8 +250,9 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 		// Confluent's documented answer: the error body, nothing written.
 		return httpapi.ErrPartitionNotFound.Wrap(fmt.Errorf("topic %q has %d partition(s), not %d", topic, target.Partitions, pathPartition))
 	}
-	krecs := make([]*kgo.Record, len(recs))
-	backing := make([]kgo.Record, len(recs)) // one allocation for all records
+	n := len(recs)
+	pb.krecs = slices.Grow(pb.krecs[:0], n)[:n]
+	pb.ptrs = slices.Grow(pb.ptrs[:0], n)[:n]
 	size := 0
 	for i := range recs {
 		d := &recs[i]
@@ -224,14 +260,14 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 		if d.Partition != record.NoPartition { // the record's field wins, as on Confluent
 			pt = d.Partition
 		}
-		if err := target.Fill(&backing[i], pt, d.Key, d.Value, d.Headers, d.Timestamp); err != nil {
+		if err := target.Fill(&pb.krecs[i], pt, d.Key, d.Value, d.Headers, d.Timestamp); err != nil {
 			// Nothing is written: the whole request is rejected, and
 			// the status says so (see the unknown topic above).
 			he := httpapi.ErrPartitionNotFound.Msg("records[%d] names partition %d: topic %q has %d partition(s); nothing of this request was written.", i, pt, topic, target.Partitions)
-			writeProduce(w, he.Status, allFailed(len(recs), he), ids)
+			pb.writeProduce(w, he.Status, pb.allFailed(n, he), ids)
 			return nil
 		}
-		krecs[i] = &backing[i]
+		pb.ptrs[i] = &pb.krecs[i]
 		size += d.Size()
 	}
 	// Metered before anything is written: a request past the daily quota
@@ -240,21 +276,19 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 		return guard.Exceeded(w.Header(), ex)
 	}
 	ctx := context.WithoutCancel(r.Context()) // a client leaving must not half-cancel a request
-	results := p.kc.ProduceSync(ctx, krecs)
+	pb.results = p.kc.ProduceSyncInto(ctx, pb.ptrs, pb.results)
 	status := http.StatusOK
-	offsets := make([]partitionOffset, len(results))
-	parts := make([]int32, len(results))
-	offs := make([]int64, len(results))
+	offsets := slices.Grow(pb.offsets[:0], n)[:n]
+	pb.offsets = offsets
 	ok := 0
-	for i, res := range results {
+	for i, res := range pb.results {
 		if res.Err == nil {
-			parts[i], offs[i] = res.Partition, res.Offset
-			offsets[i] = partitionOffset{Partition: &parts[i], Offset: &offs[i]}
+			offsets[i] = partitionOffset{partition: res.Partition, offset: res.Offset}
 			ok++
 			continue
 		}
 		he := httpapi.FromKafka(res.Err)
-		offsets[i] = partitionOffset{ErrorCode: ptr(he.Code), Error: ptr(he.Message)}
+		offsets[i] = partitionOffset{err: he}
 		switch {
 		case errors.Is(he, httpapi.ErrUnauthenticated):
 			status = http.StatusUnauthorized
@@ -267,7 +301,7 @@ func (p producer) produce(w http.ResponseWriter, r *http.Request, topic string, 
 	if ok > 0 && p.m != nil {
 		p.m.produced(ok, size)
 	}
-	writeProduce(w, status, offsets, ids)
+	pb.writeProduce(w, status, offsets, ids)
 	return nil
 }
 
@@ -288,20 +322,22 @@ func (p producer) forbidden(w http.ResponseWriter, r *http.Request, he *httpapi.
 		return he
 	}
 	// No resolver: a refused caller registers nothing.
-	recs, err := decodeProduce(f, body, p.max(), nil)
-	if err != nil {
+	pb := getProduceBuffers()
+	defer pb.release()
+	if decodeProduce(&pb.batch, f, body, p.max(), nil) != nil {
 		return he
 	}
-	writeProduce(w, he.Status, allFailed(len(recs), he), schemaIDs{})
+	pb.writeProduce(w, he.Status, pb.allFailed(len(pb.batch.Records), he), schemaIDs{})
 	return nil
 }
 
-func allFailed(n int, he *httpapi.Error) []partitionOffset {
-	out := make([]partitionOffset, n)
-	for i := range out {
-		out[i] = partitionOffset{ErrorCode: ptr(he.Code), Error: ptr(he.Message)}
+// allFailed returns n entries failed with he, in pb's memory.
+func (pb *produceBuffers) allFailed(n int, he *httpapi.Error) []partitionOffset {
+	pb.offsets = slices.Grow(pb.offsets[:0], n)[:n]
+	for i := range pb.offsets {
+		pb.offsets[i] = partitionOffset{err: he}
 	}
-	return out
+	return pb.offsets
 }
 
 // v2ContentType is the Content-Type header value of produce answers,
@@ -309,60 +345,38 @@ func allFailed(n int, he *httpapi.Error) []partitionOffset {
 // capacity of one makes an Add copy it, not write into it.
 var v2ContentType = []string{mtV2}[:1:1]
 
-// writeProduce writes a ProduceResponse. It is hand-encoded (the hot path
-// of every produce); TestWriteProduceMatchesJSON pins it to encoding/json.
-func writeProduce(w http.ResponseWriter, status int, offsets []partitionOffset, ids schemaIDs) {
-	bp := answerPool.Get().(*[]byte)
-	b := appendProduceResponse((*bp)[:0], offsets, ids)
+// writeProduce writes a ProduceResponse, encoded in pb's memory. It is
+// hand-encoded (the hot path of every produce); TestWriteProduceMatchesJSON
+// pins it to encoding/json.
+func (pb *produceBuffers) writeProduce(w http.ResponseWriter, status int, offsets []partitionOffset, ids schemaIDs) {
+	pb.answer = appendProduceResponse(pb.answer[:0], offsets, ids)
 	h := w.Header()
 	h["Content-Type"] = v2ContentType
-	h.Set("Content-Length", strconv.Itoa(len(b)))
+	h.Set("Content-Length", strconv.Itoa(len(pb.answer)))
 	w.WriteHeader(status)
-	_, _ = w.Write(b) // a Writer does not keep b
-	if cap(b) <= maxPooledAnswer {
-		*bp = b
-		answerPool.Put(bp)
-	}
+	_, _ = w.Write(pb.answer)
 }
 
-// answerPool recycles the buffers produce answers are encoded in.
-var answerPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
-
-// maxPooledAnswer keeps the buffers of unusually large answers out of
-// the pool.
-const maxPooledAnswer = 64 << 10
-
 func appendProduceResponse(b []byte, offsets []partitionOffset, ids schemaIDs) []byte {
+	b = slices.Grow(b, 64+len(offsets)*64)
 	b = append(b, `{"offsets":[`...)
 	for i, o := range offsets {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, `{"partition":`...)
-		if o.Partition != nil {
-			b = strconv.AppendInt(b, int64(*o.Partition), 10)
-		} else {
-			b = append(b, "null"...)
+		if o.err == nil {
+			b = append(b, `{"partition":`...)
+			b = strconv.AppendInt(b, int64(o.partition), 10)
+			b = append(b, `,"offset":`...)
+			b = strconv.AppendInt(b, o.offset, 10)
+			b = append(b, `,"error_code":null,"error":null}`...)
+			continue
 		}
-		b = append(b, `,"offset":`...)
-		if o.Offset != nil {
-			b = strconv.AppendInt(b, *o.Offset, 10)
-		} else {
-			b = append(b, "null"...)
-		}
-		b = append(b, `,"error_code":`...)
-		if o.ErrorCode != nil {
-			b = strconv.AppendInt(b, int64(*o.ErrorCode), 10)
-		} else {
-			b = append(b, "null"...)
-		}
+		b = append(b, `{"partition":null,"offset":null,"error_code":`...)
+		b = strconv.AppendInt(b, int64(o.err.Code), 10)
 		b = append(b, `,"error":`...)
-		if o.Error != nil {
-			q, _ := json.Marshal(*o.Error) // rare: errors only
-			b = append(b, q...)
-		} else {
-			b = append(b, "null"...)
-		}
+		q, _ := json.Marshal(o.err.Message) // rare: errors only
+		b = append(b, q...)
 		b = append(b, '}')
 	}
 	b = append(b, `],"key_schema_id":`...)
