@@ -48,7 +48,7 @@ func TestNoCredentialInLogs(t *testing.T) {
 	produceV2(t, g, "customer1", "Authorization", bearer(tok[:len(tok)-6]+"AAAAAA"))
 
 	key, id := createKey(t, g, `{"user":"customer1"}`)
-	secret(key[strings.LastIndexByte(key, '_')+1:])
+	secret(keySecret(t, key, id))
 	produceV2(t, g, "customer1", "X-API-Key", key)
 	produceV2(t, g, "customer1", "Authorization", "Basic "+b64("customer1:"+key))
 	do(t, "POST", g.URL+"/topics/customer1?api_key="+key, seedBody, "Content-Type", mtJSONv2)
