@@ -745,7 +745,11 @@ func (s *stream) writeLoop() {
 			if h == s.tail.Load() && s.closed.Load() && h == s.tail.Load() {
 				return
 			}
-			wait(&s.writerWaiting, s.ready, func() bool { return ready(h) || s.closed.Load() })
+			// Closed with records still in flight is no reason to stop
+			// waiting: each answer wakes the writer. (Waking on closed
+			// alone made the writer spin until the last answer, a core
+			// per stream whose body had been read.)
+			wait(&s.writerWaiting, s.ready, func() bool { return ready(h) || s.closed.Load() && h == s.tail.Load() })
 			continue
 		}
 		sl := s.slots[h%streamWindow]
