@@ -37,21 +37,31 @@ import (
 // oidc_%, apikey_%, anonymous_%). Run:
 //
 //	go test -run '^$' -bench AuthOverhead -benchtime 3000x ./internal/app/
-func BenchmarkAuthOverhead(b *testing.B) {
+//
+// benchSecurityFiles writes the test users file without its request
+// rate (a benchmark sends far more than 100 a second) and permissions,
+// for gateways with security on.
+func benchSecurityFiles(b *testing.B, permissions string) (users, perms string) {
+	b.Helper()
 	dir := b.TempDir()
 	src, err := os.ReadFile(filepath.Join("testdata", "users.yml"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	users := filepath.Join(dir, "users.yml")
-	perms := filepath.Join(dir, "permissions.yml")
+	users = filepath.Join(dir, "users.yml")
+	perms = filepath.Join(dir, "permissions.yml")
 	noLimits := strings.Replace(string(src), "  limits:\n    requests_per_second: 100\n    daily_bytes: 10Mi\n", "", 1)
 	if err := os.WriteFile(users, []byte(noLimits), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	if err := os.WriteFile(perms, []byte("anonymous:\n  produce: [bench-anonymous]\ncustomer1:\n  produce: [bench-basic, bench-jwt, bench-apikey]\ncorp:sid1:\n  produce: [bench-oidc]\nadmin:\n  admin: true\n"), 0o600); err != nil {
+	if err := os.WriteFile(perms, []byte(permissions), 0o600); err != nil {
 		b.Fatal(err)
 	}
+	return users, perms
+}
+
+func BenchmarkAuthOverhead(b *testing.B) {
+	users, perms := benchSecurityFiles(b, "anonymous:\n  produce: [bench-anonymous]\ncustomer1:\n  produce: [bench-basic, bench-jwt, bench-apikey]\ncorp:sid1:\n  produce: [bench-oidc]\nadmin:\n  admin: true\n")
 	open := testutil.StartGateway(b, nil)
 	idp := testutil.StartOIDCProvider(b)
 	sec := testutil.StartGateway(b, func(c *config.Config) {

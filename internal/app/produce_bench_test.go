@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -40,21 +38,7 @@ import (
 //	go test -run '^$' -bench ProduceRequest -benchmem -benchtime 5000x ./internal/app/
 func BenchmarkProduceRequest(b *testing.B) {
 	logger := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	dir := b.TempDir()
-	src, err := os.ReadFile(filepath.Join("testdata", "users.yml"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	users := filepath.Join(dir, "users.yml")
-	perms := filepath.Join(dir, "permissions.yml")
-	// No request rate: a benchmark sends far more than 100 a second.
-	noLimits := strings.Replace(string(src), "  limits:\n    requests_per_second: 100\n    daily_bytes: 10Mi\n", "", 1)
-	if err := os.WriteFile(users, []byte(noLimits), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(perms, []byte("customer1:\n  produce: [bench-basic, bench-apikey]\nadmin:\n  admin: true\n"), 0o600); err != nil {
-		b.Fatal(err)
-	}
+	users, perms := benchSecurityFiles(b, "customer1:\n  produce: [bench-basic, bench-apikey]\nadmin:\n  admin: true\n")
 	open := testutil.StartGatewayLogger(b, nil, logger)
 	sec := testutil.StartGatewayLogger(b, func(c *config.Config) {
 		c.Auth.Users, c.Auth.Permissions = users, perms
@@ -106,16 +90,7 @@ func BenchmarkProduceRequest(b *testing.B) {
 					b.Fatalf("%s: %d", d.name, resp.StatusCode)
 				}
 			}
-			for range 20 { // the topic exists, the connection is open, credentials are cached
-				send()
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu := cpuTime()
-			for range b.N {
-				send()
-			}
-			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+			measureRequests(b, send)
 		})
 		b.Run("handler/"+d.name, func(b *testing.B) {
 			h := d.g.Info.Handler
@@ -128,16 +103,7 @@ func BenchmarkProduceRequest(b *testing.B) {
 					b.Fatalf("%s: %d %s", d.name, w.Code, w.Body)
 				}
 			}
-			for range 20 {
-				serve()
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu := cpuTime()
-			for range b.N {
-				serve()
-			}
-			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+			measureRequests(b, serve)
 		})
 	}
 }
@@ -149,4 +115,20 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// measureRequests warms up (the topic exists, the connection is open,
+// credentials are cached), then times b.N calls of one, reporting
+// allocations and the process's CPU time per request.
+func measureRequests(b *testing.B, one func()) {
+	for range 20 {
+		one()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime()
+	for range b.N {
+		one()
+	}
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 }
