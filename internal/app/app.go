@@ -348,6 +348,7 @@ func build(ctx context.Context, cfg config.Config, p Process, g *group) (Info, e
 	if err != nil {
 		return info, err
 	}
+	srv.http.KeepOnFastPath(httpapi.FastPathKeep(routes))
 	m.FastPath(srv.http.HandedOver)
 	u := cfg.Cluster.AdvertisedInternalURL
 	if u == "" {

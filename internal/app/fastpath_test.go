@@ -16,11 +16,13 @@ import (
 	"github.com/kgate/kgate/internal/testutil"
 )
 
-// TestFastPath: on one keep-alive connection a produce is served by the
-// fast loop and a GET after it by the standard server (the connection
-// is handed over, counted in kgate_http_connections_handed_over_total),
-// with the same answers; with http.fast_path off nothing is handed over
-// and the answers are the same.
+// TestFastPath: on one keep-alive connection (as a load balancer reuses
+// its connections to a replica) produces and a GET are served by the
+// fast loop; a v2 long poll, held open while it waits, hands the
+// connection to the standard server (counted in
+// kgate_http_connections_handed_over_total), which serves what follows;
+// the answers are the same either way. With http.fast_path off nothing
+// is handed over and the answers are the same.
 func TestFastPath(t *testing.T) {
 	for _, fast := range []bool{true, false} {
 		t.Run(fmt.Sprintf("fast_path=%v", fast), func(t *testing.T) {
@@ -80,12 +82,23 @@ func TestFastPath(t *testing.T) {
 			if status, body := exchange(post); status != 200 || !strings.Contains(body, `"error_code":null`) {
 				t.Fatalf("produce after the GET: %d %s", status, body)
 			}
+			if got := handed(); got != before {
+				t.Errorf("handed over after a GET: %d, want %d", got, before)
+			}
+			// A long poll of an instance that does not exist: answered
+			// 404 at once, by the standard server.
+			if status, body := exchange("GET /consumers/fastpath/instances/nobody/records HTTP/1.1\r\nHost: kgate\r\nAccept: application/vnd.kafka.binary.v2+json\r\n\r\n"); status != 404 || !strings.Contains(body, "40403") {
+				t.Fatalf("v2 records of a missing instance: %d %s", status, body)
+			}
+			if status, body := exchange(post); status != 200 || !strings.Contains(body, `"error_code":null`) {
+				t.Fatalf("produce after the long poll: %d %s", status, body)
+			}
 			want := before
 			if fast {
 				want++
 			}
 			if got := handed(); got != want {
-				t.Errorf("handed over after the GET: %d, want %d", got, want)
+				t.Errorf("handed over after the long poll: %d, want %d", got, want)
 			}
 		})
 	}

@@ -63,6 +63,40 @@ func NewServer(addr string, h http.Handler, c config.HTTP, logger *slog.Logger) 
 	return s, nil
 }
 
+// KeepOnFastPath lets the fast loop serve every request keep allows, of
+// any method it handles (GET, POST, PUT, PATCH, DELETE), instead of
+// POSTs alone; see FastPathKeep. Call it before Run.
+func (s *Server) KeepOnFastPath(keep func(*http.Request) bool) {
+	if s.fast != nil {
+		s.fast.Keep = keep
+	}
+}
+
+// FastPathKeep says which requests the fast loop may serve: all but the
+// routes held open while they wait (Long: v2 long polls, push streams),
+// which need net/http's notice of a client that leaves. Behind a load
+// balancer that reuses its connections for every kind of request, this
+// keeps those connections on the loop.
+func FastPathKeep(routes []Route) func(*http.Request) bool {
+	long := http.NewServeMux()
+	held := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	n, posts := 0, false
+	for _, rt := range routes {
+		if rt.Long {
+			long.Handle(rt.Key(), held)
+			n++
+			posts = posts || rt.Method == http.MethodPost
+		}
+	}
+	return func(r *http.Request) bool {
+		if n == 0 || r.Method == http.MethodPost && !posts {
+			return true // produce, the bulk of the load, skips the lookup
+		}
+		_, pattern := long.Handler(r)
+		return pattern == ""
+	}
+}
+
 // HandedOver returns how many connections the fast loop handed to the
 // standard server (0 without the loop).
 func (s *Server) HandedOver() uint64 {

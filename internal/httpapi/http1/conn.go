@@ -145,11 +145,14 @@ func (c *conn) serveOne() (keep bool, err error) {
 	if maxHead <= 0 {
 		maxHead = defaultMaxHeaderBytes
 	}
+	methods := postOnly
+	if c.s.Keep != nil {
+		methods = allMethods
+	}
 	var headEnd int
 	for {
 		data := c.buf[c.r:c.w]
-		if len(data) >= len(methodPOST) && !bytes.HasPrefix(data, methodPOST) ||
-			len(data) < len(methodPOST) && !bytes.HasPrefix(methodPOST, data) {
+		if !maybeServed(data, methods) {
 			return false, errHandOver
 		}
 		if i := bytes.Index(data, crlfcrlf); i >= 0 {
@@ -166,8 +169,24 @@ func (c *conn) serveOne() (keep bool, err error) {
 			return false, err
 		}
 	}
-	h, err := parseHead(c.buf[c.r:headEnd])
+	h, err := parseHead(c.buf[c.r:headEnd], methods)
 	if err != nil {
+		return false, errHandOver
+	}
+	req := &http.Request{
+		Method:        h.method,
+		URL:           h.url,
+		Proto:         proto11,
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        h.header,
+		Host:          h.host,
+		RemoteAddr:    c.remote,
+		RequestURI:    h.target,
+		Close:         h.close,
+		ContentLength: h.contentLength,
+	}
+	if c.s.Keep != nil && !c.s.Keep(req) {
 		return false, errHandOver
 	}
 	maxBody := c.s.MaxBodyBytes
@@ -202,7 +221,7 @@ func (c *conn) serveOne() (keep bool, err error) {
 	headEnd, end := c.r+headLen, c.r+total
 	body := c.buf[headEnd:end]
 	c.r = end
-	keep = c.handle(h, body, t0) && !h.close
+	keep = c.handle(req, body, t0) && !h.close
 	if c.broken != nil {
 		return false, c.broken
 	}
@@ -248,27 +267,14 @@ func (c *conn) grow(n int) {
 
 // handle runs the handler on one request and writes its response; it
 // reports whether the connection may serve another.
-func (c *conn) handle(h head, body []byte, t0 time.Time) bool {
+func (c *conn) handle(req *http.Request, body []byte, t0 time.Time) bool {
 	// Each request's context ends when its handler returns, as with
 	// net/http (whose requests are not cancelled by Shutdown either). A
 	// parent that cannot be cancelled keeps the requests of all
 	// connections off a shared list of children.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	req := &http.Request{
-		Method:     http.MethodPost,
-		URL:        h.url,
-		Proto:      proto11,
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-	}
 	req = req.WithContext(ctx)
-	req.Header = h.header
-	req.Host = h.host
-	req.RemoteAddr = c.remote
-	req.RequestURI = h.target
-	req.Close = h.close
-	req.ContentLength = h.contentLength
 	if len(body) == 0 {
 		req.Body = http.NoBody
 	} else {

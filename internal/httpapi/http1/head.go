@@ -11,10 +11,29 @@ import (
 )
 
 var (
-	methodPOST = []byte("POST ")
-	crlfcrlf   = []byte("\r\n\r\n")
-	proto11    = "HTTP/1.1"
+	crlfcrlf = []byte("\r\n\r\n")
+	proto11  = "HTTP/1.1"
 )
+
+// methods are the request lines' starts the loop may serve: POST always,
+// the others only with a Server.Keep that says which requests it may
+// (HEAD, OPTIONS, CONNECT, TRACE and anything else go to net/http).
+var (
+	postOnly   = [][]byte{[]byte("POST ")}
+	allMethods = [][]byte{[]byte("POST "), []byte("GET "), []byte("PUT "), []byte("PATCH "), []byte("DELETE ")}
+)
+
+// maybeServed reports whether data, the start of a request line, can
+// still turn out to be one of methods.
+func maybeServed(data []byte, methods [][]byte) bool {
+	for _, m := range methods {
+		n := min(len(data), len(m))
+		if string(data[:n]) == string(m[:n]) {
+			return true
+		}
+	}
+	return false
+}
 
 // errNotServed means the head is one the loop leaves to net/http: not
 // necessarily malformed, only outside what the loop serves.
@@ -22,6 +41,7 @@ var errNotServed = errors.New("request not served by the fast loop")
 
 // head is a parsed request head.
 type head struct {
+	method        string
 	target        string
 	url           *url.URL
 	host          string
@@ -31,20 +51,26 @@ type head struct {
 }
 
 // parseHead parses a request head ending in CRLF CRLF. It accepts only
-// "POST <origin-form> HTTP/1.1" with well-formed header lines, one Host,
-// at most one Content-Length and no Transfer-Encoding, Expect or Upgrade
-// (errNotServed otherwise). Names and values are substrings of one
-// string holding the whole head.
-func parseHead(b []byte) (head, error) {
+// "<method> <origin-form> HTTP/1.1", the method one of methods, with
+// well-formed header lines, one Host, at most one Content-Length and no
+// Transfer-Encoding, Expect or Upgrade (errNotServed otherwise). Names
+// and values are substrings of one string holding the whole head.
+func parseHead(b []byte, methods [][]byte) (head, error) {
 	var h head
 	s := string(b)
 	i := strings.Index(s, "\r\n")
 	line := s[:i]
 	rest := s[i+2:]
-	if !strings.HasPrefix(line, "POST ") {
+	for _, m := range methods {
+		if strings.HasPrefix(line, string(m)) {
+			h.method = methodName(m)
+			break
+		}
+	}
+	if h.method == "" {
 		return h, errNotServed
 	}
-	line = line[len("POST "):]
+	line = line[len(h.method)+1:]
 	sp := strings.IndexByte(line, ' ')
 	if sp <= 0 || line[sp+1:] != proto11 {
 		return h, errNotServed
@@ -125,6 +151,22 @@ func parseHead(b []byte) (head, error) {
 		return h, errNotServed
 	}
 	return h, nil
+}
+
+// methodName returns the constant name of a method's request-line
+// start, so that requests do not hold a string of their own for it.
+func methodName(m []byte) string {
+	switch string(m) {
+	case "GET ":
+		return http.MethodGet
+	case "PUT ":
+		return http.MethodPut
+	case "PATCH ":
+		return http.MethodPatch
+	case "DELETE ":
+		return http.MethodDelete
+	}
+	return http.MethodPost
 }
 
 // validTarget accepts an origin-form request target: an absolute path,

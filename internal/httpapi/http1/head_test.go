@@ -22,16 +22,20 @@ func FuzzParseHead(f *testing.F) {
 		"POST //x/y HTTP/1.1\r\nHost: h\r\n\r\n",
 		"POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 007\r\n\r\n",
 		"POST /a HTTP/1.1\r\nHost: h\r\nX-Obs: caf\xc3\xa9\r\n\r\n",
+		"GET /topics?x=1 HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\n",
+		"DELETE /consumers/g/instances/i HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
+		"HEAD / HTTP/1.1\r\nHost: h\r\n\r\n",
+		"PATCH /a HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n",
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		i := bytes.Index(b, crlfcrlf)
-		if i < 0 || !bytes.HasPrefix(b, methodPOST) {
+		if i < 0 {
 			return
 		}
 		b = b[:i+4]
-		h, err := parseHead(b)
+		h, err := parseHead(b, allMethods)
 		if err != nil {
 			return
 		}
@@ -39,7 +43,7 @@ func FuzzParseHead(f *testing.F) {
 		if err != nil {
 			t.Fatalf("the loop accepts %q, net/http refuses it: %v", b, err)
 		}
-		if r.Method != http.MethodPost || r.RequestURI != h.target || r.URL.String() != h.url.String() ||
+		if r.Method != h.method || r.RequestURI != h.target || r.URL.String() != h.url.String() ||
 			r.Host != h.host || r.ContentLength != h.contentLength || r.Close != h.close {
 			t.Fatalf("%q: net/http reads %s %q %q host %q length %d close %v; the loop %q %q host %q length %d close %v",
 				b, r.Method, r.RequestURI, r.URL, r.Host, r.ContentLength, r.Close, h.target, h.url, h.host, h.contentLength, h.close)
@@ -68,7 +72,7 @@ func BenchmarkParseHead(b *testing.B) {
 	head := []byte("POST /topics/bench HTTP/1.1\r\nHost: 127.0.0.1:8082\r\nUser-Agent: wrk\r\nContent-Type: application/vnd.kafka.binary.v2+json\r\nContent-Length: 150\r\n\r\n")
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := parseHead(head); err != nil {
+		if _, err := parseHead(head, postOnly); err != nil {
 			b.Fatal(err)
 		}
 	}

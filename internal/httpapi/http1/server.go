@@ -52,6 +52,14 @@ type Server struct {
 	// over all connections (0: 16 MiB); a request that would pass it goes
 	// to Fallback. Slow senders cannot make the loop hold more.
 	MaxPendingBodyBytes int64
+	// Keep, if set, says whether the loop may serve a request (it sees
+	// the method, URL, Host and header, not the body yet); false hands
+	// the connection to Fallback. With it the loop serves GET, POST,
+	// PUT, PATCH and DELETE; without it POST only. The loop reads a
+	// request whole before the handler runs and does not notice a
+	// client that leaves while its handler waits, so requests that are
+	// held open (long polls, event streams) belong to Fallback.
+	Keep func(*http.Request) bool
 	// ErrorLog receives handler panics and accept errors (nil: log's).
 	ErrorLog *log.Logger
 

@@ -49,7 +49,7 @@ type servers struct {
 
 // startBoth starts the loop (with its fallback) and a plain net/http
 // server with the same handler and limits.
-func startBoth(t *testing.T, h http.Handler) servers {
+func startBoth(t *testing.T, h http.Handler, keep ...func(*http.Request) bool) servers {
 	t.Helper()
 	plain := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: 8 << 10, ErrorLog: log.New(io.Discard, "", 0)}
 	pln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -60,6 +60,9 @@ func startBoth(t *testing.T, h http.Handler) servers {
 	fb := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: 8 << 10, ErrorLog: log.New(io.Discard, "", 0)}
 	fs := &Server{Handler: h, Fallback: fb, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 30 * time.Second,
 		WriteTimeout: 10 * time.Second, MaxHeaderBytes: 8 << 10, MaxBodyBytes: 64 << 10, ErrorLog: log.New(io.Discard, "", 0)}
+	if len(keep) > 0 {
+		fs.Keep = keep[0]
+	}
 	fln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +99,9 @@ func exchange(t *testing.T, addr, raw string, n int) []string {
 	br := bufio.NewReader(c)
 	var out []string
 	for len(out) < n {
-		res, err := http.ReadResponse(br, &http.Request{Method: http.MethodPost})
+		// A HEAD answer has no body whatever its length says.
+		method, _, _ := strings.Cut(raw, " ")
+		res, err := http.ReadResponse(br, &http.Request{Method: method})
 		if err != nil {
 			break
 		}
@@ -166,6 +171,48 @@ func TestSameAnswersAsNetHTTP(t *testing.T) {
 			}
 			handed := ss.fs.HandedOver() != before
 			if handed == tc.kept {
+				t.Errorf("handed over = %v, want %v", handed, !tc.kept)
+			}
+		})
+	}
+}
+
+// TestKeep: with Server.Keep the loop also serves GET, PUT, PATCH and
+// DELETE, except what Keep refuses (held-open requests, here /long),
+// and hands HEAD and OPTIONS over; answers equal net/http's.
+func TestKeep(t *testing.T) {
+	ss := startBoth(t, http.HandlerFunc(echo), func(r *http.Request) bool { return r.URL.Path != "/long" })
+	get := func(target string) string { return "GET " + target + " HTTP/1.1\r\nHost: h\r\n\r\n" }
+	cases := []struct {
+		name string
+		raw  string
+		n    int
+		kept bool
+	}{
+		{"get", get("/topics?x=1"), 1, true},
+		{"get, post, delete", get("/a") + "POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nb" +
+			"DELETE /c HTTP/1.1\r\nHost: h\r\n\r\n", 3, true},
+		{"put and patch with bodies", "PUT /a HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi" +
+			"PATCH /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nhey", 2, true},
+		{"get with a body", "GET /a HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nbody", 1, true},
+		{"refused by keep", get("/long"), 1, false},
+		{"kept, then refused", get("/a") + get("/long") + get("/b"), 3, false},
+		{"head", "HEAD /a HTTP/1.1\r\nHost: h\r\n\r\n", 1, false},
+		{"options", "OPTIONS /a HTTP/1.1\r\nHost: h\r\n\r\n", 1, false},
+		{"websocket", "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", 1, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := ss.fs.HandedOver()
+			got := exchange(t, ss.fast, tc.raw, tc.n)
+			want := exchange(t, ss.plain, tc.raw, tc.n)
+			if len(want) != tc.n {
+				t.Fatalf("net/http answered %d of %d", len(want), tc.n)
+			}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("answers differ\n loop:     %q\n net/http: %q", got, want)
+			}
+			if handed := ss.fs.HandedOver() != before; handed == tc.kept {
 				t.Errorf("handed over = %v, want %v", handed, !tc.kept)
 			}
 		})
