@@ -150,18 +150,23 @@ func (c *conn) serveOne() (keep bool, err error) {
 		methods = allMethods
 	}
 	var headEnd int
+	// Only what arrived since the last look is searched (a head sent a
+	// byte at a time must not cost the square of its length).
+	scanned := 0
 	for {
 		data := c.buf[c.r:c.w]
 		if !maybeServed(data, methods) {
 			return false, errHandOver
 		}
-		if i := bytes.Index(data, crlfcrlf); i >= 0 {
-			headEnd = c.r + i + len(crlfcrlf)
+		from := max(0, scanned-len(crlfcrlf)+1)
+		if i := bytes.Index(data[from:], crlfcrlf); i >= 0 {
+			headEnd = c.r + from + i + len(crlfcrlf)
 			break
 		}
-		if len(data) >= maxHead || hasBareLF(data) {
+		if len(data) >= maxHead || hasBareLF(data, scanned) {
 			return false, errHandOver
 		}
+		scanned = len(data)
 		if !deadlineSet {
 			setReadDeadline(c.s.ReadHeaderTimeout)
 		}
@@ -293,18 +298,19 @@ func (c *conn) handle(req *http.Request, body []byte, t0 time.Time) bool {
 	return keep && !c.s.closing.Load()
 }
 
-// hasBareLF reports a line feed without its carriage return: net/http
-// reads such heads; the loop leaves them to it.
-func hasBareLF(b []byte) bool {
-	for i := bytes.IndexByte(b, '\n'); i >= 0; {
-		if i == 0 || b[i-1] != '\r' {
-			return true
-		}
-		j := bytes.IndexByte(b[i+1:], '\n')
+// hasBareLF reports a line feed at or after from without its carriage
+// return: net/http reads such heads; the loop leaves them to it.
+func hasBareLF(b []byte, from int) bool {
+	for i := from; i < len(b); {
+		j := bytes.IndexByte(b[i:], '\n')
 		if j < 0 {
 			return false
 		}
-		i += 1 + j
+		i += j
+		if i == 0 || b[i-1] != '\r' {
+			return true
+		}
+		i++
 	}
 	return false
 }

@@ -62,9 +62,23 @@ func TestHasBareLF(t *testing.T) {
 		"a\r\nb\nc":           true,
 		"a\r\n\r\n":           false,
 	} {
-		if got := hasBareLF([]byte(s)); got != want {
+		if got := hasBareLF([]byte(s), 0); got != want {
 			t.Errorf("hasBareLF(%q) = %v", s, got)
 		}
+	}
+}
+
+// TestHasBareLFFrom: a search from an offset still sees the byte before
+// it, so a CRLF split across two reads is not taken for a bare LF.
+func TestHasBareLFFrom(t *testing.T) {
+	b := []byte("POST / HTTP/1.1\r\nHost: h\r\n")
+	for from := range len(b) + 1 {
+		if hasBareLF(b, from) {
+			t.Errorf("from %d: a bare LF in %q", from, b)
+		}
+	}
+	if !hasBareLF([]byte("ab\r\ncd\nef"), 5) {
+		t.Error("missed the bare LF after the offset")
 	}
 }
 

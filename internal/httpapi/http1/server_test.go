@@ -492,6 +492,36 @@ type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
+// TestByteByByte: a request sent a byte at a time (head split anywhere,
+// CRLF pairs across reads) is served by the loop like one sent whole.
+func TestByteByByte(t *testing.T) {
+	ss := startBoth(t, http.HandlerFunc(echo))
+	raw := "POST /topics/t?x=1 HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"
+	c, err := net.Dial("tcp", ss.fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range len(raw) {
+		if _, err := io.WriteString(c, raw[i:i+1]); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || !strings.Contains(string(b), `"body":"hello"`) || !strings.Contains(string(b), `"uri":"/topics/t?x=1"`) {
+		t.Errorf("%d %s", res.StatusCode, b)
+	}
+	if ss.fs.HandedOver() != 0 {
+		t.Errorf("handed over")
+	}
+}
+
 // TestPendingBodiesBounded: bodies still arriving are held up to
 // MaxPendingBodyBytes over all connections; a request past it goes to
 // the fallback (which streams its body), and both are answered.
