@@ -9,9 +9,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kgate/kgate/internal/broker"
-	"github.com/kgate/kgate/internal/config"
-	"github.com/kgate/kgate/internal/kafka"
 	"github.com/kgate/kgate/internal/record"
 )
 
@@ -21,17 +18,7 @@ import (
 // from the previous holder, commits where it got to before reading here,
 // the next read starts there, not at the records it already committed.
 func TestAdoptedSkipsToCommit(t *testing.T) {
-	cfg := config.Default()
-	br, err := broker.Start(t.TempDir(), broker.Listen("127.0.0.1:0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer br.Close()
-	kc, err := kafka.New(kafka.Options{Brokers: []string{br.Addr()}, Kafka: cfg.Kafka, AutoCreate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
+	cfg, kc := startKafka(t)
 	if _, err := kc.EnsureTopic(t.Context(), "adopt"); err != nil {
 		t.Fatal(err)
 	}

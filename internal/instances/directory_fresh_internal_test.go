@@ -3,10 +3,6 @@ package instances
 import (
 	"context"
 	"testing"
-
-	"github.com/kgate/kgate/internal/broker"
-	"github.com/kgate/kgate/internal/config"
-	"github.com/kgate/kgate/internal/kafka"
 )
 
 // TestLookupFresh: a definition written through one replica's directory
@@ -15,17 +11,7 @@ import (
 // another replica right after a create relies on), and a name nobody
 // wrote stays missing.
 func TestLookupFresh(t *testing.T) {
-	cfg := config.Default()
-	br, err := broker.Start(t.TempDir(), broker.Listen("127.0.0.1:0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer br.Close()
-	kc, err := kafka.New(kafka.Options{Brokers: []string{br.Addr()}, Kafka: cfg.Kafka, AutoCreate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
+	_, kc := startKafka(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{}, 2)
 	defer func() { cancel(); <-done; <-done }()
