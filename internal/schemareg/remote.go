@@ -83,6 +83,29 @@ type expiring[T any] struct {
 
 func (e expiring[T]) fresh() bool { return time.Since(e.at) < remoteTTL }
 
+// cached returns m's fresh entry for k, under mu.
+func cached[K comparable, T any](mu *sync.Mutex, m map[K]expiring[T], k K) (T, bool) {
+	mu.Lock()
+	e, ok := m[k]
+	mu.Unlock()
+	if ok && e.fresh() {
+		return e.v, true
+	}
+	var zero T
+	return zero, false
+}
+
+// cache keeps v for k in m, under mu; a full map is emptied first
+// (maxRemoteEntries).
+func cache[K comparable, T any](mu *sync.Mutex, m map[K]expiring[T], k K, v T) {
+	mu.Lock()
+	defer mu.Unlock()
+	if len(m) >= maxRemoteEntries {
+		clear(m)
+	}
+	m[k] = expiring[T]{v, time.Now()}
+}
+
 // NewRemote returns a client of the registry at o.URL. It does not
 // contact the registry: a registry that is down at start is tried again
 // by each request that needs it.
@@ -195,11 +218,8 @@ func (r *Remote) register(ctx context.Context, subject string, reg Registration)
 		return Schema{}, false, errorf(CodeInvalidSchema, "Invalid schema type %q", reg.Type)
 	}
 	k := regKey{subject, typ, reg.Schema}
-	r.mu.Lock()
-	e, ok := r.regs[k]
-	r.mu.Unlock()
-	if ok && e.fresh() {
-		return e.v, false, nil
+	if s, ok := cached(&r.mu, r.regs, k); ok {
+		return s, false, nil
 	}
 	ctx, cancel := r.ctx(ctx)
 	defer cancel()
@@ -222,21 +242,13 @@ func (r *Remote) register(ctx context.Context, subject string, reg Registration)
 		}
 	}
 	s := Schema{Subject: subject, Version: found.Version, ID: found.ID, Type: typ, References: reg.References, Schema: reg.Schema}
-	r.mu.Lock()
-	if len(r.regs) >= maxRemoteEntries {
-		clear(r.regs)
-	}
-	r.regs[k] = expiring[Schema]{s, time.Now()}
-	r.mu.Unlock()
+	cache(&r.mu, r.regs, k, s)
 	return s, created, nil
 }
 
 func (r *Remote) usages(ctx context.Context, id int) ([]SubjectVersion, error) {
-	r.mu.Lock()
-	e, ok := r.usagesOf[id]
-	r.mu.Unlock()
-	if ok && e.fresh() {
-		return e.v, nil
+	if v, ok := cached(&r.mu, r.usagesOf, id); ok {
+		return v, nil
 	}
 	ctx, cancel := r.ctx(ctx)
 	defer cancel()
@@ -248,22 +260,14 @@ func (r *Remote) usages(ctx context.Context, id int) ([]SubjectVersion, error) {
 	for i, sv := range got {
 		out[i] = SubjectVersion{Subject: sv.Subject, Version: sv.Version}
 	}
-	r.mu.Lock()
-	if len(r.usagesOf) >= maxRemoteEntries {
-		clear(r.usagesOf)
-	}
-	r.usagesOf[id] = expiring[[]SubjectVersion]{out, time.Now()}
-	r.mu.Unlock()
+	cache(&r.mu, r.usagesOf, id, out)
 	return out, nil
 }
 
 func (r *Remote) version(ctx context.Context, subject string, version int) (Schema, error) {
 	k := versionKey{subject, version}
-	r.mu.Lock()
-	e, ok := r.versions[k]
-	r.mu.Unlock()
-	if ok && e.fresh() {
-		return e.v, nil
+	if s, ok := cached(&r.mu, r.versions, k); ok {
+		return s, nil
 	}
 	ctx, cancel := r.ctx(ctx)
 	defer cancel()
@@ -272,12 +276,7 @@ func (r *Remote) version(ctx context.Context, subject string, version int) (Sche
 		return Schema{}, r.fail("reading a subject version", err)
 	}
 	s := Schema{Subject: got.Subject, Version: got.Version, ID: got.ID, Type: fromSRType(got.Type), Schema: got.Schema.Schema}
-	r.mu.Lock()
-	if len(r.versions) >= maxRemoteEntries {
-		clear(r.versions)
-	}
-	r.versions[k] = expiring[Schema]{s, time.Now()}
-	r.mu.Unlock()
+	cache(&r.mu, r.versions, k, s)
 	return s, nil
 }
 
