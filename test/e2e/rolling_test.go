@@ -51,11 +51,19 @@ func (a attempt) String() string {
 }
 
 func send(ctx context.Context, method, url, ctype, body string, headers ...string) attempt {
+	return sendAs(ctx, "alice", method, url, ctype, body, headers...)
+}
+
+// sendAs sends one request as user (none when empty; the test users'
+// password), and returns the answer read whole, or the error.
+func sendAs(ctx context.Context, user, method, url, ctype, body string, headers ...string) attempt {
 	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
 	if err != nil {
 		return attempt{err: err}
 	}
-	req.SetBasicAuth("alice", "alicepw")
+	if user != "" {
+		req.SetBasicAuth(user, "alicepw")
+	}
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}

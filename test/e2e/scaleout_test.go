@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -224,26 +223,11 @@ func (a answer) instanceNode() string { return a.header.Get("Kgate-Instance-Node
 
 func call(t *testing.T, method, url, user, ctype, body string, headers ...string) answer {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
+	a := sendAs(t.Context(), user, method, url, ctype, body, headers...)
+	if a.err != nil {
+		t.Fatalf("%s %s: %v", method, url, a.err)
 	}
-	if user != "" {
-		req.SetBasicAuth(user, "alicepw")
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return answer{status: resp.StatusCode, header: resp.Header, body: b}
+	return answer{status: a.status, header: a.header, body: a.body}
 }
 
 // retrying calls until the answer is not a 502/503/504 (a replica just
