@@ -56,7 +56,6 @@ func NewServer(addr string, h http.Handler, c config.HTTP, logger *slog.Logger) 
 			WriteTimeout:      srv.WriteTimeout,
 			IdleTimeout:       srv.IdleTimeout,
 			MaxHeaderBytes:    min(srv.MaxHeaderBytes, fastMaxHeaderBytes),
-			MaxBodyBytes:      fastMaxBodyBytes,
 			ErrorLog:          srv.ErrorLog,
 		}
 	}
@@ -121,13 +120,11 @@ func (s *Server) Listener() net.Listener { return s.ln }
 // the TLS handshake).
 func (s *Server) SetListener(ln net.Listener) { s.ln, s.fast = ln, nil }
 
-// Caps of what the fast loop takes itself: requests with longer heads or
-// bodies go to the standard server, which streams bodies instead of
+// fastMaxHeaderBytes caps the heads the fast loop takes itself (within
+// http.max_header_bytes); a longer one goes to the standard server, as
+// do bodies over the loop's own cap (1 MiB), which it streams instead of
 // holding them whole.
-const (
-	fastMaxHeaderBytes = 64 << 10
-	fastMaxBodyBytes   = 1 << 20
-)
+const fastMaxHeaderBytes = 64 << 10
 
 // Run serves until ctx is done, then stops accepting and drains in-flight
 // requests for up to the shutdown timeout before closing them. With ctx

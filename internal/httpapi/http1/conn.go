@@ -86,7 +86,6 @@ func (c *conn) serve() {
 func (c *conn) handOver() bool {
 	_ = c.nc.SetDeadline(time.Time{})
 	rc := &replayConn{Conn: c.nc, pending: bytes.Clone(c.buf[c.r:c.w])}
-	c.s.track(c, false)
 	c.s.handed.Add(1)
 	if !c.s.handoff.give(rc) {
 		c.s.handed.Add(^uint64(0))

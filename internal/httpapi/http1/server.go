@@ -1,17 +1,20 @@
 // Package http1 serves the requests that make up most of a gateway's
-// load, HTTP/1.1 POSTs with a Content-Length body (produce), on a loop
-// that does one read and one write per request, and hands every
-// connection that carries anything else to a net/http server, byte for
-// byte and before anything has been written on it.
+// load, short HTTP/1.1 requests with no body or a Content-Length body
+// (produce, commits, metadata), on a loop that does one read and one
+// write per request, and hands every connection that carries anything
+// else to a net/http server, byte for byte and before anything has been
+// written on it.
 //
-// The loop only accepts what it fully understands: a request line "POST
-// /origin-form HTTP/1.1", well-formed header lines, exactly one Host, at
-// most one Content-Length and none of Transfer-Encoding, Expect or
-// Upgrade. Anything else (other methods, chunked or streamed bodies,
-// WebSocket and h2c upgrades, HTTP/2 prior knowledge, HTTP/1.0, odd
-// framing that could smuggle a request) goes to net/http with the
-// bytes read so far replayed, so net/http's answers and limits hold for
-// it unchanged. A connection handed over stays with net/http.
+// The loop only accepts what it fully understands: a request line
+// "<method> /origin-form HTTP/1.1" (POST; GET, PUT, PATCH and DELETE too
+// when Server.Keep is set and allows the request), well-formed header
+// lines, exactly one Host, at most one Content-Length and none of
+// Transfer-Encoding, Expect or Upgrade. Anything else (HEAD, OPTIONS,
+// requests Keep refuses, chunked or streamed bodies, WebSocket and h2c
+// upgrades, HTTP/2 prior knowledge, HTTP/1.0, odd framing that could
+// smuggle a request) goes to net/http with the bytes read so far
+// replayed, so net/http's answers and limits hold for it unchanged. A
+// connection handed over stays with net/http.
 //
 // What it saves against net/http, per request: the background read (a
 // goroutine, a parked read and its wake-up once the body is consumed),
