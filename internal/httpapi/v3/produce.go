@@ -719,6 +719,21 @@ func (s *stream) answer(sl *slot, r *kgo.Record, err error) {
 	s.complete(sl)
 }
 
+// answered reports whether the slot at h holds an answered record. (A
+// slot below tail is set: the reader publishes a slot after making it.)
+func (s *stream) answered(h uint64) bool {
+	return h != s.tail.Load() && s.slots[h%streamWindow].done.Load()
+}
+
+// writerMayGo reports whether the writer, at h, has something to do: a
+// receipt to write, or nothing left at all. Closed with records still in
+// flight is no reason to stop waiting: each answer wakes the writer.
+// (Waking on closed alone made the writer spin until the last answer, a
+// core per stream whose body had been read.)
+func (s *stream) writerMayGo(h uint64) bool {
+	return s.answered(h) || s.closed.Load() && h == s.tail.Load()
+}
+
 // writeLoop writes receipts in record order, each as soon as its record
 // is answered: receipts that are ready together go out in one write, and
 // the loop never waits for a record while holding unwritten receipts.
@@ -734,22 +749,16 @@ func (s *stream) writeLoop() {
 		}
 		records, bytes = 0, 0
 	}
-	ready := func(h uint64) bool { return h != s.tail.Load() && s.slots[h%streamWindow].done.Load() }
-	// (slots[h] is set: the reader publishes a slot after making it.)
 	for {
 		h := s.head.Load()
-		if !ready(h) {
+		if !s.answered(h) {
 			if len(buf) > 0 {
 				flush()
 			}
 			if h == s.tail.Load() && s.closed.Load() && h == s.tail.Load() {
 				return
 			}
-			// Closed with records still in flight is no reason to stop
-			// waiting: each answer wakes the writer. (Waking on closed
-			// alone made the writer spin until the last answer, a core
-			// per stream whose body had been read.)
-			wait(&s.writerWaiting, s.ready, func() bool { return ready(h) || s.closed.Load() && h == s.tail.Load() })
+			wait(&s.writerWaiting, s.ready, func() bool { return s.writerMayGo(h) })
 			continue
 		}
 		sl := s.slots[h%streamWindow]
