@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -216,9 +217,24 @@ func TestOIDCRefusals(t *testing.T) {
 	// aggregation), so the records are told by their reasons.
 	reasons := []string{"token expired", "wrong audience", "not valid yet", "issued in the future", "has no exp",
 		"algorithm not allowed", "unknown key id", "bad signature"}
-	recs := auditRecords(t, g, 10*time.Second, len(reasons), func(m map[string]any) bool {
-		return m["event"] == "auth_failure" && m["auth_method"] == "oidc"
-	})
+	// (Read until every reason is there: the audit topic is written
+	// asynchronously, and one refusal may give more than one record.)
+	var recs []map[string]any
+	allThere := func() bool {
+		for _, want := range reasons {
+			if !slices.ContainsFunc(recs, func(rec map[string]any) bool { return strings.Contains(fmt.Sprint(rec["reason"]), want) }) {
+				return false
+			}
+		}
+		return true
+	}
+	recs = auditRecords(t, g, 10*time.Second, -1, func(m map[string]any) bool {
+		if m["event"] != "auth_failure" || m["auth_method"] != "oidc" {
+			return false
+		}
+		recs = append(recs, m)
+		return true
+	}, allThere)
 	for _, rec := range recs {
 		b, _ := json.Marshal(rec)
 		for name, tok := range cases {
