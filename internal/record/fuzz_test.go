@@ -3,10 +3,13 @@ package record
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -159,4 +162,86 @@ func TestSeedsAgreeWithReference(t *testing.T) {
 	for _, s := range v3Seeds {
 		compareV3(t, []byte(s))
 	}
+}
+
+// stdAppendBase64 is AppendBase64 written with encoding/base64 alone,
+// the reference FuzzAppendBase64 holds the AVX2 decoder to.
+func stdAppendBase64(dst, s []byte) ([]byte, bool) {
+	n := len(dst)
+	need := base64.RawStdEncoding.DecodedLen(len(s)) + 3
+	dst = slices.Grow(dst, need)
+	out := dst[n : n+need]
+	k, err := base64.StdEncoding.Decode(out, s)
+	if err != nil {
+		if k, err = base64.RawStdEncoding.Decode(out, s); err != nil {
+			return dst[:n], false
+		}
+	}
+	return dst[:n+k], true
+}
+
+// FuzzAppendBase64: the AVX2 decoder accepts exactly what
+// encoding/base64 accepts (padded or not, line breaks anywhere) and
+// gives the same bytes, after whatever dst already holds.
+func FuzzAppendBase64(f *testing.F) {
+	value := make([]byte, 200)
+	for i := range value {
+		value[i] = byte(i * 37)
+	}
+	for _, n := range []int{0, 1, 2, 3, 23, 24, 33, 34, 35, 48, 93, 94, 95, 150, 200} {
+		enc := base64.StdEncoding.EncodeToString(value[:n])
+		f.Add([]byte(enc), uint8(0))
+		f.Add([]byte(strings.TrimRight(enc, "=")), uint8(3))
+		if len(enc) > 64 {
+			f.Add([]byte(enc[:40]+"\r\n"+enc[40:]), uint8(1))
+			f.Add([]byte(enc[:37]+"="+enc[38:]), uint8(0))
+			f.Add([]byte(enc[:50]+"-"+enc[51:]), uint8(0))
+			f.Add([]byte(enc[:60]+"_"+enc[61:]), uint8(0))
+			f.Add([]byte(enc[:45]+"\x00"+enc[46:]), uint8(0))
+			f.Add([]byte(enc[:33]+"\xff"+enc[34:]), uint8(0))
+			f.Add([]byte(enc+"A"), uint8(0))
+			f.Add([]byte(enc+"=="), uint8(0))
+		}
+	}
+	f.Fuzz(func(t *testing.T, s []byte, prefix uint8) {
+		dst := bytes.Repeat([]byte{0xAB}, int(prefix%9))
+		want, wantOK := stdAppendBase64(slices.Clone(dst), s)
+		got, err := AppendBase64(slices.Clone(dst), s)
+		if wantOK != (err == nil) {
+			t.Fatalf("%q: accepted %v, encoding/base64 %v (%v)", s, err == nil, wantOK, err)
+		}
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || e.Kind != KindBase64 {
+				t.Fatalf("%q: error %v, want a KindBase64 error", s, err)
+			}
+			return
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%q: %x, encoding/base64 %x", s, got, want)
+		}
+	})
+}
+
+// BenchmarkAppendBase64: one 93-byte value (a 150-byte one-record body's)
+// through AppendBase64 against encoding/base64 alone, in the same run.
+func BenchmarkAppendBase64(b *testing.B) {
+	value := make([]byte, 93)
+	for i := range value {
+		value[i] = byte(i * 37)
+	}
+	enc := []byte(base64.StdEncoding.EncodeToString(value))
+	dst := make([]byte, 0, 128)
+	b.Run("encoding-base64", func(b *testing.B) {
+		for b.Loop() {
+			stdAppendBase64(dst[:0], enc)
+		}
+	})
+	b.Run("AppendBase64", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := AppendBase64(dst[:0], enc); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
