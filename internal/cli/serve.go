@@ -22,7 +22,12 @@ func runServe(ctx context.Context, env Env, args []string) int {
 	logger, lw := newAsyncLogger(env, cfg.Log)
 	lw.Start()
 	defer lw.Close()
-	if err := app.ServeProcess(ctx, cfg, app.Process{Logger: logger, LogDropped: lw.Dropped, Version: Version()}); err != nil {
+	ready := func(app.Info) {
+		// Start-up is over: its pages of the executable can go.
+		before, after, err := releaseStartupPages()
+		logger.Debug("released start-up pages of the executable", "rss_file_before", before, "rss_file_after", after, "err", err)
+	}
+	if err := app.ServeProcess(ctx, cfg, app.Process{Logger: logger, Ready: ready, LogDropped: lw.Dropped, Version: Version()}); err != nil {
 		logger.Error("kgate serve failed", "err", err)
 		return exitFail
 	}
