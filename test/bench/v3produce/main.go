@@ -101,6 +101,7 @@ func run(d time.Duration, size, conns, rounds int, baseline string) error {
 	}
 	records := gw.URL + "/v3/clusters/" + cid + "/topics/"
 	var a, a2, b, c, bb, bc result
+	var allPeak, streamPeak int64 // the gateway's VmHWM: over everything, over its v3 streams
 	var ratiosB, ratiosC, cpuB, cpuC []float64 // this build / baseline, per round
 	for r := 0; r < rounds; r++ {
 		roundOn := func(g *benchgw.Gateway, name string, f func(topic string) (result, error)) (result, error) {
@@ -128,6 +129,11 @@ func run(d time.Duration, size, conns, rounds int, baseline string) error {
 		}
 		var rb, rc, rbb, rbc result
 		thisBuild := func() error {
+			// The embedded broker also took (a)'s load: the peak of the
+			// streams alone is taken from here.
+			allPeak = max(allPeak, gw.PeakRSSBytes())
+			gw.ResetPeakRSS()
+			defer func() { streamPeak = max(streamPeak, gw.PeakRSSBytes()) }()
 			var err error
 			if rb, err = round("b", func(t string) (result, error) { return benchStreams(records+t+"/records", value, 1, d) }); err != nil {
 				return err
@@ -180,8 +186,10 @@ func run(d time.Duration, size, conns, rounds int, baseline string) error {
 	} {
 		fmt.Printf("%-62s %12.0f %14.0f %8d\n", row.name, row.r.rate(), row.r.perCPU(), row.r.failures)
 	}
-	fmt.Printf("\ngateway peak RSS (VmHWM): %s\n", gw.PeakRSS())
-	fmt.Printf("ratio (b)/(a): %.3f   (c)/(a): %.3f   [target: >= 0.50]\n", b.rate()/a.rate(), c.rate()/a.rate())
+	mib := func(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+	fmt.Printf("\ngateway peak RSS (VmHWM) while its v3 streams ran: %s; over every scenario: %s (its embedded broker also takes (a)'s load)\n",
+		mib(streamPeak), mib(max(allPeak, streamPeak, gw.PeakRSSBytes())))
+	fmt.Printf("ratio (b)/(a): %.3f   (c)/(a): %.3f   [target: >= 0.70]\n", b.rate()/a.rate(), c.rate()/a.rate())
 	fmt.Printf("ratio (b)/(a'): %.3f  (c)/(a'): %.3f\n", b.rate()/a2.rate(), c.rate()/a2.rate())
 	fmt.Printf("CPU efficiency (b)/(a): %.3f   (c)/(a): %.3f\n", b.perCPU()/a.perCPU(), c.perCPU()/a.perCPU())
 	if base != nil {
