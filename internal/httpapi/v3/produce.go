@@ -31,6 +31,7 @@ import (
 // creditChunk steps as the stream needs it.
 const (
 	streamWindow     = 4096
+	firstRing        = 64 // slots a stream starts with (doubled as needed, up to streamWindow)
 	streamByteBudget = 32 << 20
 	creditChunk      = 1 << 20
 	recordOverhead   = 512
@@ -117,7 +118,7 @@ type stream struct {
 
 	// The ring of records in flight, in order: the reader fills slots
 	// at tail, the writer answers them at head.
-	slots  []*slot       // allocated on first use
+	ring   atomic.Pointer[ring]
 	head   atomic.Uint64 // written by writeLoop only
 	tail   atomic.Uint64 // written by the reader only
 	closed atomic.Bool   // the reader is done: no more slots
@@ -185,7 +186,6 @@ func (a *api) produceStream(w http.ResponseWriter, r *http.Request) error {
 		ctx:      context.WithoutCancel(r.Context()), // a client leaving must not half-cancel acknowledged work
 		released: make(chan struct{}, 1),
 		mem:      mem, credit: creditChunk,
-		slots:  make([]*slot, streamWindow),
 		ready:  make(chan struct{}, 1),
 		space:  make(chan struct{}, 1),
 		halted: make(chan struct{}),
@@ -193,6 +193,7 @@ func (a *api) produceStream(w http.ResponseWriter, r *http.Request) error {
 		live:   auth.LiveFor(r.Context()),
 		ticket: ratelimit.TicketFrom(r.Context()),
 	}
+	s.ring.Store(&ring{slots: make([]*slot, firstRing)})
 	s.metered = s.ticket.Metered()
 	if s.live != nil {
 		s.changed = s.live.Changed()
@@ -624,22 +625,51 @@ func (s *stream) wakeWriter() {
 	}
 }
 
+// ring is the slots of a stream's records in flight: record i's at
+// i mod len(slots), a power of two. A stream starts with firstRing slots
+// and doubles them when its records in flight fill them, up to
+// streamWindow, so that it holds slots (about 600 bytes each with their
+// receipts) for as many records as it has had in flight at once, not for
+// a whole window: a device's stream sending a record now and then keeps
+// 64, not 4096.
+type ring struct{ slots []*slot }
+
+func (r *ring) at(i uint64) *slot { return r.slots[i&uint64(len(r.slots)-1)] }
+
 // reserve returns the next free slot, waiting while the window is full.
 func (s *stream) reserve() *slot {
 	t := s.tail.Load()
 	wait(&s.spaceWaiting, s.space, func() bool { return t-s.head.Load() < streamWindow })
-	sl := s.slots[t%streamWindow]
+	r := s.ring.Load()
+	if h := s.head.Load(); t-h >= uint64(len(r.slots)) {
+		r = s.grow(r, h, t)
+	}
+	i := t & uint64(len(r.slots)-1)
+	sl := r.slots[i]
 	if sl == nil {
 		// The writer reads it only once tail moves past it (an atomic
 		// store after this one).
 		sl = &slot{receipt: make([]byte, 0, 256)}
 		sl.answer = func(r *kgo.Record, err error) { s.answer(sl, r, err) }
-		s.slots[t%streamWindow] = sl
+		r.slots[i] = sl
 	}
 	sl.done.Store(false)
 	sl.produced = false
 	sl.receipt = sl.receipt[:0]
 	return sl
+}
+
+// grow doubles the ring, full with the records h to t in flight. The
+// writer, at some record from h on, may still read the old ring: it
+// holds the same slots for those records, and the new one is published
+// before tail moves on (the writer loads the ring after tail).
+func (s *stream) grow(old *ring, h, t uint64) *ring {
+	r := &ring{slots: make([]*slot, 2*len(old.slots))}
+	for i := h; i < t; i++ {
+		r.slots[i&uint64(len(r.slots)-1)] = old.at(i)
+	}
+	s.ring.Store(r)
+	return r
 }
 
 // publish makes the reserved slot visible to the writer (which has
@@ -722,7 +752,7 @@ func (s *stream) answer(sl *slot, r *kgo.Record, err error) {
 // answered reports whether the slot at h holds an answered record. (A
 // slot below tail is set: the reader publishes a slot after making it.)
 func (s *stream) answered(h uint64) bool {
-	return h != s.tail.Load() && s.slots[h%streamWindow].done.Load()
+	return h != s.tail.Load() && s.ring.Load().at(h).done.Load()
 }
 
 // writerMayGo reports whether the writer, at h, has something to do: a
@@ -761,7 +791,7 @@ func (s *stream) writeLoop() {
 			wait(&s.writerWaiting, s.ready, func() bool { return s.writerMayGo(h) })
 			continue
 		}
-		sl := s.slots[h%streamWindow]
+		sl := s.ring.Load().at(h)
 		buf = append(append(buf, sl.receipt...), '\r', '\n')
 		if sl.produced {
 			records++
