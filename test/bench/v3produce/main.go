@@ -101,7 +101,7 @@ func run(d time.Duration, size, conns, rounds int, baseline string) error {
 	}
 	records := gw.URL + "/v3/clusters/" + cid + "/topics/"
 	var a, a2, b, c, bb, bc result
-	var allPeak, streamPeak int64 // the gateway's VmHWM: over everything, over its v3 streams
+	var allPeak, streamPeak int64              // the gateway's VmHWM: over everything, over its v3 streams
 	var ratiosB, ratiosC, cpuB, cpuC []float64 // this build / baseline, per round
 	for r := 0; r < rounds; r++ {
 		roundOn := func(g *benchgw.Gateway, name string, f func(topic string) (result, error)) (result, error) {
