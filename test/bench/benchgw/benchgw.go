@@ -223,13 +223,20 @@ func (p *Proc) PeakRSS() string {
 }
 
 // PeakRSSBytes is PeakRSS in bytes (-1: unknown).
-func (p *Proc) PeakRSSBytes() int64 {
+func (p *Proc) PeakRSSBytes() int64 { return p.status("VmHWM:") }
+
+// RSSBytes is the process's resident set now (VmRSS) in bytes (-1:
+// unknown).
+func (p *Proc) RSSBytes() int64 { return p.status("VmRSS:") }
+
+// status is a size field of /proc/PID/status in bytes (-1: unknown).
+func (p *Proc) status(field string) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
 		return -1
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
+		if strings.HasPrefix(line, field) {
 			if f := strings.Fields(line); len(f) >= 2 {
 				kb, _ := strconv.ParseInt(f[1], 10, 64)
 				return kb << 10

@@ -71,7 +71,7 @@ func measure(name, bin string, env []string, n, records int) error {
 	}
 	url := g.URL + "/v3/clusters/" + cid + "/topics/slow/records"
 	time.Sleep(time.Second)
-	before := rss(g.PID())
+	before := g.RSSBytes()
 
 	start := time.Now()
 	sent := make(chan error, n)
@@ -97,7 +97,7 @@ func measure(name, bin string, env []string, n, records int) error {
 	}
 	took := time.Since(start)
 	time.Sleep(2 * time.Second) // answers settle
-	open := rss(g.PID())
+	open := g.RSSBytes()
 	close(release)
 	done.Wait()
 	fmt.Printf("%-16s %9.1f MiB %9.1f MiB %11.1f KiB %10s\n", name, mib(before), mib(open), float64(open-before)/float64(n)/1024, took.Round(time.Millisecond))
@@ -154,21 +154,6 @@ func stream(hc *http.Client, url string, rec []byte, records int, release <-chan
 	}
 	go func() { <-release; pw.Close() }()
 	return nil
-}
-
-// rss is a process's resident memory in bytes (VmRSS), -1 when unknown.
-func rss(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return -1
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return -1
 }
 
 func mib(n int64) float64 { return float64(n) / (1 << 20) }
