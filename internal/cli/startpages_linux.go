@@ -35,9 +35,12 @@ func releaseStartupPages() (before, after int64, err error) {
 	before = rssFile()
 	sc := bufio.NewScanner(bytes.NewReader(maps))
 	for sc.Scan() {
-		// address perms offset dev inode pathname
-		f := strings.Fields(sc.Text())
-		if len(f) != 6 || f[5] != exe || strings.Contains(f[1], "w") {
+		// address perms offset dev inode pathname (which may hold
+		// spaces; a replaced executable's ends in " (deleted)")
+		line := sc.Text()
+		f := strings.Fields(line)
+		slash := strings.IndexByte(line, '/')
+		if len(f) < 6 || slash < 0 || line[slash:] != exe || strings.Contains(f[1], "w") {
 			continue // not the executable's, or its writable data
 		}
 		lo, hi, ok := strings.Cut(f[0], "-")
