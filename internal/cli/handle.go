@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -208,7 +209,15 @@ func runHandle(ctx context.Context, env Env, args []string) int {
 		go func() { defer close(done); progress.Run(pctx, 500*time.Millisecond) }()
 		defer func() { stopProgress(); <-done }()
 	}
-	err := worker.Handle(ctx, cfg, handler, logger, rt.Store)
+	var release sync.Once
+	err := worker.Handle(ctx, cfg, handler, logger, func(r *consumer.Runtime) {
+		rt.Store(r)
+		// Start-up is over: its pages of the executable can go.
+		release.Do(func() {
+			before, after, err := releaseStartupPages()
+			logger.Debug("released start-up pages of the executable", "rss_file_before", before, "rss_file_after", after, "err", err)
+		})
+	})
 	var se *worker.SetupError
 	switch {
 	case errors.As(err, &se):
