@@ -109,6 +109,7 @@ func FuzzV3(f *testing.F) {
 func FuzzStream(f *testing.F) {
 	for _, s := range v3Seeds {
 		f.Add([]byte(s+"\n"+s+" "+s), uint8(16))
+		f.Add([]byte(s+"\n"+s+" "+s), uint8(47))
 	}
 	f.Fuzz(func(t *testing.T, body []byte, size uint8) {
 		// The objects, split by encoding/json's own decoder.
@@ -121,7 +122,12 @@ func FuzzStream(f *testing.F) {
 			}
 			want = append(want, string(raw))
 		}
+		// Odd sizes: a growing stream, from 16 bytes to size+16 (the
+		// first read fills 16 bytes, so it moves with bytes pending).
 		s := NewStream(bufio.NewReaderSize(bytes.NewReader(body), int(size)+16), 1<<20, nil, "t")
+		if size%2 == 1 {
+			s = NewGrowingStream(bytes.NewReader(body), 16, int(size)+16, 1<<20, nil, "t")
+		}
 		for i := 0; ; i++ {
 			got, err := s.Next()
 			if errors.Is(err, io.EOF) {

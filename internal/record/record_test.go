@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -415,5 +418,114 @@ func BenchmarkDecodeV2(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// oneRecordReader returns one of its records per Read, as a device that
+// sends a record now and then reaches the gateway.
+type oneRecordReader struct{ recs []string }
+
+func (r *oneRecordReader) Read(p []byte) (int, error) {
+	if len(r.recs) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.recs[0])
+	if r.recs[0] = r.recs[0][n:]; r.recs[0] == "" {
+		r.recs = r.recs[1:]
+	}
+	return n, nil
+}
+
+// TestGrowingStream: a stream whose reads bring a record at a time keeps
+// its small buffer; one whose first read fills it moves to the large
+// one, losing no byte it had buffered; both decode the same records.
+func TestGrowingStream(t *testing.T) {
+	var recs []string
+	for i := range 200 {
+		recs = append(recs, fmt.Sprintf(`{"value":{"type":"JSON","data":{"n":%d,"pad":"%s"}}}`+"\n", i, strings.Repeat("x", i%37)))
+	}
+	decode := func(s *Stream) []string {
+		var out []string
+		for {
+			d, err := s.Next()
+			if errors.Is(err, io.EOF) {
+				return out
+			}
+			if err != nil {
+				t.Fatalf("record %d: %v", len(out), err)
+			}
+			out = append(out, string(d.Value))
+		}
+	}
+	want := decode(NewStream(bufio.NewReaderSize(strings.NewReader(strings.Join(recs, "")), 64<<10), 1<<20, nil, "t"))
+	if len(want) != len(recs) {
+		t.Fatalf("%d records decoded, want %d", len(want), len(recs))
+	}
+
+	slow := NewGrowingStream(&oneRecordReader{recs: slices.Clone(recs)}, 4<<10, 64<<10, 1<<20, nil, "t")
+	if got := decode(slow); !slices.Equal(got, want) {
+		t.Errorf("a record a read: decoded %d records, not the same as the reference", len(got))
+	}
+	if slow.r.Size() != 4<<10 {
+		t.Errorf("a record a read: the buffer grew to %d bytes", slow.r.Size())
+	}
+
+	bulk := NewGrowingStream(strings.NewReader(strings.Join(recs, "")), 4<<10, 64<<10, 1<<20, nil, "t")
+	if got := decode(bulk); !slices.Equal(got, want) {
+		t.Errorf("as fast as it goes: decoded %d records, not the same as the reference", len(got))
+	}
+	if bulk.r.Size() != 64<<10 {
+		t.Errorf("as fast as it goes: the buffer stayed at %d bytes", bulk.r.Size())
+	}
+}
+
+// TestGrowingStreamChunkedBody: a chunked request body sent flat out
+// through net/http, as v3 streams arrive, moves the stream to its large
+// buffer (the chunks' framing keeps reads short of a full small buffer).
+func TestGrowingStreamChunkedBody(t *testing.T) {
+	rec := `{"value":{"type":"BINARY","data":"` + strings.Repeat("QUJD", 33) + `"}}` + "\n"
+	chunk := strings.Repeat(rec, 256)
+	type result struct {
+		records, size int
+		err           error
+	}
+	got := make(chan result, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := NewGrowingStream(r.Body, 4<<10, 64<<10, 1<<20, nil, "t")
+		n := 0
+		for {
+			_, err := s.Next()
+			if errors.Is(err, io.EOF) {
+				got <- result{records: n, size: s.r.Size()}
+				return
+			}
+			if err != nil {
+				got <- result{err: err}
+				return
+			}
+			n++
+		}
+	}))
+	defer srv.Close()
+	pr, pw := io.Pipe()
+	go func() {
+		for range 20 {
+			if _, err := pw.Write([]byte(chunk)); err != nil {
+				return
+			}
+		}
+		pw.Close()
+	}()
+	resp, err := http.Post(srv.URL, "application/json", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	r := <-got
+	if r.err != nil || r.records != 20*256 {
+		t.Fatalf("decoded %d records (%v), want %d", r.records, r.err, 20*256)
+	}
+	if r.size != 64<<10 {
+		t.Errorf("a body sent flat out left the stream at a %d-byte buffer, want 64 KiB", r.size)
 	}
 }

@@ -15,7 +15,14 @@ import (
 // is decoded straight from it; one that spans reads is gathered first. A
 // Stream is not safe for concurrent use.
 type Stream struct {
-	r     *bufio.Reader
+	r *bufio.Reader
+	// A Stream made by NewGrowingStream moves from its small reader to
+	// one of large bytes over src once its reads have filled half the
+	// small one at a time (full), keeping what that had buffered; large
+	// is 0 after.
+	src   io.Reader
+	large int
+	full  bool
 	max   int64
 	res   Resolver
 	topic string
@@ -31,6 +38,26 @@ func NewStream(r *bufio.Reader, max int64, res Resolver, topic string) *Stream {
 	return &Stream{r: r, max: max, res: res, topic: topic}
 }
 
+// NewGrowingStream decodes records from src through a reader of small
+// bytes, moved to one of large bytes the first time it holds half of
+// small or more: a stream that sends a record now and then (a device's)
+// keeps a small buffer, one that sends as fast as it can gets the large
+// one, which takes fewer reads. (Half, not all: a chunked body's reads
+// come short of a full buffer by the chunks' framing.)
+func NewGrowingStream(src io.Reader, small, large int, max int64, res Resolver, topic string) *Stream {
+	return &Stream{r: bufio.NewReaderSize(src, small), src: src, large: large, max: max, res: res, topic: topic}
+}
+
+// grow moves to the large reader, the bytes the small one holds first.
+func (s *Stream) grow() {
+	src := s.src
+	if rest, _ := s.r.Peek(s.r.Buffered()); len(rest) > 0 {
+		src = io.MultiReader(bytes.NewReader(bytes.Clone(rest)), s.src)
+	}
+	s.r = bufio.NewReaderSize(src, s.large)
+	s.large = 0
+}
+
 // Started reports whether the last call to Next read any byte of a record.
 func (s *Stream) Started() bool { return s.started }
 
@@ -41,9 +68,13 @@ func (s *Stream) Started() bool { return s.started }
 // body's read error.
 func (s *Stream) Next() (Record, error) {
 	s.started = false
+	if s.full && s.large > 0 {
+		s.grow()
+	}
 	var buf []byte
 	for {
 		buf, _ = s.r.Peek(s.r.Buffered())
+		s.full = s.full || len(buf) >= s.r.Size()/2
 		i := 0
 		for i < len(buf) && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n') {
 			i++
@@ -97,6 +128,7 @@ func (s *Stream) gather() ([]byte, error) {
 			return nil, err
 		}
 		chunk, _ := s.r.Peek(s.r.Buffered())
+		s.full = s.full || len(chunk) >= s.r.Size()/2
 		i := 0
 		for i < len(chunk) && !done {
 			c := chunk[i]
