@@ -210,7 +210,8 @@ func (a *api) produceStream(w http.ResponseWriter, r *http.Request) error {
 	s.info = info
 	defer audited()
 	// 4 KiB for a stream that sends a record now and then, 64 KiB once
-	// a read fills that (fewer reads for one sending flat out).
+	// its body comes 2 KiB or more at a time (fewer reads for one
+	// sending flat out).
 	st := record.NewGrowingStream(body, 4<<10, 64<<10, a.maxRecord, res, topic)
 
 	// The first record decides between a pre-stream error and 200.
