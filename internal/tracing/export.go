@@ -61,8 +61,14 @@ func (e *exporter) Shutdown(context.Context) error   { return nil }
 func (e *exporter) ForceFlush(context.Context) error { return nil }
 
 // run exports a batch when it is full or interval after its first span,
-// until ctx ends; then what is queued, for at most five seconds.
+// until ctx ends; then what is queued, for at most five seconds. An
+// export in flight when ctx ends gets those five seconds too: cancelled
+// at once, it would count as failed spans the collector may well have
+// received.
 func (e *exporter) run(ctx context.Context) error {
+	ectx, ecancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer ecancel()
+	defer context.AfterFunc(ctx, func() { time.AfterFunc(5*time.Second, ecancel) })()
 	batch := make([]sdktrace.ReadOnlySpan, 0, maxBatch)
 	timer := time.NewTimer(e.interval)
 	timer.Stop()
@@ -78,31 +84,29 @@ func (e *exporter) run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
 			for {
 				select {
 				case s := <-e.queue:
 					if batch = append(batch, s); len(batch) == maxBatch {
-						flush(fctx)
+						flush(ectx)
 					}
 					continue
 				default:
 				}
 				break
 			}
-			flush(fctx)
-			return e.client.Shutdown(fctx)
+			flush(ectx)
+			return e.client.Shutdown(ectx)
 		case s := <-e.queue:
 			if len(batch) == 0 {
 				timer.Reset(e.interval)
 			}
 			if batch = append(batch, s); len(batch) == maxBatch {
 				timer.Stop()
-				flush(ctx)
+				flush(ectx)
 			}
 		case <-timer.C:
-			flush(ctx)
+			flush(ectx)
 		}
 	}
 }
