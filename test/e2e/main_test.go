@@ -80,7 +80,12 @@ func startServeWith(t *testing.T, args, env []string) *proc {
 	}
 	p := &proc{cmd: cmd, done: make(chan error, 1)}
 	ready := make(chan struct{})
+	// Wait closes the pipe once the process exits, so it waits for the
+	// reader to have read to the end: else the last lines (those of the
+	// shutdown) may be lost.
+	read := make(chan struct{})
 	go func() {
+		defer close(read)
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		var once sync.Once
@@ -104,7 +109,10 @@ func startServeWith(t *testing.T, args, env []string) *proc {
 		}
 		io.Copy(io.Discard, stderr)
 	}()
-	go func() { p.done <- cmd.Wait() }()
+	go func() {
+		<-read
+		p.done <- cmd.Wait()
+	}()
 	select {
 	case <-ready:
 	case err := <-p.done:
