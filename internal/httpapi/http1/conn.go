@@ -206,20 +206,24 @@ func (c *conn) serveOne() (keep bool, err error) {
 		// request to complete are bounded across connections (the
 		// handler's admission and memory budget only see a request
 		// once it is whole); past the bound, net/http streams it.
+		// Whole, it is no longer pending: given back before the handler
+		// runs (which the budget then covers), not after the answer.
 		if !c.s.pending.take(h.contentLength, c.s.MaxPendingBodyBytes) {
 			return false, errHandOver
 		}
-		defer c.s.pending.give(h.contentLength)
 		if c.r+total > len(c.buf) {
 			c.grow(total)
 		}
 		if d := c.s.ReadTimeout; !deadlineSet || d > 0 {
 			setReadDeadline(d)
 		}
-		for c.w < c.r+total {
-			if err := c.fill(); err != nil {
-				return false, err
-			}
+		var err error
+		for c.w < c.r+total && err == nil {
+			err = c.fill()
+		}
+		c.s.pending.give(h.contentLength)
+		if err != nil {
+			return false, err
 		}
 	}
 	headEnd, end := c.r+headLen, c.r+total
