@@ -117,12 +117,8 @@ func (b *LogBuffer) String() string {
 // kgate serve writes them).
 func StartGatewayLogged(t testing.TB, mutate func(*config.Config)) (*Gateway, *LogBuffer) {
 	t.Helper()
-	cfg := GatewayConfig(t)
-	if mutate != nil {
-		mutate(&cfg)
-	}
 	lb := &LogBuffer{}
-	return startGateway(t, cfg, slog.New(slog.NewJSONHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug}))), lb
+	return StartGatewayLogger(t, mutate, slog.New(slog.NewJSONHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug}))), lb
 }
 
 // StartGatewayLogger runs a gateway (as StartGateway) that logs to

@@ -61,7 +61,7 @@ func (pb *produceBuffers) release() {
 	clear(pb.krecs)
 	clear(pb.results)
 	clear(pb.offsets)
-	size := pb.batch.Footprint() + cap(pb.krecs)*int(unsafe.Sizeof(kgo.Record{})) + cap(pb.ptrs)*8 +
+	size := pb.batch.Footprint() + cap(pb.krecs)*int(unsafe.Sizeof(kgo.Record{})) + cap(pb.ptrs)*int(unsafe.Sizeof((*kgo.Record)(nil))) +
 		cap(pb.results)*int(unsafe.Sizeof(kafka.Result{})) + cap(pb.offsets)*int(unsafe.Sizeof(partitionOffset{})) + cap(pb.answer)
 	if size <= maxPooledProduce {
 		producePool.Put(pb)
