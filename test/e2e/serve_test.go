@@ -329,3 +329,30 @@ func TestFinding15DataDirOthersCanReadExits(t *testing.T) {
 	}
 	startServe(t, dir).stop(t, syscall.SIGTERM)
 }
+
+// TestServeReleasesStartupPages: on a first start, once ready, `kgate
+// serve` gives back the executable's pages that start-up brought in (on
+// this kernel, which has MADV_PAGEOUT): its debug line reports the
+// file-backed resident bytes before and after, and no error.
+func TestServeReleasesStartupPages(t *testing.T) {
+	p := startServe(t, t.TempDir(), "KGATE_LOG_LEVEL=debug")
+	var line map[string]any
+	deadline := time.Now().Add(10 * time.Second)
+	for line == nil && time.Now().Before(deadline) {
+		for _, l := range strings.Split(p.Logs(), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "released start-up pages of the executable" {
+				line = m
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if line == nil {
+		t.Fatalf("no release line in the log:\n%s", p.Logs())
+	}
+	before, _ := line["rss_file_before"].(float64)
+	after, _ := line["rss_file_after"].(float64)
+	if line["err"] != nil || before <= 0 || after < 0 || after > before/2 {
+		t.Errorf("release: %v; want no error and at most half of the file-backed pages left", line)
+	}
+}
